@@ -1,0 +1,168 @@
+"""BDD100K index builders: video files and extracted frame folders (normal driving, no anomaly).
+
+Video files (``layout="videos"``)::
+
+    <root>/videos/100k/{train,val}/<id>.mov | <id>.mp4     (30 fps; fps and length probed with PyAV)
+
+Frame folders (``layout="frames"``, written by ``scripts/prepare_data.py``)::
+
+    <root>/frames/100k/{train,val}/<id>/%06d.jpg
+    prepared.json {"fps": 10, ...} in <root>/frames/100k/, <root>/frames/ or <root>/
+
+Probing thousands of videos is slow, so fps and frame counts are cached in an index cache file
+(``.riskvision_index.json`` next to the data, or in ``cache_dir``), keyed by path, size and mtime.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from riskvision.data.dota import SYNTHETIC_MARKER, DataLayoutError, list_frames
+from riskvision.data.readers import FrameReadError, probe_video
+from riskvision.data.records import DataIssue, VideoRecord, report
+
+SUBSETS = ("train", "val")
+VIDEO_SUFFIXES = (".mov", ".mp4")
+CACHE_NAME = ".riskvision_index.json"
+
+VIDEOS_LAYOUT = "BDD100K videos: <root>/videos/100k/{train,val}/<id>.mov (or .mp4)"
+FRAMES_LAYOUT = ("BDD100K frame folders: <root>/frames/100k/{train,val}/<id>/%06d.jpg with prepared.json "
+                 "(fps) in <root>/frames/100k/, <root>/frames/ or <root>/")
+
+
+def detect_bdd_layout(root: str | Path) -> str:
+    """``"frames"`` (preferred, faster to read) or ``"videos"``; :class:`DataLayoutError` otherwise."""
+    root = Path(root)
+    if any((root / "frames" / "100k" / s).is_dir() for s in SUBSETS):
+        return "frames"
+    if any((root / "videos" / "100k" / s).is_dir() for s in SUBSETS):
+        return "videos"
+    raise DataLayoutError(
+        f"BDD100K root {root} matches no known layout (exists: {root.is_dir()}). Expected either\n"
+        f"  {VIDEOS_LAYOUT}\n  {FRAMES_LAYOUT}\nSet data.bdd_root to such a folder."
+    )
+
+
+def build_bdd_index(
+    root: str | Path,
+    layout: str = "auto",
+    frames_fps: float | None = None,
+    cache_dir: str | Path | None = None,
+    issues: list[DataIssue] | None = None,
+) -> list[VideoRecord]:
+    """Records of every readable BDD100K video under ``root``.
+
+    Args:
+        layout: ``auto``, ``videos`` or ``frames``.
+        frames_fps: frame rate of frame folders when no ``prepared.json`` says it.
+        cache_dir: where the probe cache goes when ``root`` is not writable (default: next to data).
+    """
+    root = Path(root)
+    chosen = detect_bdd_layout(root) if layout == "auto" else layout
+    synthetic = (root / SYNTHETIC_MARKER).is_file()
+    if chosen == "videos":
+        return _build_videos(root, synthetic, cache_dir, issues)
+    if chosen == "frames":
+        return _build_frames(root, synthetic, frames_fps, issues)
+    raise ValueError(f"BDD layout {layout!r} for {root}; use auto, videos or frames")
+
+
+def _build_videos(root: Path, synthetic: bool, cache_dir: str | Path | None,
+                  issues: list[DataIssue] | None) -> list[VideoRecord]:
+    cache = ProbeCache(root, cache_dir)
+    records = []
+    for subset in SUBSETS:
+        folder = root / "videos" / "100k" / subset
+        if not folder.is_dir():
+            continue
+        for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES):
+            try:
+                fps, count = cache.get(path) or cache.put(path, *probe_video(path))
+            except FrameReadError as err:
+                report(issues, DataIssue("unreadable_video", path.stem, str(path),
+                                         f"BDD video {path} cannot be read ({err}); dropped"))
+                continue
+            if count < 1 or fps <= 0:
+                report(issues, DataIssue("unreadable_video", path.stem, str(path),
+                                         f"BDD video {path} reports {count} frames at {fps} fps; dropped"))
+                continue
+            records.append(VideoRecord(path.stem, "bdd", path, "video", fps, count, synthetic=synthetic, subset=subset))
+    cache.save()
+    return records
+
+
+def _build_frames(root: Path, synthetic: bool, frames_fps: float | None,
+                  issues: list[DataIssue] | None) -> list[VideoRecord]:
+    fps = _prepared_fps(root) or frames_fps
+    if not fps:
+        raise DataLayoutError(f"BDD frame folders under {root}/frames/100k have no prepared.json with an 'fps' and "
+                              f"data.bdd_frames_fps is not set; set it to the extraction frame rate (e.g. 10)")
+    records = []
+    for subset in SUBSETS:
+        folder = root / "frames" / "100k" / subset
+        if not folder.is_dir():
+            continue
+        for entry in sorted(p for p in folder.iterdir() if p.is_dir()):
+            files = list_frames(entry, entry.name, None, issues)
+            if files is not None:
+                records.append(VideoRecord(entry.name, "bdd", entry, "frames", float(fps), len(files),
+                                           frame_files=files, synthetic=synthetic, subset=subset))
+    return records
+
+
+def _prepared_fps(root: Path) -> float | None:
+    for folder in (root / "frames" / "100k", root / "frames", root):
+        path = folder / "prepared.json"
+        if path.is_file():
+            fps = json.loads(path.read_text()).get("fps")
+            return float(fps) if fps else None
+    return None
+
+
+class ProbeCache:
+    """``{relative path: [size, mtime_ns, fps, num_frames]}`` stored as JSON.
+
+    Written to ``<root>/.riskvision_index.json`` or, when ``cache_dir`` is given, to
+    ``<cache_dir>/bdd_<root name>.riskvision_index.json``. Unwritable locations only cost a re-probe.
+    """
+
+    def __init__(self, root: Path, cache_dir: str | Path | None = None) -> None:
+        self.root = root
+        self.path = Path(cache_dir) / f"bdd_{root.name}{CACHE_NAME}" if cache_dir else root / CACHE_NAME
+        self.entries: dict[str, list] = {}
+        self.dirty = False
+        if self.path.is_file():
+            try:
+                self.entries = json.loads(self.path.read_text())
+            except (json.JSONDecodeError, OSError):
+                self.entries = {}
+
+    def _key(self, path: Path) -> tuple[str, int, int]:
+        stat = path.stat()
+        return str(path.relative_to(self.root)), stat.st_size, stat.st_mtime_ns
+
+    def get(self, path: Path) -> tuple[float, int] | None:
+        key, size, mtime = self._key(path)
+        entry = self.entries.get(key)
+        if entry and entry[0] == size and entry[1] == mtime:
+            return float(entry[2]), int(entry[3])
+        return None
+
+    def put(self, path: Path, fps: float, num_frames: int) -> tuple[float, int]:
+        key, size, mtime = self._key(path)
+        self.entries[key] = [size, mtime, float(fps), int(num_frames)]
+        self.dirty = True
+        return float(fps), int(num_frames)
+
+    def save(self) -> None:
+        if not self.dirty:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(self.entries))
+            tmp.replace(self.path)
+        except OSError:
+            pass

@@ -1,0 +1,243 @@
+"""RiskDataModule: files -> records -> splits -> clip indices -> batches, for both models.
+
+Batches follow docs/architecture.md; each item also carries ``substituted``, the number of its
+frames that were unreadable and replaced by the nearest readable frame (log its sum per epoch).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from lightning import LightningDataModule
+from torch.utils.data import DataLoader
+
+from riskvision.data.bdd import build_bdd_index
+from riskvision.data.dataset import ClassBalancedSampler, ClipDataset, ClipIndex, PerVideoSampler, VideoTransform
+from riskvision.data.dota import RecordFilter, build_dota_index
+from riskvision.data.labels import RISK_NAMES, LabelPolicy
+from riskvision.data.records import DataIssue, VideoRecord
+from riskvision.data.sampling import ClipSampler, WindowSampler
+from riskvision.data.splits import SPLITS, SubsetSplit, duplicates, require_nonempty
+from riskvision.data.timebase import TargetVideo, to_target
+from riskvision.data.transforms import Normalize
+
+STAGE_SPLITS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",), None: SPLITS}
+
+
+def _size(value: int | Sequence[int] | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    if isinstance(value, int):
+        return (value, value)
+    height, width = value
+    return (int(height), int(width))
+
+
+class RiskDataModule(LightningDataModule):
+    """DoTA + BDD100K (or their synthetic stand-ins) for the crash and risk tasks.
+
+    Args:
+        dota_root: DoTA root (official or seed layout, auto-detected); ``None`` for none.
+        bdd_root: BDD100K root (videos or frame folders, auto-detected); ``None`` for none.
+        synthetic: zero-argument callable returning an object with ``dota_root``/``bdd_root``
+            (``ensure_synthetic`` as a Hydra partial); called in ``prepare_data``/``setup`` and
+            overriding both roots.
+        dota_layout, bdd_layout: ``auto`` or a layout name (see dota.py / bdd.py).
+        bdd_frames_fps: fps of BDD frame folders lacking ``prepared.json``.
+        index_cache_dir: where the BDD probe cache goes (default next to the videos).
+        filters: which DoTA clips to keep.
+        split: ``records -> {"train", "val", "test"}`` strategy (splits.py).
+        labels: the label policy.
+        samplers: clip samplers by name (``uniform``, ``window``).
+        sampler: the name of the one to use (``${model.inputs.sampler}``).
+        target: label the balanced sampler balances (``crash`` or ``risk``).
+        frame_size: clip frame size, ``H`` or ``(H, W)``.
+        train_read_size: ``(H, W)`` frames are read at for training, before ``augment``
+            (default ``frame_size``).
+        normalization: preset name (``imagenet``, ``kinetics``, ``activitynet``), used in setup(),
+            so train.py may change it after loading pretrained weights.
+        augment: uint8 clip transform for training (``ClipAugment``); ``None`` for none.
+        balanced: draw training clips class-balanced by ``target`` (with replacement).
+        target_fps: the one frame rate every source is resampled to.
+        batch_size, eval_batch_size: training / evaluation batch sizes (eval default: batch_size).
+        num_workers, pin_memory, persistent_workers: DataLoader settings.
+        reader_factory: ``(record, size) -> FrameReader``; default ``readers.reader_for``.
+    """
+
+    def __init__(
+        self,
+        samplers: Mapping[str, ClipSampler],
+        sampler: str,
+        dota_root: str | None = None,
+        bdd_root: str | None = None,
+        synthetic: Callable[[], Any] | None = None,
+        dota_layout: str = "auto",
+        bdd_layout: str = "auto",
+        bdd_frames_fps: float | None = None,
+        index_cache_dir: str | None = None,
+        filters: RecordFilter | None = None,
+        split: Callable[[Sequence[VideoRecord]], dict[str, list[VideoRecord]]] | None = None,
+        labels: LabelPolicy | None = None,
+        target: str = "crash",
+        frame_size: int | Sequence[int] = 224,
+        train_read_size: int | Sequence[int] | None = None,
+        normalization: str = "imagenet",
+        augment: VideoTransform | None = None,
+        balanced: bool = False,
+        target_fps: float = 10.0,
+        batch_size: int = 8,
+        eval_batch_size: int | None = None,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        persistent_workers: bool = True,
+        reader_factory: Callable | None = None,
+    ) -> None:
+        super().__init__()
+        if sampler not in samplers:
+            raise ValueError(f"data.sampler={sampler!r} is not one of data.samplers {sorted(samplers)}")
+        if target not in ("crash", "risk"):
+            raise ValueError(f"data.target={target!r}; use crash or risk")
+        if dota_root is None and bdd_root is None and synthetic is None:
+            raise ValueError("RiskDataModule needs data.dota_root, data.bdd_root or data.synthetic; "
+                             "e.g. data=dota_bdd data.dota_root=/path/to/DoTA")
+        self.sampler = samplers[sampler]
+        self.dota_root, self.bdd_root, self.synthetic = dota_root, bdd_root, synthetic
+        self.dota_layout, self.bdd_layout = dota_layout, bdd_layout
+        self.bdd_frames_fps, self.index_cache_dir = bdd_frames_fps, index_cache_dir
+        self.filters = filters or RecordFilter()
+        self.split = split or SubsetSplit()
+        self.labels = labels or LabelPolicy()
+        self.target = target
+        self.frame_size = _size(frame_size)
+        self.train_read_size = _size(train_read_size) or self.frame_size
+        self.normalization = normalization
+        self.augment = augment
+        self.balanced = balanced
+        self.target_fps = float(target_fps)
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size or batch_size
+        self.num_workers, self.pin_memory, self.persistent_workers = num_workers, pin_memory, persistent_workers
+        self.reader_factory = reader_factory
+        self.issues: list[DataIssue] = []
+        self.records: list[VideoRecord] | None = None
+        self.videos: dict[str, list[TargetVideo]] | None = None
+        self._normalize: VideoTransform | None = None
+
+    # ------------------------------------------------------------------------- index
+
+    def prepare_data(self) -> None:
+        """Generate the synthetic data set on first use (cached afterwards)."""
+        if self.synthetic is not None:
+            self.synthetic()
+
+    def _roots(self) -> tuple[str | None, str | None]:
+        if self.synthetic is None:
+            return self.dota_root, self.bdd_root
+        paths = self.synthetic()
+        return str(paths.dota_root), str(paths.bdd_root)
+
+    def build_records(self) -> list[VideoRecord]:
+        """Every usable record of both roots, before filters; problems go to :attr:`issues`."""
+        dota_root, bdd_root = self._roots()
+        records = []
+        if dota_root is not None:
+            records += build_dota_index(dota_root, self.dota_layout, self.issues)
+        if bdd_root is not None:
+            records += build_bdd_index(bdd_root, self.bdd_layout, self.bdd_frames_fps, self.index_cache_dir,
+                                       self.issues)
+        return records
+
+    def build_splits(self) -> dict[str, list[VideoRecord]]:
+        """Filtered records split by :attr:`split` (unchecked: see :meth:`setup`)."""
+        self.records = self.build_records()
+        return self.split(self.filters(self.records))
+
+    def setup(self, stage: str | None = None) -> None:
+        """Build the index once, check the splits ``stage`` needs are non-empty, set the normaliser."""
+        if self.videos is None:
+            splits = self.build_splits()
+            both = duplicates(splits)
+            if both:
+                video_id, names = next(iter(both.items()))
+                raise ValueError(f"{len(both)} videos are in more than one split, e.g. {video_id} in {names}; "
+                                 f"fix the split files or data.split ({self.split!r})")
+            self.videos = {name: [to_target(r, self.target_fps) for r in records] for name, records in splits.items()}
+        require_nonempty(self.videos, STAGE_SPLITS[stage], f"filters {self.filters!r} and split {self.split!r}")
+        self._normalize = Normalize(self.normalization)
+
+    @property
+    def is_synthetic(self) -> bool:
+        """The data come from the procedural generator (say so in logs and outputs)."""
+        if self.records is None:
+            return self.synthetic is not None
+        return any(r.synthetic for r in self.records)
+
+    # ------------------------------------------------------------------------- datasets
+
+    def dataset(self, split: str, sampler: ClipSampler, train: bool) -> ClipDataset:
+        """Clips of ``split``: training anchors + augmentation, or every evaluation anchor."""
+        if self.videos is None or self._normalize is None:
+            raise RuntimeError("call datamodule.setup() before asking for datasets")
+        videos = self.videos[split]
+        anchors = sampler.train_anchors if train else sampler.eval_anchors
+        return ClipDataset(
+            videos, ClipIndex(videos, anchors), sampler, self.labels, self._normalize,
+            self.train_read_size if train else self.frame_size, self.frame_size,
+            self.augment if train else None, self.reader_factory,
+        )
+
+    def _loader(self, dataset: ClipDataset, batch_size: int, sampler=None) -> DataLoader:
+        return DataLoader(
+            dataset, batch_size=batch_size, sampler=sampler, shuffle=False, num_workers=self.num_workers,
+            pin_memory=self.pin_memory, persistent_workers=self.persistent_workers and self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        dataset = self.dataset("train", self.sampler, train=True)
+        size = len(self.videos["train"]) * self.sampler.clips_per_video
+        if self.balanced:
+            sampler = ClassBalancedSampler(dataset.target_labels(self.target), num_samples=size)
+        else:
+            sampler = PerVideoSampler(dataset.clips, self.sampler.clips_per_video)
+        return self._loader(dataset, self.batch_size, sampler)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.dataset("val", self.sampler, train=False), self.eval_batch_size)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.dataset("test", self.sampler, train=False), self.eval_batch_size)
+
+    def scoring_dataloader(self, split: str, num_frames: int, step: int = 1) -> DataLoader:
+        """Windows of ``num_frames`` consecutive frames ending at frames ``0, step, 2 * step, ...``
+        of every video of ``split`` (per-frame scores; ``end_frame`` says which frame)."""
+        sampler = WindowSampler(num_frames, eval_step=step)
+        return self._loader(self.dataset(split, sampler, train=False), self.eval_batch_size)
+
+    # ------------------------------------------------------------------------- summary
+
+    def describe(self) -> dict:
+        """Clips per split / source / category, crash clips and risk labels per target frame."""
+        if self.videos is None:
+            raise RuntimeError("call datamodule.setup() before describe()")
+        return {"synthetic": self.is_synthetic, "target_fps": self.target_fps,
+                "issues": dict(Counter(i.kind for i in self.issues)),
+                "splits": summarize(self.videos, self.labels)}
+
+
+def summarize(videos: Mapping[str, Sequence[TargetVideo]], labels: LabelPolicy) -> dict[str, dict]:
+    """Per split: clips, target frames, clips per source and category, crash clips, and the risk
+    label of every target frame (the label of the window ending there)."""
+    out = {}
+    for name, split in videos.items():
+        risk = Counter(RISK_NAMES[labels.risk_at(v, t)] for v in split for t in range(v.num_frames))
+        out[name] = {
+            "clips": len(split),
+            "frames": sum(v.num_frames for v in split),
+            "sources": dict(Counter(v.record.source for v in split)),
+            "categories": dict(Counter(v.record.category for v in split)),
+            "crash_clips": sum(v.has_anomaly for v in split),
+            "risk_frames": {k: risk.get(k, 0) for k in RISK_NAMES},
+        }
+    return out

@@ -1,0 +1,182 @@
+"""ClipDataset: a clip index entry (video, end frame) -> one batch item dict (docs/architecture.md).
+
+The frame reader is built lazily, once per worker process and record kind, so a dataset pickles
+cheaply to DataLoader workers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from riskvision.data.labels import LabelPolicy
+from riskvision.data.readers import FrameReader, reader_for
+from riskvision.data.records import VideoRecord
+from riskvision.data.sampling import ClipSampler
+from riskvision.data.timebase import TargetVideo
+
+VideoTransform = Callable[[torch.Tensor], torch.Tensor]
+
+
+class ClipIndex:
+    """The clips of a split as ``(video index, end frame)``, stored per video, not per clip.
+
+    Video ``v`` contributes ``anchors(num_frames)`` (a ``range``); clip ``k`` is found by a binary
+    search over the per-video offsets, so memory is O(videos) even with every frame an anchor
+    (BDD100K train: ~28 M windows).
+    """
+
+    def __init__(self, videos: Sequence[TargetVideo], anchors: Callable[[int], range]) -> None:
+        ranges = [anchors(video.num_frames) for video in videos]
+        self.start = np.asarray([r.start for r in ranges], dtype=np.int64)
+        self.step = np.asarray([r.step for r in ranges], dtype=np.int64)
+        self.counts = np.asarray([len(r) for r in ranges], dtype=np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum(self.counts)]).astype(np.int64)
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def __getitem__(self, index: int) -> tuple[int, int]:
+        if not 0 <= index < len(self):
+            raise IndexError(f"clip {index} out of range [0, {len(self)})")
+        v = int(np.searchsorted(self.offsets, index, side="right")) - 1
+        return v, int(self.start[v] + (index - self.offsets[v]) * self.step[v])
+
+
+class ClipDataset(Dataset):
+    """Clips of ``videos`` listed by ``clips``, read, augmented and normalised.
+
+    Args:
+        videos: the split's videos at the target frame rate.
+        clips: the ``(video index, end frame)`` of every clip.
+        sampler: turns an end frame into the clip's frame indices.
+        labels: the label policy.
+        normalize: uint8 ``[T, 3, H, W]`` -> float32 ``[T, 3, H, W]``.
+        read_size: ``(H, W)`` the reader resizes frames to (``None``: native size).
+        augment: uint8 ``[T, 3, H, W]`` -> uint8 ``[T, 3, H', W']``, train only.
+        frame_size: ``(H, W)`` every clip must have after ``augment``.
+        reader_factory: ``(record, size) -> FrameReader``; default ``readers.reader_for``.
+    """
+
+    def __init__(self, videos: Sequence[TargetVideo], clips: ClipIndex, sampler: ClipSampler,
+                 labels: LabelPolicy, normalize: VideoTransform, read_size: tuple[int, int] | None,
+                 frame_size: tuple[int, int], augment: VideoTransform | None = None,
+                 reader_factory: Callable | None = None) -> None:
+        self.videos = list(videos)
+        self.clips = clips
+        self.sampler = sampler
+        self.labels = labels
+        self.normalize = normalize
+        self.read_size = read_size
+        self.frame_size = tuple(frame_size)
+        self.augment = augment
+        self.reader_factory = reader_factory
+        self._readers: dict[str, FrameReader] = {}
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def frames_of(self, index: int) -> tuple[TargetVideo, list[int]]:
+        """The video and target-rate frame indices of clip ``index``."""
+        v, end = self.clips[index]
+        video = self.videos[v]
+        return video, self.sampler.frames(video.num_frames, end)
+
+    def target_labels(self, target: str) -> np.ndarray:
+        """``[M]`` int64 label (``crash`` or ``risk``) of every clip, without reading frames.
+        Videos without anomaly are all 0 and are not visited clip by clip."""
+        if target not in ("crash", "risk"):
+            raise ValueError(f"target {target!r}; use crash or risk (model.inputs.target)")
+        rule = getattr(self.labels, target)
+        out = np.zeros(len(self), dtype=np.int64)
+        for v, video in enumerate(self.videos):
+            if video.has_anomaly:
+                first = int(self.clips.offsets[v])
+                out[first:first + int(self.clips.counts[v])] = [rule(*self.frames_of(k)) for k in
+                                                               range(first, first + int(self.clips.counts[v]))]
+        return out
+
+    def _reader(self, kind: str, record: VideoRecord) -> FrameReader:
+        if kind not in self._readers:
+            factory = self.reader_factory or reader_for
+            self._readers[kind] = factory(record, self.read_size)
+        return self._readers[kind]
+
+    def __getitem__(self, index: int) -> dict:
+        video, frames = self.frames_of(index)
+        record = video.record
+        result = self._reader(record.kind, record).read(record, video.native_indices(frames))
+        clip = result.frames
+        if self.augment is not None:
+            clip = self.augment(clip)
+        if tuple(clip.shape[-2:]) != self.frame_size:
+            raise ValueError(f"clip of {record.video_id} is {tuple(clip.shape[-2:])} after augmentation, expected "
+                             f"frame_size {self.frame_size}; make the augment's crop size match data.frame_size")
+        return {
+            "video": self.normalize(clip),
+            "crash": torch.tensor(self.labels.crash(video, frames), dtype=torch.int64),
+            "risk": torch.tensor(self.labels.risk(video, frames), dtype=torch.int64),
+            "video_id": record.video_id,
+            "source": record.source,
+            "end_frame": torch.tensor(frames[-1], dtype=torch.int64),
+            "category": record.category,
+            "ego": torch.tensor(record.ego),
+            "night": torch.tensor(record.night),
+            "fps": torch.tensor(video.fps, dtype=torch.float32),
+            "num_frames": torch.tensor(video.num_frames, dtype=torch.int64),
+            "anomaly_start": torch.tensor(_or_minus_one(video.anomaly_start), dtype=torch.int64),
+            "anomaly_end": torch.tensor(_or_minus_one(video.anomaly_end), dtype=torch.int64),
+            "substituted": torch.tensor(len(result.substituted), dtype=torch.int64),
+        }
+
+
+def _or_minus_one(value: int | None) -> int:
+    return -1 if value is None else int(value)
+
+
+class PerVideoSampler(Sampler[int]):
+    """Each epoch, ``clips_per_video`` clips drawn uniformly (with replacement) among each video's
+    clips, in shuffled order. Randomness comes from torch's global RNG at ``__iter__``, so
+    ``seed_everything`` makes epochs reproducible."""
+
+    def __init__(self, clips: ClipIndex, clips_per_video: int = 1) -> None:
+        self.offsets = torch.as_tensor(clips.offsets[:-1])
+        self.counts = torch.as_tensor(clips.counts)
+        self.clips_per_video = clips_per_video
+
+    def __len__(self) -> int:
+        return len(self.offsets) * self.clips_per_video
+
+    def __iter__(self) -> Iterator[int]:
+        offsets = self.offsets.repeat(self.clips_per_video)
+        counts = self.counts.repeat(self.clips_per_video)
+        picks = offsets + torch.minimum((torch.rand(len(offsets)) * counts).long(), counts - 1)
+        yield from picks[torch.randperm(len(picks))].tolist()
+
+
+class ClassBalancedSampler(Sampler[int]):
+    """``num_samples`` clips per epoch: a class drawn uniformly among the classes present, then a
+    clip of that class uniformly (with replacement). Unlike ``WeightedRandomSampler`` it has no
+    2^24-clip limit. Randomness from torch's global RNG.
+
+    Args:
+        labels: ``[M]`` class of every clip.
+    """
+
+    def __init__(self, labels: np.ndarray, num_samples: int) -> None:
+        self.members = [torch.as_tensor(np.flatnonzero(labels == c)) for c in np.unique(labels)]
+        self.num_samples = num_samples
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def __iter__(self) -> Iterator[int]:
+        classes = torch.randint(len(self.members), (self.num_samples,))
+        picks = torch.empty(self.num_samples, dtype=torch.int64)
+        for c, members in enumerate(self.members):
+            chosen = classes == c
+            picks[chosen] = members[torch.randint(len(members), (int(chosen.sum()),))]
+        yield from picks.tolist()

@@ -1,0 +1,95 @@
+"""One record per video: what the index builders produce and everything above them consumes.
+
+A record describes a video at its NATIVE frame rate; the conversion to the project's target frame
+rate happens in :mod:`riskvision.data.timebase`. Frame indices here are native indices, counted from
+0 whatever the file names say (``frame_files[i]`` is native frame ``i`` of a frame folder).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class VideoRecord:
+    """A DoTA clip, a BDD100K video or a synthetic video.
+
+    Attributes:
+        video_id: clip id (DoTA ``<youtube id>_<start:06d>``, BDD ``<hash>-<hash>``).
+        source: ``"dota"`` or ``"bdd"``.
+        path: the frame folder (``kind == "frames"``) or the video file (``kind == "video"``).
+        kind: ``"frames"`` (a folder of JPEGs) or ``"video"`` (a file decoded with PyAV).
+        native_fps: frames per second of the files on disk.
+        num_frames: number of native frames.
+        anomaly_start: first native frame of the anomaly, ``None`` for normal videos.
+        anomaly_end: native frame after the anomaly's last one (exclusive), ``None`` for normal videos.
+        category: accident category (``"lateral"``, ``"turning"``, ...; ``"normal"`` for BDD).
+        ego: the ego vehicle is involved (``False`` for normal videos).
+        night: recorded at night (``False`` when unknown).
+        frame_files: for ``kind == "frames"``, the sorted JPEG file names inside ``path``.
+        synthetic: the record comes from the procedurally generated data set.
+        subset: the split the data set's own files put the video in (DoTA ``metadata_{train,val}``,
+            BDD ``videos/100k/{train,val}``, the seed's ``final_{train,val}_split.txt``), ``None`` if none.
+        ignore: the DoTA annotation's ``ignore`` flag.
+    """
+
+    video_id: str
+    source: str
+    path: Path
+    kind: str
+    native_fps: float
+    num_frames: int
+    anomaly_start: int | None = None
+    anomaly_end: int | None = None
+    category: str = "normal"
+    ego: bool = False
+    night: bool = False
+    frame_files: tuple[str, ...] = ()
+    synthetic: bool = False
+    subset: str | None = None
+    ignore: bool = False
+
+    @property
+    def has_anomaly(self) -> bool:
+        return self.anomaly_start is not None
+
+    @property
+    def group(self) -> str:
+        """Source-video id: DoTA clips cut from one YouTube video share it; a BDD video is its own group."""
+        if self.source == "dota":
+            return self.video_id.rsplit("_", 1)[0]
+        return self.video_id
+
+
+@dataclass(frozen=True)
+class DataIssue:
+    """A problem found in the data files, collected by the index builders and reported by check_data.
+
+    Attributes:
+        kind: ``"missing_folder"``, ``"missing_frames"``, ``"unreadable_video"``, ``"span_clipped"``,
+            ``"label_count"``, ``"missing_metadata"``, ``"missing_annotation"``, ``"duplicate_split"``,
+            ``"unreadable_frame"``.
+        video_id: the video concerned.
+        path: the file or folder concerned.
+        message: what is wrong and what was done about it.
+        fatal: the data cannot be trusted as it is (check_data exits non-zero).
+    """
+
+    kind: str
+    video_id: str
+    path: str
+    message: str
+    fatal: bool = False
+
+
+class DataWarning(UserWarning):
+    """Warning category for dropped videos, substituted frames and clipped annotations."""
+
+
+def report(issues: list[DataIssue] | None, issue: DataIssue) -> None:
+    """Warn about ``issue`` and append it to ``issues`` when a list is given."""
+    warnings.warn(issue.message, DataWarning, stacklevel=3)
+    if issues is not None:
+        issues.append(issue)

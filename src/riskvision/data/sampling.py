@@ -1,0 +1,88 @@
+"""Clip samplers: which target-rate frames of a video make one clip, and which clips an epoch holds.
+
+A clip is identified by its video and its END frame (the anchor); :meth:`ClipSampler.frames` turns
+that into ``num_frames`` target-rate indices. Training draws ``clips_per_video`` anchors per video
+per epoch among :meth:`train_anchors`; validation/test use every :meth:`eval_anchors`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+
+class ClipSampler(ABC):
+    """Maps (video length, anchor) to the target-rate frame indices of a clip.
+
+    Args:
+        num_frames: frames per clip (``T`` of the batch).
+        clips_per_video: training clips drawn per video per epoch.
+    """
+
+    def __init__(self, num_frames: int, clips_per_video: int = 1) -> None:
+        if num_frames < 1:
+            raise ValueError(f"{type(self).__name__} num_frames={num_frames} must be >= 1")
+        if clips_per_video < 1:
+            raise ValueError(f"{type(self).__name__} clips_per_video={clips_per_video} must be >= 1")
+        self.num_frames = int(num_frames)
+        self.clips_per_video = int(clips_per_video)
+
+    @abstractmethod
+    def frames(self, video_frames: int, end: int) -> list[int]:
+        """``num_frames`` target indices of the clip ending at ``end`` of a ``video_frames``-long video."""
+
+    @abstractmethod
+    def train_anchors(self, video_frames: int) -> range:
+        """Candidate end frames for training clips."""
+
+    @abstractmethod
+    def eval_anchors(self, video_frames: int) -> range:
+        """End frames of the validation/test clips."""
+
+
+class UniformSampler(ClipSampler):
+    """``num_frames`` frames spread evenly over the whole video (seed A, 64 frames).
+
+    A video of ``L >= num_frames`` frames gives ``floor(linspace(0, L - 1, num_frames))``; a shorter
+    one gives all its frames then repeats its last frame (the seed pads, it does not stretch).
+    One clip per video; its end frame is the video's last frame.
+    """
+
+    def frames(self, video_frames: int, end: int) -> list[int]:
+        length = end + 1
+        if length >= self.num_frames:
+            return np.linspace(0, end, self.num_frames).astype(np.int64).tolist()
+        return list(range(length)) + [end] * (self.num_frames - length)
+
+    def train_anchors(self, video_frames: int) -> range:
+        return range(video_frames - 1, video_frames)
+
+    def eval_anchors(self, video_frames: int) -> range:
+        return range(video_frames - 1, video_frames)
+
+
+class WindowSampler(ClipSampler):
+    """``num_frames`` consecutive frames ending at the anchor (resnet3d101, 10 frames).
+
+    A window that would start before frame 0 repeats frame 0 at its start. Training anchors are
+    drawn uniformly from every frame; evaluation anchors are frames ``0, eval_step, 2 * eval_step...``.
+
+    Args:
+        eval_step: distance in target frames between evaluation anchors.
+    """
+
+    def __init__(self, num_frames: int, clips_per_video: int = 1, eval_step: int = 1) -> None:
+        super().__init__(num_frames, clips_per_video)
+        if eval_step < 1:
+            raise ValueError(f"WindowSampler eval_step={eval_step} must be >= 1")
+        self.eval_step = int(eval_step)
+
+    def frames(self, video_frames: int, end: int) -> list[int]:
+        return [max(0, end - self.num_frames + 1 + k) for k in range(self.num_frames)]
+
+    def train_anchors(self, video_frames: int) -> range:
+        return range(video_frames)
+
+    def eval_anchors(self, video_frames: int) -> range:
+        return range(0, video_frames, self.eval_step)

@@ -1,0 +1,82 @@
+"""One target frame rate for every source (docs/architecture.md, "Frame-rate convention").
+
+Target frame ``i`` is native frame ``round(i * native_fps / target_fps)`` (halves round up). The
+anomaly span ``[s, e)`` becomes the target frames whose native frame lies in ``[s, e)``. Everything
+above the data layer sees only :class:`TargetVideo` indices.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from riskvision.data.records import VideoRecord
+
+
+def native_index(i: int, native_fps: float, target_fps: float) -> int:
+    """Native frame index of target frame ``i``."""
+    return int(math.floor(i * native_fps / target_fps + 0.5))
+
+
+def target_num_frames(num_native: int, native_fps: float, target_fps: float) -> int:
+    """Number of target frames whose native frame exists (``native_index(i) < num_native``)."""
+    if num_native <= 0:
+        return 0
+    return _first_target_at_or_after(num_native, native_fps, target_fps)
+
+
+def _first_target_at_or_after(native: int, native_fps: float, target_fps: float) -> int:
+    """Smallest target index ``i`` with ``native_index(i) >= native``."""
+    ratio = native_fps / target_fps
+    i = max(0, math.ceil((native - 0.5) / ratio))
+    while i > 0 and native_index(i - 1, native_fps, target_fps) >= native:
+        i -= 1
+    while native_index(i, native_fps, target_fps) < native:
+        i += 1
+    return i
+
+
+@dataclass(frozen=True)
+class TargetVideo:
+    """A :class:`VideoRecord` seen at the target frame rate.
+
+    Attributes:
+        record: the native-rate record.
+        fps: target frame rate (frames per second).
+        num_frames: length in target frames.
+        anomaly_start: first target frame of the anomaly, ``None`` without one.
+        anomaly_end: target frame after the anomaly (exclusive), ``None`` without one.
+    """
+
+    record: VideoRecord
+    fps: float
+    num_frames: int
+    anomaly_start: int | None
+    anomaly_end: int | None
+
+    @property
+    def has_anomaly(self) -> bool:
+        return self.anomaly_start is not None
+
+    def native_indices(self, target_indices: list[int]) -> list[int]:
+        """Native frame indices of ``target_indices`` (each in ``[0, num_frames)``)."""
+        last = self.record.num_frames - 1
+        rate = self.record.native_fps
+        return [min(native_index(i, rate, self.fps), last) for i in target_indices]
+
+
+def to_target(record: VideoRecord, target_fps: float = 10.0) -> TargetVideo:
+    """Convert ``record`` to ``target_fps``; a non-empty native anomaly stays non-empty.
+
+    Raises:
+        ValueError: ``target_fps`` is not positive.
+    """
+    if target_fps <= 0:
+        raise ValueError(f"target_fps must be > 0, got {target_fps}; set data.target_fps (default 10)")
+    rate = record.native_fps
+    n = target_num_frames(record.num_frames, rate, target_fps)
+    if not record.has_anomaly:
+        return TargetVideo(record, float(target_fps), n, None, None)
+    start = min(_first_target_at_or_after(record.anomaly_start, rate, target_fps), n - 1)
+    end = min(_first_target_at_or_after(record.anomaly_end, rate, target_fps), n)
+    return TargetVideo(record, float(target_fps), n, start, max(end, start + 1))

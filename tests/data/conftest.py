@@ -1,0 +1,70 @@
+"""Tiny data trees for the data-layer tests, built in ``tmp_path`` from the real DoTA files copied
+to tests/fixtures/dota/ (never from /work/shared)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "dota"
+FRAME_SIZE = (18, 32)  # (H, W) of generated frames
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def official_metadata() -> dict[str, dict]:
+    """Real official metadata, train and val merged."""
+    out = {}
+    for subset in ("train", "val"):
+        out.update(json.loads((FIXTURES / "official" / f"metadata_{subset}.json").read_text()))
+    return out
+
+
+def write_frames(folder: Path, count: int, first: int = 0, value: Callable[[int], int] | None = None) -> None:
+    """``count`` 32x18 JPEGs ``%06d.jpg`` numbered from ``first``; frame ``i`` is grey ``value(i)``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        grey = value(i) if value else (i * 7) % 256
+        Image.fromarray(np.full((*FRAME_SIZE, 3), grey, np.uint8)).save(folder / f"{first + i:06d}.jpg")
+
+
+def write_official_tree(root: Path, metadata: dict[str, dict], clips: Iterable[str],
+                        annotations: bool = True) -> Path:
+    """An official-layout DoTA tree holding ``clips`` (real metadata, tiny frames, real annotation
+    files when the fixtures have them)."""
+    clips = list(clips)
+    for subset in ("train", "val"):
+        chosen = {c: metadata[c] for c in clips if metadata[c]["subset"] == subset}
+        (root / f"metadata_{subset}.json").parent.mkdir(parents=True, exist_ok=True)
+        (root / f"metadata_{subset}.json").write_text(json.dumps(chosen))
+        (root / f"{subset}_split.txt").write_text("".join(f"{c}\n" for c in chosen))
+    for clip in clips:
+        write_frames(root / "frames" / clip / "images", metadata[clip]["num_frames"])
+        source = FIXTURES / "annotations" / f"{clip}.json"
+        if annotations and source.is_file():
+            (root / "annotations").mkdir(exist_ok=True)
+            (root / "annotations" / source.name).write_text(source.read_text())
+    return root
+
+
+@pytest.fixture
+def make_official_tree(tmp_path: Path, official_metadata: dict) -> Callable[..., Path]:
+    def make(clips: Iterable[str], name: str = "dota", **kwargs) -> Path:
+        return write_official_tree(tmp_path / name, official_metadata, clips, **kwargs)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def frame_writer() -> Callable[..., None]:
+    """:func:`write_frames` as a fixture (test modules do not import conftest)."""
+    return write_frames
