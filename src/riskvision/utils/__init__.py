@@ -1,0 +1,23 @@
+"""Thin helpers of train.py: config checks, instantiation, logging, checkpoint IO, pretrained weights."""
+
+from riskvision.utils.checkpointing import CONFIG_KEY, AtomicCheckpointIO, RunConfigInCheckpoint
+from riskvision.utils.config_checks import ConfigError, check_clip_length, validate_config
+from riskvision.utils.instantiators import instantiate_callbacks, instantiate_loggers
+from riskvision.utils.logging_utils import close_loggers, log_hyperparameters
+from riskvision.utils.pylogger import get_logger
+from riskvision.utils.rich_utils import print_config_tree
+
+__all__ = [
+    "CONFIG_KEY",
+    "AtomicCheckpointIO",
+    "ConfigError",
+    "RunConfigInCheckpoint",
+    "check_clip_length",
+    "close_loggers",
+    "get_logger",
+    "instantiate_callbacks",
+    "instantiate_loggers",
+    "log_hyperparameters",
+    "print_config_tree",
+    "validate_config",
+]

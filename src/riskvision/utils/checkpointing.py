@@ -1,0 +1,76 @@
+"""Checkpoint writing that never leaves a truncated file, and the run config inside every checkpoint."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+from lightning.pytorch import Callback, LightningModule, Trainer
+
+#: Key under which the resolved run config (plain dicts/lists) is stored in each checkpoint.
+CONFIG_KEY = "riskvision_cfg"
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Write each checkpoint to a temporary file in the target folder, fsync it, then ``os.replace``.
+
+    ``os.replace`` within one filesystem is atomic, so a process killed at any moment (SIGKILL included)
+    leaves either the previous complete file or the new complete file under the final name, never a
+    truncated one. A leftover ``.<name>.*.tmp`` file is the only trace of an interrupted save.
+    """
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: str | os.PathLike, storage_options: Any = None) -> None:
+        """Serialise ``checkpoint`` with ``torch.save`` and move it into place atomically."""
+        if storage_options is not None:
+            raise TypeError(f"{type(self).__name__} does not take storage_options")
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                torch.save(checkpoint, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp_name, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
+            os.replace(tmp_name, path)
+        except BaseException:
+            Path(tmp_name).unlink(missing_ok=True)
+            raise
+        _fsync_dir(path.parent)
+
+
+def _umask() -> int:
+    """The process umask (read by setting and restoring it)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Persist a rename on POSIX filesystems (no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class RunConfigInCheckpoint(Callback):
+    """Store the resolved run config (plain containers, ``weights_only``-loadable) in every checkpoint.
+
+    ``scripts/eval.py`` rebuilds data and model from ``checkpoint["riskvision_cfg"]`` alone.
+    """
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+
+    def on_save_checkpoint(self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict[str, Any]) -> None:
+        """Add the config under :data:`CONFIG_KEY`."""
+        checkpoint[CONFIG_KEY] = self.config

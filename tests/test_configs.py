@@ -1,0 +1,125 @@
+"""Every config combination composes, passes the pre-run checks and instantiates."""
+
+from __future__ import annotations
+
+import hydra
+import pytest
+from omegaconf import OmegaConf
+
+from riskvision.module import RiskModule
+from riskvision.utils import ConfigError, check_clip_length, instantiate_callbacks, instantiate_loggers, validate_config
+
+MODELS = ["bilstm", "resnet3d101", "resnet3d50", "resnet3d18"]
+DATA = ["synthetic", "dota_bdd"]
+REAL = ["data.dota_root=/nonexistent/DoTA"]  # composing needs a root; nothing is read here
+
+
+@pytest.mark.parametrize("data", DATA)
+@pytest.mark.parametrize("model", MODELS)
+def test_data_x_model_composes_resolves_and_checks(compose_train, model, data):
+    cfg = compose_train(f"model={model}", f"data={data}", *REAL)
+    OmegaConf.to_container(cfg, resolve=True)  # every interpolation resolves
+    validate_config(cfg)
+    assert cfg.data.frame_size == cfg.model.inputs.frame_size
+    assert cfg.data.sampler == cfg.model.inputs.sampler and cfg.data.target == cfg.model.inputs.target
+    assert cfg.trainer.max_epochs == cfg.model.recipe.max_epochs
+    assert cfg.callbacks.model_checkpoint.monitor == cfg.model.monitor
+    assert (cfg.small_machine is not None) == (data == "synthetic")  # the synthetic specialisation applies
+    if data == "dota_bdd":  # the published recipe, untouched
+        assert cfg.model.inputs.frame_size == 224
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_model_instantiates_with_plain_hparams(compose_train, model):
+    cfg = compose_train(f"model={model}")
+    module = hydra.utils.instantiate(cfg.model)
+    assert isinstance(module, RiskModule)
+    check_clip_length(module.net, cfg.model.inputs.num_frames)
+    assert not OmegaConf.is_config(module.hparams["net"])  # checkpoints stay weights_only-loadable
+    trainable = {id(p) for p in module.parameters() if p.requires_grad}
+    assert trainable, "nothing to train"
+
+
+def test_bilstm_seed_recipe(compose_train):
+    model = compose_train("model=bilstm", "data=dota_bdd", *REAL).model
+    assert (model.inputs.sampler, model.inputs.num_frames, model.inputs.frame_size) == ("uniform", 64, 224)
+    assert (model.optimizer._target_, model.optimizer.lr, model.inputs.batch_size) == ("torch.optim.Adam", 1e-4, 8)
+    assert model.recipe.max_epochs == 35 and model.monitor == "val/f1"
+
+
+def test_resnet3d101_seed_recipe(compose_train):
+    cfg = compose_train("model=resnet3d101", "data=dota_bdd", *REAL)
+    model = cfg.model
+    assert (model.inputs.sampler, model.inputs.num_frames, model.inputs.frame_size) == ("window", 10, 224)
+    assert (model.net.depth, model.net.shortcut_type, model.net.num_classes) == (101, "B", 3)
+    assert (model.optimizer._target_, model.optimizer.lr, model.optimizer.momentum) == ("torch.optim.SGD", 1e-3, 0.9)
+    assert model.scheduler._target_.endswith("ReduceLROnPlateau") and model.inputs.batch_size == 4
+    assert cfg.data.augment.transforms[0]._target_.endswith("MultiScaleCornerCrop")
+
+
+@pytest.mark.parametrize("trainer", ["default", "cpu", "ddp_cpu"])
+def test_trainer_instantiates(compose_train, trainer):
+    cfg = compose_train(f"trainer={trainer}", "logger=none")
+    hydra.utils.instantiate(cfg.trainer, logger=False)
+
+
+@pytest.mark.parametrize("trainer", ["gpu", "ddp"])
+def test_gpu_trainers_compose(compose_train, trainer):
+    cfg = compose_train(f"trainer={trainer}")
+    assert cfg.trainer.accelerator == "gpu"
+
+
+@pytest.mark.parametrize(("logger", "count"), [("wandb", 1), ("csv", 1), ("tensorboard", 1), ("none", 0)])
+def test_loggers_and_callbacks_instantiate(compose_train, logger, count):
+    cfg = compose_train(f"logger={logger}")
+    assert len(instantiate_loggers(cfg.get("logger"))) == count
+    if logger == "wandb":
+        assert cfg.logger.wandb.offline is True  # never touches the network unless asked
+    names = {type(c).__name__ for c in instantiate_callbacks(cfg.callbacks)}
+    assert {"ModelCheckpoint", "RichProgressBar"} <= names
+
+
+@pytest.mark.parametrize("debug", ["default", "fast_dev_run", "overfit", "limit"])
+def test_debug_configs(compose_train, debug):
+    cfg = compose_train(f"debug={debug}")
+    assert cfg.trainer.accelerator == "cpu" and cfg.data.num_workers == 0 and not cfg.logger
+
+
+@pytest.mark.parametrize(
+    ("experiment", "model", "data"),
+    [("seed_bilstm", "bilstm", "dota_bdd"), ("seed_resnet3d101", "resnet3d101", "dota_bdd"), ("quickstart", "bilstm", "synthetic")],
+)
+def test_experiments_compose(compose_train, experiment, model, data):
+    cfg = compose_train(f"experiment={experiment}", *REAL)
+    choices = cfg.hydra.runtime.choices
+    assert (choices.model, choices.data) == (model, data) and cfg.test is True
+    validate_config(cfg)
+
+
+def test_optuna_search_composes(compose_train):
+    cfg = compose_train("hparams_search=optuna", "model=resnet3d101")
+    assert cfg.hydra.sweeper._target_.endswith("OptunaSweeper")
+    assert cfg.optimized_metric == "val/f1_macro"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["model.inputs.target=speed"], "model.inputs.target='speed' is unknown"),
+        (["model.inputs.sampler=random"], "model.inputs.sampler='random' is unknown"),
+        (["model.inputs.normalization=coco"], "model.inputs.normalization='coco' is unknown"),
+        (["model.inputs.target=risk"], "model.task='binary' does not fit model.inputs.target='risk'"),
+        (["model.inputs.num_frames=0"], "model.inputs.num_frames=0 must be a positive integer"),
+        (["ckpt_path=/no/such.ckpt"], "ckpt_path='/no/such.ckpt' is not a file"),
+    ],
+)
+def test_impossible_values_are_clear_errors(compose_train, overrides, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        validate_config(compose_train(*overrides))
+
+
+def test_clip_shorter_than_the_3d_net_minimum_is_an_error(compose_train):
+    cfg = compose_train("model=resnet3d18", "model.inputs.num_frames=4")
+    module = hydra.utils.instantiate(cfg.model)
+    with pytest.raises(ConfigError, match=r"num_frames=4 is shorter .* minimum clip length 9"):
+        check_clip_length(module.net, cfg.model.inputs.num_frames)

@@ -1,0 +1,173 @@
+"""train.py end to end, in subprocesses, on a tiny synthetic data set with tiny nets (CPU, seconds each)."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from riskvision.data.synthetic import ensure_synthetic
+from riskvision.utils import CONFIG_KEY
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY_SIZES = {"num_crash": 6, "num_normal": 6, "width": 32, "height": 32, "crash_seconds": [2, 3], "normal_seconds": [2, 3],
+              "clips_per_source": [1, 1]}
+BILSTM = ["model=bilstm", "model.inputs.frame_size=32", "model.inputs.num_frames=4", "model.inputs.batch_size=2",
+          "model.net.hidden_size=8"]
+R3D101 = ["model=resnet3d101", "model.inputs.frame_size=32", "model.inputs.batch_size=2", "model.net.widen_factor=0.125"]
+ONE_EPOCH = ["trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.limit_val_batches=2",
+             "trainer.limit_test_batches=2"]
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> list[str]:
+    """Overrides that point the synthetic data config at a tiny cached set (6+6 clips of 32x32)."""
+    root = tmp_path_factory.mktemp("synthetic")
+    ensure_synthetic(root, seed=0, **TINY_SIZES)
+    sizes = [f"+data.synthetic.{key}={value}".replace(" ", "") for key, value in TINY_SIZES.items()]
+    return [f"data.synthetic.root={root}", "data.synthetic.seed=0", *sizes, "data.num_workers=0",
+            "data.persistent_workers=false", "data.split.val_fraction=0.3", "trainer=cpu",
+            "extras.print_config=false"]
+
+
+def run_train(*overrides: str, expect_ok: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run ``python train.py OVERRIDES`` with no stdin; fail with its output if the exit code surprises."""
+    env = {**os.environ, "CI": "true", "WANDB_SILENT": "true"}
+    env.pop("WANDB_MODE", None)  # the logger config alone must keep wandb offline
+    proc = subprocess.run([sys.executable, "train.py", *overrides], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=timeout)
+    if (proc.returncode == 0) != expect_ok:
+        pytest.fail(f"train.py exited {proc.returncode}\n--- stdout\n{proc.stdout[-6000:]}\n--- stderr\n{proc.stderr[-6000:]}")
+    return proc
+
+
+def csv_metrics(run_dir: Path) -> list[dict[str, str]]:
+    with open(run_dir / "csv" / "metrics.csv") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.mark.parametrize("model", [BILSTM, R3D101], ids=["bilstm", "resnet3d101"])
+def test_fast_dev_run(tmp_path, tiny_data, model):
+    run_train(*tiny_data, *model, "debug=fast_dev_run", "test=true", "evaluation=none", f"hydra.run.dir={tmp_path}")
+
+
+def test_train_test_checkpoints_and_config(tmp_path, tiny_data):
+    run_train(*tiny_data, *BILSTM, *ONE_EPOCH, "logger=csv", "test=true", "evaluation.step=4", "evaluation.n_boot=20",
+              "evaluation.latency_repeats=0", "evaluation.probes=[none]", f"hydra.run.dir={tmp_path}")
+    assert (tmp_path / "predictions.csv").is_file() and (tmp_path / "metrics.json").is_file()  # the test-time hook
+    checkpoints = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
+    assert "last.ckpt" in checkpoints and any(name.startswith("epoch_") for name in checkpoints), checkpoints
+    assert not [name for name in checkpoints if name.endswith(".tmp")]
+    best = next(tmp_path.glob("checkpoints/epoch_*.ckpt"))
+    checkpoint = torch.load(best, weights_only=True)  # plain data only: no pickled code needed
+    config = checkpoint[CONFIG_KEY]
+    assert config["model"]["inputs"]["num_frames"] == 4 and config["paths"]["output_dir"] == str(tmp_path)
+    assert 0.1 <= checkpoint["state_dict"]["threshold"].item() <= 0.9
+    assert checkpoint["hyper_parameters"]["pretrained"]["status"] == "none"
+    assert (tmp_path / ".hydra" / "config.yaml").is_file() and (tmp_path / "train.log").is_file()
+    rows = csv_metrics(tmp_path)
+    logged = {key for row in rows for key, value in row.items() if value}
+    assert {"val/f1", "val/f1_tuned", "val/threshold", "val/auroc", "test/f1", "test/threshold"} <= logged
+    test_threshold = next(float(row["test/threshold"]) for row in rows if row.get("test/threshold"))
+    assert test_threshold == pytest.approx(checkpoint["state_dict"]["threshold"].item())
+
+
+def test_resume_restores_epoch_optimizer_and_scheduler(tmp_path, tiny_data):
+    halving = "model.scheduler={_target_:torch.optim.lr_scheduler.StepLR,_partial_:true,step_size:1,gamma:0.5}"
+    common = [*tiny_data, *BILSTM, *ONE_EPOCH, halving, "logger=none", f"hydra.run.dir={tmp_path}"]
+    run_train(*common)
+    first = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    proc = run_train(*common, "trainer.max_epochs=2", "ckpt_path=last")
+    assert "Restoring states from the checkpoint path" in proc.stdout + proc.stderr
+    second = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    assert first["global_step"] == 2 and second["global_step"] == 4  # epoch 1 ran on top of epoch 0
+    assert second["loops"]["fit_loop"]["epoch_progress"]["total"]["completed"] == 2
+    adam_steps = {float(state["step"]) for state in second["optimizer_states"][0]["state"].values()}
+    assert adam_steps == {4.0}  # Adam's moments continued, not restarted
+    assert second["lr_schedulers"][0]["last_epoch"] == 2
+    lr = [ckpt["optimizer_states"][0]["param_groups"][0]["lr"] for ckpt in (first, second)]
+    assert lr[1] == pytest.approx(lr[0] / 2)  # halved once more; a restarted scheduler would repeat lr[0]
+
+
+@pytest.mark.slow
+def test_sigkilled_run_resumes_from_its_last_checkpoint(tmp_path, tiny_data):
+    args = [*tiny_data, *BILSTM, "trainer.limit_train_batches=2", "trainer.limit_val_batches=1", "logger=none",
+            f"hydra.run.dir={tmp_path}"]
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    proc = subprocess.Popen([sys.executable, "train.py", *args, "trainer.max_epochs=50"], cwd=ROOT,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 240
+        while not last.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, "no last.ckpt was written"
+            time.sleep(0.2)
+        time.sleep(1.0)  # land somewhere in the next epochs, possibly mid-save
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    killed_at = torch.load(last, weights_only=True)["global_step"]  # loads: not truncated
+    run_train(*args, f"trainer.max_epochs={killed_at // 2 + 2}", "ckpt_path=last")
+    assert torch.load(last, weights_only=True)["global_step"] == 2 * (killed_at // 2 + 2)
+
+
+@pytest.mark.slow
+def test_multirun_gives_each_job_its_own_folder(tmp_path, tiny_data):
+    run_train("-m", *tiny_data, *BILSTM, *ONE_EPOCH, "logger=csv", "seed=1,2", f"hydra.sweep.dir={tmp_path}")
+    for job in ("0", "1"):
+        assert (tmp_path / job / "checkpoints" / "last.ckpt").is_file()
+        assert (tmp_path / job / "csv" / "metrics.csv").is_file()
+    seeds = {yaml.safe_load((tmp_path / job / ".hydra" / "config.yaml").read_text())["seed"] for job in ("0", "1")}
+    assert seeds == {1, 2}
+
+
+@pytest.mark.slow
+def test_optuna_sweep_two_trials(tmp_path, tiny_data):
+    run_train("-m", "hparams_search=optuna", "hydra.sweeper.n_trials=2", "hydra.sweeper.sampler.n_startup_trials=1",
+              *tiny_data, *BILSTM, *ONE_EPOCH, "logger=none", f"hydra.sweep.dir={tmp_path}")
+    results = yaml.safe_load((tmp_path / "optimization_results.yaml").read_text())
+    assert results["name"] == "optuna" and 0.0 <= results["best_value"] <= 1.0
+    assert (tmp_path / "0").is_dir() and (tmp_path / "1").is_dir()
+
+
+@pytest.mark.slow
+def test_ddp_two_cpu_processes(tmp_path, tiny_data):
+    proc = run_train(*tiny_data, *BILSTM, *ONE_EPOCH, "trainer=ddp_cpu", "logger=csv", f"hydra.run.dir={tmp_path}")
+    output = proc.stdout + proc.stderr
+    assert "GLOBAL_RANK: 1" in output or "Initializing distributed: GLOBAL_RANK: 0, MEMBER: 1/2" in output
+    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
+    torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+
+
+@pytest.mark.slow
+def test_wandb_offline_writes_files_and_never_prompts(tmp_path, tiny_data):
+    proc = run_train(*tiny_data, *BILSTM, *ONE_EPOCH, "logger=wandb", f"hydra.run.dir={tmp_path}", timeout=400)
+    runs = list((tmp_path / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1 and list(runs[0].glob("*.wandb")), "no offline run files"
+    assert "wandb login" not in proc.stdout + proc.stderr
+
+
+def test_clip_too_short_for_the_net_fails_before_any_data_is_read(tmp_path, tiny_data):
+    fresh = tmp_path / "never_created"
+    proc = run_train(*tiny_data, *R3D101, "model.inputs.num_frames=4", f"data.synthetic.root={fresh}",
+                     f"hydra.run.dir={tmp_path / 'run'}", expect_ok=False)
+    assert "model.inputs.num_frames=4 is shorter than the ResNet3D's minimum clip length 9" in proc.stderr
+    assert not fresh.exists()
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [("model.inptus.num_frames=3", "Could not override 'model.inptus.num_frames'"),
+     ("model=bilstmm", "Could not find 'model/bilstmm'")],
+)
+def test_typo_in_an_override_is_a_clear_error(tmp_path, override, message):
+    proc = run_train(override, f"hydra.run.dir={tmp_path}", expect_ok=False)
+    assert message in proc.stderr

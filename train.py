@@ -1,0 +1,131 @@
+"""Train (and optionally test) one model on one data set.
+
+    python train.py model=bilstm                      # the main job, on built-in synthetic data
+    python train.py model=resnet3d101 data=dota_bdd data.dota_root=/data/DoTA data.bdd_root=/data/bdd100k
+    python train.py -m model=bilstm,resnet3d101 seed=1,2
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parent))
+os.environ.setdefault("WANDB_SILENT", "true")
+
+import hydra  # noqa: E402
+import lightning as L  # noqa: E402
+from omegaconf import DictConfig, OmegaConf, open_dict  # noqa: E402
+
+from riskvision.evaluation.runner import evaluate_module, run_name  # noqa: E402
+from riskvision.models import model_summary  # noqa: E402
+from riskvision.utils import (  # noqa: E402
+    RunConfigInCheckpoint,
+    check_clip_length,
+    close_loggers,
+    get_logger,
+    instantiate_callbacks,
+    instantiate_loggers,
+    log_hyperparameters,
+    print_config_tree,
+    validate_config,
+)
+from riskvision.utils.weights import apply_pretrained  # noqa: E402
+
+log = get_logger(__name__)
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Fit the model on the data, then (``test=true``) evaluate the best checkpoint on the test split.
+
+    Returns the metrics Lightning collected (``val/...`` of the last epoch, ``test/...`` if tested).
+    """
+    validate_config(cfg)
+    if cfg.get("small_machine"):
+        log.warning(f"SMALL-MACHINE SETTINGS IN EFFECT: {cfg.small_machine}")
+    L.seed_everything(cfg.seed, workers=True)
+
+    log.info(f"Instantiating model <{cfg.model.net._target_}> in <{cfg.model._target_}>")
+    model: L.LightningModule = hydra.utils.instantiate(cfg.model)
+    inputs = cfg.model.inputs
+    check_clip_length(model.net, inputs.num_frames)
+    pretrained = apply_pretrained(model.net, cfg.model.pretrained)
+    with open_dict(cfg):
+        cfg.model.inputs.normalization = pretrained["normalization"] or inputs.normalization
+    model.hparams["pretrained"] = pretrained
+    model.hparams["inputs"] = OmegaConf.to_container(inputs, resolve=True)
+    log.info(f"Input normalisation preset: {inputs.normalization}")
+    log.info(model_summary(model.net, [1, inputs.num_frames, 3, inputs.frame_size, inputs.frame_size]))
+
+    log.info(f"Instantiating datamodule <{cfg.data._target_}>")
+    datamodule: L.LightningDataModule = hydra.utils.instantiate(cfg.data)
+    callbacks = instantiate_callbacks(cfg.get("callbacks"))
+    callbacks.append(RunConfigInCheckpoint(OmegaConf.to_container(cfg, resolve=True)))
+    loggers = instantiate_loggers(cfg.get("logger"))
+    log.info(f"Instantiating trainer <{cfg.trainer._target_}>")
+    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    log_hyperparameters(
+        cfg, model, trainer,
+        extra={"pretrained": pretrained["source"] if pretrained["status"] == "loaded" else "none",
+               "synthetic_data": bool(getattr(datamodule, "is_synthetic", False))},
+    )  # fmt: skip
+
+    if cfg.get("train"):
+        log.info("Starting training")
+        trainer.fit(model=model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    metrics = {key: float(value) for key, value in trainer.callback_metrics.items()}
+    best = trainer.checkpoint_callback
+
+    if cfg.get("test"):
+        ckpt_path = (best.best_model_path if best else None) if cfg.get("train") else cfg.get("ckpt_path")
+        if not ckpt_path:
+            log.warning("No best checkpoint (fast_dev_run or no validation): testing the current weights")
+            ckpt_path = None
+        log.info(f"Testing checkpoint {ckpt_path}")
+        trainer.test(model=model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+        metrics.update({key: float(value) for key, value in trainer.callback_metrics.items()})
+        if cfg.get("evaluation") and trainer.is_global_zero:
+            write_predictions(cfg, model, datamodule, ckpt_path)
+    log.info("Final metrics: " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items()) if "/" in k))
+    if best is not None and best.best_model_path:
+        log.info(f"Best checkpoint ({best.monitor}={float(best.best_model_score):.4f}): {best.best_model_path}")
+    return metrics
+
+
+def write_predictions(cfg: DictConfig, model: L.LightningModule, datamodule: L.LightningDataModule,
+                      ckpt_path: str | None) -> None:
+    """Hook after testing: the tested weights' per-window ``predictions.csv`` and ``metrics.json`` in the run
+    folder (``riskvision.evaluation``, the same as ``scripts/eval.py ckpt_path=BEST``); ``evaluation=none`` skips it."""
+    settings = hydra.utils.instantiate(cfg.evaluation)
+    name = run_name(OmegaConf.to_container(cfg.model, resolve=True))
+    extra = {"checkpoint": ckpt_path, "synthetic": bool(getattr(datamodule, "is_synthetic", False))}
+    evaluate_module(model, datamodule, cfg.paths.output_dir, settings, name, extra)
+
+
+def metric_value(metrics: dict[str, float], name: str | None) -> float | None:
+    """The value a sweep optimises; a clear error if the run did not log it."""
+    if not name:
+        return None
+    if name not in metrics:
+        raise KeyError(f"optimized_metric={name!r} was not logged; logged metrics: {sorted(metrics)}")
+    return metrics[name]
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="train.yaml")
+def main(cfg: DictConfig) -> float | None:
+    """Hydra entry point: print the config, train, close the loggers, return the optimised metric."""
+    if cfg.extras.get("ignore_warnings"):
+        warnings.filterwarnings("ignore")
+    if cfg.extras.get("print_config"):
+        print_config_tree(cfg, save_to_file=Path(cfg.paths.output_dir) / "config_tree.log")
+    try:
+        metrics = train(cfg)
+    finally:
+        close_loggers()
+    return metric_value(metrics, cfg.get("optimized_metric"))
+
+
+if __name__ == "__main__":
+    main()
