@@ -1,0 +1,92 @@
+"""Per-video bootstrap confidence intervals, for one model and for the paired difference of two.
+
+Rows of a prediction table are not independent (a video contributes many windows), so the unit of
+resampling is the VIDEO: each resample draws ``n`` videos with replacement from the ``n`` videos and
+weights each row by how many times its video was drawn. A statistic is therefore a function of the
+row weights, e.g. ``lambda w: auroc(scores, labels, w)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Interval", "bootstrap_ci", "paired_bootstrap_diff"]
+
+Statistic = Callable[[np.ndarray], float]
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A point estimate (all rows, weight 1) with its percentile bootstrap interval ``[low, high]``;
+    ``p_above_zero`` is the share of resamples with a value > 0 (meaningful for differences)."""
+
+    value: float
+    low: float
+    high: float
+    p_above_zero: float
+
+    def as_dict(self) -> dict[str, float]:
+        """``{"value", "low", "high", "p_above_zero"}``."""
+        return {"value": self.value, "low": self.low, "high": self.high, "p_above_zero": self.p_above_zero}
+
+
+def _video_counts(n_videos: int, n_boot: int, seed: int) -> np.ndarray:
+    """``[n_boot, n_videos]`` draw counts: each row is one resample of ``n_videos`` videos with replacement."""
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, n_videos, size=(n_boot, n_videos))
+    return np.stack([np.bincount(d, minlength=n_videos) for d in draws])
+
+
+def _interval(point: float, samples: np.ndarray, level: float) -> Interval:
+    samples = samples[~np.isnan(samples)]
+    if len(samples) == 0 or np.isnan(point):
+        return Interval(point, float("nan"), float("nan"), float("nan"))
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(samples, [tail, 100 - tail])
+    return Interval(float(point), float(low), float(high), float(np.mean(samples > 0)))
+
+
+def _row_index(video_ids: Sequence[str], videos: np.ndarray) -> np.ndarray:
+    """Position of each row's video in ``videos`` (sorted); -1 for videos not in it."""
+    ids = np.asarray(video_ids).astype(str)
+    position = np.searchsorted(videos, ids)
+    position = np.minimum(position, len(videos) - 1)
+    return np.where(videos[position] == ids, position, -1)
+
+
+def _row_weights(counts: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    return np.where(rows >= 0, counts[np.maximum(rows, 0)], 0).astype(float)
+
+
+def bootstrap_ci(video_ids: Sequence[str], statistic: Statistic, n_boot: int = 1000, seed: int = 0,
+                 level: float = 0.95) -> Interval:
+    """Percentile bootstrap interval of ``statistic(row_weights)`` resampling videos (see module doc).
+    Resamples where the statistic is ``nan`` (e.g. one class only) are dropped."""
+    videos = np.unique(np.asarray(video_ids).astype(str))
+    rows = _row_index(video_ids, videos)
+    point = statistic(np.ones(len(rows)))
+    counts = _video_counts(len(videos), n_boot, seed)
+    samples = np.array([statistic(_row_weights(c, rows)) for c in counts])
+    return _interval(point, samples, level)
+
+
+def paired_bootstrap_diff(video_ids_a: Sequence[str], statistic_a: Statistic, video_ids_b: Sequence[str],
+                          statistic_b: Statistic, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> Interval:
+    """Paired bootstrap of ``statistic_a - statistic_b`` on the videos both tables share.
+
+    Each resample draws the shared videos once and applies the SAME draw to both models, so the
+    interval reflects only how the models differ on the same videos, not which videos were drawn.
+    ``p_above_zero`` = share of resamples in which A beats B. Rows of unshared videos get weight 0.
+    """
+    shared = np.intersect1d(np.asarray(video_ids_a).astype(str), np.asarray(video_ids_b).astype(str))
+    if len(shared) == 0:
+        raise ValueError("the two prediction tables share no video_id; a paired comparison needs the same videos")
+    rows_a, rows_b = _row_index(video_ids_a, shared), _row_index(video_ids_b, shared)
+    ones = np.ones(len(shared), dtype=int)
+    point = statistic_a(_row_weights(ones, rows_a)) - statistic_b(_row_weights(ones, rows_b))
+    counts = _video_counts(len(shared), n_boot, seed)
+    samples = np.array([statistic_a(_row_weights(c, rows_a)) - statistic_b(_row_weights(c, rows_b)) for c in counts])
+    return _interval(point, samples, level)

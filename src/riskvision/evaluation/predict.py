@@ -1,0 +1,114 @@
+"""The prediction writer: score a split window by window (with the shortcut probes) and measure cost.
+
+Consumes batches (docs/architecture.md) and a module whose forward maps ``video`` to logits; writes
+the predictions table of :mod:`.table`. Imports torch, unlike the metric modules.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor, nn
+
+from riskvision.evaluation.probes import PROBE_TRANSFORMS
+from riskvision.evaluation.summary import RunInfo, compute_metrics, jsonable
+from riskvision.evaluation.table import META_COLUMNS, make_table, write_predictions
+
+__all__ = ["measure_cost", "predict_table", "probabilities", "run_info", "write_evaluation"]
+
+
+def probabilities(logits: Tensor, task: str) -> np.ndarray:
+    """Binary: sigmoid of ``[B, 1]`` logits -> P(crash) ``[B]``; multiclass: softmax ``[B, K]``."""
+    logits = logits.detach().float().cpu()
+    if task == "binary":
+        return torch.sigmoid(logits.reshape(-1)).numpy()
+    return torch.softmax(logits, dim=1).numpy()
+
+
+def _batch_meta(batch: dict[str, Any]) -> dict[str, list]:
+    """The table's metadata columns of one batch as Python lists."""
+    out = {}
+    for key in META_COLUMNS:
+        value = batch[key]
+        out[key] = value.cpu().tolist() if isinstance(value, Tensor) else list(value)
+    return out
+
+
+@torch.no_grad()
+def predict_table(model: nn.Module, batches: Iterable[dict[str, Any]], task: str,
+                  class_names: Sequence[str] | None = None, probes: Sequence[str] = ("none",), seed: int = 0,
+                  device: str | torch.device = "cpu") -> pd.DataFrame:
+    """One row per (window, probe): run ``model`` (eval mode) on each batch's ``video`` after each probe's
+    transform (:data:`.probes.PROBE_TRANSFORMS`, seeded by ``seed``, one generator per probe)."""
+    unknown = set(probes) - set(PROBE_TRANSFORMS)
+    if unknown:
+        raise ValueError(f"unknown probes {sorted(unknown)}; choose from {sorted(PROBE_TRANSFORMS)}")
+    model.eval().to(device)
+    generators = {probe: torch.Generator().manual_seed(seed) for probe in probes}
+    meta: dict[str, list] = {key: [] for key in META_COLUMNS}
+    probs: dict[str, list[np.ndarray]] = {probe: [] for probe in probes}
+    for batch in batches:
+        for key, values in _batch_meta(batch).items():
+            meta[key] += values
+        for probe in probes:
+            video = PROBE_TRANSFORMS[probe](batch["video"], generators[probe]).to(device)
+            probs[probe].append(probabilities(model(video), task))
+    tables = [make_table(meta, np.concatenate(probs[p]), task, class_names, p) for p in probes]
+    return pd.concat(tables, ignore_index=True)
+
+
+def _latency_ms(model: nn.Module, video_shape: Sequence[int], repeats: int) -> float:
+    """Median wall-clock ms of one forward pass on CPU for a batch of one window (after one warm-up)."""
+    video = torch.zeros(1, *video_shape[1:])
+    model = model.eval().cpu()
+    times = []
+    with torch.no_grad():
+        model(video)
+        for _ in range(repeats):
+            begin = time.perf_counter()
+            model(video)
+            times.append((time.perf_counter() - begin) * 1000)
+    return statistics.median(times)
+
+
+def measure_cost(model: nn.Module, video_shape: Sequence[int], latency_repeats: int = 3) -> dict[str, float]:
+    """``parameters`` (total), ``trainable_parameters``, ``gflops_per_window`` (forward, 1 MAC = 2 FLOPs,
+    :func:`riskvision.models.complexity.forward_gflops`) and ``cpu_latency_ms_per_window`` (median of
+    ``latency_repeats`` batch-1 forwards on this machine's CPU with its current thread count; 0 repeats
+    skips it) for windows of ``video_shape`` ``[B, T, C, H, W]``."""
+    from riskvision.models.complexity import count_parameters, forward_gflops
+
+    total, trainable = count_parameters(model)
+    cost = {"parameters": total, "trainable_parameters": trainable, "gflops_per_window": forward_gflops(model, video_shape),
+            "window": list(video_shape[1:]), "cpu_threads": torch.get_num_threads()}
+    if latency_repeats > 0:
+        cost["cpu_latency_ms_per_window"] = _latency_ms(model, video_shape, latency_repeats)
+    return cost
+
+
+def run_info(module: nn.Module, name: str, extra: dict[str, Any] | None = None) -> RunInfo:
+    """The :class:`RunInfo` of a ``RiskModule``: task, class names and its (validation-tuned) threshold;
+    3-class models decide P(crash) at 0.5."""
+    task = module.hparams.task
+    threshold = float(module.threshold) if task == "binary" else 0.5
+    return RunInfo(name=name, task=task, threshold=threshold,
+                   class_names=list(module.class_names) if task == "multiclass" else None, extra=dict(extra or {}))
+
+
+def write_evaluation(table: pd.DataFrame, run: RunInfo, out_dir: str | Path, n_boot: int = 1000,
+                     filename: str = "predictions.csv") -> dict[str, Any]:
+    """Write ``out_dir/<filename>`` and ``out_dir/metrics.json`` (:func:`.summary.compute_metrics`);
+    returns the metrics."""
+    out_dir = Path(out_dir)
+    write_predictions(table, out_dir / filename)
+    metrics = jsonable(compute_metrics(table, run, n_boot=n_boot))
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n")
+    return metrics

@@ -1,0 +1,324 @@
+"""The comparison report: load run folders, build the side-by-side table (with per-video CIs and
+paired differences) and draw the figures. Figures use matplotlib's Agg backend (no display needed)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
+
+from riskvision.evaluation.bootstrap import paired_bootstrap_diff  # noqa: E402
+from riskvision.evaluation.calibration import reliability_table  # noqa: E402
+from riskvision.evaluation.summary import CI_METRICS, ci_statistics  # noqa: E402
+from riskvision.evaluation.table import read_predictions  # noqa: E402
+
+__all__ = [
+    "Run", "breakdown_table", "comparison_table", "find_runs", "load_runs", "plot_confusion_matrices", "plot_reliability",
+    "plot_roc_pr", "plot_timelines", "to_markdown", "write_report",
+]  # fmt: skip
+
+PREDICTION_FILES = ("predictions.csv", "predictions.parquet")
+
+
+@dataclass
+class Run:
+    """One evaluated run: its column ``name``, ``folder``, predictions ``table`` and ``metrics`` (metrics.json)."""
+
+    name: str
+    folder: Path
+    table: pd.DataFrame
+    metrics: dict[str, Any]
+
+
+def _predictions_file(folder: Path) -> Path | None:
+    return next((folder / name for name in PREDICTION_FILES if (folder / name).is_file()), None)
+
+
+def find_runs(paths: Iterable[str | Path]) -> list[Path]:
+    """Run folders (holding metrics.json and a predictions file) at or anywhere below ``paths``
+    (a multirun folder works), sorted, each once."""
+    found: set[Path] = set()
+    for path in map(Path, paths):
+        if not path.exists():
+            raise FileNotFoundError(f"runs: {path} does not exist")
+        candidates = [path, *(p.parent for p in path.rglob("metrics.json"))]
+        found.update(c for c in candidates if (c / "metrics.json").is_file() and _predictions_file(c))
+    if not found:
+        raise FileNotFoundError(f"no run folder (metrics.json + predictions.csv) under {[str(p) for p in paths]}; "
+                                "run scripts/eval.py first")
+    return sorted(found)
+
+
+def load_runs(folders: Sequence[str | Path]) -> list[Run]:
+    """Load each folder; column names are the runs' names, made unique with the folder name if needed."""
+    runs = []
+    for folder in map(Path, folders):
+        metrics = json.loads((folder / "metrics.json").read_text())
+        runs.append(Run(metrics["run"]["name"], folder, read_predictions(_predictions_file(folder)), metrics))
+    names = [r.name for r in runs]
+    for run in runs:
+        if names.count(run.name) > 1:
+            run.name = f"{run.name} ({run.folder.parent.name}/{run.folder.name})"
+    return runs
+
+
+# ------------------------------------------------------------------------------------------ table
+def _get(metrics: dict[str, Any], path: str) -> Any:
+    value: Any = metrics
+    for key in path.split("."):
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def _number(value: Any, digits: int = 3) -> str:
+    return "—" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{value:.{digits}f}"
+
+
+def _with_ci(interval: dict[str, Any] | None) -> str:
+    if not interval or interval.get("value") is None:
+        return "—"
+    return f"{_number(interval['value'])} [{_number(interval['low'])}, {_number(interval['high'])}]"
+
+
+def _probe(metrics: dict[str, Any], probe: str) -> str:
+    values = _get(metrics, f"probes.{probe}")
+    if not values:
+        return "—"
+    return f"{_number(values['window_auroc'])} (drop {_number(values['drop_window_auroc'])})"
+
+
+#: (row label, formatter of one run's metrics.json) in table order.
+ROWS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
+    ("task", lambda m: str(_get(m, "run.task"))),
+    ("own task: F1 at tuned threshold (binary)", lambda m: _number(_get(m, "own_task.f1")) if _get(m, "run.task") == "binary" else "—"),
+    ("own task: macro-F1 (3-class)", lambda m: _number(_get(m, "own_task.f1_macro"))),
+    ("own task: accuracy", lambda m: _number(_get(m, "own_task.accuracy"))),
+    ("P(crash) threshold", lambda m: _number(_get(m, "run.threshold"), 2)),
+    ("window AUROC [95% CI]", lambda m: _with_ci(_get(m, "ci.window_auroc"))),
+    ("window AP [95% CI]", lambda m: _with_ci(_get(m, "ci.window_ap"))),
+    ("window F1", lambda m: _number(_get(m, "common.window.f1"))),
+    ("video AUROC [95% CI]", lambda m: _with_ci(_get(m, "ci.video_auroc"))),
+    ("video AP [95% CI]", lambda m: _with_ci(_get(m, "ci.video_ap"))),
+    ("video F1", lambda m: _number(_get(m, "common.video.f1"))),
+    ("DoTA frame AUC [95% CI]", lambda m: _with_ci(_get(m, "ci.frame_auc"))),
+    ("anticipation AP (UString)", lambda m: _number(_get(m, "anticipation.ap"))),
+    ("mTTA (s)", lambda m: _number(_get(m, "anticipation.mtta"), 2)),
+    ("TTA@R80 (s)", lambda m: _number(_get(m, "anticipation.tta_r80"), 2)),
+    ("Brier score", lambda m: _number(_get(m, "calibration.brier"))),
+    ("ECE (15 bins)", lambda m: _number(_get(m, "calibration.ece"))),
+    ("probe shuffled: window AUROC", lambda m: _probe(m, "shuffled")),
+    ("probe repeated: window AUROC", lambda m: _probe(m, "repeated")),
+    ("source probe: DoTA-vs-BDD AUROC, quiet windows", lambda m: _number(_get(m, "source_probe.auroc"))),
+    ("parameters (M)", lambda m: _number((_get(m, "run.cost.parameters") or np.nan) / 1e6, 2)),
+    ("GFLOPs / window", lambda m: _number(_get(m, "run.cost.gflops_per_window"), 2)),
+    ("CPU latency (ms / window)", lambda m: _number(_get(m, "run.cost.cpu_latency_ms_per_window"), 1)),
+    ("windows / videos scored", lambda m: f"{_get(m, 'counts.windows')} / {_get(m, 'counts.videos')}"),
+]
+CI_ROW = {"window_auroc": "window AUROC [95% CI]", "window_ap": "window AP [95% CI]",
+          "video_auroc": "video AUROC [95% CI]", "video_ap": "video AP [95% CI]", "frame_auc": "DoTA frame AUC [95% CI]"}
+
+
+def paired_differences(a: Run, b: Run, n_boot: int = 1000, seed: int = 0) -> dict[str, dict[str, float]]:
+    """For each of :data:`.summary.CI_METRICS`: ``a - b`` with its paired per-video bootstrap CI."""
+    stats_a, stats_b = ci_statistics(a.table), ci_statistics(b.table)
+    return {name: paired_bootstrap_diff(*stats_a[name], *stats_b[name], n_boot=n_boot, seed=seed).as_dict()
+            for name in CI_METRICS}
+
+
+def _difference_cell(diff: dict[str, float]) -> str:
+    if diff["value"] is None or np.isnan(diff["value"]):
+        return "—"
+    return f"{diff['value']:+.3f} [{diff['low']:+.3f}, {diff['high']:+.3f}] P(>0)={diff['p_above_zero']:.2f}"
+
+
+def comparison_table(runs: Sequence[Run], n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Rows = metrics (:data:`ROWS`), columns = runs, then one ``<first> − <other>`` column per other run
+    holding the paired difference with its 95% CI and the share of resamples where it is > 0."""
+    table = pd.DataFrame({run.name: [fmt(run.metrics) for _, fmt in ROWS] for run in runs},
+                         index=[label for label, _ in ROWS])
+    for other in runs[1:]:
+        diffs = paired_differences(runs[0], other, n_boot, seed)
+        column = pd.Series("", index=table.index)
+        for name, diff in diffs.items():
+            column[CI_ROW[name]] = _difference_cell(diff)
+        table[f"{runs[0].name} − {other.name}"] = column
+    table.index.name = "metric"
+    return table
+
+
+def _group_cell(values: dict[str, Any]) -> str:
+    return (f"det {_number(values.get('detection_rate'), 2)} / FA {_number(values.get('false_alarm_rate'), 2)} / "
+            f"AUROC {_number(values.get('video_auroc_vs_all_normals'), 2)} / fAUC {_number(values.get('frame_auc'), 2)}")
+
+
+def breakdown_table(runs: Sequence[Run]) -> pd.DataFrame:
+    """Rows = ``column=value`` groups (category, ego, night), columns = runs; each cell: detection rate,
+    false-alarm rate, video AUROC against all normal videos and frame AUC (:func:`.summary.breakdown`)."""
+    cells: dict[str, dict[str, str]] = {}
+    for run in runs:
+        for column, groups in (run.metrics.get("breakdown") or {}).items():
+            for value, values in groups.items():
+                cells.setdefault(f"{column}={value}", {})[run.name] = _group_cell(values)
+    table = pd.DataFrame.from_dict(cells, orient="index").reindex(columns=[r.name for r in runs]).fillna("—")
+    table.index.name = "group"
+    return table
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    """A GitHub-flavoured markdown table (index as the first column)."""
+    header = [table.index.name or "", *map(str, table.columns)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join([str(index), *map(str, row)]) + " |" for index, row in zip(table.index, table.to_numpy())]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------ figures
+def _real(run: Run) -> pd.DataFrame:
+    return run.table[run.table["probe"] == "none"]
+
+
+def plot_roc_pr(runs: Sequence[Run], path: Path) -> Path:
+    """ROC and precision-recall curves of window P(crash) vs ``crash``, one line per run."""
+    fig, (roc_ax, pr_ax) = plt.subplots(1, 2, figsize=(10, 4.5))
+    for run in runs:
+        real = _real(run)
+        if real["crash"].nunique() < 2:
+            continue
+        fpr, tpr, _ = roc_curve(real["crash"], real["p_crash"])
+        precision, recall, _ = precision_recall_curve(real["crash"], real["p_crash"])
+        roc_ax.plot(fpr, tpr, label=run.name)
+        pr_ax.plot(recall, precision, label=run.name)
+    roc_ax.plot([0, 1], [0, 1], "k:", lw=0.8)
+    roc_ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC, window P(crash)")
+    pr_ax.set(xlabel="recall", ylabel="precision", title="Precision-recall, window P(crash)")
+    roc_ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_reliability(runs: Sequence[Run], path: Path, n_bins: int = 15) -> Path:
+    """Reliability diagram of window P(crash): observed crash frequency against mean P(crash) per bin."""
+    fig, ax = plt.subplots(figsize=(5, 5))
+    for run in runs:
+        real = _real(run)
+        bins = reliability_table(real["p_crash"].to_numpy(float), real["crash"].to_numpy(), n_bins)
+        used = bins[bins["count"] > 0]
+        ax.plot(used["confidence"], used["frequency"], "o-", label=run.name)
+    ax.plot([0, 1], [0, 1], "k:", lw=0.8)
+    ax.set(xlabel="mean P(crash) in bin", ylabel="fraction of crash windows", xlim=(0, 1), ylim=(0, 1),
+           title=f"Reliability ({n_bins} equal-width bins)")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def _confusion(run: Run) -> tuple[np.ndarray, list[str]]:
+    own = run.metrics["own_task"]
+    if "confusion_matrix" in own:
+        return np.array(own["confusion_matrix"]), list(run.metrics["run"]["class_names"])
+    return np.array([[own["tn"], own["fp"]], [own["fn"], own["tp"]]]), ["no crash", "crash"]
+
+
+def plot_confusion_matrices(runs: Sequence[Run], path: Path) -> Path:
+    """Each run's confusion matrix of its own task (rows true, columns predicted)."""
+    fig, axes = plt.subplots(1, len(runs), figsize=(4.2 * len(runs), 4), squeeze=False)
+    for ax, run in zip(axes[0], runs):
+        matrix, names = _confusion(run)
+        ax.imshow(matrix, cmap="Blues")
+        for (i, j), value in np.ndenumerate(matrix):
+            ax.text(j, i, str(value), ha="center", va="center", color="white" if value > matrix.max() / 2 else "black")
+        ax.set(xticks=range(len(names)), yticks=range(len(names)), xticklabels=names, yticklabels=names,
+               xlabel="predicted", ylabel="true", title=run.name)
+    return _save(fig, path)
+
+
+def pick_videos(table: pd.DataFrame, per_class: int = 3) -> list[str]:
+    """The first ``per_class`` crash videos with an anomaly span and ``per_class`` normal videos (sorted ids)."""
+    real = table[table["probe"] == "none"]
+    crash = sorted(real.loc[(real["crash"] == 1) & (real["anomaly_start"] >= 0), "video_id"].unique())
+    normal = sorted(real.loc[real["anomaly_start"] < 0, "video_id"].unique())
+    return crash[:per_class] + normal[:per_class]
+
+
+def plot_timelines(runs: Sequence[Run], path: Path, per_class: int = 3) -> Path:
+    """Per-video risk timelines: each run's P(crash) of the window ending at each frame against time (s),
+    the anomaly span shaded red, the warning horizon (Warning-labelled frames) shaded orange."""
+    videos = pick_videos(runs[0].table, per_class)
+    fig, axes = plt.subplots(len(videos), 1, figsize=(9, 1.9 * max(len(videos), 1)), squeeze=False, sharey=True)
+    for ax, video_id in zip(axes[:, 0], videos):
+        for run in runs:
+            rows = _real(run)
+            rows = rows[rows["video_id"] == video_id].sort_values("end_frame")
+            ax.plot(rows["end_frame"] / rows["fps"], rows["p_crash"], label=run.name)
+        first = _real(runs[0]).loc[lambda t: t["video_id"] == video_id].iloc[0]
+        _shade(ax, _real(runs[0]).loc[lambda t: t["video_id"] == video_id], first)
+        ax.set(ylim=(0, 1), ylabel="P(crash)", title=f"{video_id} ({first['source']}, {first['category']})")
+        ax.title.set_fontsize(9)
+    axes[-1, 0].set_xlabel("time (s)")
+    axes[0, 0].legend(fontsize=8, loc="upper left")
+    return _save(fig, path)
+
+
+def _shade(ax: plt.Axes, rows: pd.DataFrame, first: pd.Series) -> None:
+    fps, start = float(first["fps"]), int(first["anomaly_start"])
+    warning = rows.loc[(rows["risk"] == 1) & (rows["end_frame"] < start), "end_frame"]
+    if len(warning):
+        ax.axvspan(warning.min() / fps, start / fps, color="orange", alpha=0.2, lw=0)
+    if start >= 0:
+        ax.axvspan(first["anomaly_start"] / fps, first["anomaly_end"] / fps, color="red", alpha=0.2, lw=0)
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+# ------------------------------------------------------------------------------------------ report
+def write_report(runs: Sequence[Run], out_dir: str | Path, n_boot: int = 1000, seed: int = 0) -> dict[str, Path]:
+    """Write ``comparison.md`` (+ ``comparison.csv``) and the PNG figures into ``out_dir``; returns the paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    table = comparison_table(runs, n_boot, seed)
+    table.to_csv(out / "comparison.csv")
+    figures = {
+        "roc_pr": plot_roc_pr(runs, out / "roc_pr.png"),
+        "reliability": plot_reliability(runs, out / "reliability.png"),
+        "confusion_matrices": plot_confusion_matrices(runs, out / "confusion_matrices.png"),
+        "timelines": plot_timelines(runs, out / "timelines.png"),
+    }
+    (out / "comparison.md").write_text(_markdown_report(runs, table, breakdown_table(runs), figures, n_boot))
+    return {"comparison": out / "comparison.md", **figures}
+
+
+def _markdown_report(runs: Sequence[Run], table: pd.DataFrame, groups: pd.DataFrame, figures: dict[str, Path],
+                     n_boot: int) -> str:
+    synthetic = any(r.metrics["run"].get("synthetic") for r in runs)
+    lines = ["# Model comparison", ""]
+    if synthetic:
+        lines += ["**SYNTHETIC DATA** (procedural scenes, not DoTA/BDD100K): these numbers test the pipeline only.", ""]
+    lines += ["Runs: " + ", ".join(f"`{r.name}` ({r.folder})" for r in runs), "",
+              to_markdown(table), "",
+              "- P(crash): sigmoid output (binary) or P(Warning) + P(Danger) (3-class); `crash` label as in the "
+              "predictions table. Window = every scored window; video = the highest window score per video.",
+              f"- [95% CI]: percentile bootstrap over videos ({n_boot} resamples). Difference columns: paired "
+              "bootstrap on the shared videos; P(>0) = share of resamples where the first run is ahead.",
+              "- Probes: AUROC with frames shuffled / one frame repeated; drop = real − probe (small drop: no "
+              "use of motion). Source probe: 0.5 = P(crash) carries no DoTA-vs-BDD cue before anything happens.",
+              "- Definitions: docstrings of riskvision.evaluation (summary, anticipation, calibration).", "",
+              "## Breakdown (video level, P(crash) at each run's threshold)", "",
+              "det = crash videos flagged, FA = normal videos flagged, AUROC = the group's crash videos against all "
+              "normal videos, fAUC = DoTA frame AUC within the group.", "", to_markdown(groups), ""]
+    lines += [f"![{name}]({path.name})" for name, path in figures.items()]
+    return "\n".join(lines) + "\n"

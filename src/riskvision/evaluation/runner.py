@@ -1,0 +1,94 @@
+"""Evaluate a trained RiskModule on a datamodule split: predictions table, cost and ``metrics.json``.
+
+Shared by ``scripts/eval.py`` (from a checkpoint) and ``train.py test=true`` (its ``evaluation`` config group).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from torch.utils.data import DataLoader
+
+from riskvision.evaluation.predict import measure_cost, predict_table, run_info, write_evaluation
+
+__all__ = ["EvalSettings", "evaluate_module", "run_name", "scoring_loader"]
+
+log = logging.getLogger(__name__)
+SCORINGS = ("sliding", "clips")
+SETUP_STAGE = {"train": "fit", "val": "validate", "test": "test"}
+
+
+@dataclass
+class EvalSettings:
+    """What to score and how.
+
+    Args:
+        split: ``train`` / ``val`` / ``test``.
+        scoring: ``sliding`` = a window of the model's ``num_frames`` ending at every ``step``-th frame
+            of every video (per-frame scores, what the anticipation metrics need); ``clips`` = the
+            datamodule's own evaluation clips (what training's ``test/*`` metrics were computed on).
+        step: frame step of ``sliding``.
+        probes: ``none`` plus any shortcut probes (``shuffled``, ``repeated``).
+        seed: seed of the probe transforms and the bootstrap.
+        n_boot: bootstrap resamples for the confidence intervals.
+        latency_repeats: timed batch-1 CPU forwards (0: skip the latency measurement).
+        device: where the windows are scored.
+        predictions_file: ``predictions.csv`` or ``predictions.parquet``.
+    """
+
+    split: str = "test"
+    scoring: str = "sliding"
+    step: int = 1
+    probes: Sequence[str] = ("none", "shuffled", "repeated")
+    seed: int = 0
+    n_boot: int = 1000
+    latency_repeats: int = 3
+    device: str = "cpu"
+    predictions_file: str = "predictions.csv"
+
+
+def scoring_loader(datamodule: Any, settings: EvalSettings, num_frames: int) -> DataLoader:
+    """The DataLoader ``settings`` asks for (after ``datamodule.setup``)."""
+    if settings.scoring not in SCORINGS:
+        raise ValueError(f"scoring={settings.scoring!r}; choose one of {list(SCORINGS)}")
+    if settings.split not in SETUP_STAGE:
+        raise ValueError(f"split={settings.split!r}; choose one of {list(SETUP_STAGE)}")
+    datamodule.setup(SETUP_STAGE[settings.split])
+    if settings.scoring == "sliding":
+        return datamodule.scoring_dataloader(settings.split, num_frames, settings.step)
+    if settings.split == "train":
+        raise ValueError("scoring=clips exists for val and test only (training clips are random draws)")
+    return datamodule.val_dataloader() if settings.split == "val" else datamodule.test_dataloader()
+
+
+def run_name(model_cfg: dict[str, Any]) -> str:
+    """A readable model name from its config: the net class, with its depth when it has one
+    (``ResNetBiLSTM-resnet18``, ``ResNet3D-101``)."""
+    net = model_cfg["net"]
+    name = str(net["_target_"]).rsplit(".", 1)[-1]
+    detail = net.get("depth") or net.get("backbone")
+    return f"{name}-{detail}" if detail else name
+
+
+def evaluate_module(module: Any, datamodule: Any, out_dir: str | Path, settings: EvalSettings, name: str,
+                    extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Score ``settings.split`` with ``module`` (a RiskModule), measure its cost, write
+    ``out_dir/predictions.csv`` and ``out_dir/metrics.json``; returns the metrics."""
+    inputs = module.hparams["inputs"]
+    num_frames, size = int(inputs["num_frames"]), inputs["frame_size"]
+    height, width = (size, size) if isinstance(size, int) else size
+    loader = scoring_loader(datamodule, settings, num_frames)
+    log.info(f"Scoring {settings.split} ({settings.scoring}, probes {list(settings.probes)}) with {name}")
+    table = predict_table(module, loader, module.hparams["task"], module.class_names, settings.probes,
+                          settings.seed, settings.device)
+    cost = measure_cost(module.net, [1, num_frames, 3, height, width], settings.latency_repeats)
+    info = {"split": settings.split, "scoring": settings.scoring, "step": settings.step, "cost": cost, **(extra or {})}
+    run = run_info(module, name, info)
+    metrics = write_evaluation(table, run, out_dir, settings.n_boot, settings.predictions_file)
+    log.info(f"Wrote {Path(out_dir) / settings.predictions_file} ({len(table)} rows) and metrics.json")
+    return metrics
+

@@ -1,0 +1,192 @@
+"""``metrics.json`` from a predictions table: every metric of the comparison, with per-video CIs.
+
+The common view scores windows and videos by P(crash) (``p_crash``) against the ``crash`` label;
+its decision threshold is the run's threshold (the validation-tuned one for a binary model, 0.5
+for the 3-class model's P(Warning) + P(Danger)).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from riskvision.evaluation.anticipation import anticipation_metrics
+from riskvision.evaluation.bootstrap import bootstrap_ci
+from riskvision.evaluation.calibration import brier_score, expected_calibration_error, reliability_table
+from riskvision.evaluation.classification import binary_metrics, multiclass_metrics
+from riskvision.evaluation.ranking import auroc, average_precision
+from riskvision.evaluation.table import prob_columns, video_level, video_scores
+
+__all__ = [
+    "CI_METRICS", "RunInfo", "breakdown", "ci_statistics", "compute_metrics", "in_anomaly", "jsonable",
+    "probe_metrics", "source_probe",
+]  # fmt: skip
+
+#: Metrics given a per-video bootstrap CI (and a paired difference in the comparison).
+CI_METRICS = ("window_auroc", "window_ap", "video_auroc", "video_ap", "frame_auc")
+BREAKDOWN_COLUMNS = ("category", "ego", "night")
+
+
+@dataclass
+class RunInfo:
+    """What a table alone does not say: the run's ``name``, ``task``, ``class_names`` and decision
+    ``threshold``, plus free-form ``extra`` (split, checkpoint, cost, ...) copied into metrics.json."""
+
+    name: str
+    task: str
+    threshold: float = 0.5
+    class_names: Sequence[str] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def in_anomaly(table: pd.DataFrame) -> np.ndarray:
+    """Row's window ends inside its video's anomaly span ``[anomaly_start, anomaly_end)`` (bool ``[N]``)."""
+    start, end = table["anomaly_start"].to_numpy(), table["anomaly_end"].to_numpy()
+    frame = table["end_frame"].to_numpy()
+    return (start >= 0) & (frame >= start) & (frame < end)
+
+
+def _ranking(score: np.ndarray, label: np.ndarray, metric: Callable) -> Callable[[np.ndarray], float]:
+    return lambda weights: metric(score, label, weights)
+
+
+def ci_statistics(table: pd.DataFrame) -> dict[str, tuple[np.ndarray, Callable[[np.ndarray], float]]]:
+    """For each of :data:`CI_METRICS`: ``(video_id per row, statistic(row weights))`` on the ``none`` probe.
+
+    window_*: every window, P(crash) vs ``crash``; video_*: one row per video (:func:`.table.video_level`);
+    frame_auc: windows of crash videos with an anomaly span, positive inside the span (DoTA's frame AUC).
+    """
+    real = table[table["probe"] == "none"]
+    videos = video_level(real)
+    spanned = real[(real["crash"] == 1) & (real["anomaly_start"] >= 0)]
+    sets = {
+        "window": (real, real["crash"].to_numpy()),
+        "video": (videos, videos["crash"].to_numpy()),
+    }
+    out = {}
+    for level, (rows, labels) in sets.items():
+        score = rows["p_crash"].to_numpy(dtype=float)
+        out[f"{level}_auroc"] = (rows["video_id"].to_numpy(), _ranking(score, labels, auroc))
+        out[f"{level}_ap"] = (rows["video_id"].to_numpy(), _ranking(score, labels, average_precision))
+    out["frame_auc"] = (spanned["video_id"].to_numpy(),
+                        _ranking(spanned["p_crash"].to_numpy(dtype=float), in_anomaly(spanned), auroc))
+    return out
+
+
+def own_task_metrics(table: pd.DataFrame, run: RunInfo) -> dict[str, Any]:
+    """The model's own task on the real input: binary metrics of ``prob_crash`` vs ``crash`` at the run's
+    threshold, or multiclass metrics of the ``prob_<class>`` columns vs ``risk``."""
+    if run.task == "binary":
+        return binary_metrics(table["prob_crash"].to_numpy(float), table["crash"].to_numpy(), run.threshold)
+    probs = table[prob_columns(run.task, run.class_names)].to_numpy(float)
+    return multiclass_metrics(probs, table["risk"].to_numpy(), run.class_names)
+
+
+def probe_metrics(table: pd.DataFrame, run: RunInfo) -> dict[str, dict[str, float]]:
+    """Per shortcut probe present: window AUROC / AP / F1 of P(crash) and frame AUC under the probe,
+    and ``drop_<metric>`` = value on the real input minus value under the probe (a model that uses
+    motion loses accuracy when frame order or motion is destroyed: large drop = good)."""
+    def headline(rows: pd.DataFrame) -> dict[str, float]:
+        view = binary_metrics(rows["p_crash"].to_numpy(float), rows["crash"].to_numpy(), run.threshold)
+        spanned = rows[(rows["crash"] == 1) & (rows["anomaly_start"] >= 0)]
+        frame = auroc(spanned["p_crash"].to_numpy(float), in_anomaly(spanned))
+        return {"window_auroc": view["auroc"], "window_ap": view["ap"], "window_f1": view["f1"], "frame_auc": frame}
+
+    reference = headline(table[table["probe"] == "none"])
+    out = {}
+    for probe in sorted(set(table["probe"]) - {"none"}):
+        values = headline(table[table["probe"] == probe])
+        values.update({f"drop_{k}": reference[k] - values[k] for k in reference})
+        out[probe] = values
+    return out
+
+
+def source_probe(table: pd.DataFrame) -> dict[str, float]:
+    """How well P(crash) separates the SOURCES where nothing is happening: AUROC of ``p_crash`` for
+    DoTA (positive) vs BDD (negative) over ``none``-probe windows labelled Normal (``risk == 0``) that
+    end before any anomaly (BDD windows; DoTA windows before the warning horizon). 0.5 = the score
+    carries no source cue; near 1 = the model flags DoTA footage before anything happens (a source
+    shortcut, or genuine early cues, which the timelines can tell apart)."""
+    rows = table[(table["probe"] == "none") & (table["risk"] == 0)]
+    quiet = rows[(rows["anomaly_start"] < 0) | (rows["end_frame"] < rows["anomaly_start"])]
+    is_dota = (quiet["source"] == "dota").to_numpy()
+    return {"auroc": auroc(quiet["p_crash"].to_numpy(float), is_dota),
+            "n_dota": int(is_dota.sum()), "n_bdd": int((~is_dota).sum())}
+
+
+def _group_metrics(group: pd.DataFrame, negatives: pd.DataFrame, threshold: float) -> dict[str, float]:
+    videos = video_level(group)
+    crash_videos = videos[videos["crash"] == 1]
+    normal_videos = videos[videos["crash"] == 0]
+    vs_normals = pd.concat([crash_videos, negatives])
+    spanned = group[(group["crash"] == 1) & (group["anomaly_start"] >= 0)]
+    return {
+        "n_videos": len(videos), "n_crash_videos": len(crash_videos),
+        "detection_rate": float(np.mean(crash_videos["p_crash"] >= threshold)) if len(crash_videos) else math.nan,
+        "false_alarm_rate": float(np.mean(normal_videos["p_crash"] >= threshold)) if len(normal_videos) else math.nan,
+        "video_auroc_vs_all_normals": auroc(vs_normals["p_crash"].to_numpy(float), vs_normals["crash"].to_numpy()),
+        "frame_auc": auroc(spanned["p_crash"].to_numpy(float), in_anomaly(spanned)),
+    }  # fmt: skip
+
+
+def breakdown(table: pd.DataFrame, threshold: float, by: Sequence[str] = BREAKDOWN_COLUMNS) -> dict[str, dict[str, dict]]:
+    """Per value of each ``by`` column (``none`` probe): video counts; ``detection_rate`` = share of its
+    crash videos whose highest P(crash) >= threshold; ``false_alarm_rate`` = the same for its normal
+    videos; ``video_auroc_vs_all_normals`` = video-level AUROC of its crash videos against ALL normal
+    videos of the table (categories hold crash videos only); ``frame_auc`` within its crash videos."""
+    real = table[table["probe"] == "none"]
+    videos = video_level(real)
+    negatives = videos[videos["crash"] == 0]
+    return {column: {str(value): _group_metrics(group, negatives, threshold)
+                     for value, group in real.groupby(column, sort=True)} for column in by}
+
+
+def calibration(table: pd.DataFrame, n_bins: int = 15) -> dict[str, Any]:
+    """Brier score, ECE and reliability-diagram bins of window P(crash) vs ``crash`` (``none`` probe)."""
+    real = table[table["probe"] == "none"]
+    p, y = real["p_crash"].to_numpy(float), real["crash"].to_numpy()
+    return {"brier": brier_score(p, y), "ece": expected_calibration_error(p, y, n_bins),
+            "reliability": reliability_table(p, y, n_bins).to_dict(orient="list")}
+
+
+def compute_metrics(table: pd.DataFrame, run: RunInfo, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """Everything ``metrics.json`` holds, computed from one run's predictions table (see module doc)."""
+    real = table[table["probe"] == "none"]
+    videos = video_level(real)
+    cis = {name: bootstrap_ci(ids, stat, n_boot, seed).as_dict() for name, (ids, stat) in ci_statistics(table).items()}
+    return {
+        "run": {"name": run.name, "task": run.task, "threshold": run.threshold,
+                "class_names": list(run.class_names) if run.class_names else None, **run.extra},
+        "counts": {"windows": len(real), "videos": len(videos), "crash_videos": int(videos["crash"].sum()),
+                   "sources": real.groupby("source")["video_id"].nunique().to_dict()},
+        "own_task": own_task_metrics(real, run),
+        "common": {
+            "window": binary_metrics(real["p_crash"].to_numpy(float), real["crash"].to_numpy(), run.threshold),
+            "video": binary_metrics(videos["p_crash"].to_numpy(float), videos["crash"].to_numpy(), run.threshold),
+        },
+        "frame_auc": cis["frame_auc"]["value"],
+        "anticipation": anticipation_metrics(video_scores(real)),
+        "calibration": calibration(table),
+        "ci": cis,
+        "breakdown": breakdown(table, run.threshold),
+        "probes": probe_metrics(table, run),
+        "source_probe": source_probe(table),
+    }  # fmt: skip
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON types (numpy scalars unwrapped, ``nan``/``inf`` -> ``None``), recursively."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -1,0 +1,125 @@
+"""The predictions table: one row per scored window (schema, validation, file I/O, per-video views).
+
+Columns (all frame indices at the target rate, see docs/architecture.md):
+
+| column | meaning |
+|---|---|
+| video_id, source, category | clip id; ``dota`` / ``bdd``; accident category (``normal`` for BDD) |
+| ego, night | ego vehicle involved; night video (bool) |
+| end_frame, fps, num_frames | the window's last frame; frame rate; video length in frames |
+| anomaly_start, anomaly_end | anomaly span ``[start, end)``, -1 when none |
+| crash, risk | labels of the window (0/1; 0 Normal / 1 Warning / 2 Danger) |
+| probe | ``none`` (the real input) or a shortcut probe (``shuffled``, ``repeated``) |
+| prob_<class> | the model's probabilities: ``prob_crash`` (binary) or ``prob_normal``, ``prob_warning``, ``prob_danger`` |
+| p_crash | the common view P(crash) (:func:`.classification.crash_probability`) |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from riskvision.evaluation.anticipation import VideoScores
+from riskvision.evaluation.classification import crash_probability
+
+__all__ = [
+    "META_COLUMNS", "PROBES", "make_table", "prob_columns", "read_predictions", "task_of", "validate_table",
+    "video_level", "video_scores", "write_predictions",
+]  # fmt: skip
+
+META_COLUMNS = (
+    "video_id", "source", "category", "ego", "night", "end_frame", "fps", "num_frames",
+    "anomaly_start", "anomaly_end", "crash", "risk",
+)  # fmt: skip
+PROBES = ("none", "shuffled", "repeated")
+
+
+def prob_columns(task: str, class_names: Sequence[str] | None = None) -> list[str]:
+    """``["prob_crash"]`` for binary; ``prob_<name lower-case>`` per class for multiclass."""
+    if task == "binary":
+        return ["prob_crash"]
+    if not class_names:
+        raise ValueError("a multiclass table needs class_names, e.g. [Normal, Warning, Danger]")
+    return [f"prob_{name.lower()}" for name in class_names]
+
+
+def make_table(meta: Mapping[str, Sequence[Any]], probs: np.ndarray, task: str,
+               class_names: Sequence[str] | None = None, probe: str = "none") -> pd.DataFrame:
+    """Rows from per-window metadata (the batch keys of :data:`META_COLUMNS`) and probabilities:
+    ``[N]`` / ``[N, 1]`` P(crash) for binary, ``[N, K]`` for multiclass."""
+    probs = np.asarray(probs, dtype=float)
+    table = pd.DataFrame({key: np.asarray(meta[key]) for key in META_COLUMNS})
+    table["probe"] = probe
+    columns = prob_columns(task, class_names)
+    table[columns] = probs.reshape(len(table), len(columns))
+    table["p_crash"] = crash_probability(probs, task)
+    return table
+
+
+def task_of(table: pd.DataFrame) -> str:
+    """``binary`` if the table has ``prob_crash``, else ``multiclass``."""
+    return "binary" if "prob_crash" in table.columns else "multiclass"
+
+
+def validate_table(table: pd.DataFrame, source: str = "predictions table") -> pd.DataFrame:
+    """Check the schema (missing columns and unknown probes are errors naming ``source``) and
+    normalise dtypes (strings, bools, ints); returns the table."""
+    missing = [c for c in (*META_COLUMNS, "probe", "p_crash") if c not in table.columns]
+    if missing:
+        raise ValueError(f"{source} lacks columns {missing}; expected the schema of riskvision.evaluation.table")
+    if not any(c.startswith("prob_") for c in table.columns):
+        raise ValueError(f"{source} has no prob_<class> column")
+    unknown = set(table["probe"]) - set(PROBES)
+    if unknown:
+        raise ValueError(f"{source} has unknown probe values {sorted(unknown)}; expected {list(PROBES)}")
+    table = table.copy()
+    for column in ("video_id", "source", "category", "probe"):
+        table[column] = table[column].astype(str)
+    for column in ("ego", "night"):
+        table[column] = table[column].astype(str).str.lower().isin(["true", "1"])
+    for column in ("end_frame", "num_frames", "anomaly_start", "anomaly_end", "crash", "risk"):
+        table[column] = table[column].astype(int)
+    return table
+
+
+def write_predictions(table: pd.DataFrame, path: str | Path) -> Path:
+    """Write CSV (default) or Parquet (``.parquet`` suffix, needs pyarrow)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".parquet":
+        table.to_parquet(path, index=False)
+    else:
+        table.to_csv(path, index=False)
+    return path
+
+
+def read_predictions(path: str | Path) -> pd.DataFrame:
+    """Read and validate a table written by :func:`write_predictions`."""
+    path = Path(path)
+    table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, keep_default_na=False)
+    return validate_table(table, str(path))
+
+
+def video_scores(table: pd.DataFrame, score: str = "p_crash") -> list[VideoScores]:
+    """Per-video frame scores (windows sorted by ``end_frame``) for the anticipation metrics."""
+    out = []
+    for _, rows in table.sort_values("end_frame").groupby("video_id", sort=True):
+        first = rows.iloc[0]
+        out.append(VideoScores(
+            frames=rows["end_frame"].to_numpy(), scores=rows[score].to_numpy(dtype=float),
+            crash=bool(rows["crash"].max()), anomaly_start=int(first["anomaly_start"]),
+            anomaly_end=int(first["anomaly_end"]), fps=float(first["fps"]),
+        ))  # fmt: skip
+    return out
+
+
+def video_level(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per video: its metadata, ``crash`` = any crash window, ``p_crash`` = the highest P(crash)
+    of its windows (the video is flagged if any window is)."""
+    first = table.groupby("video_id", sort=True)[["source", "category", "ego", "night", "fps"]].first()
+    scores = table.groupby("video_id", sort=True).agg(crash=("crash", "max"), p_crash=("p_crash", "max"))
+    return first.join(scores).reset_index()

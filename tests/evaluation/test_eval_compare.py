@@ -1,0 +1,65 @@
+"""compare.py and the notebook on synthetic run folders."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import write_fake_run
+from nbclient import NotebookClient
+
+from riskvision.evaluation.report import comparison_table, find_runs, load_runs, to_markdown
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_find_runs_recursively_and_names_unique(fake_runs, tmp_path):
+    folders = fake_runs()
+    assert find_runs([tmp_path / "runs", folders[0]]) == sorted(folders)
+    twins = [write_fake_run(tmp_path / seed / "bilstm", "binary", 1.0) for seed in ("seed1", "seed2")]
+    assert [run.name for run in load_runs(twins)] == ["bilstm (seed1/bilstm)", "bilstm (seed2/bilstm)"]
+    with pytest.raises(FileNotFoundError, match="no run folder"):
+        find_runs([ROOT / "conf"])
+
+
+def test_comparison_table_has_runs_ci_and_paired_difference(fake_runs):
+    runs = load_runs(fake_runs())
+    table = comparison_table(runs, n_boot=100)
+    assert list(table.columns) == ["bilstm", "resnet3d101", "bilstm − resnet3d101"]
+    assert table.loc["task"].tolist()[:2] == ["binary", "multiclass"]
+    assert "[" in table.loc["window AUROC [95% CI]", "bilstm"]
+    diff = table.loc["DoTA frame AUC [95% CI]", "bilstm − resnet3d101"]
+    assert diff.startswith("+") and "P(>0)=" in diff  # the skill-2 run beats the skill-1 run
+    markdown = to_markdown(table)
+    assert markdown.count("\n") == len(table) + 1
+
+
+def test_compare_script_writes_report(fake_runs, tmp_path):
+    fake_runs()
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "scripts/compare.py", f"runs=[{tmp_path / 'runs'}]", f"hydra.run.dir={out}",
+                           "n_boot=50", "wandb.enabled=false"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = (out / "comparison.md").read_text()
+    assert "| window AUROC [95% CI] |" in report and "bilstm − resnet3d101" in report
+    for figure in ("roc_pr", "reliability", "confusion_matrices", "timelines"):
+        assert (out / f"{figure}.png").stat().st_size > 1000
+        assert f"]({figure}.png)" in report
+
+
+def test_notebook_executes_on_synthetic_runs(fake_runs, tmp_path, monkeypatch):
+    folders = fake_runs()
+    monkeypatch.setenv("RISKVISION_RUNS", os.pathsep.join(map(str, folders)))
+    monkeypatch.setenv("RISKVISION_COMPARE_OUT", str(tmp_path / "nb"))
+    monkeypatch.setenv("RISKVISION_N_BOOT", "30")
+    notebook = nbformat.read(ROOT / "notebooks" / "compare.ipynb", as_version=4)
+    NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    markdown = [o["data"]["text/markdown"] for o in outputs if "text/markdown" in o.get("data", {})]
+    assert any("bilstm − resnet3d101" in text for text in markdown)
+    assert len(list((tmp_path / "nb").glob("*.png"))) == 4
