@@ -96,7 +96,7 @@ def test_draft_decodes_at_largest_reduction_not_below_target(tmp_path, monkeypat
 
 
 def test_both_decoders_match_pil_full_decode(tmp_path):
-    """Without a draft, torchvision's decoder gives PIL's pixels (same filter, same libjpeg-turbo)."""
+    """Without a resize, our decoder gives PIL's pixels (same libjpeg-turbo, accurate IDCT and upsampling)."""
     rng = np.random.default_rng(2)
     Image.fromarray(rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)).save(tmp_path / "f.jpg", quality=85)
     reference = torch.from_numpy(np.asarray(Image.open(tmp_path / "f.jpg").convert("RGB")).copy()).permute(2, 0, 1)
