@@ -7,8 +7,8 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
 REPO = Path(__file__).resolve().parents[2]
-TINY = ["+data.synthetic.num_crash=4", "+data.synthetic.num_normal=4", "+data.synthetic.width=32",
-        "+data.synthetic.height=32", "+data.synthetic.clips_per_source=[1,1]", "+data.synthetic.crash_seconds=[3,4]", "+data.synthetic.normal_seconds=[3,4]"]
+TINY = ["++data.synthetic.num_crash=4", "++data.synthetic.num_normal=4", "++data.synthetic.width=32",
+        "++data.synthetic.height=32", "++data.synthetic.clips_per_source=[1,1]", "++data.synthetic.crash_seconds=[3,4]", "++data.synthetic.normal_seconds=[3,4]"]
 
 
 @pytest.mark.filterwarnings("ignore:DoTA annotation")

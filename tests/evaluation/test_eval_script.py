@@ -33,7 +33,7 @@ def trained(tmp_path_factory) -> Path:
     """A tiny bilstm trained 2 epochs with test=true and the CSV logger; returns its run folder."""
     root = tmp_path_factory.mktemp("evalrun")
     ensure_synthetic(root / "synthetic", seed=0, **SIZES)
-    sizes = [f"+data.synthetic.{key}={value}".replace(" ", "") for key, value in SIZES.items()]
+    sizes = [f"++data.synthetic.{key}={value}".replace(" ", "") for key, value in SIZES.items()]
     data = [f"data.synthetic.root={root / 'synthetic'}", "data.synthetic.seed=0", *sizes, "data.num_workers=0",
             "data.persistent_workers=false"]
     run("train.py", *data, *BILSTM, "trainer=cpu", "trainer.max_epochs=2", "logger=csv", "test=true", "evaluation=none",
