@@ -15,23 +15,11 @@ from typing import Any
 os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parents[1]))
 
 import hydra  # noqa: E402
-import torch  # noqa: E402
 from hydra.core.hydra_config import HydraConfig  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
 from riskvision.evaluation.runner import evaluate_module, run_name  # noqa: E402
-from riskvision.utils import CONFIG_KEY  # noqa: E402
-
-
-def load_checkpoint(path: str) -> dict[str, Any]:
-    """The checkpoint as plain data (``weights_only=True``: no pickled code runs); it must hold the run config."""
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"ckpt_path={path} does not exist; pass a .ckpt written by train.py")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    if CONFIG_KEY not in checkpoint:
-        raise KeyError(f"{path} has no '{CONFIG_KEY}' (the run config train.py stores); it was not written by "
-                       "riskvision's train.py")
-    return checkpoint
+from riskvision.utils import CONFIG_KEY, load_checkpoint  # noqa: E402
 
 
 def run_config(stored: dict[str, Any], cfg: DictConfig) -> DictConfig:

@@ -1,6 +1,6 @@
 """Thin helpers of train.py: config checks, instantiation, logging, checkpoint IO, pretrained weights."""
 
-from riskvision.utils.checkpointing import CONFIG_KEY, AtomicCheckpointIO, RunConfigInCheckpoint
+from riskvision.utils.checkpointing import CONFIG_KEY, AtomicCheckpointIO, RunConfigInCheckpoint, load_checkpoint
 from riskvision.utils.config_checks import ConfigError, check_clip_length, validate_config
 from riskvision.utils.instantiators import instantiate_callbacks, instantiate_loggers
 from riskvision.utils.logging_utils import close_loggers, log_hyperparameters
@@ -17,6 +17,7 @@ __all__ = [
     "get_logger",
     "instantiate_callbacks",
     "instantiate_loggers",
+    "load_checkpoint",
     "log_hyperparameters",
     "print_config_tree",
     "validate_config",

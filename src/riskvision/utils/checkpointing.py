@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,27 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 
 #: Key under which the resolved run config (plain dicts/lists) is stored in each checkpoint.
 CONFIG_KEY = "riskvision_cfg"
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """A train.py checkpoint as plain data (``weights_only=True``: no pickled code runs).
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: not a torch file, truncated, or holding pickled objects.
+        KeyError: the file holds no run config (it was not written by riskvision's train.py).
+    """
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"ckpt_path={path} does not exist; pass a .ckpt written by train.py")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as error:
+        raise ValueError(f"ckpt_path={path} cannot be loaded as a checkpoint ({type(error).__name__}: {error}). "
+                         "Fix: pass a .ckpt written by riskvision's train.py (e.g. RUN/checkpoints/last.ckpt)") from error
+    if not isinstance(checkpoint, dict) or CONFIG_KEY not in checkpoint:
+        raise KeyError(f"{path} has no '{CONFIG_KEY}' (the run config train.py stores); it was not written by "
+                       "riskvision's train.py")
+    return checkpoint
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
