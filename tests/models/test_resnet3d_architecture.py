@@ -146,3 +146,18 @@ def test_rejects_unknown_depth_and_shortcut() -> None:
         ResNet3D(depth=42)
     with pytest.raises(ValueError, match="shortcut_type='C'"):
         ResNet3D(shortcut_type="C")
+
+
+@pytest.mark.parametrize("depth", [18, 50])
+def test_zero_init_residual_makes_every_block_start_as_its_shortcut(depth: int) -> None:
+    """Off (Hara's init): the last BN of a block starts at 1; on: at 0, so a block returns relu(shortcut)."""
+    torch.manual_seed(0)
+    default = ResNet3D(depth=depth, widen_factor=0.125)
+    zeroed = ResNet3D(depth=depth, widen_factor=0.125, zero_init_residual=True)
+    last_bn = "bn2" if depth == 18 else "bn3"
+    blocks = [m for m in zeroed.modules() if hasattr(m, last_bn) and hasattr(m, "conv1")]
+    assert blocks and all(torch.all(getattr(b, last_bn).weight == 0) for b in blocks)
+    assert all(torch.all(getattr(b, last_bn).weight == 1) for b in default.modules() if hasattr(b, last_bn) and hasattr(b, "conv1"))
+    block = zeroed.layer1[1].eval()  # identity shortcut: the block is relu(x) at init
+    x = torch.randn(1, block.conv1.in_channels, 2, 4, 4)
+    assert torch.equal(block(x), torch.relu(x))
