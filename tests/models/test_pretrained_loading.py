@@ -201,7 +201,7 @@ def test_full_bilstm_state_dict_round_trip(tmp_path: Path) -> None:
 
 
 def test_shortcut_a_model_takes_a_shortcut_b_file_non_strictly() -> None:
-    """docs/models.md: the seed's table model (shortcut A) from a shortcut-B Kinetics file."""
+    """README.md (Models and pretrained weights): the seed's table model (shortcut A) from a shortcut-B Kinetics file."""
     model = small_r3d(shortcut_type="A", num_classes=3)
     report = load_pretrained(model, OLD_B400, strict_backbone=False)
     assert sorted({key.split(".downsample")[0] for key in report.skipped if "downsample" in key}) == [

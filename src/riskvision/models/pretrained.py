@@ -52,7 +52,7 @@ WHERE_TO_GET = (
     "Hara's Kinetics 3D-ResNets come from https://github.com/kenshohara/3D-ResNets-PyTorch: "
     "resnet-101-kinetics.pth (2017-18 release, shortcut B, 400 classes; linked from the CVPR2018 "
     "branch README), r3d101_K_200ep.pth (Kinetics-700) and r3d101_KM_200ep.pth (Kinetics-700 + "
-    "Moments in Time) (2020 release, linked from the master README). See docs/models.md."
+    "Moments in Time) (2020 release, linked from the master README). See README.md (Models and pretrained weights)."
 )
 
 
