@@ -6,6 +6,7 @@ frames that were unreadable and replaced by the nearest readable frame (log its 
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -22,6 +23,8 @@ from riskvision.data.sampling import ClipSampler, WindowSampler
 from riskvision.data.splits import SPLITS, SubsetSplit, duplicates, require_nonempty
 from riskvision.data.timebase import TargetVideo, to_target
 from riskvision.data.transforms import Normalize
+
+log = logging.getLogger(__name__)
 
 STAGE_SPLITS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",), None: SPLITS}
 
@@ -164,6 +167,11 @@ class RiskDataModule(LightningDataModule):
                 raise ValueError(f"{len(both)} videos are in more than one split, e.g. {video_id} in {names}; "
                                  f"fix the split files or data.split ({self.split!r})")
             self.videos = {name: [to_target(r, self.target_fps) for r in records] for name, records in splits.items()}
+            for name, split in self.videos.items():
+                sources = dict(Counter(v.record.source for v in split))
+                log.info("%s%s split: %d videos (%d with an anomaly), sources %s, target %.4g fps",
+                         "SYNTHETIC " if self.is_synthetic else "", name, len(split),
+                         sum(v.has_anomaly for v in split), sources, self.target_fps)
         require_nonempty(self.videos, STAGE_SPLITS[stage], f"filters {self.filters!r} and split {self.split!r}")
         self._normalize = Normalize(self.normalization)
 
