@@ -59,10 +59,9 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -84,6 +83,7 @@ from riskvision.data.transforms import Normalize  # noqa: E402
 from riskvision.evaluation.classification import crash_probability  # noqa: E402
 from riskvision.evaluation.predict import probabilities, run_info  # noqa: E402
 from riskvision.evaluation.table import prob_columns  # noqa: E402
+from riskvision.files import atomic_write  # noqa: E402
 from riskvision.utils import CONFIG_KEY, load_checkpoint  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -363,23 +363,6 @@ def summary_line(name: str, table: pd.DataFrame, predictor: Predictor) -> str:
 
 
 # ----------------------------------------------------------------------------------------- outputs
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
-    """``write(tmp)`` to a hidden temporary file next to ``path``, then ``os.replace`` it into place;
-    the temporary file is removed when ``write`` fails."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _colour(name: str, index: int) -> tuple[int, int, int]:

@@ -38,6 +38,7 @@ from tqdm import tqdm
 from riskvision.data.readers import FrameReadError, JpegFolderReader, probe_video, resize_frame
 from riskvision.data.records import VideoRecord
 from riskvision.data.timebase import native_index
+from riskvision.files import atomic_write
 
 DOTA_FPS = 10.0
 CHUNK = 32  # frames decoded per reader call when converting a DoTA clip
@@ -130,9 +131,8 @@ def _rescale_annotation(annotation: dict, sx: float, sy: float) -> dict:
 
 
 def _write_json(path: Path, data) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
+    text = json.dumps(data, indent=1)
+    atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
 def copy_dota_metadata(raw: Path, out_root: Path, settings: Settings) -> None:

@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from riskvision.evaluation.probes import PROBE_TRANSFORMS
 from riskvision.evaluation.summary import RunInfo, compute_metrics, jsonable
 from riskvision.evaluation.table import META_COLUMNS, make_table, write_predictions
+from riskvision.files import atomic_write
 
 __all__ = ["measure_cost", "predict_table", "probabilities", "run_info", "write_evaluation"]
 
@@ -110,5 +111,6 @@ def write_evaluation(table: pd.DataFrame, run: RunInfo, out_dir: str | Path, n_b
     out_dir = Path(out_dir)
     write_predictions(table, out_dir / filename)
     metrics = jsonable(compute_metrics(table, run, n_boot=n_boot))
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n")
+    text = json.dumps(metrics, indent=2, allow_nan=False) + "\n"
+    atomic_write(out_dir / "metrics.json", lambda tmp: tmp.write_text(text))
     return metrics

@@ -21,6 +21,7 @@ from riskvision.evaluation.bootstrap import paired_bootstrap_diff  # noqa: E402
 from riskvision.evaluation.calibration import reliability_table  # noqa: E402
 from riskvision.evaluation.summary import CI_METRICS, ci_statistics  # noqa: E402
 from riskvision.evaluation.table import read_predictions  # noqa: E402
+from riskvision.files import atomic_write  # noqa: E402
 
 __all__ = [
     "Run", "breakdown_table", "comparison_table", "find_runs", "load_runs", "plot_confusion_matrices", "plot_reliability",
@@ -280,7 +281,7 @@ def _shade(ax: plt.Axes, rows: pd.DataFrame, first: pd.Series) -> None:
 
 def _save(fig: plt.Figure, path: Path) -> Path:
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
     plt.close(fig)
     return path
 
@@ -291,14 +292,15 @@ def write_report(runs: Sequence[Run], out_dir: str | Path, n_boot: int = 1000, s
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     table = comparison_table(runs, n_boot, seed)
-    table.to_csv(out / "comparison.csv")
+    atomic_write(out / "comparison.csv", lambda tmp: table.to_csv(tmp))
     figures = {
         "roc_pr": plot_roc_pr(runs, out / "roc_pr.png"),
         "reliability": plot_reliability(runs, out / "reliability.png"),
         "confusion_matrices": plot_confusion_matrices(runs, out / "confusion_matrices.png"),
         "timelines": plot_timelines(runs, out / "timelines.png"),
     }
-    (out / "comparison.md").write_text(_markdown_report(runs, table, breakdown_table(runs), figures, n_boot))
+    markdown = _markdown_report(runs, table, breakdown_table(runs), figures, n_boot)
+    atomic_write(out / "comparison.md", lambda tmp: tmp.write_text(markdown))
     return {"comparison": out / "comparison.md", **figures}
 
 

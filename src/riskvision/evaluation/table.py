@@ -25,6 +25,7 @@ import pandas as pd
 
 from riskvision.evaluation.anticipation import VideoScores
 from riskvision.evaluation.classification import crash_probability
+from riskvision.files import atomic_write
 
 __all__ = [
     "META_COLUMNS", "PROBES", "make_table", "prob_columns", "read_predictions", "task_of", "validate_table",
@@ -88,13 +89,9 @@ def validate_table(table: pd.DataFrame, source: str = "predictions table") -> pd
 
 def write_predictions(table: pd.DataFrame, path: str | Path) -> Path:
     """Write CSV (default) or Parquet (``.parquet`` suffix, needs pyarrow)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".parquet":
-        table.to_parquet(path, index=False)
-    else:
-        table.to_csv(path, index=False)
-    return path
+    if Path(path).suffix == ".parquet":
+        return atomic_write(path, lambda tmp: table.to_parquet(tmp, index=False))
+    return atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
 
 
 def read_predictions(path: str | Path) -> pd.DataFrame:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch import Callback, LightningModule, Trainer
+
+from riskvision.files import atomic_write
 
 #: Key under which the resolved run config (plain dicts/lists) is stored in each checkpoint.
 CONFIG_KEY = "riskvision_cfg"
@@ -38,7 +39,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
-    """Write each checkpoint to a temporary file in the target folder, fsync it, then ``os.replace``.
+    """Write each checkpoint through :func:`riskvision.files.atomic_write` (temporary file, fsync, ``os.replace``).
 
     ``os.replace`` within one filesystem is atomic, so a process killed at any moment (SIGKILL included)
     leaves either the previous complete file or the new complete file under the final name, never a
@@ -49,39 +50,11 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         """Serialise ``checkpoint`` with ``torch.save`` and move it into place atomically."""
         if storage_options is not None:
             raise TypeError(f"{type(self).__name__} does not take storage_options")
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
+        def save(tmp: Path) -> None:
+            with open(tmp, "wb") as handle:
                 torch.save(checkpoint, handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp_name, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
-            os.replace(tmp_name, path)
-        except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
-            raise
-        _fsync_dir(path.parent)
 
-
-def _umask() -> int:
-    """The process umask (read by setting and restoring it)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Persist a rename on POSIX filesystems (no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        atomic_write(path, save)
 
 
 class RunConfigInCheckpoint(Callback):

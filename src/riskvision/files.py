@@ -1,0 +1,63 @@
+"""Atomic file writing: a file is either its previous complete version or its new complete version.
+
+Every output a run leaves behind (checkpoints, predictions, metrics, reports, per-video scores) goes
+through :func:`atomic_write`, so a process killed at any moment (SIGKILL included) never leaves a
+truncated file under the final name. Standard library only: every layer may import it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+__all__ = ["atomic_write"]
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
+    """``write(tmp)`` to a hidden temporary file next to ``path``, fsync it, then ``os.replace`` it into place.
+
+    The temporary file (``.<name>.*.tmp``, mode set from the umask like a normally created file) is
+    removed when ``write`` raises; a leftover one is the only trace of a killed process. ``write``
+    must write to the path it is given (the temporary name has no meaningful suffix: pass formats
+    explicitly, e.g. ``fig.savefig(tmp, format="png")``).
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def _umask() -> int:
+    """The process umask (read by setting and restoring it)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Persist a rename on POSIX filesystems (no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

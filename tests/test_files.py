@@ -1,0 +1,33 @@
+"""riskvision.files.atomic_write: the final name only ever holds a complete file."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from riskvision.files import atomic_write
+
+
+def test_replaces_the_file_with_the_usual_mode(tmp_path):
+    target = tmp_path / "sub" / "metrics.json"
+    assert atomic_write(target, lambda tmp: tmp.write_text("new")) == target
+    assert target.read_text() == "new"
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask
+    assert [p.name for p in target.parent.iterdir()] == ["metrics.json"]
+
+
+def test_a_failing_write_keeps_the_previous_file_and_leaves_no_temporary(tmp_path):
+    target = tmp_path / "predictions.csv"
+    target.write_text("old, complete")
+
+    def half_then_fail(tmp):
+        tmp.write_text("half")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(target, half_then_fail)
+    assert target.read_text() == "old, complete"
+    assert [p.name for p in tmp_path.iterdir()] == ["predictions.csv"]
