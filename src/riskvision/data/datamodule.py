@@ -127,19 +127,23 @@ class RiskDataModule(LightningDataModule):
         self.records: list[VideoRecord] | None = None
         self.videos: dict[str, list[TargetVideo]] | None = None
         self._normalize: VideoTransform | None = None
+        self._synthetic_roots: tuple[str, str] | None = None
 
     # ------------------------------------------------------------------------- index
 
     def prepare_data(self) -> None:
         """Generate the synthetic data set on first use (cached afterwards)."""
-        if self.synthetic is not None:
-            self.synthetic()
+        self._roots()
 
     def _roots(self) -> tuple[str | None, str | None]:
+        """The DoTA and BDD roots; the synthetic set is ensured once per datamodule (in ``prepare_data``,
+        or in ``setup`` on processes that skip it: DDP ranks > 0, ``scripts/eval.py``)."""
         if self.synthetic is None:
             return self.dota_root, self.bdd_root
-        paths = self.synthetic()
-        return str(paths.dota_root), str(paths.bdd_root)
+        if self._synthetic_roots is None:
+            paths = self.synthetic()
+            self._synthetic_roots = (str(paths.dota_root), str(paths.bdd_root))
+        return self._synthetic_roots
 
     def build_records(self) -> list[VideoRecord]:
         """Every usable record of both roots, before filters; problems go to :attr:`issues`."""

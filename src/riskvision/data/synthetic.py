@@ -44,6 +44,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from riskvision.data.dota import SYNTHETIC_MARKER
+
 log = logging.getLogger(__name__)
 
 VERSION = 2  # bump whenever the output changes: cached trees are keyed by it
@@ -53,7 +55,6 @@ SIM_FPS = 30  # simulation rate; DoTA frames are every third simulation step
 STORE_QUALITY = 95  # JPEG quality (4:4:4) of the stored DoTA frames, after the shared camera + H.264 stages
 NIGHT_FRACTION = 0.2
 MARKER = "COMPLETE"
-SYNTHETIC_MARKER = "synthetic.json"
 
 CAM_HEIGHT = 1.4  # m
 FOCAL = 0.8  # focal length in units of frame width
