@@ -28,7 +28,7 @@ from riskvision.evaluation.classification import crash_probability
 from riskvision.files import atomic_write
 
 __all__ = [
-    "META_COLUMNS", "PROBES", "make_table", "prob_columns", "read_predictions", "task_of", "validate_table",
+    "META_COLUMNS", "PROBES", "make_table", "prob_columns", "read_predictions", "validate_table",
     "video_level", "video_scores", "write_predictions",
 ]  # fmt: skip
 
@@ -59,11 +59,6 @@ def make_table(meta: Mapping[str, Sequence[Any]], probs: np.ndarray, task: str,
     table[columns] = probs.reshape(len(table), len(columns))
     table["p_crash"] = crash_probability(probs, task)
     return table
-
-
-def task_of(table: pd.DataFrame) -> str:
-    """``binary`` if the table has ``prob_crash``, else ``multiclass``."""
-    return "binary" if "prob_crash" in table.columns else "multiclass"
 
 
 def validate_table(table: pd.DataFrame, source: str = "predictions table") -> pd.DataFrame:

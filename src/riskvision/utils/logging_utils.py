@@ -9,6 +9,7 @@ from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
+from riskvision.models import count_parameters
 from riskvision.utils.pylogger import get_logger
 
 log = get_logger(__name__)
@@ -27,9 +28,10 @@ def log_hyperparameters(cfg: DictConfig, model: LightningModule, trainer: Traine
     if not trainer.loggers:
         return
     hparams: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
-    hparams["model/params/total"] = sum(p.numel() for p in model.parameters())
-    hparams["model/params/trainable"] = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    hparams["model/params/frozen"] = hparams["model/params/total"] - hparams["model/params/trainable"]
+    total, trainable = count_parameters(model)
+    hparams["model/params/total"] = total
+    hparams["model/params/trainable"] = trainable
+    hparams["model/params/frozen"] = total - trainable
     hparams.update(extra)
     for logger in trainer.loggers:
         logger.log_hyperparams(hparams)
