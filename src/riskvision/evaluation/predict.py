@@ -105,12 +105,12 @@ def run_info(module: nn.Module, name: str, extra: dict[str, Any] | None = None) 
 
 
 def write_evaluation(table: pd.DataFrame, run: RunInfo, out_dir: str | Path, n_boot: int = 1000,
-                     filename: str = "predictions.csv") -> dict[str, Any]:
-    """Write ``out_dir/<filename>`` and ``out_dir/metrics.json`` (:func:`.summary.compute_metrics`);
-    returns the metrics."""
+                     filename: str = "predictions.csv", seed: int = 0) -> dict[str, Any]:
+    """Write ``out_dir/<filename>`` and ``out_dir/metrics.json`` (:func:`.summary.compute_metrics`, its
+    bootstrap seeded by ``seed``); returns the metrics."""
     out_dir = Path(out_dir)
     write_predictions(table, out_dir / filename)
-    metrics = jsonable(compute_metrics(table, run, n_boot=n_boot))
+    metrics = jsonable(compute_metrics(table, run, n_boot=n_boot, seed=seed))
     text = json.dumps(metrics, indent=2, allow_nan=False) + "\n"
     atomic_write(out_dir / "metrics.json", lambda tmp: tmp.write_text(text))
     return metrics

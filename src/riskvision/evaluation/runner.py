@@ -88,7 +88,7 @@ def evaluate_module(module: Any, datamodule: Any, out_dir: str | Path, settings:
     cost = measure_cost(module.net, [1, num_frames, 3, height, width], settings.latency_repeats)
     info = {"split": settings.split, "scoring": settings.scoring, "step": settings.step, "cost": cost, **(extra or {})}
     run = run_info(module, name, info)
-    metrics = write_evaluation(table, run, out_dir, settings.n_boot, settings.predictions_file)
+    metrics = write_evaluation(table, run, out_dir, settings.n_boot, settings.predictions_file, settings.seed)
     log.info(f"Wrote {Path(out_dir) / settings.predictions_file} ({len(table)} rows) and metrics.json")
     return metrics
 
