@@ -55,7 +55,12 @@ class AnticipationCurve:
 
 def ustring_thresholds(videos: Sequence[VideoScores]) -> np.ndarray:
     """UString's grid: ``max(min score, 0), +0.001, ... < 1`` over the scores that take part."""
-    scored = [s for s in _scored_prefixes(videos)[0] if len(s)]
+    return _ustring_grid(_scored_prefixes(videos)[0])
+
+
+def _ustring_grid(scores: Sequence[np.ndarray]) -> np.ndarray:
+    """:func:`ustring_thresholds` from the scores of :func:`_scored_prefixes`."""
+    scored = [s for s in scores if len(s)]
     if not scored:
         return np.zeros(0)
     lowest = min(float(np.min(s)) for s in scored)
@@ -85,7 +90,7 @@ def _first_alarms(scores: np.ndarray, frames: np.ndarray, thresholds: np.ndarray
 def anticipation_curve(videos: Sequence[VideoScores], thresholds: np.ndarray | None = None) -> AnticipationCurve:
     """Video-level precision / recall and mean TTA at each threshold (see :func:`anticipation_metrics`)."""
     scores, frames, positive, used = _scored_prefixes(videos)
-    thresholds = ustring_thresholds(videos) if thresholds is None else np.asarray(thresholds, dtype=float)
+    thresholds = _ustring_grid(scores) if thresholds is None else np.asarray(thresholds, dtype=float)
     if not used or len(thresholds) == 0:
         empty = np.zeros(0)
         return AnticipationCurve(empty, empty, empty, empty)

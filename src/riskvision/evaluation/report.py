@@ -103,7 +103,7 @@ def _probe(metrics: dict[str, Any], probe: str) -> str:
 #: (row label, formatter of one run's metrics.json) in table order.
 ROWS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("task", lambda m: str(_get(m, "run.task"))),
-    ("own task: F1 at tuned threshold (binary)", lambda m: _number(_get(m, "own_task.f1")) if _get(m, "run.task") == "binary" else "—"),
+    ("own task: F1 at tuned threshold (binary)", lambda m: _number(_get(m, "own_task.f1"))),
     ("own task: macro-F1 (3-class)", lambda m: _number(_get(m, "own_task.f1_macro"))),
     ("own task: accuracy", lambda m: _number(_get(m, "own_task.accuracy"))),
     ("P(crash) threshold", lambda m: _number(_get(m, "run.threshold"), 2)),
@@ -131,9 +131,12 @@ CI_ROW = {"window_auroc": "window AUROC [95% CI]", "window_ap": "window AP [95% 
           "video_auroc": "video AUROC [95% CI]", "video_ap": "video AP [95% CI]", "frame_auc": "DoTA frame AUC [95% CI]"}
 
 
-def paired_differences(a: Run, b: Run, n_boot: int = 1000, seed: int = 0) -> dict[str, dict[str, float]]:
-    """For each of :data:`.summary.CI_METRICS`: ``a - b`` with its paired per-video bootstrap CI."""
-    stats_a, stats_b = ci_statistics(a.table), ci_statistics(b.table)
+def paired_differences(a: Run, b: Run, n_boot: int = 1000, seed: int = 0,
+                       stats_a: dict | None = None) -> dict[str, dict[str, float]]:
+    """For each of :data:`.summary.CI_METRICS`: ``a - b`` with its paired per-video bootstrap CI
+    (``stats_a``: ``ci_statistics(a.table)`` when the caller already has it)."""
+    stats_a = ci_statistics(a.table) if stats_a is None else stats_a
+    stats_b = ci_statistics(b.table)
     return {name: paired_bootstrap_diff(*stats_a[name], *stats_b[name], n_boot=n_boot, seed=seed).as_dict()
             for name in CI_METRICS}
 
@@ -149,8 +152,9 @@ def comparison_table(runs: Sequence[Run], n_boot: int = 1000, seed: int = 0) -> 
     holding the paired difference with its 95% CI and the share of resamples where it is > 0."""
     table = pd.DataFrame({run.name: [fmt(run.metrics) for _, fmt in ROWS] for run in runs},
                          index=[label for label, _ in ROWS])
+    stats_first = ci_statistics(runs[0].table) if len(runs) > 1 else None
     for other in runs[1:]:
-        diffs = paired_differences(runs[0], other, n_boot, seed)
+        diffs = paired_differences(runs[0], other, n_boot, seed, stats_first)
         column = pd.Series("", index=table.index)
         for name, diff in diffs.items():
             column[CI_ROW[name]] = _difference_cell(diff)
@@ -256,13 +260,14 @@ def plot_timelines(runs: Sequence[Run], path: Path, per_class: int = 3) -> Path:
     the anomaly span shaded red, the warning horizon (Warning-labelled frames) shaded orange."""
     videos = pick_videos(runs[0].table, per_class)
     fig, axes = plt.subplots(len(videos), 1, figsize=(9, 1.9 * max(len(videos), 1)), squeeze=False, sharey=True)
+    reals = [_real(run) for run in runs]
     for ax, video_id in zip(axes[:, 0], videos):
-        for run in runs:
-            rows = _real(run)
-            rows = rows[rows["video_id"] == video_id].sort_values("end_frame")
+        for run, real in zip(runs, reals):
+            rows = real[real["video_id"] == video_id].sort_values("end_frame")
             ax.plot(rows["end_frame"] / rows["fps"], rows["p_crash"], label=run.name)
-        first = _real(runs[0]).loc[lambda t: t["video_id"] == video_id].iloc[0]
-        _shade(ax, _real(runs[0]).loc[lambda t: t["video_id"] == video_id], first)
+        reference = reals[0][reals[0]["video_id"] == video_id]
+        first = reference.iloc[0]
+        _shade(ax, reference, first)
         ax.set(ylim=(0, 1), ylabel="P(crash)", title=f"{video_id} ({first['source']}, {first['category']})")
         ax.title.set_fontsize(9)
     axes[-1, 0].set_xlabel("time (s)")
