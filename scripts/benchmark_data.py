@@ -32,7 +32,7 @@ import torch
 from PIL import Image, ImageDraw
 from torchvision import transforms as T
 
-from riskvision.data.readers import JpegFolderReader, VideoFileReader, reader_for, resize_frame
+from riskvision.data.readers import JpegFolderReader, VideoFileReader, reader_for
 from riskvision.data.records import VideoRecord
 from riskvision.data.transforms import Normalize
 
@@ -135,12 +135,10 @@ def load_prepare_module():
 
 
 class FullDecodeReader(JpegFolderReader):
-    """JpegFolderReader without the DCT draft (full decode, same resize): isolates the draft's gain."""
+    """JpegFolderReader without the DCT scaling (full-size decode, same decoder and resize): isolates its gain."""
 
-    def decode(self, path: Path) -> torch.Tensor:
-        with Image.open(path) as image:
-            array = np.asarray(image.convert("RGB"))
-        return resize_frame(array, self.size)
+    def _draft_scale(self, height: int, width: int) -> int:
+        return 1
 
 
 def jpeg_rows(tmp: Path, num_frames: int, repeats: int) -> list[tuple]:
@@ -160,7 +158,7 @@ def jpeg_rows(tmp: Path, num_frames: int, repeats: int) -> list[tuple]:
     contenders = {
         "seed path (PIL full decode + Resize + ToTensor + Normalize)": lambda: seed_path(paths),
         "ours, raw 1280x720 (draft 1/2 + resize + Normalize)": loader(raw, lambda r: reader_for(r, SIZE)),
-        "ours, raw, draft off (full decode + resize)": loader(raw, lambda r: FullDecodeReader(SIZE)),
+        "ours, raw, DCT scaling off (full decode + resize)": loader(raw, lambda r: FullDecodeReader(SIZE)),
         "ours, raw, draft to 1/4 (min_decode_fraction 0.8)": loader(raw, lambda r: JpegFolderReader(SIZE, 0.8)),
         "ours, prepared short side 256": loader(prepared, lambda r: reader_for(r, SIZE)),
     }
@@ -168,7 +166,7 @@ def jpeg_rows(tmp: Path, num_frames: int, repeats: int) -> list[tuple]:
     reference = seed_pixels(paths)
     pixels = {
         "ours, raw 1280x720 (draft 1/2 + resize + Normalize)": reader_for(raw, SIZE).read(raw, indices).frames,
-        "ours, raw, draft off (full decode + resize)": FullDecodeReader(SIZE).read(raw, indices).frames,
+        "ours, raw, DCT scaling off (full decode + resize)": FullDecodeReader(SIZE).read(raw, indices).frames,
         "ours, raw, draft to 1/4 (min_decode_fraction 0.8)": JpegFolderReader(SIZE, 0.8).read(raw, indices).frames,
         "ours, prepared short side 256": reader_for(prepared, SIZE).read(prepared, indices).frames,
     }

@@ -106,6 +106,41 @@ def test_both_decoders_match_pil_full_decode(tmp_path):
     assert torch.equal(JpegFolderReader((60, 80)).decode(tmp_path / "f.png"), reference)
 
 
+@pytest.mark.parametrize("chunk_size", [1, 3, 8])
+@pytest.mark.parametrize("size", [(36, 48), None], ids=["resized", "native"])
+def test_decode_many_equals_decoding_each_file_alone(tmp_path, chunk_size, size):
+    """Chunked decoding (shared buffer, one resize per chunk) gives each file's own decode, whatever the mix."""
+    rng = np.random.default_rng(3)
+    paths = []
+
+    def save(name: str, shape: tuple[int, int], **kwargs) -> None:
+        paths.append(tmp_path / name)
+        Image.fromarray(rng.integers(0, 256, (*shape, 3), dtype=np.uint8)).convert(kwargs.pop("mode", "RGB")).save(paths[-1], **kwargs)
+
+    save("a.jpg", (72, 128), quality=90)
+    save("b.jpg", (72, 128), quality=90)
+    save("other-size.jpg", (90, 120), quality=90)
+    save("c.jpg", (72, 128), quality=90)
+    save("cmyk.jpg", (72, 128), mode="CMYK", quality=90)
+    save("d.png", (72, 128))
+    paths.append(tmp_path / "empty.jpg")
+    paths[-1].write_bytes(b"")
+    paths.append(tmp_path / "missing.jpg")
+    save("e.jpg", (72, 128), quality=90)
+    reader = JpegFolderReader(size, chunk_size=chunk_size)
+    many = reader.decode_many(paths)
+    assert [m is None for m in many] == [p.name in ("empty.jpg", "missing.jpg") for p in paths]
+    for path, got in zip(paths, many):
+        if got is not None:
+            assert torch.equal(got, reader.decode(path)), path.name
+            assert got.shape[1:] == (size or Image.open(path).size[::-1])
+
+
+def test_chunk_size_must_be_positive():
+    with pytest.raises(ValueError, match="chunk_size"):
+        JpegFolderReader((32, 32), chunk_size=0)
+
+
 def test_draft_decode_is_close_to_full_decode_and_resize(tmp_path):
     """Textured 1280x720 JPEG: draft 1/2 + antialiased resize vs PIL full decode + BILINEAR resize."""
     rng = np.random.default_rng(1)
