@@ -202,6 +202,20 @@ def test_reader_for_dispatches_on_kind(tmp_path):
         reader_for(VideoRecord("c", "bdd", tmp_path, "npz", 30.0, 1), None)
 
 
+def test_dota_bdd_config_passes_min_decode_fraction_to_the_jpeg_reader(tmp_path):
+    """conf/data/dota_bdd.yaml's reader_factory reaches JpegFolderReader; a CLI override changes it."""
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    node = OmegaConf.load(Path(__file__).parents[2] / "conf" / "data" / "dota_bdd.yaml").reader_factory
+    frames = VideoRecord("a", "dota", tmp_path, "frames", 10.0, 1)
+    assert instantiate(node)(frames, (224, 224)).min_decode_fraction == 1.0
+    node.min_decode_fraction = 0.8
+    reader = instantiate(node)(frames, (224, 224))
+    assert isinstance(reader, JpegFolderReader) and reader.min_decode_fraction == 0.8 and reader.size == (224, 224)
+    assert isinstance(instantiate(node)(VideoRecord("b", "bdd", tmp_path / "b.mp4", "video", 30.0, 1), None), VideoFileReader)
+
+
 def test_probe_video_reports_fps_and_frame_count(tmp_path):
     _mp4(tmp_path / "v.mp4", 25)
     fps, n = probe_video(tmp_path / "v.mp4")

@@ -476,16 +476,17 @@ def probe_video(path: str | Path) -> tuple[float, int]:
     return float(fps), int(num_frames)
 
 
-_READERS: dict[str, type[FrameReader]] = {"frames": JpegFolderReader, "video": VideoFileReader}
+def reader_for(record: VideoRecord, size: Size | None, min_decode_fraction: float = 1.0) -> FrameReader:
+    """The reader for ``record.kind`` (``"frames"`` -> JPEG folder, ``"video"`` -> PyAV) at ``size`` (H, W).
 
-
-def reader_for(record: VideoRecord, size: Size | None) -> FrameReader:
-    """The reader for ``record.kind`` (``"frames"`` -> JPEG folder, ``"video"`` -> PyAV) at ``size`` (H, W)."""
-    try:
-        reader_cls = _READERS[record.kind]
-    except KeyError:
-        raise ValueError(
-            f"record {record.video_id} ({record.path}) has kind {record.kind!r}; expected one of "
-            f"{sorted(_READERS)}"
-        ) from None
-    return reader_cls(size)
+    ``min_decode_fraction`` goes to :class:`JpegFolderReader` (video files ignore it); a datamodule
+    takes it as ``reader_factory: {_target_: riskvision.data.readers.reader_for, _partial_: true,
+    min_decode_fraction: 0.8}``.
+    """
+    if record.kind == "frames":
+        return JpegFolderReader(size, min_decode_fraction)
+    if record.kind == "video":
+        return VideoFileReader(size)
+    raise ValueError(
+        f"record {record.video_id} ({record.path}) has kind {record.kind!r}; expected 'frames' or 'video'"
+    )
