@@ -38,13 +38,21 @@ from torchmetrics.classification import (
     MulticlassRecall,
 )
 
+from riskvision.data.dataset import METADATA_KEYS
+
 TASKS = ("binary", "multiclass")
 SPLITS = ("train", "val", "test")
-#: Batch keys passed through by :meth:`RiskModule.predict_step` (see docs/architecture.md).
-PREDICTION_KEYS = (
-    "video_id", "source", "end_frame", "category", "ego", "night", "fps", "num_frames",
-    "anomaly_start", "anomaly_end", "crash", "risk",
-)  # fmt: skip
+
+
+def class_probabilities(logits: Tensor, task: str) -> Tensor:
+    """Logits -> float32 class probabilities ``[B, K]``.
+
+    Binary: ``[B, 1]`` logits -> sigmoid, K=2 columns P(no crash), P(crash); multiclass: softmax.
+    """
+    if task == "binary":
+        p = torch.sigmoid(logits.reshape(-1).float())
+        return torch.stack([1 - p, p], dim=1)
+    return torch.softmax(logits.float(), dim=1)
 
 
 def _plain(value: Any) -> Any:
@@ -119,8 +127,9 @@ class RiskModule(LightningModule):
         self.test_metrics = self._make_metrics("test")
         if task == "binary":
             self.threshold_curve = BinaryPrecisionRecallCurve(thresholds=self.threshold_grid.tolist())
-        # Frames the data layer replaced (unreadable files) in this epoch; None while no batch reports it.
-        self._substituted: dict[str, int | None] = {split: None for split in SPLITS}
+        # Frames the data layer replaced (unreadable files) in this epoch, summed on the batch's device
+        # (no host sync per step); None while no batch reports it.
+        self._substituted: dict[str, Tensor | None] = {split: None for split in SPLITS}
 
     # ----------------------------------------------------------------------------- metrics
     def _make_metrics(self, split: str) -> torch.nn.ModuleDict:
@@ -151,11 +160,8 @@ class RiskModule(LightningModule):
         return getattr(self, f"{split}_metrics")
 
     def probabilities(self, logits: Tensor) -> Tensor:
-        """Class probabilities ``[B, K]`` (binary: K=2, columns P(no crash), P(crash))."""
-        if self.hparams.task == "binary":
-            p = torch.sigmoid(logits.reshape(-1).float())
-            return torch.stack([1 - p, p], dim=1)
-        return torch.softmax(logits.float(), dim=1)
+        """Class probabilities ``[B, K]`` of this module's task (see :func:`class_probabilities`)."""
+        return class_probabilities(logits, self.hparams.task)
 
     def _decide(self, probs: Tensor, split: str) -> tuple[Tensor, Tensor]:
         """(ranking scores, hard predictions): binary uses 0.5 on train/val and the tuned threshold on test."""
@@ -187,7 +193,9 @@ class RiskModule(LightningModule):
         if split == "val" and self.hparams.task == "binary":
             self.threshold_curve.update(scores, labels)
         if "substituted" in batch:
-            self._substituted[split] = (self._substituted[split] or 0) + int(torch.as_tensor(batch["substituted"]).sum())
+            count = torch.as_tensor(batch["substituted"]).sum()
+            previous = self._substituted[split]
+            self._substituted[split] = count if previous is None else previous + count
         self.log(f"{split}/loss", loss, on_step=split == "train", on_epoch=True, prog_bar=True, batch_size=len(labels), sync_dist=split != "train")
         return loss
 
@@ -205,7 +213,7 @@ class RiskModule(LightningModule):
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any]:
         """Per-window probabilities ``probs`` ``[B, K]`` plus the batch's metadata and labels."""
-        out = {key: batch[key] for key in PREDICTION_KEYS if key in batch}
+        out = {key: batch[key] for key in METADATA_KEYS if key in batch}
         out["probs"] = self.probabilities(self(batch["video"]))
         return out
 
@@ -226,7 +234,7 @@ class RiskModule(LightningModule):
                 names = self.class_names if self.hparams.task == "multiclass" else ["0", "1"]
                 flat.update({f"{split}/confmat/true_{t}_pred_{p}": value[i, j].float() for i, t in enumerate(names) for j, p in enumerate(names)})
         if self._substituted[split] is not None:
-            flat[f"{split}/substituted_frames"] = torch.tensor(float(self._substituted[split]))
+            flat[f"{split}/substituted_frames"] = self._substituted[split].float()
         self._substituted[split] = None
         self.log_dict(flat, prog_bar=False, sync_dist=False)
 

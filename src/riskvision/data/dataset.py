@@ -20,6 +20,13 @@ from riskvision.data.timebase import TargetVideo
 
 VideoTransform = Callable[[torch.Tensor], torch.Tensor]
 
+#: Keys of a batch item besides ``video`` and ``substituted``: the clip's labels and the metadata
+#: that evaluation keeps per window (the columns of its predictions table, in this order).
+METADATA_KEYS = (
+    "video_id", "source", "category", "ego", "night", "end_frame", "fps", "num_frames",
+    "anomaly_start", "anomaly_end", "crash", "risk",
+)  # fmt: skip
+
 
 class ClipIndex:
     """The clips of a split as ``(video index, end frame)``, stored per video, not per clip.

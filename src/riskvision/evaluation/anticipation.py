@@ -29,12 +29,17 @@ class VideoScores:
     anomaly_end: int
     fps: float
 
+    @property
+    def has_span(self) -> bool:
+        """A crash video with an annotated anomaly span (frame AUC and anticipation need one)."""
+        return self.crash and self.anomaly_start >= 0
+
 
 def frame_auc(videos: Sequence[VideoScores]) -> float:
     """DoTA's frame-level AUC: the AUROC of per-frame scores pooled over every frame of every crash video
     with an anomaly span, a frame being positive iff ``anomaly_start <= frame < anomaly_end``.
     Normal videos take no part. Unitless in [0, 1]; ``nan`` if no frame of either class."""
-    crash = [v for v in videos if v.crash and v.anomaly_start >= 0]
+    crash = [v for v in videos if v.has_span]
     if not crash:
         return float("nan")
     scores = np.concatenate([v.scores for v in crash])
@@ -70,7 +75,7 @@ def _ustring_grid(scores: Sequence[np.ndarray]) -> np.ndarray:
 def _scored_prefixes(videos: Sequence[VideoScores]) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray, list[VideoScores]]:
     """(scores, frames, is_positive, videos) of the videos that take part: positives are crash videos with
     an anomaly start, scored on frames ``< anomaly_start``; negatives are non-crash videos, all frames."""
-    used = [v for v in videos if (v.crash and v.anomaly_start >= 0) or not v.crash]
+    used = [v for v in videos if v.has_span or not v.crash]
     keep = [v.frames < v.anomaly_start if v.crash else np.ones(len(v.frames), bool) for v in used]
     scores = [v.scores[k] for v, k in zip(used, keep)]
     frames = [v.frames[k] for v, k in zip(used, keep)]

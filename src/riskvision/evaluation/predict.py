@@ -22,16 +22,15 @@ from riskvision.evaluation.probes import PROBE_TRANSFORMS
 from riskvision.evaluation.summary import RunInfo, compute_metrics, jsonable
 from riskvision.evaluation.table import META_COLUMNS, make_table, write_predictions
 from riskvision.files import atomic_write
+from riskvision.module import class_probabilities
 
 __all__ = ["measure_cost", "predict_table", "probabilities", "run_info", "write_evaluation"]
 
 
 def probabilities(logits: Tensor, task: str) -> np.ndarray:
     """Binary: sigmoid of ``[B, 1]`` logits -> P(crash) ``[B]``; multiclass: softmax ``[B, K]``."""
-    logits = logits.detach().float().cpu()
-    if task == "binary":
-        return torch.sigmoid(logits.reshape(-1)).numpy()
-    return torch.softmax(logits, dim=1).numpy()
+    probs = class_probabilities(logits.detach().cpu(), task)
+    return (probs[:, 1] if task == "binary" else probs).numpy()
 
 
 def _batch_meta(batch: dict[str, Any]) -> dict[str, list]:

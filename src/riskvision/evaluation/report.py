@@ -20,7 +20,7 @@ from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
 from riskvision.evaluation.bootstrap import paired_bootstrap_diff  # noqa: E402
 from riskvision.evaluation.calibration import reliability_table  # noqa: E402
 from riskvision.evaluation.summary import CI_METRICS, ci_statistics  # noqa: E402
-from riskvision.evaluation.table import read_predictions  # noqa: E402
+from riskvision.evaluation.table import read_predictions, real_windows, spanned_windows  # noqa: E402
 from riskvision.files import atomic_write  # noqa: E402
 
 __all__ = [
@@ -191,7 +191,7 @@ def to_markdown(table: pd.DataFrame) -> str:
 
 # ------------------------------------------------------------------------------------------ figures
 def _real(run: Run) -> pd.DataFrame:
-    return run.table[run.table["probe"] == "none"]
+    return real_windows(run.table)
 
 
 def plot_roc_pr(runs: Sequence[Run], path: Path) -> Path:
@@ -249,8 +249,8 @@ def plot_confusion_matrices(runs: Sequence[Run], path: Path) -> Path:
 
 def pick_videos(table: pd.DataFrame, per_class: int = 3) -> list[str]:
     """The first ``per_class`` crash videos with an anomaly span and ``per_class`` normal videos (sorted ids)."""
-    real = table[table["probe"] == "none"]
-    crash = sorted(real.loc[(real["crash"] == 1) & (real["anomaly_start"] >= 0), "video_id"].unique())
+    real = real_windows(table)
+    crash = sorted(spanned_windows(real)["video_id"].unique())
     normal = sorted(real.loc[real["anomaly_start"] < 0, "video_id"].unique())
     return crash[:per_class] + normal[:per_class]
 

@@ -20,7 +20,7 @@ from riskvision.evaluation.bootstrap import bootstrap_ci
 from riskvision.evaluation.calibration import brier_score, expected_calibration_error, reliability_table
 from riskvision.evaluation.classification import binary_metrics, multiclass_metrics
 from riskvision.evaluation.ranking import auroc, average_precision
-from riskvision.evaluation.table import prob_columns, video_level, video_scores
+from riskvision.evaluation.table import prob_columns, real_windows, spanned_windows, video_level, video_scores
 
 __all__ = [
     "CI_METRICS", "RunInfo", "breakdown", "ci_statistics", "compute_metrics", "in_anomaly", "jsonable",
@@ -61,9 +61,9 @@ def ci_statistics(table: pd.DataFrame) -> dict[str, tuple[np.ndarray, Callable[[
     window_*: every window, P(crash) vs ``crash``; video_*: one row per video (:func:`.table.video_level`);
     frame_auc: windows of crash videos with an anomaly span, positive inside the span (DoTA's frame AUC).
     """
-    real = table[table["probe"] == "none"]
+    real = real_windows(table)
     videos = video_level(real)
-    spanned = real[(real["crash"] == 1) & (real["anomaly_start"] >= 0)]
+    spanned = spanned_windows(real)
     sets = {
         "window": (real, real["crash"].to_numpy()),
         "video": (videos, videos["crash"].to_numpy()),
@@ -93,11 +93,11 @@ def probe_metrics(table: pd.DataFrame, run: RunInfo) -> dict[str, dict[str, floa
     motion loses accuracy when frame order or motion is destroyed: large drop = good)."""
     def headline(rows: pd.DataFrame) -> dict[str, float]:
         view = binary_metrics(rows["p_crash"].to_numpy(float), rows["crash"].to_numpy(), run.threshold)
-        spanned = rows[(rows["crash"] == 1) & (rows["anomaly_start"] >= 0)]
+        spanned = spanned_windows(rows)
         frame = auroc(spanned["p_crash"].to_numpy(float), in_anomaly(spanned))
         return {"window_auroc": view["auroc"], "window_ap": view["ap"], "window_f1": view["f1"], "frame_auc": frame}
 
-    reference = headline(table[table["probe"] == "none"])
+    reference = headline(real_windows(table))
     out = {}
     for probe in sorted(set(table["probe"]) - {"none"}):
         values = headline(table[table["probe"] == probe])
@@ -112,7 +112,8 @@ def source_probe(table: pd.DataFrame) -> dict[str, float]:
     end before any anomaly (BDD windows; DoTA windows before the warning horizon). 0.5 = the score
     carries no source cue; near 1 = the model flags DoTA footage before anything happens (a source
     shortcut, or genuine early cues, which the timelines can tell apart)."""
-    rows = table[(table["probe"] == "none") & (table["risk"] == 0)]
+    rows = real_windows(table)
+    rows = rows[rows["risk"] == 0]
     quiet = rows[(rows["anomaly_start"] < 0) | (rows["end_frame"] < rows["anomaly_start"])]
     is_dota = (quiet["source"] == "dota").to_numpy()
     return {"auroc": auroc(quiet["p_crash"].to_numpy(float), is_dota),
@@ -124,7 +125,7 @@ def _group_metrics(group: pd.DataFrame, negatives: pd.DataFrame, threshold: floa
     crash_videos = videos[videos["crash"] == 1]
     normal_videos = videos[videos["crash"] == 0]
     vs_normals = pd.concat([crash_videos, negatives])
-    spanned = group[(group["crash"] == 1) & (group["anomaly_start"] >= 0)]
+    spanned = spanned_windows(group)
     return {
         "n_videos": len(videos), "n_crash_videos": len(crash_videos),
         "detection_rate": float(np.mean(crash_videos["p_crash"] >= threshold)) if len(crash_videos) else math.nan,
@@ -139,7 +140,7 @@ def breakdown(table: pd.DataFrame, threshold: float, by: Sequence[str] = BREAKDO
     crash videos whose highest P(crash) >= threshold; ``false_alarm_rate`` = the same for its normal
     videos; ``video_auroc_vs_all_normals`` = video-level AUROC of its crash videos against ALL normal
     videos of the table (categories hold crash videos only); ``frame_auc`` within its crash videos."""
-    real = table[table["probe"] == "none"]
+    real = real_windows(table)
     videos = video_level(real)
     negatives = videos[videos["crash"] == 0]
     return {column: {str(value): _group_metrics(group, negatives, threshold)
@@ -148,7 +149,7 @@ def breakdown(table: pd.DataFrame, threshold: float, by: Sequence[str] = BREAKDO
 
 def calibration(table: pd.DataFrame, n_bins: int = 15) -> dict[str, Any]:
     """Brier score, ECE and reliability-diagram bins of window P(crash) vs ``crash`` (``none`` probe)."""
-    real = table[table["probe"] == "none"]
+    real = real_windows(table)
     p, y = real["p_crash"].to_numpy(float), real["crash"].to_numpy()
     return {"brier": brier_score(p, y), "ece": expected_calibration_error(p, y, n_bins),
             "reliability": reliability_table(p, y, n_bins).to_dict(orient="list")}
@@ -156,7 +157,7 @@ def calibration(table: pd.DataFrame, n_bins: int = 15) -> dict[str, Any]:
 
 def compute_metrics(table: pd.DataFrame, run: RunInfo, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
     """Everything ``metrics.json`` holds, computed from one run's predictions table (see module doc)."""
-    real = table[table["probe"] == "none"]
+    real = real_windows(table)
     videos = video_level(real)
     cis = {name: bootstrap_ci(ids, stat, n_boot, seed).as_dict() for name, (ids, stat) in ci_statistics(table).items()}
     return {

@@ -23,19 +23,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from riskvision.data.dataset import METADATA_KEYS
 from riskvision.evaluation.anticipation import VideoScores
 from riskvision.evaluation.classification import crash_probability
 from riskvision.files import atomic_write
 
 __all__ = [
-    "META_COLUMNS", "PROBES", "make_table", "prob_columns", "read_predictions", "validate_table",
-    "video_level", "video_scores", "write_predictions",
+    "META_COLUMNS", "PROBES", "make_table", "prob_columns", "read_predictions", "real_windows",
+    "spanned_windows", "validate_table", "video_level", "video_scores", "write_predictions",
 ]  # fmt: skip
 
-META_COLUMNS = (
-    "video_id", "source", "category", "ego", "night", "end_frame", "fps", "num_frames",
-    "anomaly_start", "anomaly_end", "crash", "risk",
-)  # fmt: skip
+META_COLUMNS = METADATA_KEYS  # the batch's metadata keys, one column each
 PROBES = ("none", "shuffled", "repeated")
 
 
@@ -107,6 +105,16 @@ def video_scores(table: pd.DataFrame, score: str = "p_crash") -> list[VideoScore
             anomaly_end=int(first["anomaly_end"]), fps=float(first["fps"]),
         ))  # fmt: skip
     return out
+
+
+def real_windows(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows scored on the real input (``probe == "none"``), not under a shortcut probe."""
+    return table[table["probe"] == "none"]
+
+
+def spanned_windows(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of crash videos with an annotated anomaly span: where frame AUC is defined."""
+    return table[(table["crash"] == 1) & (table["anomaly_start"] >= 0)]
 
 
 def video_level(table: pd.DataFrame) -> pd.DataFrame:
