@@ -1,69 +1,12 @@
-"""Synthetic prediction tables and run folders for the evaluation tests (made in tmp_path)."""
+"""Fixtures of the evaluation tests: synthetic run folders made in tmp_path (see evaluation_fakes.py)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
-
-from riskvision.evaluation.summary import RunInfo, compute_metrics, jsonable
-from riskvision.evaluation.table import make_table, write_predictions
-
-CLASSES = ["Normal", "Warning", "Danger"]
-FRAMES, START, END, FPS = 30, 15, 25, 10.0
-
-
-def synthetic_table(task: str, n_crash: int = 6, n_normal: int = 6, skill: float = 2.0, seed: int = 0,
-                    probes: tuple[str, ...] = ("none",)) -> pd.DataFrame:
-    """One window per frame of ``n_crash`` DoTA videos (anomaly [15, 25) at 10 fps) and ``n_normal`` BDD
-    videos; P(crash) rises before the anomaly by ``skill`` (0 = noise only). Probes get skill 0."""
-    rng = np.random.default_rng(seed)
-    tables = []
-    for probe in probes:
-        meta, logits = {k: [] for k in ("video_id", "source", "category", "ego", "night", "end_frame", "fps",
-                                        "num_frames", "anomaly_start", "anomaly_end", "crash", "risk")}, []
-        gain = skill if probe == "none" else 0.0
-        for v in range(n_crash + n_normal):
-            crash = v < n_crash
-            frames = np.arange(FRAMES)
-            warning = (frames >= START - 5) & (frames < START)
-            risk = np.where((frames >= START) & (frames < END), 2, warning.astype(int)) if crash else 0 * frames
-            base = rng.normal(0, 1, FRAMES)
-            logits.append(base + gain * (risk - 0.8 + 0.4 * crash))
-            rows = {
-                "video_id": f"{'dota' if crash else 'bdd'}_{v:02d}", "source": "dota" if crash else "bdd",
-                "category": ["lateral", "turning"][v % 2] if crash else "normal", "ego": crash and v % 3 == 0,
-                "night": v % 4 == 0, "fps": FPS, "num_frames": FRAMES, "anomaly_start": START if crash else -1,
-                "anomaly_end": END if crash else -1, "crash": int(crash),
-            }  # fmt: skip
-            for key, value in rows.items():
-                meta[key] += [value] * FRAMES
-            meta["end_frame"] += frames.tolist()
-            meta["risk"] += risk.tolist()
-        logit = np.concatenate(logits)
-        if task == "binary":
-            probs = 1 / (1 + np.exp(-logit))
-        else:
-            scores = np.stack([-logit, 0.3 * logit, logit], axis=1)
-            probs = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
-        tables.append(make_table(meta, probs, task, CLASSES if task == "multiclass" else None, probe))
-    return pd.concat(tables, ignore_index=True)
-
-
-def write_fake_run(folder: Path, task: str, skill: float, seed: int = 0) -> Path:
-    """A run folder as scripts/eval.py leaves it: predictions.csv + metrics.json."""
-    table = synthetic_table(task, skill=skill, seed=seed, probes=("none", "shuffled", "repeated"))
-    write_predictions(table, folder / "predictions.csv")
-    run = RunInfo(name=folder.name, task=task, threshold=0.5, class_names=CLASSES if task == "multiclass" else None,
-                  extra={"cost": {"parameters": 1000 if task == "binary" else 5000, "gflops_per_window": 0.1,
-                                  "cpu_latency_ms_per_window": 1.0}})
-    metrics = compute_metrics(table, run, n_boot=50)
-    (folder / "metrics.json").write_text(json.dumps(jsonable(metrics), indent=2))
-    return folder
+from evaluation_fakes import write_fake_run
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import write_fake_run
+from evaluation_fakes import write_fake_run
 from nbclient import NotebookClient
 
 from riskvision.evaluation.report import comparison_table, find_runs, load_runs, to_markdown

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import synthetic_table
+from evaluation_fakes import synthetic_table
 
 from riskvision.evaluation.anticipation import frame_auc
 from riskvision.evaluation.summary import (
