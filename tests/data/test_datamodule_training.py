@@ -110,6 +110,17 @@ def test_workers_build_their_own_reader(make_official_tree):
     assert loader.persistent_workers and loader.dataset._readers == {}  # read in the worker, not here
 
 
+
+def test_uniform_jitter_varies_training_clips_and_keeps_evaluation_clips_fixed(make_official_tree):
+    dm = module(make_official_tree(CLIPS[:1] + [HELD_OUT]), samplers={"uniform": UniformSampler(4, jitter=True)},
+                sampler="uniform")
+    train, val = dm.dataset("train", dm.sampler, train=True), dm.dataset("val", dm.sampler, train=False)
+    torch.manual_seed(0)
+    assert len({tuple(train.frames_of(0, random=True)[1]) for _ in range(20)}) > 1
+    assert len({tuple(train[0]["video"].flatten()[::97].tolist()) for _ in range(10)}) > 1  # other frames
+    assert torch.equal(val[0]["video"], val[0]["video"])
+    assert val[0]["end_frame"] == val.videos[0].num_frames - 1  # evaluation: evenly spread, ends at the last
+
 def compose_data(overrides):
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         return compose("check_data", overrides=overrides)

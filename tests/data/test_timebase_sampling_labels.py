@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+import torch
 
 from riskvision.data.labels import DANGER, NORMAL, WARNING, LabelPolicy
 from riskvision.data.records import VideoRecord
@@ -36,6 +37,23 @@ def test_uniform_spreads_long_and_pads_short_videos_like_the_seed():
     assert sampler.frames(3, 2) == [0, 1, 2, 2]  # repeats the LAST frame, does not stretch
     assert list(sampler.train_anchors(10)) == list(sampler.eval_anchors(10)) == [9]
 
+
+
+def test_uniform_jitter_draws_one_frame_per_segment_for_training_clips_only():
+    sampler = UniformSampler(4, jitter=True)
+    torch.manual_seed(0)
+    draws = [sampler.frames(40, 39, random=True) for _ in range(200)]
+    for frames in draws:
+        assert [f // 10 for f in frames] == [0, 1, 2, 3]  # segments [0, 10), [10, 20), ...
+    assert len({tuple(d) for d in draws}) > 100  # a different clip almost every epoch
+    assert {f for d in draws for f in d} == set(range(40))  # every frame can be drawn
+    assert sampler.frames(40, 39) == [0, 13, 26, 39]  # evaluation clips: evenly spread, fixed
+    assert UniformSampler(4).frames(40, 39, random=True) == [0, 13, 26, 39]  # jitter off: the seed
+    assert sampler.frames(3, 2, random=True) == [0, 1, 2, 2]  # short videos pad as before
+    torch.manual_seed(1)
+    first = sampler.frames(40, 39, random=True)
+    torch.manual_seed(1)
+    assert sampler.frames(40, 39, random=True) == first  # torch's RNG, seeded per worker by Lightning
 
 def test_window_repeats_frame_zero_before_the_start():
     sampler = WindowSampler(4, eval_step=3)

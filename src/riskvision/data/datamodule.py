@@ -189,7 +189,8 @@ class RiskDataModule(LightningDataModule):
     # ------------------------------------------------------------------------- datasets
 
     def dataset(self, split: str, sampler: ClipSampler, train: bool) -> ClipDataset:
-        """Clips of ``split``: training anchors + augmentation, or every evaluation anchor."""
+        """Clips of ``split``: training anchors, augmentation and random frames (if the sampler draws
+        any), or every evaluation anchor with fixed frames."""
         if self.videos is None or self._normalize is None:
             raise RuntimeError("call datamodule.setup() before asking for datasets")
         videos = self.videos[split]
@@ -197,7 +198,7 @@ class RiskDataModule(LightningDataModule):
         return ClipDataset(
             videos, ClipIndex(videos, anchors), sampler, self.labels, self._normalize,
             self.train_read_size if train else self.frame_size, self.frame_size,
-            self.augment if train else None, self.reader_factory,
+            self.augment if train else None, self.reader_factory, random_frames=train,
         )
 
     def _loader(self, dataset: ClipDataset, batch_size: int, sampler=None) -> DataLoader:

@@ -66,12 +66,14 @@ class ClipDataset(Dataset):
         augment: uint8 ``[T, 3, H, W]`` -> uint8 ``[T, 3, H', W']``, train only.
         frame_size: ``(H, W)`` every clip must have after ``augment``.
         reader_factory: ``(record, size) -> FrameReader``; default ``readers.reader_for``.
+        random_frames: training set: the sampler may draw each clip's frames at random
+            (``ClipSampler.frames(..., random=True)``).
     """
 
     def __init__(self, videos: Sequence[TargetVideo], clips: ClipIndex, sampler: ClipSampler,
                  labels: LabelPolicy, normalize: VideoTransform, read_size: tuple[int, int] | None,
                  frame_size: tuple[int, int], augment: VideoTransform | None = None,
-                 reader_factory: Callable | None = None) -> None:
+                 reader_factory: Callable | None = None, random_frames: bool = False) -> None:
         self.videos = list(videos)
         self.clips = clips
         self.sampler = sampler
@@ -81,16 +83,17 @@ class ClipDataset(Dataset):
         self.frame_size = tuple(frame_size)
         self.augment = augment
         self.reader_factory = reader_factory
+        self.random_frames = random_frames
         self._readers: dict[str, FrameReader] = {}
 
     def __len__(self) -> int:
         return len(self.clips)
 
-    def frames_of(self, index: int) -> tuple[TargetVideo, list[int]]:
-        """The video and target-rate frame indices of clip ``index``."""
+    def frames_of(self, index: int, random: bool = False) -> tuple[TargetVideo, list[int]]:
+        """The video and target-rate frame indices of clip ``index`` (``random``: see ``random_frames``)."""
         v, end = self.clips[index]
         video = self.videos[v]
-        return video, self.sampler.frames(video.num_frames, end)
+        return video, self.sampler.frames(video.num_frames, end, random=random)
 
     def target_labels(self, target: str) -> np.ndarray:
         """``[M]`` int64 label (``crash`` or ``risk``) of every clip, without reading frames.
@@ -113,7 +116,7 @@ class ClipDataset(Dataset):
         return self._readers[kind]
 
     def __getitem__(self, index: int) -> dict:
-        video, frames = self.frames_of(index)
+        video, frames = self.frames_of(index, random=self.random_frames)
         record = video.record
         result = self._reader(record.kind, record).read(record, video.native_indices(frames))
         clip = result.frames

@@ -215,11 +215,13 @@ class JpegFolderReader(FrameReader):
                 continue
             if shape is not None and shape == batch_shape:
                 try:
-                    simplejpeg.decode_jpeg(data, buffer=batch[k], **self._jpeg_options(shape))
-                    in_batch.append(k)
-                    continue
+                    decoded = simplejpeg.decode_jpeg(data, buffer=batch[k], **self._jpeg_options(shape))
                 except ValueError:
                     pass  # CMYK or corrupt: _decode_array's PIL fallback converts the first, raises on the second
+                else:
+                    if decoded.shape[:2] == shape:  # else libjpeg chose another scale: decode it alone
+                        in_batch.append(k)
+                        continue
             try:
                 frames[k] = resize_frame(self._decode_array(data), self.size)
             except _DECODE_ERRORS:

@@ -2,7 +2,9 @@
 
 A clip is identified by its video and its END frame (the anchor); :meth:`ClipSampler.frames` turns
 that into ``num_frames`` target-rate indices. Training draws ``clips_per_video`` anchors per video
-per epoch among :meth:`train_anchors`; validation/test use every :meth:`eval_anchors`.
+per epoch among :meth:`train_anchors`; validation/test use every :meth:`eval_anchors`. Training clips
+may also draw their frames at random (``frames(..., random=True)``, :class:`UniformSampler`'s
+``jitter``); randomness comes from torch's global RNG, which Lightning seeds in every worker.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 
 import numpy as np
+import torch
 
 
 class ClipSampler(ABC):
@@ -29,8 +32,11 @@ class ClipSampler(ABC):
         self.clips_per_video = int(clips_per_video)
 
     @abstractmethod
-    def frames(self, video_frames: int, end: int) -> list[int]:
-        """``num_frames`` target indices of the clip ending at ``end`` of a ``video_frames``-long video."""
+    def frames(self, video_frames: int, end: int, random: bool = False) -> list[int]:
+        """``num_frames`` target indices of the clip ending at ``end`` of a ``video_frames``-long video.
+
+        ``random=True`` (training clips) lets a sampler draw them at random; evaluation clips never do.
+        """
 
     @abstractmethod
     def train_anchors(self, video_frames: int) -> range:
@@ -47,13 +53,26 @@ class UniformSampler(ClipSampler):
     A video of ``L >= num_frames`` frames gives ``floor(linspace(0, L - 1, num_frames))``; a shorter
     one gives all its frames then repeats its last frame (the seed pads, it does not stretch).
     One clip per video; its end frame is the video's last frame.
+
+    Args:
+        jitter: training clips take one random frame from each of ``num_frames`` equal segments of the
+            video (TSN-style sampling, MMAction2's ``SampleFrames`` in training) instead of the same
+            evenly spread frames every epoch; evaluation clips stay evenly spread. Off in the seed.
     """
 
-    def frames(self, video_frames: int, end: int) -> list[int]:
+    def __init__(self, num_frames: int, clips_per_video: int = 1, jitter: bool = False) -> None:
+        super().__init__(num_frames, clips_per_video)
+        self.jitter = bool(jitter)
+
+    def frames(self, video_frames: int, end: int, random: bool = False) -> list[int]:
         length = end + 1
-        if length >= self.num_frames:
-            return np.linspace(0, end, self.num_frames).astype(np.int64).tolist()
-        return list(range(length)) + [end] * (self.num_frames - length)
+        if length < self.num_frames:
+            return list(range(length)) + [end] * (self.num_frames - length)
+        if random and self.jitter:
+            edges = torch.linspace(0, length, self.num_frames + 1, dtype=torch.float64)
+            picks = edges[:-1] + torch.rand(self.num_frames, dtype=torch.float64) * (edges[1:] - edges[:-1])
+            return picks.floor().clamp(max=end).long().tolist()
+        return np.linspace(0, end, self.num_frames).astype(np.int64).tolist()
 
     def train_anchors(self, video_frames: int) -> range:
         return range(video_frames - 1, video_frames)
@@ -78,7 +97,7 @@ class WindowSampler(ClipSampler):
             raise ValueError(f"WindowSampler eval_step={eval_step} must be >= 1")
         self.eval_step = int(eval_step)
 
-    def frames(self, video_frames: int, end: int) -> list[int]:
+    def frames(self, video_frames: int, end: int, random: bool = False) -> list[int]:
         return [max(0, end - self.num_frames + 1 + k) for k in range(self.num_frames)]
 
     def train_anchors(self, video_frames: int) -> range:
