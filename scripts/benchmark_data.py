@@ -10,6 +10,8 @@ Rows:
 * seed path: per frame PIL full decode -> torchvision ``Resize((224, 224))`` -> ``ToTensor`` -> ``Normalize``.
 * ours raw: ``reader_for(record, (224, 224)).read`` (DCT-draft decode + antialiased resize) + ``Normalize``
   on 1280x720 photo-like JPEGs (1/f texture, hard-edged shapes, sensor noise, quality 90, ~100-250 KB).
+* ours raw variants: no DCT scaling, frames decoded and resized one at a time (``chunk_size=1``), and
+  DCT 1/4 (``min_decode_fraction=0.8``), each isolating one choice of the reader.
 * ours prepared: the same frames after ``scripts/prepare_data.py`` (short side 256).
 * PSNR (dB) of each row's 224x224 uint8 frames against the seed path's (before normalisation).
 * video: a 30 fps 1280x720 H.264 MP4 (keyframe every 30 frames) read as 10-frame clips at 10 fps.
@@ -159,6 +161,7 @@ def jpeg_rows(tmp: Path, num_frames: int, repeats: int) -> list[tuple]:
         "seed path (PIL full decode + Resize + ToTensor + Normalize)": lambda: seed_path(paths),
         "ours, raw 1280x720 (draft 1/2 + resize + Normalize)": loader(raw, lambda r: reader_for(r, SIZE)),
         "ours, raw, DCT scaling off (full decode + resize)": loader(raw, lambda r: FullDecodeReader(SIZE)),
+        "ours, raw, frame by frame (chunk_size 1)": loader(raw, lambda r: JpegFolderReader(SIZE, chunk_size=1)),
         "ours, raw, draft to 1/4 (min_decode_fraction 0.8)": loader(raw, lambda r: JpegFolderReader(SIZE, 0.8)),
         "ours, prepared short side 256": loader(prepared, lambda r: reader_for(r, SIZE)),
     }
@@ -167,6 +170,7 @@ def jpeg_rows(tmp: Path, num_frames: int, repeats: int) -> list[tuple]:
     pixels = {
         "ours, raw 1280x720 (draft 1/2 + resize + Normalize)": reader_for(raw, SIZE).read(raw, indices).frames,
         "ours, raw, DCT scaling off (full decode + resize)": FullDecodeReader(SIZE).read(raw, indices).frames,
+        "ours, raw, frame by frame (chunk_size 1)": JpegFolderReader(SIZE, chunk_size=1).read(raw, indices).frames,
         "ours, raw, draft to 1/4 (min_decode_fraction 0.8)": JpegFolderReader(SIZE, 0.8).read(raw, indices).frames,
         "ours, prepared short side 256": reader_for(prepared, SIZE).read(prepared, indices).frames,
     }

@@ -21,7 +21,7 @@ Speed (see ``scripts/benchmark_data.py``):
   upsampled to 224 rows, so raw DoTA JPEGs would be softer than BDD frames from video, a cue
   that separates crash from normal clips.
 * A clip's JPEGs are decoded ``chunk_size`` (8) at a time into one buffer and resized by one
-  ``interpolate`` call per chunk (~9% faster than frame by frame, same pixels).
+  ``interpolate`` call per chunk (6% faster than frame by frame in the benchmark, same pixels).
 * Every resize, JPEG or video, is the same antialiased bilinear filter
   (``torch.nn.functional.interpolate(..., antialias=True)`` on uint8, which matches PIL's BILINEAR
   resize and is ~3x faster than it), so DoTA frames and BDD frames are filtered alike and the
@@ -165,7 +165,7 @@ class JpegFolderReader(FrameReader):
     """Frames of a ``kind == "frames"`` record: ``record.path / record.frame_files[i]``.
 
     Frames are decoded ``chunk_size`` at a time into one uint8 ``[k, h, w, 3]`` buffer and resized
-    by one ``interpolate`` call per chunk: on a 1280x720 -> 224x224 clip this is ~9% faster than
+    by one ``interpolate`` call per chunk: on a 1280x720 -> 224x224 clip this is 6% faster than
     decoding and resizing frame by frame (fewer calls, and the decoder and the resize kernel each
     run back to back), at no cost in pixels (the same decode and the same filter).
 
