@@ -190,15 +190,11 @@ def to_markdown(table: pd.DataFrame) -> str:
 
 
 # ------------------------------------------------------------------------------------------ figures
-def _real(run: Run) -> pd.DataFrame:
-    return real_windows(run.table)
-
-
 def plot_roc_pr(runs: Sequence[Run], path: Path) -> Path:
     """ROC and precision-recall curves of window P(crash) vs ``crash``, one line per run."""
     fig, (roc_ax, pr_ax) = plt.subplots(1, 2, figsize=(10, 4.5))
     for run in runs:
-        real = _real(run)
+        real = real_windows(run.table)
         if real["crash"].nunique() < 2:
             continue
         fpr, tpr, _ = roc_curve(real["crash"], real["p_crash"])
@@ -216,7 +212,7 @@ def plot_reliability(runs: Sequence[Run], path: Path, n_bins: int = 15) -> Path:
     """Reliability diagram of window P(crash): observed crash frequency against mean P(crash) per bin."""
     fig, ax = plt.subplots(figsize=(5, 5))
     for run in runs:
-        real = _real(run)
+        real = real_windows(run.table)
         bins = reliability_table(real["p_crash"].to_numpy(float), real["crash"].to_numpy(), n_bins)
         used = bins[bins["count"] > 0]
         ax.plot(used["confidence"], used["frequency"], "o-", label=run.name)
@@ -260,7 +256,7 @@ def plot_timelines(runs: Sequence[Run], path: Path, per_class: int = 3) -> Path:
     the anomaly span shaded red, the warning horizon (Warning-labelled frames) shaded orange."""
     videos = pick_videos(runs[0].table, per_class)
     fig, axes = plt.subplots(len(videos), 1, figsize=(9, 1.9 * max(len(videos), 1)), squeeze=False, sharey=True)
-    reals = [_real(run) for run in runs]
+    reals = [real_windows(run.table) for run in runs]
     for ax, video_id in zip(axes[:, 0], videos):
         for run, real in zip(runs, reals):
             rows = real[real["video_id"] == video_id].sort_values("end_frame")
