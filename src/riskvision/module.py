@@ -38,7 +38,7 @@ from torchmetrics.classification import (
     MulticlassRecall,
 )
 
-from riskvision.data.dataset import METADATA_KEYS
+from riskvision.batch import METADATA_KEYS
 
 TASKS = ("binary", "multiclass")
 SPLITS = ("train", "val", "test")

@@ -14,6 +14,7 @@ from typing import Any
 from lightning import LightningDataModule
 from torch.utils.data import DataLoader
 
+from riskvision.batch import LABEL_KEYS
 from riskvision.data.bdd import build_bdd_index
 from riskvision.data.dataset import ClassBalancedSampler, ClipDataset, ClipIndex, PerVideoSampler, VideoTransform
 from riskvision.data.dota import RecordFilter, build_dota_index
@@ -100,8 +101,8 @@ class RiskDataModule(LightningDataModule):
         super().__init__()
         if sampler not in samplers:
             raise ValueError(f"data.sampler={sampler!r} is not one of data.samplers {sorted(samplers)}")
-        if target not in ("crash", "risk"):
-            raise ValueError(f"data.target={target!r}; use crash or risk")
+        if target not in LABEL_KEYS:
+            raise ValueError(f"data.target={target!r}; use one of {list(LABEL_KEYS)}")
         if dota_root is None and bdd_root is None and synthetic is None:
             raise ValueError("RiskDataModule needs data.dota_root, data.bdd_root or data.synthetic; "
                              "e.g. data=dota_bdd data.dota_root=/path/to/DoTA")

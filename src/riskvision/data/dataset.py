@@ -1,4 +1,4 @@
-"""ClipDataset: a clip index entry (video, end frame) -> one batch item dict (docs/architecture.md).
+"""ClipDataset: a clip index entry (video, end frame) -> one batch item dict (the schema: riskvision.batch).
 
 The frame reader is built lazily, once per worker process and record kind, so a dataset pickles
 cheaply to DataLoader workers.
@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from riskvision.batch import LABEL_KEYS
 from riskvision.data.labels import LabelPolicy
 from riskvision.data.readers import FrameReader, reader_for
 from riskvision.data.records import VideoRecord
@@ -19,13 +20,6 @@ from riskvision.data.sampling import ClipSampler
 from riskvision.data.timebase import TargetVideo
 
 VideoTransform = Callable[[torch.Tensor], torch.Tensor]
-
-#: Keys of a batch item besides ``video`` and ``substituted``: the clip's labels and the metadata
-#: that evaluation keeps per window (the columns of its predictions table, in this order).
-METADATA_KEYS = (
-    "video_id", "source", "category", "ego", "night", "end_frame", "fps", "num_frames",
-    "anomaly_start", "anomaly_end", "crash", "risk",
-)  # fmt: skip
 
 
 class ClipIndex:
@@ -98,8 +92,8 @@ class ClipDataset(Dataset):
     def target_labels(self, target: str) -> np.ndarray:
         """``[M]`` int64 label (``crash`` or ``risk``) of every clip, without reading frames.
         Videos without anomaly are all 0 and are not visited clip by clip."""
-        if target not in ("crash", "risk"):
-            raise ValueError(f"target {target!r}; use crash or risk (model.inputs.target)")
+        if target not in LABEL_KEYS:
+            raise ValueError(f"target {target!r}; use one of {list(LABEL_KEYS)} (model.inputs.target)")
         rule = getattr(self.labels, target)
         out = np.zeros(len(self), dtype=np.int64)
         for v, video in enumerate(self.videos):

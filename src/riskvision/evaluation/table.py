@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from riskvision.data.dataset import METADATA_KEYS
+from riskvision.batch import METADATA_KEYS
 from riskvision.evaluation.anticipation import VideoScores
 from riskvision.evaluation.classification import crash_probability
 from riskvision.files import atomic_write
