@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from pathlib import Path
 
@@ -21,8 +22,10 @@ from omegaconf import DictConfig, OmegaConf, open_dict  # noqa: E402
 from riskvision.evaluation.runner import evaluate_module, run_name  # noqa: E402
 from riskvision.models import model_summary  # noqa: E402
 from riskvision.utils import (  # noqa: E402
+    ConfigError,
     RunConfigInCheckpoint,
     check_clip_length,
+    check_renamed_overrides,
     close_loggers,
     get_logger,
     instantiate_callbacks,
@@ -127,4 +130,8 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
+    try:
+        check_renamed_overrides(sys.argv[1:])
+    except ConfigError as error:
+        sys.exit(f"Error: {error}")
     main()

@@ -80,17 +80,16 @@ from riskvision.data.records import VideoRecord  # noqa: E402
 from riskvision.data.sampling import WindowSampler  # noqa: E402
 from riskvision.data.timebase import TargetVideo, to_target  # noqa: E402
 from riskvision.data.transforms import Normalize  # noqa: E402
-from riskvision.evaluation.classification import crash_probability  # noqa: E402
-from riskvision.evaluation.predict import probabilities, run_info  # noqa: E402
-from riskvision.evaluation.table import prob_columns  # noqa: E402
+from riskvision.evaluation.predict import column_values  # noqa: E402
 from riskvision.files import atomic_write  # noqa: E402
+from riskvision.tasks import Task  # noqa: E402
 from riskvision.utils import CONFIG_KEY, load_checkpoint  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg")
-CLASS_COLOURS = {"normal": (46, 160, 67), "warning": (245, 140, 0), "danger": (215, 25, 32)}
-OK_COLOUR, ALARM_COLOUR = CLASS_COLOURS["normal"], CLASS_COLOURS["danger"]
+CLASS_COLOURS = {"normal": (46, 160, 67), "warning": (245, 140, 0), "danger": (215, 25, 32),
+                 "ok": (46, 160, 67), "alarm": (215, 25, 32), "crash": (215, 25, 32)}  # binary: ok / alarm, P(crash)
 OVERLAY_QP = 26  # H.264 quantiser of the overlay video (every frame a keyframe)
 
 
@@ -107,8 +106,7 @@ class Predictor:
 
     module: torch.nn.Module
     ckpt_path: str
-    task: str
-    class_names: list[str] | None
+    task: Task
     threshold: float
     num_frames: int
     frame_size: tuple[int, int]
@@ -121,12 +119,11 @@ class Predictor:
     @property
     def columns(self) -> list[str]:
         """The probability columns of the predictions table (``prob_crash`` or ``prob_<class>``)."""
-        return prob_columns(self.task, self.class_names)
+        return self.task.prob_columns
 
     def describe(self) -> str:
         size = f"{self.frame_size[0]}x{self.frame_size[1]}"
-        what = (f"binary P(crash), tuned threshold {self.threshold:.2f}" if self.task == "binary"
-                else f"{len(self.class_names)} classes {self.class_names}")
+        what = self.task.describe(self.threshold)
         return (f"{Path(self.ckpt_path).name}: {what}; windows of {self.num_frames} frames of {size} at "
                 f"{self.target_fps:g} fps, normalisation {self.normalization!r}, device {self.device}")
 
@@ -164,7 +161,6 @@ def load_predictor(ckpt_path: str | Path, device: str = "cpu", batch_size: int =
     module = hydra.utils.instantiate(_stored(run, "model", ckpt_path))
     module.load_state_dict(checkpoint["state_dict"])
     module.eval().to(dev)
-    info = run_info(module, Path(ckpt_path).name)
     size = _stored(run, "data.frame_size", ckpt_path)
     frame_size = (int(size), int(size)) if isinstance(size, int) else (int(size[0]), int(size[1]))
     model_size = OmegaConf.select(run, "model.inputs.frame_size")
@@ -176,7 +172,7 @@ def load_predictor(ckpt_path: str | Path, device: str = "cpu", batch_size: int =
         raise ValueError(f"{ckpt_path}: stored data.target_fps={target_fps} must be > 0")
     net = getattr(module, "net", module)
     return Predictor(
-        module=module, ckpt_path=ckpt_path, task=info.task, class_names=info.class_names, threshold=info.threshold,
+        module=module, ckpt_path=ckpt_path, task=module.task, threshold=float(module.threshold),
         num_frames=int(_stored(run, "model.inputs.num_frames", ckpt_path)), frame_size=frame_size,
         normalization=str(_stored(run, "data.normalization", ckpt_path)), target_fps=target_fps, device=dev,
         batch_size=int(batch_size),
@@ -316,10 +312,10 @@ def score_windows(predictor: Predictor, frames: torch.Tensor, step: int = 1) -> 
         features = torch.cat([net.forward_features(normalize(frames[needed[a:a + chunk]]).to(device)[None])[0]
                               for a in range(0, len(needed), chunk)])  # [F, D]: the backbone once per frame
         for batch in _batches(windows, predictor.batch_size):
-            out.append(probabilities(net.forward_sequence(features[position[batch].to(device)]), predictor.task))
+            out.append(column_values(net.forward_sequence(features[position[batch].to(device)]), predictor.task))
     else:
         for batch in _batches(windows, predictor.batch_size):
-            out.append(probabilities(module(normalize(frames[batch]).to(device)), predictor.task))
+            out.append(column_values(module(normalize(frames[batch]).to(device)), predictor.task))
     return np.asarray(ends, dtype=np.int64), np.concatenate(out)
 
 
@@ -331,19 +327,14 @@ def scores_table(name: str, ends: np.ndarray, probs: np.ndarray, predictor: Pred
     })  # fmt: skip
     columns = predictor.columns
     table[columns] = np.asarray(probs, dtype=float).reshape(len(table), len(columns))
-    table["p_crash"] = crash_probability(probs, predictor.task)
-    if predictor.task == "binary":
-        table["alarm"] = table["prob_crash"] >= predictor.threshold
-    else:
-        table["alarm"] = np.asarray(predictor.class_names)[np.asarray(probs).argmax(axis=1)]
+    table["p_crash"] = predictor.task.crash_probability(probs)
+    table["alarm"] = predictor.task.decisions(probs, predictor.threshold)
     return table
 
 
 def alarm_mask(table: pd.DataFrame, predictor: Predictor) -> np.ndarray:
-    """Rows whose decision is an alarm: binary ``alarm``; multiclass any class but the first (Normal)."""
-    if predictor.task == "binary":
-        return table["alarm"].to_numpy(dtype=bool)
-    return (table["alarm"] != predictor.class_names[0]).to_numpy()
+    """Rows whose decision is an alarm (the task's alarm rule)."""
+    return predictor.task.alarms(table["alarm"].to_numpy())
 
 
 def summary_line(name: str, table: pd.DataFrame, predictor: Predictor) -> str:
@@ -352,14 +343,11 @@ def summary_line(name: str, table: pd.DataFrame, predictor: Predictor) -> str:
     best = int(table["p_crash"].to_numpy().argmax())
     text = f"{name}: max P(crash) {table['p_crash'].iloc[best]:.3f} at {table['time_s'].iloc[best]:.1f} s"
     alarms = np.flatnonzero(alarm_mask(table, predictor))
-    if predictor.task == "binary":
-        rule = f"P(crash) >= {predictor.threshold:.2f}"
-        first = f"first alarm at {table['time_s'].iloc[alarms[0]]:.1f} s" if len(alarms) else "no alarm"
-    else:
-        rule = f"the most likely class is not {predictor.class_names[0]}"
-        first = (f"first alarm at {table['time_s'].iloc[alarms[0]]:.1f} s: {table['alarm'].iloc[alarms[0]]}"
-                 if len(alarms) else "no alarm")
-    return f"{text}; {first} (alarm: {rule})"
+    first = "no alarm"
+    if len(alarms):
+        name = predictor.task.decision_name(table["alarm"].iloc[alarms[0]])
+        first = f"first alarm at {table['time_s'].iloc[alarms[0]]:.1f} s" + (f": {name}" if name else "")
+    return f"{text}; {first} (alarm: {predictor.task.alarm_rule(predictor.threshold)})"
 
 
 # ----------------------------------------------------------------------------------------- outputs
@@ -371,7 +359,7 @@ def _colour(name: str, index: int) -> tuple[int, int, int]:
 
 
 def write_timeline(path: Path, table: pd.DataFrame, predictor: Predictor, title: str) -> Path:
-    """Probabilities over time (binary: P(crash) and the tuned threshold, alarm frames shaded)."""
+    """Probabilities over time (a task that tunes its threshold: with that threshold, alarm frames shaded)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -380,15 +368,13 @@ def write_timeline(path: Path, table: pd.DataFrame, predictor: Predictor, title:
     times = table["time_s"].to_numpy()
     fig, ax = plt.subplots(figsize=(10, 3.2))
     try:
-        if predictor.task == "binary":
-            ax.plot(times, table["prob_crash"], color=np.array(ALARM_COLOUR) / 255, lw=1.5, label="P(crash)")
+        for k, (name, column) in enumerate(zip(predictor.task.column_labels, predictor.columns)):
+            ax.plot(times, table[column], color=np.array(_colour(name, k)) / 255, lw=1.5, label=f"P({name})")
+        if predictor.task.tunes_threshold:
             ax.axhline(predictor.threshold, color="0.3", ls="--", lw=1,
                        label=f"tuned threshold {predictor.threshold:.2f}")
             ax.fill_between(times, 0, 1, where=alarm_mask(table, predictor), color="red", alpha=0.08, step="mid",
                             label="alarm")
-        else:
-            for k, (name, column) in enumerate(zip(predictor.class_names, predictor.columns)):
-                ax.plot(times, table[column], color=np.array(_colour(name, k)) / 255, lw=1.5, label=f"P({name})")
         ax.set(xlabel="time (s)", ylabel="probability", ylim=(0, 1.02), xlim=(0, max(times[-1], 1e-3)), title=title)
         ax.grid(alpha=0.3)
         ax.legend(loc="upper left", fontsize=8, ncol=4)
@@ -436,22 +422,12 @@ def draw_label(frame: np.ndarray, text: str, colour: tuple[int, int, int], fract
 def frame_labels(table: pd.DataFrame, predictor: Predictor, num_frames: int,
                  step: int) -> list[tuple[str, tuple[int, int, int], float]]:
     """``(text, colour, meter fraction)`` for every target-rate frame (the last scored frame's decision)."""
-    rows = table.to_dict("records")
-    labels = []
+    values, decisions = table[predictor.columns].to_numpy(float), table["alarm"].to_numpy()
+    task, labels = predictor.task, []
     for t in range(num_frames):
-        row = rows[min(t // step, len(rows) - 1)]
-        if predictor.task == "binary":
-            p, alarm = row["prob_crash"], bool(row["alarm"])
-            text = (f"{'ALARM ' if alarm else ''}P(crash) {p:.2f}  (thr {predictor.threshold:.2f})  "
-                    f"{t / predictor.target_fps:5.1f} s")
-            labels.append((text, ALARM_COLOUR if alarm else OK_COLOUR, p))
-        else:
-            k = predictor.class_names.index(row["alarm"])
-            p = row[predictor.columns[k]]
-            every = " ".join(f"{name[:1]} {row[column]:.2f}"
-                             for name, column in zip(predictor.class_names, predictor.columns))
-            text = f"{row['alarm']} {p:.2f}  ({every})  {t / predictor.target_fps:5.1f} s"
-            labels.append((text, _colour(row["alarm"], k), p))
+        row = min(t // step, len(table) - 1)
+        text, level, fraction = task.caption(values[row], decisions[row], predictor.threshold)
+        labels.append((f"{text}  {t / predictor.target_fps:5.1f} s", _colour(task.level_names[level], level), fraction))
     return labels
 
 

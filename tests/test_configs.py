@@ -7,7 +7,9 @@ import pytest
 from omegaconf import OmegaConf
 
 from riskvision.module import RiskModule
-from riskvision.utils import ConfigError, check_clip_length, instantiate_callbacks, instantiate_loggers, validate_config
+from riskvision.utils import (
+    ConfigError, check_clip_length, check_renamed_overrides, instantiate_callbacks, instantiate_loggers, validate_config,
+)  # fmt: skip
 
 MODELS = ["bilstm", "resnet3d101", "resnet3d50", "resnet3d18"]
 DATA = ["synthetic", "dota_bdd"]
@@ -108,7 +110,7 @@ def test_optuna_search_composes(compose_train):
         (["model.inputs.target=speed"], "model.inputs.target='speed' is unknown"),
         (["model.inputs.sampler=random"], "model.inputs.sampler='random' is unknown"),
         (["model.inputs.normalization=coco"], "model.inputs.normalization='coco' is unknown"),
-        (["model.inputs.target=risk"], "model.task='binary' does not fit model.inputs.target='risk'"),
+        (["model.inputs.target=risk"], "model.task (BinaryCrash) learns 'crash' but model.inputs.target='risk'"),
         (["model.inputs.num_frames=0"], "model.inputs.num_frames=0 must be a positive integer"),
         (["ckpt_path=/no/such.ckpt"], "ckpt_path='/no/such.ckpt' is not a file"),
     ],
@@ -123,3 +125,17 @@ def test_clip_shorter_than_the_3d_net_minimum_is_an_error(compose_train):
     module = hydra.utils.instantiate(cfg.model)
     with pytest.raises(ConfigError, match=r"num_frames=4 is shorter .* minimum clip length 9"):
         check_clip_length(module.net, cfg.model.inputs.num_frames)
+
+
+def test_task_settings_live_under_model_task(compose_train):
+    module = hydra.utils.instantiate(compose_train("model=resnet3d18", "model.task.class_weights=[1,2,2]").model)
+    assert module.task.class_weights == [1.0, 2.0, 2.0] and module.task.target == "risk"
+    assert hydra.utils.instantiate(compose_train("model.task.pos_weight=3.0").model).task.pos_weight == 3.0
+
+
+@pytest.mark.parametrize("override", ["model.pos_weight=3.0", "+model.class_weights=[1,2,2]"])
+def test_moved_keys_name_their_new_place(override):
+    key = override.lstrip("+").split("=")[0]
+    with pytest.raises(ConfigError, match=f"{key} moved to model.task.{key.split('.')[1]}"):
+        check_renamed_overrides(["model=bilstm", override])
+    check_renamed_overrides(["model.task.pos_weight=3.0", "data.dota_root=/x"])

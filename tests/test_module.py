@@ -8,6 +8,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from riskvision.module import RiskModule
+from riskvision.tasks import BinaryCrash
 
 # A net whose logit for a clip [B, 1, 1, 1, 1] is the clip's single value (after weight=1, bias=0).
 SCORE_NET = {
@@ -17,8 +18,13 @@ SCORE_NET = {
 FROZEN_SGD_LR0 = {"_target_": "torch.optim.SGD", "_partial_": True, "lr": 0.0}
 
 
-def score_module(**kwargs) -> RiskModule:
-    module = RiskModule(net=SCORE_NET, task="binary", target="crash", optimizer=FROZEN_SGD_LR0, **kwargs)
+BINARY = {"_target_": "riskvision.tasks.BinaryCrash"}
+RISK_LEVELS = {"_target_": "riskvision.tasks.RiskLevels", "class_names": ["Normal", "Warning", "Danger"]}
+
+
+def score_module(pos_weight: float | None = None, **kwargs) -> RiskModule:
+    task = {**BINARY, "pos_weight": pos_weight}
+    module = RiskModule(net=SCORE_NET, task=task, optimizer=FROZEN_SGD_LR0, **kwargs)
     with torch.no_grad():
         module.net[1].weight.fill_(1.0)
         module.net[1].bias.zero_()
@@ -78,7 +84,7 @@ def test_sanity_check_does_not_move_the_threshold(tmp_path):
 )
 def test_best_threshold_prefers_highest_f1_then_nearest_half(f1, expected):
     grid = torch.tensor([0.3, 0.4, 0.5, 0.6, 0.7])
-    assert grid[RiskModule.best_threshold(torch.tensor(f1), grid)].item() == pytest.approx(expected)
+    assert grid[BinaryCrash.best_threshold(torch.tensor(f1), grid)].item() == pytest.approx(expected)
 
 
 def test_threshold_grid_is_the_seed_grid():
@@ -90,8 +96,7 @@ def test_threshold_grid_is_the_seed_grid():
 def test_multiclass_metrics_per_class_and_confusion_matrix(tmp_path):
     net = {"_target_": "torch.nn.Sequential", "_args_": [{"_target_": "torch.nn.Flatten"},
            {"_target_": "torch.nn.Linear", "in_features": 3, "out_features": 3}]}
-    module = RiskModule(net=net, task="multiclass", target="risk", num_classes=3, monitor="val/f1_macro",
-                        class_names=["Normal", "Warning", "Danger"], optimizer=FROZEN_SGD_LR0)
+    module = RiskModule(net=net, task=RISK_LEVELS, monitor="val/f1_macro", optimizer=FROZEN_SGD_LR0)
     with torch.no_grad():
         module.net[1].weight.copy_(torch.eye(3))
         module.net[1].bias.zero_()
@@ -152,6 +157,6 @@ def test_predict_step_returns_probabilities_and_metadata():
     torch.testing.assert_close(out["probs"], torch.tensor([[0.75, 0.25], [0.25, 0.75]]))
 
 
-def test_unknown_task_is_refused():
-    with pytest.raises(ValueError, match="task='regression'"):
-        RiskModule(net=SCORE_NET, task="regression", target="crash", optimizer=FROZEN_SGD_LR0)
+def test_old_string_task_is_refused_naming_the_new_form():
+    with pytest.raises(ValueError, match=r"model.task='binary' is the old form.*riskvision.tasks.BinaryCrash"):
+        RiskModule(net=SCORE_NET, task="binary", optimizer=FROZEN_SGD_LR0)

@@ -1,58 +1,30 @@
-"""RiskModule: one LightningModule for the binary crash detector and the 3-class risk classifier.
+"""RiskModule: one LightningModule for any task (riskvision.tasks) and any clip net (riskvision.models).
 
-The module owns losses, metrics, the decision threshold and the optimiser; the net (any ``nn.Module``
-that maps a normalised clip ``[B, T, C, H, W]`` to logits ``[B, 1]`` or ``[B, K]``) owns nothing else.
+The module owns the training loop's bookkeeping: it asks its task object for the loss, the class
+probabilities, the decisions and the metric collections, keeps the decision threshold (tuned on validation
+for tasks that tune one) and builds the optimiser. The net (an ``nn.Module`` mapping a normalised clip
+``[B, T, C, H, W]`` to logits ``[B, task.num_outputs]``) owns nothing else.
 
 Its constructor takes configs (plain mappings with ``_target_``) rather than built objects, and builds
-the net itself. The saved hyperparameters are therefore plain data: a checkpoint loads with
+the net and the task itself. The saved hyperparameters are therefore plain data: a checkpoint loads with
 ``torch.load(..., weights_only=True)`` and ``RiskModule.load_from_checkpoint(path)`` needs nothing else.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import hydra
 import torch
-import torch.nn.functional as F
 from lightning.pytorch import LightningModule
 from omegaconf import OmegaConf
 from torch import Tensor
-from torchmetrics import MetricCollection
-from torchmetrics.classification import (
-    BinaryAccuracy,
-    BinaryAUROC,
-    BinaryAveragePrecision,
-    BinaryConfusionMatrix,
-    BinaryF1Score,
-    BinaryPrecision,
-    BinaryPrecisionRecallCurve,
-    BinaryRecall,
-    MulticlassAccuracy,
-    MulticlassAUROC,
-    MulticlassAveragePrecision,
-    MulticlassConfusionMatrix,
-    MulticlassF1Score,
-    MulticlassPrecision,
-    MulticlassRecall,
-)
 
 from riskvision.batch import METADATA_KEYS
+from riskvision.tasks import Task
 
-TASKS = ("binary", "multiclass")
 SPLITS = ("train", "val", "test")
-
-
-def class_probabilities(logits: Tensor, task: str) -> Tensor:
-    """Logits -> float32 class probabilities ``[B, K]``.
-
-    Binary: ``[B, 1]`` logits -> sigmoid, K=2 columns P(no crash), P(crash); multiclass: softmax.
-    """
-    if task == "binary":
-        p = torch.sigmoid(logits.reshape(-1).float())
-        return torch.stack([1 - p, p], dim=1)
-    return torch.softmax(logits.float(), dim=1)
 
 
 def _plain(value: Any) -> Any:
@@ -63,26 +35,20 @@ def _plain(value: Any) -> Any:
 
 
 class RiskModule(LightningModule):
-    """Binary crash detection (BCE-with-logits) or K-class risk (cross-entropy) for any clip net.
+    """A task (its loss, probabilities, decisions, metrics) learned by a clip net.
 
     Args:
         net: config of the ``nn.Module`` (``_target_`` + arguments) mapping ``video`` to logits.
-        task: ``binary`` (logits ``[B, 1]``) or ``multiclass`` (logits ``[B, K]``).
-        target: batch key holding the labels (``crash`` or ``risk``).
+        task: config of the task (``{_target_: riskvision.tasks.BinaryCrash, pos_weight: ...}`` or
+            ``riskvision.tasks.RiskLevels``); the task says which batch label it learns (``task.target``).
         optimizer: partial optimiser config (``_partial_: true``); only trainable parameters are given to it.
         scheduler: optional partial LR-scheduler config (receives the optimiser).
         scheduler_monitor: metric a ``ReduceLROnPlateau``-type scheduler watches.
-        monitor: the model-selection metric (``val/f1`` binary, ``val/f1_macro`` multiclass); the
+        monitor: the model-selection metric (``val/f1`` binary, ``val/f1_macro`` 3-class); the
             checkpoint callback and sweeps read it from the model config.
-        num_classes: K for ``multiclass`` (ignored for ``binary``).
-        class_names: names of the K classes, used in per-class metric names.
-        pos_weight: BCE positive-class weight (negatives / positives), ``None`` for 1.
-        class_weights: cross-entropy class weights (length K), ``None`` for uniform.
-        thresholds: the binary decision thresholds swept on validation, ``[start, stop, step]``
-            inclusive (the seed's 0.10..0.90 step 0.05).
         inputs: the data contract (``model.inputs``: sampler, num_frames, frame_size, normalization,
             target, batch_size); recorded so a checkpoint says how it must be fed.
-        pretrained: where the initial weights came from (``model.pretrained``); recorded only, train.py
+        pretrained: where the initial weights came from and whether they loaded; recorded only, train.py
             loads the weights.
         recipe: run-length facts of the published recipe (``max_epochs``); recorded only.
     """
@@ -90,85 +56,51 @@ class RiskModule(LightningModule):
     def __init__(
         self,
         net: Mapping[str, Any],
-        task: str,
-        target: str,
+        task: Mapping[str, Any],
         optimizer: Mapping[str, Any],
         scheduler: Mapping[str, Any] | None = None,
         scheduler_monitor: str = "val/loss",
         monitor: str = "val/f1",
-        num_classes: int = 1,
-        class_names: Sequence[str] | None = None,
-        pos_weight: float | None = None,
-        class_weights: Sequence[float] | None = None,
-        thresholds: Sequence[float] = (0.10, 0.90, 0.05),
         inputs: Mapping[str, Any] | None = None,
         pretrained: Mapping[str, Any] | None = None,
         recipe: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        if task not in TASKS:
-            raise ValueError(f"task={task!r} is unknown; choose one of {list(TASKS)}")
-        if task == "multiclass" and num_classes < 2:
-            raise ValueError(f"task='multiclass' needs num_classes >= 2, got {num_classes}")
+        if not isinstance(task, Mapping) and not OmegaConf.is_dict(task):
+            raise ValueError(
+                f"model.task={task!r} is the old form; model.task is now a task config, e.g. "
+                "{_target_: riskvision.tasks.BinaryCrash} (binary) or {_target_: riskvision.tasks.RiskLevels} "
+                "(3-class); pos_weight / class_weights / thresholds / class_names moved under it"
+            )
         self.save_hyperparameters()
         self.hparams.update({key: _plain(value) for key, value in self.hparams.items()})
+        self.task: Task = hydra.utils.instantiate(self.hparams.task)
         self.net = hydra.utils.instantiate(self.hparams.net)
-        self.num_outputs = 1 if task == "binary" else num_classes
-        self.class_names = list(class_names) if class_names else [str(k) for k in range(self.num_outputs)]
-        start, stop, step = thresholds
-        steps = round((stop - start) / step)
-        self.register_buffer("threshold_grid", torch.linspace(start, start + steps * step, steps + 1))
-        # The decision threshold tuned on validation; saved in every checkpoint (state_dict buffer).
+        self.threshold_curve = None
+        if self.task.tunes_threshold:
+            self.register_buffer("threshold_grid", self.task.threshold_grid())
+            self.threshold_curve = self.task.threshold_curve()
+        # The decision threshold (tuned on validation when the task tunes one); saved in every checkpoint.
         self.register_buffer("threshold", torch.tensor(0.5))
-        self.register_buffer("pos_weight", None if pos_weight is None else torch.tensor([float(pos_weight)]))
-        self.register_buffer("class_weights", None if class_weights is None else torch.tensor(class_weights, dtype=torch.float))
         self.train_metrics = self._make_metrics("train")
         self.val_metrics = self._make_metrics("val")
         self.test_metrics = self._make_metrics("test")
-        if task == "binary":
-            self.threshold_curve = BinaryPrecisionRecallCurve(thresholds=self.threshold_grid.tolist())
         # Frames the data layer replaced (unreadable files) in this epoch, summed on the batch's device
         # (no host sync per step); None while no batch reports it.
         self._substituted: dict[str, Tensor | None] = {split: None for split in SPLITS}
 
     # ----------------------------------------------------------------------------- metrics
     def _make_metrics(self, split: str) -> torch.nn.ModuleDict:
-        """Metrics of one split; thresholded ones receive hard predictions, ranking ones probabilities."""
-        if self.hparams.task == "binary":
-            ranking = {"auroc": BinaryAUROC(), "ap": BinaryAveragePrecision()}
-            hard = {"acc": BinaryAccuracy(), "precision": BinaryPrecision(), "recall": BinaryRecall(), "f1": BinaryF1Score()}
-            if split == "test":
-                hard["confmat"] = BinaryConfusionMatrix()
-        else:
-            k = self.num_outputs
-            ranking = {"auroc": MulticlassAUROC(k), "ap": MulticlassAveragePrecision(k)}
-            hard = {
-                "acc": MulticlassAccuracy(k, average="micro"),
-                "precision_macro": MulticlassPrecision(k, average="macro"),
-                "recall_macro": MulticlassRecall(k, average="macro"),
-                "f1_macro": MulticlassF1Score(k, average="macro"),
-                "precision": MulticlassPrecision(k, average=None),
-                "recall": MulticlassRecall(k, average=None),
-                "f1": MulticlassF1Score(k, average=None),
-            }
-            if split == "test":
-                hard["confmat"] = MulticlassConfusionMatrix(k)
-        return torch.nn.ModuleDict({"ranking": MetricCollection(ranking), "hard": MetricCollection(hard)})
+        """Metrics of one split (the test split adds a confusion matrix)."""
+        return torch.nn.ModuleDict(self.task.metrics(with_confusion=split == "test"))
 
     def metrics(self, split: str) -> torch.nn.ModuleDict:
         """The ``ranking`` and ``hard`` metric collections of ``split`` (train, val or test)."""
         return getattr(self, f"{split}_metrics")
 
-    def probabilities(self, logits: Tensor) -> Tensor:
-        """Class probabilities ``[B, K]`` of this module's task (see :func:`class_probabilities`)."""
-        return class_probabilities(logits, self.hparams.task)
-
-    def _decide(self, probs: Tensor, split: str) -> tuple[Tensor, Tensor]:
-        """(ranking scores, hard predictions): binary uses 0.5 on train/val and the tuned threshold on test."""
-        if self.hparams.task == "binary":
-            threshold = self.threshold if split == "test" else 0.5
-            return probs[:, 1], (probs[:, 1] >= threshold).long()
-        return probs, probs.argmax(dim=1)
+    def _decision_threshold(self, split: str) -> Tensor | float:
+        """The tuned threshold on test; 0.5 while training and validating (the threshold being tuned)."""
+        return self.threshold if split == "test" else 0.5
 
     # ----------------------------------------------------------------------------- steps
     def forward(self, video: Tensor) -> Tensor:
@@ -176,21 +108,19 @@ class RiskModule(LightningModule):
         return self.net(video)
 
     def loss(self, logits: Tensor, labels: Tensor) -> Tensor:
-        """BCE-with-logits (binary, ``pos_weight``) or cross-entropy (multiclass, ``class_weights``)."""
-        if self.hparams.task == "binary":
-            return F.binary_cross_entropy_with_logits(logits.reshape(-1), labels.float(), pos_weight=self.pos_weight)
-        return F.cross_entropy(logits, labels, weight=self.class_weights)
+        """The task's loss (``riskvision.tasks``)."""
+        return self.task.loss(logits, labels)
 
     def _shared_step(self, batch: dict[str, Any], split: str) -> Tensor:
-        labels = batch[self.hparams.target]
+        labels = batch[self.task.target]
         logits = self(batch["video"])
         loss = self.loss(logits, labels)
-        probs = self.probabilities(logits.detach())
-        scores, hard = self._decide(probs, split)
+        probs = self.task.probabilities(logits.detach())
+        scores = self.task.scores(probs)
         metrics = self.metrics(split)
         metrics["ranking"].update(scores, labels)
-        metrics["hard"].update(hard, labels)
-        if split == "val" and self.hparams.task == "binary":
+        metrics["hard"].update(self.task.decide(probs, self._decision_threshold(split)), labels)
+        if split == "val" and self.threshold_curve is not None:
             self.threshold_curve.update(scores, labels)
         if "substituted" in batch:
             count = torch.as_tensor(batch["substituted"]).sum()
@@ -214,7 +144,7 @@ class RiskModule(LightningModule):
     def predict_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any]:
         """Per-window probabilities ``probs`` ``[B, K]`` plus the batch's metadata and labels."""
         out = {key: batch[key] for key in METADATA_KEYS if key in batch}
-        out["probs"] = self.probabilities(self(batch["video"]))
+        out["probs"] = self.task.probabilities(self(batch["video"]))
         return out
 
     # ----------------------------------------------------------------------------- epoch ends
@@ -229,9 +159,9 @@ class RiskModule(LightningModule):
             if value.ndim == 0:
                 flat[f"{split}/{name}"] = value
             elif value.ndim == 1:
-                flat.update({f"{split}/{name}_{cls}": v for cls, v in zip(self.class_names, value)})
+                flat.update({f"{split}/{name}_{cls}": v for cls, v in zip(self.task.class_names, value)})
             else:
-                names = self.class_names if self.hparams.task == "multiclass" else ["0", "1"]
+                names = self.task.confusion_labels
                 flat.update({f"{split}/confmat/true_{t}_pred_{p}": value[i, j].float() for i, t in enumerate(names) for j, p in enumerate(names)})
         if self._substituted[split] is not None:
             flat[f"{split}/substituted_frames"] = self._substituted[split].float()
@@ -243,29 +173,24 @@ class RiskModule(LightningModule):
         self._log_epoch("train")
 
     def on_validation_epoch_end(self) -> None:
-        """Log validation metrics; binary: sweep the threshold grid, log ``val/f1_tuned`` and ``val/threshold``."""
+        """Log validation metrics; a task that tunes its threshold: sweep the threshold grid, keep the best
+        F1's threshold, log ``val/f1_tuned`` and ``val/threshold``."""
         self._log_epoch("val")
-        if self.hparams.task != "binary":
+        if self.threshold_curve is None:
             return
         precision, recall, _ = self.threshold_curve.compute()
         self.threshold_curve.reset()
         precision, recall = precision[:-1].nan_to_num(0.0), recall[:-1].nan_to_num(0.0)  # no positives called: 0
         f1 = 2 * precision * recall / (precision + recall).clamp_min(1e-12)
-        best = self.best_threshold(f1, self.threshold_grid)
+        best = self.task.best_threshold(f1, self.threshold_grid)
         if not self.trainer.sanity_checking:
             self.threshold.fill_(float(self.threshold_grid[best]))
         self.log_dict({"val/f1_tuned": f1[best], "val/threshold": self.threshold_grid[best]}, sync_dist=False)
 
-    @staticmethod
-    def best_threshold(f1: Tensor, grid: Tensor) -> int:
-        """Index of the grid threshold with the highest F1; ties go to the threshold nearest 0.5."""
-        tied = torch.nonzero(f1 >= f1.max() - 1e-9).reshape(-1)
-        return int(tied[torch.argmin((grid[tied] - 0.5).abs())])
-
     def on_test_epoch_end(self) -> None:
         """Log test metrics (with the confusion matrix) and the threshold they used."""
         self._log_epoch("test")
-        if self.hparams.task == "binary":
+        if self.task.tunes_threshold:
             self.log("test/threshold", self.threshold, sync_dist=False)
 
     # ----------------------------------------------------------------------------- optimisation

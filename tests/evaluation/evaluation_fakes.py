@@ -14,9 +14,15 @@ import pandas as pd
 
 from riskvision.evaluation.summary import RunInfo, compute_metrics, jsonable
 from riskvision.evaluation.table import META_COLUMNS, make_table, write_predictions
+from riskvision.tasks import BinaryCrash, RiskLevels
 
 CLASSES = ["Normal", "Warning", "Danger"]
 FRAMES, START, END, FPS = 30, 15, 25, 10.0
+
+
+def task_of(name: str) -> BinaryCrash | RiskLevels:
+    """The task object of a test's task name (``binary`` or ``multiclass``)."""
+    return BinaryCrash() if name == "binary" else RiskLevels(CLASSES)
 
 
 def synthetic_table(task: str, n_crash: int = 6, n_normal: int = 6, skill: float = 2.0, seed: int = 0,
@@ -51,7 +57,7 @@ def synthetic_table(task: str, n_crash: int = 6, n_normal: int = 6, skill: float
         else:
             scores = np.stack([-logit, 0.3 * logit, logit], axis=1)
             probs = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
-        tables.append(make_table(meta, probs, task, CLASSES if task == "multiclass" else None, probe))
+        tables.append(make_table(meta, probs, task_of(task), probe))
     return pd.concat(tables, ignore_index=True)
 
 
@@ -59,7 +65,7 @@ def write_fake_run(folder: Path, task: str, skill: float, seed: int = 0) -> Path
     """A run folder as scripts/eval.py leaves it: predictions.csv + metrics.json."""
     table = synthetic_table(task, skill=skill, seed=seed, probes=("none", "shuffled", "repeated"))
     write_predictions(table, folder / "predictions.csv")
-    run = RunInfo(name=folder.name, task=task, threshold=0.5, class_names=CLASSES if task == "multiclass" else None,
+    run = RunInfo(name=folder.name, task=task_of(task), threshold=0.5,
                   extra={"cost": {"parameters": 1000 if task == "binary" else 5000, "gflops_per_window": 0.1,
                                   "cpu_latency_ms_per_window": 1.0}})
     metrics = compute_metrics(table, run, n_boot=50)

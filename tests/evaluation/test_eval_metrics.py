@@ -7,7 +7,7 @@ import pytest
 from sklearn import metrics as skm
 
 from riskvision.evaluation.calibration import brier_score, expected_calibration_error, reliability_table
-from riskvision.evaluation.classification import binary_metrics, crash_probability, multiclass_metrics
+from riskvision.evaluation.classification import binary_metrics, multiclass_metrics
 from riskvision.evaluation.ranking import auroc, average_precision
 
 
@@ -75,14 +75,6 @@ def test_multiclass_metrics_by_hand_and_sklearn():
     assert out["f1_macro"] == pytest.approx(skm.f1_score(labels, predicted, average="macro"))
     assert out["accuracy"] == pytest.approx(5 / 7)
     assert out["confusion_matrix"] == skm.confusion_matrix(labels, predicted, labels=[0, 1, 2]).tolist()
-
-
-def test_crash_probability_common_view():
-    assert crash_probability(np.array([[0.2], [0.7]]), "binary").tolist() == [0.2, 0.7]
-    three = np.array([[0.5, 0.3, 0.2], [0.1, 0.1, 0.8]])
-    assert crash_probability(three, "multiclass") == pytest.approx([0.5, 0.9])
-    with pytest.raises(ValueError, match="task"):
-        crash_probability(three, "regression")
 
 
 def test_brier_by_hand():

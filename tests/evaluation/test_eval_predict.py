@@ -13,6 +13,7 @@ from riskvision.evaluation.predict import measure_cost, predict_table, write_eva
 from riskvision.evaluation.probes import repeat_one_frame, shuffle_frames
 from riskvision.evaluation.summary import RunInfo
 from riskvision.evaluation.table import read_predictions
+from riskvision.tasks import BinaryCrash
 
 
 class LastMinusFirst(nn.Module):
@@ -56,7 +57,7 @@ def test_repeat_fills_window_with_one_of_its_frames():
 
 def test_predict_table_rows_probes_and_probabilities():
     batches = [ramp_batch(start=0), ramp_batch(start=4)]
-    table = predict_table(LastMinusFirst(), batches, "binary", probes=("none", "shuffled", "repeated"), seed=0)
+    table = predict_table(LastMinusFirst(), batches, BinaryCrash(), probes=("none", "shuffled", "repeated"), seed=0)
     assert len(table) == 8 * 3
     real = table[table["probe"] == "none"]
     # crash clips: last - first = 5 -> sigmoid(5); normal clips: 0 -> 0.5
@@ -69,8 +70,8 @@ def test_predict_table_rows_probes_and_probabilities():
 
 
 def test_write_evaluation_files(tmp_path):
-    table = predict_table(LastMinusFirst(), [ramp_batch(), ramp_batch(start=4)], "binary", probes=("none", "repeated"))
-    metrics = write_evaluation(table, RunInfo("toy", "binary", 0.6), tmp_path, n_boot=20)
+    table = predict_table(LastMinusFirst(), [ramp_batch(), ramp_batch(start=4)], BinaryCrash(), probes=("none", "repeated"))
+    metrics = write_evaluation(table, RunInfo("toy", BinaryCrash(), 0.6), tmp_path, n_boot=20)
     on_disk = json.loads((tmp_path / "metrics.json").read_text())
     assert on_disk == metrics
     assert on_disk["common"]["window"]["auroc"] == 1.0

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from evaluation_fakes import synthetic_table
+from evaluation_fakes import synthetic_table, task_of
 
 from riskvision.evaluation.anticipation import frame_auc
 from riskvision.evaluation.summary import (
@@ -75,7 +75,7 @@ def test_breakdown_by_hand():
 
 def test_probe_drop_is_reference_minus_probe():
     table = synthetic_table("binary", skill=3.0, probes=("none", "shuffled"))
-    out = probe_metrics(table, RunInfo("m", "binary"))["shuffled"]
+    out = probe_metrics(table, RunInfo("m", task_of("binary")))["shuffled"]
     assert out["drop_window_auroc"] > 0.2  # the probe copy has no signal
     assert 0.3 < out["window_auroc"] < 0.7
 
@@ -90,8 +90,7 @@ def test_frame_auc_statistic_matches_video_scores_definition():
 @pytest.mark.parametrize("task", ["binary", "multiclass"])
 def test_metrics_json_end_to_end(task):
     table = synthetic_table(task, skill=3.0, probes=("none", "shuffled", "repeated"))
-    classes = ["Normal", "Warning", "Danger"] if task == "multiclass" else None
-    metrics = compute_metrics(table, RunInfo("m", task, 0.5, classes), n_boot=30)
+    metrics = compute_metrics(table, RunInfo("m", task_of(task), 0.5), n_boot=30)
     text = json.dumps(jsonable(metrics), allow_nan=False)
     assert metrics["counts"] == {"windows": 360, "videos": 12, "crash_videos": 6, "sources": {"bdd": 6, "dota": 6}}
     ci = metrics["ci"]["video_auroc"]

@@ -1,4 +1,4 @@
-"""Thresholded and ranking metrics of the two tasks, and the common P(crash) view of both models."""
+"""Thresholded and ranking metrics of the two tasks (binary and K-class decisions)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 
 from riskvision.evaluation.ranking import auroc, average_precision
 
-__all__ = ["binary_metrics", "confusion_matrix", "crash_probability", "multiclass_metrics", "precision_recall_f1"]
+__all__ = ["binary_metrics", "confusion_matrix", "multiclass_metrics", "precision_recall_f1"]
 
 
 def precision_recall_f1(tp: float, fp: float, fn: float) -> tuple[float, float, float]:
@@ -70,14 +70,3 @@ def multiclass_metrics(probs: np.ndarray, labels: np.ndarray, class_names: Seque
     out["confusion_matrix"] = matrix.tolist()
     return out
 
-
-def crash_probability(probs: np.ndarray, task: str) -> np.ndarray:
-    """The common view of both models, P(crash) ``[N]``: for ``binary`` the crash probability
-    (``probs`` ``[N]`` or ``[N, 1]``, already a sigmoid); for ``multiclass`` (Normal, Warning, Danger)
-    ``P(Warning) + P(Danger) = 1 - P(Normal)``."""
-    probs = np.asarray(probs, dtype=float)
-    if task == "binary":
-        return probs.reshape(-1)
-    if task == "multiclass":
-        return 1.0 - probs[:, 0]
-    raise ValueError(f"task={task!r}; expected binary or multiclass")

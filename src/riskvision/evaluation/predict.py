@@ -22,15 +22,14 @@ from riskvision.evaluation.probes import PROBE_TRANSFORMS
 from riskvision.evaluation.summary import RunInfo, compute_metrics, jsonable
 from riskvision.evaluation.table import META_COLUMNS, make_table, write_predictions
 from riskvision.files import atomic_write
-from riskvision.module import class_probabilities
+from riskvision.tasks import Task
 
-__all__ = ["measure_cost", "predict_table", "probabilities", "run_info", "write_evaluation"]
+__all__ = ["column_values", "measure_cost", "predict_table", "run_info", "write_evaluation"]
 
 
-def probabilities(logits: Tensor, task: str) -> np.ndarray:
-    """Binary: sigmoid of ``[B, 1]`` logits -> P(crash) ``[B]``; multiclass: softmax ``[B, K]``."""
-    probs = class_probabilities(logits.detach().cpu(), task)
-    return (probs[:, 1] if task == "binary" else probs).numpy()
+def column_values(logits: Tensor, task: Task) -> np.ndarray:
+    """Logits -> the values of the task's probability columns (``[B]`` P(crash), or ``[B, K]``), numpy."""
+    return task.column_values(task.probabilities(logits.detach().cpu()).numpy())
 
 
 def _batch_meta(batch: dict[str, Any]) -> dict[str, list]:
@@ -43,9 +42,8 @@ def _batch_meta(batch: dict[str, Any]) -> dict[str, list]:
 
 
 @torch.no_grad()
-def predict_table(model: nn.Module, batches: Iterable[dict[str, Any]], task: str,
-                  class_names: Sequence[str] | None = None, probes: Sequence[str] = ("none",), seed: int = 0,
-                  device: str | torch.device = "cpu") -> pd.DataFrame:
+def predict_table(model: nn.Module, batches: Iterable[dict[str, Any]], task: Task, probes: Sequence[str] = ("none",),
+                  seed: int = 0, device: str | torch.device = "cpu") -> pd.DataFrame:
     """One row per (window, probe): run ``model`` (eval mode) on each batch's ``video`` after each probe's
     transform (:data:`.probes.PROBE_TRANSFORMS`, seeded by ``seed``, one generator per probe)."""
     unknown = set(probes) - set(PROBE_TRANSFORMS)
@@ -60,8 +58,8 @@ def predict_table(model: nn.Module, batches: Iterable[dict[str, Any]], task: str
             meta[key] += values
         for probe in probes:
             video = PROBE_TRANSFORMS[probe](batch["video"], generators[probe]).to(device)
-            probs[probe].append(probabilities(model(video), task))
-    tables = [make_table(meta, np.concatenate(probs[p]), task, class_names, p) for p in probes]
+            probs[probe].append(column_values(model(video), task))
+    tables = [make_table(meta, np.concatenate(probs[p]), task, p) for p in probes]
     return pd.concat(tables, ignore_index=True)
 
 
@@ -95,12 +93,9 @@ def measure_cost(model: nn.Module, video_shape: Sequence[int], latency_repeats: 
 
 
 def run_info(module: nn.Module, name: str, extra: dict[str, Any] | None = None) -> RunInfo:
-    """The :class:`RunInfo` of a ``RiskModule``: task, class names and its (validation-tuned) threshold;
-    3-class models decide P(crash) at 0.5."""
-    task = module.hparams.task
-    threshold = float(module.threshold) if task == "binary" else 0.5
-    return RunInfo(name=name, task=task, threshold=threshold,
-                   class_names=list(module.class_names) if task == "multiclass" else None, extra=dict(extra or {}))
+    """The :class:`RunInfo` of a ``RiskModule``: its task and its decision threshold (tuned on validation by a
+    task that tunes one; 0.5 for the others, e.g. 3-class models decide P(crash) at 0.5)."""
+    return RunInfo(name=name, task=module.task, threshold=float(module.threshold), extra=dict(extra or {}))
 
 
 def write_evaluation(table: pd.DataFrame, run: RunInfo, out_dir: str | Path, n_boot: int = 1000,

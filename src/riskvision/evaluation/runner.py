@@ -83,8 +83,7 @@ def evaluate_module(module: Any, datamodule: Any, out_dir: str | Path, settings:
     height, width = (size, size) if isinstance(size, int) else size
     loader = scoring_loader(datamodule, settings, num_frames)
     log.info(f"Scoring {settings.split} ({settings.scoring}, probes {list(settings.probes)}) with {name}")
-    table = predict_table(module, loader, module.hparams["task"], module.class_names, settings.probes,
-                          settings.seed, settings.device)
+    table = predict_table(module, loader, module.task, settings.probes, settings.seed, settings.device)
     cost = measure_cost(module.net, [1, num_frames, 3, height, width], settings.latency_repeats)
     info = {"split": settings.split, "scoring": settings.scoring, "step": settings.step, "cost": cost, **(extra or {})}
     run = run_info(module, name, info)

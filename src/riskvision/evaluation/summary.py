@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -18,9 +18,12 @@ import pandas as pd
 from riskvision.evaluation.anticipation import anticipation_metrics
 from riskvision.evaluation.bootstrap import bootstrap_ci
 from riskvision.evaluation.calibration import brier_score, expected_calibration_error, reliability_table
-from riskvision.evaluation.classification import binary_metrics, multiclass_metrics
+from riskvision.evaluation.classification import binary_metrics
 from riskvision.evaluation.ranking import auroc, average_precision
-from riskvision.evaluation.table import prob_columns, real_windows, spanned_windows, video_level, video_scores
+from riskvision.evaluation.table import real_windows, spanned_windows, video_level, video_scores
+
+if TYPE_CHECKING:  # type hints only: riskvision.tasks imports riskvision.evaluation
+    from riskvision.tasks import Task
 
 __all__ = [
     "CI_METRICS", "RunInfo", "breakdown", "ci_statistics", "compute_metrics", "in_anomaly", "jsonable",
@@ -34,13 +37,12 @@ BREAKDOWN_COLUMNS = ("category", "ego", "night")
 
 @dataclass
 class RunInfo:
-    """What a table alone does not say: the run's ``name``, ``task``, ``class_names`` and decision
-    ``threshold``, plus free-form ``extra`` (split, checkpoint, cost, ...) copied into metrics.json."""
+    """What a table alone does not say: the run's ``name``, its ``task`` (a ``riskvision.tasks`` object) and
+    decision ``threshold``, plus free-form ``extra`` (split, checkpoint, cost, ...) copied into metrics.json."""
 
     name: str
-    task: str
+    task: Task
     threshold: float = 0.5
-    class_names: Sequence[str] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -76,15 +78,6 @@ def ci_statistics(table: pd.DataFrame) -> dict[str, tuple[np.ndarray, Callable[[
     out["frame_auc"] = (spanned["video_id"].to_numpy(),
                         _ranking(spanned["p_crash"].to_numpy(dtype=float), in_anomaly(spanned), auroc))
     return out
-
-
-def own_task_metrics(table: pd.DataFrame, run: RunInfo) -> dict[str, Any]:
-    """The model's own task on the real input: binary metrics of ``prob_crash`` vs ``crash`` at the run's
-    threshold, or multiclass metrics of the ``prob_<class>`` columns vs ``risk``."""
-    if run.task == "binary":
-        return binary_metrics(table["prob_crash"].to_numpy(float), table["crash"].to_numpy(), run.threshold)
-    probs = table[prob_columns(run.task, run.class_names)].to_numpy(float)
-    return multiclass_metrics(probs, table["risk"].to_numpy(), run.class_names)
 
 
 def probe_metrics(table: pd.DataFrame, run: RunInfo) -> dict[str, dict[str, float]]:
@@ -161,11 +154,11 @@ def compute_metrics(table: pd.DataFrame, run: RunInfo, n_boot: int = 1000, seed:
     videos = video_level(real)
     cis = {name: bootstrap_ci(ids, stat, n_boot, seed).as_dict() for name, (ids, stat) in ci_statistics(table).items()}
     return {
-        "run": {"name": run.name, "task": run.task, "threshold": run.threshold,
-                "class_names": list(run.class_names) if run.class_names else None, **run.extra},
+        "run": {"name": run.name, "task": run.task.name, "threshold": run.threshold,
+                "class_names": list(run.task.class_names) if run.task.class_names else None, **run.extra},
         "counts": {"windows": len(real), "videos": len(videos), "crash_videos": int(videos["crash"].sum()),
                    "sources": real.groupby("source")["video_id"].nunique().to_dict()},
-        "own_task": own_task_metrics(real, run),
+        "own_task": run.task.own_metrics(real, run.threshold),
         "common": {
             "window": binary_metrics(real["p_crash"].to_numpy(float), real["crash"].to_numpy(), run.threshold),
             "video": binary_metrics(videos["p_crash"].to_numpy(float), videos["crash"].to_numpy(), run.threshold),

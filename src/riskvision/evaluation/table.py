@@ -10,26 +10,28 @@ Columns (all frame indices at the target rate, see docs/architecture.md):
 | anomaly_start, anomaly_end | anomaly span ``[start, end)``, -1 when none |
 | crash, risk | labels of the window (0/1; 0 Normal / 1 Warning / 2 Danger) |
 | probe | ``none`` (the real input) or a shortcut probe (``shuffled``, ``repeated``) |
-| prob_<class> | the model's probabilities: ``prob_crash`` (binary) or ``prob_normal``, ``prob_warning``, ``prob_danger`` |
-| p_crash | the common view P(crash) (:func:`.classification.crash_probability`) |
+| prob_<class> | the model's probabilities, as its task names them (``riskvision.tasks``): ``prob_crash`` (binary) or ``prob_normal``, ``prob_warning``, ``prob_danger`` |
+| p_crash | the common view P(crash) (``Task.crash_probability``) |
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from riskvision.batch import METADATA_KEYS
 from riskvision.evaluation.anticipation import VideoScores
-from riskvision.evaluation.classification import crash_probability
 from riskvision.files import atomic_write
 
+if TYPE_CHECKING:  # type hints only: riskvision.tasks imports riskvision.evaluation
+    from riskvision.tasks import Task
+
 __all__ = [
-    "META_COLUMNS", "PROBES", "make_table", "prob_columns", "read_predictions", "real_windows",
+    "META_COLUMNS", "PROBES", "make_table", "read_predictions", "real_windows",
     "spanned_windows", "validate_table", "video_level", "video_scores", "write_predictions",
 ]  # fmt: skip
 
@@ -37,25 +39,15 @@ META_COLUMNS = METADATA_KEYS  # the batch's metadata keys, one column each
 PROBES = ("none", "shuffled", "repeated")
 
 
-def prob_columns(task: str, class_names: Sequence[str] | None = None) -> list[str]:
-    """``["prob_crash"]`` for binary; ``prob_<name lower-case>`` per class for multiclass."""
-    if task == "binary":
-        return ["prob_crash"]
-    if not class_names:
-        raise ValueError("a multiclass table needs class_names, e.g. [Normal, Warning, Danger]")
-    return [f"prob_{name.lower()}" for name in class_names]
-
-
-def make_table(meta: Mapping[str, Sequence[Any]], probs: np.ndarray, task: str,
-               class_names: Sequence[str] | None = None, probe: str = "none") -> pd.DataFrame:
-    """Rows from per-window metadata (the batch keys of :data:`META_COLUMNS`) and probabilities:
-    ``[N]`` / ``[N, 1]`` P(crash) for binary, ``[N, K]`` for multiclass."""
-    probs = np.asarray(probs, dtype=float)
+def make_table(meta: Mapping[str, Sequence[Any]], values: np.ndarray, task: Task, probe: str = "none") -> pd.DataFrame:
+    """Rows from per-window metadata (the batch keys of :data:`META_COLUMNS`) and the values of the task's
+    probability columns (``Task.column_values``: ``[N]`` P(crash) for binary, ``[N, K]`` for K classes)."""
+    values = np.asarray(values, dtype=float)
     table = pd.DataFrame({key: np.asarray(meta[key]) for key in META_COLUMNS})
     table["probe"] = probe
-    columns = prob_columns(task, class_names)
-    table[columns] = probs.reshape(len(table), len(columns))
-    table["p_crash"] = crash_probability(probs, task)
+    columns = task.prob_columns
+    table[columns] = values.reshape(len(table), len(columns))
+    table["p_crash"] = task.crash_probability(values)
     return table
 
 

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
+import hydra
 from omegaconf import DictConfig
 from torch import nn
 
+from riskvision.batch import LABEL_KEYS
 from riskvision.data.transforms import NORMALIZATION_PRESETS
 
-TARGETS = {"crash": "binary", "risk": "multiclass"}
 INPUT_KEYS = ("sampler", "num_frames", "frame_size", "normalization", "target", "batch_size")
+#: Overrides whose key moved, and where to (the old key gives an error that names the new one).
+RENAMED_KEYS = {
+    "model.pos_weight": "model.task.pos_weight",
+    "model.class_weights": "model.task.class_weights",
+    "model.class_names": "model.task.class_names",
+    "model.thresholds": "model.task.thresholds",
+}
 
 
 class ConfigError(ValueError):
@@ -21,8 +30,7 @@ def validate_config(cfg: DictConfig) -> None:
     """Raise :class:`ConfigError` for an impossible run config (static checks, nothing instantiated).
 
     Checks ``model.inputs`` (keys present, a target, a sampler of ``data.samplers``, a normalisation preset,
-    positive sizes), that the
-    model's task matches its target, and that an explicit ``ckpt_path`` file exists.
+    positive sizes), that the model's task learns that target, and that an explicit ``ckpt_path`` file exists.
     """
     inputs = cfg.model.get("inputs")
     if inputs is None:
@@ -30,21 +38,41 @@ def validate_config(cfg: DictConfig) -> None:
     missing = [key for key in INPUT_KEYS if key not in inputs]
     if missing:
         raise ConfigError(f"model.inputs lacks {missing}; see docs/architecture.md (Configuration)")
-    _check_choice("model.inputs.target", inputs.target, tuple(TARGETS))
+    _check_choice("model.inputs.target", inputs.target, LABEL_KEYS)
     _check_choice("model.inputs.sampler", inputs.sampler, tuple(cfg.data.get("samplers", ())))
     _check_choice("model.inputs.normalization", inputs.normalization, tuple(NORMALIZATION_PRESETS))
     for key in ("num_frames", "frame_size", "batch_size"):
         if not isinstance(inputs[key], int) or inputs[key] < 1:
             raise ConfigError(f"model.inputs.{key}={inputs[key]!r} must be a positive integer")
-    expected_task = TARGETS[inputs.target]
-    if cfg.model.task != expected_task:
+    task = task_class(cfg)
+    if task.target != inputs.target:
         raise ConfigError(
-            f"model.task={cfg.model.task!r} does not fit model.inputs.target={inputs.target!r}: "
-            f"target {inputs.target!r} needs task {expected_task!r} (crash -> binary, risk -> multiclass)"
+            f"model.task ({task.__name__}) learns {task.target!r} but model.inputs.target={inputs.target!r}; "
+            f"set model.inputs.target={task.target} or choose a model whose task learns {inputs.target!r}"
         )
     ckpt_path = cfg.get("ckpt_path")
     if ckpt_path not in (None, "last") and not Path(ckpt_path).is_file():
         raise ConfigError(f"ckpt_path={ckpt_path!r} is not a file; pass a .ckpt path or ckpt_path=last")
+
+
+def task_class(cfg: DictConfig) -> type:
+    """The class ``model.task._target_`` names (a ``riskvision.tasks.Task``), without building it."""
+    task = cfg.model.get("task")
+    if not isinstance(task, DictConfig) or "_target_" not in task:
+        raise ConfigError(f"model.task={task!r} must be a task config such as {{_target_: riskvision.tasks.BinaryCrash}} "
+                          "(binary crash) or {_target_: riskvision.tasks.RiskLevels} (3-class risk)")
+    try:
+        return hydra.utils.get_class(task._target_)
+    except Exception as error:
+        raise ConfigError(f"model.task._target_={task._target_!r} is not an importable class ({error})") from None
+
+
+def check_renamed_overrides(overrides: Sequence[str]) -> None:
+    """Raise :class:`ConfigError` for a command-line override of a key that moved (:data:`RENAMED_KEYS`)."""
+    for override in overrides:
+        key = override.split("=", 1)[0].lstrip("+~")
+        if key in RENAMED_KEYS:
+            raise ConfigError(f"{key} moved to {RENAMED_KEYS[key]}: write {override.replace(key, RENAMED_KEYS[key], 1)}")
 
 
 def check_clip_length(net: nn.Module, num_frames: int) -> None:
