@@ -17,10 +17,10 @@ os.environ.setdefault("WANDB_SILENT", "true")
 
 import hydra  # noqa: E402
 import lightning as L  # noqa: E402
-from omegaconf import DictConfig, OmegaConf, open_dict  # noqa: E402
+from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
 from riskvision.evaluation.runner import evaluate_module, run_name  # noqa: E402
-from riskvision.models import model_summary  # noqa: E402
+from riskvision.models import load_weights, model_summary  # noqa: E402
 from riskvision.utils import (  # noqa: E402
     ConfigError,
     RunConfigInCheckpoint,
@@ -34,7 +34,7 @@ from riskvision.utils import (  # noqa: E402
     print_config_tree,
     validate_config,
 )
-from riskvision.utils.weights import apply_pretrained  # noqa: E402
+from riskvision.utils.weights import resolve_pretrained  # noqa: E402
 
 log = get_logger(__name__)
 
@@ -49,15 +49,13 @@ def train(cfg: DictConfig) -> dict[str, float]:
         log.warning(f"SMALL-MACHINE SETTINGS IN EFFECT: {cfg.small_machine}")
     L.seed_everything(cfg.seed, workers=True)
 
+    weights = resolve_pretrained(cfg)  # before anything is built: sets model.inputs.normalization and .pretrained
+    inputs = cfg.model.inputs
     log.info(f"Instantiating model <{cfg.model.net._target_}> in <{cfg.model._target_}>")
     model: L.LightningModule = hydra.utils.instantiate(cfg.model)
-    inputs = cfg.model.inputs
     check_clip_length(model.net, inputs.num_frames)
-    pretrained = apply_pretrained(model.net, cfg.model.pretrained)
-    with open_dict(cfg):
-        cfg.model.inputs.normalization = pretrained["normalization"] or inputs.normalization
-    model.hparams["pretrained"] = pretrained
-    model.hparams["inputs"] = OmegaConf.to_container(inputs, resolve=True)
+    if weights is not None:
+        log.info(load_weights(model.net, weights).summary())
     log.info(f"Input normalisation preset: {inputs.normalization}")
     log.info(model_summary(model.net, [1, inputs.num_frames, 3, inputs.frame_size, inputs.frame_size]))
 
@@ -70,7 +68,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     log_hyperparameters(
         cfg, model, trainer,
-        extra={"pretrained": pretrained["source"] if pretrained["status"] == "loaded" else "none",
+        extra={"pretrained": cfg.model.pretrained.source if weights is not None else "none",
                "synthetic_data": bool(getattr(datamodule, "is_synthetic", False))},
     )  # fmt: skip
 

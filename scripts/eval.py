@@ -42,7 +42,6 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     run = run_config(checkpoint[CONFIG_KEY], cfg)
     module = hydra.utils.instantiate(run.model)
     module.load_state_dict(checkpoint["state_dict"])
-    module.hparams["inputs"] = OmegaConf.to_container(run.model.inputs, resolve=True)
     datamodule = hydra.utils.instantiate(run.data)
     settings = hydra.utils.instantiate(cfg.settings)
     name = cfg.name or run_name(OmegaConf.to_container(run.model, resolve=True))

@@ -82,6 +82,7 @@ from riskvision.data.timebase import TargetVideo, to_target  # noqa: E402
 from riskvision.data.transforms import Normalize  # noqa: E402
 from riskvision.evaluation.predict import column_values  # noqa: E402
 from riskvision.files import atomic_write  # noqa: E402
+from riskvision.models import FrameFeatureNet  # noqa: E402
 from riskvision.tasks import Task  # noqa: E402
 from riskvision.utils import CONFIG_KEY, load_checkpoint  # noqa: E402
 
@@ -170,13 +171,12 @@ def load_predictor(ckpt_path: str | Path, device: str = "cpu", batch_size: int =
     target_fps = float(_stored(run, "data.target_fps", ckpt_path))
     if target_fps <= 0:
         raise ValueError(f"{ckpt_path}: stored data.target_fps={target_fps} must be > 0")
-    net = getattr(module, "net", module)
     return Predictor(
         module=module, ckpt_path=ckpt_path, task=module.task, threshold=float(module.threshold),
         num_frames=int(_stored(run, "model.inputs.num_frames", ckpt_path)), frame_size=frame_size,
         normalization=str(_stored(run, "data.normalization", ckpt_path)), target_fps=target_fps, device=dev,
         batch_size=int(batch_size),
-        cache_features=bool(cache_features) and hasattr(net, "forward_features") and hasattr(net, "forward_sequence"),
+        cache_features=bool(cache_features) and isinstance(module.net, FrameFeatureNet),
     )  # fmt: skip
 
 

@@ -1,4 +1,4 @@
-"""train.py's helpers: the pretrained-weight fallback and the printed config tree."""
+"""train.py's helpers: resolving the pretrained weights before building (and the fallback), the printed config tree."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from riskvision.models import ResNet3D
+from riskvision.models import ResNet3D, load_weights
 from riskvision.utils import print_config_tree
-from riskvision.utils.weights import apply_pretrained
+from riskvision.utils.weights import resolve_pretrained
 
 
 @pytest.fixture(scope="module")
@@ -18,31 +18,45 @@ def tiny_r3d() -> ResNet3D:
     return ResNet3D(depth=10, widen_factor=0.125, num_classes=3)
 
 
-def test_missing_weights_warn_loudly_and_record_none(tiny_r3d, tmp_path, caplog):
-    missing = tmp_path / "r3d101_K_200ep.pth"
+def run_config(source, require: bool, normalization: str = "imagenet"):
+    """The parts of a run config resolve_pretrained reads: a tiny ResNet3D and its pretrained source."""
+    net = {"_target_": "riskvision.models.ResNet3D", "depth": 10, "widen_factor": 0.125, "num_classes": 3}
+    return OmegaConf.create({"model": {"net": net, "pretrained": {"source": source, "require": require},
+                                       "inputs": {"normalization": normalization}}})
+
+
+def test_missing_weights_warn_loudly_and_record_none(tmp_path, caplog):
+    cfg = run_config(str(tmp_path / "r3d101_K_200ep.pth"), require=False)
     with caplog.at_level(logging.WARNING):
-        result = apply_pretrained(tiny_r3d, OmegaConf.create({"source": str(missing), "require": False}))
-    assert result["status"] == "none" and result["normalization"] is None
+        assert resolve_pretrained(cfg) is None
+    assert cfg.model.pretrained.status == "none" and cfg.model.pretrained.normalization is None
+    assert cfg.model.inputs.normalization == "imagenet"  # unchanged: nothing was loaded
     assert "PRETRAINED WEIGHTS UNAVAILABLE" in caplog.text and "RANDOM INITIALISATION" in caplog.text
 
 
-def test_missing_weights_are_an_error_when_required(tiny_r3d, tmp_path):
+def test_missing_weights_are_an_error_when_required(tmp_path):
     with pytest.raises(RuntimeError, match="model.pretrained.require is true"):
-        apply_pretrained(tiny_r3d, OmegaConf.create({"source": str(tmp_path / "nope.pth"), "require": True}))
+        resolve_pretrained(run_config(str(tmp_path / "nope.pth"), require=True))
 
 
-def test_null_source_is_random_init_on_purpose(tiny_r3d, caplog):
+def test_null_source_is_random_init_on_purpose(caplog):
+    cfg = run_config(None, require=True)
     with caplog.at_level(logging.WARNING):
-        result = apply_pretrained(tiny_r3d, OmegaConf.create({"source": None, "require": True}))
-    assert result == {"source": None, "status": "none", "format": "none", "normalization": None}
+        assert resolve_pretrained(cfg) is None
+    assert dict(cfg.model.pretrained) == {"source": None, "require": True, "status": "none", "format": "none",
+                                          "normalization": None}
     assert not caplog.text  # no warning: nothing was asked for
 
 
-def test_weights_load_and_report_their_normalisation(tiny_r3d, tmp_path):
+def test_weights_resolve_their_normalisation_before_the_net_is_built(tiny_r3d, tmp_path):
     path = tmp_path / "own.pth"
     torch.save(tiny_r3d.state_dict(), path)
-    result = apply_pretrained(tiny_r3d, OmegaConf.create({"source": str(path), "require": True}))
-    assert result["status"] == "loaded" and result["normalization"] == "kinetics"
+    cfg = run_config(str(path), require=True)
+    weights = resolve_pretrained(cfg)
+    assert cfg.model.pretrained.status == "loaded" and cfg.model.inputs.normalization == "kinetics"
+    fresh = ResNet3D(depth=10, widen_factor=0.125, num_classes=3)
+    report = load_weights(fresh, weights)
+    assert not report.missing and torch.equal(fresh.conv1.weight, tiny_r3d.conv1.weight)
 
 
 def test_config_tree_is_printed_and_saved(tmp_path, capsys):

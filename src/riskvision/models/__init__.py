@@ -1,17 +1,21 @@
 """The seed networks and their pretrained weights.
 
-``ResNetBiLSTM`` (model=bilstm) and ``ResNet3D`` (model=resnet3d101 and family) take a normalised
-clip ``video [B, T, C, H, W]`` and return logits; ``load_pretrained`` loads public weights into them
-and reports the input normalisation those weights expect.
+Every net is a ``ClipNet`` (``base.py``): a normalised clip ``video [B, T, C, H, W]`` in, logits out.
+``ResNetBiLSTM`` (model=bilstm, a ``FrameFeatureNet``) and ``ResNet3D`` (model=resnet3d101 and family);
+each family reads its own pretrained weights (``read_pretrained``), ``load_pretrained`` /
+``load_weights`` load them and report the input normalisation those weights expect.
 """
 
+from riskvision.models.base import ClipNet, FrameFeatureNet
 from riskvision.models.complexity import count_parameters, forward_gflops, model_summary
 from riskvision.models.pretrained import (
     ArchitectureMismatch,
     PretrainedReport,
     PretrainedUnavailable,
+    PretrainedWeights,
     UnsafeCheckpointError,
     load_pretrained,
+    load_weights,
 )
 from riskvision.models.resnet3d import (
     ResNet3D,
@@ -27,14 +31,18 @@ from riskvision.models.resnet_bilstm import ResNetBiLSTM
 
 __all__ = [
     "ArchitectureMismatch",
+    "ClipNet",
+    "FrameFeatureNet",
     "PretrainedReport",
     "PretrainedUnavailable",
+    "PretrainedWeights",
     "ResNet3D",
     "ResNetBiLSTM",
     "UnsafeCheckpointError",
     "count_parameters",
     "forward_gflops",
     "load_pretrained",
+    "load_weights",
     "model_summary",
     "resnet3d10",
     "resnet3d18",

@@ -1,19 +1,17 @@
-"""Loading public pretrained weights into riskvision's nets: ``load_pretrained(model, source)``.
+"""Pretrained weights, the generic part: reading checkpoint files safely and loading tensors into a net.
 
-Sources, the format name and the input normalisation each implies (the data pipeline uses
-``report.normalization``):
+Each net family reads its own sources next to its definition (``ClipNet.read_pretrained`` in
+``resnet_bilstm.py`` and ``resnet3d.py``) into a :class:`PretrainedWeights`; :func:`load_weights` puts them
+into a built net and says what it did (:class:`PretrainedReport`). The formats (``PretrainedWeights.format``):
 
-- ``"torchvision"`` / ``"imagenet"`` (ResNetBiLSTM): the backbone's DEFAULT torchvision weights via
-  torchvision's weights API and its cache (``$TORCH_HOME/hub/checkpoints``) -> ``torchvision``,
-  ``imagenet``; a local torchvision ResNet ``.pth`` state dict -> the same.
-- Hara 2017-18 release, e.g. ``resnet-101-kinetics.pth`` (``module.`` prefix, no
-  ``num_batches_tracked``) -> ``hara-2017``, ``activitynet`` (0-255 minus mean).
-- Hara 2020 release, e.g. ``r3d101_K_200ep.pth``, ``r3d101_KM_200ep.pth`` (plain keys) ->
-  ``hara-2020``, ``kinetics``.
-- a bare state dict of the same model class -> ``state_dict``, the model's default preset.
+- ``torchvision``: torchvision's DEFAULT ImageNet weights via its weights API and cache
+  (``$TORCH_HOME/hub/checkpoints``), or a local torchvision ResNet ``.pth`` state dict;
+- ``hara-2017``: Hara's 2017-18 release, e.g. ``resnet-101-kinetics.pth`` (``module.`` prefix, no
+  ``num_batches_tracked``); ``hara-2020``: the 2020 release, e.g. ``r3d101_K_200ep.pth`` (plain keys);
+- ``state_dict``: a bare state dict of the same net class.
 
-Every file is read with ``torch.load(..., weights_only=True)``: a file carrying pickled code is
-refused (``UnsafeCheckpointError``) and nothing in it runs.
+Every file is read with ``torch.load(..., weights_only=True)``: a file carrying pickled code is refused
+(``UnsafeCheckpointError``) and nothing in it runs.
 """
 
 from __future__ import annotations
@@ -28,21 +26,22 @@ import torch
 import torchvision
 from torch import Tensor, nn
 
-from riskvision.models.resnet3d import ResNet3D
-from riskvision.models.resnet_bilstm import ResNetBiLSTM
+from riskvision.models.base import ClipNet
 
 __all__ = [
     "ArchitectureMismatch",
     "PretrainedReport",
     "PretrainedUnavailable",
+    "PretrainedWeights",
     "UnsafeCheckpointError",
     "WHERE_TO_GET",
     "load_pretrained",
+    "load_weights",
+    "read_checkpoint",
+    "torchvision_state_dict",
 ]
 
-NORMALIZATION = {"torchvision": "imagenet", "hara-2017": "activitynet", "hara-2020": "kinetics"}
 CLASSIFIER_KEYS = frozenset({"fc.weight", "fc.bias"})
-TORCHVISION_SOURCES = ("torchvision", "imagenet")
 MAX_LISTED = 8
 
 WHERE_TO_GET = (
@@ -70,8 +69,25 @@ class ArchitectureMismatch(ValueError):
 
 
 @dataclass
+class PretrainedWeights:
+    """A pretrained source, read (before any net is built).
+
+    ``state``: its tensors, keyed relative to ``prefix`` (the part of the net they go into, e.g.
+    ``backbone.``). ``normalization``: the input preset the weights expect. ``source``: what to call them
+    in logs (a path, or torchvision's weights name).
+    """
+
+    source: str
+    format: str
+    normalization: str
+    state: dict[str, Tensor]
+    prefix: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
 class PretrainedReport:
-    """What ``load_pretrained`` did. Keys are the model's ``state_dict`` names.
+    """What loading did. Keys are the model's ``state_dict`` names.
 
     ``loaded``: keys taken from the source. ``skipped``: source keys not used, with the reason
     (e.g. a classifier for another class count). ``missing``: model keys the source does not
@@ -99,12 +115,13 @@ class PretrainedReport:
 def load_pretrained(
     model: nn.Module, source: str | Path | None, *, strict_backbone: bool = True
 ) -> PretrainedReport:
-    """Load ``source`` into ``model`` in place and report what was loaded.
+    """Read ``source`` with the model's family loader (``ClipNet.read_pretrained``), load it into ``model``
+    in place and report what was loaded.
 
     Args:
-        model: a ``ResNet3D`` or a ``ResNetBiLSTM``.
-        source: ``None`` (nothing loaded: random init), ``"torchvision"``/``"imagenet"``
-            (ResNetBiLSTM only) or a path to a checkpoint (see the module docstring).
+        model: a ``riskvision.models.ClipNet`` (``ResNet3D``, ``ResNetBiLSTM``, ...).
+        source: ``None`` (nothing loaded: random init), a name the family knows (``"torchvision"``) or
+            a path to a checkpoint (see the module docstring).
         strict_backbone: every tensor outside the classifier must exist on both sides with equal
             shapes (else ``ArchitectureMismatch``). ``False`` loads what fits and reports the rest.
 
@@ -113,46 +130,22 @@ def load_pretrained(
         UnsafeCheckpointError: the file carries pickled code.
         ArchitectureMismatch: the weights belong to another architecture.
     """
-    if not isinstance(model, (ResNet3D, ResNetBiLSTM)):
-        kind = type(model).__name__
-        raise TypeError(f"load_pretrained supports ResNet3D and ResNetBiLSTM, not {kind}")
+    if not isinstance(model, ClipNet):
+        raise TypeError(f"load_pretrained needs a riskvision.models.ClipNet, not {type(model).__name__}")
     if source is None:
-        return PretrainedReport(
-            source="none",
-            format="none",
-            normalization=model.default_normalization,
-            missing=list(model.state_dict()),
-        )
-    if isinstance(model, ResNetBiLSTM):
-        return _load_bilstm(model, source, strict_backbone)
-    if str(source) in TORCHVISION_SOURCES:
-        raise ValueError(
-            f"ResNet3D has no torchvision weights (source={source!r}); pass a Hara checkpoint "
-            f"file. {WHERE_TO_GET}"
-        )
-    state, fmt, notes = read_checkpoint(Path(source))
-    normalization = NORMALIZATION.get(fmt, model.default_normalization)
-    report = PretrainedReport(str(source), fmt, normalization, notes=notes)
-    return _load_into(model, state, report, strict_backbone)
+        return PretrainedReport(source="none", format="none", normalization=model.default_normalization,
+                                missing=list(model.state_dict()))
+    weights = type(model).read_pretrained(source, model.pretrained_config())
+    return load_weights(model, weights, strict_backbone)
 
 
-def _load_bilstm(model: ResNetBiLSTM, source: str | Path, strict: bool) -> PretrainedReport:
-    """torchvision weights or a torchvision-layout file -> ``model.backbone``; a full
-    ResNetBiLSTM state dict (``backbone.*`` keys) -> the whole model."""
-    if str(source) in TORCHVISION_SOURCES:
-        state, name = _torchvision_state_dict(model.backbone_name)
-        report = PretrainedReport(name, "torchvision", "imagenet")
-        return _load_into(model, state, report, strict, prefix="backbone.")
-    state, _, notes = read_checkpoint(Path(source))
-    if any(key.startswith("backbone.") for key in state):
-        normalization = model.default_normalization
-        report = PretrainedReport(str(source), "state_dict", normalization, notes=notes)
-        return _load_into(model, state, report, strict)
-    report = PretrainedReport(str(source), "torchvision", "imagenet", notes=notes)
-    return _load_into(model, state, report, strict, prefix="backbone.")
+def load_weights(model: nn.Module, weights: PretrainedWeights, strict_backbone: bool = True) -> PretrainedReport:
+    """Load ``weights`` (read by the model's family) into ``model`` in place; see :func:`load_pretrained`."""
+    report = PretrainedReport(weights.source, weights.format, weights.normalization, notes=list(weights.notes))
+    return _load_into(model, weights.state, report, strict_backbone, weights.prefix)
 
 
-def _torchvision_state_dict(arch: str) -> tuple[dict[str, Tensor], str]:
+def torchvision_state_dict(arch: str) -> tuple[dict[str, Tensor], str]:
     """The DEFAULT torchvision weights of ``arch`` via the weights API (cache first, then
     download): the state dict and the weights' name (e.g. ``ResNet18_Weights.IMAGENET1K_V1``)."""
     weights = torchvision.models.get_model_weights(arch).DEFAULT

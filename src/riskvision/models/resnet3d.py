@@ -13,11 +13,16 @@ Layout: :meth:`ResNet3D.forward` takes the project's ``[B, T, C, H, W]`` and per
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from riskvision.models.base import ClipNet
+from riskvision.models.pretrained import WHERE_TO_GET, PretrainedWeights, read_checkpoint
 
 __all__ = [
     "BasicBlock",
@@ -34,6 +39,8 @@ __all__ = [
 ]
 
 BASE_WIDTHS = (64, 128, 256, 512)
+#: Input preset of each Hara checkpoint format (``riskvision.models.pretrained``).
+HARA_NORMALIZATION = {"hara-2017": "activitynet", "hara-2020": "kinetics"}
 STAGE_NAMES = ("stem_relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "pooled", "logits")
 
 
@@ -132,7 +139,7 @@ DEPTHS: dict[int, tuple[Block, tuple[int, int, int, int]]] = {
 }
 
 
-class ResNet3D(nn.Module):
+class ResNet3D(ClipNet):
     """Hara et al.'s 3D-ResNet: ``video [B, T, C, H, W] -> logits [B, num_classes]``.
 
     Stem: Conv3d(C, 64w, (conv1_t_size, 7, 7), stride (conv1_t_stride, 2, 2)) -> BN -> ReLU ->
@@ -258,6 +265,16 @@ class ResNet3D(nn.Module):
         for _, stage in self._stages():
             x = stage(x)
         return x
+
+    @classmethod
+    def read_pretrained(cls, source: str | Path, config: Mapping[str, Any]) -> PretrainedWeights:
+        """A Hara checkpoint or a ResNet3D state dict file, and the input preset its format implies."""
+        if str(source) in ("torchvision", "imagenet"):
+            raise ValueError(f"ResNet3D has no torchvision weights (source={source!r}); pass a Hara checkpoint "
+                             f"file. {WHERE_TO_GET}")
+        state, fmt, notes = read_checkpoint(Path(source))
+        return PretrainedWeights(str(source), fmt, HARA_NORMALIZATION.get(fmt, cls.default_normalization), state,
+                                 notes=notes)
 
 
 def _make_layer(

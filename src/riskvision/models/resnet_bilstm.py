@@ -7,11 +7,21 @@ hidden states concatenated -> ``Linear(256, 1)``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
 import torch
 import torchvision
 from torch import Tensor, nn
 
+from riskvision.models.base import FrameFeatureNet
+from riskvision.models.pretrained import PretrainedWeights, read_checkpoint, torchvision_state_dict
+
 __all__ = ["AttentionReadout", "LastHiddenReadout", "MeanReadout", "ResNetBiLSTM"]
+
+#: Sources that name torchvision's DEFAULT ImageNet weights of the backbone.
+TORCHVISION_SOURCES = ("torchvision", "imagenet")
 
 # torchvision ResNet submodules in forward order, grouped into freezable stages: stem, layer1..4
 BACKBONE_STAGES = (
@@ -64,7 +74,7 @@ READOUTS = {
 }
 
 
-class ResNetBiLSTM(nn.Module):
+class ResNetBiLSTM(FrameFeatureNet):
     """``video [B, T, C, H, W]`` (ImageNet-normalised) -> logits ``[B, num_outputs]``.
 
     Args:
@@ -81,6 +91,10 @@ class ResNetBiLSTM(nn.Module):
             ``num_layers > 1``.
         readout: ``"last"`` (the seed), ``"mean"`` over time, or ``"attention"`` pooling.
         num_outputs: logits per clip (1 for the binary crash head).
+
+    Pretrained weights (:meth:`read_pretrained`): ``"torchvision"`` / ``"imagenet"`` (the backbone's DEFAULT
+    torchvision weights, via torchvision's weights API and cache), a torchvision ResNet ``.pth`` state dict
+    (-> the backbone), or a whole ResNetBiLSTM state dict (``backbone.*`` keys -> the whole net).
     """
 
     default_normalization = "imagenet"
@@ -146,9 +160,20 @@ class ResNetBiLSTM(nn.Module):
         outputs, (h_n, _) = self.lstm(features)
         return self.head(self.dropout(self.readout(outputs, h_n)))
 
-    def forward(self, video: Tensor) -> Tensor:
-        """``video [B, T, C, H, W]`` -> logits ``[B, num_outputs]``."""
-        return self.forward_sequence(self.forward_features(video))
+    @classmethod
+    def read_pretrained(cls, source: str | Path, config: Mapping[str, Any]) -> PretrainedWeights:
+        """torchvision weights of ``config["backbone"]`` (or a torchvision-layout file) -> the backbone
+        (``imagenet`` preset); a file with ``backbone.*`` keys -> the whole net (its default preset)."""
+        if str(source) in TORCHVISION_SOURCES:
+            state, name = torchvision_state_dict(config.get("backbone", "resnet18"))
+            return PretrainedWeights(name, "torchvision", "imagenet", state, prefix="backbone.")
+        state, _, notes = read_checkpoint(Path(source))
+        if any(key.startswith("backbone.") for key in state):
+            return PretrainedWeights(str(source), "state_dict", cls.default_normalization, state, notes=notes)
+        return PretrainedWeights(str(source), "torchvision", "imagenet", state, prefix="backbone.", notes=notes)
+
+    def pretrained_config(self) -> dict[str, Any]:
+        return {"backbone": self.backbone_name}
 
 
 def _headless_resnet(name: str) -> tuple[torchvision.models.ResNet, int]:

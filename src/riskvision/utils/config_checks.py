@@ -11,6 +11,7 @@ from torch import nn
 
 from riskvision.batch import LABEL_KEYS
 from riskvision.data.transforms import NORMALIZATION_PRESETS
+from riskvision.models import ClipNet
 
 INPUT_KEYS = ("sampler", "num_frames", "frame_size", "normalization", "target", "batch_size")
 #: Overrides whose key moved, and where to (the old key gives an error that names the new one).
@@ -76,8 +77,12 @@ def check_renamed_overrides(overrides: Sequence[str]) -> None:
 
 
 def check_clip_length(net: nn.Module, num_frames: int) -> None:
-    """Raise :class:`ConfigError` if clips of ``num_frames`` are shorter than ``net.min_frames``."""
-    min_frames = getattr(net, "min_frames", 1)
+    """Raise :class:`ConfigError` if ``net`` is no ``ClipNet`` or clips of ``num_frames`` are shorter than its
+    ``min_frames``."""
+    if not isinstance(net, ClipNet):
+        raise ConfigError(f"model.net builds a {type(net).__name__}, not a riskvision.models.ClipNet; subclass "
+                          "ClipNet (riskvision/models/base.py) so the run knows its minimum clip length and input preset")
+    min_frames = net.min_frames
     if num_frames < min_frames:
         raise ConfigError(
             f"model.inputs.num_frames={num_frames} is shorter than the {type(net).__name__}'s minimum clip "

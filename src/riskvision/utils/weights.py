@@ -1,44 +1,55 @@
-"""Load a model config's pretrained weights into its net, or fall back to random init loudly."""
+"""A run's pretrained weights, resolved before anything is built (or a loud fallback to random init).
+
+``train.py`` calls :func:`resolve_pretrained` first: it reads ``model.pretrained.source`` with the net
+family's loader and writes what it found into the run config, so the module, the datamodule, the stored
+config and the logs are all built from one resolved config:
+
+- ``model.inputs.normalization``: the input preset the weights expect (``data.normalization`` follows it);
+- ``model.pretrained.status`` (``loaded`` | ``none``), ``model.pretrained.format`` and
+  ``model.pretrained.normalization``: recorded in the module's hyperparameters and every checkpoint.
+
+After the module is built, ``load_weights(module.net, weights)`` puts the tensors in.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import hydra
+from omegaconf import DictConfig, open_dict
 
-from omegaconf import DictConfig
-from torch import nn
-
-from riskvision.models import PretrainedUnavailable, load_pretrained
+from riskvision.models import PretrainedUnavailable, PretrainedWeights
 from riskvision.utils.pylogger import get_logger
 
 log = get_logger(__name__)
 
 
-def apply_pretrained(net: nn.Module, pretrained: DictConfig) -> dict[str, Any]:
-    """Load ``pretrained.source`` into ``net`` in place and return what happened, for the run's hparams.
+def resolve_pretrained(cfg: DictConfig) -> PretrainedWeights | None:
+    """Read the pretrained weights ``cfg.model.pretrained`` asks for and record the outcome in ``cfg``
+    (see the module docstring). Returns the weights to load, ``None`` for random initialisation.
 
-    Args:
-        net: the model's ``nn.Module``.
-        pretrained: ``model.pretrained`` with ``source`` (``null`` = random init on purpose) and
-            ``require`` (``true``: missing weights are an error instead of a warning).
-
-    Returns:
-        ``{"source", "status" (loaded | none), "format", "normalization"}``; ``normalization`` is the
-        input preset the loaded weights expect, ``None`` when nothing was loaded.
+    ``model.pretrained``: ``source`` (``null`` = random init on purpose) and ``require`` (``true``: missing
+    weights are an error instead of a warning).
     """
+    pretrained = cfg.model.pretrained
     source = pretrained.get("source")
+    weights = None
     if source is None:
         log.info("model.pretrained.source is null: the net starts from random initialisation")
-        return {"source": None, "status": "none", "format": "none", "normalization": None}
-    try:
-        report = load_pretrained(net, source)
-    except PretrainedUnavailable as err:
-        if pretrained.get("require", False):
-            raise RuntimeError(f"model.pretrained.require is true and the weights are unavailable: {err}") from err
-        log.warning(
-            "!" * 80 + f"\nPRETRAINED WEIGHTS UNAVAILABLE ({source}): {err}\n"
-            "Training continues from RANDOM INITIALISATION; the run's hyperparameters say pretrained: none. "
-            "Set model.pretrained.require=true to make this an error.\n" + "!" * 80
-        )
-        return {"source": str(source), "status": "none", "format": "none", "normalization": None}
-    log.info(report.summary())
-    return {"source": str(source), "status": "loaded", "format": report.format, "normalization": report.normalization}
+    else:
+        net_class = hydra.utils.get_class(cfg.model.net._target_)
+        try:
+            weights = net_class.read_pretrained(source, cfg.model.net)
+        except PretrainedUnavailable as err:
+            if pretrained.get("require", False):
+                raise RuntimeError(f"model.pretrained.require is true and the weights are unavailable: {err}") from err
+            log.warning(
+                "!" * 80 + f"\nPRETRAINED WEIGHTS UNAVAILABLE ({source}): {err}\n"
+                "Training continues from RANDOM INITIALISATION; the run's hyperparameters say pretrained: none. "
+                "Set model.pretrained.require=true to make this an error.\n" + "!" * 80
+            )
+    with open_dict(cfg):
+        pretrained.status = "none" if weights is None else "loaded"
+        pretrained.format = "none" if weights is None else weights.format
+        pretrained.normalization = None if weights is None else weights.normalization
+        if weights is not None:
+            cfg.model.inputs.normalization = weights.normalization
+    return weights

@@ -1,0 +1,74 @@
+"""The contract every net of riskvision fulfils: :class:`ClipNet`, and :class:`FrameFeatureNet` for nets
+whose per-frame work can be reused across overlapping windows.
+
+A ClipNet maps a normalised float clip ``video [B, T, C, H, W]`` (the batch layout, ``riskvision.batch``) to
+logits ``[B, K]``; a net that wants another layout permutes at its own entrance. It declares
+
+- ``min_frames``: the shortest clip it can model (class attribute, or set per instance in ``__init__``);
+- ``default_normalization``: the input preset (``riskvision.data.transforms.NORMALIZATION_PRESETS``) it
+  expects when no pretrained weights say otherwise;
+- its family's pretrained weights, next to the family: :meth:`ClipNet.read_pretrained` reads a source
+  BEFORE any net is built (so the preset the weights imply is known first) and
+  ``riskvision.models.pretrained.load_weights`` puts the tensors into a built net.
+
+Adding a model is one file with a ClipNet subclass plus one ``conf/model/*.yaml``.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from torch import Tensor, nn
+
+if TYPE_CHECKING:  # type hints only: pretrained.py imports this module
+    from riskvision.models.pretrained import PretrainedWeights
+
+__all__ = ["ClipNet", "FrameFeatureNet"]
+
+
+class ClipNet(nn.Module):
+    """``video [B, T, C, H, W]`` (normalised float) -> logits ``[B, K]`` (see the module docstring)."""
+
+    min_frames: int = 1
+    default_normalization: ClassVar[str] = "imagenet"
+
+    @abstractmethod
+    def forward(self, video: Tensor) -> Tensor:
+        """``video [B, T, C, H, W]`` -> logits ``[B, K]``."""
+
+    @classmethod
+    def read_pretrained(cls, source: str | Path, config: Mapping[str, Any]) -> PretrainedWeights:
+        """Read the pretrained ``source`` for a net of this family built with ``config`` (its constructor
+        arguments), without building one: the tensors, where they go, their format and the input preset
+        they expect. A family without public weights keeps this default, which refuses.
+
+        Raises:
+            riskvision.models.PretrainedUnavailable: the weights cannot be had here (no such file, no cache).
+        """
+        raise ValueError(f"{cls.__name__} has no pretrained-weights loader (source={str(source)!r}); "
+                         "set model.pretrained.source=null to start from random initialisation")
+
+    def pretrained_config(self) -> dict[str, Any]:
+        """The constructor arguments :meth:`read_pretrained` needs to read weights for this instance."""
+        return {}
+
+
+class FrameFeatureNet(ClipNet):
+    """A ClipNet that runs a per-frame network, then a sequence model over the frames' features:
+    ``forward(video) == forward_sequence(forward_features(video))``. Inference runs the per-frame part once
+    per frame and reuses its features in every window that holds the frame."""
+
+    @abstractmethod
+    def forward_features(self, video: Tensor) -> Tensor:
+        """Per-frame features: ``video [B, T, C, H, W]`` -> ``[B, T, D]``."""
+
+    @abstractmethod
+    def forward_sequence(self, features: Tensor) -> Tensor:
+        """Logits ``[B, K]`` from (possibly cached) per-frame features ``[B, T, D]``."""
+
+    def forward(self, video: Tensor) -> Tensor:
+        """``video [B, T, C, H, W]`` -> logits ``[B, K]``."""
+        return self.forward_sequence(self.forward_features(video))
