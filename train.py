@@ -29,6 +29,7 @@ from riskvision.utils import (  # noqa: E402
     close_loggers,
     get_logger,
     instantiate_callbacks,
+    instantiate_data,
     instantiate_loggers,
     log_hyperparameters,
     print_config_tree,
@@ -60,7 +61,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     log.info(model_summary(model.net, [1, inputs.num_frames, 3, inputs.frame_size, inputs.frame_size]))
 
     log.info(f"Instantiating datamodule <{cfg.data._target_}>")
-    datamodule: L.LightningDataModule = hydra.utils.instantiate(cfg.data)
+    datamodule: L.LightningDataModule = instantiate_data(cfg.data)
     callbacks = instantiate_callbacks(cfg.get("callbacks"))
     callbacks.append(RunConfigInCheckpoint(OmegaConf.to_container(cfg, resolve=True)))
     loggers = instantiate_loggers(cfg.get("logger"))

@@ -21,6 +21,7 @@ from riskvision.data.datamodule import RiskDataModule, summarize
 from riskvision.data.records import DataIssue
 from riskvision.data.splits import SPLITS, duplicates
 from riskvision.data.timebase import to_target
+from riskvision.utils import instantiate_data
 
 
 def verify_frames(datamodule: RiskDataModule) -> list[DataIssue]:
@@ -52,8 +53,8 @@ def check(datamodule: RiskDataModule, frames: bool = True) -> tuple[dict, list[D
         problems.append(DataIssue("duplicate_split", video_id, "", f"{video_id} is in splits {names}", fatal=True))
     for name in SPLITS:
         if not splits.get(name):
-            problems.append(DataIssue("empty_split", "*", "", f"split {name!r} has zero clips after "
-                                      f"{datamodule.filters!r} and {datamodule.split!r}", fatal=True))
+            problems.append(DataIssue("empty_split", "*", "", f"split {name!r} has zero clips after the filters "
+                                      f"of {datamodule.sources} and {datamodule.split!r}", fatal=True))
     if frames:
         problems += verify_frames(datamodule)
     videos = {name: [to_target(r, datamodule.target_fps) for r in records] for name, records in splits.items()}
@@ -91,7 +92,7 @@ def print_report(summary: dict, problems: list[DataIssue], max_listed: int) -> N
 @hydra.main(version_base="1.3", config_path=str(Path(__file__).resolve().parents[1] / "conf"),
             config_name="check_data")
 def main(cfg: DictConfig) -> None:
-    datamodule: RiskDataModule = hydra.utils.instantiate(cfg.data)
+    datamodule: RiskDataModule = instantiate_data(cfg.data)
     datamodule.prepare_data()
     summary, problems = check(datamodule, frames=cfg.verify_frames)
     print_report(summary, problems, cfg.max_listed)

@@ -19,7 +19,7 @@ from hydra.core.hydra_config import HydraConfig  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
 from riskvision.evaluation.runner import evaluate_module, run_name  # noqa: E402
-from riskvision.utils import CONFIG_KEY, load_checkpoint  # noqa: E402
+from riskvision.utils import CONFIG_KEY, instantiate_data, load_checkpoint  # noqa: E402
 
 
 def run_config(stored: dict[str, Any], cfg: DictConfig) -> DictConfig:
@@ -42,7 +42,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     run = run_config(checkpoint[CONFIG_KEY], cfg)
     module = hydra.utils.instantiate(run.model)
     module.load_state_dict(checkpoint["state_dict"])
-    datamodule = hydra.utils.instantiate(run.data)
+    datamodule = instantiate_data(run.data)
     settings = hydra.utils.instantiate(cfg.settings)
     name = cfg.name or run_name(OmegaConf.to_container(run.model, resolve=True))
     extra = {"checkpoint": str(Path(cfg.ckpt_path).resolve()), "synthetic": bool(getattr(datamodule, "is_synthetic", False))}

@@ -8,9 +8,10 @@ import av
 import numpy as np
 import pytest
 
-from riskvision.data.bdd import build_bdd_index, detect_bdd_layout
 from riskvision.data.datamodule import RiskDataModule
-from riskvision.data.dota import DataLayoutError, build_dota_index
+from riskvision.data.layout import DataLayoutError
+from riskvision.data.sources.bdd import BddSource, build_bdd_index, detect_bdd_layout
+from riskvision.data.sources.dota import DotaFilter, DotaSource, build_dota_index
 from riskvision.data.records import DataWarning
 from riskvision.data.sampling import UniformSampler, WindowSampler
 from riskvision.data.splits import RandomSplit, SubsetSplit
@@ -33,7 +34,7 @@ def write_mp4(path: Path, num_frames: int, fps: int = 30) -> None:
 
 
 def bdd_module(root, **kwargs):
-    return RiskDataModule(samplers={"window": WindowSampler(3)}, sampler="window", bdd_root=str(root),
+    return RiskDataModule({"bdd": BddSource(root)}, samplers={"window": WindowSampler(3)}, sampler="window",
                           frame_size=(8, 8), normalization="activitynet", eval_batch_size=64,
                           split=kwargs.pop("split", SubsetSplit(val_fraction=0.5)), **kwargs)
 
@@ -94,7 +95,7 @@ def test_corrupt_and_empty_jpegs_are_substituted_and_counted(make_official_tree)
     folder = root / "frames" / CLIP / "images"
     (folder / "000003.jpg").write_bytes(b"")
     (folder / "000005.jpg").write_bytes((folder / "000005.jpg").read_bytes()[:40])
-    dm = RiskDataModule(samplers={"window": WindowSampler(8)}, sampler="window", dota_root=str(root),
+    dm = RiskDataModule({"dota": DotaSource(root)}, samplers={"window": WindowSampler(8)}, sampler="window",
                         frame_size=(8, 8), eval_batch_size=64)
     dm.setup("test")
     with warnings.catch_warnings(record=True) as caught:
@@ -122,10 +123,8 @@ def test_missing_frame_folder_is_dropped_and_gaps_filled(make_official_tree):
 
 def test_zero_clip_split_names_split_and_filters(make_official_tree):
     root = make_official_tree([CLIP])  # "ego: moving_ahead_or_waiting"
-    from riskvision.data.dota import RecordFilter
-
-    dm = RiskDataModule(samplers={"window": WindowSampler(8)}, sampler="window", dota_root=str(root),
-                        filters=RecordFilter(categories=["LA"]), frame_size=(8, 8))
+    dm = RiskDataModule({"dota": DotaSource(root, filters=DotaFilter(categories=["LA"]))},
+                        samplers={"window": WindowSampler(8)}, sampler="window", frame_size=(8, 8))
     with pytest.raises(ValueError, match=r"(?s)split 'test' has zero clips.*categories=\['lateral'\]"):
         dm.setup("test")
 
@@ -162,8 +161,8 @@ def test_unknown_dota_layout_shows_both(tmp_path):
 def test_dota_and_bdd_together_share_one_frame_rate(make_official_tree, tmp_path):
     dota = make_official_tree([CLIP])
     write_mp4(tmp_path / "bdd/videos/100k/val/dddd-0001.mp4", 60)
-    dm = RiskDataModule(samplers={"uniform": UniformSampler(4)}, sampler="uniform", dota_root=str(dota),
-                        bdd_root=str(tmp_path / "bdd"), frame_size=(8, 8), split=RandomSplit({"test": 1.0}))
+    dm = RiskDataModule([DotaSource(dota), BddSource(tmp_path / "bdd")], samplers={"uniform": UniformSampler(4)},
+                        sampler="uniform", frame_size=(8, 8), split=RandomSplit({"test": 1.0}))
     dm.setup("test")
     (batch,) = list(dm.test_dataloader())
     assert dict(zip(batch["source"], batch["fps"].tolist())) == {"dota": 10.0, "bdd": 10.0}

@@ -11,16 +11,17 @@ import numpy as np
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
-from hydra.utils import instantiate
 from torchvision.transforms import v2
 
 from riskvision.data.datamodule import RiskDataModule
+from riskvision.data.sources.dota import DotaSource
 from riskvision.data.dataset import ClassBalancedSampler, ClipIndex, PerVideoSampler
 from riskvision.data.labels import LabelPolicy
 from riskvision.data.sampling import UniformSampler, WindowSampler
 from riskvision.data.splits import FileSplit
 from riskvision.data.timebase import TargetVideo
 from riskvision.data.transforms import ClipAugment
+from riskvision.utils import instantiate_data
 
 pytestmark = pytest.mark.filterwarnings("ignore:DoTA annotation", "ignore:DoTA root")
 
@@ -37,7 +38,7 @@ def module(root, **kwargs):
     (root / "ours_test.txt").write_text("")
     split = FileSplit(root / "ours_train.txt", root / "ours_test.txt", root / "ours_val.txt")
     kwargs = {"samplers": {"window": WindowSampler(4, clips_per_video=3)}, "sampler": "window",
-              "dota_root": str(root), "frame_size": (8, 8), "split": split, "batch_size": 64, **kwargs}
+              "sources": {"dota": DotaSource(root)}, "frame_size": (8, 8), "split": split, "batch_size": 64, **kwargs}
     dm = RiskDataModule(**kwargs)
     dm.setup("fit")
     return dm
@@ -132,7 +133,7 @@ def test_dota_bdd_config_instantiates_with_model_inputs(make_official_tree):
                         "model.inputs.num_frames=6", "model.inputs.frame_size=16", "data.num_workers=0",
                         "data.filters.categories=[TC,OC]", "data.split._target_=riskvision.data.splits.RandomSplit",
                         "~data.split.val_fraction", "+data.split.fractions={train: 0.5, test: 0.5}"])
-    dm = instantiate(cfg.data)
+    dm = instantiate_data(cfg.data)
     assert isinstance(dm.sampler, UniformSampler) and dm.sampler.num_frames == 6 and dm.frame_size == (16, 16)
     assert isinstance(dm.labels, LabelPolicy) and dm.normalization == "imagenet"
     dm.setup("test")
@@ -153,7 +154,7 @@ def test_check_data_lists_problems(make_official_tree):
     (frames / "000002.jpg").write_bytes(b"")
     (frames / "000004.jpg").write_bytes((frames / "000004.jpg").read_bytes()[:200])  # truncated
     (root / "val_split.txt").write_text((root / "val_split.txt").read_text() + "WWyeuvpHmfc_004101\n")
-    dm = RiskDataModule(samplers={"window": WindowSampler(4)}, sampler="window", dota_root=str(root))
+    dm = RiskDataModule({"dota": DotaSource(root)}, samplers={"window": WindowSampler(4)}, sampler="window")
     summary, problems = load_check_data().check(dm)
     kinds = Counter((p.kind, p.fatal) for p in problems)
     assert kinds[("unreadable_frame", False)] == 2 and kinds[("span_clipped", False)] == 1

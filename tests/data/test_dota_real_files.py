@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from riskvision.data.dota import (
+from riskvision.data.sources.dota import (
     CATEGORIES, build_dota_index, parse_anomaly_class, read_official_splits, resolve_categories,
 )
 from riskvision.data.records import DataWarning

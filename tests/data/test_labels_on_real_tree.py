@@ -8,6 +8,7 @@ import torch
 from riskvision.data.datamodule import RiskDataModule
 from riskvision.data.labels import LabelPolicy
 from riskvision.data.sampling import UniformSampler, WindowSampler
+from riskvision.data.sources.dota import DotaSource
 from riskvision.data.splits import SubsetSplit
 
 CLIPS = [
@@ -34,7 +35,7 @@ def expected_risk(t, s, e):
 def datamodule(root, crash_mode, sampler="window"):
     dm = RiskDataModule(
         samplers={"window": WindowSampler(WINDOW, eval_step=1), "uniform": UniformSampler(64)},
-        sampler=sampler, dota_root=str(root), split=SubsetSplit(), frame_size=(8, 8),
+        sources={"dota": DotaSource(root)}, sampler=sampler, split=SubsetSplit(), frame_size=(8, 8),
         labels=LabelPolicy(crash_mode=crash_mode, warning_horizon_s=HORIZON_S), batch_size=4,
         eval_batch_size=128,
     )

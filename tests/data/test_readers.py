@@ -203,14 +203,17 @@ def test_reader_for_dispatches_on_kind(tmp_path):
 
 
 def test_dota_bdd_config_passes_min_decode_fraction_to_the_jpeg_reader(tmp_path):
-    """conf/data/dota_bdd.yaml's reader_factory reaches JpegFolderReader; a CLI override changes it."""
+    """data=dota_bdd's reader_factory reaches JpegFolderReader; a command-line override changes it."""
+    from hydra import compose, initialize_config_dir
     from hydra.utils import instantiate
-    from omegaconf import OmegaConf
 
-    node = OmegaConf.load(Path(__file__).parents[2] / "conf" / "data" / "dota_bdd.yaml").reader_factory
+    def node(*overrides):
+        with initialize_config_dir(config_dir=str(Path(__file__).parents[2] / "conf"), version_base="1.3"):
+            return compose("check_data", ["data=dota_bdd", "data.dota_root=/x", *overrides]).data.reader_factory
+
     frames = VideoRecord("a", "dota", tmp_path, "frames", 10.0, 1)
-    assert instantiate(node)(frames, (224, 224)).min_decode_fraction == 1.0
-    node.min_decode_fraction = 0.8
+    assert instantiate(node())(frames, (224, 224)).min_decode_fraction == 1.0
+    node = node("data.reader_factory.min_decode_fraction=0.8")
     reader = instantiate(node)(frames, (224, 224))
     assert isinstance(reader, JpegFolderReader) and reader.min_decode_fraction == 0.8 and reader.size == (224, 224)
     assert isinstance(instantiate(node)(VideoRecord("b", "bdd", tmp_path / "b.mp4", "video", 30.0, 1), None), VideoFileReader)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from riskvision.data.dota import parse_anomaly_class, read_official_splits
+from riskvision.data.sources.dota import parse_anomaly_class, read_official_splits
 from riskvision.data.records import VideoRecord
 from riskvision.data.splits import (
     FileSplit, RandomSplit, SubsetSplit, duplicates, partition, require_nonempty, shared_groups,
@@ -19,7 +19,8 @@ def records(official_metadata):
     for clip, meta in official_metadata.items():
         ego, category = parse_anomaly_class(meta["anomaly_class"])
         out.append(VideoRecord(clip, "dota", Path(clip), "frames", 10.0, meta["num_frames"],
-                               meta["anomaly_start"], meta["anomaly_end"], category, ego, subset=meta["subset"]))
+                               meta["anomaly_start"], meta["anomaly_end"], category, ego, subset=meta["subset"],
+                               group=clip.rsplit("_", 1)[0]))  # as DotaSource sets it
     out += [VideoRecord(f"{i:08x}-bdd", "bdd", Path("b"), "video", 30.0, 1200, subset="train" if i % 4 else "val")
             for i in range(300)]
     return out

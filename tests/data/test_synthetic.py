@@ -86,8 +86,8 @@ def test_both_roots_say_synthetic(tiny) -> None:
 
 
 def test_index_builders_mark_records_synthetic(tiny) -> None:
-    from riskvision.data.bdd import build_bdd_index
-    from riskvision.data.dota import build_dota_index
+    from riskvision.data.sources.bdd import build_bdd_index
+    from riskvision.data.sources.dota import build_dota_index
 
     dota, bdd = build_dota_index(tiny.dota_root), build_bdd_index(tiny.bdd_root)
     assert len(dota) == TINY["num_crash"] and len(bdd) == TINY["num_normal"]

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
-from hydra.utils import instantiate
+
+from riskvision.utils import instantiate_data
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = ["++data.synthetic.num_crash=4", "++data.synthetic.num_normal=4", "++data.synthetic.width=32",
@@ -16,7 +17,7 @@ def test_synthetic_config_generates_and_marks_data(tmp_path):
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         cfg = compose("check_data", overrides=[f"paths.data_dir={tmp_path}", "model.inputs.frame_size=16",
                                                "data.num_workers=0", "data.split.val_fraction=0.5", *TINY])
-    dm = instantiate(cfg.data)
+    dm = instantiate_data(cfg.data)
     assert dm.is_synthetic and not list(tmp_path.iterdir())  # nothing generated before prepare_data
     dm.prepare_data()
     assert (tmp_path / "synthetic").is_dir()

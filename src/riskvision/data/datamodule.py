@@ -1,7 +1,9 @@
-"""RiskDataModule: files -> records -> splits -> clip indices -> batches, for both models.
+"""RiskDataModule: record sources -> records -> splits -> clip indices -> batches, for every model.
 
-Batches follow docs/architecture.md; each item also carries ``substituted``, the number of its
-frames that were unreadable and replaced by the nearest readable frame (log its sum per epoch).
+The datamodule knows no dataset: its ``sources`` (``riskvision.data.sources``) turn files into records;
+everything after that is generic. Batches follow ``riskvision.batch``; each item also carries
+``substituted``, the number of its frames that were unreadable and replaced by the nearest readable frame
+(log its sum per epoch).
 """
 
 from __future__ import annotations
@@ -9,18 +11,16 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 
 from lightning import LightningDataModule
 from torch.utils.data import DataLoader
 
 from riskvision.batch import LABEL_KEYS
-from riskvision.data.bdd import build_bdd_index
 from riskvision.data.dataset import ClassBalancedSampler, ClipDataset, ClipIndex, PerVideoSampler, VideoTransform
-from riskvision.data.dota import RecordFilter, build_dota_index
 from riskvision.data.labels import RISK_NAMES, LabelPolicy
 from riskvision.data.records import DataIssue, VideoRecord
 from riskvision.data.sampling import ClipSampler, WindowSampler
+from riskvision.data.sources.base import RecordSource
 from riskvision.data.splits import SPLITS, SubsetSplit, duplicates, require_nonempty
 from riskvision.data.timebase import TargetVideo, to_target
 from riskvision.data.transforms import Normalize
@@ -39,29 +39,28 @@ def _size(value: int | Sequence[int] | None) -> tuple[int, int] | None:
     return (int(height), int(width))
 
 
+def _named(sources: Mapping[str, RecordSource | None] | Sequence[RecordSource]) -> dict[str, RecordSource]:
+    """Sources by name (a sequence is named by position); ``None`` entries (a source switched off) are dropped."""
+    items = sources.items() if isinstance(sources, Mapping) else ((str(i), s) for i, s in enumerate(sources))
+    return {str(name): source for name, source in items if source is not None}
+
+
 class RiskDataModule(LightningDataModule):
-    """DoTA + BDD100K (or their synthetic stand-ins) for the crash and risk tasks.
+    """Clips of any record sources for any task.
 
     Args:
-        dota_root: DoTA root (official or seed layout, auto-detected); ``None`` for none.
-        bdd_root: BDD100K root (videos or frame folders, auto-detected); ``None`` for none.
-        synthetic: zero-argument callable returning an object with ``dota_root``/``bdd_root``
-            (``ensure_synthetic`` as a Hydra partial); called in ``prepare_data``/``setup`` and
-            overriding both roots.
-        dota_layout, bdd_layout: ``auto`` or a layout name (see dota.py / bdd.py).
-        bdd_frames_fps: fps of BDD frame folders lacking ``prepared.json``.
-        index_cache_dir: where the BDD probe cache goes (default next to the videos).
-        filters: which DoTA clips to keep.
+        sources: the datasets, ``{name: RecordSource}`` (``conf/data/source/*.yaml``; ``None`` switches one
+            off) or a list; each builds its records, reports its problems and applies its own filters.
         split: ``records -> {"train", "val", "test"}`` strategy (splits.py).
         labels: the label policy.
         samplers: clip samplers by name (``uniform``, ``window``).
         sampler: the name of the one to use (``${model.inputs.sampler}``).
-        target: label the balanced sampler balances (``crash`` or ``risk``).
+        target: label the balanced sampler balances (a ``riskvision.batch.LABEL_KEYS`` key).
         frame_size: clip frame size, ``H`` or ``(H, W)``.
         train_read_size: ``(H, W)`` frames are read at for training, before ``augment``
             (default ``frame_size``).
-        normalization: preset name (``imagenet``, ``kinetics``, ``activitynet``), used in setup(),
-            so train.py may change it after loading pretrained weights.
+        normalization: preset name (``imagenet``, ``kinetics``, ``activitynet``); train.py resolves it from
+            the pretrained weights before building anything (``model.inputs.normalization``).
         augment: uint8 clip transform for training (``ClipAugment``); ``None`` for none.
         balanced: draw training clips class-balanced by ``target`` (with replacement).
         target_fps: the one frame rate every source is resampled to.
@@ -72,16 +71,9 @@ class RiskDataModule(LightningDataModule):
 
     def __init__(
         self,
+        sources: Mapping[str, RecordSource | None] | Sequence[RecordSource],
         samplers: Mapping[str, ClipSampler],
         sampler: str,
-        dota_root: str | None = None,
-        bdd_root: str | None = None,
-        synthetic: Callable[[], Any] | None = None,
-        dota_layout: str = "auto",
-        bdd_layout: str = "auto",
-        bdd_frames_fps: float | None = None,
-        index_cache_dir: str | None = None,
-        filters: RecordFilter | None = None,
         split: Callable[[Sequence[VideoRecord]], dict[str, list[VideoRecord]]] | None = None,
         labels: LabelPolicy | None = None,
         target: str = "crash",
@@ -103,14 +95,12 @@ class RiskDataModule(LightningDataModule):
             raise ValueError(f"data.sampler={sampler!r} is not one of data.samplers {sorted(samplers)}")
         if target not in LABEL_KEYS:
             raise ValueError(f"data.target={target!r}; use one of {list(LABEL_KEYS)}")
-        if dota_root is None and bdd_root is None and synthetic is None:
-            raise ValueError("RiskDataModule needs data.dota_root, data.bdd_root or data.synthetic; "
-                             "e.g. data=dota_bdd data.dota_root=/path/to/DoTA")
+        self.sources = _named(sources)
+        if not any(source.active for source in self.sources.values()):
+            raise ValueError(f"data.sources={self.sources} has no source with data (none, or every root is null); "
+                             "e.g. data=dota_bdd data.dota_root=/path/to/DoTA, or add one: "
+                             "+data/source@data.sources.NAME=SOURCE (conf/data/source/*.yaml)")
         self.sampler = samplers[sampler]
-        self.dota_root, self.bdd_root, self.synthetic = dota_root, bdd_root, synthetic
-        self.dota_layout, self.bdd_layout = dota_layout, bdd_layout
-        self.bdd_frames_fps, self.index_cache_dir = bdd_frames_fps, index_cache_dir
-        self.filters = filters or RecordFilter()
         self.split = split or SubsetSplit()
         self.labels = labels or LabelPolicy()
         self.target = target
@@ -125,42 +115,34 @@ class RiskDataModule(LightningDataModule):
         self.num_workers, self.pin_memory, self.persistent_workers = num_workers, pin_memory, persistent_workers
         self.reader_factory = reader_factory
         self.issues: list[DataIssue] = []
+        self.records_by_source: dict[str, list[VideoRecord]] | None = None
         self.records: list[VideoRecord] | None = None
         self.videos: dict[str, list[TargetVideo]] | None = None
         self._normalize: VideoTransform | None = None
-        self._synthetic_roots: tuple[str, str] | None = None
 
     # ------------------------------------------------------------------------- index
 
     def prepare_data(self) -> None:
-        """Generate the synthetic data set on first use (cached afterwards)."""
-        self._roots()
-
-    def _roots(self) -> tuple[str | None, str | None]:
-        """The DoTA and BDD roots; the synthetic set is ensured once per datamodule (in ``prepare_data``,
-        or in ``setup`` on processes that skip it: DDP ranks > 0, ``scripts/eval.py``)."""
-        if self.synthetic is None:
-            return self.dota_root, self.bdd_root
-        if self._synthetic_roots is None:
-            paths = self.synthetic()
-            self._synthetic_roots = (str(paths.dota_root), str(paths.bdd_root))
-        return self._synthetic_roots
+        """Make every source's files exist (the synthetic set is generated on first use, cached afterwards)."""
+        for source in self.sources.values():
+            source.prepare()
 
     def build_records(self) -> list[VideoRecord]:
-        """Every usable record of both roots, before filters; problems go to :attr:`issues`."""
-        dota_root, bdd_root = self._roots()
-        records = []
-        if dota_root is not None:
-            records += build_dota_index(dota_root, self.dota_layout, self.issues)
-        if bdd_root is not None:
-            records += build_bdd_index(bdd_root, self.bdd_layout, self.bdd_frames_fps, self.index_cache_dir,
-                                       self.issues)
-        return records
+        """Every usable record of every source, before filters; problems go to :attr:`issues`. A source
+        prepares itself on processes that skip ``prepare_data`` (DDP ranks > 0, ``scripts/eval.py``)."""
+        self.records_by_source = {name: source.build(self.issues) for name, source in self.sources.items()}
+        return [record for records in self.records_by_source.values() for record in records]
+
+    def kept_records(self) -> list[VideoRecord]:
+        """The records each source's own filters keep (after :meth:`build_records`), in source order."""
+        if self.records_by_source is None:
+            raise RuntimeError("call build_records() before kept_records()")
+        return [r for name, records in self.records_by_source.items() for r in records if self.sources[name].keep(r)]
 
     def build_splits(self) -> dict[str, list[VideoRecord]]:
         """Filtered records split by :attr:`split` (unchecked: see :meth:`setup`)."""
         self.records = self.build_records()
-        return self.split(self.filters(self.records))
+        return self.split(self.kept_records())
 
     def setup(self, stage: str | None = None) -> None:
         """Build the index once, check the splits ``stage`` needs are non-empty, set the normaliser."""
@@ -177,14 +159,14 @@ class RiskDataModule(LightningDataModule):
                 log.info("%s%s split: %d videos (%d with an anomaly), sources %s, target %.4g fps",
                          "SYNTHETIC " if self.is_synthetic else "", name, len(split),
                          sum(v.has_anomaly for v in split), sources, self.target_fps)
-        require_nonempty(self.videos, STAGE_SPLITS[stage], f"filters {self.filters!r} and split {self.split!r}")
+        require_nonempty(self.videos, STAGE_SPLITS[stage], f"the filters of {self.sources} and split {self.split!r}")
         self._normalize = Normalize(self.normalization)
 
     @property
     def is_synthetic(self) -> bool:
         """The data come from the procedural generator (say so in logs and outputs)."""
         if self.records is None:
-            return self.synthetic is not None
+            return any(source.synthetic for source in self.sources.values())
         return any(r.synthetic for r in self.records)
 
     # ------------------------------------------------------------------------- datasets

@@ -18,7 +18,7 @@ class VideoRecord:
 
     Attributes:
         video_id: clip id (DoTA ``<youtube id>_<start:06d>``, BDD ``<hash>-<hash>``).
-        source: ``"dota"`` or ``"bdd"``.
+        source: the label of the dataset it comes from (``"dota"``, ``"bdd"``; set by its record source).
         path: the frame folder (``kind == "frames"``) or the video file (``kind == "video"``).
         kind: ``"frames"`` (a folder of JPEGs) or ``"video"`` (a file decoded with PyAV).
         native_fps: frames per second of the files on disk.
@@ -33,6 +33,8 @@ class VideoRecord:
         subset: the split the data set's own files put the video in (DoTA ``metadata_{train,val}``,
             BDD ``videos/100k/{train,val}``, the seed's ``final_{train,val}_split.txt``), ``None`` if none.
         ignore: the DoTA annotation's ``ignore`` flag.
+        group: the key grouped splits keep together, set by the record's source (DoTA: the YouTube video
+            a clip was cut from); default the video's own id.
     """
 
     video_id: str
@@ -50,17 +52,15 @@ class VideoRecord:
     synthetic: bool = False
     subset: str | None = None
     ignore: bool = False
+    group: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.group:
+            object.__setattr__(self, "group", self.video_id)
 
     @property
     def has_anomaly(self) -> bool:
         return self.anomaly_start is not None
-
-    @property
-    def group(self) -> str:
-        """Source-video id: DoTA clips cut from one YouTube video share it; a BDD video is its own group."""
-        if self.source == "dota":
-            return self.video_id.rsplit("_", 1)[0]
-        return self.video_id
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@
 Random parts are drawn per data source (stratified), so DoTA and BDD keep their proportions in
 every split.
 
-The group of a record is :attr:`VideoRecord.group` (DoTA: id before the last ``_``; BDD: its id).
+The group of a record is :attr:`VideoRecord.group`, set by its source (DoTA: the id before the last ``_``,
+the YouTube video a clip was cut from; otherwise the video's own id).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from riskvision.data.dota import read_id_list
+from riskvision.data.layout import read_id_list
 from riskvision.data.records import VideoRecord
 
 SPLITS = ("train", "val", "test")

@@ -44,7 +44,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from riskvision.data.dota import SYNTHETIC_MARKER
+from riskvision.data.layout import SYNTHETIC_MARKER
+from riskvision.data.records import DataIssue, VideoRecord
+from riskvision.data.sources.base import RecordSource
+from riskvision.data.sources.bdd import BddSource
+from riskvision.data.sources.dota import DotaFilter, DotaSource
 
 log = logging.getLogger(__name__)
 
@@ -827,3 +831,40 @@ def encode_mp4(path: Path | io.BytesIO, frames: Iterable[np.ndarray], size: tupl
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
+
+
+# ============================================================================ the source
+
+class SyntheticSource(RecordSource):
+    """The built-in data set as a record source: generated on first use (:func:`ensure_synthetic`, cached
+    per seed and sizes), then read like the real releases (a DoTA official-layout tree, labelled ``dota``,
+    and a BDD100K videos tree, labelled ``bdd``). ``conf/data/source/synthetic.yaml``.
+
+    Args:
+        root: parent folder of the generated data sets.
+        seed: the data's own seed (the same seed gives byte-identical files).
+        filters: which crash clips to keep (:class:`~riskvision.data.sources.dota.DotaFilter`).
+        **sizes: fields of :class:`SyntheticSizes` (``num_crash=100, width=160, ...``).
+    """
+
+    synthetic = True
+
+    def __init__(self, root: str | Path, seed: int = 0, filters: DotaFilter | None = None, **sizes: object) -> None:
+        self.root, self.seed, self.sizes = Path(root), int(seed), sizes
+        self.filters = filters or DotaFilter()
+        self.paths: SyntheticPaths | None = None
+        SyntheticSizes.from_kwargs(**sizes)  # unknown or impossible sizes fail here, before any data is read
+
+    def __repr__(self) -> str:
+        return f"SyntheticSource(root={str(self.root)!r}, seed={self.seed}, sizes={self.sizes})"
+
+    def prepare(self) -> None:
+        if self.paths is None:
+            self.paths = ensure_synthetic(self.root, self.seed, **self.sizes)
+
+    def build(self, issues: list[DataIssue]) -> list[VideoRecord]:
+        self.prepare()
+        return (DotaSource(self.paths.dota_root).build(issues) + BddSource(self.paths.bdd_root).build(issues))
+
+    def keep(self, record: VideoRecord) -> bool:
+        return self.filters.keep(record)

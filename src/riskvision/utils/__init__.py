@@ -2,7 +2,7 @@
 
 from riskvision.utils.checkpointing import CONFIG_KEY, AtomicCheckpointIO, RunConfigInCheckpoint, load_checkpoint
 from riskvision.utils.config_checks import ConfigError, check_clip_length, check_renamed_overrides, validate_config
-from riskvision.utils.instantiators import instantiate_callbacks, instantiate_loggers
+from riskvision.utils.instantiators import instantiate_callbacks, instantiate_data, instantiate_loggers
 from riskvision.utils.logging_utils import close_loggers, log_hyperparameters
 from riskvision.utils.pylogger import get_logger
 from riskvision.utils.rich_utils import print_config_tree
@@ -17,6 +17,7 @@ __all__ = [
     "close_loggers",
     "get_logger",
     "instantiate_callbacks",
+    "instantiate_data",
     "instantiate_loggers",
     "load_checkpoint",
     "log_hyperparameters",

@@ -1,15 +1,34 @@
-"""Build lists of callbacks and loggers from their config groups (each entry has a ``_target_``)."""
+"""Build objects from config groups: the datamodule of a data config, the callbacks and the loggers."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import hydra
 from lightning.pytorch import Callback
 from lightning.pytorch.loggers import Logger
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from riskvision.utils.pylogger import get_logger
 
 log = get_logger(__name__)
+
+#: Key of a data config listing its shortcuts (see :func:`instantiate_data`).
+SHORTCUTS_KEY = "_shortcuts_"
+
+
+def instantiate_data(data: DictConfig) -> Any:
+    """The datamodule of a data config (``cfg.data``, attached to its run config).
+
+    A data config may list ``_shortcuts_``: keys users type (``data.dota_root=...``) that other keys of the
+    config read by interpolation (``sources.dota.root: ${data.dota_root}``). Every other key is resolved
+    against the whole run config and passed to the ``_target_`` (``RiskDataModule``); the shortcuts are not,
+    so the datamodule's signature stays free of any dataset's names.
+    """
+    skip = {SHORTCUTS_KEY, *(data.get(SHORTCUTS_KEY) or ())}
+    resolved = {key: OmegaConf.to_container(data[key], resolve=True) if OmegaConf.is_config(data[key]) else data[key]
+                for key in data if key not in skip}
+    return hydra.utils.instantiate(resolved)
 
 
 def _instantiate_entries(group: DictConfig | None, name: str) -> list:

@@ -1,4 +1,4 @@
-"""BDD100K index builders: video files and extracted frame folders (normal driving, no anomaly).
+"""The BDD100K source: video files and extracted frame folders (normal driving, no anomaly).
 
 Video files (``layout="videos"``)::
 
@@ -11,6 +11,7 @@ Frame folders (``layout="frames"``, written by ``scripts/prepare_data.py``)::
 
 Probing thousands of videos is slow, so fps and frame counts are cached in an index cache file
 (``.riskvision_index.json`` next to the data, or in ``cache_dir``), keyed by path, size and mtime.
+Records are labelled ``source="bdd"``; each video is its own group.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ import json
 import os
 from pathlib import Path
 
-from riskvision.data.dota import SYNTHETIC_MARKER, DataLayoutError, list_frames
+from riskvision.data.layout import DataLayoutError, is_synthetic, list_frames
 from riskvision.data.readers import FrameReadError, probe_video
 from riskvision.data.records import DataIssue, VideoRecord, report
+from riskvision.data.sources.base import RecordSource
 
 SUBSETS = ("train", "val")
 VIDEO_SUFFIXES = (".mov", ".mp4")
@@ -41,7 +43,7 @@ def detect_bdd_layout(root: str | Path) -> str:
         return "videos"
     raise DataLayoutError(
         f"BDD100K root {root} matches no known layout (exists: {root.is_dir()}). Expected either\n"
-        f"  {VIDEOS_LAYOUT}\n  {FRAMES_LAYOUT}\nSet data.bdd_root to such a folder."
+        f"  {VIDEOS_LAYOUT}\n  {FRAMES_LAYOUT}\nSet data.bdd_root (data.sources.bdd.root) to such a folder."
     )
 
 
@@ -61,7 +63,7 @@ def build_bdd_index(
     """
     root = Path(root)
     chosen = detect_bdd_layout(root) if layout == "auto" else layout
-    synthetic = (root / SYNTHETIC_MARKER).is_file()
+    synthetic = is_synthetic(root)
     if chosen == "videos":
         return _build_videos(root, synthetic, cache_dir, issues)
     if chosen == "frames":
@@ -98,7 +100,8 @@ def _build_frames(root: Path, synthetic: bool, frames_fps: float | None,
     fps = _prepared_fps(root) or frames_fps
     if not fps:
         raise DataLayoutError(f"BDD frame folders under {root}/frames/100k have no prepared.json with an 'fps' and "
-                              f"data.bdd_frames_fps is not set; set it to the extraction frame rate (e.g. 10)")
+                              f"data.bdd_frames_fps (data.sources.bdd.frames_fps) is not set; set it to the "
+                              f"extraction frame rate (e.g. 10)")
     records = []
     for subset in SUBSETS:
         folder = root / "frames" / "100k" / subset
@@ -166,3 +169,32 @@ class ProbeCache:
             tmp.replace(self.path)
         except OSError:
             pass
+
+
+class BddSource(RecordSource):
+    """BDD100K normal-driving videos under ``root`` (``conf/data/source/bdd.yaml``).
+
+    Args:
+        root: the BDD100K root (videos or frame folders); ``None``: this source contributes nothing (the
+            DoTA seed layout holds its own BDD frames).
+        layout: ``auto`` (frame folders if present, else videos), ``videos`` or ``frames``.
+        frames_fps: frame rate of frame folders without a ``prepared.json``.
+        cache_dir: where the probe cache goes (default: next to the videos).
+    """
+
+    def __init__(self, root: str | Path | None, layout: str = "auto", frames_fps: float | None = None,
+                 cache_dir: str | Path | None = None) -> None:
+        self.root = None if root is None else Path(root)
+        self.layout, self.frames_fps, self.cache_dir = layout, frames_fps, cache_dir
+
+    def __repr__(self) -> str:
+        return f"BddSource(root={str(self.root)!r}, layout={self.layout!r})"
+
+    @property
+    def active(self) -> bool:
+        return self.root is not None
+
+    def build(self, issues: list[DataIssue]) -> list[VideoRecord]:
+        if self.root is None:
+            return []
+        return build_bdd_index(self.root, self.layout, self.frames_fps, self.cache_dir, issues)

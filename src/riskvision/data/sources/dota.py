@@ -1,4 +1,5 @@
-"""DoTA index builders: the official release layout and the bilstm seed's prepared layout.
+"""The DoTA source (Yao et al., Detection of Traffic Anomaly): the official release layout and the bilstm
+seed's prepared layout, which also holds the seed's BDD100K frames.
 
 Official release (``layout="official"``)::
 
@@ -15,22 +16,21 @@ bilstm seed (``layout="seed"``), DoTA and BDD100K together::
     <root>/BDD100K/BDD_Frames/<id>/*.jpg    (10 fps, numbered from 1)
 
 Frames are numbered from 0 or 1; ``VideoRecord.frame_files[i]`` is native frame ``i`` either way.
+Records are labelled ``source="dota"`` (the seed layout's normal videos ``"bdd"``); a DoTA clip's group is
+the YouTube video it was cut from (the id before the last ``_``), so grouped splits keep them together.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import re
 from collections.abc import Iterable
 from pathlib import Path
 
+from riskvision.data.layout import DataLayoutError, is_synthetic, list_frames, load_json, read_subset_lists
 from riskvision.data.records import DataIssue, VideoRecord, report
+from riskvision.data.sources.base import RecordSource
 
 DOTA_FPS = 10.0
 SEED_BDD_FPS = 10.0
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
-SYNTHETIC_MARKER = "synthetic.json"
 
 CATEGORIES = (
     "start_stop_or_stationary", "moving_ahead_or_waiting", "lateral", "oncoming", "turning",
@@ -53,10 +53,6 @@ SEED_LAYOUT = (
 )
 
 
-class DataLayoutError(FileNotFoundError):
-    """A data root does not match any supported layout."""
-
-
 # ----------------------------------------------------------------------------- layout detection
 
 def detect_dota_layout(root: str | Path) -> str:
@@ -68,7 +64,7 @@ def detect_dota_layout(root: str | Path) -> str:
         return "official"
     raise DataLayoutError(
         f"DoTA root {root} matches no known layout (exists: {root.is_dir()}). Expected either\n"
-        f"  {OFFICIAL_LAYOUT}\n  {SEED_LAYOUT}\nSet data.dota_root to such a folder."
+        f"  {OFFICIAL_LAYOUT}\n  {SEED_LAYOUT}\nSet data.dota_root (data.sources.dota.root) to such a folder."
     )
 
 
@@ -118,7 +114,7 @@ def _build_official(root: Path, issues: list[DataIssue] | None) -> list[VideoRec
         report(issues, DataIssue("missing_annotation", "*", str(annotations_dir),
                                  f"DoTA root {root} has no annotations/ folder: night and ignore are unknown (False) "
                                  f"and ego comes from metadata anomaly_class"))
-    synthetic = (root / SYNTHETIC_MARKER).is_file()
+    synthetic = is_synthetic(root)
     records = []
     for clip, subset in subsets.items():
         if clip not in metadata:
@@ -140,18 +136,8 @@ def read_official_splits(folder: Path, issues: list[DataIssue] | None = None) ->
 
     A clip listed in both files is reported as a fatal ``duplicate_split`` issue and kept in train.
     """
-    subsets: dict[str, str] = {}
-    for subset in ("val", "train"):
-        path = folder / f"{subset}_split.txt"
-        if not path.is_file():
-            continue
-        for clip in read_id_list(path):
-            if clip in subsets:
-                report(issues, DataIssue("duplicate_split", clip, str(path),
-                                         f"clip {clip} is listed in both train_split.txt and val_split.txt in {folder}",
-                                         fatal=True))
-            subsets[clip] = subset
-    return subsets
+    paths = {subset: folder / f"{subset}_split.txt" for subset in ("val", "train")}
+    return read_subset_lists({subset: path for subset, path in paths.items() if path.is_file()}, issues)
 
 
 def _load_annotation(path: Path, clip: str, expected: bool, issues: list[DataIssue] | None) -> dict | None:
@@ -166,22 +152,16 @@ def _load_annotation(path: Path, clip: str, expected: bool, issues: list[DataIss
 # ----------------------------------------------------------------------------- seed layout
 
 def _build_seed(root: Path, issues: list[DataIssue] | None) -> list[VideoRecord]:
-    subsets: dict[str, str] = {}
-    for subset in ("val", "train"):
-        path = root / f"final_{subset}_split.txt"
+    paths = {subset: root / f"final_{subset}_split.txt" for subset in ("val", "train")}
+    for path in paths.values():
         if not path.is_file():
             raise DataLayoutError(f"seed layout root {root} has no {path.name}; expected {SEED_LAYOUT}")
-        for clip in read_id_list(path):
-            if clip in subsets:
-                report(issues, DataIssue("duplicate_split", clip, str(path),
-                                         f"clip {clip} is in both final_train_split.txt and final_val_split.txt",
-                                         fatal=True))
-            subsets[clip] = subset
+    subsets = read_subset_lists(paths, issues)
     metadata: dict[str, dict] = {}
     for path in sorted(root.glob("*metadata*.json")):
         metadata.update(load_json(path))
     dota_dir, bdd_dir = root / "DoTA" / "DoTA_Frames", root / "BDD100K" / "BDD_Frames"
-    synthetic = (root / SYNTHETIC_MARKER).is_file()
+    synthetic = is_synthetic(root)
     records = []
     for clip, subset in subsets.items():
         meta = metadata.get(clip)
@@ -231,7 +211,7 @@ def _dota_record(clip: str, folder: Path, meta: dict, annotation: dict | None, s
     return VideoRecord(
         clip, "dota", folder, "frames", DOTA_FPS, len(files), start, end, category, ego,
         night=bool((annotation or {}).get("night", False)), frame_files=files, synthetic=synthetic,
-        subset=subset, ignore=bool((annotation or {}).get("ignore", False)),
+        subset=subset, ignore=bool((annotation or {}).get("ignore", False)), group=clip.rsplit("_", 1)[0],
     )
 
 
@@ -257,59 +237,6 @@ def clip_span(clip: str, path: Path, start: int | None, end: int | None, num_fra
     return new_start, new_end
 
 
-def list_frames(folder: Path, clip: str, expected: int | None,
-                issues: list[DataIssue] | None) -> tuple[str, ...] | None:
-    """Sorted image names of ``folder``, index ``i`` = native frame ``i``; ``None`` (dropped) if none.
-
-    With numeric names, a gap in the numbering is filled with the nearest existing frame and
-    reported. When ``expected`` is given and fewer frames exist, the clip is shortened and reported;
-    extra frames beyond ``expected`` are ignored.
-    """
-    try:
-        names = [e.name for e in os.scandir(folder) if e.name.lower().endswith(IMAGE_SUFFIXES)]
-    except (FileNotFoundError, NotADirectoryError):
-        names = []
-    if not names:
-        report(issues, DataIssue("missing_folder", clip, str(folder),
-                                 f"frame folder {folder} of {clip} is missing or holds no images; clip dropped"))
-        return None
-    files = _fill_gaps(sorted(names), clip, folder, issues)
-    if expected is not None and len(files) < expected:
-        report(issues, DataIssue("missing_frames", clip, str(folder),
-                                 f"{folder} has {len(files)} frames, metadata says {expected}; using {len(files)}"))
-    return files[:expected] if expected is not None else files
-
-
-def _fill_gaps(names: list[str], clip: str, folder: Path, issues: list[DataIssue] | None) -> tuple[str, ...]:
-    numbers = [re.findall(r"\d+", Path(n).stem) for n in names]
-    if not all(numbers):
-        return tuple(names)
-    by_number = {int(num[-1]): name for num, name in zip(numbers, names)}
-    first, last = min(by_number), max(by_number)
-    if len(by_number) == last - first + 1:
-        return tuple(by_number[k] for k in range(first, last + 1))
-    present = sorted(by_number)
-    missing = [k for k in range(first, last + 1) if k not in by_number]
-    report(issues, DataIssue("missing_frames", clip, str(folder),
-                             f"{folder} lacks {len(missing)} numbered frames (first: {missing[0]}); "
-                             f"each is replaced by its nearest existing frame"))
-    filled = [by_number.get(k) or by_number[min(present, key=lambda p: (abs(p - k), p))] for k in range(first, last + 1)]
-    return tuple(filled)
-
-
-def read_id_list(path: Path) -> list[str]:
-    """Non-empty stripped lines of a split file."""
-    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
-
-
-def load_json(path: Path) -> dict:
-    """Parse ``path``; a malformed file is an error naming it."""
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path} is not valid JSON ({err}); restore it from the data set release") from err
-
-
 # ----------------------------------------------------------------------------- filters
 
 def resolve_categories(categories: Iterable[str]) -> frozenset[str]:
@@ -326,8 +253,8 @@ def resolve_categories(categories: Iterable[str]) -> frozenset[str]:
     return frozenset(names)
 
 
-class RecordFilter:
-    """Which DoTA clips to keep (videos without anomaly, e.g. BDD, always pass).
+class DotaFilter:
+    """Which DoTA clips to keep (the seed layout's normal videos, labelled ``bdd``, always pass).
 
     Args:
         categories: accident categories to keep, names or codes (``[ST, AH, LA, OC, TC]`` for the
@@ -354,10 +281,37 @@ class RecordFilter:
             or (self.skip_night and record.night)
         )
 
-    def __call__(self, records: Iterable[VideoRecord]) -> list[VideoRecord]:
-        return [r for r in records if self.keep(r)]
-
     def __repr__(self) -> str:
         cats = None if self.categories is None else sorted(self.categories)
-        return (f"RecordFilter(categories={cats}, ego_only={self.ego_only}, "
+        return (f"DotaFilter(categories={cats}, ego_only={self.ego_only}, "
                 f"skip_ignore={self.skip_ignore}, skip_night={self.skip_night})")
+
+
+# ----------------------------------------------------------------------------- the source
+
+class DotaSource(RecordSource):
+    """DoTA clips under ``root`` (``conf/data/source/dota.yaml``).
+
+    Args:
+        root: the DoTA root (official or seed layout); ``None``: this source contributes nothing.
+        layout: ``auto`` (detected), ``official`` or ``seed``.
+        filters: which clips to keep (:class:`DotaFilter`; default: all but ``ignore`` clips).
+    """
+
+    def __init__(self, root: str | Path | None, layout: str = "auto", filters: DotaFilter | None = None) -> None:
+        self.root = None if root is None else Path(root)
+        self.layout = layout
+        self.filters = filters or DotaFilter()
+
+    def __repr__(self) -> str:
+        return f"DotaSource(root={str(self.root)!r}, layout={self.layout!r}, filters={self.filters!r})"
+
+    @property
+    def active(self) -> bool:
+        return self.root is not None
+
+    def build(self, issues: list[DataIssue]) -> list[VideoRecord]:
+        return build_dota_index(self.root, self.layout, issues) if self.root is not None else []
+
+    def keep(self, record: VideoRecord) -> bool:
+        return self.filters.keep(record)
