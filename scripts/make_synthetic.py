@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import fields
 
-from riskvision.data.synthetic import SyntheticSizes, ensure_synthetic
+from riskvision.data.sources.synthetic import SyntheticSizes, ensure_synthetic
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

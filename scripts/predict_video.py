@@ -46,7 +46,7 @@ place (``os.replace``), so an interrupted run never leaves a complete-looking pa
   side of ``overlay_short_side`` (360) pixels, with a coloured bar and label on every frame (green Normal,
   orange Warning, red Danger; binary: red when the alarm is on, green otherwise). Frames between scored
   frames (``step > 1``) show the last score. H.264 (libx264, yuv420p) through PyAV, every frame a
-  keyframe (``riskvision.data.synthetic.encode_mp4``).
+  keyframe (``riskvision.video_io.encode_mp4``).
 
 Two videos with one stem (``a.mp4``, ``a.mov``) are written as ``a_mp4.*`` and ``a_mov.*``.
 A bad video (missing, undecodable, no frames) is reported, the others are still processed, and the run
@@ -436,8 +436,8 @@ def write_overlay(path: Path, video: DecodedVideo, table: pd.DataFrame, predicto
     """The video at the target rate and display size with each frame's label drawn on it (H.264 MP4).
 
     Frames are decoded again at the display size in chunks (streamed: the display-size video is never
-    held in memory) and encoded with ``riskvision.data.synthetic.encode_mp4`` (libx264, yuv420p)."""
-    from riskvision.data.synthetic import encode_mp4
+    held in memory) and encoded with ``riskvision.video_io.encode_mp4`` (libx264, yuv420p)."""
+    from riskvision.video_io import encode_mp4
 
     height, width = display_size(*video.native_size, short_side)
     native = video.target.native_indices(list(range(video.target.num_frames)))

@@ -14,7 +14,7 @@ import pytest
 import torch
 import yaml
 
-from riskvision.data.synthetic import ensure_synthetic
+from riskvision.data.sources.synthetic import ensure_synthetic
 from riskvision.utils import CONFIG_KEY
 
 ROOT = Path(__file__).resolve().parents[1]

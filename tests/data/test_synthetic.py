@@ -15,7 +15,7 @@ from sklearn.model_selection import GroupKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from riskvision.data.synthetic import SyntheticSizes, ensure_synthetic
+from riskvision.data.sources.synthetic import SyntheticSizes, ensure_synthetic
 
 REAL_ANNOTATION = Path(__file__).resolve().parents[1] / "fixtures" / "dota" / "annotations" / "0RJPQ_97dcs_000199.json"
 TINY = dict(num_crash=4, num_normal=3, width=64, height=40, crash_seconds=(3.0, 4.0), normal_seconds=(2.0, 3.0))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from riskvision.data.synthetic import ensure_synthetic
+from riskvision.data.sources.synthetic import ensure_synthetic
 from riskvision.evaluation.table import read_predictions
 
 ROOT = Path(__file__).resolve().parents[2]
