@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from checkpoint_fakes import BILSTM, make_checkpoint, write_video
 from evaluation_fakes import write_fake_run
 from nbclient import NotebookClient
 
@@ -53,6 +55,10 @@ def test_compare_script_writes_report(fake_runs, tmp_path):
 
 def test_notebook_executes_on_synthetic_runs(fake_runs, tmp_path, monkeypatch):
     folders = fake_runs()
+    metrics = json.loads((folders[0] / "metrics.json").read_text())  # the first run's model, as eval.py records it
+    metrics["run"]["checkpoint"] = str(make_checkpoint(tmp_path / "ckpt", BILSTM))
+    (folders[0] / "metrics.json").write_text(json.dumps(metrics))
+    monkeypatch.setenv("RISKVISION_VIDEO", str(write_video(tmp_path / "drive.mp4", seconds=1, fps=10, width=48, height=32)))
     monkeypatch.setenv("RISKVISION_RUNS", os.pathsep.join(map(str, folders)))
     monkeypatch.setenv("RISKVISION_COMPARE_OUT", str(tmp_path / "nb"))
     monkeypatch.setenv("RISKVISION_N_BOOT", "30")
@@ -63,3 +69,5 @@ def test_notebook_executes_on_synthetic_runs(fake_runs, tmp_path, monkeypatch):
     markdown = [o["data"]["text/markdown"] for o in outputs if "text/markdown" in o.get("data", {})]
     assert any("bilstm − resnet3d101" in text for text in markdown)
     assert len(list((tmp_path / "nb").glob("*.png"))) == 4
+    printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    assert "tiny.ckpt: binary P(crash)" in printed and "windows of 4 frames of 32x32" in printed

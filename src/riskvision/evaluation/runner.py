@@ -1,21 +1,25 @@
 """Evaluate a trained RiskModule on a datamodule split: predictions table, cost and ``metrics.json``.
 
-Shared by ``scripts/eval.py`` (from a checkpoint) and ``train.py test=true`` (its ``evaluation`` config group).
+Shared by ``scripts/eval.py`` (:func:`evaluate_checkpoint`) and ``train.py test=true`` (its ``evaluation``
+config group, :func:`evaluate_module`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 
 from riskvision.evaluation.predict import measure_cost, predict_table, run_info, write_evaluation
+from riskvision.inference.predictor import Predictor
+from riskvision.utils import CONFIG_KEY, instantiate_data, load_checkpoint
 
-__all__ = ["EvalSettings", "evaluate_module", "run_name", "scoring_loader"]
+__all__ = ["EvalSettings", "evaluate_checkpoint", "evaluate_module", "run_config", "run_name", "scoring_loader"]
 
 log = logging.getLogger(__name__)
 SCORINGS = ("sliding", "clips")
@@ -91,3 +95,29 @@ def evaluate_module(module: Any, datamodule: Any, out_dir: str | Path, settings:
     log.info(f"Wrote {Path(out_dir) / settings.predictions_file} ({len(table)} rows) and metrics.json")
     return metrics
 
+
+def run_config(stored: Mapping[str, Any], overrides: DictConfig, data_group: str | None) -> DictConfig:
+    """A checkpoint's stored run config with the command line's over it: a chosen ``data=`` group
+    (``data_group``) replaces the stored data config (its interpolations resolve against the stored model and
+    paths); loose ``+data.*`` / ``+model.*`` / ``+paths.*`` keys are merged over the stored values."""
+    run = OmegaConf.create(dict(stored))
+    for key in ("data", "model", "paths"):
+        if overrides.get(key) is None:
+            continue
+        override = OmegaConf.to_container(overrides[key], resolve=False)
+        replace = key == "data" and data_group not in (None, "null")
+        run[key] = override if replace else OmegaConf.merge(run[key], override)
+    return run
+
+
+def evaluate_checkpoint(ckpt_path: str | Path, overrides: DictConfig, data_group: str | None, settings: EvalSettings,
+                        out_dir: str | Path, name: str | None = None) -> dict[str, Any]:
+    """Rebuild module and datamodule from the checkpoint's run config (with :func:`run_config`'s command-line
+    changes), load the weights (``Predictor``) and evaluate; ``name`` defaults to :func:`run_name`."""
+    checkpoint = load_checkpoint(ckpt_path)
+    run = run_config(checkpoint[CONFIG_KEY], overrides, data_group)
+    predictor = Predictor.from_run(checkpoint, run, str(ckpt_path))
+    datamodule = instantiate_data(run.data)
+    name = name or run_name(OmegaConf.to_container(run.model, resolve=True))
+    extra = {"checkpoint": str(Path(ckpt_path).resolve()), "synthetic": bool(datamodule.is_synthetic)}
+    return evaluate_module(predictor.module, datamodule, out_dir, settings, name, extra)

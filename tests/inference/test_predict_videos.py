@@ -1,95 +1,40 @@
-"""scripts/predict_video.py: per-frame scores of a checkpoint on a user's own video files (CPU, no downloads).
+"""riskvision.inference (and scripts/predict_video.py over it): per-frame scores of a checkpoint on a user's own
+video files (CPU, no downloads).
 
-The checkpoints are built in-process from the composed training config (tiny nets, random weights, a
-non-default tuned threshold) in the format train.py writes: the resolved run config under
-``riskvision_cfg``, ``state_dict`` and ``hyper_parameters``. No training: the script only reads these keys.
+The checkpoints and videos come from ``tests/checkpoint_fakes.py`` (tiny nets, random weights, a non-default
+tuned threshold, in the format train.py writes); no training.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
-from fractions import Fraction
 from collections.abc import Callable
 from pathlib import Path
 
 import av
-import hydra
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import OmegaConf, open_dict
+
+from checkpoint_fakes import BILSTM, R3D101, make_checkpoint, write_video
 
 from riskvision.data.transforms import NORMALIZATION_PRESETS
-from riskvision.utils import CONFIG_KEY
+from riskvision.inference import Predictor, predict_videos
+from riskvision.inference.inputs import decode_video, find_videos, output_names
+from riskvision.inference.outputs import display_size
+from riskvision.inference.scoring import score_windows
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "predict_video.py"
-BILSTM = ["model=bilstm", "model.inputs.frame_size=32", "model.inputs.num_frames=4", "model.net.hidden_size=8"]
-R3D101 = ["model=resnet3d101", "model.inputs.frame_size=32", "model.net.widen_factor=0.125"]
-
-spec = importlib.util.spec_from_file_location("predict_video", SCRIPT)
-predict_video = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = predict_video  # its dataclasses look their module up
-spec.loader.exec_module(predict_video)
-
-
-def write_video(path: Path, seconds: float, fps: int, width: int, height: int, gop: int = 12) -> Path:
-    """An H.264 MP4 of a bright rectangle moving right over a dark gradient (an ordinary GOP, not all-intra)."""
-    with av.open(str(path), "w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=Fraction(fps, 1))
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"g": str(gop), "preset": "ultrafast", "crf": "18"}
-        background = np.linspace(20, 90, width, dtype=np.uint8)[None, :, None].repeat(height, 0).repeat(3, 2)
-        for i in range(round(seconds * fps)):
-            frame = background.copy()
-            x = int(i * (width - 16) / max(1, seconds * fps - 1))
-            frame[height // 3: height // 3 + 12, x: x + 16] = (230, 200, 40)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
 
 
 def decode_all(path: Path) -> list[np.ndarray]:
     with av.open(str(path)) as container:
         return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
-
-
-def make_checkpoint(folder: Path, overrides: list[str],
-                    threshold: Callable[[torch.nn.Module], float] | None = None) -> Path:
-    """A checkpoint as train.py writes it, for the composed train config with ``overrides`` (random weights);
-    ``threshold(module)`` gives the binary "tuned" threshold (the default buffer is 0.5)."""
-    GlobalHydra.instance().clear()
-    try:
-        with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-            cfg = compose("train.yaml", overrides=overrides, return_hydra_config=True)
-        with open_dict(cfg):
-            cfg.hydra.runtime.output_dir = str(folder)
-            cfg.hydra.job.num = 0
-            cfg.paths.root_dir, cfg.paths.log_dir, cfg.paths.data_dir = str(ROOT), str(folder), str(folder / "data")
-        HydraConfig().set_config(cfg)
-        torch.manual_seed(0)
-        module = hydra.utils.instantiate(cfg.model)
-        if threshold is not None:
-            module.threshold.fill_(threshold(module))
-        with open_dict(cfg):
-            del cfg["hydra"]
-        stored = OmegaConf.to_container(cfg, resolve=True)
-    finally:
-        GlobalHydra.instance().clear()
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "tiny.ckpt"
-    torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams), CONFIG_KEY: stored}, path)
-    return path
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -197,7 +142,7 @@ def test_binary_csv_rows_times_padding_and_alarm(binary_run, files):
 def test_window_scores_equal_the_models_forward_on_hand_built_windows(binary_run, files):
     _, out = binary_run
     table = pd.read_csv(out / "clip.csv").set_index("frame")
-    predictor = predict_video.load_predictor(files["binary"])
+    predictor = Predictor.from_checkpoint(files["binary"])
     assert predictor.cache_features and predictor.threshold == pytest.approx(stored_threshold(files["binary"]))
     frames = decode_all(files["clip"])
     ends = [0, 2, 3, 17, 29]
@@ -208,12 +153,12 @@ def test_window_scores_equal_the_models_forward_on_hand_built_windows(binary_run
     assert np.ptp(expected) > 1e-4, "windows must differ, or the comparison proves nothing"
     # the full forward per window (eval.py's way) gives the same numbers as the per-frame feature cache,
     # also when step > num_frames leaves frames out of every window
-    decoded = predict_video.decode_video(files["clip"], (32, 32), 10.0)
+    decoded = decode_video(files["clip"], (32, 32), 10.0)
     for step in (1, 5):
         scores = {}
         for cache in (True, False):
             predictor.cache_features = cache
-            scores[cache] = predict_video.score_windows(predictor, decoded.frames, step=step)
+            scores[cache] = score_windows(predictor, decoded.frames, step=step)
             assert scores[cache][0].tolist() == list(range(0, 30, step))
             np.testing.assert_allclose(scores[cache][1], table.loc[scores[cache][0], "prob_crash"], atol=1e-5)
 
@@ -235,7 +180,7 @@ def test_overlay_video_has_one_frame_per_target_frame(binary_run):
 
 
 def test_multiclass_checkpoint_with_step(files, tmp_path):
-    report = predict_video.predict_videos(files["multiclass"], [files["clip"]], tmp_path, step=3, batch_size=4)
+    report = predict_videos(files["multiclass"], [files["clip"]], tmp_path, step=3, batch_size=4)
     assert not report.failures and len(report.results) == 1
     table = pd.read_csv(tmp_path / "clip.csv")
     assert list(table.columns) == ["video", "frame", "time_s", "padded_frames", "prob_normal", "prob_warning",
@@ -248,7 +193,7 @@ def test_multiclass_checkpoint_with_step(files, tmp_path):
     np.testing.assert_allclose(table["p_crash"], 1 - table["prob_normal"], atol=1e-9)
     assert (table["alarm"] == np.array(["Normal", "Warning", "Danger"])[probs.argmax(axis=1)]).all()
     assert (tmp_path / "clip_timeline.png").is_file() and not (tmp_path / "clip_overlay.mp4").exists()
-    predictor = predict_video.load_predictor(files["multiclass"])
+    predictor = Predictor.from_checkpoint(files["multiclass"])
     assert predictor.normalization == "kinetics" and not predictor.cache_features
     frames = decode_all(files["clip"])
     with torch.no_grad():
@@ -261,11 +206,11 @@ def test_bad_inputs_are_clear_errors(files, tmp_path):
     no_config = tmp_path / "weights_only.ckpt"
     torch.save({"state_dict": {}}, no_config)
     with pytest.raises(KeyError, match="weights_only.ckpt has no 'riskvision_cfg'"):
-        predict_video.load_predictor(no_config)
+        Predictor.from_checkpoint(no_config)
     with pytest.raises(FileNotFoundError, match="ckpt_path=.*nowhere.ckpt does not exist"):
-        predict_video.load_predictor(tmp_path / "nowhere.ckpt")
+        Predictor.from_checkpoint(tmp_path / "nowhere.ckpt")
     with pytest.raises(ValueError, match="step=0 must be >= 1"):
-        predict_video.predict_videos(files["binary"], [files["clip"]], tmp_path, step=0)
+        predict_videos(files["binary"], [files["clip"]], tmp_path, step=0)
     empty = tmp_path / "empty.mp4"  # a container with a declared stream and no frame
     with av.open(str(empty), "w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=30)
@@ -273,7 +218,7 @@ def test_bad_inputs_are_clear_errors(files, tmp_path):
         container.start_encoding()
     folder = tmp_path / "no_videos"
     folder.mkdir()
-    report = predict_video.predict_videos(files["binary"], [empty, folder], tmp_path / "out")
+    report = predict_videos(files["binary"], [empty, folder], tmp_path / "out")
     assert not report.results and [Path(v).name for v, _ in report.failures] == ["no_videos", "empty.mp4"]
     assert "holds no video files" in report.failures[0][1]
     assert "empty.mp4" in report.failures[1][1] and "Fix" in report.failures[1][1]
@@ -284,7 +229,7 @@ def test_folder_input_and_colliding_stems(files, tmp_path):
     folder.mkdir()
     for name in ("a.mp4", "a.mov", "notes.txt"):
         (folder / name).write_bytes(files["odd"].read_bytes() if name != "notes.txt" else b"x")
-    paths, problems = predict_video.find_videos(str(folder))
+    paths, problems = find_videos(str(folder))
     assert [p.name for p in paths] == ["a.mov", "a.mp4"] and not problems
-    assert predict_video.output_names(paths) == ["a_mov", "a_mp4"]
-    assert predict_video.display_size(720, 1280) == (360, 640) and predict_video.display_size(1080, 606) == (642, 360)
+    assert output_names(paths) == ["a_mov", "a_mp4"]
+    assert display_size(720, 1280) == (360, 640) and display_size(1080, 606) == (642, 360)

@@ -1,0 +1,131 @@
+"""Predictor: a trained checkpoint, rebuilt, with everything its stored run config says about its inputs.
+
+    predictor = Predictor.from_checkpoint("RUN/checkpoints/last.ckpt", device="cpu")
+    predictor.task, predictor.threshold      # what it predicts and its (validation-tuned) decision threshold
+    predictor.num_frames, predictor.frame_size, predictor.normalization, predictor.target_fps
+
+The checkpoint is a ``train.py`` checkpoint: its weights (``state_dict``) and the resolved run config under
+``riskvision_cfg`` (``riskvision.utils.checkpointing``), which gives the clip length
+``model.inputs.num_frames``, the frame size ``data.frame_size``, the normalisation preset
+``data.normalization``, the target frame rate ``data.target_fps`` and the task with its class names; a task
+that tunes a threshold keeps it in the ``threshold`` buffer. ``scripts/eval.py``, ``scripts/predict_video.py``
+and the notebook load checkpoints through here.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import hydra
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from riskvision.models import FrameFeatureNet
+from riskvision.tasks import Task
+from riskvision.utils import CONFIG_KEY, load_checkpoint
+
+__all__ = ["Predictor"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Predictor:
+    """A loaded checkpoint (``module``, in eval mode on ``device``) and how it must be fed.
+
+    Attributes:
+        module: the ``RiskModule`` with the checkpoint's weights.
+        name: what to call it in logs (the checkpoint's path).
+        run_config: the run config it was rebuilt from.
+        task, threshold: what it predicts and its decision threshold.
+        num_frames: frames per window (``T``).
+        frame_size: ``(H, W)`` frames are resized to.
+        normalization: the input preset (``riskvision.data.transforms.NORMALIZATION_PRESETS``).
+        target_fps: the frame rate windows are sampled at, frames per second.
+        device: where it runs.
+        batch_size: windows per forward pass.
+        cache_features: run a ``FrameFeatureNet``'s per-frame part once per frame (``False`` for other nets).
+    """
+
+    module: torch.nn.Module
+    name: str
+    run_config: DictConfig
+    task: Task
+    threshold: float
+    num_frames: int
+    frame_size: tuple[int, int]
+    normalization: str
+    target_fps: float
+    device: torch.device
+    batch_size: int = 8
+    cache_features: bool = True
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, device: str = "cpu", batch_size: int = 8,
+                        cache_features: bool = True) -> Predictor:
+        """Load ``path`` (``weights_only``: no pickled code runs) and rebuild it from its stored run config."""
+        checkpoint = load_checkpoint(path)  # FileNotFoundError / ValueError / KeyError naming the file
+        return cls.from_run(checkpoint, OmegaConf.create(checkpoint[CONFIG_KEY]), str(path), device, batch_size,
+                            cache_features)
+
+    @classmethod
+    def from_run(cls, checkpoint: dict[str, Any], run: DictConfig, name: str, device: str = "cpu",
+                 batch_size: int = 8, cache_features: bool = True) -> Predictor:
+        """The module of ``run.model`` (a checkpoint's stored config, possibly with command-line changes merged
+        over it) with the checkpoint's weights."""
+        if int(batch_size) < 1:
+            raise ValueError(f"batch_size={batch_size} must be >= 1 (windows per forward pass)")
+        dev = _device(str(device))
+        if "state_dict" not in checkpoint:
+            raise KeyError(f"{name} has a run config but no 'state_dict' (no weights). Fix: pass a .ckpt written "
+                           "by train.py's checkpoint callback")
+        module = hydra.utils.instantiate(_stored(run, "model", name))
+        module.load_state_dict(checkpoint["state_dict"])
+        module.eval().to(dev)
+        size = _stored(run, "data.frame_size", name)
+        model_size = OmegaConf.select(run, "model.inputs.frame_size")
+        if model_size is not None and model_size != size:
+            log.warning(f"{name}: data.frame_size={size} differs from model.inputs.frame_size={model_size}; using "
+                        "data.frame_size, what the model was fed in training and in eval.py")
+        target_fps = float(_stored(run, "data.target_fps", name))
+        if target_fps <= 0:
+            raise ValueError(f"{name}: stored data.target_fps={target_fps} must be > 0")
+        return cls(
+            module=module, name=name, run_config=run, task=module.task, threshold=float(module.threshold),
+            num_frames=int(_stored(run, "model.inputs.num_frames", name)),
+            frame_size=(int(size), int(size)) if isinstance(size, int) else (int(size[0]), int(size[1])),
+            normalization=str(_stored(run, "data.normalization", name)), target_fps=target_fps, device=dev,
+            batch_size=int(batch_size), cache_features=bool(cache_features) and isinstance(module.net, FrameFeatureNet),
+        )  # fmt: skip
+
+    @property
+    def columns(self) -> list[str]:
+        """The probability columns of the predictions table (``prob_crash`` or ``prob_<class>``)."""
+        return self.task.prob_columns
+
+    def describe(self) -> str:
+        """One line for the log: what it predicts and how it is fed."""
+        size = f"{self.frame_size[0]}x{self.frame_size[1]}"
+        return (f"{Path(self.name).name}: {self.task.describe(self.threshold)}; windows of {self.num_frames} frames "
+                f"of {size} at {self.target_fps:g} fps, normalisation {self.normalization!r}, device {self.device}")
+
+
+def _stored(run: DictConfig, key: str, name: str) -> Any:
+    value = OmegaConf.select(run, key, default=None)
+    if value is None:
+        raise KeyError(f"{name}: the stored run config has no {key!r}; it was not written by this version of "
+                       "riskvision's train.py. Fix: retrain, or evaluate it with the code version that wrote it")
+    return value
+
+
+def _device(device: str) -> torch.device:
+    try:
+        dev = torch.device(device)
+    except RuntimeError as error:
+        raise ValueError(f"device={device!r} is not a torch device ({error}). Fix: device=cpu or device=cuda") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} but CUDA is not available on this machine. Fix: device=cpu")
+    return dev
