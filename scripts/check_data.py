@@ -3,96 +3,27 @@
     python scripts/check_data.py                                  # the synthetic data
     python scripts/check_data.py data=dota_bdd data.dota_root=/data/DoTA data.bdd_root=/data/bdd100k
 
-Problems: missing or unreadable frames/videos, anomaly spans beyond the frames, label-count
-mismatches, ids in two splits, empty splits. Exit code 1 when one of them is fatal.
+Problems (``riskvision.data.check``): missing or unreadable frames/videos, anomaly spans beyond the frames,
+label-count mismatches, ids in two splits, empty splits. Exit code 1 when one of them is fatal.
 """
 
 from __future__ import annotations
 
 import sys
-from collections import defaultdict
 from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
-from PIL import Image
 
-from riskvision.data.datamodule import RiskDataModule, summarize
-from riskvision.data.records import DataIssue
-from riskvision.data.splits import SPLITS, duplicates
-from riskvision.data.timebase import to_target
+from riskvision.data.check import check, print_report
 from riskvision.utils import instantiate_data
-
-
-def verify_frames(datamodule: RiskDataModule) -> list[DataIssue]:
-    """One issue per zero-byte or undecodable JPEG of the indexed frame folders.
-
-    JPEGs are decoded at 1/8 scale (PIL ``draft``): every byte of the file is still read and
-    entropy-decoded, so truncated and corrupt files fail, at a fraction of a full decode's cost.
-    """
-    issues = []
-    for record in datamodule.records or []:
-        for name in dict.fromkeys(record.frame_files):
-            path = record.path / name
-            try:
-                with Image.open(path) as image:
-                    image.draft("RGB", (1, 1))
-                    image.load()
-            except (OSError, ValueError, SyntaxError) as err:
-                issues.append(DataIssue("unreadable_frame", record.video_id, str(path),
-                                        f"{path} cannot be decoded ({type(err).__name__}: {err}); "
-                                        f"training replaces it by the nearest readable frame"))
-    return issues
-
-
-def check(datamodule: RiskDataModule, frames: bool = True) -> tuple[dict, list[DataIssue]]:
-    """Summary (as :meth:`RiskDataModule.describe`) and every problem found, fatal ones marked."""
-    splits = datamodule.build_splits()
-    problems = list(datamodule.issues)
-    for video_id, names in duplicates(splits).items():
-        problems.append(DataIssue("duplicate_split", video_id, "", f"{video_id} is in splits {names}", fatal=True))
-    for name in SPLITS:
-        if not splits.get(name):
-            problems.append(DataIssue("empty_split", "*", "", f"split {name!r} has zero clips after the filters "
-                                      f"of {datamodule.sources} and {datamodule.split!r}", fatal=True))
-    if frames:
-        problems += verify_frames(datamodule)
-    videos = {name: [to_target(r, datamodule.target_fps) for r in records] for name, records in splits.items()}
-    summary = {"synthetic": datamodule.is_synthetic, "target_fps": datamodule.target_fps,
-               "records": len(datamodule.records), "splits": summarize(videos, datamodule.labels)}
-    return summary, problems
-
-
-def print_report(summary: dict, problems: list[DataIssue], max_listed: int) -> None:
-    """Clips per split/source/category and risk labels per target frame, then problems by kind."""
-    kind = "SYNTHETIC data" if summary["synthetic"] else "data"
-    print(f"{kind}: {summary['records']} usable videos before filters, target {summary['target_fps']:g} fps")
-    print(f"{'split':<6} {'clips':>6} {'frames':>8} {'crash':>6}  {'normal':>8} {'warning':>8} {'danger':>8}  sources")
-    for name, s in summary["splits"].items():
-        risk = s["risk_frames"]
-        sources = ", ".join(f"{k} {v}" for k, v in sorted(s["sources"].items()))
-        print(f"{name:<6} {s['clips']:>6} {s['frames']:>8} {s['crash_clips']:>6}  {risk['normal']:>8} "
-              f"{risk['warning']:>8} {risk['danger']:>8}  {sources}")
-    for name, s in summary["splits"].items():
-        categories = ", ".join(f"{k} {v}" for k, v in sorted(s["categories"].items()))
-        print(f"{name} categories: {categories}")
-    by_kind: dict[str, list[DataIssue]] = defaultdict(list)
-    for problem in problems:
-        by_kind[problem.kind].append(problem)
-    print(f"\n{len(problems)} problems" + (":" if problems else ""))
-    for kind, items in sorted(by_kind.items()):
-        fatal = " (FATAL)" if any(i.fatal for i in items) else ""
-        print(f"- {kind}{fatal}: {len(items)}")
-        for item in items[:max_listed]:
-            print(f"    {item.message}")
-        if len(items) > max_listed:
-            print(f"    ... and {len(items) - max_listed} more")
 
 
 @hydra.main(version_base="1.3", config_path=str(Path(__file__).resolve().parents[1] / "conf"),
             config_name="check_data")
 def main(cfg: DictConfig) -> None:
-    datamodule: RiskDataModule = instantiate_data(cfg.data)
+    """Build the data config's datamodule, check it, print the report; exit 1 on a fatal problem."""
+    datamodule = instantiate_data(cfg.data)
     datamodule.prepare_data()
     summary, problems = check(datamodule, frames=cfg.verify_frames)
     print_report(summary, problems, cfg.max_listed)

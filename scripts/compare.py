@@ -12,22 +12,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, ListConfig
 
-from riskvision.evaluation.report import Run, find_runs, load_runs, write_report
-
-
-def log_to_wandb(cfg: DictConfig, runs: list[Run], outputs: dict[str, Path], out_dir: Path) -> None:
-    """One wandb run holding the comparison table and every figure (offline unless told otherwise)."""
-    import pandas as pd
-    import wandb
-
-    table = pd.read_csv(out_dir / "comparison.csv")
-    run = wandb.init(project=cfg.wandb.project, name=cfg.wandb.name, mode=cfg.wandb.mode, dir=str(out_dir),
-                     job_type="compare", config={"runs": [str(r.folder) for r in runs]})
-    try:
-        run.log({"comparison": wandb.Table(dataframe=table.astype(str)),
-                 **{name: wandb.Image(str(path)) for name, path in outputs.items() if path.suffix == ".png"}})
-    finally:
-        run.finish()
+from riskvision.evaluation.report import find_runs, load_runs, log_to_wandb, write_report
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="compare.yaml")
@@ -39,7 +24,7 @@ def main(cfg: DictConfig) -> None:
     outputs = write_report(runs, out_dir, cfg.n_boot, cfg.seed)
     print(outputs["comparison"].read_text())
     if cfg.wandb.enabled:
-        log_to_wandb(cfg, runs, outputs, out_dir)
+        log_to_wandb(runs, outputs, out_dir, cfg.wandb.project, cfg.wandb.name, cfg.wandb.mode)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,6 @@
 """Training loaders (per-video and class-balanced clip draws, augmentation, workers), the Hydra
-configs and scripts/check_data.py."""
+configs and riskvision.data.check (scripts/check_data.py)."""
 
-import importlib.util
 import subprocess
 import sys
 from collections import Counter
@@ -13,6 +12,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from torchvision.transforms import v2
 
+from riskvision.data.check import check
 from riskvision.data.datamodule import RiskDataModule
 from riskvision.data.sources.dota import DotaSource
 from riskvision.data.dataset import ClassBalancedSampler, ClipIndex, PerVideoSampler
@@ -141,13 +141,6 @@ def test_dota_bdd_config_instantiates_with_model_inputs(make_official_tree):
     assert kept == {"WWyeuvpHmfc_004101", "Z9K13eBUwJM_000135"}  # turning + oncoming only
 
 
-def load_check_data():
-    spec = importlib.util.spec_from_file_location("check_data", REPO / "scripts" / "check_data.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    return script
-
-
 def test_check_data_lists_problems(make_official_tree):
     root = make_official_tree(CLIPS + ["gXezhrOijmQ_004598"])
     frames = root / "frames" / CLIPS[0] / "images"
@@ -155,7 +148,7 @@ def test_check_data_lists_problems(make_official_tree):
     (frames / "000004.jpg").write_bytes((frames / "000004.jpg").read_bytes()[:200])  # truncated
     (root / "val_split.txt").write_text((root / "val_split.txt").read_text() + "WWyeuvpHmfc_004101\n")
     dm = RiskDataModule({"dota": DotaSource(root)}, samplers={"window": WindowSampler(4)}, sampler="window")
-    summary, problems = load_check_data().check(dm)
+    summary, problems = check(dm)
     kinds = Counter((p.kind, p.fatal) for p in problems)
     assert kinds[("unreadable_frame", False)] == 2 and kinds[("span_clipped", False)] == 1
     assert kinds[("duplicate_split", True)] == 1  # listed in train_split.txt and val_split.txt

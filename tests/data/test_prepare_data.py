@@ -1,9 +1,10 @@
-"""scripts/prepare_data.py: layout, sizes, frame rate, annotations, resumability, failures."""
+"""riskvision.data.prepare (and scripts/prepare_data.py over it): layout, sizes, frame rate, annotations,
+resumability, failures."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -12,16 +13,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from riskvision.data.layout import DataLayoutError
+from riskvision.data.prepare import Settings, prepare, short_side_size
+
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "prepare_data.py"
-
-
-@pytest.fixture(scope="module")
-def prep():
-    spec = importlib.util.spec_from_file_location("prepare_data", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["prepare_data"] = module  # worker processes unpickle jobs by module name
-    spec.loader.exec_module(module)
-    return module
 
 
 def _grey(level: int, size: tuple[int, int]) -> np.ndarray:
@@ -64,22 +59,20 @@ def _mtimes(folder: Path) -> dict[str, int]:
 
 
 @pytest.fixture()
-def prepared(tmp_path, prep):
+def prepared(tmp_path):
     dota, bdd, out = _raw_dota(tmp_path / "raw_dota"), _raw_bdd(tmp_path / "raw_bdd"), tmp_path / "out"
-    argv = ["--dota-root", str(dota), "--bdd-root", str(bdd), "--out", str(out), "--short-side", "16",
-            "--workers", "2", "--bdd-splits", "val"]
-    assert prep.main(argv) == 0
-    return dota, bdd, out, argv
+    assert prepare(dota, bdd, out, Settings(short_side=16), workers=2, bdd_splits=("val",)) == []
+    return dota, bdd, out
 
 
-def test_short_side_size(prep):
-    assert prep.short_side_size(720, 1280, 256) == (256, 455)
-    assert prep.short_side_size(1280, 720, 256) == (455, 256)
-    assert prep.short_side_size(200, 300, 256) == (200, 300)
+def test_short_side_size():
+    assert short_side_size(720, 1280, 256) == (256, 455)
+    assert short_side_size(1280, 720, 256) == (455, 256)
+    assert short_side_size(200, 300, 256) == (200, 300)
 
 
 def test_dota_layout_sizes_and_metadata(prepared):
-    _, _, out, _ = prepared
+    _, _, out = prepared
     a = sorted((out / "dota/frames/aaaaaaaaaaa_000001/images").iterdir())
     b = sorted((out / "dota/frames/bbbbbbbbbbb_000002/images").iterdir())
     assert [p.name for p in a] == [f"{i:06d}.jpg" for i in range(5)] and len(b) == 3
@@ -97,7 +90,7 @@ def test_dota_layout_sizes_and_metadata(prepared):
 
 
 def test_bdd_resampled_to_10_fps_with_short_side(prepared):
-    _, _, out, _ = prepared
+    _, _, out = prepared
     frames = sorted((out / "bdd/frames/100k/val/cafe0001-beef0001").iterdir())
     assert [p.name for p in frames] == [f"{i:06d}.jpg" for i in range(11)]  # 31 native frames at 30 fps -> 11 at 10
     for i, path in enumerate(frames):
@@ -107,42 +100,47 @@ def test_bdd_resampled_to_10_fps_with_short_side(prepared):
     assert json.loads((out / "bdd/prepared.json").read_text())["fps"] == 10
 
 
-def test_rerun_redoes_half_written_video_and_skips_finished_ones(prepared, prep):
-    _, _, out, argv = prepared
+def test_rerun_redoes_half_written_video_and_skips_finished_ones(prepared):
+    dota, bdd, out = prepared
     clip_a = out / "dota/frames/aaaaaaaaaaa_000001"
     finished_b = _mtimes(out / "dota/frames/bbbbbbbbbbb_000002")
     finished_bdd = _mtimes(out / "bdd/frames")
     # simulate an interruption while clip A was being written: its temp folder holds one junk frame
     (out / "dota/frames/aaaaaaaaaaa_000001").rename(out / "dota/.tmp/aaaaaaaaaaa_000001")
     (out / "dota/.tmp/aaaaaaaaaaa_000001/images/000009.jpg").write_bytes(b"junk")
-    assert prep.main(argv[:-4] + ["--workers", "1", "--bdd-splits", "val"]) == 0
+    assert prepare(dota, bdd, out, Settings(short_side=16), workers=1, bdd_splits=("val",)) == []
     assert sorted(p.name for p in (clip_a / "images").iterdir()) == [f"{i:06d}.jpg" for i in range(5)]
     assert not (out / "dota/.tmp/aaaaaaaaaaa_000001").exists()
     assert _mtimes(out / "dota/frames/bbbbbbbbbbb_000002") == finished_b
     assert _mtimes(out / "bdd/frames") == finished_bdd
 
 
-def test_corrupt_video_is_reported_and_others_finish(tmp_path, prep, capsys):
+def test_corrupt_video_is_reported_and_others_finish(tmp_path):
     bdd = _raw_bdd(tmp_path / "raw_bdd", frames=4)
     (bdd / "videos/100k/val/dead0000-dead0000.mov").write_bytes(b"\x00" * 64)
-    code = prep.main(["--bdd-root", str(bdd), "--out", str(tmp_path / "out"), "--workers", "1", "--bdd-splits", "val"])
-    assert code == 1
-    assert "dead0000-dead0000.mov" in capsys.readouterr().err
+    command = [sys.executable, str(SCRIPT), "--bdd-root", str(bdd), "--out", str(tmp_path / "out"), "--workers", "1",
+               "--bdd-splits", "val"]
+    proc = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
+    assert proc.returncode == 1
+    assert "dead0000-dead0000.mov" in proc.stderr
     assert (tmp_path / "out/bdd/frames/100k/val/cafe0001-beef0001").is_dir()
     assert not (tmp_path / "out/bdd/frames/100k/val/dead0000-dead0000").exists()
 
 
-def test_missing_layout_names_path_and_expected_layout(tmp_path, prep):
-    with pytest.raises(SystemExit, match="no frames/ folder.*frames/<clip>/images"):
-        prep.main(["--dota-root", str(tmp_path), "--out", str(tmp_path / "out")])
-    with pytest.raises(SystemExit, match="videos/100k/train"):
-        prep.main(["--bdd-root", str(tmp_path), "--out", str(tmp_path / "out")])
+def test_missing_layout_names_path_and_expected_layout(tmp_path):
+    with pytest.raises(DataLayoutError, match="no frames/ folder.*frames/<clip>/images"):
+        prepare(tmp_path, None, tmp_path / "out")
+    with pytest.raises(DataLayoutError, match="videos/100k/train"):
+        prepare(None, tmp_path, tmp_path / "out")
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--bdd-root", str(tmp_path), "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
+    assert proc.returncode == 2 and "videos/100k/train" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_corrupt_dota_frame_is_substituted_with_warning(tmp_path, prep):
+def test_corrupt_dota_frame_is_substituted_with_warning(tmp_path):
     dota = _raw_dota(tmp_path / "raw")
     (dota / "frames/aaaaaaaaaaa_000001/images/000002.jpg").write_bytes(b"")
     with pytest.warns(UserWarning, match="000002.jpg"):
-        prep.prepare(dota, None, tmp_path / "out", prep.Settings(short_side=16))
+        prepare(dota, None, tmp_path / "out", Settings(short_side=16))
     with Image.open(tmp_path / "out/dota/frames/aaaaaaaaaaa_000001/images/000002.jpg") as image:
         assert abs(np.asarray(image).mean() - 50) < 3  # frame 1 (nearest, earlier on a tie)

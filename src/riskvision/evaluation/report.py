@@ -24,8 +24,8 @@ from riskvision.evaluation.table import read_predictions, real_windows, spanned_
 from riskvision.files import atomic_write  # noqa: E402
 
 __all__ = [
-    "Run", "breakdown_table", "comparison_table", "find_runs", "load_runs", "plot_confusion_matrices", "plot_reliability",
-    "plot_roc_pr", "plot_timelines", "to_markdown", "write_report",
+    "Run", "breakdown_table", "comparison_table", "find_runs", "load_runs", "log_to_wandb", "plot_confusion_matrices",
+    "plot_reliability", "plot_roc_pr", "plot_timelines", "to_markdown", "write_report",
 ]  # fmt: skip
 
 PREDICTION_FILES = ("predictions.csv", "predictions.parquet")
@@ -325,3 +325,19 @@ def _markdown_report(runs: Sequence[Run], table: pd.DataFrame, groups: pd.DataFr
               "normal videos, fAUC = DoTA frame AUC within the group.", "", to_markdown(groups), ""]
     lines += [f"![{name}]({path.name})" for name, path in figures.items()]
     return "\n".join(lines) + "\n"
+
+
+def log_to_wandb(runs: Sequence[Run], outputs: dict[str, Path], out_dir: str | Path, project: str, name: str,
+                 mode: str = "offline") -> None:
+    """One wandb run holding the comparison table (``out_dir/comparison.csv``) and every PNG of ``outputs``
+    (``mode``: ``offline`` never touches the network; ``online`` after ``wandb login``)."""
+    import wandb
+
+    table = pd.read_csv(Path(out_dir) / "comparison.csv")
+    run = wandb.init(project=project, name=name, mode=mode, dir=str(out_dir), job_type="compare",
+                     config={"runs": [str(r.folder) for r in runs]})
+    try:
+        run.log({"comparison": wandb.Table(dataframe=table.astype(str)),
+                 **{key: wandb.Image(str(path)) for key, path in outputs.items() if path.suffix == ".png"}})
+    finally:
+        run.finish()

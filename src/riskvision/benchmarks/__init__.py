@@ -1,0 +1,1 @@
+"""Speed benchmarks: each prints ratios measured in one run (never a timing assert; scripts/benchmark_*.py)."""
