@@ -27,6 +27,7 @@ from riskvision.utils import (  # noqa: E402
     check_clip_length,
     check_renamed_overrides,
     close_loggers,
+    data_model_file,
     get_logger,
     instantiate_callbacks,
     instantiate_data,
@@ -46,6 +47,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     Returns the metrics Lightning collected (``val/...`` of the last epoch, ``test/...`` if tested).
     """
     validate_config(cfg)
+    log.info(f"Data x model settings: {data_model_file()}")
     if cfg.get("small_machine"):
         log.warning(f"SMALL-MACHINE SETTINGS IN EFFECT: {cfg.small_machine}")
     L.seed_everything(cfg.seed, workers=True)

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import hydra
 import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
 from riskvision.module import RiskModule
 from riskvision.utils import (
-    ConfigError, check_clip_length, check_renamed_overrides, instantiate_callbacks, instantiate_loggers, validate_config,
+    ConfigError, check_clip_length, check_renamed_overrides, data_model_file, instantiate_callbacks, instantiate_loggers,
+    validate_config,
 )  # fmt: skip
 
+CONF = Path(__file__).resolve().parents[1] / "conf"
 MODELS = ["bilstm", "resnet3d101", "resnet3d50", "resnet3d18"]
 DATA = ["synthetic", "dota_bdd"]
 REAL = ["data.dota_root=/nonexistent/DoTA"]  # composing needs a root; nothing is read here
@@ -56,7 +64,7 @@ def test_resnet3d101_seed_recipe(compose_train):
     assert (model.net.depth, model.net.shortcut_type, model.net.num_classes) == (101, "B", 3)
     assert (model.optimizer._target_, model.optimizer.lr, model.optimizer.momentum) == ("torch.optim.SGD", 1e-3, 0.9)
     assert model.scheduler._target_.endswith("ReduceLROnPlateau") and model.inputs.batch_size == 4
-    assert cfg.data.augment.transforms[0]._target_.endswith("MultiScaleCornerCrop")
+    assert cfg.data.augments[cfg.data.augment].transforms[0]._target_.endswith("MultiScaleCornerCrop")  # Hara's crop
 
 
 @pytest.mark.parametrize("trainer", ["default", "cpu", "ddp_cpu"])
@@ -110,6 +118,7 @@ def test_optuna_search_composes(compose_train):
         (["model.inputs.target=speed"], "model.inputs.target='speed' is unknown"),
         (["model.inputs.sampler=random"], "model.inputs.sampler='random' is unknown"),
         (["model.inputs.normalization=coco"], "model.inputs.normalization='coco' is unknown"),
+        (["model.inputs.augment=blur"], "model.inputs.augment='blur' is unknown"),
         (["model.inputs.target=risk"], "model.task (BinaryCrash) learns 'crash' but model.inputs.target='risk'"),
         (["model.inputs.num_frames=0"], "model.inputs.num_frames=0 must be a positive integer"),
         (["ckpt_path=/no/such.ckpt"], "ckpt_path='/no/such.ckpt' is not a file"),
@@ -133,9 +142,22 @@ def test_task_settings_live_under_model_task(compose_train):
     assert hydra.utils.instantiate(compose_train("model.task.pos_weight=3.0").model).task.pos_weight == 3.0
 
 
-@pytest.mark.parametrize("override", ["model.pos_weight=3.0", "+model.class_weights=[1,2,2]"])
-def test_moved_keys_name_their_new_place(override):
+@pytest.mark.parametrize(("override", "new"), [("model.pos_weight=3.0", "model.task.pos_weight=3.0"),
+                                               ("+model.class_weights=[1,2,2]", "model.task.class_weights=[1,2,2]"),
+                                               ("data/augment=none", "model.inputs.augment=none")])
+def test_moved_keys_name_their_new_place(override, new):
     key = override.lstrip("+").split("=")[0]
-    with pytest.raises(ConfigError, match=f"{key} moved to model.task.{key.split('.')[1]}"):
+    with pytest.raises(ConfigError, match=re.escape(f"{key} moved to {new.split('=')[0]}: write") + ".*" + re.escape(new)):
         check_renamed_overrides(["model=bilstm", override])
-    check_renamed_overrides(["model.task.pos_weight=3.0", "data.dota_root=/x"])
+    check_renamed_overrides(["model.task.pos_weight=3.0", "data.dota_root=/x", "model.inputs.augment=none"])
+
+
+@pytest.mark.parametrize(("overrides", "expected"), [
+    (["model=resnet3d18"], "conf/data_model/synthetic_resnet3d18.yaml"),
+    (["data=dota_bdd", "data.dota_root=/x"], "none (no conf/data_model/dota_bdd_bilstm.yaml for data=dota_bdd model=bilstm)"),
+])
+def test_the_run_log_names_the_data_model_file_applied(overrides, expected):
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        HydraConfig().set_config(compose("train.yaml", overrides=overrides, return_hydra_config=True))
+        assert data_model_file() == expected

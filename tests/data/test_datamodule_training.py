@@ -78,7 +78,8 @@ def test_class_balanced_sampler():
 
 def test_train_loader_draws_random_windows_with_augmentation(make_official_tree):
     augment = ClipAugment([v2.RandomResizedCrop((8, 8), antialias=True), v2.RandomHorizontalFlip()])
-    dm = module(make_official_tree(CLIPS + [HELD_OUT]), augment=augment, train_read_size=(12, 16))
+    dm = module(make_official_tree(CLIPS + [HELD_OUT]), augments={"crop": augment}, augment="crop",
+                train_read_size=(12, 16))
     torch.manual_seed(0)
     (batch,) = list(dm.train_dataloader())
     assert batch["video"].shape == (len(CLIPS) * 3, 4, 3, 8, 8)
@@ -87,7 +88,8 @@ def test_train_loader_draws_random_windows_with_augmentation(make_official_tree)
 
 
 def test_augment_output_size_must_match_frame_size(make_official_tree):
-    dm = module(make_official_tree(CLIPS[:1] + [HELD_OUT]), augment=ClipAugment([v2.CenterCrop(6)]))
+    dm = module(make_official_tree(CLIPS[:1] + [HELD_OUT]), augments={"crop": ClipAugment([v2.CenterCrop(6)])},
+                augment="crop")
     with pytest.raises(ValueError, match=r"\(6, 6\) after augmentation, expected frame_size \(8, 8\)"):
         next(iter(dm.train_dataloader()))
 

@@ -61,7 +61,8 @@ class RiskDataModule(LightningDataModule):
             (default ``frame_size``).
         normalization: preset name (``imagenet``, ``kinetics``, ``activitynet``); train.py resolves it from
             the pretrained weights before building anything (``model.inputs.normalization``).
-        augment: uint8 clip transform for training (``ClipAugment``); ``None`` for none.
+        augments: training augmentations by name (uint8 clip transforms, ``ClipAugment``).
+        augment: the name of the one to train with (``${model.inputs.augment}``); ``None`` for none.
         balanced: draw training clips class-balanced by ``target`` (with replacement).
         target_fps: the one frame rate every source is resampled to.
         batch_size, eval_batch_size: training / evaluation batch sizes (eval default: batch_size).
@@ -80,7 +81,8 @@ class RiskDataModule(LightningDataModule):
         frame_size: int | Sequence[int] = 224,
         train_read_size: int | Sequence[int] | None = None,
         normalization: str = "imagenet",
-        augment: VideoTransform | None = None,
+        augments: Mapping[str, VideoTransform] | None = None,
+        augment: str | None = None,
         balanced: bool = False,
         target_fps: float = 10.0,
         batch_size: int = 8,
@@ -95,6 +97,10 @@ class RiskDataModule(LightningDataModule):
             raise ValueError(f"data.sampler={sampler!r} is not one of data.samplers {sorted(samplers)}")
         if target not in LABEL_KEYS:
             raise ValueError(f"data.target={target!r}; use one of {list(LABEL_KEYS)}")
+        augments = dict(augments or {})
+        if augment is not None and augment not in augments:
+            raise ValueError(f"data.augment={augment!r} is not one of data.augments {sorted(augments)}; set "
+                             "model.inputs.augment to one of them")
         self.sources = _named(sources)
         if not any(source.active for source in self.sources.values()):
             raise ValueError(f"data.sources={self.sources} has no source with data (none, or every root is null); "
@@ -107,7 +113,7 @@ class RiskDataModule(LightningDataModule):
         self.frame_size = _size(frame_size)
         self.train_read_size = _size(train_read_size) or self.frame_size
         self.normalization = normalization
-        self.augment = augment
+        self.augment = None if augment is None else augments[augment]
         self.balanced = balanced
         self.target_fps = float(target_fps)
         self.batch_size = batch_size

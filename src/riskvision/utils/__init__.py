@@ -1,7 +1,13 @@
 """Thin helpers of train.py: config checks, instantiation, logging, checkpoint IO, pretrained weights."""
 
 from riskvision.utils.checkpointing import CONFIG_KEY, AtomicCheckpointIO, RunConfigInCheckpoint, load_checkpoint
-from riskvision.utils.config_checks import ConfigError, check_clip_length, check_renamed_overrides, validate_config
+from riskvision.utils.config_checks import (
+    ConfigError,
+    check_clip_length,
+    check_renamed_overrides,
+    data_model_file,
+    validate_config,
+)
 from riskvision.utils.instantiators import instantiate_callbacks, instantiate_data, instantiate_loggers
 from riskvision.utils.logging_utils import close_loggers, log_hyperparameters
 from riskvision.utils.pylogger import get_logger
@@ -15,6 +21,7 @@ __all__ = [
     "check_clip_length",
     "check_renamed_overrides",
     "close_loggers",
+    "data_model_file",
     "get_logger",
     "instantiate_callbacks",
     "instantiate_data",

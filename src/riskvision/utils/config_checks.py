@@ -13,13 +13,14 @@ from riskvision.batch import LABEL_KEYS
 from riskvision.data.transforms import NORMALIZATION_PRESETS
 from riskvision.models import ClipNet
 
-INPUT_KEYS = ("sampler", "num_frames", "frame_size", "normalization", "target", "batch_size")
+INPUT_KEYS = ("sampler", "augment", "num_frames", "frame_size", "normalization", "target", "batch_size")
 #: Overrides whose key moved, and where to (the old key gives an error that names the new one).
 RENAMED_KEYS = {
     "model.pos_weight": "model.task.pos_weight",
     "model.class_weights": "model.task.class_weights",
     "model.class_names": "model.task.class_names",
     "model.thresholds": "model.task.thresholds",
+    "data/augment": "model.inputs.augment",
 }
 
 
@@ -30,7 +31,8 @@ class ConfigError(ValueError):
 def validate_config(cfg: DictConfig) -> None:
     """Raise :class:`ConfigError` for an impossible run config (static checks, nothing instantiated).
 
-    Checks ``model.inputs`` (keys present, a target, a sampler of ``data.samplers``, a normalisation preset,
+    Checks ``model.inputs`` (keys present, a target, a sampler of ``data.samplers``, an augmentation of
+    ``data.augments`` or null, a normalisation preset,
     positive sizes), that the model's task learns that target, and that an explicit ``ckpt_path`` file exists.
     """
     inputs = cfg.model.get("inputs")
@@ -41,6 +43,8 @@ def validate_config(cfg: DictConfig) -> None:
         raise ConfigError(f"model.inputs lacks {missing}; see docs/architecture.md (Configuration)")
     _check_choice("model.inputs.target", inputs.target, LABEL_KEYS)
     _check_choice("model.inputs.sampler", inputs.sampler, tuple(cfg.data.get("samplers", ())))
+    if inputs.augment is not None:
+        _check_choice("model.inputs.augment", inputs.augment, tuple(cfg.data.get("augments", ())))
     _check_choice("model.inputs.normalization", inputs.normalization, tuple(NORMALIZATION_PRESETS))
     for key in ("num_frames", "frame_size", "batch_size"):
         if not isinstance(inputs[key], int) or inputs[key] < 1:
@@ -66,6 +70,22 @@ def task_class(cfg: DictConfig) -> type:
         return hydra.utils.get_class(task._target_)
     except Exception as error:
         raise ConfigError(f"model.task._target_={task._target_!r} is not an importable class ({error})") from None
+
+
+def data_model_file() -> str:
+    """The ``conf/data_model/*.yaml`` file this run's ``data`` x ``model`` pair applied, or why none did (for the
+    run log: the pair's specialisation is chosen automatically, so the log says which one acted)."""
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.hydra_config import HydraConfig
+
+    choices = HydraConfig.get().runtime.choices
+    name = choices.get("data_model")
+    if name is None:
+        return "none (no data_model group in this config)"
+    available = GlobalHydra.instance().config_loader().get_group_options("data_model")
+    if name in available:
+        return f"conf/data_model/{name}.yaml"
+    return f"none (no conf/data_model/{name}.yaml for data={choices.get('data')} model={choices.get('model')})"
 
 
 def check_renamed_overrides(overrides: Sequence[str]) -> None:
