@@ -72,7 +72,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     log_hyperparameters(
         cfg, model, trainer,
         extra={"pretrained": cfg.model.pretrained.source if weights is not None else "none",
-               "synthetic_data": bool(getattr(datamodule, "is_synthetic", False))},
+               "synthetic_data": bool(datamodule.is_synthetic)},
     )  # fmt: skip
 
     if cfg.get("train"):
@@ -103,7 +103,7 @@ def write_predictions(cfg: DictConfig, model: L.LightningModule, datamodule: L.L
     folder (``riskvision.evaluation``, the same as ``scripts/eval.py ckpt_path=BEST``); ``evaluation=none`` skips it."""
     settings = hydra.utils.instantiate(cfg.evaluation)
     name = run_name(OmegaConf.to_container(cfg.model, resolve=True))
-    extra = {"checkpoint": ckpt_path, "synthetic": bool(getattr(datamodule, "is_synthetic", False))}
+    extra = {"checkpoint": ckpt_path, "synthetic": bool(datamodule.is_synthetic)}
     evaluate_module(model, datamodule, cfg.paths.output_dir, settings, name, extra)
 
 

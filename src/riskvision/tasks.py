@@ -103,6 +103,10 @@ class Task(ABC):
     def column_values(self, probs: np.ndarray) -> np.ndarray:
         """The values of :attr:`prob_columns` for class probabilities ``[N, K]``: ``[N]`` or ``[N, K]``."""
 
+    def table_values(self, logits: Tensor) -> np.ndarray:
+        """Logits ``[B, num_outputs]`` -> the values of :attr:`prob_columns` (numpy, on the CPU)."""
+        return self.column_values(self.probabilities(logits.detach().cpu()).numpy())
+
     @abstractmethod
     def crash_probability(self, values: np.ndarray) -> np.ndarray:
         """The common view of every task, P(crash) ``[N]``, from :meth:`column_values` output."""

@@ -24,12 +24,7 @@ from riskvision.evaluation.table import META_COLUMNS, make_table, write_predicti
 from riskvision.files import atomic_write
 from riskvision.tasks import Task
 
-__all__ = ["column_values", "measure_cost", "predict_table", "run_info", "write_evaluation"]
-
-
-def column_values(logits: Tensor, task: Task) -> np.ndarray:
-    """Logits -> the values of the task's probability columns (``[B]`` P(crash), or ``[B, K]``), numpy."""
-    return task.column_values(task.probabilities(logits.detach().cpu()).numpy())
+__all__ = ["measure_cost", "predict_table", "run_info", "write_evaluation"]
 
 
 def _batch_meta(batch: dict[str, Any]) -> dict[str, list]:
@@ -58,7 +53,7 @@ def predict_table(model: nn.Module, batches: Iterable[dict[str, Any]], task: Tas
             meta[key] += values
         for probe in probes:
             video = PROBE_TRANSFORMS[probe](batch["video"], generators[probe]).to(device)
-            probs[probe].append(column_values(model(video), task))
+            probs[probe].append(task.table_values(model(video)))
     tables = [make_table(meta, np.concatenate(probs[p]), task, p) for p in probes]
     return pd.concat(tables, ignore_index=True)
 

@@ -25,7 +25,6 @@ import torch
 
 from riskvision.data.sampling import WindowSampler
 from riskvision.data.transforms import Normalize
-from riskvision.evaluation.predict import column_values
 from riskvision.inference.predictor import Predictor
 
 __all__ = ["score_windows"]
@@ -61,8 +60,8 @@ def score_windows(predictor: Predictor, frames: torch.Tensor, step: int = 1) -> 
         features = torch.cat([net.forward_features(normalize(frames[needed[a:a + chunk]]).to(device)[None])[0]
                               for a in range(0, len(needed), chunk)])  # [F, D]: the backbone once per frame
         for batch in _batches(windows, predictor.batch_size):
-            out.append(column_values(net.forward_sequence(features[position[batch].to(device)]), predictor.task))
+            out.append(predictor.task.table_values(net.forward_sequence(features[position[batch].to(device)])))
     else:
         for batch in _batches(windows, predictor.batch_size):
-            out.append(column_values(module(normalize(frames[batch]).to(device)), predictor.task))
+            out.append(predictor.task.table_values(module(normalize(frames[batch]).to(device))))
     return np.asarray(ends, dtype=np.int64), np.concatenate(out)
