@@ -36,15 +36,14 @@ class Task(ABC):
     """The contract every task fulfils (see the module docstring).
 
     Class attributes: ``name`` (how files name the task: ``metrics.json`` ``run.task``), ``target`` (the
-    batch label key it learns, one of ``riskvision.batch.LABEL_KEYS``), ``monitor`` (its model-selection
-    metric) and ``tunes_threshold`` (its decision threshold is tuned on validation).
+    batch label key it learns, one of ``riskvision.batch.LABEL_KEYS``) and ``tunes_threshold`` (its decision
+    threshold is tuned on validation).
     Instance attributes: ``num_outputs`` (logits per clip) and ``class_names`` (``None`` when the classes
     are just the 0/1 label).
     """
 
     name: ClassVar[str]
     target: ClassVar[str]
-    monitor: ClassVar[str]
     tunes_threshold: ClassVar[bool] = False
     num_outputs: int
     class_names: tuple[str, ...] | None
@@ -162,7 +161,6 @@ class BinaryCrash(Task):
 
     name = "binary"
     target = "crash"
-    monitor = "val/f1"
     tunes_threshold = True
 
     def __init__(self, pos_weight: float | None = None, thresholds: Sequence[float] = (0.10, 0.90, 0.05)) -> None:
@@ -273,7 +271,6 @@ class RiskLevels(Task):
 
     name = "multiclass"
     target = "risk"
-    monitor = "val/f1_macro"
 
     def __init__(self, class_names: Sequence[str] = ("Normal", "Warning", "Danger"),
                  class_weights: Sequence[float] | None = None) -> None:
