@@ -207,6 +207,10 @@ def test_bad_inputs_are_clear_errors(files, tmp_path):
     torch.save({"state_dict": {}}, no_config)
     with pytest.raises(KeyError, match="weights_only.ckpt has no 'riskvision_cfg'"):
         Predictor.from_checkpoint(no_config)
+    old = tmp_path / "old.ckpt"  # a run config of the version before riskvision.tasks
+    torch.save({"state_dict": {}, "riskvision_cfg": {"model": {"task": "binary"}}}, old)
+    with pytest.raises(ValueError, match=r"old.ckpt was written by an older riskvision .*model.task='binary'.*Fix"):
+        Predictor.from_checkpoint(old)
     with pytest.raises(FileNotFoundError, match="ckpt_path=.*nowhere.ckpt does not exist"):
         Predictor.from_checkpoint(tmp_path / "nowhere.ckpt")
     with pytest.raises(ValueError, match="step=0 must be >= 1"):

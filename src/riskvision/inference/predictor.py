@@ -82,6 +82,11 @@ class Predictor:
         if "state_dict" not in checkpoint:
             raise KeyError(f"{name} has a run config but no 'state_dict' (no weights). Fix: pass a .ckpt written "
                            "by train.py's checkpoint callback")
+        task = OmegaConf.select(run, "model.task", default=None)
+        if not OmegaConf.is_dict(task):
+            raise ValueError(f"{name} was written by an older riskvision (its run config says model.task={task!r}, "
+                             "before the task objects of riskvision.tasks). Fix: rebuild it with the riskvision "
+                             "version that wrote it (commit 55a1ffe or earlier), or retrain")
         module = hydra.utils.instantiate(_stored(run, "model", name))
         module.load_state_dict(checkpoint["state_dict"])
         module.eval().to(dev)
