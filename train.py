@@ -77,9 +77,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     if cfg.get("train"):
         log.info("Starting training")
-        trainer.fit(model=model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        trainer.fit(model=model, datamodule=datamodule, ckpt_path=resume_path(cfg))
     metrics = {key: float(value) for key, value in trainer.callback_metrics.items()}
-    best = trainer.checkpoint_callback
+    best = next((callback for callback in trainer.checkpoint_callbacks if callback.monitor), None)  # by model.monitor
 
     if cfg.get("test"):
         ckpt_path = (best.best_model_path if best else None) if cfg.get("train") else cfg.get("ckpt_path")
@@ -105,6 +105,15 @@ def write_predictions(cfg: DictConfig, model: L.LightningModule, datamodule: L.L
     name = run_name(OmegaConf.to_container(cfg.model, resolve=True))
     extra = {"checkpoint": ckpt_path, "synthetic": bool(datamodule.is_synthetic)}
     evaluate_module(model, datamodule, cfg.paths.output_dir, settings, name, extra)
+
+
+def resume_path(cfg: DictConfig) -> str | None:
+    """The checkpoint ``trainer.fit`` resumes from: ``ckpt_path=last`` is this run folder's ``checkpoints/last.ckpt``
+    (``validate_config`` checked that it exists), any other value is a path or ``None`` (a fresh start)."""
+    ckpt_path = cfg.get("ckpt_path")
+    if ckpt_path == "last":
+        return str(Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt")
+    return ckpt_path
 
 
 def metric_value(metrics: dict[str, float], name: str | None) -> float | None:

@@ -98,6 +98,27 @@ def test_resume_restores_epoch_optimizer_and_scheduler(tmp_path, tiny_data):
     assert lr[1] == pytest.approx(lr[0] / 2)  # halved once more; a restarted scheduler would repeat lr[0]
 
 
+def test_last_checkpoint_is_the_latest_epoch_not_the_best(tmp_path, tiny_data):
+    # lr 0: every epoch has the same val/f1, so the best checkpoint stays epoch 0 while training goes on
+    common = [*tiny_data, *BILSTM, "trainer.limit_train_batches=2", "trainer.limit_val_batches=2", "logger=none",
+              "model.optimizer.lr=0", "~model.scheduler", "+model.scheduler=null", f"hydra.run.dir={tmp_path}"]
+    run_train(*common, "trainer.max_epochs=3")
+    last = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    progress = last["loops"]["fit_loop"]["epoch_progress"]["total"]["completed"]
+    assert (last["epoch"], last["global_step"], progress) == (3, 6, 3)  # 3 epochs of 2 steps done (Lightning counts)
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["epoch_000.ckpt", "last.ckpt"]
+    assert torch.load(tmp_path / "checkpoints" / "epoch_000.ckpt", weights_only=True)["global_step"] == 2  # the best
+    run_train(*common, "trainer.max_epochs=4", "ckpt_path=last")
+    last = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    assert (last["epoch"], last["global_step"]) == (4, 8)  # one more epoch on top of 3, not a re-run from epoch 0
+
+
+def test_ckpt_path_last_without_a_last_checkpoint_is_an_error(tmp_path, tiny_data):
+    proc = run_train(*tiny_data, *BILSTM, "ckpt_path=last", f"hydra.run.dir={tmp_path}", expect_ok=False)
+    assert f"ckpt_path=last but {tmp_path}/checkpoints/last.ckpt does not exist" in proc.stderr
+    assert not (tmp_path / "checkpoints").exists()
+
+
 @pytest.mark.slow
 def test_sigkilled_run_resumes_from_its_last_checkpoint(tmp_path, tiny_data):
     args = [*tiny_data, *BILSTM, "trainer.limit_train_batches=2", "trainer.limit_val_batches=1", "logger=none",

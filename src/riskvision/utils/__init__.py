@@ -1,6 +1,12 @@
 """Thin helpers of train.py: config checks, instantiation, logging, checkpoint IO, pretrained weights."""
 
-from riskvision.utils.checkpointing import CONFIG_KEY, AtomicCheckpointIO, RunConfigInCheckpoint, load_checkpoint
+from riskvision.utils.checkpointing import (
+    CONFIG_KEY,
+    AtomicCheckpointIO,
+    LastCheckpoint,
+    RunConfigInCheckpoint,
+    load_checkpoint,
+)
 from riskvision.utils.config_checks import (
     ConfigError,
     check_clip_length,
@@ -17,6 +23,7 @@ __all__ = [
     "CONFIG_KEY",
     "AtomicCheckpointIO",
     "ConfigError",
+    "LastCheckpoint",
     "RunConfigInCheckpoint",
     "check_clip_length",
     "check_renamed_overrides",

@@ -1,4 +1,5 @@
-"""Checkpoint writing that never leaves a truncated file, and the run config inside every checkpoint."""
+"""Checkpoint writing that never leaves a truncated file, the latest epoch's checkpoint, and the run config
+inside every checkpoint."""
 
 from __future__ import annotations
 
@@ -69,3 +70,29 @@ class RunConfigInCheckpoint(Callback):
     def on_save_checkpoint(self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict[str, Any]) -> None:
         """Add the config under :data:`CONFIG_KEY`."""
         checkpoint[CONFIG_KEY] = self.config
+
+
+class LastCheckpoint(Callback):
+    """``<dirpath>/last.ckpt``: the state at the end of the latest epoch, what ``ckpt_path=last`` resumes.
+
+    Written at the end of every training epoch (after its validation, so the tuned threshold is in it) and
+    once more when training ends (the loops then count the last epoch as completed). Lightning 2.6's own
+    ``save_last`` refreshes ``last.ckpt`` only on epochs whose monitored metric improved, so after a clean run
+    it could hold the best epoch, not the last one. Writes go through the trainer's checkpoint IO
+    (:class:`AtomicCheckpointIO`): after a SIGKILL the file is the latest complete epoch.
+    """
+
+    def __init__(self, dirpath: str | os.PathLike) -> None:
+        self.path = Path(dirpath) / "last.ckpt"
+
+    def _save(self, trainer: Trainer) -> None:
+        if not trainer.fast_dev_run and not trainer.sanity_checking:
+            trainer.save_checkpoint(self.path)
+
+    def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Replace ``last.ckpt`` with this epoch's state."""
+        self._save(trainer)
+
+    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """The final state, with the last epoch counted as completed."""
+        self._save(trainer)

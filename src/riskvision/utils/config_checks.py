@@ -33,7 +33,8 @@ def validate_config(cfg: DictConfig) -> None:
 
     Checks ``model.inputs`` (keys present, a target, a sampler of ``data.samplers``, an augmentation of
     ``data.augments`` or null, a normalisation preset,
-    positive sizes), that the model's task learns that target, and that an explicit ``ckpt_path`` file exists.
+    positive sizes), that the model's task learns that target, that an explicit ``ckpt_path`` file exists and
+    that ``ckpt_path=last`` has a ``checkpoints/last.ckpt`` to resume in the run folder.
     """
     inputs = cfg.model.get("inputs")
     if inputs is None:
@@ -58,6 +59,10 @@ def validate_config(cfg: DictConfig) -> None:
     ckpt_path = cfg.get("ckpt_path")
     if ckpt_path not in (None, "last") and not Path(ckpt_path).is_file():
         raise ConfigError(f"ckpt_path={ckpt_path!r} is not a file; pass a .ckpt path or ckpt_path=last")
+    last = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
+    if ckpt_path == "last" and not last.is_file():
+        raise ConfigError(f"ckpt_path=last but {last} does not exist: nothing to resume in this run folder. Fix: "
+                          "hydra.run.dir=<the folder of the run to resume>, or ckpt_path=<a .ckpt file>")
 
 
 def task_class(cfg: DictConfig) -> type:
