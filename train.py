@@ -34,6 +34,7 @@ from riskvision.utils import (  # noqa: E402
     instantiate_loggers,
     log_hyperparameters,
     print_config_tree,
+    resume_path,
     validate_config,
 )
 from riskvision.utils.weights import resolve_pretrained  # noqa: E402
@@ -105,15 +106,6 @@ def write_predictions(cfg: DictConfig, model: L.LightningModule, datamodule: L.L
     name = run_name(OmegaConf.to_container(cfg.model, resolve=True))
     extra = {"checkpoint": ckpt_path, "synthetic": bool(datamodule.is_synthetic)}
     evaluate_module(model, datamodule, cfg.paths.output_dir, settings, name, extra)
-
-
-def resume_path(cfg: DictConfig) -> str | None:
-    """The checkpoint ``trainer.fit`` resumes from: ``ckpt_path=last`` is this run folder's ``checkpoints/last.ckpt``
-    (``validate_config`` checked that it exists), any other value is a path or ``None`` (a fresh start)."""
-    ckpt_path = cfg.get("ckpt_path")
-    if ckpt_path == "last":
-        return str(Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt")
-    return ckpt_path
 
 
 def metric_value(metrics: dict[str, float], name: str | None) -> float | None:

@@ -122,7 +122,6 @@ class RiskDataModule(LightningDataModule):
         self.reader_factory = reader_factory
         self.issues: list[DataIssue] = []
         self.records_by_source: dict[str, list[VideoRecord]] | None = None
-        self.records: list[VideoRecord] | None = None
         self.videos: dict[str, list[TargetVideo]] | None = None
         self._normalize: VideoTransform | None = None
 
@@ -137,6 +136,13 @@ class RiskDataModule(LightningDataModule):
         """Every usable record of every source, before filters; problems go to :attr:`issues`. A source
         prepares itself on processes that skip ``prepare_data`` (DDP ranks > 0, ``scripts/eval.py``)."""
         self.records_by_source = {name: source.build(self.issues) for name, source in self.sources.items()}
+        return self.records
+
+    @property
+    def records(self) -> list[VideoRecord] | None:
+        """Every record :meth:`build_records` built, in source order (``None`` before)."""
+        if self.records_by_source is None:
+            return None
         return [record for records in self.records_by_source.values() for record in records]
 
     def kept_records(self) -> list[VideoRecord]:
@@ -147,7 +153,7 @@ class RiskDataModule(LightningDataModule):
 
     def build_splits(self) -> dict[str, list[VideoRecord]]:
         """Filtered records split by :attr:`split` (unchecked: see :meth:`setup`)."""
-        self.records = self.build_records()
+        self.build_records()
         return self.split(self.kept_records())
 
     def setup(self, stage: str | None = None) -> None:

@@ -12,6 +12,7 @@ from riskvision.utils.config_checks import (
     check_clip_length,
     check_renamed_overrides,
     data_model_file,
+    resume_path,
     validate_config,
 )
 from riskvision.utils.instantiators import instantiate_callbacks, instantiate_data, instantiate_loggers
@@ -36,5 +37,6 @@ __all__ = [
     "load_checkpoint",
     "log_hyperparameters",
     "print_config_tree",
+    "resume_path",
     "validate_config",
 ]

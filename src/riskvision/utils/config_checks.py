@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import hydra
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 from torch import nn
 
@@ -59,10 +61,18 @@ def validate_config(cfg: DictConfig) -> None:
     ckpt_path = cfg.get("ckpt_path")
     if ckpt_path not in (None, "last") and not Path(ckpt_path).is_file():
         raise ConfigError(f"ckpt_path={ckpt_path!r} is not a file; pass a .ckpt path or ckpt_path=last")
-    last = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
-    if ckpt_path == "last" and not last.is_file():
-        raise ConfigError(f"ckpt_path=last but {last} does not exist: nothing to resume in this run folder. Fix: "
-                          "hydra.run.dir=<the folder of the run to resume>, or ckpt_path=<a .ckpt file>")
+    if ckpt_path == "last" and not Path(resume_path(cfg)).is_file():
+        raise ConfigError(f"ckpt_path=last but {resume_path(cfg)} does not exist: nothing to resume in this run "
+                          "folder. Fix: hydra.run.dir=<the folder of the run to resume>, or ckpt_path=<a .ckpt file>")
+
+
+def resume_path(cfg: DictConfig) -> str | None:
+    """The checkpoint ``trainer.fit`` resumes from: ``ckpt_path=last`` is this run folder's ``checkpoints/last.ckpt``
+    (what ``callbacks.last_checkpoint`` writes), any other value is a path or ``None`` (a fresh start)."""
+    ckpt_path = cfg.get("ckpt_path")
+    if ckpt_path == "last":
+        return str(Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt")
+    return ckpt_path
 
 
 def task_class(cfg: DictConfig) -> type:
@@ -80,9 +90,6 @@ def task_class(cfg: DictConfig) -> type:
 def data_model_file() -> str:
     """The ``conf/data_model/*.yaml`` file this run's ``data`` x ``model`` pair applied, or why none did (for the
     run log: the pair's specialisation is chosen automatically, so the log says which one acted)."""
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.core.hydra_config import HydraConfig
-
     choices = HydraConfig.get().runtime.choices
     name = choices.get("data_model")
     if name is None:
