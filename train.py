@@ -19,7 +19,7 @@ import hydra  # noqa: E402
 import lightning as L  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
-from riskvision.evaluation.runner import evaluate_module, run_name  # noqa: E402
+from riskvision.evaluation.runner import evaluate_module  # noqa: E402
 from riskvision.models import load_weights, model_summary  # noqa: E402
 from riskvision.utils import (  # noqa: E402
     ConfigError,
@@ -33,6 +33,7 @@ from riskvision.utils import (  # noqa: E402
     instantiate_data,
     instantiate_loggers,
     log_hyperparameters,
+    net_name,
     print_config_tree,
     resume_path,
     validate_config,
@@ -78,7 +79,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     if cfg.get("train"):
         log.info("Starting training")
-        trainer.fit(model=model, datamodule=datamodule, ckpt_path=resume_path(cfg))
+        trainer.fit(model=model, datamodule=datamodule, ckpt_path=resume_path(cfg), weights_only=True)
     metrics = {key: float(value) for key, value in trainer.callback_metrics.items()}
     best = next((callback for callback in trainer.checkpoint_callbacks if callback.monitor), None)  # by model.monitor
 
@@ -103,7 +104,7 @@ def write_predictions(cfg: DictConfig, model: L.LightningModule, datamodule: L.L
     """Hook after testing: the tested weights' per-window ``predictions.csv`` and ``metrics.json`` in the run
     folder (``riskvision.evaluation``, the same as ``scripts/eval.py ckpt_path=BEST``); ``evaluation=none`` skips it."""
     settings = hydra.utils.instantiate(cfg.evaluation)
-    name = run_name(OmegaConf.to_container(cfg.model, resolve=True))
+    name = net_name(OmegaConf.to_container(cfg.model, resolve=True))
     extra = {"checkpoint": ckpt_path, "synthetic": bool(datamodule.is_synthetic)}
     evaluate_module(model, datamodule, cfg.paths.output_dir, settings, name, extra)
 

@@ -25,7 +25,8 @@ def main(cfg: DictConfig) -> None:
     """Hydra entry point: the command line's data / model / paths go over the checkpoint's stored config."""
     runtime = HydraConfig.get().runtime
     settings = hydra.utils.instantiate(cfg.settings)
-    evaluate_checkpoint(cfg.ckpt_path, cfg, runtime.choices.get("data"), settings, runtime.output_dir, cfg.name)
+    evaluate_checkpoint(cfg.ckpt_path, cfg, runtime.choices.get("data"), settings, runtime.output_dir, cfg.name,
+                        list(cfg.trusted_targets))
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ def main(cfg: DictConfig) -> None:
     videos = list(cfg.videos) if isinstance(cfg.videos, ListConfig) else cfg.videos
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     report = predict_videos(cfg.ckpt_path, videos, out_dir, cfg.step, cfg.batch_size, cfg.device, cfg.overlay,
-                            cfg.overlay_short_side, cfg.cache_features)
+                            cfg.overlay_short_side, cfg.cache_features, list(cfg.trusted_targets))
     log.info(f"{len(report.results)} video(s) written to {out_dir}, {len(report.failures)} failed")
     if report.failures:
         lines = "\n".join(f"  {video}: {message}" for video, message in report.failures)

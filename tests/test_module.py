@@ -9,12 +9,14 @@ from torch.utils.data import DataLoader
 
 from riskvision.module import RiskModule
 from riskvision.tasks import BinaryCrash
+from riskvision.trust import UntrustedConfigError
 
 # A net whose logit for a clip [B, 1, 1, 1, 1] is the clip's single value (after weight=1, bias=0).
 SCORE_NET = {
     "_target_": "torch.nn.Sequential",
     "_args_": [{"_target_": "torch.nn.Flatten"}, {"_target_": "torch.nn.Linear", "in_features": 1, "out_features": 1}],
 }
+TINY_NET_TARGETS = ["torch.nn.Sequential", "torch.nn.Flatten", "torch.nn.Linear"]
 FROZEN_SGD_LR0 = {"_target_": "torch.optim.SGD", "_partial_": True, "lr": 0.0}
 
 
@@ -61,7 +63,9 @@ def test_threshold_tuned_on_validation_stored_and_used_at_test(tmp_path):
     trainer.save_checkpoint(ckpt)
     raw = torch.load(ckpt, weights_only=True)
     assert raw["state_dict"]["threshold"].item() == pytest.approx(0.65)
-    restored = RiskModule.load_from_checkpoint(ckpt, weights_only=True)
+    with pytest.raises(UntrustedConfigError, match=r"net._args_\[0\]._target_='torch.nn.Flatten'"):
+        RiskModule.load_from_checkpoint(ckpt)  # the test's own net is not on riskvision's allow-list
+    restored = RiskModule.load_from_checkpoint(ckpt, trusted_targets=TINY_NET_TARGETS)
     assert restored.threshold.item() == pytest.approx(0.65)
     results = quiet_trainer(tmp_path).test(restored, dataloaders=loader, verbose=False)[0]
     assert results["test/f1"] == pytest.approx(1.0)

@@ -7,12 +7,13 @@ for tasks that tune one) and builds the optimiser. The net (an ``nn.Module`` map
 
 Its constructor takes configs (plain mappings with ``_target_``) rather than built objects, and builds
 the net and the task itself. The saved hyperparameters are therefore plain data: a checkpoint loads with
-``torch.load(..., weights_only=True)`` and ``RiskModule.load_from_checkpoint(path)`` needs nothing else.
+``torch.load(..., weights_only=True)`` and ``RiskModule.load_from_checkpoint(path)`` needs nothing else; it
+builds only what ``riskvision.trust`` allows a stored config to name.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import hydra
@@ -22,7 +23,9 @@ from omegaconf import OmegaConf
 from torch import Tensor
 
 from riskvision.batch import METADATA_KEYS
+from riskvision.safe_load import load_torch_file
 from riskvision.tasks import Task
+from riskvision.trust import check_stored_config
 
 SPLITS = ("train", "val", "test")
 
@@ -88,6 +91,20 @@ class RiskModule(LightningModule):
         # Frames the data layer replaced (unreadable files) in this epoch, summed on the batch's device
         # (no host sync per step); None while no batch reports it.
         self._substituted: dict[str, Tensor | None] = {split: None for split in SPLITS}
+
+    @classmethod
+    def load_from_checkpoint(cls, checkpoint_path: Any, map_location: Any = None, hparams_file: Any = None,
+                             strict: bool | None = None, weights_only: bool | None = None,
+                             trusted_targets: Sequence[str] = (), **kwargs: Any) -> RiskModule:
+        """Lightning's ``load_from_checkpoint`` after checking the stored hyperparameters
+        (``riskvision.trust.check_stored_config``: trusted targets plus ``trusted_targets``, plain values); always
+        ``weights_only``. ``kwargs`` (the caller's own hyperparameter overrides) are not checked."""
+        checkpoint = load_torch_file(checkpoint_path, "Fix: pass a .ckpt written by riskvision's train.py")
+        hparams = checkpoint.get("hyper_parameters", {}) if isinstance(checkpoint, Mapping) else None
+        check_stored_config(hparams, f"{checkpoint_path}: stored hyperparameters", sections=None,
+                            trusted=trusted_targets)
+        return super().load_from_checkpoint(checkpoint_path, map_location, hparams_file, strict, weights_only=True,
+                                            **kwargs)
 
     # ----------------------------------------------------------------------------- metrics
     def _make_metrics(self, split: str) -> torch.nn.ModuleDict:

@@ -88,10 +88,11 @@ def test_measure_cost_of_a_linear_head():
 
 
 def test_run_name_and_bad_settings():
-    from riskvision.evaluation.runner import EvalSettings, run_name, scoring_loader
+    from riskvision.evaluation.runner import EvalSettings, scoring_loader
+    from riskvision.utils import net_name
 
-    assert run_name({"net": {"_target_": "riskvision.models.ResNet3D", "depth": 101}}) == "ResNet3D-101"
-    assert run_name({"net": {"_target_": "riskvision.models.ResNetBiLSTM", "backbone": "resnet18"}}) == "ResNetBiLSTM-resnet18"
+    assert net_name({"net": {"_target_": "riskvision.models.ResNet3D", "depth": 101}}) == "ResNet3D-101"
+    assert net_name({"net": {"_target_": "riskvision.models.ResNetBiLSTM", "backbone": "resnet18"}}) == "ResNetBiLSTM-resnet18"
     with pytest.raises(ValueError, match="scoring='frames'"):
         scoring_loader(object(), EvalSettings(scoring="frames"), 4)
     with pytest.raises(ValueError, match="split='dev'"):

@@ -205,13 +205,14 @@ def test_multiclass_checkpoint_with_step(files, tmp_path):
 def test_bad_inputs_are_clear_errors(files, tmp_path):
     no_config = tmp_path / "weights_only.ckpt"
     torch.save({"state_dict": {}}, no_config)
-    with pytest.raises(KeyError, match="weights_only.ckpt has no 'riskvision_cfg'"):
+    with pytest.raises(ValueError, match="weights_only.ckpt is not a checkpoint of riskvision's train.py: it holds a "
+                       "checkpoint without riskvision's run config"):
         Predictor.from_checkpoint(no_config)
     old = tmp_path / "old.ckpt"  # a run config of the version before riskvision.tasks
     torch.save({"state_dict": {}, "riskvision_cfg": {"model": {"task": "binary"}}}, old)
     with pytest.raises(ValueError, match=r"old.ckpt was written by an older riskvision .*model.task='binary'.*Fix"):
         Predictor.from_checkpoint(old)
-    with pytest.raises(FileNotFoundError, match="ckpt_path=.*nowhere.ckpt does not exist"):
+    with pytest.raises(FileNotFoundError, match="nowhere.ckpt does not exist. Fix: pass a .ckpt"):
         Predictor.from_checkpoint(tmp_path / "nowhere.ckpt")
     with pytest.raises(ValueError, match="step=0 must be >= 1"):
         predict_videos(files["binary"], [files["clip"]], tmp_path, step=0)

@@ -106,7 +106,7 @@ def test_missing_file_says_where_to_get_it(tmp_path: Path) -> None:
 def test_not_a_checkpoint(tmp_path: Path) -> None:
     path = tmp_path / "notes.pth"
     path.write_bytes(b"these are not weights")
-    with pytest.raises(ValueError, match="notes.pth is not a readable PyTorch checkpoint"):
+    with pytest.raises(ValueError, match="notes.pth is not a readable PyTorch file: a text file of 21 bytes"):
         load_pretrained(small_r3d(), path)
 
 

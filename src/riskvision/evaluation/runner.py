@@ -17,9 +17,9 @@ from torch.utils.data import DataLoader
 
 from riskvision.evaluation.predict import measure_cost, predict_table, run_info, write_evaluation
 from riskvision.inference.predictor import Predictor
-from riskvision.utils import CONFIG_KEY, instantiate_data, load_checkpoint
+from riskvision.utils import CONFIG_KEY, instantiate_data, load_checkpoint, net_name
 
-__all__ = ["EvalSettings", "evaluate_checkpoint", "evaluate_module", "run_config", "run_name", "scoring_loader"]
+__all__ = ["EvalSettings", "evaluate_checkpoint", "evaluate_module", "run_config", "scoring_loader"]
 
 log = logging.getLogger(__name__)
 SCORINGS = ("sliding", "clips")
@@ -69,15 +69,6 @@ def scoring_loader(datamodule: Any, settings: EvalSettings, num_frames: int) -> 
     return datamodule.val_dataloader() if settings.split == "val" else datamodule.test_dataloader()
 
 
-def run_name(model_cfg: dict[str, Any]) -> str:
-    """A readable model name from its config: the net class, with its depth when it has one
-    (``ResNetBiLSTM-resnet18``, ``ResNet3D-101``)."""
-    net = model_cfg["net"]
-    name = str(net["_target_"]).rsplit(".", 1)[-1]
-    detail = net.get("depth") or net.get("backbone")
-    return f"{name}-{detail}" if detail else name
-
-
 def evaluate_module(module: Any, datamodule: Any, out_dir: str | Path, settings: EvalSettings, name: str,
                     extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Score ``settings.split`` with ``module`` (a RiskModule), measure its cost, write
@@ -111,13 +102,15 @@ def run_config(stored: Mapping[str, Any], overrides: DictConfig, data_group: str
 
 
 def evaluate_checkpoint(ckpt_path: str | Path, overrides: DictConfig, data_group: str | None, settings: EvalSettings,
-                        out_dir: str | Path, name: str | None = None) -> dict[str, Any]:
+                        out_dir: str | Path, name: str | None = None, trusted_targets: Sequence[str] = ()) -> dict[str, Any]:
     """Rebuild module and datamodule from the checkpoint's run config (with :func:`run_config`'s command-line
-    changes), load the weights (``Predictor``) and evaluate; ``name`` defaults to :func:`run_name`."""
-    checkpoint = load_checkpoint(ckpt_path)
+    changes), load the weights (``Predictor``) and evaluate; ``name`` defaults to the net's name
+    (``riskvision.utils.net_name``). The stored config is checked first (``load_checkpoint``: only trusted
+    targets, plus ``trusted_targets``)."""
+    checkpoint = load_checkpoint(ckpt_path, trusted_targets)
     run = run_config(checkpoint[CONFIG_KEY], overrides, data_group)
     predictor = Predictor.from_run(checkpoint, run, str(ckpt_path))
     datamodule = instantiate_data(run.data)
-    name = name or run_name(OmegaConf.to_container(run.model, resolve=True))
+    name = name or net_name(OmegaConf.to_container(run.model, resolve=True))
     extra = {"checkpoint": str(Path(ckpt_path).resolve()), "synthetic": bool(datamodule.is_synthetic)}
     return evaluate_module(predictor.module, datamodule, out_dir, settings, name, extra)

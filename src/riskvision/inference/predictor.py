@@ -15,6 +15,7 @@ and the notebook load checkpoints through here.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,11 @@ import hydra
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from riskvision.data.transforms import NORMALIZATION_PRESETS
 from riskvision.models import FrameFeatureNet
+from riskvision.safe_load import CheckpointError
 from riskvision.tasks import Task
-from riskvision.utils import CONFIG_KEY, load_checkpoint
+from riskvision.utils import CONFIG_KEY, load_checkpoint, model_name
 
 __all__ = ["Predictor"]
 
@@ -65,44 +68,42 @@ class Predictor:
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "cpu", batch_size: int = 8,
-                        cache_features: bool = True) -> Predictor:
-        """Load ``path`` (``weights_only``: no pickled code runs) and rebuild it from its stored run config."""
-        checkpoint = load_checkpoint(path)  # FileNotFoundError / ValueError / KeyError naming the file
+                        cache_features: bool = True, trusted_targets: Sequence[str] = ()) -> Predictor:
+        """Load ``path`` (``riskvision.utils.load_checkpoint``: ``weights_only``, and the stored config names only
+        trusted targets, plus ``trusted_targets``) and rebuild it from its stored run config."""
+        checkpoint = load_checkpoint(path, trusted_targets)
         return cls.from_run(checkpoint, OmegaConf.create(checkpoint[CONFIG_KEY]), str(path), device, batch_size,
                             cache_features)
 
     @classmethod
     def from_run(cls, checkpoint: dict[str, Any], run: DictConfig, name: str, device: str = "cpu",
                  batch_size: int = 8, cache_features: bool = True) -> Predictor:
-        """The module of ``run.model`` (a checkpoint's stored config, possibly with command-line changes merged
-        over it) with the checkpoint's weights."""
+        """The module of ``run.model`` (a checkpoint's stored config, checked by ``load_checkpoint``, possibly with
+        command-line changes merged over it) with the checkpoint's weights."""
         if int(batch_size) < 1:
             raise ValueError(f"batch_size={batch_size} must be >= 1 (windows per forward pass)")
         dev = _device(str(device))
-        if "state_dict" not in checkpoint:
-            raise KeyError(f"{name} has a run config but no 'state_dict' (no weights). Fix: pass a .ckpt written "
-                           "by train.py's checkpoint callback")
         task = OmegaConf.select(run, "model.task", default=None)
         if not OmegaConf.is_dict(task):
             raise ValueError(f"{name} was written by an older riskvision (its run config says model.task={task!r}, "
                              "before the task objects of riskvision.tasks). Fix: rebuild it with the riskvision "
                              "version that wrote it (commit 55a1ffe or earlier), or retrain")
-        module = hydra.utils.instantiate(_stored(run, "model", name))
-        module.load_state_dict(checkpoint["state_dict"])
-        module.eval().to(dev)
-        size = _stored(run, "data.frame_size", name)
+        num_frames = _stored(run, "model.inputs.num_frames", name, _positive_int)
+        size = _stored(run, "data.frame_size", name, _frame_size)
+        normalization = _stored(run, "data.normalization", name, _preset)
+        target_fps = float(_stored(run, "data.target_fps", name, _positive_number))
         model_size = OmegaConf.select(run, "model.inputs.frame_size")
         if model_size is not None and model_size != size:
             log.warning(f"{name}: data.frame_size={size} differs from model.inputs.frame_size={model_size}; using "
                         "data.frame_size, what the model was fed in training and in eval.py")
-        target_fps = float(_stored(run, "data.target_fps", name))
-        if target_fps <= 0:
-            raise ValueError(f"{name}: stored data.target_fps={target_fps} must be > 0")
+        module = hydra.utils.instantiate(_stored(run, "model", name, OmegaConf.is_dict))
+        _load_state(module, checkpoint, run, name)
+        module.eval().to(dev)
         return cls(
             module=module, name=name, run_config=run, task=module.task, threshold=float(module.threshold),
-            num_frames=int(_stored(run, "model.inputs.num_frames", name)),
+            num_frames=int(num_frames),
             frame_size=(int(size), int(size)) if isinstance(size, int) else (int(size[0]), int(size[1])),
-            normalization=str(_stored(run, "data.normalization", name)), target_fps=target_fps, device=dev,
+            normalization=str(normalization), target_fps=target_fps, device=dev,
             batch_size=int(batch_size), cache_features=bool(cache_features) and isinstance(module.net, FrameFeatureNet),
         )  # fmt: skip
 
@@ -118,12 +119,53 @@ class Predictor:
                 f"of {size} at {self.target_fps:g} fps, normalisation {self.normalization!r}, device {self.device}")
 
 
-def _stored(run: DictConfig, key: str, name: str) -> Any:
+def _stored(run: DictConfig, key: str, name: str, valid: Callable[[Any], bool]) -> Any:
+    """``run``'s value at ``key``; a :class:`CheckpointError` when it is absent or ``valid`` rejects it."""
     value = OmegaConf.select(run, key, default=None)
     if value is None:
-        raise KeyError(f"{name}: the stored run config has no {key!r}; it was not written by this version of "
-                       "riskvision's train.py. Fix: retrain, or evaluate it with the code version that wrote it")
+        raise CheckpointError(f"{name}: the stored run config has no {key!r}; it was not written by this version "
+                              "of riskvision's train.py. Fix: retrain, or evaluate it with the code version that wrote it")
+    if not valid(value):
+        raise CheckpointError(f"{name}: stored {key}={value!r} is not {_EXPECTED[valid]}. Fix: pass a checkpoint "
+                              f"written by riskvision's train.py, or set it on the command line (+{key}=...)")
     return value
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _positive_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+
+def _frame_size(value: Any) -> bool:
+    return _positive_int(value) or (OmegaConf.is_list(value) and len(value) == 2 and all(map(_positive_int, value)))
+
+
+def _preset(value: Any) -> bool:
+    return value in NORMALIZATION_PRESETS
+
+
+_EXPECTED = {_positive_int: "a positive integer", _positive_number: "a positive number",
+             _frame_size: "a positive integer or a [height, width] pair", _preset: f"one of {list(NORMALIZATION_PRESETS)}",
+             OmegaConf.is_dict: "a model config (a mapping)"}
+
+
+def _load_state(module: torch.nn.Module, checkpoint: dict[str, Any], run: DictConfig, name: str) -> None:
+    """``module.load_state_dict`` of the checkpoint's weights; a mismatch says which model each side is."""
+    try:
+        module.load_state_dict(checkpoint["state_dict"])
+    except RuntimeError as error:
+        lines = [line.strip() for line in str(error).splitlines()[1:] if line.strip()]
+        first = f" (first: {lines[0][:200]})" if lines else ""
+        stored = model_name(checkpoint[CONFIG_KEY]["model"])
+        built = model_name(OmegaConf.to_container(run.model, resolve=True))
+        raise CheckpointError(
+            f"{name}: its weights ({stored}) do not fit the model built from its config with the command line's "
+            f"changes ({built}): {len(lines)} mismatch(es){first}. Fix: drop the +model.* overrides that change "
+            "the architecture"
+        ) from None
 
 
 def _device(device: str) -> torch.device:

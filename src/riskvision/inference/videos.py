@@ -74,8 +74,10 @@ def predict_one(predictor: Predictor, path: Path, name: str, out_dir: Path, step
 
 def predict_videos(ckpt_path: str | Path, videos: str | Path | Sequence[str | Path], out_dir: str | Path,
                    step: int = 1, batch_size: int = 8, device: str = "cpu", overlay: bool = False,
-                   overlay_short_side: int = 360, cache_features: bool = True) -> PredictReport:
+                   overlay_short_side: int = 360, cache_features: bool = True,
+                   trusted_targets: Sequence[str] = ()) -> PredictReport:
     """Score every video with the checkpoint; a bad video becomes a failure and the others still run.
+    ``trusted_targets``: targets beyond riskvision's own the checkpoint's stored config may name.
 
     Raises (before any video) when the checkpoint or a setting is unusable.
     """
@@ -84,7 +86,7 @@ def predict_videos(ckpt_path: str | Path, videos: str | Path | Sequence[str | Pa
     if int(overlay_short_side) < 2:
         raise ValueError(f"overlay_short_side={overlay_short_side} must be >= 2 pixels (default 360)")
     paths, problems = find_videos(videos)
-    predictor = Predictor.from_checkpoint(ckpt_path, device, batch_size, cache_features)
+    predictor = Predictor.from_checkpoint(ckpt_path, device, batch_size, cache_features, trusted_targets)
     log.info(f"Model {predictor.describe()}; {len(paths)} video(s) to score -> {out_dir}")
     out_dir = Path(out_dir)
     report = PredictReport(failures=list(problems))

@@ -16,8 +16,6 @@ Every file is read with ``torch.load(..., weights_only=True)``: a file carrying 
 
 from __future__ import annotations
 
-import pickle
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +25,7 @@ import torchvision
 from torch import Tensor, nn
 
 from riskvision.models.base import ClipNet
+from riskvision.safe_load import UnsafeCheckpointError, load_torch_file
 
 __all__ = [
     "ArchitectureMismatch",
@@ -58,10 +57,6 @@ WHERE_TO_GET = (
 class PretrainedUnavailable(OSError):
     """The weights cannot be had here: the file does not exist, or torchvision's cache is empty
     and there is no network. The caller chooses between a warning + random init and an error."""
-
-
-class UnsafeCheckpointError(pickle.UnpicklingError):
-    """The file carries pickled code (a global that ``weights_only=True`` refuses); nothing ran."""
 
 
 class ArchitectureMismatch(ValueError):
@@ -171,7 +166,7 @@ def read_checkpoint(path: Path) -> tuple[dict[str, Tensor], str, list[str]]:
     """
     if not path.is_file():
         raise PretrainedUnavailable(f"pretrained weights file {path} does not exist. {WHERE_TO_GET}")
-    obj = _safe_load(path)
+    obj = load_torch_file(path, "Fix: model.pretrained.source=<a torchvision or Hara .pth file>, or null for random init")
     hara = isinstance(obj, Mapping) and "state_dict" in obj and "arch" in obj
     state = obj["state_dict"] if isinstance(obj, Mapping) and "state_dict" in obj else obj
     if not isinstance(state, Mapping) or not all(isinstance(v, Tensor) for v in state.values()):
@@ -183,24 +178,6 @@ def read_checkpoint(path: Path) -> tuple[dict[str, Tensor], str, list[str]]:
     has_counters = any(key.endswith("num_batches_tracked") for key in state)
     fmt = ("hara-2020" if has_counters else "hara-2017") if hara else "state_dict"
     return dict(state), fmt, notes
-
-
-def _safe_load(path: Path) -> object:
-    """``torch.load(path, weights_only=True)`` with errors that name the file."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
-        if "Weights only load failed" not in str(error):
-            raise ValueError(f"{path} is not a readable PyTorch checkpoint: {error}") from error
-        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
-        what = found.group(1) if found else "a non-tensor object"
-        raise UnsafeCheckpointError(
-            f"refusing {path}: it carries pickled code ({what}), which torch.load(weights_only="
-            "True) does not run. Load it only if you trust it, and re-save its state_dict "
-            "(a dict of tensors) with torch.save."
-        ) from None
-    except Exception as error:  # garbage makes the unpickler fail in many ways
-        raise ValueError(f"{path} is not a readable PyTorch checkpoint: {error!r}") from error
 
 
 def _load_into(

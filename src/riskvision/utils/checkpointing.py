@@ -4,7 +4,7 @@ inside every checkpoint."""
 from __future__ import annotations
 
 import os
-import pickle
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -13,30 +13,71 @@ from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch import Callback, LightningModule, Trainer
 
 from riskvision.files import atomic_write
+from riskvision.safe_load import CheckpointError, load_torch_file
+from riskvision.trust import check_stored_config
 
 #: Key under which the resolved run config (plain dicts/lists) is stored in each checkpoint.
 CONFIG_KEY = "riskvision_cfg"
+FIX = "Fix: pass a .ckpt written by riskvision's train.py (e.g. RUN/checkpoints/last.ckpt)"
 
 
-def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """A train.py checkpoint as plain data (``weights_only=True``: no pickled code runs).
+def load_checkpoint(path: str | os.PathLike, trusted_targets: Iterable[str] = ()) -> dict[str, Any]:
+    """A train.py checkpoint as plain data, checked before anything is built from it.
+
+    Read with ``weights_only=True`` (:func:`riskvision.safe_load.load_torch_file`: no pickled code runs); its
+    stored run config and hyperparameters pass :func:`riskvision.trust.check_stored_config` (only trusted
+    ``_target_`` values, plus ``trusted_targets``; plain values only). ``train.py ckpt_path=``, ``eval.py``,
+    ``predict_video.py`` and ``RiskModule.load_from_checkpoint`` all load through here.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        ValueError: not a torch file, truncated, or holding pickled objects.
-        KeyError: the file holds no run config (it was not written by riskvision's train.py).
+        CheckpointError: not a PyTorch file (empty, text, truncated), pickled code, or a PyTorch file that is not
+            a train.py checkpoint (e.g. pretrained weights); the message says what it holds.
+        UntrustedConfigError: the stored config names a target outside the allow-list, or holds non-plain data.
     """
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"ckpt_path={path} does not exist; pass a .ckpt written by train.py")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as error:
-        raise ValueError(f"ckpt_path={path} cannot be loaded as a checkpoint ({type(error).__name__}: {error}). "
-                         "Fix: pass a .ckpt written by riskvision's train.py (e.g. RUN/checkpoints/last.ckpt)") from error
-    if not isinstance(checkpoint, dict) or CONFIG_KEY not in checkpoint:
-        raise KeyError(f"{path} has no '{CONFIG_KEY}' (the run config train.py stores); it was not written by "
-                       "riskvision's train.py")
+    checkpoint = load_torch_file(path, FIX)
+    if not isinstance(checkpoint, dict) or CONFIG_KEY not in checkpoint or "state_dict" not in checkpoint:
+        raise CheckpointError(f"{path} is not a checkpoint of riskvision's train.py: it holds {_contents(checkpoint)}. "
+                              f"{FIX}")
+    check_stored_config(checkpoint[CONFIG_KEY], f"{path}: stored run config", trusted=trusted_targets)
+    check_stored_config(checkpoint.get("hyper_parameters", {}), f"{path}: stored hyperparameters", sections=None,
+                        trusted=trusted_targets)
     return checkpoint
+
+
+def model_name(model_cfg: Mapping[str, Any]) -> str:
+    """A readable model name from a model config: the net class, with its depth or backbone when it has one,
+    and the task (``ResNetBiLSTM-resnet18 (BinaryCrash)``, ``ResNet3D-101 (RiskLevels)``)."""
+    return f"{net_name(model_cfg)} ({str(model_cfg.get('task', {}).get('_target_', '?')).rsplit('.', 1)[-1]})"
+
+
+def net_name(model_cfg: Mapping[str, Any]) -> str:
+    """The net class of a model config, with its depth or backbone (``ResNet3D-101``, ``ResNetBiLSTM-resnet18``)."""
+    net = model_cfg.get("net", {})
+    name = str(net.get("_target_", "?")).rsplit(".", 1)[-1]
+    detail = net.get("depth") or net.get("backbone")
+    return f"{name}-{detail}" if detail else name
+
+
+def describe_checkpoint(checkpoint: Mapping[str, Any]) -> str:
+    """What a train.py checkpoint holds, for messages: model, task, epoch, step and the run folder."""
+    run = checkpoint[CONFIG_KEY]
+    folder = run.get("paths", {}).get("output_dir", "?")
+    return (f"a {model_name(run.get('model', {}))} checkpoint at epoch {checkpoint.get('epoch', '?')}, step "
+            f"{checkpoint.get('global_step', '?')}, of the run in {folder}")
+
+
+def _contents(obj: object) -> str:
+    """What a loaded PyTorch file that is not a train.py checkpoint holds."""
+    if isinstance(obj, Mapping) and "state_dict" in obj and "arch" in obj:
+        return (f"Hara's pretrained {obj['arch']} weights (use them to start training: "
+                "model.pretrained.source=<this file>)")
+    if isinstance(obj, Mapping) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        return (f"a bare state dict of {len(obj)} tensors (pretrained weights? use them to start training: "
+                "model.pretrained.source=<this file>)")
+    if isinstance(obj, Mapping) and "state_dict" in obj:
+        return f"a checkpoint without riskvision's run config (keys {sorted(map(str, obj))[:8]})"
+    return f"a {type(obj).__name__}"
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

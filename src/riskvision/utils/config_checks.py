@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import hydra
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from riskvision.batch import LABEL_KEYS
 from riskvision.data.transforms import NORMALIZATION_PRESETS
 from riskvision.models import ClipNet
+from riskvision.safe_load import CheckpointError
+from riskvision.trust import UntrustedConfigError
+from riskvision.utils.checkpointing import CONFIG_KEY, describe_checkpoint, load_checkpoint, model_name
 
 INPUT_KEYS = ("sampler", "augment", "num_frames", "frame_size", "normalization", "target", "batch_size")
 #: Overrides whose key moved, and where to (the old key gives an error that names the new one).
@@ -35,8 +39,9 @@ def validate_config(cfg: DictConfig) -> None:
 
     Checks ``model.inputs`` (keys present, a target, a sampler of ``data.samplers``, an augmentation of
     ``data.augments`` or null, a normalisation preset,
-    positive sizes), that the model's task learns that target, that an explicit ``ckpt_path`` file exists and
-    that ``ckpt_path=last`` has a ``checkpoints/last.ckpt`` to resume in the run folder.
+    positive sizes), that the model's task learns that target, that an explicit ``ckpt_path`` file exists,
+    that ``ckpt_path=last`` has a ``checkpoints/last.ckpt`` to resume in the run folder and that the checkpoint
+    is one of this model (:func:`check_checkpoint_fits`).
     """
     inputs = cfg.model.get("inputs")
     if inputs is None:
@@ -64,6 +69,40 @@ def validate_config(cfg: DictConfig) -> None:
     if ckpt_path == "last" and not Path(resume_path(cfg)).is_file():
         raise ConfigError(f"ckpt_path=last but {resume_path(cfg)} does not exist: nothing to resume in this run "
                           "folder. Fix: hydra.run.dir=<the folder of the run to resume>, or ckpt_path=<a .ckpt file>")
+    if ckpt_path is not None:
+        check_checkpoint_fits(cfg)
+
+
+def check_checkpoint_fits(cfg: DictConfig) -> None:
+    """Raise :class:`ConfigError` unless ``ckpt_path`` is a train.py checkpoint (:func:`load_checkpoint`: the one
+    loader, whose errors say what the file is) of the model this run builds: the same net config and task."""
+    path = resume_path(cfg)
+    try:
+        checkpoint = load_checkpoint(path)
+    except (CheckpointError, UntrustedConfigError) as error:
+        raise ConfigError(f"ckpt_path: {error}") from None
+    stored = checkpoint[CONFIG_KEY].get("model", {})
+    wanted = OmegaConf.to_container(cfg.model, resolve=True)
+    differences = [
+        f"model.{key} ({old!r} in the checkpoint, {new!r} here)"
+        for key, old, new in _differences({"net": stored.get("net"), "task": stored.get("task")},
+                                          {"net": wanted.get("net"), "task": wanted.get("task")})
+    ]
+    if differences:
+        listed = "; ".join(differences[:6]) + (f" and {len(differences) - 6} more" if len(differences) > 6 else "")
+        raise ConfigError(
+            f"ckpt_path={path} holds {describe_checkpoint(checkpoint)}, but this run builds {model_name(wanted)}: "
+            f"{listed}. Fix: the model= and model.* overrides the checkpoint was trained with (its run folder's "
+            ".hydra/overrides.yaml lists them), or a checkpoint of this model"
+        )
+
+
+def _differences(old: Any, new: Any, key: str = "") -> list[tuple[str, Any, Any]]:
+    """``(dotted key, old value, new value)`` for every leaf where two plain configs differ."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [difference for name in dict.fromkeys([*old, *new])
+                for difference in _differences(old.get(name), new.get(name), f"{key}.{name}" if key else name)]
+    return [] if old == new else [(key, old, new)]
 
 
 def resume_path(cfg: DictConfig) -> str | None:

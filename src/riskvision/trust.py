@@ -1,0 +1,127 @@
+"""What a config that came from elsewhere (a checkpoint's stored run config) may build.
+
+A ``.ckpt`` downloaded from a paper's page is untrusted: loading it with ``weights_only=True`` runs no pickled
+code, but its stored run config is instantiated by Hydra, and a ``_target_`` is a call of any importable
+function. Before anything is built (or even imported) from such a config, :func:`check_stored_config` checks:
+
+- every ``_target_`` of the parts that are built (``model``, ``data``; a module's hyperparameters) is one of
+  :data:`TRUSTED_TARGETS` (compared as strings, so nothing is imported to decide), or one the user named on the
+  command line (``trusted_targets=[my_pkg.MyNet]``);
+- Hydra's special keys are only ``_target_``, ``_partial_``, ``_recursive_``, ``_convert_`` and ``_args_``;
+- every value is plain data (``str``, ``int``, ``float``, ``bool``, ``None``, lists and string-keyed mappings),
+  and no string is an OmegaConf interpolation (``${...}`` would call a resolver such as ``oc.env``).
+
+Anything else is refused with :class:`UntrustedConfigError` naming the file, the key and the value.
+Standard library only: every layer may import it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+__all__ = ["BUILT_SECTIONS", "TRUSTED_TARGETS", "UntrustedConfigError", "check_stored_config"]
+
+#: The ``_target_`` values a stored config may name: riskvision's own classes and the optimiser, scheduler and
+#: transform classes ``conf/`` ships configs for (``tests/test_trust.py`` checks that every ``_target_`` under
+#: conf/model and conf/data is here). A new model, source or task class joins this list to be rebuildable
+#: from its checkpoints.
+TRUSTED_TARGETS = frozenset({
+    # the module, its tasks and nets
+    "riskvision.module.RiskModule",
+    "riskvision.tasks.BinaryCrash",
+    "riskvision.tasks.RiskLevels",
+    "riskvision.models.ResNetBiLSTM",
+    "riskvision.models.ResNet3D",
+    # data: the datamodule, sources, splits, labels, samplers, readers, augmentation
+    "riskvision.data.datamodule.RiskDataModule",
+    "riskvision.data.sources.dota.DotaSource",
+    "riskvision.data.sources.dota.DotaFilter",
+    "riskvision.data.sources.bdd.BddSource",
+    "riskvision.data.sources.synthetic.SyntheticSource",
+    "riskvision.data.splits.SubsetSplit",
+    "riskvision.data.splits.FileSplit",
+    "riskvision.data.splits.RandomSplit",
+    "riskvision.data.labels.LabelPolicy",
+    "riskvision.data.sampling.UniformSampler",
+    "riskvision.data.sampling.WindowSampler",
+    "riskvision.data.readers.reader_for",
+    "riskvision.data.transforms.ClipAugment",
+    "riskvision.data.transforms.MultiScaleCornerCrop",
+    # optimisers and schedulers
+    "torch.optim.Adam",
+    "torch.optim.AdamW",
+    "torch.optim.SGD",
+    "torch.optim.lr_scheduler.ReduceLROnPlateau",
+    "torch.optim.lr_scheduler.CosineAnnealingLR",
+    "torch.optim.lr_scheduler.StepLR",
+    "torch.optim.lr_scheduler.MultiStepLR",
+    # torchvision transforms of the augmentation configs
+    "torchvision.transforms.v2.AutoAugment",
+    "torchvision.transforms.v2.AutoAugmentPolicy",
+    "torchvision.transforms.v2.ColorJitter",
+    "torchvision.transforms.v2.GaussianBlur",
+    "torchvision.transforms.v2.RandomErasing",
+    "torchvision.transforms.v2.RandomHorizontalFlip",
+    "torchvision.transforms.v2.RandomPerspective",
+    "torchvision.transforms.v2.RandomResizedCrop",
+})  # fmt: skip
+
+#: Sections of a stored run config that are ever built (their ``_target_`` values are checked); the other
+#: sections (trainer, callbacks, logger, ...) are kept as a record and never instantiated.
+BUILT_SECTIONS = ("model", "data")
+#: Keys with underscores on both sides that a stored config may hold (Hydra's, and a data config's list of
+#: shortcuts, ``riskvision.utils.instantiate_data``).
+SPECIAL_KEYS = frozenset({"_target_", "_partial_", "_recursive_", "_convert_", "_args_", "_shortcuts_"})
+PLAIN = (str, int, float, bool, type(None))
+
+
+class UntrustedConfigError(ValueError):
+    """A stored config names something riskvision does not build from a file, or holds non-plain data."""
+
+
+def check_stored_config(config: Mapping[str, Any], source: str, sections: Iterable[str] | None = BUILT_SECTIONS,
+                        trusted: Iterable[str] = ()) -> None:
+    """Raise :class:`UntrustedConfigError` unless ``config`` is plain data whose built parts name only trusted
+    targets (see the module docstring).
+
+    Args:
+        config: the stored mapping (a checkpoint's ``riskvision_cfg`` or ``hyper_parameters``).
+        source: what to call it in messages (``"<file>: stored run config"``).
+        sections: the top-level keys whose ``_target_`` values are checked; ``None`` checks all of them.
+        trusted: more targets to accept (what the user named with ``trusted_targets=``).
+    """
+    if not isinstance(config, Mapping):
+        raise UntrustedConfigError(f"{source} is a {type(config).__name__}, not a mapping of config keys")
+    allowed = TRUSTED_TARGETS | set(trusted)
+    for key, value in config.items():
+        built = sections is None or key in sections
+        _check(value, str(key), source, allowed if built else None)
+
+
+def _check(value: Any, key: str, source: str, allowed: frozenset[str] | set[str] | None) -> None:
+    """Recursive walk; ``allowed`` is ``None`` where targets are not checked (never-built sections)."""
+    if isinstance(value, Mapping):
+        for name, item in value.items():
+            if not isinstance(name, str):
+                raise UntrustedConfigError(f"{source}: key {name!r} under {key!r} is not a string")
+            if name.startswith("_") and name.endswith("_") and name not in SPECIAL_KEYS:
+                raise UntrustedConfigError(f"{source}: {key}.{name} is a special key riskvision does not accept in a "
+                                           f"stored config (accepted: {sorted(SPECIAL_KEYS)})")
+            _check(item, f"{key}.{name}", source, allowed)
+        target = value.get("_target_")
+        if allowed is not None and target is not None and target not in allowed:
+            raise UntrustedConfigError(
+                f"{source}: {key}._target_={target!r} is not a class riskvision builds from a stored config, so "
+                "nothing was built or imported. Fix: use a checkpoint written by riskvision's train.py; if you wrote "
+                f"this class and trust the file, name it on the command line: trusted_targets=[{target}]"
+            )
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            _check(item, f"{key}[{index}]", source, allowed)
+    elif not isinstance(value, PLAIN):
+        raise UntrustedConfigError(f"{source}: {key} holds a {type(value).__name__} where a stored config holds "
+                                   "plain values (str, int, float, bool, null, lists, mappings)")
+    elif isinstance(value, str) and "${" in value:
+        raise UntrustedConfigError(f"{source}: {key}={value!r} is an interpolation; a stored config is resolved "
+                                   "when it is written, so this file was edited. Nothing was resolved")
