@@ -15,6 +15,7 @@ import pytest
 from riskvision.data.check import check
 from riskvision.data.datamodule import RiskDataModule
 from riskvision.data.layout import DataLayoutError
+from riskvision.data.prepare import prepare
 from riskvision.data.records import DataIssue, DataWarning
 from riskvision.data.sampling import WindowSampler
 from riskvision.data.sources.dota import DotaSource, build_dota_index
@@ -223,3 +224,20 @@ def test_unreadable_root_says_so(tmp_path):
             build_dota_index(tmp_path / "dota")
     finally:
         (tmp_path / "dota").chmod(0o755)
+
+
+def test_prepare_names_a_root_that_is_a_file(tmp_path):
+    (tmp_path / "raw").write_text("")
+    with pytest.raises(DataLayoutError, match=rf"--dota-root={tmp_path / 'raw'} is a file, not a folder"):
+        prepare(tmp_path / "raw", None, tmp_path / "out")
+    with pytest.raises(DataLayoutError, match=rf"--bdd-root={tmp_path / 'raw'} is a file, not a folder"):
+        prepare(None, tmp_path / "raw", tmp_path / "out")
+
+
+def test_prepare_lists_a_bad_annotation_and_prepares_the_rest(make_official_tree, tmp_path):
+    raw = make_official_tree([BAD, GOOD])
+    utf16(annotation(raw))
+    failures = prepare(raw, None, tmp_path / "out")
+    assert len(failures) == 1 and failures[0].startswith(f"{annotation(raw)} is not UTF-8 text")
+    kept, issues = build(tmp_path / "out" / "dota")  # copied unchanged: the prepared tree reports it too
+    assert kept == [GOOD] and only_fatal(issues).video_id == BAD
