@@ -3,7 +3,8 @@
     python scripts/prepare_data.py --dota-root RAW_DOTA --bdd-root RAW_BDD --out OUT --workers 2
 
 Writes OUT/dota (10 fps JPEG frames, short side 256, boxes rescaled) and OUT/bdd (frame folders at --fps);
-a rerun skips finished videos and redoes half-written ones. Failed videos are listed and the exit code is 1.
+a rerun skips finished videos and redoes half-written ones. Failed videos and unreadable annotations are
+listed and the exit code is 1.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     for failure in failures:
         print(f"FAILED {failure}", file=sys.stderr)
     if failures:
-        print(f"{len(failures)} video(s) failed; fix or delete them and rerun (finished ones are skipped).", file=sys.stderr)
+        print(f"{len(failures)} video(s) or annotation(s) failed; fix or delete them and rerun (finished ones are "
+              "skipped).", file=sys.stderr)
     return 1 if failures else 0
 
 

@@ -133,8 +133,10 @@ class RiskDataModule(LightningDataModule):
             source.prepare()
 
     def build_records(self) -> list[VideoRecord]:
-        """Every usable record of every source, before filters; problems go to :attr:`issues`. A source
-        prepares itself on processes that skip ``prepare_data`` (DDP ranks > 0, ``scripts/eval.py``)."""
+        """Every usable record of every source, before filters; the problems of this build replace
+        :attr:`issues` (a rebuild re-reads every file: a fixed clip is back, no problem is listed twice). A
+        source prepares itself on processes that skip ``prepare_data`` (DDP ranks > 0, ``scripts/eval.py``)."""
+        self.issues = []
         self.records_by_source = {name: source.build(self.issues) for name, source in self.sources.items()}
         return self.records
 

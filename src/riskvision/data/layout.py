@@ -20,7 +20,49 @@ SYNTHETIC_MARKER = "synthetic.json"
 
 
 class DataLayoutError(FileNotFoundError):
-    """A data root does not match any supported layout."""
+    """A data root does not match any supported layout, or a file the whole layout needs is unusable."""
+
+
+class DataFileError(DataLayoutError):
+    """One data file cannot be used: unreadable, not UTF-8, not JSON, or not of the expected shape.
+
+    Attributes:
+        path: the file.
+    The message names the file, the problem and the fix. A source reading a per-video file turns it into a
+    :class:`~riskvision.data.records.DataIssue` and drops the video; raised for a file the whole layout needs
+    (a metadata or split file listing every clip), it stops the index as the :class:`DataLayoutError` it is.
+    """
+
+    def __init__(self, path: Path, problem: str, fix: str = "restore it from the data set release") -> None:
+        super().__init__(f"{path} {problem}. Fix: {fix}")
+        self.path = Path(path)
+
+
+#: JSON type names by Python type, for messages.
+JSON_TYPES = {dict: "an object", list: "a list", str: "a string", int: "an integer", float: "a number",
+              bool: "true/false", type(None): "null"}
+
+
+def require_folder(root: str | Path, key: str, expected: str) -> Path:
+    """``root`` as a Path when it is a readable folder; :class:`DataLayoutError` naming ``key`` otherwise.
+
+    Args:
+        root: the configured data root.
+        key: the setting it came from, as the user types it (``data.dota_root``, ``--bdd-root``).
+        expected: what the folder should hold (the layout), for the message.
+    """
+    root = Path(root)
+    fix = f"Fix: set {key} to the folder that holds {expected}"
+    if root.is_file():
+        raise DataLayoutError(f"{key}={root} is a file, not a folder. {fix}")
+    if not root.is_dir():
+        raise DataLayoutError(f"{key}={root} does not exist (or is a broken link). {fix}")
+    try:
+        os.scandir(root).close()
+    except OSError as err:
+        raise DataLayoutError(f"{key}={root} cannot be read ({err.strerror}). Fix: give this user read and "
+                              f"execute permission on it (chmod u+rx), or set {key} to a readable copy") from err
+    return root
 
 
 def is_synthetic(root: Path) -> bool:
@@ -30,24 +72,36 @@ def is_synthetic(root: Path) -> bool:
 
 def list_frames(folder: Path, clip: str, expected: int | None,
                 issues: list[DataIssue] | None) -> tuple[str, ...] | None:
-    """Sorted image names of ``folder``, index ``i`` = native frame ``i``; ``None`` (dropped) if none.
+    """Sorted image names of ``folder``, index ``i`` = native frame ``i``; ``None`` when the clip is dropped.
 
     With numeric names, a gap in the numbering is filled with the nearest existing frame and
-    reported. When ``expected`` is given and fewer frames exist, the clip is shortened and reported;
-    extra frames beyond ``expected`` are ignored.
+    reported. A folder that is missing, unreadable (permissions, a symlink loop) or holds no images,
+    or fewer than ``expected`` frames (when given), drops the clip with a fatal issue: its labels
+    assume frames that are not there. Extra frames beyond ``expected`` are ignored.
     """
     try:
-        names = [e.name for e in os.scandir(folder) if e.name.lower().endswith(IMAGE_SUFFIXES)]
+        with os.scandir(folder) as entries:
+            names = [e.name for e in entries if e.name.lower().endswith(IMAGE_SUFFIXES)]
     except (FileNotFoundError, NotADirectoryError):
         names = []
+    except OSError as err:
+        report(issues, DataIssue("unreadable_folder", clip, str(folder),
+                                 f"frame folder {folder} of {clip} cannot be read ({err.strerror}); clip dropped. "
+                                 f"Fix: make it a readable folder (chmod u+rx, no symlink loop) or remove the clip "
+                                 f"from the split files", fatal=True))
+        return None
     if not names:
         report(issues, DataIssue("missing_folder", clip, str(folder),
-                                 f"frame folder {folder} of {clip} is missing or holds no images; clip dropped"))
+                                 f"frame folder {folder} of {clip} is missing or holds no images; clip dropped. "
+                                 f"Fix: extract its frames or remove the clip from the split files", fatal=True))
         return None
     files = _fill_gaps(sorted(names), clip, folder, issues)
     if expected is not None and len(files) < expected:
-        report(issues, DataIssue("missing_frames", clip, str(folder),
-                                 f"{folder} has {len(files)} frames, metadata says {expected}; using {len(files)}"))
+        report(issues, DataIssue("too_few_frames", clip, str(folder),
+                                 f"frame folder {folder} of {clip} has {len(files)} frames, its metadata says "
+                                 f"num_frames={expected}; clip dropped. Fix: re-extract its frames or correct "
+                                 f"num_frames", fatal=True))
+        return None
     return files[:expected] if expected is not None else files
 
 
@@ -68,9 +122,27 @@ def _fill_gaps(names: list[str], clip: str, folder: Path, issues: list[DataIssue
     return tuple(filled)
 
 
+def read_text(path: Path) -> str:
+    """The UTF-8 text of ``path`` (a byte-order mark is allowed); :class:`DataFileError` when it cannot be read
+    or is not UTF-8. A missing file raises :class:`FileNotFoundError` (callers decide what missing means)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise
+    except OSError as err:
+        raise DataFileError(path, f"cannot be read ({err.strerror})",
+                            "make it a readable file (chmod u+r, no symlink loop)") from err
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        utf16 = " (it starts with a UTF-16 byte-order mark)" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
+        raise DataFileError(path, f"is not UTF-8 text: byte 0x{data[err.start]:02x} at offset {err.start}{utf16}",
+                            "re-save it as UTF-8 (e.g. iconv -t UTF-8) or restore it from the data set release") from err
+
+
 def read_id_list(path: Path) -> list[str]:
-    """Non-empty stripped lines of a split file."""
-    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    """Non-empty stripped lines of a split file (:class:`DataFileError` when it is not readable UTF-8 text)."""
+    return [line.strip() for line in read_text(path).splitlines() if line.strip()]
 
 
 def read_subset_lists(paths: Mapping[str, Path], issues: list[DataIssue] | None) -> dict[str, str]:
@@ -89,8 +161,40 @@ def read_subset_lists(paths: Mapping[str, Path], issues: list[DataIssue] | None)
 
 
 def load_json(path: Path) -> dict:
-    """Parse ``path``; a malformed file is an error naming it."""
+    """The JSON object in ``path``; :class:`DataFileError` naming the file when it cannot be read, is not
+    UTF-8, is not valid JSON or holds something else than an object (``FileNotFoundError`` when missing)."""
     try:
-        return json.loads(path.read_text())
+        data = json.loads(read_text(path))
     except json.JSONDecodeError as err:
-        raise ValueError(f"{path} is not valid JSON ({err}); restore it from the data set release") from err
+        raise DataFileError(path, f"is not valid JSON ({err})") from err
+    if not isinstance(data, dict):
+        raise DataFileError(path, f"holds {json_type(data)} where a JSON object is expected")
+    return data
+
+
+def json_type(value: object) -> str:
+    """The JSON name of ``value``'s type, with its article (``"a list"``)."""
+    return JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def check_fields(entry: object, fields: Mapping[str, tuple[type, bool]], path: Path, what: str) -> dict:
+    """``entry`` when it is a JSON object whose fields have the right types; :class:`DataFileError` otherwise.
+
+    Args:
+        entry: a parsed JSON value.
+        fields: ``{name: (type, required)}``; ``int`` excludes ``true/false``; a ``null`` value counts as absent.
+        path: the file ``entry`` comes from, for the message.
+        what: what ``entry`` is (``"the entry of clip X"``), for the message.
+    """
+    if not isinstance(entry, dict):
+        raise DataFileError(path, f"holds {json_type(entry)} for {what} where a JSON object is expected")
+    for name, (kind, required) in fields.items():
+        value = entry.get(name)
+        if value is None:
+            if required:
+                raise DataFileError(path, f"has no {name!r} field (or it is null) in {what}",
+                                    f"add {name} ({JSON_TYPES[kind]}) to it or restore the file from the data set release")
+        elif not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise DataFileError(path, f"has {name}={value!r} in {what}, which is {json_type(value)}, not "
+                                f"{JSON_TYPES[kind]}", f"correct {name} or restore the file from the data set release")
+    return entry

@@ -15,12 +15,13 @@ Output:
 
 Resizing uses the readers' antialiased bilinear filter (DCT-draft decode for DoTA JPEGs), so both
 sources are filtered alike. Each video is written to OUT/<source>/.tmp/... and renamed into place
-when complete: a rerun skips finished videos and redoes half-written ones. Videos that fail are
-listed at the end and the exit code is 1.
+when complete: a rerun skips finished videos and redoes half-written ones. Videos that fail and
+annotations that cannot be read are listed at the end and the exit code is 1.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -32,10 +33,10 @@ import av
 from PIL import Image
 from tqdm import tqdm
 
-from riskvision.data.layout import DataLayoutError
+from riskvision.data.layout import DataFileError, DataLayoutError, load_json, require_folder
 from riskvision.data.readers import FrameReadError, JpegFolderReader, probe_video, resize_frame
 from riskvision.data.records import VideoRecord
-from riskvision.data.sources.dota import DOTA_FPS
+from riskvision.data.sources.dota import DOTA_FPS, clip_frame_folder
 from riskvision.data.timebase import native_index
 from riskvision.files import atomic_write
 
@@ -85,8 +86,12 @@ def _fresh_tmp(tmp: Path) -> Path:
 
 
 def dota_clip_frames(clip_dir: Path) -> tuple[Path, list[str]]:
-    """The folder holding a raw clip's JPEGs (``images/`` or the clip folder) and their sorted names."""
-    folder = clip_dir / "images" if (clip_dir / "images").is_dir() else clip_dir
+    """The folder holding a raw clip's JPEGs (``images/`` or the clip folder) and their sorted names.
+
+    Raises:
+        OSError: the folder is missing or cannot be read (permissions, a symlink loop).
+    """
+    folder = clip_frame_folder(clip_dir)
     return folder, sorted(p.name for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg"))
 
 
@@ -135,23 +140,37 @@ def _write_json(path: Path, data) -> None:
     atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
-def copy_dota_metadata(raw: Path, out_root: Path, settings: Settings) -> None:
-    """Copy split/metadata files and rewrite annotations with boxes in the new frame size."""
+def copy_dota_metadata(raw: Path, out_root: Path, settings: Settings) -> list[str]:
+    """Copy split/metadata files and rewrite annotations with boxes in the new frame size.
+
+    Returns the failures: an annotation that is not a UTF-8 JSON object is listed (the message names it
+    and the fix) and copied unchanged, so indexing the output reports its clip too; a rerun rewrites it.
+    """
     out_root.mkdir(parents=True, exist_ok=True)
     for path in raw.iterdir():
         if path.is_file() and path.suffix in (".json", ".txt"):
             shutil.copyfile(path, out_root / path.name)
     if not (raw / "annotations").is_dir():
-        return
+        return []
     (out_root / "annotations").mkdir(exist_ok=True)
+    failures = []
     for path in sorted((raw / "annotations").glob("*.json")):
-        annotation = json.loads(path.read_text())
-        clip_dir = raw / "frames" / path.stem
-        native = _native_size(*dota_clip_frames(clip_dir)) if clip_dir.is_dir() else None
+        try:
+            annotation = load_json(path)
+        except DataFileError as error:
+            failures.append(str(error))
+            with contextlib.suppress(OSError):  # an unreadable file cannot be copied either
+                shutil.copyfile(path, out_root / "annotations" / path.name)
+            continue
+        try:
+            native = _native_size(*dota_clip_frames(raw / "frames" / path.stem))
+        except OSError:
+            native = None  # no readable frames: the clip itself fails and is listed
         if native is not None:
             height, width = short_side_size(*native, settings.short_side)
             annotation = _rescale_annotation(annotation, width / native[1], height / native[0])
         _write_json(out_root / "annotations" / path.name, annotation)
+    return failures
 
 
 # ---------------------------------------------------------------- BDD100K
@@ -185,17 +204,17 @@ def prepare_bdd_video(video: Path, final: Path, tmp: Path, settings: Settings) -
 
 
 def _dota_jobs(raw: Path, out_root: Path, settings: Settings) -> list[tuple]:
-    frames = raw / "frames"
+    expected = ("frames/<clip>/images/%06d.jpg, annotations/<clip>.json and metadata_{train,val}.json "
+                "(the official release layout)")
+    frames = require_folder(raw, "--dota-root", expected) / "frames"
     if not frames.is_dir():
-        raise DataLayoutError(
-            f"DoTA root {raw} has no frames/ folder; expected frames/<clip>/images/%06d.jpg, "
-            "annotations/<clip>.json and metadata_{train,val}.json (the official release layout)."
-        )
-    clips = sorted(p for p in frames.iterdir() if p.is_dir())
+        raise DataLayoutError(f"DoTA root {raw} has no frames/ folder; expected {expected}.")
+    clips = sorted(p for p in frames.iterdir() if p.is_dir() or p.is_symlink())  # a looping link fails, listed
     return [(prepare_dota_clip, (c, out_root, settings)) for c in clips if not (out_root / "frames" / c.name).is_dir()]
 
 
 def _bdd_jobs(raw: Path, out_root: Path, settings: Settings, splits: list[str]) -> list[tuple]:
+    require_folder(raw, "--bdd-root", "videos/100k/{train,val}/<id>.mov (or .mp4)")
     jobs = []
     for split in splits:
         folder = raw / "videos" / "100k" / split
@@ -253,7 +272,7 @@ def prepare(
     if dota_root is not None:
         root = out / "dota"
         jobs = _dota_jobs(dota_root, root, settings)
-        copy_dota_metadata(dota_root, root, settings)
+        failures += copy_dota_metadata(dota_root, root, settings)
         failures += run_jobs(jobs, workers, "DoTA clips")
         _write_json(root / "prepared.json", {"fps": DOTA_FPS, **info, "source": "dota", "layout": "frames/<clip>/images/%06d.jpg"})
     if bdd_root is not None:

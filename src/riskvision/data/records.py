@@ -68,13 +68,18 @@ class DataIssue:
     """A problem found in the data files, collected by the index builders and reported by check_data.
 
     Attributes:
-        kind: ``"missing_folder"``, ``"missing_frames"``, ``"unreadable_video"``, ``"span_clipped"``,
-            ``"label_count"``, ``"missing_metadata"``, ``"missing_annotation"``, ``"duplicate_split"``,
-            ``"unreadable_frame"``.
+        kind: a clip dropped from the index (fatal): ``"missing_folder"`` (no frame folder or no images in
+            it), ``"unreadable_folder"`` (permissions, a symlink loop), ``"too_few_frames"`` (fewer than its
+            ``num_frames``), ``"bad_clip_file"`` (its metadata entry or annotation is unusable: not UTF-8, not
+            a JSON object, a missing or mistyped field, ``num_frames < 1``, ``anomaly_start > anomaly_end``);
+            ``"duplicate_split"`` (fatal); and, the data still usable: ``"missing_frames"`` (gaps filled),
+            ``"unreadable_video"``, ``"span_clipped"``, ``"label_count"``, ``"missing_metadata"``,
+            ``"missing_annotation"``, ``"unreadable_frame"``.
         video_id: the video concerned.
         path: the file or folder concerned.
-        message: what is wrong and what was done about it.
-        fatal: the data cannot be trusted as it is (check_data exits non-zero).
+        message: what is wrong, what was done about it and the fix.
+        fatal: the data cannot be trusted as it is (check_data exits non-zero); training still runs on the
+            records that were built.
     """
 
     kind: str

@@ -22,10 +22,14 @@ the YouTube video it was cut from (the id before the last ``_``), so grouped spl
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from riskvision.data.layout import DataLayoutError, is_synthetic, list_frames, load_json, read_subset_lists
+from riskvision.data.layout import (
+    DataFileError, DataLayoutError, check_fields, is_synthetic, list_frames, load_json, read_subset_lists,
+    require_folder,
+)
 from riskvision.data.records import DataIssue, VideoRecord, report
 from riskvision.data.sources.base import RecordSource
 
@@ -51,13 +55,23 @@ SEED_LAYOUT = (
     "bilstm seed: <root>/final_{train,val}_split.txt, <root>/final_metadata_*.json, "
     "<root>/DoTA/DoTA_Frames/<clip>/images/*.jpg, <root>/BDD100K/BDD_Frames/<id>/*.jpg"
 )
+ROOT_KEY = "data.dota_root"
+ROOT_HOLDS = f"one of the DoTA layouts ({OFFICIAL_LAYOUT}; or {SEED_LAYOUT})"
+
+#: ``{field: (type, required)}`` of a clip's entry in metadata_{train,val}.json (the seed's final_metadata_*.json).
+METADATA_FIELDS = {"num_frames": (int, True), "anomaly_start": (int, True), "anomaly_end": (int, True),
+                   "anomaly_class": (str, False)}
+#: ``{field: (type, required)}`` of annotations/<clip>.json (the fields riskvision reads or checks).
+ANNOTATION_FIELDS = {"num_frames": (int, True), "anomaly_start": (int, False), "anomaly_end": (int, False),
+                     "ego_involve": (bool, False), "night": (bool, False), "ignore": (bool, False),
+                     "accident_name": (str, False), "labels": (list, False)}
 
 
 # ----------------------------------------------------------------------------- layout detection
 
 def detect_dota_layout(root: str | Path) -> str:
     """``"official"`` or ``"seed"``; raises :class:`DataLayoutError` showing both layouts otherwise."""
-    root = Path(root)
+    root = require_folder(root, ROOT_KEY, ROOT_HOLDS)
     if (root / "DoTA" / "DoTA_Frames").is_dir() or (root / "final_train_split.txt").is_file():
         return "seed"
     if _official_metadata_dir(root) is not None:
@@ -80,10 +94,15 @@ def build_dota_index(
 ) -> list[VideoRecord]:
     """Records of every usable clip under ``root`` (``layout``: ``auto``, ``official`` or ``seed``).
 
-    Clips with a missing frame folder or metadata are dropped with a warning; anomaly spans beyond
-    the clip are clipped and reported; both go to ``issues`` when given.
+    A clip whose metadata entry or annotation is unusable, or whose frames are missing, unreadable or
+    fewer than its ``num_frames``, is dropped with a warning and a fatal issue; anomaly spans beyond the
+    clip are clipped and reported; all go to ``issues`` when given.
+
+    Raises:
+        DataLayoutError: ``root`` is not a readable folder, matches no layout, or a file listing every clip
+            (metadata, split file) cannot be used.
     """
-    root = Path(root)
+    root = require_folder(root, ROOT_KEY, ROOT_HOLDS)
     chosen = detect_dota_layout(root) if layout == "auto" else layout
     builders = {"official": _build_official, "seed": _build_seed}
     if chosen not in builders:
@@ -97,20 +116,21 @@ def _build_official(root: Path, issues: list[DataIssue] | None) -> list[VideoRec
     meta_dir = _official_metadata_dir(root)
     if meta_dir is None:
         raise DataLayoutError(f"DoTA root {root} has no metadata_train.json/metadata_val.json; expected {OFFICIAL_LAYOUT}")
-    metadata: dict[str, dict] = {}
+    metadata: dict[str, tuple[Path, object]] = {}
     subsets: dict[str, str] = {}
     for subset in ("train", "val"):
         path = meta_dir / f"metadata_{subset}.json"
         if path.is_file():
             entries = load_json(path)
-            metadata.update(entries)
+            metadata.update({clip: (path, entry) for clip, entry in entries.items()})
             subsets.update({clip: subset for clip in entries})
     split_subsets = read_official_splits(meta_dir, issues)
     if split_subsets:
         subsets = split_subsets
     frames_dir = root / "frames" if (root / "frames").is_dir() else root
     annotations_dir = root / "annotations"
-    if not annotations_dir.is_dir():
+    annotations = annotations_dir.is_dir()
+    if not annotations:
         report(issues, DataIssue("missing_annotation", "*", str(annotations_dir),
                                  f"DoTA root {root} has no annotations/ folder: night and ignore are unknown (False) "
                                  f"and ego comes from metadata anomaly_class"))
@@ -121,11 +141,9 @@ def _build_official(root: Path, issues: list[DataIssue] | None) -> list[VideoRec
             report(issues, DataIssue("missing_metadata", clip, str(meta_dir),
                                      f"DoTA clip {clip} is in {subset}_split.txt but not in metadata_*.json in {meta_dir}; dropped"))
             continue
-        folder = frames_dir / clip / "images"
-        if not folder.is_dir():
-            folder = frames_dir / clip
-        annotation = _load_annotation(annotations_dir / f"{clip}.json", clip, annotations_dir.is_dir(), issues)
-        record = _dota_record(clip, folder, metadata[clip], annotation, subset, synthetic, issues)
+        annotation = annotations_dir / f"{clip}.json" if annotations else None
+        record = _dota_record(clip, clip_frame_folder(frames_dir / clip), metadata[clip], annotation, subset,
+                              synthetic, issues)
         if record is not None:
             records.append(record)
     return records
@@ -140,13 +158,11 @@ def read_official_splits(folder: Path, issues: list[DataIssue] | None = None) ->
     return read_subset_lists({subset: path for subset, path in paths.items() if path.is_file()}, issues)
 
 
-def _load_annotation(path: Path, clip: str, expected: bool, issues: list[DataIssue] | None) -> dict | None:
-    if path.is_file():
-        return load_json(path)
-    if expected:
-        report(issues, DataIssue("missing_annotation", clip, str(path),
-                                 f"DoTA annotation {path} is missing: night/ignore unknown (False), ego from metadata"))
-    return None
+def clip_frame_folder(clip_dir: Path) -> Path:
+    """The folder holding a clip's frames: ``<clip_dir>/images`` when it is a folder, else ``clip_dir``
+    (never raises: an unreadable or looping ``clip_dir`` is reported when its frames are listed)."""
+    images = clip_dir / "images"
+    return images if os.path.isdir(images) else clip_dir
 
 
 # ----------------------------------------------------------------------------- seed layout
@@ -157,15 +173,16 @@ def _build_seed(root: Path, issues: list[DataIssue] | None) -> list[VideoRecord]
         if not path.is_file():
             raise DataLayoutError(f"seed layout root {root} has no {path.name}; expected {SEED_LAYOUT}")
     subsets = read_subset_lists(paths, issues)
-    metadata: dict[str, dict] = {}
+    metadata: dict[str, tuple[Path, object]] = {}
     for path in sorted(root.glob("*metadata*.json")):
-        metadata.update(load_json(path))
+        metadata.update({clip: (path, entry) for clip, entry in load_json(path).items()})
     dota_dir, bdd_dir = root / "DoTA" / "DoTA_Frames", root / "BDD100K" / "BDD_Frames"
     synthetic = is_synthetic(root)
     records = []
     for clip, subset in subsets.items():
         meta = metadata.get(clip)
-        if (meta is not None and meta.get("anomaly_class") == "normal") or (bdd_dir / clip).is_dir():
+        normal = meta is not None and isinstance(meta[1], dict) and meta[1].get("anomaly_class") == "normal"
+        if normal or os.path.isdir(bdd_dir / clip):
             record = _seed_bdd_record(clip, bdd_dir / clip, subset, synthetic, issues)
         elif meta is None:
             report(issues, DataIssue("missing_metadata", clip, str(root),
@@ -173,9 +190,7 @@ def _build_seed(root: Path, issues: list[DataIssue] | None) -> list[VideoRecord]
                                      f"folder; dropped"))
             continue
         else:
-            folder = dota_dir / clip / "images"
-            folder = folder if folder.is_dir() else dota_dir / clip
-            record = _dota_record(clip, folder, meta, None, subset, synthetic, issues)
+            record = _dota_record(clip, clip_frame_folder(dota_dir / clip), meta, None, subset, synthetic, issues)
         if record is not None:
             records.append(record)
     return records
@@ -192,27 +207,78 @@ def _seed_bdd_record(clip: str, folder: Path, subset: str, synthetic: bool,
 
 # ----------------------------------------------------------------------------- shared
 
-def _dota_record(clip: str, folder: Path, meta: dict, annotation: dict | None, subset: str,
+def _dota_record(clip: str, folder: Path, meta: tuple[Path, object], annotation_path: Path | None, subset: str,
                  synthetic: bool, issues: list[DataIssue] | None) -> VideoRecord | None:
-    """One DoTA record from metadata (+ annotation when present), or ``None`` when dropped."""
-    expected = int((annotation or meta)["num_frames"])
+    """One DoTA record from its metadata entry ``(file, entry)`` and its annotation file (when the layout has
+    annotations), or ``None`` when dropped.
+
+    Every problem with either file (see :func:`_read_clip_files`) drops the clip with one fatal
+    ``bad_clip_file`` issue naming the clip, the file and the fix.
+    """
+    try:
+        entry, annotation = _read_clip_files(clip, meta, annotation_path, issues)
+    except DataFileError as err:
+        report(issues, DataIssue("bad_clip_file", clip, str(err.path), f"DoTA clip {clip} dropped: {err}", fatal=True))
+        return None
+    expected = (annotation or entry)["num_frames"]
     files = list_frames(folder, clip, expected, issues)
     if files is None:
         return None
-    if annotation is not None and len(annotation.get("labels", [])) != expected:
-        report(issues, DataIssue("label_count", clip, str(folder),
+    annotation = annotation or {}
+    if "labels" in annotation and len(annotation["labels"]) != expected:
+        report(issues, DataIssue("label_count", clip, str(annotation_path),
                                  f"DoTA clip {clip}: annotation has {len(annotation['labels'])} labels[] entries "
                                  f"for num_frames={expected}; num_frames is used"))
-    ego, category = parse_anomaly_class(str(meta.get("anomaly_class", "")))
-    if annotation is not None:
-        ego = bool(annotation.get("ego_involve", ego))
-        category = str(annotation.get("accident_name") or category)
-    start, end = clip_span(clip, folder, meta.get("anomaly_start"), meta.get("anomaly_end"), len(files), issues)
+    ego, category = parse_anomaly_class(entry.get("anomaly_class") or "")
+    ego = annotation.get("ego_involve", ego)
+    category = annotation.get("accident_name") or category
+    start, end = clip_span(clip, folder, entry["anomaly_start"], entry["anomaly_end"], len(files), issues)
     return VideoRecord(
         clip, "dota", folder, "frames", DOTA_FPS, len(files), start, end, category, ego,
-        night=bool((annotation or {}).get("night", False)), frame_files=files, synthetic=synthetic,
-        subset=subset, ignore=bool((annotation or {}).get("ignore", False)), group=clip.rsplit("_", 1)[0],
+        night=annotation.get("night", False), frame_files=files, synthetic=synthetic, subset=subset,
+        ignore=annotation.get("ignore", False), group=clip.rsplit("_", 1)[0],
     )
+
+
+def _read_clip_files(clip: str, meta: tuple[Path, object], annotation_path: Path | None,
+                     issues: list[DataIssue] | None) -> tuple[dict, dict | None]:
+    """A clip's checked metadata entry and annotation (``None`` without one; a missing file is reported).
+
+    Raises:
+        DataFileError: an entry or annotation that is not a JSON object, a file that cannot be read or is
+            not UTF-8 JSON, a missing or mistyped field (:data:`METADATA_FIELDS`, :data:`ANNOTATION_FIELDS`),
+            ``num_frames < 1`` or ``anomaly_start > anomaly_end``.
+    """
+    meta_path, entry = meta
+    entry = _check_clip_entry(entry, METADATA_FIELDS, meta_path, f"the entry of clip {clip}")
+    if annotation_path is None:
+        return entry, None
+    try:
+        annotation = load_json(annotation_path)
+    except DataFileError:
+        raise  # a DataLayoutError, so a FileNotFoundError too, but the file is there
+    except FileNotFoundError:
+        report(issues, DataIssue("missing_annotation", clip, str(annotation_path),
+                                 f"DoTA annotation {annotation_path} is missing: night/ignore unknown (False), "
+                                 f"ego from metadata"))
+        return entry, None
+    return entry, _check_clip_entry(annotation, ANNOTATION_FIELDS, annotation_path, f"the annotation of clip {clip}")
+
+
+def _check_clip_entry(entry: object, fields: dict[str, tuple[type, bool]], path: Path, what: str) -> dict:
+    """``entry`` with ``fields`` checked, ``num_frames >= 1`` and ``anomaly_start <= anomaly_end`` (when both
+    are given); :class:`DataFileError` naming ``path`` and ``what`` otherwise."""
+    entry = check_fields(entry, fields, path, what)
+    if entry["num_frames"] < 1:
+        raise DataFileError(path, f"says num_frames={entry['num_frames']} for {what}; a clip has at least 1 frame",
+                            "set num_frames to the number of frames the clip has, or remove the clip from the "
+                            "split files")
+    start, end = entry.get("anomaly_start"), entry.get("anomaly_end")
+    if start is not None and end is not None and start > end:
+        raise DataFileError(path, f"says anomaly_start={start} > anomaly_end={end} for {what}",
+                            "correct the span [anomaly_start, anomaly_end) (end exclusive, start <= end), or "
+                            "remove the clip from the split files")
+    return entry
 
 
 def parse_anomaly_class(anomaly_class: str) -> tuple[bool, str]:
@@ -223,13 +289,12 @@ def parse_anomaly_class(anomaly_class: str) -> tuple[bool, str]:
     return who.strip() == "ego", name.strip()
 
 
-def clip_span(clip: str, path: Path, start: int | None, end: int | None, num_frames: int,
-              issues: list[DataIssue] | None) -> tuple[int | None, int | None]:
-    """Anomaly span ``[start, end)`` clipped into ``[0, num_frames]`` (non-empty), reporting any change."""
-    if start is None or end is None:
-        return None, None
-    new_start = min(max(int(start), 0), num_frames - 1)
-    new_end = min(max(int(end), new_start + 1), num_frames)
+def clip_span(clip: str, path: Path, start: int, end: int, num_frames: int,
+              issues: list[DataIssue] | None) -> tuple[int, int]:
+    """Anomaly span ``[start, end)`` (native frames, ``start <= end``) clipped into ``[0, num_frames]`` and
+    made non-empty, reporting any change."""
+    new_start = min(max(start, 0), num_frames - 1)
+    new_end = min(max(end, new_start + 1), num_frames)
     if (new_start, new_end) != (start, end):
         report(issues, DataIssue("span_clipped", clip, str(path),
                                  f"clip {clip}: anomaly span [{start}, {end}) does not fit its {num_frames} frames; "
