@@ -9,34 +9,38 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from PIL import Image
-
 from riskvision.data.datamodule import RiskDataModule, summarize
+from riskvision.data.readers import FrameDecodeError, reader_for
 from riskvision.data.records import DataIssue
 from riskvision.data.splits import SPLITS, duplicates
 from riskvision.data.timebase import to_target
 
 __all__ = ["check", "print_report", "verify_frames"]
 
+VERIFY_CHUNK = 64
+"""Frame files decoded per reader call by :func:`verify_frames` (bounds memory on long clips)."""
+
 
 def verify_frames(datamodule: RiskDataModule) -> list[DataIssue]:
-    """One issue per zero-byte or undecodable JPEG of the indexed frame folders.
+    """One issue per frame file of the indexed frame folders that training would substitute.
 
-    JPEGs are decoded at 1/8 scale (PIL ``draft``): every byte of the file is still read and
-    entropy-decoded, so truncated and corrupt files fail, at a fraction of a full decode's cost.
+    Each file is decoded by the reader training builds (``datamodule.reader_factory``, default
+    :func:`~riskvision.data.readers.reader_for`, at ``datamodule.frame_size``), so the decision is
+    training's own (``JpegFolderReader.decode``): readable means decoded to the right 8-bit RGB picture;
+    corrupt, empty, 16-bit, unconvertible and over-``PIL.Image.MAX_IMAGE_PIXELS`` files are not.
     """
+    factory = datamodule.reader_factory or reader_for
     issues = []
     for record in datamodule.records or []:
-        for name in dict.fromkeys(record.frame_files):
-            path = record.path / name
-            try:
-                with Image.open(path) as image:
-                    image.draft("RGB", (1, 1))
-                    image.load()
-            except (OSError, ValueError, SyntaxError) as err:
-                issues.append(DataIssue("unreadable_frame", record.video_id, str(path),
-                                        f"{path} cannot be decoded ({type(err).__name__}: {err}); "
-                                        f"training replaces it by the nearest readable frame"))
+        if record.kind != "frames":
+            continue
+        reader = factory(record, datamodule.frame_size)
+        paths = [record.path / name for name in dict.fromkeys(record.frame_files)]
+        for start in range(0, len(paths), VERIFY_CHUNK):
+            for result in reader.decode_many(paths[start:start + VERIFY_CHUNK]):
+                if isinstance(result, FrameDecodeError):
+                    issues.append(DataIssue("unreadable_frame", record.video_id, str(result.path),
+                                            f"{result}; training replaces it by the nearest readable frame"))
     return issues
 
 
