@@ -4,7 +4,8 @@
     python scripts/check_data.py data=dota_bdd data.dota_root=/data/DoTA data.bdd_root=/data/bdd100k
 
 Problems (``riskvision.data.check``): missing or unreadable frames/videos, anomaly spans beyond the frames,
-label-count mismatches, ids in two splits, empty splits. Exit code 1 when one of them is fatal.
+label-count mismatches, ids in two splits, empty splits, clips with no readable frame. Exit code 1 when one of
+them is fatal.
 """
 
 from __future__ import annotations

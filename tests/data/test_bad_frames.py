@@ -1,26 +1,31 @@
 """Bad frame files: one decode decision (right 8-bit RGB picture, or unreadable) for training reads and
-check_data."""
+check_data; clips with no readable frame are dropped at training time and FATAL in check_data."""
 
 from __future__ import annotations
 
 import json
 import struct
+import subprocess
+import sys
 import warnings
 import zlib
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
+from torch.utils.data import DataLoader
 
-from riskvision.data.check import verify_frames
+from riskvision.data.check import check, verify_frames
 from riskvision.data.datamodule import RiskDataModule
 from riskvision.data.readers import FrameDecodeError, FrameReadError, JpegFolderReader, reader_for
-from riskvision.data.records import VideoRecord
+from riskvision.data.records import DataWarning, VideoRecord
 from riskvision.data.sampling import WindowSampler
 from riskvision.data.sources.bdd import BddSource
 
+REPO = Path(__file__).resolve().parents[2]
 SIZE = (24, 32)  # (H, W) of the generated frames
 RNG = np.random.default_rng(0)
 
@@ -196,3 +201,75 @@ def test_check_data_uses_the_reader_factory_training_uses(tmp_path):
     dm.build_records()
     verify_frames(dm)
     assert calls == [(8, 8)]
+
+
+# ------------------------------------------------------------------ a clip with no readable frame
+
+
+def _one_bad_clip(tmp_path: Path) -> RiskDataModule:
+    """Test split of three 4-frame BDD clips; every frame of the second one is corrupt."""
+    root = _bdd_frames(tmp_path / "bdd", {"aaaa-0001": 4, "bbbb-0002": 4, "cccc-0003": 4})
+    for name in ("000000.jpg", "000001.jpg", "000002.jpg", "000003.jpg"):
+        _damage(root / "frames/100k/val/bbbb-0002", "garbage", name)
+    dm = _module(root)
+    dm.setup("test")
+    return dm
+
+
+def test_unreadable_clip_is_dropped_once_and_replaced_by_the_next_readable_clip(tmp_path):
+    dm = _one_bad_clip(tmp_path)
+    dataset = dm.dataset("test", dm.sampler, train=False)
+    ids = [v.record.video_id for v in dataset.videos]
+    assert ids == ["aaaa-0001", "bbbb-0002", "cccc-0003"]
+    first_of = {video_id: int(dataset.clips.offsets[v]) for v, video_id in enumerate(ids)}
+    with pytest.warns(DataWarning, match=r"dropping clip bbbb-0002 \(.*frames/100k/val/bbbb-0002\)") as caught:
+        item = dataset[first_of["bbbb-0002"] + 2]
+    assert len([w for w in caught if "dropping clip" in str(w.message)]) == 1
+    assert item["video_id"] == "cccc-0003" and int(item["end_frame"]) == 0  # the next clip that reads
+    assert torch.equal(item["video"], dataset[first_of["cccc-0003"]]["video"])
+    assert dataset.dropped == {1}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # not read again: no reader warning, no second drop warning
+        assert dataset[first_of["bbbb-0002"]]["video_id"] == "cccc-0003"
+
+
+def test_epoch_goes_on_past_an_unreadable_clip(tmp_path):
+    dm = _one_bad_clip(tmp_path)
+    with pytest.warns(DataWarning, match="bbbb-0002"):
+        ids = [i for batch in dm.test_dataloader() for i in batch["video_id"]]
+    assert Counter(ids) == {"aaaa-0001": 4, "cccc-0003": 8}  # bbbb's 4 clips became cccc's first clip
+
+
+def test_dataset_with_no_readable_clip_raises_a_clear_error(tmp_path):
+    dm = _one_bad_clip(tmp_path)
+    for clip in ("aaaa-0001", "cccc-0003"):
+        for path in (tmp_path / "bdd/frames/100k/val" / clip).iterdir():
+            path.write_bytes(b"")
+    dataset = dm.dataset("test", dm.sampler, train=False)
+    with pytest.warns(DataWarning, match="dropping clip"):
+        with pytest.raises(FrameReadError, match="no clip of this dataset can be read.*check_data"):
+            next(iter(DataLoader(dataset, batch_size=2)))
+    assert dataset.dropped == {0, 1, 2}
+
+
+def test_check_reports_a_clip_with_no_readable_frame_as_fatal(tmp_path):
+    dm = _one_bad_clip(tmp_path)
+    _, problems = check(dm)
+    (fatal,) = [p for p in problems if p.kind == "unreadable_clip"]
+    assert fatal.fatal and fatal.video_id == "bbbb-0002" and "bbbb-0002" in fatal.message
+    assert "none of its 4 frame files decodes" in fatal.message and "drops it" in fatal.message
+    assert Counter(p.kind for p in problems)["unreadable_frame"] == 4
+
+
+def test_check_data_script_exits_non_zero_on_a_clip_with_no_readable_frame(make_official_tree):
+    clips = ["pWZSG2cUdEo_003797", "WWyeuvpHmfc_004101", "Z9K13eBUwJM_000135", "JV0D-YkWHD8_000689",
+             "0RJPQ_97dcs_000199", "88LcRU7uEFE_003534"]  # as test_check_data_prints_counts_and_fails_on_fatal_problems
+    root = make_official_tree(clips)
+    for path in (root / "frames" / clips[0] / "images").iterdir():
+        path.write_bytes(b"garbage" * 30)
+    command = [sys.executable, str(REPO / "scripts" / "check_data.py"), "data=dota_bdd", f"data.dota_root={root}",
+               "data.split.val_fraction=0.5", "data.filters.categories=[LA,TC,OO]"]
+    run = subprocess.run(command, capture_output=True, text=True, cwd=root.parent, timeout=300)
+    assert run.returncode == 1, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "- unreadable_clip (FATAL): 1" in run.stdout and f"clip {clips[0]} (" in run.stdout
+    assert "duplicate_split" not in run.stdout  # the only fatal problem

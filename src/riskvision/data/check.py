@@ -2,7 +2,7 @@
 and data problems.
 
 Problems: missing or unreadable frames/videos, anomaly spans beyond the frames, label-count mismatches, ids
-in two splits, empty splits; the fatal ones make the data untrustworthy as it is.
+in two splits, empty splits, clips with no readable frame; the fatal ones make the data untrustworthy as it is.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections import defaultdict
 
 from riskvision.data.datamodule import RiskDataModule, summarize
 from riskvision.data.readers import FrameDecodeError, reader_for
-from riskvision.data.records import DataIssue
+from riskvision.data.records import DataIssue, VideoRecord
 from riskvision.data.splits import SPLITS, duplicates
 from riskvision.data.timebase import to_target
 
@@ -21,8 +21,17 @@ VERIFY_CHUNK = 64
 """Frame files decoded per reader call by :func:`verify_frames` (bounds memory on long clips)."""
 
 
+def unreadable_clip(record: VideoRecord, why: str) -> DataIssue:
+    """The FATAL issue of a clip with no readable frame: training drops it (``ClipDataset.__getitem__``)."""
+    return DataIssue("unreadable_clip", record.video_id, str(record.path),
+                     f"clip {record.video_id} ({record.path}) has no readable frame: {why}. Training drops it with "
+                     "a warning and uses the next readable clip. Fix: re-extract or re-download it, or remove it "
+                     "from the data", fatal=True)
+
+
 def verify_frames(datamodule: RiskDataModule) -> list[DataIssue]:
-    """One issue per frame file of the indexed frame folders that training would substitute.
+    """One issue per frame file of the indexed frame folders that training would substitute, and a FATAL
+    one per folder where no file is readable.
 
     Each file is decoded by the reader training builds (``datamodule.reader_factory``, default
     :func:`~riskvision.data.readers.reader_for`, at ``datamodule.frame_size``), so the decision is
@@ -36,11 +45,16 @@ def verify_frames(datamodule: RiskDataModule) -> list[DataIssue]:
             continue
         reader = factory(record, datamodule.frame_size)
         paths = [record.path / name for name in dict.fromkeys(record.frame_files)]
+        readable = 0
         for start in range(0, len(paths), VERIFY_CHUNK):
             for result in reader.decode_many(paths[start:start + VERIFY_CHUNK]):
                 if isinstance(result, FrameDecodeError):
                     issues.append(DataIssue("unreadable_frame", record.video_id, str(result.path),
                                             f"{result}; training replaces it by the nearest readable frame"))
+                else:
+                    readable += 1
+        if paths and not readable:
+            issues.append(unreadable_clip(record, f"none of its {len(paths)} frame files decodes"))
     return issues
 
 
