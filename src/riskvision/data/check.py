@@ -2,7 +2,8 @@
 and data problems.
 
 Problems: missing or unreadable frames/videos, anomaly spans beyond the frames, label-count mismatches, ids
-in two splits, empty splits, clips with no readable frame; the fatal ones make the data untrustworthy as it is.
+in two splits, empty splits, clips with no readable frame, videos whose decoded frame count differs from the
+stated one; the fatal ones make the data untrustworthy as it is.
 """
 
 from __future__ import annotations
@@ -10,12 +11,12 @@ from __future__ import annotations
 from collections import defaultdict
 
 from riskvision.data.datamodule import RiskDataModule, summarize
-from riskvision.data.readers import FrameDecodeError, reader_for
+from riskvision.data.readers import FrameDecodeError, FrameReadError, count_decoded_frames, reader_for
 from riskvision.data.records import DataIssue, VideoRecord
 from riskvision.data.splits import SPLITS, duplicates
 from riskvision.data.timebase import to_target
 
-__all__ = ["check", "print_report", "verify_frames"]
+__all__ = ["check", "print_report", "verify_frames", "verify_videos"]
 
 VERIFY_CHUNK = 64
 """Frame files decoded per reader call by :func:`verify_frames` (bounds memory on long clips)."""
@@ -58,8 +59,42 @@ def verify_frames(datamodule: RiskDataModule) -> list[DataIssue]:
     return issues
 
 
-def check(datamodule: RiskDataModule, frames: bool = True) -> tuple[dict, list[DataIssue]]:
-    """Summary (as :meth:`RiskDataModule.describe`) and every problem found, fatal ones marked."""
+def verify_videos(datamodule: RiskDataModule) -> list[DataIssue]:
+    """One issue per indexed video file whose frames, decoded from start to end, differ in number from the
+    frame count its index states (a truncated file), or stop at a decoder error; a FATAL one per video
+    with no decodable frame. Slow: every frame of every video is decoded.
+
+    A variable-frame-rate video is not damage: its frame count is the stated one, and readers pick frames
+    by timestamp.
+    """
+    issues = []
+    for record in datamodule.records or []:
+        if record.kind != "video":
+            continue
+        try:
+            decoded, error = count_decoded_frames(record.path)
+        except FrameReadError as err:
+            issues.append(unreadable_clip(record, str(err)))
+            continue
+        stopped = f" (decoding stopped at: {error})" if error else ""
+        if decoded == 0:
+            issues.append(unreadable_clip(record, f"no frame decodes{stopped}"))
+        elif decoded != record.num_frames or error:
+            issues.append(DataIssue(
+                "frame_count", record.video_id, str(record.path),
+                f"video {record.path} states {record.num_frames} frames but {decoded} decode{stopped}; training "
+                f"substitutes the frames that do not decode by the nearest one that does. Fix: re-download or "
+                f"re-encode it (`ffmpeg -i \"{record.path}\" -c:v libx264 -pix_fmt yuv420p fixed.mp4`)"))
+    return issues
+
+
+def check(datamodule: RiskDataModule, frames: bool = True, videos: bool = False) -> tuple[dict, list[DataIssue]]:
+    """Summary (as :meth:`RiskDataModule.describe`) and every problem found, fatal ones marked.
+
+    Args:
+        frames: decode every frame file of the frame folders (:func:`verify_frames`).
+        videos: decode every video file to the end (:func:`verify_videos`, slow).
+    """
     splits = datamodule.build_splits()
     problems = list(datamodule.issues)
     for video_id, names in duplicates(splits).items():
@@ -70,9 +105,11 @@ def check(datamodule: RiskDataModule, frames: bool = True) -> tuple[dict, list[D
                                       f"of {datamodule.sources} and {datamodule.split!r}", fatal=True))
     if frames:
         problems += verify_frames(datamodule)
-    videos = {name: [to_target(r, datamodule.target_fps) for r in records] for name, records in splits.items()}
+    if videos:
+        problems += verify_videos(datamodule)
+    videos_by_split = {name: [to_target(r, datamodule.target_fps) for r in records] for name, records in splits.items()}
     summary = {"synthetic": datamodule.is_synthetic, "target_fps": datamodule.target_fps,
-               "records": len(datamodule.records), "splits": summarize(videos, datamodule.labels)}
+               "records": len(datamodule.records), "splits": summarize(videos_by_split, datamodule.labels)}
     return summary, problems
 
 

@@ -7,6 +7,7 @@ Public API (used by :mod:`riskvision.data.dataset`)::
     result.frames       # uint8 [T, 3, H, W], T == len(native_indices), RGB
     result.substituted  # unreadable frames replaced by the nearest readable one (one warning each)
     probe_video(path)   # -> (native_fps, num_frames)
+    count_decoded_frames(path)  # -> (frames that decode, error or None): slow, for check_data
 
 ``native_indices`` may repeat and need not be sorted; every distinct frame is decoded once.
 A whole unreadable video or frame folder raises :class:`FrameReadError`.
@@ -419,10 +420,16 @@ class JpegFolderReader(FrameReader):
 
 
 class VideoFileReader(FrameReader):
-    """Frames of a ``kind == "video"`` record, decoded with PyAV.
+    """Frames of a ``kind == "video"`` record, decoded with PyAV and picked by presentation time.
 
-    Native index ``i`` <-> presentation time ``start + i / fps`` where ``fps`` is the stream's
-    average rate and ``start`` its start time, both converted with the stream time base.
+    Native index ``i`` is the time ``start + i / fps`` where ``fps`` is the stream's average rate
+    and ``start`` its start time; a decoded frame sits at position ``(pts - start) * fps`` (in
+    frames). Index ``i`` takes the first frame within half a frame of it (position in
+    ``(i - 1/2, i + 1/2]``), and when there is none, the frame on screen then (the last one before
+    it). A constant-rate video gives frame ``i`` for index ``i``; a variable-rate one repeats a frame
+    across a gap in its timestamps (and skips frames where they crowd), which is its picture at that
+    time, not damage. Indices past the last decoded frame (a truncated file) are substituted.
+    Frame durations are not used: muxers derive them from decode order, so they are unreliable.
 
     Args:
         size: output ``(H, W)``; ``None`` keeps the native size.
@@ -466,7 +473,7 @@ class VideoFileReader(FrameReader):
     def _decode(
         self, container, stream, wanted: list[int], path: Path
     ) -> tuple[dict[int, torch.Tensor], dict[int, torch.Tensor]]:
-        """Seek + decode forward over ``wanted`` (sorted, distinct).
+        """Seek + decode forward over ``wanted`` (sorted, distinct), each index taking the frame on screen.
 
         Returns:
             ``(got, spare)``: index -> ``[3, H, W]`` for the wanted frames found, and, when some are
@@ -476,41 +483,61 @@ class VideoFileReader(FrameReader):
         time_base = stream.time_base
         start = stream.start_time or 0
         got: dict[int, torch.Tensor] = {}
-        spare: dict[int, torch.Tensor] = {}
         pos = 0
-        last_frame = None
+        shown: _Shown | None = None
         try:
             while pos < len(wanted):
                 target = wanted[pos]
                 container.seek(start + int(Fraction(target) / fps / time_base), stream=stream, backward=True)
-                last = None
-                reseek = False
+                shown, reseek = None, False
                 for frame in container.decode(stream):
-                    last, last_frame = _frame_index(frame, start, time_base, fps, last), frame
-                    while pos < len(wanted) and wanted[pos] < last:
-                        pos += 1  # not in the stream: substituted by the caller
-                    if pos < len(wanted) and wanted[pos] == last:
-                        got[last] = resize_frame(frame.to_ndarray(format="rgb24"), self.size)
+                    begin = _frame_position(frame, start, time_base, fps, shown)
+                    while pos < len(wanted) and wanted[pos] + _HALF < begin:  # no frame near it: held through a gap
+                        if shown is not None:
+                            got[wanted[pos]] = shown.rgb(self.size)
+                        pos += 1  # else: not in the stream, substituted by the caller
+                    shown = _Shown(frame, begin)
+                    while pos < len(wanted) and wanted[pos] + _HALF < begin + 1:  # within half a frame
+                        got[wanted[pos]] = shown.rgb(self.size)
                         pos += 1
                     if pos == len(wanted):
                         break
-                    if wanted[pos] != target and wanted[pos] - last > self.reseek_gap:
+                    if wanted[pos] != target and wanted[pos] - begin > self.reseek_gap:
                         reseek = True
                         break
                 if not reseek:
                     break  # end of stream or done
         except av.FFmpegError as error:
             warnings.warn(f"decoding {path} stopped at an error ({error}); later frames are substituted", stacklevel=3)
-        if len(got) < len(wanted) and last_frame is not None and last not in got:
-            spare[last] = resize_frame(last_frame.to_ndarray(format="rgb24"), self.size)
-        return got, spare
+        if len(got) < len(wanted) and shown is not None:
+            return got, {round(shown.begin): shown.rgb(self.size)}
+        return got, {}
 
 
-def _frame_index(frame: av.VideoFrame, start: int, time_base: Fraction, fps: Fraction, last: int | None) -> int:
-    """Native index of a decoded frame from its pts (or the previous index + 1 without a pts)."""
+_HALF = Fraction(1, 2)
+
+
+@dataclass
+class _Shown:
+    """The decoded frame on screen and its native position (``begin``: pts in native frames)."""
+
+    frame: av.VideoFrame
+    begin: Fraction
+    _rgb: torch.Tensor | None = None
+
+    def rgb(self, size: Size | None) -> torch.Tensor:
+        """uint8 ``[3, H, W]``, converted once however many indices hold this frame."""
+        if self._rgb is None:
+            self._rgb = resize_frame(self.frame.to_ndarray(format="rgb24"), size)
+        return self._rgb
+
+
+def _frame_position(frame: av.VideoFrame, start: int, time_base: Fraction, fps: Fraction,
+                    previous: _Shown | None) -> Fraction:
+    """Position of a decoded frame in native frames (from its pts; without one, the previous frame's + 1)."""
     if frame.pts is None:
-        return 0 if last is None else last + 1
-    return round((frame.pts - start) * time_base * fps)
+        return Fraction(0) if previous is None else previous.begin + 1
+    return (frame.pts - start) * time_base * fps
 
 
 def _stream_fps(stream, path: Path) -> Fraction:
@@ -520,8 +547,14 @@ def _stream_fps(stream, path: Path) -> Fraction:
     return Fraction(rate)
 
 
+def _is_image_format(name: str) -> bool:
+    """FFmpeg's demuxers of single images: ``image2`` and the ``*_pipe`` ones (``png_pipe``, ``jpeg_pipe``...)."""
+    return name == "image2" or name.endswith("_pipe")
+
+
 def _open_video(path: Path):
-    """``av.open`` with a :class:`FrameReadError` naming the file when it fails or has no video."""
+    """``av.open`` with a :class:`FrameReadError` naming the file when it fails, has no video or is a
+    still image (a ``.png`` renamed ``.mp4`` opens as a one-frame "video")."""
     try:
         container = av.open(str(path))
     except (av.FFmpegError, OSError) as error:
@@ -532,7 +565,32 @@ def _open_video(path: Path):
     if not container.streams.video:
         container.close()
         raise FrameReadError(f"{path} has no video stream. Fix: drop it from the index.")
+    if _is_image_format(container.format.name):
+        codec = container.streams.video[0].codec_context.name
+        container.close()
+        raise FrameReadError(f"{path} is a still image ({codec}, read by FFmpeg's {container.format.name} "
+                             "demuxer), not a video. Fix: replace it with the video or drop it from the index.")
     return container
+
+
+def count_decoded_frames(path: str | Path) -> tuple[int, str | None]:
+    """``(frames, error)``: how many frames of ``path`` decode from start to end (not converted to RGB),
+    and the decoder's error when one stopped it early (``None`` otherwise).
+
+    Slow (every frame is decoded); ``riskvision.data.check.verify_videos`` compares it with the
+    frame count the index states. Raises :class:`FrameReadError` when the file cannot be opened.
+    """
+    path = Path(path)
+    count = 0
+    with _open_video(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        try:
+            for _ in container.decode(stream):
+                count += 1
+        except av.FFmpegError as error:
+            return count, str(error)
+    return count, None
 
 
 def probe_video(path: str | Path) -> tuple[float, int]:
