@@ -2,9 +2,11 @@
 
     python scripts/check_data.py                                  # the synthetic data
     python scripts/check_data.py data=dota_bdd data.dota_root=/data/DoTA data.bdd_root=/data/bdd100k
+    python scripts/check_data.py ... verify_videos=true           # also decode every video to its end (slow)
 
 Problems (``riskvision.data.check``): missing or unreadable frames/videos, anomaly spans beyond the frames,
-label-count mismatches, ids in two splits, empty splits. Exit code 1 when one of them is fatal.
+label-count mismatches, ids in two splits, empty splits, clips with no readable frame, videos whose decoded
+frame count differs from the stated one. Exit code 1 when one of them is fatal.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ def main(cfg: DictConfig) -> None:
     """Build the data config's datamodule, check it, print the report; exit 1 on a fatal problem."""
     datamodule = instantiate_data(cfg.data)
     datamodule.prepare_data()
-    summary, problems = check(datamodule, frames=cfg.verify_frames)
+    summary, problems = check(datamodule, frames=cfg.verify_frames, videos=cfg.verify_videos)
     print_report(summary, problems, cfg.max_listed)
     if any(p.fatal for p in problems):
         sys.exit(1)

@@ -2,46 +2,99 @@
 and data problems.
 
 Problems: missing or unreadable frames/videos, anomaly spans beyond the frames, label-count mismatches, ids
-in two splits, empty splits; the fatal ones make the data untrustworthy as it is.
+in two splits, empty splits, clips with no readable frame, videos whose decoded frame count differs from the
+stated one; the fatal ones make the data untrustworthy as it is.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 
-from PIL import Image
-
 from riskvision.data.datamodule import RiskDataModule, summarize
-from riskvision.data.records import DataIssue
+from riskvision.data.readers import FrameDecodeError, FrameReadError, count_decoded_frames, reader_for
+from riskvision.data.records import DataIssue, VideoRecord
 from riskvision.data.splits import SPLITS, duplicates
 from riskvision.data.timebase import to_target
 
-__all__ = ["check", "print_report", "verify_frames"]
+__all__ = ["check", "print_report", "verify_frames", "verify_videos"]
+
+VERIFY_CHUNK = 64
+"""Frame files decoded per reader call by :func:`verify_frames` (bounds memory on long clips)."""
+
+
+def unreadable_clip(record: VideoRecord, why: str) -> DataIssue:
+    """The FATAL issue of a clip with no readable frame: training drops it (``ClipDataset.__getitem__``)."""
+    return DataIssue("unreadable_clip", record.video_id, str(record.path),
+                     f"clip {record.video_id} ({record.path}) has no readable frame: {why}. Training drops it with "
+                     "a warning and uses the next readable clip. Fix: re-extract or re-download it, or remove it "
+                     "from the data", fatal=True)
 
 
 def verify_frames(datamodule: RiskDataModule) -> list[DataIssue]:
-    """One issue per zero-byte or undecodable JPEG of the indexed frame folders.
+    """One issue per frame file of the indexed frame folders that training would substitute, and a FATAL
+    one per folder where no file is readable.
 
-    JPEGs are decoded at 1/8 scale (PIL ``draft``): every byte of the file is still read and
-    entropy-decoded, so truncated and corrupt files fail, at a fraction of a full decode's cost.
+    Each file is decoded by the reader training builds (``datamodule.reader_factory``, default
+    :func:`~riskvision.data.readers.reader_for`, at ``datamodule.frame_size``), so the decision is
+    training's own (``JpegFolderReader.decode``): readable means decoded to the right 8-bit RGB picture;
+    corrupt, empty, 16-bit, unconvertible and over-``PIL.Image.MAX_IMAGE_PIXELS`` files are not.
     """
+    factory = datamodule.reader_factory or reader_for
     issues = []
     for record in datamodule.records or []:
-        for name in dict.fromkeys(record.frame_files):
-            path = record.path / name
-            try:
-                with Image.open(path) as image:
-                    image.draft("RGB", (1, 1))
-                    image.load()
-            except (OSError, ValueError, SyntaxError) as err:
-                issues.append(DataIssue("unreadable_frame", record.video_id, str(path),
-                                        f"{path} cannot be decoded ({type(err).__name__}: {err}); "
-                                        f"training replaces it by the nearest readable frame"))
+        if record.kind != "frames":
+            continue
+        reader = factory(record, datamodule.frame_size)
+        paths = [record.path / name for name in dict.fromkeys(record.frame_files)]
+        readable = 0
+        for start in range(0, len(paths), VERIFY_CHUNK):
+            for result in reader.decode_many(paths[start:start + VERIFY_CHUNK]):
+                if isinstance(result, FrameDecodeError):
+                    issues.append(DataIssue("unreadable_frame", record.video_id, str(result.path),
+                                            f"{result}; training replaces it by the nearest readable frame"))
+                else:
+                    readable += 1
+        if paths and not readable:
+            issues.append(unreadable_clip(record, f"none of its {len(paths)} frame files decodes"))
     return issues
 
 
-def check(datamodule: RiskDataModule, frames: bool = True) -> tuple[dict, list[DataIssue]]:
-    """Summary (as :meth:`RiskDataModule.describe`) and every problem found, fatal ones marked."""
+def verify_videos(datamodule: RiskDataModule) -> list[DataIssue]:
+    """One issue per indexed video file whose frames, decoded from start to end, differ in number from the
+    frame count its index states (a truncated file), or stop at a decoder error; a FATAL one per video
+    with no decodable frame. Slow: every frame of every video is decoded.
+
+    A variable-frame-rate video is not damage: its frame count is the stated one, and readers pick frames
+    by timestamp.
+    """
+    issues = []
+    for record in datamodule.records or []:
+        if record.kind != "video":
+            continue
+        try:
+            decoded, error = count_decoded_frames(record.path)
+        except FrameReadError as err:
+            issues.append(unreadable_clip(record, str(err)))
+            continue
+        stopped = f" (decoding stopped at: {error})" if error else ""
+        if decoded == 0:
+            issues.append(unreadable_clip(record, f"no frame decodes{stopped}"))
+        elif decoded != record.num_frames or error:
+            issues.append(DataIssue(
+                "frame_count", record.video_id, str(record.path),
+                f"video {record.path} states {record.num_frames} frames but {decoded} decode{stopped}; training "
+                f"substitutes the frames that do not decode by the nearest one that does. Fix: re-download or "
+                f"re-encode it (`ffmpeg -i \"{record.path}\" -c:v libx264 -pix_fmt yuv420p fixed.mp4`)"))
+    return issues
+
+
+def check(datamodule: RiskDataModule, frames: bool = True, videos: bool = False) -> tuple[dict, list[DataIssue]]:
+    """Summary (as :meth:`RiskDataModule.describe`) and every problem found, fatal ones marked.
+
+    Args:
+        frames: decode every frame file of the frame folders (:func:`verify_frames`).
+        videos: decode every video file to the end (:func:`verify_videos`, slow).
+    """
     splits = datamodule.build_splits()
     problems = list(datamodule.issues)
     for video_id, names in duplicates(splits).items():
@@ -52,9 +105,11 @@ def check(datamodule: RiskDataModule, frames: bool = True) -> tuple[dict, list[D
                                       f"of {datamodule.sources} and {datamodule.split!r}", fatal=True))
     if frames:
         problems += verify_frames(datamodule)
-    videos = {name: [to_target(r, datamodule.target_fps) for r in records] for name, records in splits.items()}
+    if videos:
+        problems += verify_videos(datamodule)
+    videos_by_split = {name: [to_target(r, datamodule.target_fps) for r in records] for name, records in splits.items()}
     summary = {"synthetic": datamodule.is_synthetic, "target_fps": datamodule.target_fps,
-               "records": len(datamodule.records), "splits": summarize(videos, datamodule.labels)}
+               "records": len(datamodule.records), "splits": summarize(videos_by_split, datamodule.labels)}
     return summary, problems
 
 

@@ -1,11 +1,14 @@
 """ClipDataset: a clip index entry (video, end frame) -> one batch item dict (the schema: riskvision.batch).
 
 The frame reader is built lazily, once per worker process and record kind, so a dataset pickles
-cheaply to DataLoader workers.
+cheaply to DataLoader workers. A video that cannot be read at all (the reader raises
+:class:`FrameReadError`: every frame corrupt, the file gone) is dropped at its first read with one
+warning, and the item is the next readable clip, so the epoch goes on.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
@@ -14,8 +17,8 @@ from torch.utils.data import Dataset, Sampler
 
 from riskvision.batch import LABEL_KEYS
 from riskvision.data.labels import LabelPolicy
-from riskvision.data.readers import FrameReader, reader_for
-from riskvision.data.records import VideoRecord
+from riskvision.data.readers import FrameReader, FrameReadError, reader_for
+from riskvision.data.records import DataWarning, VideoRecord
 from riskvision.data.sampling import ClipSampler
 from riskvision.data.timebase import TargetVideo
 
@@ -62,6 +65,10 @@ class ClipDataset(Dataset):
         reader_factory: ``(record, size) -> FrameReader``; default ``readers.reader_for``.
         random_frames: training set: the sampler may draw each clip's frames at random
             (``ClipSampler.frames(..., random=True)``).
+
+    Attributes:
+        dropped: indices (into ``videos``) of the videos found unreadable so far in this process; their
+            clips are replaced by the first clip of the next readable video (see :meth:`__getitem__`).
     """
 
     def __init__(self, videos: Sequence[TargetVideo], clips: ClipIndex, sampler: ClipSampler,
@@ -79,6 +86,7 @@ class ClipDataset(Dataset):
         self.reader_factory = reader_factory
         self.random_frames = random_frames
         self._readers: dict[str, FrameReader] = {}
+        self.dropped: set[int] = set()
 
     def __len__(self) -> int:
         return len(self.clips)
@@ -110,6 +118,34 @@ class ClipDataset(Dataset):
         return self._readers[kind]
 
     def __getitem__(self, index: int) -> dict:
+        """Clip ``index``; when its video cannot be read, the first clip of the next readable video.
+
+        An unreadable video is dropped at its first read (one :class:`DataWarning` naming it and its path)
+        and never read again by this process (each DataLoader worker learns it once). The replacement is
+        deterministic (the next video in index order, wrapping around), so evaluation clips stay fixed.
+
+        Raises:
+            FrameReadError: no video of the dataset can be read.
+        """
+        v = self.clips[index][0]
+        for candidate in [v, *range(v + 1, len(self.videos)), *range(v)]:
+            if candidate in self.dropped or not self.clips.counts[candidate]:
+                continue
+            clip = index if candidate == v else int(self.clips.offsets[candidate])
+            try:
+                return self._item(clip)
+            except FrameReadError as error:
+                self.dropped.add(candidate)
+                record = self.videos[candidate].record
+                warnings.warn(f"dropping clip {record.video_id} ({record.path}) for the rest of this run: {error} "
+                              "Its clips are replaced by the next readable clip; `python scripts/check_data.py` "
+                              "lists every such clip.", DataWarning, stacklevel=2)
+        raise FrameReadError(f"no clip of this dataset can be read: all {len(self.dropped)} videos with clips "
+                             "failed (see the warnings above). Fix: check the data root; `python "
+                             "scripts/check_data.py` lists the unreadable files.")
+
+    def _item(self, index: int) -> dict:
+        """The batch item of clip ``index`` (:class:`FrameReadError` when its video cannot be read)."""
         video, frames = self.frames_of(index, random=self.random_frames)
         record = video.record
         result = self._reader(record.kind, record).read(record, video.native_indices(frames))

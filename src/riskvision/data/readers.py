@@ -7,6 +7,7 @@ Public API (used by :mod:`riskvision.data.dataset`)::
     result.frames       # uint8 [T, 3, H, W], T == len(native_indices), RGB
     result.substituted  # unreadable frames replaced by the nearest readable one (one warning each)
     probe_video(path)   # -> (native_fps, num_frames)
+    count_decoded_frames(path)  # -> (frames that decode, error or None): slow, for check_data
 
 ``native_indices`` may repeat and need not be sorted; every distinct frame is decoded once.
 A whole unreadable video or frame folder raises :class:`FrameReadError`.
@@ -41,7 +42,7 @@ import io
 import math
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -60,9 +61,46 @@ Size = tuple[int, int]
 
 _DECODE_ERRORS = (OSError, ValueError, SyntaxError, RuntimeError, Image.DecompressionBombError)
 
+RGB_MODES = frozenset({"1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBX", "RGBa", "CMYK", "YCbCr"})
+"""PIL modes whose ``convert("RGB")`` is the right 8-bit picture (alpha is dropped). Any other mode
+(``I;16``, ``I``, ``F``: 16/32-bit samples) would be clipped to 0..255 (a 16-bit frame comes out
+nearly white), so such a file counts as unreadable."""
+
 
 class FrameReadError(Exception):
     """A whole video or frame folder cannot be read (missing, empty, or nothing decodes)."""
+
+
+class FrameDecodeError(FrameReadError):
+    """One image file does not decode to a correct 8-bit RGB picture; readers substitute it.
+
+    Attributes:
+        path: the file.
+        reason: what is wrong with it (corrupt, empty, 16-bit, too many pixels, ...).
+    """
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path, self.reason = path, reason
+        super().__init__(f"{path} does not decode to an 8-bit RGB picture: {reason}. Fix: re-extract or convert "
+                         "it to an 8-bit RGB JPEG of the data set's frame size")
+
+
+class _BadImage(ValueError):
+    """An image that decodes, but not to the right 8-bit RGB picture (its message is the reason)."""
+
+
+def _reason(error: Exception) -> str:
+    """The reason part of a :class:`FrameDecodeError` for ``error`` raised by a decoder."""
+    return str(error) if isinstance(error, _BadImage) else f"{type(error).__name__}: {error}"
+
+
+def _check_pixels(height: int, width: int) -> None:
+    """:class:`_BadImage` when ``height x width`` exceeds ``PIL.Image.MAX_IMAGE_PIXELS`` (checked
+    from the header, before anything is decoded: a decompression bomb never reaches the decoder)."""
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit is not None and height * width > limit:
+        raise _BadImage(f"it declares {width}x{height} = {height * width} pixels, more than "
+                        f"PIL.Image.MAX_IMAGE_PIXELS = {limit} (a decompression bomb, or not a video frame)")
 
 
 @dataclass
@@ -120,12 +158,12 @@ def _stack(frames: dict[int, torch.Tensor], order: Sequence[int], names: dict[in
     return out
 
 
-def _read_bytes(path: Path) -> bytes | None:
-    """The file's bytes, or ``None`` when it cannot be read (missing, permissions)."""
+def _read_bytes(path: Path) -> bytes:
+    """The file's bytes; :class:`FrameDecodeError` when it cannot be read (missing, permissions)."""
     try:
         return path.read_bytes()
-    except OSError:
-        return None
+    except OSError as error:
+        raise FrameDecodeError(path, _reason(error)) from error
 
 
 def _nearest(index: int, candidates: Sequence[int]) -> int:
@@ -187,28 +225,42 @@ class JpegFolderReader(FrameReader):
         self.chunk_size = chunk_size
 
     def decode(self, path: Path) -> torch.Tensor:
-        """One image file -> uint8 ``[3, H, W]``; raises ``OSError``/``ValueError`` when unreadable."""
-        return resize_frame(self._decode_array(path.read_bytes()), self.size)
+        """One image file -> uint8 ``[3, H, W]`` RGB; :class:`FrameDecodeError` naming it when it is unreadable.
 
-    def decode_many(self, paths: Sequence[Path]) -> list[torch.Tensor | None]:
-        """Image files -> uint8 ``[3, H, W]`` each, ``None`` for a file that cannot be read or decoded.
+        The one decision on a frame file, shared by training reads (:meth:`decode_many`, :meth:`read`) and
+        ``riskvision.data.check.verify_frames``: it is readable when it decodes to the right 8-bit RGB
+        picture (see :meth:`_decode_array`).
+        """
+        return self._decode_one(path, _read_bytes(path))
+
+    def decode_many(self, paths: Sequence[Path]) -> list[torch.Tensor | FrameDecodeError]:
+        """Image files -> uint8 ``[3, H, W]`` each, or the :class:`FrameDecodeError` of a file that is unreadable.
 
         JPEGs whose DCT-scaled size equals the chunk's first JPEG's decode into one shared buffer
         and are resized in one call; any other file (another size, not a JPEG, CMYK) is decoded and
-        resized on its own, with the same decoder and filter.
+        resized on its own by :meth:`decode`'s path, with the same decoder and filter.
         """
-        out: list[torch.Tensor | None] = []
+        out: list[torch.Tensor | FrameDecodeError] = []
         for start in range(0, len(paths), self.chunk_size):
             out.extend(self._decode_chunk(paths[start : start + self.chunk_size]))
         return out
 
-    def _decode_chunk(self, paths: Sequence[Path]) -> list[torch.Tensor | None]:
+    def _decode_chunk(self, paths: Sequence[Path]) -> list[torch.Tensor | FrameDecodeError]:
         """Decode + resize up to ``chunk_size`` files (see :meth:`decode_many`)."""
-        datas = [_read_bytes(path) for path in paths]
-        shapes = [self._jpeg_shape(data) for data in datas]
+        frames: list[torch.Tensor | FrameDecodeError | None] = [None] * len(paths)
+        datas: list[bytes | None] = [None] * len(paths)
+        shapes: list[tuple[int, int] | None] = [None] * len(paths)
+        for k, path in enumerate(paths):
+            try:
+                data = _read_bytes(path)
+                shapes[k] = self._jpeg_shape(data)
+                datas[k] = data
+            except FrameDecodeError as error:
+                frames[k] = error
+            except _BadImage as error:  # a JPEG over the pixel limit
+                frames[k] = FrameDecodeError(path, str(error))
         batch_shape = next((shape for shape in shapes if shape is not None), None)
         batch = None if batch_shape is None else np.empty((len(paths), *batch_shape, 3), np.uint8)
-        frames: list[torch.Tensor | None] = [None] * len(paths)
         in_batch: list[int] = []
         for k, (data, shape) in enumerate(zip(datas, shapes)):
             if data is None:
@@ -217,29 +269,40 @@ class JpegFolderReader(FrameReader):
                 try:
                     decoded = simplejpeg.decode_jpeg(data, buffer=batch[k], **self._jpeg_options(shape))
                 except ValueError:
-                    pass  # CMYK or corrupt: _decode_array's PIL fallback converts the first, raises on the second
+                    pass  # CMYK or corrupt: _decode_array's PIL fallback converts the first, rejects the second
                 else:
                     if decoded.shape[:2] == shape:  # else libjpeg chose another scale: decode it alone
                         in_batch.append(k)
                         continue
             try:
-                frames[k] = resize_frame(self._decode_array(data), self.size)
-            except _DECODE_ERRORS:
-                pass  # stays None: read() substitutes the nearest readable frame
+                frames[k] = self._decode_one(paths[k], data)
+            except FrameDecodeError as error:
+                frames[k] = error  # read() substitutes the nearest readable frame
         if in_batch:
             resized = resize_frames(torch.from_numpy(batch).permute(0, 3, 1, 2), self.size)
             for k in in_batch:
                 frames[k] = resized[k]
         return frames
 
-    def _jpeg_shape(self, data: bytes | None) -> tuple[int, int] | None:
-        """``(h, w)`` of a JPEG at the DCT scale of :meth:`_draft_scale`; ``None`` for anything else."""
-        if data is None or not simplejpeg.is_jpeg(data):
+    def _decode_one(self, path: Path, data: bytes) -> torch.Tensor:
+        """``data`` (the bytes of ``path``) -> uint8 ``[3, H, W]``; :class:`FrameDecodeError` naming ``path``."""
+        try:
+            return resize_frame(self._decode_array(data), self.size)
+        except _DECODE_ERRORS as error:
+            raise FrameDecodeError(path, _reason(error)) from error
+
+    def _jpeg_shape(self, data: bytes) -> tuple[int, int] | None:
+        """``(h, w)`` of a JPEG at the DCT scale of :meth:`_draft_scale`; ``None`` for anything else.
+
+        Raises :class:`_BadImage` when the JPEG's header declares more than ``PIL.Image.MAX_IMAGE_PIXELS``.
+        """
+        if not simplejpeg.is_jpeg(data):
             return None
         try:
             height, width, _, _ = simplejpeg.decode_jpeg_header(data)
         except ValueError:
             return None
+        _check_pixels(height, width)
         scale = self._draft_scale(height, width)
         return math.ceil(height / scale), math.ceil(width / scale)
 
@@ -257,11 +320,16 @@ class JpegFolderReader(FrameReader):
     def _decode_array(self, data: bytes) -> np.ndarray:
         """Encoded image -> uint8 ``[h, w, 3]`` RGB at the DCT scale of :meth:`_draft_scale`.
 
-        A JPEG decodes with libjpeg-turbo through ``simplejpeg``: the IDCT, colour conversion and
+        A JPEG decodes with libjpeg-turbo through ``simplejpeg``, which only takes 8-bit
+        baseline/progressive JPEGs and fails on any corrupt data: the IDCT, colour conversion and
         upsampling run on a quarter of the pixels for 1280x720 -> 224x224, and ``simplejpeg``
-        skips PIL's per-image overhead. Other formats, and JPEGs ``simplejpeg`` refuses (CMYK,
-        corrupt), go through PIL at the same scale; raises ``OSError``/``ValueError`` when unreadable.
+        skips PIL's per-image overhead. Other formats (a PNG named ``.jpg`` included), and JPEGs
+        ``simplejpeg`` refuses (CMYK, corrupt), go through PIL at the same scale, which checks the
+        pixel mode. Raises ``OSError``/``ValueError`` (:class:`_BadImage` with the reason) when the file
+        is empty, corrupt, over ``PIL.Image.MAX_IMAGE_PIXELS`` or not convertible to 8-bit RGB.
         """
+        if not data:
+            raise _BadImage("the file is empty (0 bytes)")
         shape = self._jpeg_shape(data)
         if shape is not None:
             try:
@@ -271,8 +339,22 @@ class JpegFolderReader(FrameReader):
         return self._decode_with_pil(data)
 
     def _decode_with_pil(self, data: bytes) -> np.ndarray:
-        """Any image PIL opens -> uint8 ``[h, w, 3]`` RGB, draft-decoded at :meth:`_draft_scale`."""
-        with Image.open(io.BytesIO(data)) as image:
+        """Any 8-bit image PIL opens -> uint8 ``[h, w, 3]`` RGB, draft-decoded at :meth:`_draft_scale`.
+
+        The size is checked against ``PIL.Image.MAX_IMAGE_PIXELS`` and the mode against
+        :data:`RGB_MODES` before the pixels are decoded.
+        """
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # _check_pixels decides, below
+            try:
+                image = Image.open(io.BytesIO(data))
+            except Image.UnidentifiedImageError as error:
+                raise _BadImage("it is no image format PIL knows (corrupt, truncated, or not an image)") from error
+        with image:
+            _check_pixels(image.height, image.width)
+            if image.mode not in RGB_MODES:
+                raise _BadImage(f"its pixels are PIL mode {image.mode!r} (not 8 bits per channel); converting "
+                                "them to 8-bit RGB would clip them (a 16-bit frame comes out nearly white)")
             scale = self._draft_scale(image.height, image.width)
             if scale > 1:
                 image.draft("RGB", (math.ceil(image.width / scale), math.ceil(image.height / scale)))
@@ -309,42 +391,45 @@ class JpegFolderReader(FrameReader):
         files = {i: record.path / record.frame_files[i] for i in wanted}
         decoded = dict(zip(wanted, self.decode_many(list(files.values()))))
 
-        def get(i: int) -> torch.Tensor | None:
+        def readable(i: int) -> bool:
             if i not in decoded:
                 files[i] = record.path / record.frame_files[i]
                 decoded[i] = self.decode_many([files[i]])[0]
-            return decoded[i]
+            return isinstance(decoded[i], torch.Tensor)
 
-        bad = [i for i in wanted if decoded[i] is None]
-        replacement = {i: self._find_readable(i, record, get) for i in bad}
+        bad = [i for i in wanted if not readable(i)]
+        replacement = {i: self._find_readable(i, record, readable) for i in bad}
         for i in bad:
-            warnings.warn(
-                f"unreadable frame {files[i]} (corrupt or empty JPEG); using the nearest readable "
-                f"frame {files[replacement[i]]} instead",
-                stacklevel=2,
-            )
+            warnings.warn(f"unreadable frame {decoded[i]}; using the nearest readable frame "
+                          f"{files[replacement[i]]} instead", stacklevel=2)
         frames = {i: decoded[i] for i in wanted if i not in replacement}
         frames.update({i: decoded[replacement[i]] for i in bad})
         return ReadResult(_stack(frames, indices, files), [str(files[i]) for i in bad])
 
     @staticmethod
-    def _find_readable(index: int, record: VideoRecord, get) -> int:
+    def _find_readable(index: int, record: VideoRecord, readable: Callable[[int], bool]) -> int:
         """Nearest frame to ``index`` that decodes (earlier first on a tie)."""
         for distance in range(1, record.num_frames):
             for candidate in (index - distance, index + distance):
-                if 0 <= candidate < record.num_frames and get(candidate) is not None:
+                if 0 <= candidate < record.num_frames and readable(candidate):
                     return candidate
         raise FrameReadError(
-            f"no frame of {record.path} can be decoded (all {record.num_frames} JPEGs are "
-            "corrupt or empty). Fix: re-extract the frames or drop the clip from the index."
+            f"no frame of {record.path} can be decoded (none of its {record.num_frames} image files is a "
+            "readable 8-bit RGB picture). Fix: re-extract the frames or drop the clip from the index."
         )
 
 
 class VideoFileReader(FrameReader):
-    """Frames of a ``kind == "video"`` record, decoded with PyAV.
+    """Frames of a ``kind == "video"`` record, decoded with PyAV and picked by presentation time.
 
-    Native index ``i`` <-> presentation time ``start + i / fps`` where ``fps`` is the stream's
-    average rate and ``start`` its start time, both converted with the stream time base.
+    Native index ``i`` is the time ``start + i / fps`` where ``fps`` is the stream's average rate
+    and ``start`` its start time; a decoded frame sits at position ``(pts - start) * fps`` (in
+    frames). Index ``i`` takes the first frame within half a frame of it (position in
+    ``(i - 1/2, i + 1/2]``), and when there is none, the frame on screen then (the last one before
+    it). A constant-rate video gives frame ``i`` for index ``i``; a variable-rate one repeats a frame
+    across a gap in its timestamps (and skips frames where they crowd), which is its picture at that
+    time, not damage. Indices past the last decoded frame (a truncated file) are substituted.
+    Frame durations are not used: muxers derive them from decode order, so they are unreliable.
 
     Args:
         size: output ``(H, W)``; ``None`` keeps the native size.
@@ -388,7 +473,7 @@ class VideoFileReader(FrameReader):
     def _decode(
         self, container, stream, wanted: list[int], path: Path
     ) -> tuple[dict[int, torch.Tensor], dict[int, torch.Tensor]]:
-        """Seek + decode forward over ``wanted`` (sorted, distinct).
+        """Seek + decode forward over ``wanted`` (sorted, distinct), each index taking the frame on screen.
 
         Returns:
             ``(got, spare)``: index -> ``[3, H, W]`` for the wanted frames found, and, when some are
@@ -398,41 +483,61 @@ class VideoFileReader(FrameReader):
         time_base = stream.time_base
         start = stream.start_time or 0
         got: dict[int, torch.Tensor] = {}
-        spare: dict[int, torch.Tensor] = {}
         pos = 0
-        last_frame = None
+        shown: _Shown | None = None
         try:
             while pos < len(wanted):
                 target = wanted[pos]
                 container.seek(start + int(Fraction(target) / fps / time_base), stream=stream, backward=True)
-                last = None
-                reseek = False
+                shown, reseek = None, False
                 for frame in container.decode(stream):
-                    last, last_frame = _frame_index(frame, start, time_base, fps, last), frame
-                    while pos < len(wanted) and wanted[pos] < last:
-                        pos += 1  # not in the stream: substituted by the caller
-                    if pos < len(wanted) and wanted[pos] == last:
-                        got[last] = resize_frame(frame.to_ndarray(format="rgb24"), self.size)
+                    begin = _frame_position(frame, start, time_base, fps, shown)
+                    while pos < len(wanted) and wanted[pos] + _HALF < begin:  # no frame near it: held through a gap
+                        if shown is not None:
+                            got[wanted[pos]] = shown.rgb(self.size)
+                        pos += 1  # else: not in the stream, substituted by the caller
+                    shown = _Shown(frame, begin)
+                    while pos < len(wanted) and wanted[pos] + _HALF < begin + 1:  # within half a frame
+                        got[wanted[pos]] = shown.rgb(self.size)
                         pos += 1
                     if pos == len(wanted):
                         break
-                    if wanted[pos] != target and wanted[pos] - last > self.reseek_gap:
+                    if wanted[pos] != target and wanted[pos] - begin > self.reseek_gap:
                         reseek = True
                         break
                 if not reseek:
                     break  # end of stream or done
         except av.FFmpegError as error:
             warnings.warn(f"decoding {path} stopped at an error ({error}); later frames are substituted", stacklevel=3)
-        if len(got) < len(wanted) and last_frame is not None and last not in got:
-            spare[last] = resize_frame(last_frame.to_ndarray(format="rgb24"), self.size)
-        return got, spare
+        if len(got) < len(wanted) and shown is not None:
+            return got, {round(shown.begin): shown.rgb(self.size)}
+        return got, {}
 
 
-def _frame_index(frame: av.VideoFrame, start: int, time_base: Fraction, fps: Fraction, last: int | None) -> int:
-    """Native index of a decoded frame from its pts (or the previous index + 1 without a pts)."""
+_HALF = Fraction(1, 2)
+
+
+@dataclass
+class _Shown:
+    """The decoded frame on screen and its native position (``begin``: pts in native frames)."""
+
+    frame: av.VideoFrame
+    begin: Fraction
+    _rgb: torch.Tensor | None = None
+
+    def rgb(self, size: Size | None) -> torch.Tensor:
+        """uint8 ``[3, H, W]``, converted once however many indices hold this frame."""
+        if self._rgb is None:
+            self._rgb = resize_frame(self.frame.to_ndarray(format="rgb24"), size)
+        return self._rgb
+
+
+def _frame_position(frame: av.VideoFrame, start: int, time_base: Fraction, fps: Fraction,
+                    previous: _Shown | None) -> Fraction:
+    """Position of a decoded frame in native frames (from its pts; without one, the previous frame's + 1)."""
     if frame.pts is None:
-        return 0 if last is None else last + 1
-    return round((frame.pts - start) * time_base * fps)
+        return Fraction(0) if previous is None else previous.begin + 1
+    return (frame.pts - start) * time_base * fps
 
 
 def _stream_fps(stream, path: Path) -> Fraction:
@@ -442,8 +547,14 @@ def _stream_fps(stream, path: Path) -> Fraction:
     return Fraction(rate)
 
 
+def _is_image_format(name: str) -> bool:
+    """FFmpeg's demuxers of single images: ``image2`` and the ``*_pipe`` ones (``png_pipe``, ``jpeg_pipe``...)."""
+    return name == "image2" or name.endswith("_pipe")
+
+
 def _open_video(path: Path):
-    """``av.open`` with a :class:`FrameReadError` naming the file when it fails or has no video."""
+    """``av.open`` with a :class:`FrameReadError` naming the file when it fails, has no video or is a
+    still image (a ``.png`` renamed ``.mp4`` opens as a one-frame "video")."""
     try:
         container = av.open(str(path))
     except (av.FFmpegError, OSError) as error:
@@ -454,7 +565,32 @@ def _open_video(path: Path):
     if not container.streams.video:
         container.close()
         raise FrameReadError(f"{path} has no video stream. Fix: drop it from the index.")
+    if _is_image_format(container.format.name):
+        codec = container.streams.video[0].codec_context.name
+        container.close()
+        raise FrameReadError(f"{path} is a still image ({codec}, read by FFmpeg's {container.format.name} "
+                             "demuxer), not a video. Fix: replace it with the video or drop it from the index.")
     return container
+
+
+def count_decoded_frames(path: str | Path) -> tuple[int, str | None]:
+    """``(frames, error)``: how many frames of ``path`` decode from start to end (not converted to RGB),
+    and the decoder's error when one stopped it early (``None`` otherwise).
+
+    Slow (every frame is decoded); ``riskvision.data.check.verify_videos`` compares it with the
+    frame count the index states. Raises :class:`FrameReadError` when the file cannot be opened.
+    """
+    path = Path(path)
+    count = 0
+    with _open_video(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        try:
+            for _ in container.decode(stream):
+                count += 1
+        except av.FFmpegError as error:
+            return count, str(error)
+    return count, None
 
 
 def probe_video(path: str | Path) -> tuple[float, int]:

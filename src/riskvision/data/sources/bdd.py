@@ -2,7 +2,9 @@
 
 Video files (``layout="videos"``)::
 
-    <root>/videos/100k/{train,val}/<id>.mov | <id>.mp4     (30 fps; fps and length probed with PyAV)
+    <root>/videos/100k/{train,val}/<id>.mov | .mp4 | .m4v | .mkv | .avi | .webm   (30 fps; probed with PyAV)
+
+Other files in those folders are skipped and listed as ``skipped_file`` issues.
 
 Frame folders (``layout="frames"``, written by ``scripts/prepare_data.py``)::
 
@@ -26,10 +28,11 @@ from riskvision.data.records import DataIssue, VideoRecord, report
 from riskvision.data.sources.base import RecordSource
 
 SUBSETS = ("train", "val")
-VIDEO_SUFFIXES = (".mov", ".mp4")
+VIDEO_SUFFIXES = (".mov", ".mp4", ".m4v", ".mkv", ".avi", ".webm")
+"""Containers read as videos (any PyAV decodes); matched case-insensitively."""
 CACHE_NAME = ".riskvision_index.json"
 
-VIDEOS_LAYOUT = "BDD100K videos: <root>/videos/100k/{train,val}/<id>.mov (or .mp4)"
+VIDEOS_LAYOUT = f"BDD100K videos: <root>/videos/100k/{{train,val}}/<id>.mov (or {', '.join(VIDEO_SUFFIXES[1:])})"
 FRAMES_LAYOUT = ("BDD100K frame folders: <root>/frames/100k/{train,val}/<id>/%06d.jpg with prepared.json "
                  "(fps) in <root>/frames/100k/, <root>/frames/ or <root>/")
 
@@ -79,7 +82,13 @@ def _build_videos(root: Path, synthetic: bool, cache_dir: str | Path | None,
         folder = root / "videos" / "100k" / subset
         if not folder.is_dir():
             continue
-        for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES):
+        for path in sorted(folder.iterdir()):
+            if path.suffix.lower() not in VIDEO_SUFFIXES:
+                if not path.name.startswith("."):
+                    report(issues, DataIssue("skipped_file", path.stem, str(path),
+                                             f"{path} is not a video file BDD reads ({', '.join(VIDEO_SUFFIXES)}); "
+                                             "skipped. Fix: convert it to one of them or move it out"))
+                continue
             try:
                 fps, count = cache.get(path) or cache.put(path, *probe_video(path))
             except FrameReadError as err:
