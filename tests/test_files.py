@@ -31,3 +31,24 @@ def test_a_failing_write_keeps_the_previous_file_and_leaves_no_temporary(tmp_pat
         atomic_write(target, half_then_fail)
     assert target.read_text() == "old, complete"
     assert [p.name for p in tmp_path.iterdir()] == ["predictions.csv"]
+
+
+def test_a_full_disk_names_the_file_and_keeps_the_previous_version(tmp_path):
+    import errno
+
+    target = tmp_path / "metrics.json"
+    target.write_text("old, complete")
+
+    def disk_full(tmp):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OSError, match=r"cannot write .*metrics.json: the disk is full. Fix: free space there"):
+        atomic_write(target, disk_full)
+    assert target.read_text() == "old, complete"
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
+
+
+def test_a_folder_that_cannot_be_made_names_the_file(tmp_path):
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(OSError, match=r"cannot write .*a_file/out/metrics.json: .*Fix: hydra.run.dir="):
+        atomic_write(tmp_path / "a_file" / "out" / "metrics.json", lambda tmp: tmp.write_text("new"))

@@ -7,6 +7,7 @@ truncated file under the final name. Standard library only: every layer may impo
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from collections.abc import Callable
@@ -27,8 +28,11 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Pa
         ``path`` as a :class:`~pathlib.Path`.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        raise _write_error(path, error) from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -37,11 +41,24 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Pa
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
         os.replace(tmp, path)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        raise _write_error(path, error) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
     return path
+
+
+def _write_error(path: Path, error: OSError) -> OSError:
+    """``error`` with a message that names ``path`` and the fix (the previous version of ``path`` is intact)."""
+    fixes = {errno.ENOSPC: "the disk is full. Fix: free space there, or write the run elsewhere (hydra.run.dir=...)",
+             errno.EDQUOT: "the disk quota is used up. Fix: free space, or write the run elsewhere (hydra.run.dir=...)",
+             errno.EACCES: "the folder is not writable. Fix: hydra.run.dir=<a folder you can write>",
+             errno.EROFS: "the file system is read-only. Fix: hydra.run.dir=<a folder you can write>"}
+    why = fixes.get(error.errno, f"{error.strerror or error}. Fix: hydra.run.dir=<a folder you can write>")
+    return OSError(error.errno, f"cannot write {path}: {why}; nothing under that name was changed")
 
 
 def _umask() -> int:
