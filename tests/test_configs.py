@@ -122,6 +122,15 @@ def test_optuna_search_composes(compose_train):
         (["model.inputs.target=risk"], "model.task (BinaryCrash) learns 'crash' but model.inputs.target='risk'"),
         (["model.inputs.num_frames=0"], "model.inputs.num_frames=0 must be a positive integer"),
         (["ckpt_path=/no/such.ckpt"], "ckpt_path='/no/such.ckpt' is not a file"),
+        # values checked against the signatures they are passed to (riskvision.utils.config_types)
+        (["trainer.max_epochs=abc"], "trainer.max_epochs='abc' is not an int or None (the type of "
+                                     "lightning.pytorch.trainer.trainer.Trainer's argument 'max_epochs')"),
+        (["model.net.hidden_size=big"], "model.net.hidden_size='big' is not an int"),
+        (["model.optimizer.lr=fast"], "model.optimizer.lr='fast' is not a number or a Tensor"),
+        (["callbacks.model_checkpoint.save_top_k=x"], "callbacks.model_checkpoint.save_top_k='x' is not an int"),
+        (["data.frame_size=big"], "data.frame_size='big' is not an int or a Sequence"),
+        (["data=dota_bdd", *REAL, "+data.sources.dota.rooot=/x"],
+         "data.sources.dota.rooot is not an argument of riskvision.data.sources.dota.DotaSource (it takes: root, "),
     ],
 )
 def test_impossible_values_are_clear_errors(compose_train, overrides, message):

@@ -18,6 +18,8 @@ from riskvision.models import ClipNet
 from riskvision.safe_load import CheckpointError
 from riskvision.trust import UntrustedConfigError
 from riskvision.utils.checkpointing import CONFIG_KEY, describe_checkpoint, load_checkpoint, model_name
+from riskvision.utils.config_types import argument_problems
+from riskvision.utils.instantiators import SHORTCUTS_KEY
 
 INPUT_KEYS = ("sampler", "augment", "num_frames", "frame_size", "normalization", "target", "batch_size")
 #: Overrides whose key moved, and where to (the old key gives an error that names the new one).
@@ -30,6 +32,10 @@ RENAMED_KEYS = {
 }
 
 
+#: Config sections train.py instantiates, whose values are checked against their targets' signatures.
+BUILT_SECTIONS = ("trainer", "model", "data", "callbacks", "logger", "evaluation")
+
+
 class ConfigError(ValueError):
     """The composed config asks for something impossible; the message names the key and the fix."""
 
@@ -37,7 +43,7 @@ class ConfigError(ValueError):
 def validate_config(cfg: DictConfig) -> None:
     """Raise :class:`ConfigError` for an impossible run config (static checks, nothing instantiated).
 
-    Checks ``model.inputs`` (keys present, a target, a sampler of ``data.samplers``, an augmentation of
+    Checks every value of the built sections against its target's signature (``config_types``), ``model.inputs`` (keys present, a target, a sampler of ``data.samplers``, an augmentation of
     ``data.augments`` or null, a normalisation preset,
     positive sizes), that the model's task learns that target, that an explicit ``ckpt_path`` file exists,
     that ``ckpt_path=last`` has a ``checkpoints/last.ckpt`` to resume in the run folder and that the checkpoint
@@ -57,6 +63,10 @@ def validate_config(cfg: DictConfig) -> None:
     for key in ("num_frames", "frame_size", "batch_size"):
         if not isinstance(inputs[key], int) or inputs[key] < 1:
             raise ConfigError(f"model.inputs.{key}={inputs[key]!r} must be a positive integer")
+    problems = [problem for section in BUILT_SECTIONS if cfg.get(section) is not None
+                for problem in argument_problems(cfg[section], section, _not_arguments(cfg[section]))]
+    if problems:
+        raise ConfigError("config values that their classes cannot take: " + "; ".join(problems))
     task = task_class(cfg)
     if task.target != inputs.target:
         raise ConfigError(
@@ -103,6 +113,12 @@ def _differences(old: Any, new: Any, key: str = "") -> list[tuple[str, Any, Any]
         return [difference for name in dict.fromkeys([*old, *new])
                 for difference in _differences(old.get(name), new.get(name), f"{key}.{name}" if key else name)]
     return [] if old == new else [(key, old, new)]
+
+
+def _not_arguments(section: DictConfig) -> tuple[str, ...]:
+    """Keys of a section's top node that are not arguments of its target: a data config's ``_shortcuts_``."""
+    shortcuts = section.get(SHORTCUTS_KEY) if isinstance(section, DictConfig) else None
+    return (SHORTCUTS_KEY, *shortcuts) if shortcuts else ()
 
 
 def resume_path(cfg: DictConfig) -> str | None:
