@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
 from riskvision.evaluation.runner import evaluate_module  # noqa: E402
 from riskvision.models import load_weights, model_summary  # noqa: E402
+from riskvision.runs import claim_run_folder  # noqa: E402
 from riskvision.utils import (  # noqa: E402
     ConfigError,
     RunConfigInCheckpoint,
@@ -38,6 +39,7 @@ from riskvision.utils import (  # noqa: E402
     resume_path,
     validate_config,
 )
+from riskvision.utils.run_folder import resumes_run  # noqa: E402
 from riskvision.utils.weights import resolve_pretrained  # noqa: E402
 
 log = get_logger(__name__)
@@ -49,6 +51,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     Returns the metrics Lightning collected (``val/...`` of the last epoch, ``test/...`` if tested).
     """
     validate_config(cfg)
+    run = claim_run_folder(cfg.paths.output_dir, str(cfg.task_name), resumes_run(cfg.get("ckpt_path"), cfg.paths.output_dir))
+    log.info(f"Run {run.run_id} owns {run.path}{' (resumed)' if run.resumed else ''}")
     log.info(f"Data x model settings: {data_model_file()}")
     if cfg.get("small_machine"):
         log.warning(f"SMALL-MACHINE SETTINGS IN EFFECT: {cfg.small_machine}")
@@ -67,7 +71,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     log.info(f"Instantiating datamodule <{cfg.data._target_}>")
     datamodule: L.LightningDataModule = instantiate_data(cfg.data)
     callbacks = instantiate_callbacks(cfg.get("callbacks"))
-    callbacks.append(RunConfigInCheckpoint(OmegaConf.to_container(cfg, resolve=True)))
+    callbacks.append(RunConfigInCheckpoint(OmegaConf.to_container(cfg, resolve=True), run.run_id))
     loggers = instantiate_loggers(cfg.get("logger"))
     log.info(f"Instantiating trainer <{cfg.trainer._target_}>")
     trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
@@ -105,7 +109,8 @@ def write_predictions(cfg: DictConfig, model: L.LightningModule, datamodule: L.L
     folder (``riskvision.evaluation``, the same as ``scripts/eval.py ckpt_path=BEST``); ``evaluation=none`` skips it."""
     settings = hydra.utils.instantiate(cfg.evaluation)
     name = net_name(OmegaConf.to_container(cfg.model, resolve=True))
-    extra = {"checkpoint": ckpt_path, "synthetic": bool(datamodule.is_synthetic)}
+    extra = {"checkpoint": ckpt_path, "trained_run": claim_run_folder(cfg.paths.output_dir, "train").run_id,
+             "synthetic": bool(datamodule.is_synthetic)}
     evaluate_module(model, datamodule, cfg.paths.output_dir, settings, name, extra)
 
 

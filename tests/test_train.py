@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -15,7 +16,7 @@ import torch
 import yaml
 
 from riskvision.data.sources.synthetic import ensure_synthetic
-from riskvision.utils import CONFIG_KEY
+from riskvision.utils import CONFIG_KEY, RUN_ID_KEY
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_SIZES = {"num_crash": 6, "num_normal": 6, "width": 32, "height": 32, "crash_seconds": [2, 3], "normal_seconds": [2, 3],
@@ -137,8 +138,40 @@ def test_sigkilled_run_resumes_from_its_last_checkpoint(tmp_path, tiny_data):
         proc.kill()
         proc.wait()
     killed_at = torch.load(last, weights_only=True)["global_step"]  # loads: not truncated
+    run_id = json.loads((tmp_path / "run.json").read_text())["run_id"]
+    stale = tmp_path / "checkpoints" / ".last.ckpt.k1ll3d.tmp"  # what a kill mid-save leaves
+    stale.write_bytes(b"half a checkpoint")
     run_train(*args, f"trainer.max_epochs={killed_at // 2 + 2}", "ckpt_path=last")
     assert torch.load(last, weights_only=True)["global_step"] == 2 * (killed_at // 2 + 2)
+    record = json.loads((tmp_path / "run.json").read_text())
+    assert record["run_id"] == run_id and len(record["resumed"]) == 1  # the same run, resumed once
+    assert torch.load(last, weights_only=True)[RUN_ID_KEY] == run_id
+    assert not stale.exists()
+
+
+@pytest.mark.slow
+def test_a_second_run_in_a_run_folder_is_refused_and_leaves_it_untouched(tmp_path, tiny_data):
+    args = [*tiny_data, *BILSTM, "logger=none", f"hydra.run.dir={tmp_path}"]
+    proc = subprocess.Popen([sys.executable, "train.py", *args, "trainer.max_epochs=50"], cwd=ROOT,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 240
+        while not (tmp_path / "checkpoints" / "last.ckpt").exists():
+            assert proc.poll() is None and time.monotonic() < deadline, "the first run wrote no last.ckpt"
+            time.sleep(0.2)
+        owner = json.loads((tmp_path / "run.json").read_text())["run_id"]
+        before = {name: (tmp_path / name).read_bytes() for name in (".hydra/config.yaml", ".hydra/overrides.yaml")}
+        for resume in ([], ["ckpt_path=last"]):  # while it runs, neither a new run nor a resume may join it
+            refused = run_train(*args, "trainer.max_epochs=1", *resume, expect_ok=False)
+            assert f"{tmp_path} is in use by another run (pid {proc.pid} on " in refused.stderr
+    finally:
+        proc.kill()
+        proc.wait()
+    after = run_train(*args, "trainer.max_epochs=1", expect_ok=False)  # the first run has ended (killed)
+    assert f"{tmp_path} already holds train run {owner}" in after.stderr and "ckpt_path=last" in after.stderr
+    assert {name: (tmp_path / name).read_bytes() for name in before} == before  # .hydra/ still the first run's
+    assert (tmp_path / "train.log").read_text().count(f"Run {owner} owns") == 1  # only the first run logged there
+    assert not [p.name for p in (tmp_path / "checkpoints").iterdir() if "-v" in p.name]  # no last-v1.ckpt
 
 
 @pytest.mark.slow
@@ -188,7 +221,8 @@ def test_clip_too_short_for_the_net_fails_before_any_data_is_read(tmp_path, tiny
 @pytest.mark.parametrize(
     ("override", "message"),
     [("model.inptus.num_frames=3", "Could not override 'model.inptus.num_frames'"),
-     ("model=bilstmm", "Could not find 'model/bilstmm'")],
+     ("model=bilstmm", "Could not find 'model/bilstmm'"),
+     ("trainer.max_epochs=abc", "trainer.max_epochs='abc' is not an int or None")],
 )
 def test_typo_in_an_override_is_a_clear_error(tmp_path, override, message):
     proc = run_train(override, f"hydra.run.dir={tmp_path}", expect_ok=False)

@@ -6,14 +6,14 @@ imported first, so it broke when tests of two folders ran in one invocation.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from riskvision.evaluation.summary import RunInfo, compute_metrics, jsonable
-from riskvision.evaluation.table import META_COLUMNS, make_table, write_predictions
+from riskvision.evaluation.predict import write_evaluation
+from riskvision.evaluation.summary import RunInfo
+from riskvision.evaluation.table import META_COLUMNS, make_table
 from riskvision.tasks import BinaryCrash, RiskLevels
 
 CLASSES = ["Normal", "Warning", "Danger"]
@@ -64,10 +64,8 @@ def synthetic_table(task: str, n_crash: int = 6, n_normal: int = 6, skill: float
 def write_fake_run(folder: Path, task: str, skill: float, seed: int = 0) -> Path:
     """A run folder as scripts/eval.py leaves it: predictions.csv + metrics.json."""
     table = synthetic_table(task, skill=skill, seed=seed, probes=("none", "shuffled", "repeated"))
-    write_predictions(table, folder / "predictions.csv")
     run = RunInfo(name=folder.name, task=task_of(task), threshold=0.5,
                   extra={"cost": {"parameters": 1000 if task == "binary" else 5000, "gflops_per_window": 0.1,
                                   "cpu_latency_ms_per_window": 1.0}})
-    metrics = compute_metrics(table, run, n_boot=50)
-    (folder / "metrics.json").write_text(json.dumps(jsonable(metrics), indent=2))
+    write_evaluation(table, run, folder, n_boot=50)
     return folder

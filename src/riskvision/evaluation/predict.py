@@ -6,6 +6,7 @@ the predictions table of :mod:`.table`. Imports torch, unlike the metric modules
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import statistics
 import time
@@ -22,6 +23,7 @@ from riskvision.evaluation.probes import PROBE_TRANSFORMS
 from riskvision.evaluation.summary import RunInfo, compute_metrics, jsonable
 from riskvision.evaluation.table import META_COLUMNS, make_table, write_predictions
 from riskvision.files import atomic_write
+from riskvision.runs import new_run_id
 from riskvision.tasks import Task
 
 __all__ = ["measure_cost", "predict_table", "run_info", "write_evaluation"]
@@ -87,17 +89,24 @@ def measure_cost(model: nn.Module, video_shape: Sequence[int], latency_repeats: 
     return cost
 
 
-def run_info(module: nn.Module, name: str, extra: dict[str, Any] | None = None) -> RunInfo:
+def run_info(module: nn.Module, name: str, extra: dict[str, Any] | None = None, run_id: str | None = None) -> RunInfo:
     """The :class:`RunInfo` of a ``RiskModule``: its task and its decision threshold (tuned on validation by a
     task that tunes one; 0.5 for the others, e.g. 3-class models decide P(crash) at 0.5)."""
-    return RunInfo(name=name, task=module.task, threshold=float(module.threshold), extra=dict(extra or {}))
+    return RunInfo(name=name, task=module.task, threshold=float(module.threshold), extra=dict(extra or {}),
+                   run_id=run_id)
 
 
 def write_evaluation(table: pd.DataFrame, run: RunInfo, out_dir: str | Path, n_boot: int = 1000,
                      filename: str = "predictions.csv", seed: int = 0) -> dict[str, Any]:
     """Write ``out_dir/<filename>`` and ``out_dir/metrics.json`` (:func:`.summary.compute_metrics`, its
-    bootstrap seeded by ``seed``); returns the metrics."""
+    bootstrap seeded by ``seed``); returns the metrics.
+
+    Both carry ``run.run_id`` (a ``run_id`` column and ``metrics.json``'s ``run.id``; a fresh id when ``None``), so a
+    reader can tell that they were written together (``riskvision.evaluation.report.load_runs`` checks it)."""
     out_dir = Path(out_dir)
+    if run.run_id is None:
+        run = dataclasses.replace(run, run_id=new_run_id())
+    table = table.assign(run_id=run.run_id)
     write_predictions(table, out_dir / filename)
     metrics = jsonable(compute_metrics(table, run, n_boot=n_boot, seed=seed))
     text = json.dumps(metrics, indent=2, allow_nan=False) + "\n"

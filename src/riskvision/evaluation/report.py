@@ -22,6 +22,7 @@ from riskvision.evaluation.calibration import reliability_table  # noqa: E402
 from riskvision.evaluation.summary import CI_METRICS, ci_statistics  # noqa: E402
 from riskvision.evaluation.table import read_predictions, real_windows, spanned_windows  # noqa: E402
 from riskvision.files import atomic_write  # noqa: E402
+from riskvision.runs import claim_run_folder  # noqa: E402
 
 __all__ = [
     "Run", "breakdown_table", "comparison_table", "find_runs", "load_runs", "log_to_wandb", "plot_confusion_matrices",
@@ -61,11 +62,24 @@ def find_runs(paths: Iterable[str | Path]) -> list[Path]:
 
 
 def load_runs(folders: Sequence[str | Path]) -> list[Run]:
-    """Load each folder; column names are the runs' names, made unique with the folder name if needed."""
+    """Load each folder; column names are the runs' names, made unique with the folder name if needed.
+
+    A folder's metrics.json and predictions table must carry one run id (``riskvision.evaluation.predict.
+    write_evaluation``), and no run may be given twice: otherwise :class:`ValueError` names the folders and ids.
+    """
     runs = []
     for folder in map(Path, folders):
         metrics = json.loads((folder / "metrics.json").read_text())
-        runs.append(Run(metrics["run"]["name"], folder, read_predictions(_predictions_file(folder)), metrics))
+        predictions = _predictions_file(folder)
+        table = read_predictions(predictions)
+        _check_run_id(folder, metrics, table, predictions)
+        runs.append(Run(metrics["run"]["name"], folder, table, metrics))
+    seen: dict[str, Path] = {}
+    for run in runs:
+        first = seen.setdefault(run.metrics["run"]["id"], run.folder)
+        if first != run.folder:
+            raise ValueError(f"{first} and {run.folder} hold the same evaluation (run id {run.metrics['run']['id']}): "
+                             "a copy compared with itself differs by 0 on every metric. Fix: compare different runs")
     names = [r.name for r in runs]
     for run in runs:
         if names.count(run.name) > 1:
@@ -74,6 +88,20 @@ def load_runs(folders: Sequence[str | Path]) -> list[Run]:
 
 
 # ------------------------------------------------------------------------------------------ table
+def _check_run_id(folder: Path, metrics: dict[str, Any], table: pd.DataFrame, predictions: Path) -> None:
+    """metrics.json and the predictions table of ``folder`` come from one evaluation (one run id)."""
+    metrics_id = metrics.get("run", {}).get("id")
+    table_ids = sorted(set(table["run_id"].astype(str))) if "run_id" in table.columns else []
+    if metrics_id is None or not table_ids:
+        raise ValueError(f"{folder}: metrics.json and {predictions.name} carry no run id (written before riskvision "
+                         "recorded one), so nothing says they belong together. Fix: evaluate the checkpoint again "
+                         "with scripts/eval.py into a new folder")
+    if table_ids != [metrics_id]:
+        raise ValueError(f"{folder}: {predictions.name} comes from run {', '.join(table_ids)} but metrics.json from "
+                         f"run {metrics_id}: an evaluation was interrupted or two wrote into this folder, and the "
+                         "files do not belong together. Fix: evaluate the checkpoint again into a new folder")
+
+
 def _get(metrics: dict[str, Any], path: str) -> Any:
     value: Any = metrics
     for key in path.split("."):
@@ -289,9 +317,9 @@ def _save(fig: plt.Figure, path: Path) -> Path:
 
 # ------------------------------------------------------------------------------------------ report
 def write_report(runs: Sequence[Run], out_dir: str | Path, n_boot: int = 1000, seed: int = 0) -> dict[str, Path]:
-    """Write ``comparison.md`` (+ ``comparison.csv``) and the PNG figures into ``out_dir``; returns the paths."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    """Write ``comparison.md`` (+ ``comparison.csv``) and the PNG figures into ``out_dir`` (claimed for this process,
+    ``riskvision.runs``); returns the paths."""
+    out = claim_run_folder(out_dir, "compare").path
     table = comparison_table(runs, n_boot, seed)
     atomic_write(out / "comparison.csv", lambda tmp: table.to_csv(tmp))
     figures = {

@@ -17,7 +17,8 @@ from torch.utils.data import DataLoader
 
 from riskvision.evaluation.predict import measure_cost, predict_table, run_info, write_evaluation
 from riskvision.inference.predictor import Predictor
-from riskvision.utils import CONFIG_KEY, instantiate_data, load_checkpoint, net_name
+from riskvision.runs import claim_run_folder
+from riskvision.utils import CONFIG_KEY, RUN_ID_KEY, instantiate_data, load_checkpoint, net_name
 
 __all__ = ["EvalSettings", "evaluate_checkpoint", "evaluate_module", "run_config", "scoring_loader"]
 
@@ -72,7 +73,9 @@ def scoring_loader(datamodule: Any, settings: EvalSettings, num_frames: int) -> 
 def evaluate_module(module: Any, datamodule: Any, out_dir: str | Path, settings: EvalSettings, name: str,
                     extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Score ``settings.split`` with ``module`` (a RiskModule), measure its cost, write
-    ``out_dir/predictions.csv`` and ``out_dir/metrics.json``; returns the metrics."""
+    ``out_dir/predictions.csv`` and ``out_dir/metrics.json``; returns the metrics. ``out_dir`` is claimed for this
+    process (``riskvision.runs.claim_run_folder``; already claimed by train.py / eval.py) and both files carry its
+    run id."""
     inputs = module.hparams["inputs"]
     num_frames, size = int(inputs["num_frames"]), inputs["frame_size"]
     height, width = (size, size) if isinstance(size, int) else size
@@ -81,7 +84,7 @@ def evaluate_module(module: Any, datamodule: Any, out_dir: str | Path, settings:
     table = predict_table(module, loader, module.task, settings.probes, settings.seed, settings.device)
     cost = measure_cost(module.net, [1, num_frames, 3, height, width], settings.latency_repeats)
     info = {"split": settings.split, "scoring": settings.scoring, "step": settings.step, "cost": cost, **(extra or {})}
-    run = run_info(module, name, info)
+    run = run_info(module, name, info, claim_run_folder(out_dir, "eval").run_id)
     metrics = write_evaluation(table, run, out_dir, settings.n_boot, settings.predictions_file, settings.seed)
     log.info(f"Wrote {Path(out_dir) / settings.predictions_file} ({len(table)} rows) and metrics.json")
     return metrics
@@ -112,5 +115,6 @@ def evaluate_checkpoint(ckpt_path: str | Path, overrides: DictConfig, data_group
     predictor = Predictor.from_run(checkpoint, run, str(ckpt_path))
     datamodule = instantiate_data(run.data)
     name = name or net_name(OmegaConf.to_container(run.model, resolve=True))
-    extra = {"checkpoint": str(Path(ckpt_path).resolve()), "synthetic": bool(datamodule.is_synthetic)}
+    extra = {"checkpoint": str(Path(ckpt_path).resolve()), "trained_run": checkpoint.get(RUN_ID_KEY),
+             "synthetic": bool(datamodule.is_synthetic)}
     return evaluate_module(predictor.module, datamodule, out_dir, settings, name, extra)

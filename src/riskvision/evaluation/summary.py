@@ -38,12 +38,14 @@ BREAKDOWN_COLUMNS = ("category", "ego", "night")
 @dataclass
 class RunInfo:
     """What a table alone does not say: the run's ``name``, its ``task`` (a ``riskvision.tasks`` object) and
-    decision ``threshold``, plus free-form ``extra`` (split, checkpoint, cost, ...) copied into metrics.json."""
+    decision ``threshold``, plus free-form ``extra`` (split, checkpoint, cost, ...) copied into metrics.json, and
+    the ``run_id`` of the run folder (``riskvision.runs``) its metrics.json and predictions table both carry."""
 
     name: str
     task: Task
     threshold: float = 0.5
     extra: dict[str, Any] = field(default_factory=dict)
+    run_id: str | None = None
 
 
 def in_anomaly(table: pd.DataFrame) -> np.ndarray:
@@ -154,7 +156,7 @@ def compute_metrics(table: pd.DataFrame, run: RunInfo, n_boot: int = 1000, seed:
     videos = video_level(real)
     cis = {name: bootstrap_ci(ids, stat, n_boot, seed).as_dict() for name, (ids, stat) in ci_statistics(table).items()}
     return {
-        "run": {"name": run.name, "task": run.task.name, "threshold": run.threshold,
+        "run": {"name": run.name, "id": run.run_id, "task": run.task.name, "threshold": run.threshold,
                 "class_names": list(run.task.class_names) if run.task.class_names else None, **run.extra},
         "counts": {"windows": len(real), "videos": len(videos), "crash_videos": int(videos["crash"].sum()),
                    "sources": real.groupby("source")["video_id"].nunique().to_dict()},

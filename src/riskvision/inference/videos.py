@@ -20,6 +20,7 @@ from riskvision.inference.inputs import VideoInputError, decode_video, find_vide
 from riskvision.inference.outputs import scores_table, summary_line, write_overlay, write_timeline
 from riskvision.inference.predictor import Predictor
 from riskvision.inference.scoring import score_windows
+from riskvision.runs import claim_run_folder
 
 __all__ = ["PredictReport", "VideoResult", "predict_one", "predict_videos"]
 
@@ -88,7 +89,7 @@ def predict_videos(ckpt_path: str | Path, videos: str | Path | Sequence[str | Pa
     paths, problems = find_videos(videos)
     predictor = Predictor.from_checkpoint(ckpt_path, device, batch_size, cache_features, trusted_targets)
     log.info(f"Model {predictor.describe()}; {len(paths)} video(s) to score -> {out_dir}")
-    out_dir = Path(out_dir)
+    out_dir = claim_run_folder(out_dir, "predict_video").path  # this process owns it (riskvision.runs)
     report = PredictReport(failures=list(problems))
     for video, message in problems:
         log.error(message)

@@ -2,6 +2,7 @@
 
 from riskvision.utils.checkpointing import (
     CONFIG_KEY,
+    RUN_ID_KEY,
     AtomicCheckpointIO,
     LastCheckpoint,
     RunConfigInCheckpoint,
@@ -25,6 +26,7 @@ from riskvision.utils.rich_utils import print_config_tree
 
 __all__ = [
     "CONFIG_KEY",
+    "RUN_ID_KEY",
     "AtomicCheckpointIO",
     "ConfigError",
     "LastCheckpoint",

@@ -18,6 +18,8 @@ from riskvision.trust import check_stored_config
 
 #: Key under which the resolved run config (plain dicts/lists) is stored in each checkpoint.
 CONFIG_KEY = "riskvision_cfg"
+#: Key of the training run's id (``riskvision.runs``) in each checkpoint.
+RUN_ID_KEY = "riskvision_run_id"
 FIX = "Fix: pass a .ckpt written by riskvision's train.py (e.g. RUN/checkpoints/last.ckpt)"
 
 
@@ -100,17 +102,20 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 
 class RunConfigInCheckpoint(Callback):
-    """Store the resolved run config (plain containers, ``weights_only``-loadable) in every checkpoint.
+    """Store the resolved run config (plain containers, ``weights_only``-loadable) and the run id
+    (``riskvision.runs``) in every checkpoint.
 
-    ``scripts/eval.py`` rebuilds data and model from ``checkpoint["riskvision_cfg"]`` alone.
+    ``scripts/eval.py`` rebuilds data and model from ``checkpoint["riskvision_cfg"]`` alone, and records the
+    training run's id (``checkpoint["riskvision_run_id"]``) in its metrics.json.
     """
 
-    def __init__(self, config: dict[str, Any]) -> None:
-        self.config = config
+    def __init__(self, config: dict[str, Any], run_id: str | None = None) -> None:
+        self.config, self.run_id = config, run_id
 
     def on_save_checkpoint(self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict[str, Any]) -> None:
-        """Add the config under :data:`CONFIG_KEY`."""
+        """Add the config under :data:`CONFIG_KEY` and the run id under :data:`RUN_ID_KEY`."""
         checkpoint[CONFIG_KEY] = self.config
+        checkpoint[RUN_ID_KEY] = self.run_id
 
 
 class LastCheckpoint(Callback):

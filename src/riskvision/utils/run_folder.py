@@ -1,0 +1,64 @@
+"""The Hydra callback that claims a run's folder (``riskvision.runs``) before Hydra writes anything into it.
+
+Hydra calls ``on_run_start`` before it creates the output folder, saves ``.hydra/`` and opens the log file, so a
+refused run leaves the folder of the run that owns it untouched. In a multirun, the sweep folder is claimed by
+``on_multirun_start`` and each job's folder by ``on_job_start``. Configured under ``hydra.callbacks`` in
+``conf/hydra/default.yaml`` (train.py) and in ``conf/{eval,predict_video,compare}.yaml``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+from riskvision.runs import claim_run_folder, release_run_folder
+
+__all__ = ["ClaimRunFolder", "resumes_run"]
+
+
+def resumes_run(ckpt_path: object, folder: str | Path) -> bool:
+    """A ``train.py`` run with this ``ckpt_path`` continues the run of ``folder``: ``ckpt_path=last`` or a checkpoint
+    inside ``folder``."""
+    if ckpt_path in (None, ""):
+        return False
+    if ckpt_path == "last":
+        return True
+    return Path(folder).resolve() in Path(str(ckpt_path)).resolve().parents
+
+
+class ClaimRunFolder(Callback):
+    """Claim ``hydra.run.dir`` (a run), the sweep folder and each job's folder (a multirun).
+
+    Args:
+        kind: what the script's runs are (``train``, ``eval``, ``predict_video``, ``compare``).
+        resumable: the script resumes runs (``train.py``: ``ckpt_path=last`` continues the folder's run).
+    """
+
+    def __init__(self, kind: str, resumable: bool = False) -> None:
+        self.kind, self.resumable = kind, resumable
+
+    def _claim(self, config: DictConfig, folder: str) -> None:
+        resume = self.resumable and resumes_run(config.get("ckpt_path"), folder)
+        claim_run_folder(folder, self.kind, resume)
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """Single run: claim ``hydra.run.dir`` before Hydra creates or writes it."""
+        self._claim(config, str(config.hydra.run.dir))
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """Multirun: claim the sweep folder (a reused sweep folder is refused before any job starts)."""
+        claim_run_folder(str(config.hydra.sweep.dir), f"{self.kind} multirun")
+
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """Multirun job: claim its own folder (a single run's folder was claimed in ``on_run_start``)."""
+        if config.hydra.mode == RunMode.MULTIRUN:
+            self._claim(config, config.hydra.runtime.output_dir)
+
+    def on_job_end(self, config: DictConfig, **kwargs: Any) -> None:
+        """Release the folder of a finished job (a run's folder is released when the process ends)."""
+        if config.hydra.mode == RunMode.MULTIRUN:
+            release_run_folder(config.hydra.runtime.output_dir)
