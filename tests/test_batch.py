@@ -25,7 +25,7 @@ DTYPES = {"float32": torch.float32, "int64": torch.int64, "bool": torch.bool}
 def test_schema_lists_every_key_once():
     keys = [f.key for f in FIELDS]
     assert len(keys) == len(set(keys))
-    assert set(METADATA_KEYS) | {"video", "substituted"} == set(keys)
+    assert set(METADATA_KEYS) | {"video", "substituted", "replaced"} == set(keys)
     assert set(LABEL_KEYS) <= set(METADATA_KEYS)
     with pytest.raises(KeyError, match="not a batch key"):
         field("speed")

@@ -12,9 +12,11 @@ schema without pulling in torch.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["FIELDS", "LABEL_KEYS", "METADATA_KEYS", "VIDEO", "Field", "field"]
+__all__ = ["FIELDS", "LABEL_KEYS", "METADATA_KEYS", "REPLACED", "VIDEO", "Field", "field", "without_replaced"]
 
 
 @dataclass(frozen=True)
@@ -44,13 +46,18 @@ FIELDS: tuple[Field, ...] = (
     Field("anomaly_end", "int64", "[B]", "target-rate frame after the anomaly (exclusive), -1 when there is none"),
     Field("substituted", "int64", "[B]", "frames of the clip that were unreadable and replaced by the nearest "
           "readable frame (log the sum per epoch; works with any num_workers)"),
+    Field("replaced", "bool", "[B]", "the sample stands in for a clip whose video is unreadable: it is the first clip "
+          "of the next readable video (a real clip, labels and metadata its own). Training learns from it; "
+          "validation, test and evaluation drop it (without_replaced), so no evaluated number counts a clip twice"),
 )
 
 #: The clip tensor's key.
 VIDEO = "video"
+#: The key flagging stand-in samples (see :func:`without_replaced`).
+REPLACED = "replaced"
 #: The label keys a task can learn (``tasks.BinaryCrash`` reads ``crash``, ``tasks.RiskLevels`` ``risk``).
 LABEL_KEYS = ("crash", "risk")
-#: Keys besides ``video`` and ``substituted``: the clip's labels and the metadata that evaluation keeps per
+#: Keys besides ``video``, ``substituted`` and ``replaced``: the clip's labels and the metadata that evaluation keeps per
 #: window (the columns of its predictions table, in this order).
 METADATA_KEYS = (
     "video_id", "source", "category", "ego", "night", "end_frame", "fps", "num_frames",
@@ -64,3 +71,20 @@ def field(key: str) -> Field:
         if entry.key == key:
             return entry
     raise KeyError(f"{key!r} is not a batch key; the batch holds {[f.key for f in FIELDS]}")
+
+
+def without_replaced(batch: Mapping[str, Any]) -> dict[str, Any]:
+    """``batch`` without its samples flagged ``replaced`` (every key cut alike: tensors ``[B, ...]`` ->
+    ``[B', ...]``, string lists ``list[B]`` -> ``list[B']``); a batch with no ``replaced`` key (one made by
+    hand) is kept whole. ``B'`` may be 0.
+
+    The rule of the project: what is evaluated (validation and test metrics and loss, predictions tables)
+    counts each clip once, so it ignores the stand-ins of dropped clips; training keeps them.
+    """
+    flags = batch.get(REPLACED)
+    if flags is None or not flags.any():
+        return dict(batch)
+    keep = ~flags
+    rows = keep.tolist()
+    return {key: [v for v, k in zip(value, rows) if k] if isinstance(value, list) else value[keep]
+            for key, value in batch.items()}

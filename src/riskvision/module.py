@@ -22,7 +22,7 @@ from lightning.pytorch import LightningModule
 from omegaconf import OmegaConf
 from torch import Tensor
 
-from riskvision.batch import METADATA_KEYS
+from riskvision.batch import METADATA_KEYS, without_replaced
 from riskvision.safe_load import load_torch_file
 from riskvision.tasks import Task
 from riskvision.trust import check_stored_config
@@ -128,8 +128,21 @@ class RiskModule(LightningModule):
         """The task's loss (``riskvision.tasks``)."""
         return self.task.loss(logits, labels)
 
-    def _shared_step(self, batch: dict[str, Any], split: str) -> Tensor:
+    def _shared_step(self, batch: dict[str, Any], split: str) -> Tensor | None:
+        """Loss of ``batch``, with the split's metrics and counts updated; ``None`` for a val/test batch of
+        stand-ins only.
+
+        Training learns from every sample, stand-ins of dropped clips included (they are real clips);
+        validation and test first drop the samples flagged ``replaced`` (``riskvision.batch.without_replaced``),
+        so their loss, metrics, threshold curve and substituted-frame count see each clip once. A batch left
+        empty updates and logs nothing (training batches are never emptied, so a training loss always has
+        its graph).
+        """
+        if split != "train":
+            batch = without_replaced(batch)
         labels = batch[self.task.target]
+        if not len(labels):
+            return None
         logits = self(batch["video"])
         loss = self.loss(logits, labels)
         probs = self.task.probabilities(logits.detach())
@@ -158,8 +171,12 @@ class RiskModule(LightningModule):
         """Update test loss and metrics (binary decisions at the tuned threshold)."""
         self._shared_step(batch, "test")
 
-    def predict_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any]:
-        """Per-window probabilities ``probs`` ``[B, K]`` plus the batch's metadata and labels."""
+    def predict_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any] | None:
+        """Per-window probabilities ``probs`` ``[B', K]`` plus the metadata and labels of the batch's ``B'``
+        samples not flagged ``replaced``; ``None`` when every sample is."""
+        batch = without_replaced(batch)
+        if not len(batch["video"]):
+            return None
         out = {key: batch[key] for key in METADATA_KEYS if key in batch}
         out["probs"] = self.task.probabilities(self(batch["video"]))
         return out

@@ -1,4 +1,5 @@
-"""Index-time robustness: bad clips, bad files, loops, unreadable folders and bad roots in tiny DoTA trees.
+"""Index-time robustness: bad clips, bad files, loops, unreadable folders and bad roots in tiny DoTA trees
+(roots that are not folders: DoTA and BDD100K alike; the rest of BDD's: tests/data/test_bad_bdd_trees.py).
 
 A bad clip is dropped from the index with a fatal DataIssue naming it (check_data fails) while the rest of
 the data still trains; a file the whole layout needs, or a root that is not a folder, is a DataLayoutError
@@ -18,6 +19,7 @@ from riskvision.data.layout import DataLayoutError
 from riskvision.data.prepare import prepare
 from riskvision.data.records import DataIssue, DataWarning
 from riskvision.data.sampling import WindowSampler
+from riskvision.data.sources.bdd import BddSource, build_bdd_index
 from riskvision.data.sources.dota import DotaSource, build_dota_index
 from riskvision.data.splits import SubsetSplit
 
@@ -206,24 +208,30 @@ def test_unreadable_frame_folder_and_annotation_drop_their_clip(make_official_tr
 
 # ----------------------------------------------------------------------------- 4. roots that are not folders
 
-def test_root_that_is_a_file_or_missing_names_the_setting_and_the_fix(tmp_path):
-    file = tmp_path / "DoTA.zip"
+ROOTS = [pytest.param(DotaSource, build_dota_index, "data.dota_root", "official", id="dota"),
+         pytest.param(BddSource, build_bdd_index, "data.bdd_root", "frames", id="bdd")]
+
+
+@pytest.mark.parametrize("source, build_index, key, layout", ROOTS)
+def test_root_that_is_a_file_or_missing_names_the_setting_and_the_fix(tmp_path, source, build_index, key, layout):
+    file = tmp_path / "data.zip"
     file.write_bytes(b"PK")
-    with pytest.raises(DataLayoutError, match=rf"data.dota_root={file} is a file, not a folder\. Fix: set "
-                                              r"data.dota_root to the folder that holds"):
-        DotaSource(file).build([])
-    with pytest.raises(DataLayoutError, match=rf"data.dota_root={tmp_path / 'nowhere'} does not exist.*Fix: "):
-        build_dota_index(tmp_path / "nowhere", layout="official")
+    with pytest.raises(DataLayoutError, match=rf"{key}={file} is a file, not a folder\. Fix: set "
+                                              rf"{key} to the folder that holds"):
+        source(file).build([])
+    with pytest.raises(DataLayoutError, match=rf"{key}={tmp_path / 'nowhere'} does not exist.*Fix: "):
+        build_index(tmp_path / "nowhere", layout=layout)
 
 
 @root_only
-def test_unreadable_root_says_so(tmp_path):
-    (tmp_path / "dota").mkdir(mode=0)
+@pytest.mark.parametrize("source, build_index, key, layout", ROOTS)
+def test_unreadable_root_says_so(tmp_path, source, build_index, key, layout):
+    (tmp_path / "data").mkdir(mode=0)
     try:
-        with pytest.raises(DataLayoutError, match=r"data.dota_root=.*cannot be read \(Permission denied\)"):
-            build_dota_index(tmp_path / "dota")
+        with pytest.raises(DataLayoutError, match=rf"{key}=.*cannot be read \(Permission denied\)"):
+            build_index(tmp_path / "data")
     finally:
-        (tmp_path / "dota").chmod(0o755)
+        (tmp_path / "data").chmod(0o755)
 
 
 def test_prepare_names_a_root_that_is_a_file(tmp_path):

@@ -3,7 +3,8 @@
 The datamodule knows no dataset: its ``sources`` (``riskvision.data.sources``) turn files into records;
 everything after that is generic. Batches follow ``riskvision.batch``; each item also carries
 ``substituted``, the number of its frames that were unreadable and replaced by the nearest readable frame
-(log its sum per epoch).
+(log its sum per epoch), and ``replaced``, true for the stand-in of a clip whose video is unreadable (every
+loader, ``scoring_dataloader`` included: evaluation drops those samples).
 """
 
 from __future__ import annotations

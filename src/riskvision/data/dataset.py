@@ -3,7 +3,7 @@
 The frame reader is built lazily, once per worker process and record kind, so a dataset pickles
 cheaply to DataLoader workers. A video that cannot be read at all (the reader raises
 :class:`FrameReadError`: every frame corrupt, the file gone) is dropped at its first read with one
-warning, and the item is the next readable clip, so the epoch goes on.
+warning, and the item is the next readable clip, flagged ``replaced``, so the epoch goes on.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from riskvision.batch import LABEL_KEYS
+from riskvision.batch import LABEL_KEYS, REPLACED
 from riskvision.data.labels import LabelPolicy
 from riskvision.data.readers import FrameReader, FrameReadError, reader_for
 from riskvision.data.records import DataWarning, VideoRecord
@@ -68,7 +68,8 @@ class ClipDataset(Dataset):
 
     Attributes:
         dropped: indices (into ``videos``) of the videos found unreadable so far in this process; their
-            clips are replaced by the first clip of the next readable video (see :meth:`__getitem__`).
+            clips are replaced by the first clip of the next readable video, flagged ``replaced`` (see
+            :meth:`__getitem__`).
     """
 
     def __init__(self, videos: Sequence[TargetVideo], clips: ClipIndex, sampler: ClipSampler,
@@ -122,7 +123,9 @@ class ClipDataset(Dataset):
 
         An unreadable video is dropped at its first read (one :class:`DataWarning` naming it and its path)
         and never read again by this process (each DataLoader worker learns it once). The replacement is
-        deterministic (the next video in index order, wrapping around), so evaluation clips stay fixed.
+        deterministic (the next video in index order, wrapping around), and its item says ``replaced=True``
+        (every other item ``False``): training learns from it, evaluation drops it
+        (:func:`riskvision.batch.without_replaced`), so no clip is counted twice.
 
         Raises:
             FrameReadError: no video of the dataset can be read.
@@ -133,7 +136,7 @@ class ClipDataset(Dataset):
                 continue
             clip = index if candidate == v else int(self.clips.offsets[candidate])
             try:
-                return self._item(clip)
+                return {**self._item(clip), REPLACED: torch.tensor(candidate != v)}
             except FrameReadError as error:
                 self.dropped.add(candidate)
                 record = self.videos[candidate].record

@@ -68,14 +68,20 @@ class DataIssue:
     """A problem found in the data files, collected by the index builders and reported by check_data.
 
     Attributes:
-        kind: a clip dropped from the index (fatal): ``"missing_folder"`` (no frame folder or no images in
-            it), ``"unreadable_folder"`` (permissions, a symlink loop), ``"too_few_frames"`` (fewer than its
-            ``num_frames``), ``"bad_clip_file"`` (its metadata entry or annotation is unusable: not UTF-8, not
-            a JSON object, a missing or mistyped field, ``num_frames < 1``, ``anomaly_start > anomaly_end``);
-            ``"duplicate_split"`` (fatal); and, the data still usable: ``"missing_frames"`` (gaps filled),
-            ``"unreadable_video"``, ``"span_clipped"``, ``"label_count"``, ``"missing_metadata"``,
-            ``"missing_annotation"``, ``"unreadable_frame"``.
-        video_id: the video concerned.
+        kind: what is wrong. FATAL (check_data exits non-zero), a video dropped or the data untrustworthy:
+            ``"missing_folder"`` (no frame folder or no images in it), ``"unreadable_folder"`` (a frame folder,
+            or a BDD ``{train,val}`` folder whose videos are all lost, that cannot be listed: permissions, a
+            symlink loop), ``"too_few_frames"`` (fewer than its ``num_frames``), ``"bad_clip_file"`` (its DoTA
+            metadata entry or annotation is unusable: not UTF-8, not a JSON object, a missing or mistyped
+            field, ``num_frames < 1``, ``anomaly_start > anomaly_end``), ``"unreadable_video"`` (a BDD video
+            that cannot be probed, or reports no frames), ``"unreadable_clip"`` (check_data: no frame of it
+            decodes; training replaces its clips), ``"duplicate_split"`` (an id in two split files or splits),
+            ``"empty_split"`` (check_data: a split with zero clips). Not fatal, the data still usable:
+            ``"missing_frames"`` (gaps filled), ``"unreadable_frame"`` (check_data: a frame training
+            substitutes), ``"frame_count"`` (check_data: a video decodes to another frame count than stated),
+            ``"span_clipped"``, ``"label_count"``, ``"missing_metadata"`` (a listed clip without metadata,
+            dropped), ``"missing_annotation"``, ``"skipped_file"`` (a non-video file among BDD videos).
+        video_id: the video concerned (``"*"``: a folder or file of many videos).
         path: the file or folder concerned.
         message: what is wrong, what was done about it and the fix.
         fatal: the data cannot be trusted as it is (check_data exits non-zero); training still runs on the

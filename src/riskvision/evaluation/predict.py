@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
+from riskvision.batch import without_replaced
 from riskvision.evaluation.probes import PROBE_TRANSFORMS
 from riskvision.evaluation.summary import RunInfo, compute_metrics, jsonable
 from riskvision.evaluation.table import META_COLUMNS, make_table, write_predictions
@@ -42,7 +43,11 @@ def _batch_meta(batch: dict[str, Any]) -> dict[str, list]:
 def predict_table(model: nn.Module, batches: Iterable[dict[str, Any]], task: Task, probes: Sequence[str] = ("none",),
                   seed: int = 0, device: str | torch.device = "cpu") -> pd.DataFrame:
     """One row per (window, probe): run ``model`` (eval mode) on each batch's ``video`` after each probe's
-    transform (:data:`.probes.PROBE_TRANSFORMS`, seeded by ``seed``, one generator per probe)."""
+    transform (:data:`.probes.PROBE_TRANSFORMS`, seeded by ``seed``, one generator per probe).
+
+    Samples flagged ``replaced`` (stand-ins the dataset returned for an unreadable clip, a copy of another
+    clip) are dropped first (``riskvision.batch.without_replaced``): the table has one row per readable
+    window and probe, none for a dropped clip."""
     unknown = set(probes) - set(PROBE_TRANSFORMS)
     if unknown:
         raise ValueError(f"unknown probes {sorted(unknown)}; choose from {sorted(PROBE_TRANSFORMS)}")
@@ -51,6 +56,9 @@ def predict_table(model: nn.Module, batches: Iterable[dict[str, Any]], task: Tas
     meta: dict[str, list] = {key: [] for key in META_COLUMNS}
     probs: dict[str, list[np.ndarray]] = {probe: [] for probe in probes}
     for batch in batches:
+        batch = without_replaced(batch)
+        if not len(batch["video"]):
+            continue
         for key, values in _batch_meta(batch).items():
             meta[key] += values
         for probe in probes:

@@ -4,12 +4,18 @@ Video files (``layout="videos"``)::
 
     <root>/videos/100k/{train,val}/<id>.mov | .mp4 | .m4v | .mkv | .avi | .webm   (30 fps; probed with PyAV)
 
-Other files in those folders are skipped and listed as ``skipped_file`` issues.
+Other files in those folders are skipped and listed as ``skipped_file`` issues; a video that cannot be
+probed is dropped with a fatal ``unreadable_video`` issue.
 
 Frame folders (``layout="frames"``, written by ``scripts/prepare_data.py``)::
 
     <root>/frames/100k/{train,val}/<id>/%06d.jpg
     prepared.json {"fps": 10, ...} in <root>/frames/100k/, <root>/frames/ or <root>/
+
+Plain files beside the frame folders are ignored; an entry that is not a usable frame folder (a symlink
+loop, unreadable, no images) is dropped with the fatal issue :func:`~riskvision.data.layout.list_frames`
+reports. A ``{train,val}`` folder that cannot be listed is reported (fatal ``unreadable_folder``) and the
+index goes on with the other.
 
 Probing thousands of videos is slow, so fps and frame counts are cached in an index cache file
 (``.riskvision_index.json`` next to the data, or in ``cache_dir``), keyed by path, size and mtime.
@@ -22,7 +28,7 @@ import json
 import os
 from pathlib import Path
 
-from riskvision.data.layout import DataLayoutError, is_synthetic, list_frames
+from riskvision.data.layout import DataFileError, DataLayoutError, is_synthetic, list_frames, load_json, require_folder
 from riskvision.data.readers import FrameReadError, probe_video
 from riskvision.data.records import DataIssue, VideoRecord, report
 from riskvision.data.sources.base import RecordSource
@@ -35,17 +41,20 @@ CACHE_NAME = ".riskvision_index.json"
 VIDEOS_LAYOUT = f"BDD100K videos: <root>/videos/100k/{{train,val}}/<id>.mov (or {', '.join(VIDEO_SUFFIXES[1:])})"
 FRAMES_LAYOUT = ("BDD100K frame folders: <root>/frames/100k/{train,val}/<id>/%06d.jpg with prepared.json "
                  "(fps) in <root>/frames/100k/, <root>/frames/ or <root>/")
+ROOT_KEY = "data.bdd_root"
+ROOT_HOLDS = f"one of the BDD100K layouts ({VIDEOS_LAYOUT}; or {FRAMES_LAYOUT})"
 
 
 def detect_bdd_layout(root: str | Path) -> str:
-    """``"frames"`` (preferred, faster to read) or ``"videos"``; :class:`DataLayoutError` otherwise."""
-    root = Path(root)
+    """``"frames"`` (preferred, faster to read) or ``"videos"``; :class:`DataLayoutError` when ``root`` is not a
+    readable folder (naming ``data.bdd_root``) or matches neither layout."""
+    root = require_folder(root, ROOT_KEY, ROOT_HOLDS)
     if any((root / "frames" / "100k" / s).is_dir() for s in SUBSETS):
         return "frames"
     if any((root / "videos" / "100k" / s).is_dir() for s in SUBSETS):
         return "videos"
     raise DataLayoutError(
-        f"BDD100K root {root} matches no known layout (exists: {root.is_dir()}). Expected either\n"
+        f"BDD100K root {root} matches no known layout. Expected either\n"
         f"  {VIDEOS_LAYOUT}\n  {FRAMES_LAYOUT}\nSet data.bdd_root (data.sources.bdd.root) to such a folder."
     )
 
@@ -63,8 +72,12 @@ def build_bdd_index(
         layout: ``auto``, ``videos`` or ``frames``.
         frames_fps: frame rate of frame folders when no ``prepared.json`` says it.
         cache_dir: where the probe cache goes when ``root`` is not writable (default: next to data).
+
+    Raises:
+        DataLayoutError: ``root`` is not a readable folder (the message names ``data.bdd_root``), matches no
+            layout, or its ``prepared.json`` is unusable.
     """
-    root = Path(root)
+    root = require_folder(root, ROOT_KEY, ROOT_HOLDS)
     chosen = detect_bdd_layout(root) if layout == "auto" else layout
     synthetic = is_synthetic(root)
     if chosen == "videos":
@@ -79,10 +92,7 @@ def _build_videos(root: Path, synthetic: bool, cache_dir: str | Path | None,
     cache = ProbeCache(root, cache_dir)
     records = []
     for subset in SUBSETS:
-        folder = root / "videos" / "100k" / subset
-        if not folder.is_dir():
-            continue
-        for path in sorted(folder.iterdir()):
+        for path in _list_folder(root / "videos" / "100k" / subset, issues):
             if path.suffix.lower() not in VIDEO_SUFFIXES:
                 if not path.name.startswith("."):
                     report(issues, DataIssue("skipped_file", path.stem, str(path),
@@ -91,17 +101,37 @@ def _build_videos(root: Path, synthetic: bool, cache_dir: str | Path | None,
                 continue
             try:
                 fps, count = cache.get(path) or cache.put(path, *probe_video(path))
-            except FrameReadError as err:
-                report(issues, DataIssue("unreadable_video", path.stem, str(path),
-                                         f"BDD video {path} cannot be read ({err}); dropped"))
+            except (FrameReadError, OSError) as err:  # OSError: a symlink loop or broken link fails stat()
+                _unreadable_video(path, f"cannot be read ({err})", issues)
                 continue
             if count < 1 or fps <= 0:
-                report(issues, DataIssue("unreadable_video", path.stem, str(path),
-                                         f"BDD video {path} reports {count} frames at {fps} fps; dropped"))
+                _unreadable_video(path, f"reports {count} frames at {fps} fps", issues)
                 continue
             records.append(VideoRecord(path.stem, "bdd", path, "video", fps, count, synthetic=synthetic, subset=subset))
     cache.save()
     return records
+
+
+def _unreadable_video(path: Path, problem: str, issues: list[DataIssue] | None) -> None:
+    """Report the fatal ``unreadable_video`` issue of a BDD video that is dropped from the index."""
+    report(issues, DataIssue("unreadable_video", path.stem, str(path),
+                             f"BDD video {path} {problem}; dropped. Fix: re-download or re-encode it, or move it "
+                             f"out of {path.parent}", fatal=True))
+
+
+def _list_folder(folder: Path, issues: list[DataIssue] | None) -> list[Path]:
+    """Sorted entries of a ``{train,val}`` folder; ``[]`` when there is none, and ``[]`` with a fatal
+    ``unreadable_folder`` issue naming it when it cannot be listed (permissions, a symlink loop or broken
+    link, a file)."""
+    if not os.path.lexists(folder):
+        return []
+    try:
+        return sorted(folder.iterdir())
+    except OSError as err:
+        report(issues, DataIssue("unreadable_folder", "*", str(folder),
+                                 f"BDD folder {folder} cannot be read ({err.strerror or err}); its videos are dropped. "
+                                 f"Fix: make it a readable folder (chmod u+rx, no symlink loop)", fatal=True))
+        return []
 
 
 def _build_frames(root: Path, synthetic: bool, frames_fps: float | None,
@@ -113,10 +143,9 @@ def _build_frames(root: Path, synthetic: bool, frames_fps: float | None,
                               f"extraction frame rate (e.g. 10)")
     records = []
     for subset in SUBSETS:
-        folder = root / "frames" / "100k" / subset
-        if not folder.is_dir():
-            continue
-        for entry in sorted(p for p in folder.iterdir() if p.is_dir()):
+        for entry in _list_folder(root / "frames" / "100k" / subset, issues):
+            if entry.is_file():
+                continue
             files = list_frames(entry, entry.name, None, issues)
             if files is not None:
                 records.append(VideoRecord(entry.name, "bdd", entry, "frames", float(fps), len(files),
@@ -125,11 +154,22 @@ def _build_frames(root: Path, synthetic: bool, frames_fps: float | None,
 
 
 def _prepared_fps(root: Path) -> float | None:
+    """The ``fps`` of the first ``prepared.json`` found (``None``: no file, or no or a null/0 ``fps`` in it).
+
+    Raises:
+        DataFileError: the file cannot be read, is not a UTF-8 JSON object, or its ``fps`` is not a positive
+            number.
+    """
     for folder in (root / "frames" / "100k", root / "frames", root):
         path = folder / "prepared.json"
         if path.is_file():
-            fps = json.loads(path.read_text()).get("fps")
-            return float(fps) if fps else None
+            fps = load_json(path).get("fps")
+            if not fps:
+                return None
+            if isinstance(fps, bool) or not isinstance(fps, (int, float)) or fps < 0:
+                raise DataFileError(path, f"has fps={fps!r}, which is not a positive number",
+                                    "set fps to the frame rate the frames were extracted at (e.g. 10)")
+            return float(fps)
     return None
 
 
