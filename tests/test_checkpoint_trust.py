@@ -13,13 +13,15 @@ import torch
 import yaml
 from omegaconf import OmegaConf
 
-from riskvision.evaluation.runner import EvalSettings, evaluate_checkpoint
+from riskvision.data.layout import DataLayoutError
+from riskvision.data.sources.bdd import BddSource
+from riskvision.evaluation.runner import EvalSettings, evaluate_checkpoint, run_config
 from riskvision.inference import Predictor, predict_videos
 from riskvision.module import RiskModule
 from riskvision.safe_load import CheckpointError, UnsafeCheckpointError
 from riskvision.trust import TRUSTED_TARGETS, UntrustedConfigError
 from riskvision.utils import CONFIG_KEY, ConfigError, load_checkpoint, validate_config
-from tests.checkpoint_fakes import BILSTM, R3D101, make_checkpoint
+from tests.checkpoint_fakes import BILSTM, R3D101, make_checkpoint, write_video
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -201,3 +203,33 @@ def test_weights_that_do_not_fit_an_overridden_model_say_both_models(tmp_path):
                                               r"model built .*: \d+ mismatch\(es\) \(first: size mismatch"):
         Predictor.from_run(checkpoint, run, str(ckpt))
     assert np.isfinite(Predictor.from_checkpoint(ckpt).threshold)
+
+
+# ------------------------------------------------------------------ a stored config decides nothing about writes
+def test_data_rebuilt_from_a_stored_config_is_never_generated_where_it_says(real_checkpoint, tmp_path):
+    elsewhere = tmp_path / "their_machine" / "synthetic"
+    ckpt = forge(real_checkpoint, tmp_path / "moved.ckpt", "data.sources.synthetic.root", str(elsewhere))
+    with pytest.raises(DataLayoutError, match=r"the synthetic data set of this checkpoint's stored config is not at "
+                                              r".*their_machine/synthetic .*Fix: data=synthetic on the command line"):
+        evaluate_checkpoint(ckpt, OmegaConf.create({}), None, EvalSettings(), tmp_path / "eval")
+    assert not (tmp_path / "their_machine").exists()
+
+
+@pytest.mark.parametrize("read_only", [True, False])
+def test_a_read_only_bdd_source_writes_no_index_cache(tmp_path, read_only):
+    videos = tmp_path / "bdd" / "videos" / "100k" / "train"
+    videos.mkdir(parents=True)
+    write_video(videos / "a.mp4", seconds=0.5, fps=10, width=32, height=32)
+    source = BddSource(tmp_path / "bdd")
+    source.read_only = read_only
+    issues: list = []
+    assert len(source.build(issues)) == 1 and not issues
+    assert (tmp_path / "bdd" / ".riskvision_index.json").exists() is not read_only
+
+
+def test_eval_uses_this_machines_paths_not_the_checkpoints(real_checkpoint):
+    stored = copy.deepcopy(real_checkpoint[CONFIG_KEY])
+    stored["paths"] = {"data_dir": "/their/data", "output_dir": "/their/run"}
+    local = OmegaConf.create({"paths": {"data_dir": "/mine/data", "output_dir": "/mine/eval"}})
+    run = run_config(stored, local, None)
+    assert run.paths.data_dir == "/mine/data" and "output_dir" in run.paths and run.paths.output_dir == "/mine/eval"

@@ -128,6 +128,12 @@ class RiskDataModule(LightningDataModule):
 
     # ------------------------------------------------------------------------- index
 
+    def forbid_writes(self) -> None:
+        """Make every source :attr:`~riskvision.data.sources.base.RecordSource.read_only`: this datamodule was
+        rebuilt from a checkpoint's stored config, whose paths must not decide where files are written."""
+        for source in self.sources.values():
+            source.read_only = True
+
     def prepare_data(self) -> None:
         """Make every source's files exist (the synthetic set is generated on first use, cached afterwards)."""
         for source in self.sources.values():

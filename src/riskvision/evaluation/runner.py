@@ -91,17 +91,23 @@ def evaluate_module(module: Any, datamodule: Any, out_dir: str | Path, settings:
 
 
 def run_config(stored: Mapping[str, Any], overrides: DictConfig, data_group: str | None) -> DictConfig:
-    """A checkpoint's stored run config with the command line's over it: a chosen ``data=`` group
-    (``data_group``) replaces the stored data config (its interpolations resolve against the stored model and
-    paths); loose ``+data.*`` / ``+model.*`` / ``+paths.*`` keys are merged over the stored values."""
+    """A checkpoint's stored run config with the command line's over it: this machine's ``paths`` replace the
+    stored ones; a chosen ``data=`` group (``data_group``) replaces the stored data config (its interpolations
+    resolve against the stored model and this machine's paths); loose ``+data.*`` / ``+model.*`` keys are merged
+    over the stored values."""
     run = OmegaConf.create(dict(stored))
     for key in ("data", "model", "paths"):
         if overrides.get(key) is None:
             continue
         override = OmegaConf.to_container(overrides[key], resolve=False)
-        replace = key == "data" and data_group not in (None, "null")
+        replace = key == "paths" or (key == "data" and not stored_data(data_group))
         run[key] = override if replace else OmegaConf.merge(run[key], override)
     return run
+
+
+def stored_data(data_group: str | None) -> bool:
+    """Whether :func:`run_config`'s data config is (built over) the checkpoint's stored one."""
+    return data_group in (None, "null")
 
 
 def evaluate_checkpoint(ckpt_path: str | Path, overrides: DictConfig, data_group: str | None, settings: EvalSettings,
@@ -114,6 +120,8 @@ def evaluate_checkpoint(ckpt_path: str | Path, overrides: DictConfig, data_group
     run = run_config(checkpoint[CONFIG_KEY], overrides, data_group)
     predictor = Predictor.from_run(checkpoint, run, str(ckpt_path))
     datamodule = instantiate_data(run.data)
+    if stored_data(data_group):  # the checkpoint's paths may be read, never written (riskvision.trust)
+        datamodule.forbid_writes()
     name = name or net_name(OmegaConf.to_container(run.model, resolve=True))
     extra = {"checkpoint": str(Path(ckpt_path).resolve()), "trained_run": checkpoint.get(RUN_ID_KEY),
              "synthetic": bool(datamodule.is_synthetic)}

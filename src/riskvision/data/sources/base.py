@@ -22,9 +22,13 @@ class RecordSource(ABC):
     """One dataset's records (see the module docstring).
 
     Class attribute ``synthetic``: the source generates its data (runs on it say so in their logs).
+    Attribute ``read_only``: the source writes nothing (no generated data, no index cache); set by code, never
+    by a config, on a source rebuilt from a checkpoint's stored config (``RiskDataModule.forbid_writes``), so a
+    downloaded file never decides where files are written.
     """
 
     synthetic: ClassVar[bool] = False
+    read_only: bool = False
 
     @property
     def active(self) -> bool:
@@ -32,8 +36,8 @@ class RecordSource(ABC):
         return True
 
     def prepare(self) -> None:
-        """Make the files exist before they are read (the synthetic source generates them); idempotent.
-        Called once per process by the datamodule; the default has nothing to do."""
+        """Make the files exist before they are read (the synthetic source generates them unless
+        :attr:`read_only`); idempotent. Called once per process by the datamodule; the default has nothing to do."""
 
     @abstractmethod
     def build(self, issues: list[DataIssue]) -> list[VideoRecord]:

@@ -65,6 +65,7 @@ def build_bdd_index(
     frames_fps: float | None = None,
     cache_dir: str | Path | None = None,
     issues: list[DataIssue] | None = None,
+    write_cache: bool = True,
 ) -> list[VideoRecord]:
     """Records of every readable BDD100K video under ``root``.
 
@@ -72,6 +73,7 @@ def build_bdd_index(
         layout: ``auto``, ``videos`` or ``frames``.
         frames_fps: frame rate of frame folders when no ``prepared.json`` says it.
         cache_dir: where the probe cache goes when ``root`` is not writable (default: next to data).
+        write_cache: save the probe cache (``False``: read it if present, probe the rest, write nothing).
 
     Raises:
         DataLayoutError: ``root`` is not a readable folder (the message names ``data.bdd_root``), matches no
@@ -81,14 +83,14 @@ def build_bdd_index(
     chosen = detect_bdd_layout(root) if layout == "auto" else layout
     synthetic = is_synthetic(root)
     if chosen == "videos":
-        return _build_videos(root, synthetic, cache_dir, issues)
+        return _build_videos(root, synthetic, cache_dir, issues, write_cache)
     if chosen == "frames":
         return _build_frames(root, synthetic, frames_fps, issues)
     raise ValueError(f"BDD layout {layout!r} for {root}; use auto, videos or frames")
 
 
 def _build_videos(root: Path, synthetic: bool, cache_dir: str | Path | None,
-                  issues: list[DataIssue] | None) -> list[VideoRecord]:
+                  issues: list[DataIssue] | None, write_cache: bool) -> list[VideoRecord]:
     cache = ProbeCache(root, cache_dir)
     records = []
     for subset in SUBSETS:
@@ -108,7 +110,8 @@ def _build_videos(root: Path, synthetic: bool, cache_dir: str | Path | None,
                 _unreadable_video(path, f"reports {count} frames at {fps} fps", issues)
                 continue
             records.append(VideoRecord(path.stem, "bdd", path, "video", fps, count, synthetic=synthetic, subset=subset))
-    cache.save()
+    if write_cache:
+        cache.save()
     return records
 
 
@@ -246,4 +249,5 @@ class BddSource(RecordSource):
     def build(self, issues: list[DataIssue]) -> list[VideoRecord]:
         if self.root is None:
             return []
-        return build_bdd_index(self.root, self.layout, self.frames_fps, self.cache_dir, issues)
+        return build_bdd_index(self.root, self.layout, self.frames_fps, self.cache_dir, issues,
+                               write_cache=not self.read_only)

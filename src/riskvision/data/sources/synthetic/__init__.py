@@ -34,11 +34,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from riskvision.data.layout import DataLayoutError
 from riskvision.data.records import DataIssue, VideoRecord
 from riskvision.data.sources.base import RecordSource
 from riskvision.data.sources.bdd import BddSource
 from riskvision.data.sources.dota import DotaFilter, DotaSource
-from riskvision.data.sources.synthetic.cache import SyntheticPaths, dataset_key, ensure_synthetic
+from riskvision.data.sources.synthetic.cache import SyntheticPaths, dataset_key, ensure_synthetic, find_synthetic
 from riskvision.data.sources.synthetic.sizes import SyntheticSizes
 
 __all__ = ["SyntheticPaths", "SyntheticSizes", "SyntheticSource", "dataset_key", "ensure_synthetic"]
@@ -68,12 +69,22 @@ class SyntheticSource(RecordSource):
         return f"SyntheticSource(root={str(self.root)!r}, seed={self.seed}, sizes={self.sizes})"
 
     def prepare(self) -> None:
+        """Generate the data set (or reuse its cached copy); a :attr:`read_only` source only looks for the copy."""
+        if self.paths is None and self.read_only:
+            self.paths = find_synthetic(self.root, self.seed, **self.sizes)
+            if self.paths is None:
+                raise DataLayoutError(
+                    f"the synthetic data set of this checkpoint's stored config is not at {self.root} (seed "
+                    f"{self.seed}, sizes {self.sizes}), and a stored config never decides where files are written. "
+                    "Fix: data=synthetic on the command line generates it under this machine's paths.data_dir")
         if self.paths is None:
             self.paths = ensure_synthetic(self.root, self.seed, **self.sizes)
 
     def build(self, issues: list[DataIssue]) -> list[VideoRecord]:
         self.prepare()
-        return (DotaSource(self.paths.dota_root).build(issues) + BddSource(self.paths.bdd_root).build(issues))
+        bdd = BddSource(self.paths.bdd_root)
+        bdd.read_only = self.read_only
+        return DotaSource(self.paths.dota_root).build(issues) + bdd.build(issues)
 
     def keep(self, record: VideoRecord) -> bool:
         return self.filters.keep(record)

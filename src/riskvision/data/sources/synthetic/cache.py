@@ -54,16 +54,24 @@ def ensure_synthetic(root: str | Path, seed: int = 0, **sizes: object) -> Synthe
         **sizes: fields of :class:`SyntheticSizes` (``num_crash=8, width=96, ...``).
     """
     begin = time.perf_counter()
+    found = find_synthetic(root, seed, **sizes)
+    if found is not None:
+        log.info("synthetic data (NOT real DoTA/BDD100K) reused at %s", found.root)
+        return found
     config = SyntheticSizes.from_kwargs(**sizes)
     final = Path(root) / dataset_key(seed, config)
-    generated = False
-    if not (final / MARKER).is_file():
-        _generate_atomically(final, seed, config)
-        generated = True
+    _generate_atomically(final, seed, config)
     seconds = time.perf_counter() - begin
-    log.info("synthetic data (NOT real DoTA/BDD100K) %s at %s in %.1f s",
-             "generated" if generated else "reused", final, seconds)
-    return SyntheticPaths(final, final / "dota", final / "bdd", generated, seconds)
+    log.info("synthetic data (NOT real DoTA/BDD100K) generated at %s in %.1f s", final, seconds)
+    return SyntheticPaths(final, final / "dota", final / "bdd", True, seconds)
+
+
+def find_synthetic(root: str | Path, seed: int = 0, **sizes: object) -> SyntheticPaths | None:
+    """The complete cached copy of the data set of (``seed``, ``sizes``) under ``root``, or ``None``; writes nothing."""
+    final = Path(root) / dataset_key(seed, SyntheticSizes.from_kwargs(**sizes))
+    if not (final / MARKER).is_file():
+        return None
+    return SyntheticPaths(final, final / "dota", final / "bdd", False, 0.0)
 
 
 def dataset_key(seed: int, config: SyntheticSizes) -> str:
