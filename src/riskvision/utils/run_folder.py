@@ -2,7 +2,8 @@
 
 Hydra calls ``on_run_start`` before it creates the output folder, saves ``.hydra/`` and opens the log file, so a
 refused run leaves the folder of the run that owns it untouched. In a multirun, the sweep folder is claimed by
-``on_multirun_start`` and each job's folder by ``on_job_start``. Configured under ``hydra.callbacks`` in
+``on_multirun_start`` and each job's folder by ``on_job_start``. Hydra turns an exception raised in a callback into
+a warning and goes on, so a refusal exits the process (``SystemExit`` with the message). Configured under ``hydra.callbacks`` in
 ``conf/hydra/default.yaml`` (train.py) and in ``conf/{eval,predict_video,compare}.yaml``.
 """
 
@@ -15,7 +16,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from riskvision.runs import claim_run_folder, release_run_folder
+from riskvision.runs import RunFolderError, claim_run_folder, release_run_folder
 
 __all__ = ["ClaimRunFolder", "resumes_run"]
 
@@ -41,9 +42,12 @@ class ClaimRunFolder(Callback):
     def __init__(self, kind: str, resumable: bool = False) -> None:
         self.kind, self.resumable = kind, resumable
 
-    def _claim(self, config: DictConfig, folder: str) -> None:
-        resume = self.resumable and resumes_run(config.get("ckpt_path"), folder)
-        claim_run_folder(folder, self.kind, resume)
+    def _claim(self, config: DictConfig, folder: str, kind: str | None = None, resumable: bool | None = None) -> None:
+        resume = (self.resumable if resumable is None else resumable) and resumes_run(config.get("ckpt_path"), folder)
+        try:
+            claim_run_folder(folder, kind or self.kind, resume)
+        except (RunFolderError, OSError) as error:
+            raise SystemExit(f"Error: {error}") from None  # Hydra would only warn about an exception
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         """Single run: claim ``hydra.run.dir`` before Hydra creates or writes it."""
@@ -51,7 +55,7 @@ class ClaimRunFolder(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         """Multirun: claim the sweep folder (a reused sweep folder is refused before any job starts)."""
-        claim_run_folder(str(config.hydra.sweep.dir), f"{self.kind} multirun")
+        self._claim(config, str(config.hydra.sweep.dir), f"{self.kind} multirun", resumable=False)
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
         """Multirun job: claim its own folder (a single run's folder was claimed in ``on_run_start``)."""
