@@ -39,7 +39,7 @@ from riskvision.utils import (  # noqa: E402
     resume_path,
     validate_config,
 )
-from riskvision.utils.run_folder import resumes_run  # noqa: E402
+from riskvision.utils.run_folder import exits_on_user_error, resumes_run  # noqa: E402
 from riskvision.utils.weights import resolve_pretrained  # noqa: E402
 
 log = get_logger(__name__)
@@ -51,7 +51,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     Returns the metrics Lightning collected (``val/...`` of the last epoch, ``test/...`` if tested).
     """
     validate_config(cfg)
-    run = claim_run_folder(cfg.paths.output_dir, str(cfg.task_name), resumes_run(cfg.get("ckpt_path"), cfg.paths.output_dir))
+    folder = cfg.paths.output_dir
+    run = claim_run_folder(folder, str(cfg.task_name), resumes_run(cfg.get("ckpt_path"), folder))
     log.info(f"Run {run.run_id} owns {run.path}{' (resumed)' if run.resumed else ''}")
     log.info(f"Data x model settings: {data_model_file()}")
     if cfg.get("small_machine"):
@@ -124,6 +125,7 @@ def metric_value(metrics: dict[str, float], name: str | None) -> float | None:
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train.yaml")
+@exits_on_user_error
 def main(cfg: DictConfig) -> float | None:
     """Hydra entry point: print the config, train, close the loggers, return the optimised metric."""
     if cfg.extras.get("ignore_warnings"):

@@ -13,9 +13,11 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, ListConfig
 
 from riskvision.evaluation.report import find_runs, load_runs, log_to_wandb, write_report
+from riskvision.utils.run_folder import exits_on_user_error
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="compare.yaml")
+@exits_on_user_error
 def main(cfg: DictConfig) -> None:
     """Find and load the runs, write the report into the Hydra run folder, optionally log it to wandb."""
     paths = list(cfg.runs) if isinstance(cfg.runs, ListConfig) else [cfg.runs]

@@ -18,9 +18,11 @@ from hydra.core.hydra_config import HydraConfig  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
 from riskvision.evaluation.runner import evaluate_checkpoint  # noqa: E402
+from riskvision.utils.run_folder import exits_on_user_error  # noqa: E402
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="eval.yaml")
+@exits_on_user_error
 def main(cfg: DictConfig) -> None:
     """Hydra entry point: the command line's data / model / paths go over the checkpoint's stored config."""
     runtime = HydraConfig.get().runtime

@@ -25,11 +25,13 @@ from hydra.core.hydra_config import HydraConfig  # noqa: E402
 from omegaconf import DictConfig, ListConfig  # noqa: E402
 
 from riskvision.inference import predict_videos  # noqa: E402
+from riskvision.utils.run_folder import exits_on_user_error  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="predict_video.yaml")
+@exits_on_user_error
 def main(cfg: DictConfig) -> None:
     """Hydra entry point: score the videos into the run folder; exit 1 listing the videos that failed."""
     videos = list(cfg.videos) if isinstance(cfg.videos, ListConfig) else cfg.videos

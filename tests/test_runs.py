@@ -13,7 +13,7 @@ import pytest
 from riskvision.evaluation.predict import write_evaluation
 from riskvision.evaluation.report import load_runs
 from riskvision.evaluation.summary import RunInfo
-from riskvision.runs import RUN_FILE, RunFolderError, claim_run_folder, release_run_folder
+from riskvision.runs import RUN_FILE, RunFolderError, abandon_run_folder, claim_run_folder, release_run_folder
 from riskvision.utils.run_folder import resumes_run
 from tests.evaluation.evaluation_fakes import synthetic_table, task_of, write_fake_run
 
@@ -68,6 +68,18 @@ def test_temporary_files_of_a_killed_run_are_removed_by_the_next_run(folder):
         path.write_text("x")
     claim_run_folder(folder, "train", resume=True)
     assert not any(path.exists() for path in stale) and all(path.exists() for path in kept)
+
+
+def test_a_run_that_produced_nothing_gives_its_folder_back(folder):
+    claim_run_folder(folder, "train")
+    (folder / ".hydra").mkdir()
+    (folder / "train.log").write_text("Error: ...")
+    abandon_run_folder(folder)  # e.g. a config error before anything was built
+    assert not (folder / RUN_FILE).exists()
+    second = claim_run_folder(folder, "train")  # the corrected command may use the folder
+    (folder / "checkpoints").mkdir()
+    abandon_run_folder(folder)  # this one produced a checkpoint folder: its record stays
+    assert json.loads((folder / RUN_FILE).read_text())["run_id"] == second.run_id
 
 
 def test_a_child_rank_joins_the_folder_its_parent_holds(folder, monkeypatch):

@@ -227,3 +227,6 @@ def test_clip_too_short_for_the_net_fails_before_any_data_is_read(tmp_path, tiny
 def test_typo_in_an_override_is_a_clear_error(tmp_path, override, message):
     proc = run_train(override, f"hydra.run.dir={tmp_path}", expect_ok=False)
     assert message in proc.stderr
+    if override.startswith("trainer."):  # our own check: a one-line error, and the folder is free for the fix
+        assert proc.stderr.strip().splitlines()[-1].startswith("Error: config values that their classes cannot take")
+        assert "Traceback" not in proc.stderr and not (tmp_path / "run.json").exists()

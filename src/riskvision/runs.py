@@ -32,15 +32,22 @@ from typing import IO
 
 from riskvision.files import atomic_write
 
-__all__ = ["RunFolder", "RunFolderError", "claim_run_folder", "is_child_rank", "new_run_id", "release_run_folder"]
+__all__ = ["RunFolder", "RunFolderError", "RunMismatchError", "abandon_run_folder", "claim_run_folder", "is_child_rank",
+           "new_run_id", "release_run_folder"]
 
 RUN_FILE = "run.json"
 LOCK_FILE = ".run.lock"
 TEMP_PATTERN = ".*.tmp"  # atomic_write's temporary files
+#: What a run that produced nothing leaves in its folder (Hydra's records and logs, the claim itself).
+BOOKKEEPING = (".hydra", RUN_FILE, LOCK_FILE, "config_tree.log")
 
 
 class RunFolderError(RuntimeError):
     """The folder belongs to another run (running now, or finished there before); the message says the fix."""
+
+
+class RunMismatchError(ValueError):
+    """Files that belong together (a predictions table and its metrics.json) come from different runs."""
 
 
 @dataclass
@@ -115,6 +122,20 @@ def release_run_folder(folder: str | os.PathLike) -> None:
     claimed = _CLAIMED.pop(Path(folder).resolve(), None)
     if claimed is not None and claimed.lock is not None:
         claimed.lock.close()
+
+
+def abandon_run_folder(folder: str | os.PathLike) -> None:
+    """Release a folder this process claimed for a new run that ended before producing anything (a config error,
+    a refused checkpoint): its ``run.json`` goes too, so the corrected command may use the folder. A resumed run,
+    or one that wrote anything beyond :data:`BOOKKEEPING` and ``*.log`` files, keeps its record."""
+    path = Path(folder).resolve()
+    claimed = _CLAIMED.get(path)
+    if claimed is None or claimed.lock is None:
+        return
+    produced = [p for p in path.iterdir() if p.name not in BOOKKEEPING and p.suffix != ".log"]
+    if not claimed.resumed and not produced:
+        (path / RUN_FILE).unlink(missing_ok=True)
+    release_run_folder(path)
 
 
 def _own(path: Path, kind: str, resume: bool, lock: IO[str]) -> RunFolder:

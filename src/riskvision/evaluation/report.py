@@ -22,7 +22,7 @@ from riskvision.evaluation.calibration import reliability_table  # noqa: E402
 from riskvision.evaluation.summary import CI_METRICS, ci_statistics  # noqa: E402
 from riskvision.evaluation.table import read_predictions, real_windows, spanned_windows  # noqa: E402
 from riskvision.files import atomic_write  # noqa: E402
-from riskvision.runs import claim_run_folder  # noqa: E402
+from riskvision.runs import RunMismatchError, claim_run_folder  # noqa: E402
 
 __all__ = [
     "Run", "breakdown_table", "comparison_table", "find_runs", "load_runs", "log_to_wandb", "plot_confusion_matrices",
@@ -65,7 +65,8 @@ def load_runs(folders: Sequence[str | Path]) -> list[Run]:
     """Load each folder; column names are the runs' names, made unique with the folder name if needed.
 
     A folder's metrics.json and predictions table must carry one run id (``riskvision.evaluation.predict.
-    write_evaluation``), and no run may be given twice: otherwise :class:`ValueError` names the folders and ids.
+    write_evaluation``), and no run may be given twice: otherwise :class:`~riskvision.runs.RunMismatchError` names
+    the folders and ids.
     """
     runs = []
     for folder in map(Path, folders):
@@ -78,7 +79,8 @@ def load_runs(folders: Sequence[str | Path]) -> list[Run]:
     for run in runs:
         first = seen.setdefault(run.metrics["run"]["id"], run.folder)
         if first != run.folder:
-            raise ValueError(f"{first} and {run.folder} hold the same evaluation (run id {run.metrics['run']['id']}): "
+            raise RunMismatchError(f"{first} and {run.folder} hold the same evaluation (run id "
+                                   f"{run.metrics['run']['id']}): "
                              "a copy compared with itself differs by 0 on every metric. Fix: compare different runs")
     names = [r.name for r in runs]
     for run in runs:
@@ -93,12 +95,12 @@ def _check_run_id(folder: Path, metrics: dict[str, Any], table: pd.DataFrame, pr
     metrics_id = metrics.get("run", {}).get("id")
     table_ids = sorted(set(table["run_id"].astype(str))) if "run_id" in table.columns else []
     if metrics_id is None or not table_ids:
-        raise ValueError(f"{folder}: metrics.json and {predictions.name} carry no run id (written before riskvision "
-                         "recorded one), so nothing says they belong together. Fix: evaluate the checkpoint again "
+        raise RunMismatchError(f"{folder}: metrics.json and {predictions.name} carry no run id (written before "
+                               "riskvision recorded one), so nothing says they belong together. Fix: evaluate the checkpoint again "
                          "with scripts/eval.py into a new folder")
     if table_ids != [metrics_id]:
-        raise ValueError(f"{folder}: {predictions.name} comes from run {', '.join(table_ids)} but metrics.json from "
-                         f"run {metrics_id}: an evaluation was interrupted or two wrote into this folder, and the "
+        raise RunMismatchError(f"{folder}: {predictions.name} comes from run {', '.join(table_ids)} but metrics.json "
+                               f"from run {metrics_id}: an evaluation was interrupted or two wrote into this folder, and the "
                          "files do not belong together. Fix: evaluate the checkpoint again into a new folder")
 
 

@@ -148,7 +148,8 @@ def _preset(value: Any) -> bool:
 
 
 _EXPECTED = {_positive_int: "a positive integer", _positive_number: "a positive number",
-             _frame_size: "a positive integer or a [height, width] pair", _preset: f"one of {list(NORMALIZATION_PRESETS)}",
+             _frame_size: "a positive integer or a [height, width] pair",
+             _preset: f"one of {list(NORMALIZATION_PRESETS)}",
              OmegaConf.is_dict: "a model config (a mapping)"}
 
 

@@ -43,7 +43,8 @@ class ConfigError(ValueError):
 def validate_config(cfg: DictConfig) -> None:
     """Raise :class:`ConfigError` for an impossible run config (static checks, nothing instantiated).
 
-    Checks every value of the built sections against its target's signature (``config_types``), ``model.inputs`` (keys present, a target, a sampler of ``data.samplers``, an augmentation of
+    Checks every value of the built sections against its target's signature (``config_types``), ``model.inputs``
+    (keys present, a target, a sampler of ``data.samplers``, an augmentation of
     ``data.augments`` or null, a normalisation preset,
     positive sizes), that the model's task learns that target, that an explicit ``ckpt_path`` file exists,
     that ``ckpt_path=last`` has a ``checkpoints/last.ckpt`` to resume in the run folder and that the checkpoint

@@ -4,8 +4,8 @@
 indexed. :func:`check_argument_types` walks every ``_target_`` node of the config sections train.py builds
 and checks each key against the target's signature: an argument it does not take, or a value whose type
 cannot match the annotation (``int``, ``float``, ``bool``, ``str``, paths, ``Literal``, ``Optional``/unions,
-sequences and mappings), is a message naming the key, the value and what is expected (``validate_config`` raises them as one
-``ConfigError``). Annotations it cannot read are not checked (never a false alarm).
+sequences and mappings), is a message naming the key, the value and what is expected (``validate_config``
+raises them as one ``ConfigError``). Annotations it cannot read are not checked (never a false alarm).
 """
 
 from __future__ import annotations
@@ -111,7 +111,8 @@ def _fits(value: Any, hint: Any) -> bool | None:
     if hint in (Path, os.PathLike) or origin is os.PathLike:
         return isinstance(value, (str, os.PathLike))
     container = origin or hint
-    if isinstance(hint, type) and not issubclass(hint, (enum.Enum, str)) and container not in (list, tuple, dict, Sequence, Iterable, Mapping) \
+    collections = (list, tuple, dict, Sequence, Iterable, Mapping)
+    if isinstance(hint, type) and not issubclass(hint, (enum.Enum, str)) and container not in collections \
             and isinstance(value, str):
         return False  # a string where an object (a Tensor, a config of a class) is expected
     if isinstance(value, str):

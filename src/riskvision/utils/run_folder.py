@@ -3,22 +3,51 @@
 Hydra calls ``on_run_start`` before it creates the output folder, saves ``.hydra/`` and opens the log file, so a
 refused run leaves the folder of the run that owns it untouched. In a multirun, the sweep folder is claimed by
 ``on_multirun_start`` and each job's folder by ``on_job_start``. Hydra turns an exception raised in a callback into
-a warning and goes on, so a refusal exits the process (``SystemExit`` with the message). Configured under ``hydra.callbacks`` in
+a warning and goes on, so a refusal exits the process (``SystemExit`` with the message). Configured under
+``hydra.callbacks`` in
 ``conf/hydra/default.yaml`` (train.py) and in ``conf/{eval,predict_video,compare}.yaml``.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from riskvision.runs import RunFolderError, claim_run_folder, release_run_folder
+from riskvision.data.layout import DataLayoutError
+from riskvision.runs import RunFolderError, RunMismatchError, abandon_run_folder, claim_run_folder, release_run_folder
+from riskvision.safe_load import CheckpointError
+from riskvision.trust import UntrustedConfigError
+from riskvision.utils.config_checks import ConfigError
 
-__all__ = ["ClaimRunFolder", "resumes_run"]
+__all__ = ["ClaimRunFolder", "USER_ERRORS", "exits_on_user_error", "resumes_run"]
+
+#: Errors that are the user's input, not a bug: a script prints their message (it names the file, the value and
+#: the fix) and exits 1, without a traceback.
+USER_ERRORS = (ConfigError, CheckpointError, UntrustedConfigError, RunFolderError, RunMismatchError, DataLayoutError,
+               FileNotFoundError)
+
+
+def exits_on_user_error(main: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
+    """Wrap a Hydra task function: a :data:`USER_ERRORS` error exits with ``Error: <message>`` (Hydra would print a
+    traceback), and a run that produced nothing gives its folder back (``abandon_run_folder``), so the corrected
+    command may use the same ``hydra.run.dir``."""
+
+    @functools.wraps(main)
+    def wrapper(cfg: DictConfig) -> Any:
+        try:
+            return main(cfg)
+        except USER_ERRORS as error:
+            abandon_run_folder(HydraConfig.get().runtime.output_dir)
+            raise SystemExit(f"Error: {error}") from None
+
+    return wrapper
 
 
 def resumes_run(ckpt_path: object, folder: str | Path) -> bool:
