@@ -49,7 +49,13 @@ def test_a_folder_in_use_is_refused_to_another_process_and_free_after(folder):
     assert resumed.returncode == 0 and resumed.stdout.strip() == run.run_id
 
 
-def test_a_folder_that_holds_a_finished_run_is_refused_unless_the_run_is_resumed(folder):
+def test_a_folder_that_holds_a_finished_run_is_refused_unless_the_run_is_resumed(folder, tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["scripts/eval.py", "ckpt_path=x"])
+    claim_run_folder(tmp_path / "eval", "eval")
+    release_run_folder(tmp_path / "eval")
+    with pytest.raises(RunFolderError, match=r"already holds eval run .*timestamped folder\)$"):  # no resume hint
+        claim_run_folder(tmp_path / "eval", "eval")
+    monkeypatch.setattr(sys, "argv", ["train.py", "model=bilstm"])
     first = claim_run_folder(folder, "train")
     release_run_folder(folder)
     with pytest.raises(RunFolderError, match=rf"already holds train run {first.run_id} .* Fix: a new hydra.run.dir.*"

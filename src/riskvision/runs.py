@@ -147,10 +147,12 @@ def _own(path: Path, kind: str, resume: bool, lock: IO[str]) -> RunFolder:
     lock.flush()
     record = _read_record(path)
     if record is not None and not resume:
+        resumable = str(record.get("command", "")).startswith("train.py")  # only train.py runs are resumed
         raise RunFolderError(
             f"{path} already holds {record.get('kind', 'a')} run {record.get('run_id')} (started "
             f"{record.get('started')}); a second run there would mix its files with that run's. Fix: a new "
-            "hydra.run.dir (the default is a new timestamped folder), or ckpt_path=last to resume that run"
+            "hydra.run.dir (the default is a new timestamped folder)"
+            + (", or ckpt_path=last to resume that run" if resumable else "")
         )
     command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
     if record is None:
