@@ -36,8 +36,8 @@ USER_ERRORS = (ConfigError, CheckpointError, UntrustedConfigError, RunFolderErro
 
 def exits_on_user_error(main: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
     """Wrap a Hydra task function: a :data:`USER_ERRORS` error exits with ``Error: <message>`` (Hydra would print a
-    traceback), and a run that produced nothing gives its folder back (``abandon_run_folder``), so the corrected
-    command may use the same ``hydra.run.dir``."""
+    traceback), and a run that fails (with any error) before producing anything gives its folder back
+    (``abandon_run_folder``), so the corrected command may use the same ``hydra.run.dir``."""
 
     @functools.wraps(main)
     def wrapper(cfg: DictConfig) -> Any:
@@ -46,6 +46,9 @@ def exits_on_user_error(main: Callable[[DictConfig], Any]) -> Callable[[DictConf
         except USER_ERRORS as error:
             abandon_run_folder(HydraConfig.get().runtime.output_dir)
             raise SystemExit(f"Error: {error}") from None
+        except BaseException:
+            abandon_run_folder(HydraConfig.get().runtime.output_dir)
+            raise
 
     return wrapper
 
