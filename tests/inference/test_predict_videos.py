@@ -37,15 +37,6 @@ def decode_all(path: Path) -> list[np.ndarray]:
         return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny nets: one thread is faster than two, and far faster on a machine busy with other jobs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def median_window_probability(clip: Path) -> Callable[[torch.nn.Module], float]:
     """A threshold between the middle two P(crash) of the clip's windows: about half of them raise the alarm."""
     def threshold(module: torch.nn.Module) -> float:
