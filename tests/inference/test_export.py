@@ -9,7 +9,10 @@ writes); each model is exported once per module. The measured max abs difference
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,11 +24,14 @@ from riskvision.data.readers import resize_frame
 from riskvision.data.transforms import Normalize
 from riskvision.inference import Predictor
 from riskvision.inference.export import export_checkpoint, export_onnx
+from riskvision.utils import RUN_ID_KEY, ConfigError
 
 pytest.importorskip("onnxruntime")  # the dev extra installs it (pip install -e '.[dev]')
 
 from riskvision.inference.onnx_backend import ExportFolderError, OnnxBackend, probabilities  # noqa: E402
 
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "export.py"
 TOLERANCE = 1e-4  # max abs difference of probabilities, fp32
 MODELS = {"bilstm": BILSTM, "r3d101": R3D101}
 
@@ -140,8 +146,28 @@ def test_preprocessing_json_round_trips_and_matches_the_predictor(exported, name
     assert torch.allclose(by_rule, Normalize(norm["preset"])(resized), atol=1e-5)
 
 
+def test_export_script_writes_into_the_run_folder(tmp_path: Path) -> None:
+    ckpt = make_checkpoint(tmp_path / "train", BILSTM)
+    checkpoint = torch.load(ckpt, weights_only=True)
+    torch.save({**checkpoint, RUN_ID_KEY: "train-run-7"}, ckpt)
+    out = tmp_path / "out"
+    env = {**os.environ, "HYDRA_FULL_ERROR": "0", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, str(SCRIPT), f"ckpt_path={ckpt}", f"hydra.run.dir={out}"], cwd=ROOT, env=env,
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    written = {path.name for path in out.iterdir()}
+    assert {"model.onnx", "backbone.onnx", "head.onnx", "preprocessing.json", "run.json"} <= written
+    backend = OnnxBackend(out)
+    assert backend.preprocessing["source"] == {"checkpoint": str(ckpt.resolve()), "run_id": "train-run-7"}
+    predictor = Predictor.from_checkpoint(ckpt)
+    video = windows(predictor, 2)
+    assert (probabilities(backend.window(video), backend.preprocessing)
+            - torch_probabilities(predictor, video)).abs().max() <= TOLERANCE
+
+
 def test_export_checkpoint_refuses_an_unknown_format_before_loading(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=r"choose one of \['onnx'\]"):
+    """scripts/export.py format=torchscript: a ConfigError, printed by the script as one line (exit 1)."""
+    with pytest.raises(ConfigError, match=r"format='torchscript' is not an export format; choose one of \['onnx'\]"):
         export_checkpoint(tmp_path / "missing.ckpt", tmp_path / "out", format="torchscript")
 
 
