@@ -1,0 +1,223 @@
+"""riskvision.inference.export and .onnx_backend (and scripts/export.py over them): ONNX graphs of both models
+run in onnxruntime give PyTorch's probabilities, at any batch size; preprocessing.json says how to feed them; a
+broken export folder is refused naming the file.
+
+The checkpoints come from ``tests/checkpoint_fakes.py`` (tiny nets, random weights, in the format train.py
+writes); each model is exported once per module. The measured max abs differences are printed (``pytest -s``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from checkpoint_fakes import BILSTM, R3D101, make_checkpoint
+
+from riskvision.data.readers import resize_frame
+from riskvision.data.transforms import Normalize
+from riskvision.inference import Predictor
+from riskvision.inference.export import export_checkpoint, export_onnx
+from riskvision.utils import RUN_ID_KEY, ConfigError
+
+pytest.importorskip("onnxruntime")  # the dev extra installs it (pip install -e '.[dev]')
+
+from riskvision.inference.onnx_backend import ExportFolderError, OnnxBackend, probabilities  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "export.py"
+TOLERANCE = 1e-4  # max abs difference of probabilities, fp32
+MODELS = {"bilstm": BILSTM, "r3d101": R3D101}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny nets: one thread is faster than two, and far faster on a machine busy with other jobs."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory) -> dict[str, tuple[Predictor, Path]]:
+    """Each model's predictor (the bilstm with a tuned threshold of 0.35) and its export folder."""
+    out = {}
+    for name, overrides in MODELS.items():
+        root = tmp_path_factory.mktemp(name)
+        ckpt = make_checkpoint(root, overrides, threshold=(lambda module: 0.35) if name == "bilstm" else None)
+        predictor = Predictor.from_checkpoint(ckpt)
+        export_onnx(predictor, root / "export", run_id="run-123")
+        out[name] = (predictor, root / "export")
+    return out
+
+
+def torch_probabilities(predictor: Predictor, video: torch.Tensor) -> torch.Tensor:
+    """The prob columns PyTorch gives (what the predictions table holds): ``[B, C]``."""
+    with torch.no_grad():
+        logits = predictor.module(video)
+    return torch.as_tensor(predictor.task.table_values(logits)).reshape(len(video), -1).float()
+
+
+def windows(predictor: Predictor, batch: int) -> torch.Tensor:
+    torch.manual_seed(batch)
+    return torch.randn(batch, predictor.num_frames, 3, *predictor.frame_size)
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("name", list(MODELS))
+def test_onnxruntime_probabilities_match_torch(exported, name: str, batch: int) -> None:
+    predictor, folder = exported[name]
+    backend = OnnxBackend(folder, intra_op_threads=1)
+    video = windows(predictor, batch)
+    logits = backend.window(video)
+    assert logits.shape == (batch, predictor.task.num_outputs) and logits.dtype == torch.float32
+    got = probabilities(logits, backend.preprocessing)
+    difference = (got - torch_probabilities(predictor, video)).abs().max().item()
+    with torch.no_grad():
+        torch_logits = predictor.module(video)
+    logit_difference, scale = (logits - torch_logits).abs().max().item(), torch_logits.abs().max().item()
+    print(f"\n{name} model.onnx batch {batch}: max |p_onnx - p_torch| = {difference:.3g}, "
+          f"max |logits_onnx - logits_torch| = {logit_difference:.3g} (max |logit| {scale:.3g})")
+    assert difference <= TOLERANCE
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_bilstm_backbone_and_head_match_the_full_graph_and_torch(exported, batch: int) -> None:
+    predictor, folder = exported["bilstm"]
+    backend = OnnxBackend(folder)
+    assert backend.per_frame
+    video = windows(predictor, batch)
+    features = backend.features(video.flatten(0, 1))  # every frame of every window: N = B * T
+    with torch.no_grad():
+        torch_features = predictor.module.net.forward_features(video)
+    assert features.shape == (batch * predictor.num_frames, 512)
+    split = probabilities(backend.sequence(features.view(batch, predictor.num_frames, -1)), backend.preprocessing)
+    full = probabilities(backend.window(video), backend.preprocessing)
+    reference = torch_probabilities(predictor, video)
+    differences = {"features vs torch": (features.view_as(torch_features) - torch_features).abs().max().item(),
+                   "backbone+head vs model.onnx": (split - full).abs().max().item(),
+                   "backbone+head vs torch": (split - reference).abs().max().item()}
+    print(f"\nbilstm batch {batch}: " + ", ".join(f"max |{k}| = {v:.3g}" for k, v in differences.items()))
+    assert differences["backbone+head vs model.onnx"] <= TOLERANCE
+    assert differences["backbone+head vs torch"] <= TOLERANCE
+
+
+def test_the_3d_resnet_has_no_per_frame_graphs(exported) -> None:
+    predictor, folder = exported["r3d101"]
+    backend = OnnxBackend(folder)
+    assert not backend.per_frame and not (folder / "backbone.onnx").exists()
+    with pytest.raises(ValueError, match="no per-frame graphs"):
+        backend.features(torch.zeros(2, 3, *predictor.frame_size))
+    with pytest.raises(ValueError, match=r"model.onnx takes video of shape \['batch', 10, 3, 32, 32\]"):
+        backend.window(torch.zeros(1, 9, 3, *predictor.frame_size))
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_preprocessing_json_round_trips_and_matches_the_predictor(exported, name: str) -> None:
+    predictor, folder = exported[name]
+    stored = json.loads((folder / "preprocessing.json").read_text(encoding="utf-8"))
+    assert OnnxBackend(folder).preprocessing == stored
+    assert not list(folder.glob(".*.tmp"))  # atomic writes leave no temporary files
+    inputs, output = stored["input"], stored["output"]
+    assert (inputs["num_frames"], tuple(inputs["frame_size"]), inputs["target_fps"]) == \
+        (predictor.num_frames, predictor.frame_size, predictor.target_fps)
+    assert stored["onnx_opset"] == 17 and stored["source"] == {"checkpoint": str(Path(predictor.name).resolve()),
+                                                               "run_id": "run-123"}
+    assert (output["task"], output["prob_columns"], output["threshold"]) == \
+        (predictor.task.name, predictor.columns, pytest.approx(predictor.threshold))
+    assert output["probabilities"]["function"] == {"bilstm": "sigmoid", "r3d101": "softmax"}[name]
+    assert output["class_names"] == (None if name == "bilstm" else ["Normal", "Warning", "Danger"])
+    if name == "bilstm":
+        assert output["threshold"] == pytest.approx(0.35) and set(stored["graphs"]) == {"model", "backbone", "head"}
+    # the stored resize and normalisation rule reproduces the data pipeline's resize_frame + Normalize
+    norm = inputs["normalization"]
+    assert norm["preset"] == predictor.normalization
+    frame = torch.randint(0, 256, (3, 45, 80), dtype=torch.uint8)
+    resized = resize_frame(frame, tuple(inputs["frame_size"]))
+    by_rule = (resized.float() * norm["scale"] - torch.tensor(norm["mean"])[:, None, None]) / \
+        torch.tensor(norm["std"])[:, None, None]
+    assert torch.allclose(by_rule, Normalize(norm["preset"])(resized), atol=1e-5)
+
+
+def test_export_script_writes_into_the_run_folder(tmp_path: Path) -> None:
+    ckpt = make_checkpoint(tmp_path / "train", BILSTM)
+    checkpoint = torch.load(ckpt, weights_only=True)
+    torch.save({**checkpoint, RUN_ID_KEY: "train-run-7"}, ckpt)
+    out = tmp_path / "out"
+    env = {**os.environ, "HYDRA_FULL_ERROR": "0", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, str(SCRIPT), f"ckpt_path={ckpt}", f"hydra.run.dir={out}"], cwd=ROOT, env=env,
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    written = {path.name for path in out.iterdir()}
+    assert {"model.onnx", "backbone.onnx", "head.onnx", "preprocessing.json", "run.json"} <= written
+    backend = OnnxBackend(out)
+    assert backend.preprocessing["source"] == {"checkpoint": str(ckpt.resolve()), "run_id": "train-run-7"}
+    predictor = Predictor.from_checkpoint(ckpt)
+    video = windows(predictor, 2)
+    assert (probabilities(backend.window(video), backend.preprocessing)
+            - torch_probabilities(predictor, video)).abs().max() <= TOLERANCE
+
+
+def test_export_checkpoint_refuses_an_unknown_format_before_loading(tmp_path: Path) -> None:
+    """scripts/export.py format=torchscript: a ConfigError, printed by the script as one line (exit 1)."""
+    with pytest.raises(ConfigError, match=r"format='torchscript' is not an export format; choose one of \['onnx'\]"):
+        export_checkpoint(tmp_path / "missing.ckpt", tmp_path / "out", format="torchscript")
+
+
+def broken(folder: Path, tmp_path: Path, change) -> Path:
+    """A copy of the export ``folder`` with ``change(copy)`` applied."""
+    copy = tmp_path / "broken"
+    shutil.copytree(folder, copy)
+    change(copy)
+    return copy
+
+
+def edit_json(change):
+    def apply(folder: Path) -> None:
+        path = folder / "preprocessing.json"
+        data = json.loads(path.read_text(encoding="utf-8"))
+        change(data)
+        path.write_text(json.dumps(data), encoding="utf-8")
+    return apply
+
+
+BROKEN = [  # (what is done to a good export folder, the error it gives)
+    (lambda f: (f / "preprocessing.json").unlink(), r"preprocessing.json is missing: .* is not an ONNX export"),
+    (lambda f: (f / "head.onnx").unlink(), r"head.onnx is missing \(.*preprocessing.json lists it\)"),
+    (lambda f: (f / "preprocessing.json").write_bytes(b"\x80\x04\x95 pickle"),
+     r"preprocessing.json is not readable JSON"),
+    (lambda f: (f / "preprocessing.json").write_text("[1, 2]"),
+     r"preprocessing.json: \(the file\)='list' is not a JSON object"),
+    (lambda f: (f / "preprocessing.json").write_text('{"format": NaN}'),
+     r"preprocessing.json is not readable JSON \(NaN"),
+    (edit_json(lambda d: d["graphs"]["model"].update(file="../../model.onnx")),
+     r"graphs.model.file='../../model.onnx' is not a .onnx file name inside the folder"),
+    (edit_json(lambda d: d["graphs"].pop("head")),
+     r"graphs=\['backbone', 'model'\] is not model, optionally with both backbone and head"),
+    (edit_json(lambda d: d["input"].update(num_frames="4")), r"input.num_frames='4' is not a positive integer"),
+    (edit_json(lambda d: d["input"]["normalization"].update(std=[0, 1, 1])), r"input.normalization=.* is not \{preset"),
+    (edit_json(lambda d: d.update(format_version=99)), r"format, format_version=\['riskvision-onnx', 99\]"),
+    (lambda f: (f / "model.onnx").write_bytes(b"not a graph"), r"model.onnx is not an ONNX graph onnxruntime can load"),
+    (lambda f: shutil.copy(f / "head.onnx", f / "model.onnx"),
+     r"model.onnx has inputs \['features'\] and outputs \['logits'\]"),
+]
+
+
+@pytest.mark.parametrize(("change", "message"), BROKEN)
+def test_a_broken_export_folder_names_the_file_and_the_fix(exported, tmp_path: Path, change, message: str) -> None:
+    folder = broken(exported["bilstm"][1], tmp_path, change)
+    with pytest.raises(ExportFolderError, match=message) as error:
+        OnnxBackend(folder)
+    assert "Fix: export the checkpoint again (python scripts/export.py" in str(error.value)
+
+
+def test_a_missing_folder_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ExportFolderError, match="is not a folder"):
+        OnnxBackend(tmp_path / "nowhere")
