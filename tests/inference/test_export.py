@@ -36,15 +36,6 @@ TOLERANCE = 1e-4  # max abs difference of probabilities, fp32
 MODELS = {"bilstm": BILSTM, "r3d101": R3D101}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny nets: one thread is faster than two, and far faster on a machine busy with other jobs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory) -> dict[str, tuple[Predictor, Path]]:
     """Each model's predictor (the bilstm with a tuned threshold of 0.35) and its export folder."""
