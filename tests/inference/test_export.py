@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -212,3 +213,23 @@ def test_a_broken_export_folder_names_the_file_and_the_fix(exported, tmp_path: P
 def test_a_missing_folder_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ExportFolderError, match="is not a folder"):
         OnnxBackend(tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_the_streaming_engine_gives_the_same_results_under_onnxruntime(exported, name):
+    """The engine's backend protocol: OnnxBackend (per-frame backbone + head for the bilstm) and TorchBackend
+    stream the same frames to the same probabilities."""
+    from riskvision.inference.stream import StreamEngine
+
+    predictor, folder = exported[name]
+    generator = np.random.default_rng(0)
+    frames = [generator.integers(0, 256, (48, 64, 3), dtype=np.uint8) for _ in range(25)]
+    results = {}
+    for backend_name, backend in (("torch", None), ("onnxruntime", OnnxBackend(folder))):
+        engine = StreamEngine(predictor, backend=backend, step=2)
+        out = [r for i, image in enumerate(frames) for r in engine.push(image, i / 25)] + engine.finish()
+        results[backend_name] = out
+    torch_out, onnx_out = results["torch"], results["onnxruntime"]
+    assert [r.frame for r in torch_out] == [r.frame for r in onnx_out] and len(torch_out) >= 5
+    difference = max(abs(a.probs[c] - b.probs[c]) for a, b in zip(torch_out, onnx_out) for c in a.probs)
+    assert difference <= TOLERANCE
