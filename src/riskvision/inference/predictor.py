@@ -3,6 +3,8 @@
     predictor = Predictor.from_checkpoint("RUN/checkpoints/last.ckpt", device="cpu")
     predictor.task, predictor.threshold      # what it predicts and its (validation-tuned) decision threshold
     predictor.num_frames, predictor.frame_size, predictor.normalization, predictor.target_fps
+    for result in predictor.stream("drive.mp4"): ...   # live too: "rtsp://...", "/dev/video0", a FIFO
+    results = predictor.predict_video("drive.mp4")
 
 The checkpoint is a ``train.py`` checkpoint: its weights (``state_dict``) and the resolved run config under
 ``riskvision_cfg`` (``riskvision.utils.checkpointing``), which gives the clip length
@@ -15,10 +17,10 @@ and the notebook load checkpoints through here.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import hydra
 import torch
@@ -29,6 +31,9 @@ from riskvision.models import FrameFeatureNet
 from riskvision.safe_load import CheckpointError
 from riskvision.tasks import Task
 from riskvision.utils import CONFIG_KEY, load_checkpoint, model_name
+
+if TYPE_CHECKING:
+    from riskvision.inference.stream import StreamResult
 
 __all__ = ["Predictor"]
 
@@ -106,6 +111,34 @@ class Predictor:
             normalization=str(normalization), target_fps=target_fps, device=dev,
             batch_size=int(batch_size), cache_features=bool(cache_features) and isinstance(module.net, FrameFeatureNet),
         )  # fmt: skip
+
+    def stream(self, source: Any, step: int = 1, backend: Any = None, **post: Any) -> Iterator[StreamResult]:
+        """Results as frames arrive (``riskvision.inference.stream.StreamEngine``), in constant memory::
+
+            for result in predictor.stream("drive.mp4"):           # or "rtsp://...", "/dev/video0", a FIFO, a folder
+                print(result.time_s, result.p_crash, result.level, result.alarm)
+
+        ``source``: a spec for ``riskvision.inference.sources.open_source``, an open ``FrameSource``, or any
+        iterable of ``(image, time_s)`` pairs (uint8 RGB ``[H, W, 3]``, seconds). ``backend``: ``None`` (PyTorch)
+        or e.g. ``OnnxBackend(export_folder)``; ``post``: the engine's ``smoothing`` / ``levels`` / ``alarm``.
+        """
+        from riskvision.inference.sources import FrameSource, open_source
+        from riskvision.inference.stream import StreamEngine
+
+        engine = StreamEngine(self, backend=backend, step=step, **post)
+        frames = open_source(source) if isinstance(source, (str, Path)) else source
+        try:
+            for frame in frames:
+                image, time_s = (frame.image, frame.time_s) if hasattr(frame, "image") else frame
+                yield from engine.push(image, time_s)
+            yield from engine.finish()
+        finally:
+            if isinstance(frames, FrameSource) and frames is not source:
+                frames.close()
+
+    def predict_video(self, path: str | Path, step: int = 1, **post: Any) -> list[StreamResult]:
+        """Every result of a video file (or frame folder), streamed: :meth:`stream` collected into a list."""
+        return list(self.stream(path, step, **post))
 
     @property
     def columns(self) -> list[str]:

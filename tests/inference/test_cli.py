@@ -1,0 +1,68 @@
+"""``riskvision-predict`` and ``Predictor.stream``: results written as they are made, bad sources listed."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from riskvision.inference import Predictor
+from riskvision.inference.cli import main
+from riskvision.inference.scoring import score_windows
+from riskvision.inference.inputs import decode_video
+from tests.checkpoint_fakes import BILSTM, make_checkpoint, write_video
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("cli")
+    return {"ckpt": make_checkpoint(root / "ckpt", BILSTM), "video": write_video(root / "drive.mp4", 2.0, 15, 64, 48)}
+
+
+def test_stream_api_gives_eval_sliding_scores(files):
+    predictor = Predictor.from_checkpoint(files["ckpt"])
+    results = predictor.predict_video(files["video"], smoothing=None)
+    video = decode_video(files["video"], predictor.frame_size, predictor.target_fps)
+    ends, values = score_windows(predictor, video.frames)
+    assert [r.frame for r in results] == ends.tolist()
+    np.testing.assert_allclose([r.probs["prob_crash"] for r in results], values, atol=1e-5)
+
+
+def test_console_command_writes_each_source_and_lists_the_bad_ones(files, tmp_path):
+    out = tmp_path / "out"
+    missing = tmp_path / "nowhere.mp4"
+    code = main([str(files["ckpt"]), str(files["video"]), str(missing), "--out", str(out), "--format", "jsonl",
+                 "--quiet"])
+    assert code == 1  # one source failed, the other was scored
+    rows = [json.loads(line) for line in (out / "drive.jsonl").read_text().splitlines()]
+    expected = Predictor.from_checkpoint(files["ckpt"]).predict_video(files["video"])
+    assert [row["frame"] for row in rows] == [r.frame for r in expected]
+    np.testing.assert_allclose([row["p_crash"] for row in rows], [r.p_crash for r in expected], atol=1e-6)
+    assert {"time_s", "prob_crash", "smoothed", "level", "alarm", "latency_ms"} <= set(rows[0])
+    assert not list(out.glob("*.partial")) or all("nowhere" in p.name for p in out.glob("*.partial"))
+    assert main([str(files["ckpt"]), str(files["video"]), "--out", str(tmp_path / "csv"), "--quiet"]) == 0
+    with open(tmp_path / "csv" / "drive.csv") as handle:
+        assert len(list(csv.DictReader(handle))) == len(expected)
+
+
+def test_an_unusable_checkpoint_is_exit_code_2_with_the_message(tmp_path, capsys):
+    text = tmp_path / "page.ckpt"
+    text.write_text("<html>404</html>")
+    assert main([str(text), "x.mp4", "--out", str(tmp_path / "out")]) == 2
+    assert "page.ckpt is not a readable PyTorch file: a text file" in capsys.readouterr().err
+
+
+def test_the_console_command_is_declared_and_runs():
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["riskvision-predict"] == "riskvision.inference.cli:main"
+    proc = subprocess.run([sys.executable, "-m", "riskvision.inference.cli", "--help"], capture_output=True,
+                          text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 0 and "riskvision-predict" in proc.stdout and "rtsp://" in proc.stdout
