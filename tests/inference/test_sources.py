@@ -7,6 +7,7 @@ a hang fails instead of blocking the suite; no assert measures speed.
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 import time
@@ -32,6 +33,21 @@ def gray_frame(i: int) -> np.ndarray:
     return np.full((HEIGHT, WIDTH, 3), 4 * i % 256, np.uint8)
 
 
+def _wait_for_reader(path: Path, timeout_s: float = 20.0) -> int:
+    """A write end of the named pipe, opened once a reader has it open (ENXIO until then). Waits in Python, where
+    the GIL is free: FFmpeg's own blocking open would hold it and keep the reader in this process from opening.
+    The caller keeps it open until FFmpeg's write end is open (so the reader never sees zero writers), then
+    closes it."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as error:
+            if error.errno != errno.ENXIO or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 class FifoWriter(threading.Thread):
     """Encodes ``num_frames`` gray frames at 30 fps as MPEG-TS into ``path`` (a named pipe), one every ``pace_s``
     seconds; with ``hold`` set it stops after them and waits for ``hold`` before closing (a stalled sender).
@@ -44,7 +60,9 @@ class FifoWriter(threading.Thread):
 
     def run(self) -> None:
         try:
+            probe = _wait_for_reader(self.path)
             with av.open(str(self.path), "w", format="mpegts", container_options={"flush_packets": "1"}) as container:
+                os.close(probe)
                 stream = container.add_stream(CODEC, rate=FPS)
                 stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
                 if CODEC == "libx264":
