@@ -100,3 +100,13 @@ def test_a_live_mpegts_pipe_is_scored_as_it_arrives(files, tmp_path):
     rows = [json.loads(line) for line in (out / "camera.jsonl").read_text().splitlines()]
     assert len(rows) >= 3 and [row["frame"] for row in rows] == sorted({row["frame"] for row in rows})
     assert all(0.0 <= row["p_crash"] <= 1.0 for row in rows)
+
+
+def test_the_timeline_example_and_the_timeline_option(files, tmp_path):
+    png = tmp_path / "timeline.png"
+    proc = subprocess.run([sys.executable, "examples/stream_timeline.py", str(files["ckpt"]), str(files["video"]),
+                           str(png), "0.5", "1.5"], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert png.stat().st_size > 10_000 and "results, max P(crash)" in proc.stdout
+    assert main([str(files["ckpt"]), str(files["video"]), "--out", str(tmp_path / "out"), "--timeline", "--quiet"]) == 0
+    assert (tmp_path / "out" / "drive_timeline.png").stat().st_size > 10_000

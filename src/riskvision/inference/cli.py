@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import IO
 
 from riskvision.inference.inputs import VideoInputError
+from riskvision.inference.outputs import write_stream_timeline
 from riskvision.inference.predictor import Predictor
 from riskvision.inference.sources import open_source
 from riskvision.inference.stream import StreamResult
@@ -50,6 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--fps", type=float, default=10.0, help="frame rate of frame folders")
     parser.add_argument("--trusted-targets", nargs="*", default=[], help="classes beyond riskvision's own the "
                                                                         "checkpoint's stored config may build")
+    parser.add_argument("--timeline", action="store_true", help="also OUT/<name>_timeline.png (raw and smoothed "
+                                                                   "P(crash), levels, alarms) when a source ends")
     parser.add_argument("--quiet", action="store_true", help="no progress line")
     return parser
 
@@ -68,12 +71,16 @@ def _row(result: StreamResult) -> dict[str, object]:
             "latency_ms": round(result.latency_ms, 3)}
 
 
-def write_results(results, handle: IO[str], fmt: str, progress: IO[str] | None = None) -> int:
+def write_results(results, handle: IO[str], fmt: str, progress: IO[str] | None = None,
+                  keep: list[StreamResult] | None = None) -> int:
     """Write each result as it arrives (one flushed CSV row or JSON line); returns how many were written.
-    ``progress``: a stream for a one-line progress report (results, video time, real-time factor, alarms)."""
+    ``progress``: a stream for a one-line progress report (results, video time, real-time factor, alarms);
+    ``keep``: a list the results are also appended to (for the timeline)."""
     writer = None
     count, alarms, begin, shown = 0, 0, time.perf_counter(), 0.0
     for result in results:
+        if keep is not None:
+            keep.append(result)
         row = _row(result)
         if fmt == "jsonl":
             handle.write(json.dumps(row) + "\n")
@@ -116,10 +123,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         final = out / f"{output_name(spec)}.{args.format}"
         partial = final.with_name(final.name + ".partial")
         try:
+            kept: list[StreamResult] | None = [] if args.timeline else None
             with open_source(spec, fps=args.fps) as source, open(partial, "w", newline="") as handle:
                 results = predictor.stream(source, args.step, backend)
-                count = write_results(results, handle, args.format, None if args.quiet else sys.stderr)
+                count = write_results(results, handle, args.format, None if args.quiet else sys.stderr, kept)
             os.replace(partial, final)
+            if kept:
+                write_stream_timeline(final.with_name(f"{final.stem}_timeline.png"), kept, predictor, spec)
             ended = f" (ended early: {source.stopped_reason})" if source.stopped_reason else ""
             print(f"{spec}: {count} results -> {final}{ended}", file=sys.stderr)
         except (VideoInputError, OSError, ValueError) as error:

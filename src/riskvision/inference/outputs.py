@@ -6,7 +6,8 @@ overlay video, each written to a temporary name and moved into place (``riskvisi
   (the task's decision: binary ``prob_crash >=`` the tuned threshold, 3-class the argmax class name).
   ``frame`` is the target-rate index, ``time_s = frame / target_fps``, ``padded_frames`` the repeats of frame
   0 a window that would start before the video holds.
-* timeline (``<video>_timeline.png``): probabilities over time (and the tuned threshold, if the task has one).
+* timeline (``<video>_timeline.png``): probabilities over time (and the tuned threshold, if the task has one);
+  :func:`write_stream_timeline` draws the streaming engine's results (raw and smoothed P(crash), levels, alarms).
 * overlay (``<video>_overlay.mp4``): the video at the target rate, resized to a short side of ``short_side``
   pixels, with a coloured bar and label on every frame (green Normal, orange Warning, red Danger; binary: red
   when the alarm is on). Frames between scored frames (``step > 1``) show the last score. H.264 (libx264,
@@ -15,7 +16,7 @@ overlay video, each written to a temporary name and moved into place (``riskvisi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
 
@@ -26,13 +27,15 @@ from riskvision.data.readers import VideoFileReader
 from riskvision.files import atomic_write
 from riskvision.inference.inputs import DecodedVideo, read_quietly
 from riskvision.inference.predictor import Predictor
+from riskvision.inference.stream import StreamResult
 from riskvision.video_io import encode_mp4
 
 __all__ = ["alarm_mask", "display_size", "draw_label", "frame_labels", "scores_table", "summary_line", "write_overlay",
-           "write_timeline"]
+           "write_stream_timeline", "write_timeline"]
 
 CLASS_COLOURS = {"normal": (46, 160, 67), "warning": (245, 140, 0), "danger": (215, 25, 32),
-                 "ok": (46, 160, 67), "alarm": (215, 25, 32), "crash": (215, 25, 32)}  # binary: ok / alarm, P(crash)
+                 "ok": (46, 160, 67), "alarm": (215, 25, 32), "crash": (215, 25, 32),  # binary: ok / alarm, P(crash)
+                 "low": (46, 160, 67), "medium": (245, 140, 0), "high": (215, 25, 32)}  # streaming risk bands
 OVERLAY_QP = 26  # H.264 quantiser of the overlay video (every frame a keyframe)
 
 
@@ -169,3 +172,41 @@ def write_overlay(path: Path, video: DecodedVideo, table: pd.DataFrame, predicto
 
     fps = Fraction(predictor.target_fps).limit_denominator(1001)
     return atomic_write(path, lambda tmp: encode_mp4(tmp, frames(), (width, height), fps, OVERLAY_QP))
+
+
+def write_stream_timeline(path: Path, results: Sequence[StreamResult], predictor: Predictor, title: str,
+                          anomaly_s: tuple[float, float] | None = None) -> Path:
+    """The streaming engine's results over time: raw and smoothed P(crash), the alarm's on/off threshold and the
+    time the alarm was on (shaded), the risk level as a coloured strip, and the annotated anomaly span
+    ``anomaly_s`` (``(start, end)`` seconds) when one is given."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not results:
+        raise ValueError(f"no results to draw for {title}: the source gave no frame")
+    times = np.array([r.time_s for r in results])
+    fig, ax = plt.subplots(figsize=(10, 3.4))
+    try:
+        if anomaly_s is not None:
+            ax.axvspan(*anomaly_s, color="0.6", alpha=0.25, label="annotated anomaly")
+        ax.plot(times, [r.p_crash for r in results], color="0.55", lw=1, label="P(crash)")
+        ax.plot(times, [r.smoothed for r in results], color=np.array(CLASS_COLOURS["crash"]) / 255, lw=1.8,
+                label="smoothed")
+        ax.axhline(predictor.threshold, color="0.3", ls="--", lw=1, label=f"threshold {predictor.threshold:.2f}")
+        ax.fill_between(times, 0, 1, where=[r.alarm for r in results], color="red", alpha=0.10, step="post",
+                        label="alarm on")
+        levels = sorted({r.level for r in results})
+        for k, level in enumerate(levels):  # the level as a strip along the top
+            ax.fill_between(times, 1.02, 1.06, where=[r.level == level for r in results], step="post",
+                            color=np.array(_colour(level, k)) / 255, label=f"level {level}")
+        ax.set(xlabel="time (s)", ylabel="probability", ylim=(0, 1.07), xlim=(0, max(times[-1], 1e-3)))
+        ax.set_title(title, fontsize=8)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="upper left", fontsize=7, ncol=4)
+        fig.tight_layout()
+        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+    finally:
+        plt.close(fig)
+    return path
