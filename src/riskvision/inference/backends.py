@@ -9,6 +9,8 @@ normalisation, windows) and after (probabilities, smoothing, alarms) belongs to 
 
 from __future__ import annotations
 
+import contextlib
+import copy
 from typing import Protocol, runtime_checkable
 
 import torch
@@ -50,29 +52,62 @@ class TorchBackend:
 
     ``per_frame`` is ``predictor.cache_features``: True for a ``FrameFeatureNet`` unless the predictor was
     built with ``cache_features=False`` (then every window runs the whole net, as ``score_windows`` does).
-    Outputs stay on the predictor's device.
+    Outputs stay on the predictor's device; logits are float32 whatever the precision.
+
+    Args:
+        predictor: the loaded checkpoint.
+        precision: ``"fp32"`` (the default: the net as trained) or ``"bf16"``: the net runs under
+            ``torch.autocast(device type, dtype=torch.bfloat16)``, except a ``FrameFeatureNet``'s sequence
+            head, which stays fp32 (oneDNN has no bf16 LSTM on CPUs without bf16 instructions, and the head
+            is a small part of the work). ``scripts/benchmark_inference.py`` measures the speed and the
+            P(crash) difference on a given machine.
+        channels_last: run the 2D convolutions on channels-last memory (a COPY of the net converted with
+            ``to(memory_format=torch.channels_last)``; the predictor's own net is left as it is). Same numbers
+            up to float rounding; faster on some CPUs. For the 2D backbone (the bilstm) only: a 3D net is
+            left in its own layout.
     """
 
-    def __init__(self, predictor: Predictor) -> None:
-        self.net = predictor.module.net.eval()
+    PRECISIONS = ("fp32", "bf16")
+
+    def __init__(self, predictor: Predictor, precision: str = "fp32", channels_last: bool = False) -> None:
+        if precision not in self.PRECISIONS:
+            raise ValueError(f"precision={precision!r} is not one of {list(self.PRECISIONS)}")
+        net = predictor.module.net.eval()
+        if channels_last and isinstance(net, FrameFeatureNet):
+            net = copy.deepcopy(net).to(memory_format=torch.channels_last)
+        self.net = net
         self.device = predictor.device
+        self.precision = precision
+        self.channels_last = bool(channels_last) and isinstance(net, FrameFeatureNet)
         self.per_frame = bool(predictor.cache_features and isinstance(self.net, FrameFeatureNet))
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        """bf16 autocast on the backend's device type when ``precision == "bf16"``, else nothing."""
+        if self.precision == "bf16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
 
     @torch.no_grad()
     def features(self, frames: Tensor) -> Tensor:
         """``frames`` float ``[N, 3, H, W]`` -> ``[N, D]`` (``FrameFeatureNet.forward_features`` of one clip)."""
         if not self.per_frame:
             raise TypeError(f"{type(self.net).__name__} has no per-frame part (per_frame=False); use window()")
-        return self.net.forward_features(frames.to(self.device)[None])[0]
+        with self._autocast():
+            return self.net.forward_features(frames.to(self.device)[None])[0].float()
 
     @torch.no_grad()
     def sequence(self, features: Tensor) -> Tensor:
         """``features`` ``[B, T, D]`` -> logits ``[B, K]`` (``FrameFeatureNet.forward_sequence``)."""
         if not self.per_frame:
             raise TypeError(f"{type(self.net).__name__} has no sequence part (per_frame=False); use window()")
-        return self.net.forward_sequence(features.to(self.device))
+        return self.net.forward_sequence(features.to(self.device).float()).float()
 
     @torch.no_grad()
     def window(self, video: Tensor) -> Tensor:
         """``video`` float ``[B, T, 3, H, W]`` -> logits ``[B, K]`` (the whole net)."""
-        return self.net(video.to(self.device))
+        if isinstance(self.net, FrameFeatureNet):  # the sequence head in fp32 (see ``precision``)
+            with self._autocast():
+                features = self.net.forward_features(video.to(self.device))
+            return self.net.forward_sequence(features.float()).float()
+        with self._autocast():
+            return self.net(video.to(self.device)).float()
