@@ -228,6 +228,28 @@ def test_buffers_are_bounded_by_the_window(predictors, per_frame):
     assert shapes == ({(3,)} if per_frame else {(3, *predictor.frame_size)})
 
 
+
+@pytest.mark.parametrize("per_frame", [True, False])
+def test_latest_only_never_falls_behind_a_source_that_drops_frames(predictors, per_frame):
+    """A live source that dropped frames jumps in time: with latest_only a push scores only its newest result
+    (the same numbers as scoring them all), and the others are counted as skipped."""
+    predictor = predictors["bilstm"]
+    times = [0.0, 0.1, 0.2, 1.0, 1.1, 2.5, 2.6]  # at 10 fps: gaps of 0.8 s and 1.4 s
+    every = StreamEngine(predictor, backend=MeanBackend(per_frame))
+    newest = StreamEngine(predictor, backend=MeanBackend(per_frame), latest_only=True)
+    generator = np.random.default_rng(0)
+    scored, kept = 0, 0
+    for time_s in times:
+        image = generator.integers(0, 256, (12, 12, 3), dtype=np.uint8)
+        all_results, latest = every.push(image, time_s), newest.push(image, time_s)
+        assert len(latest) == min(1, len(all_results))
+        if latest:
+            assert latest[0].frame == all_results[-1].frame
+            assert latest[0].probs == pytest.approx(all_results[-1].probs, abs=1e-6)
+        scored, kept = scored + len(all_results), kept + len(latest)
+    assert scored == 27 and kept == len(times) and newest.skipped == scored - kept  # frames 0..26 (0 to 2.6 s)
+
+
 # ---------------------------------------------------------------------- smoothing, levels, alarm
 def test_exponential_smoother_is_exact_for_irregular_steps():
     smoother = ExponentialSmoother(time_constant_s=0.5)
@@ -295,3 +317,4 @@ def test_engine_smooths_levels_and_alarms(predictors):
     flips = [r.frame for prev, r in zip(results, results[1:]) if r.alarm != prev.alarm]
     assert flips == [e.frame for r in results for e in r.events if r.frame > 0]
     assert StreamEngine(predictor).alarm.on == predictor.threshold
+

@@ -120,13 +120,15 @@ class Predictor:
 
         ``source``: a spec for ``riskvision.inference.sources.open_source``, an open ``FrameSource``, or any
         iterable of ``(image, time_s)`` pairs (uint8 RGB ``[H, W, 3]``, seconds). ``backend``: ``None`` (PyTorch)
-        or e.g. ``OnnxBackend(export_folder)``; ``post``: the engine's ``smoothing`` / ``levels`` / ``alarm``.
+        or e.g. ``OnnxBackend(export_folder)``; ``post``: the engine's ``smoothing`` / ``levels`` / ``alarm`` /
+        ``latest_only`` (default: whether the source is live).
         """
         from riskvision.inference.sources import FrameSource, open_source
         from riskvision.inference.stream import StreamEngine
 
-        engine = StreamEngine(self, backend=backend, step=step, **post)
         frames = open_source(source) if isinstance(source, (str, Path)) else source
+        post.setdefault("latest_only", bool(getattr(frames, "live", False)))  # never fall behind a live source
+        engine = StreamEngine(self, backend=backend, step=step, **post)
         try:
             for frame in frames:
                 image, time_s = (frame.image, frame.time_s) if hasattr(frame, "image") else frame

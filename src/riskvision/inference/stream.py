@@ -173,15 +173,20 @@ class StreamEngine:
             P(crash) for the binary task).
         alarm: the alarm on the smoothed P(crash); ``None``: ``Alarm(on=predictor.threshold, off=0.8 * on,
             min_on_s=0.5)``.
+        latest_only: a live source: when one push completes several results (the source dropped frames, so
+            its time jumped), score only the newest and count the others in :attr:`skipped`, so the engine never
+            falls behind a live source; ``False`` (files): every result.
     """
 
     def __init__(self, predictor: Predictor, backend: Backend | None = None, step: int = 1,
-                 smoothing: Smoother | None = None, levels: Levels | None = None, alarm: Alarm | None = None) -> None:
+                 smoothing: Smoother | None = None, levels: Levels | None = None, alarm: Alarm | None = None,
+                 latest_only: bool = False) -> None:
         if int(step) < 1:
             raise ValueError(f"step={step} must be >= 1 (a result every step-th target-rate frame)")
         self.predictor = predictor
         self.backend = TorchBackend(predictor) if backend is None else backend
         self.step = int(step)
+        self.latest_only = bool(latest_only)
         self.smoother = ExponentialSmoother(DEFAULT_TIME_CONSTANT_S) if smoothing is None else smoothing
         self.levels = default_levels(predictor.task, predictor.threshold) if levels is None else levels
         self.alarm = Alarm(on=predictor.threshold) if alarm is None else alarm
@@ -199,6 +204,7 @@ class StreamEngine:
         self.indices: deque[int] = deque(maxlen=self.predictor.num_frames)  # target frames in the buffer
         self.buffer: deque[Tensor] = deque(maxlen=self.predictor.num_frames)  # their features / frames
         self.dropped = 0  # pushed frames dropped for a time not after the previous one
+        self.skipped = 0  # results not scored because a newer one was ready in the same push (latest_only)
         self.finished = False
 
     def push(self, image: np.ndarray | Tensor, time_s: float) -> list[StreamResult]:
@@ -249,11 +255,14 @@ class StreamEngine:
         """Append the target frames (in order) to the ring buffer and score the windows they complete."""
         targets = [(t, pushed) for t, pushed in targets if self._needed(t)]
         self._prepare([pushed for _, pushed in targets])
+        ready = [t for t, _ in targets if t % self.step == 0]
+        scored = set(ready[-1:]) if self.latest_only else set(ready)
+        self.skipped += len(ready) - len(scored)
         windows: list[tuple[int, float, Tensor]] = []
         for t, pushed in targets:
             self.indices.append(t)
             self.buffer.append(pushed.prepared)
-            if t % self.step == 0:
+            if t in scored:
                 windows.append((t, pushed.time_s, self._window(t)))
         results = []
         size = self.predictor.batch_size
