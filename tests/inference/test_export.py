@@ -233,3 +233,20 @@ def test_the_streaming_engine_gives_the_same_results_under_onnxruntime(exported,
     assert [r.frame for r in torch_out] == [r.frame for r in onnx_out] and len(torch_out) >= 5
     difference = max(abs(a.probs[c] - b.probs[c]) for a, b in zip(torch_out, onnx_out) for c in a.probs)
     assert difference <= TOLERANCE
+
+
+def test_from_checkpoint_chooses_the_backend_stream_runs_with(tmp_path):
+    """backend=onnxruntime exports on first use (or reads export_dir) and streams the same probabilities;
+    precision=bf16 stays within 1e-2; unknown values are refused before anything is built."""
+    ckpt = make_checkpoint(tmp_path / "bilstm", BILSTM)
+    frames = [(np.full((32, 32, 3), 10 * i, np.uint8), i / 10) for i in range(12)]
+    reference = [r.p_crash for r in Predictor.from_checkpoint(ckpt).stream(frames)]
+    onnx = Predictor.from_checkpoint(ckpt, backend="onnxruntime", export_dir=tmp_path / "export")
+    assert np.allclose([r.p_crash for r in onnx.stream(frames)], reference, atol=TOLERANCE)
+    assert (tmp_path / "export" / "backbone.onnx").is_file()
+    bf16 = Predictor.from_checkpoint(ckpt, precision="bf16")
+    assert np.allclose([r.p_crash for r in bf16.stream(frames)], reference, atol=1e-2)
+    with pytest.raises(ValueError, match="backend='tensorrt' is not one of"):
+        Predictor.from_checkpoint(ckpt, backend="tensorrt")
+    with pytest.raises(ValueError, match="precision='fp8' is not one of"):
+        Predictor.from_checkpoint(ckpt, precision="fp8")

@@ -67,7 +67,7 @@ class TorchBackend:
             left in its own layout.
     """
 
-    PRECISIONS = ("fp32", "bf16")
+    PRECISIONS = Predictor.PRECISIONS
 
     def __init__(self, predictor: Predictor, precision: str = "fp32", channels_last: bool = False) -> None:
         if precision not in self.PRECISIONS:

@@ -3,6 +3,7 @@
     riskvision-predict RUN/checkpoints/last.ckpt drive.mp4 other.mov --out OUT
     riskvision-predict last.ckpt rtsp://camera/stream --out OUT --format jsonl
     riskvision-predict last.ckpt /dev/video0 --out OUT --onnx EXPORT_FOLDER     # onnxruntime (scripts/export.py)
+    riskvision-predict last.ckpt drive.mp4 --out OUT --backend onnxruntime       # exported on the fly
 
 The installed console command (``pyproject.toml``), for users who only ``pip install`` the package: no Hydra
 config, no repository needed. Each source gets ``OUT/<name>.csv`` (or ``.jsonl``): one row per result (frame,
@@ -47,7 +48,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--format", choices=FORMATS, default="csv")
     parser.add_argument("--step", type=int, default=1, help="a result every step-th target-rate frame")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--onnx", default=None, help="an export folder (scripts/export.py): run with onnxruntime")
+    parser.add_argument("--backend", choices=Predictor.BACKENDS, default="torch")
+    parser.add_argument("--precision", choices=Predictor.PRECISIONS, default="fp32", help="torch backend only")
+    parser.add_argument("--onnx", default=None, help="an export folder (scripts/export.py) for --backend "
+                                                     "onnxruntime (default: exported into a temporary folder)")
     parser.add_argument("--fps", type=float, default=10.0, help="frame rate of frame folders")
     parser.add_argument("--trusted-targets", nargs="*", default=[], help="classes beyond riskvision's own the "
                                                                         "checkpoint's stored config may build")
@@ -107,12 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """The console command; returns the exit code (0: every source scored, 1: some failed, 2: unusable setup)."""
     args = _parser().parse_args(argv)
     try:
-        predictor = Predictor.from_checkpoint(args.checkpoint, args.device, trusted_targets=args.trusted_targets)
-        backend = None
-        if args.onnx:
-            from riskvision.inference.onnx_backend import OnnxBackend
-
-            backend = OnnxBackend(args.onnx)
+        backend = "onnxruntime" if args.onnx else args.backend
+        predictor = Predictor.from_checkpoint(args.checkpoint, args.device, trusted_targets=args.trusted_targets,
+                                              precision=args.precision, backend=backend, export_dir=args.onnx)
+        engine_backend = predictor.make_backend()  # an unusable export folder fails here, before any source
         out = claim_run_folder(args.out, "predict").path
     except (OSError, ValueError, RuntimeError) as error:
         print(f"Error: {error}", file=sys.stderr)
@@ -125,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             kept: list[StreamResult] | None = [] if args.timeline else None
             with open_source(spec, fps=args.fps) as source, open(partial, "w", newline="") as handle:
-                results = predictor.stream(source, args.step, backend)
+                results = predictor.stream(source, args.step, engine_backend)
                 count = write_results(results, handle, args.format, None if args.quiet else sys.stderr, kept)
             os.replace(partial, final)
             if kept:

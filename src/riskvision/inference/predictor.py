@@ -17,6 +17,7 @@ and the notebook load checkpoints through here.
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +57,14 @@ class Predictor:
         device: where it runs.
         batch_size: windows per forward pass.
         cache_features: run a ``FrameFeatureNet``'s per-frame part once per frame (``False`` for other nets).
+        precision: ``fp32`` or ``bf16`` (autocast) for the torch backend of :meth:`make_backend`.
+        backend_kind: what :meth:`stream` runs the net with: ``torch`` or ``onnxruntime``.
+        export_dir: the ONNX export ``onnxruntime`` reads (``scripts/export.py``); ``None``: exported on first use
+            into a temporary folder.
     """
+
+    BACKENDS = ("torch", "onnxruntime")
+    PRECISIONS = ("fp32", "bf16")
 
     module: torch.nn.Module
     name: str
@@ -70,15 +78,47 @@ class Predictor:
     device: torch.device
     batch_size: int = 8
     cache_features: bool = True
+    precision: str = "fp32"
+    backend_kind: str = "torch"
+    export_dir: Path | None = None
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "cpu", batch_size: int = 8,
-                        cache_features: bool = True, trusted_targets: Sequence[str] = ()) -> Predictor:
+                        cache_features: bool = True, trusted_targets: Sequence[str] = (), *,
+                        precision: str = "fp32", backend: str = "torch", export_dir: str | Path | None = None,
+                        ) -> Predictor:
         """Load ``path`` (``riskvision.utils.load_checkpoint``: ``weights_only``, and the stored config names only
-        trusted targets, plus ``trusted_targets``) and rebuild it from its stored run config."""
+        trusted targets, plus ``trusted_targets``) and rebuild it from its stored run config; ``precision``,
+        ``backend`` and ``export_dir``: what :meth:`stream` runs the net with (:meth:`make_backend`)."""
+        if backend not in cls.BACKENDS:
+            raise ValueError(f"backend={backend!r} is not one of {list(cls.BACKENDS)}")
+        if precision not in cls.PRECISIONS:
+            raise ValueError(f"precision={precision!r} is not one of {list(cls.PRECISIONS)}")
+        if backend == "onnxruntime" and precision != "fp32":
+            raise ValueError(f"precision={precision!r} is a torch setting; the onnxruntime export is fp32")
         checkpoint = load_checkpoint(path, trusted_targets)
-        return cls.from_run(checkpoint, OmegaConf.create(checkpoint[CONFIG_KEY]), str(path), device, batch_size,
-                            cache_features)
+        predictor = cls.from_run(checkpoint, OmegaConf.create(checkpoint[CONFIG_KEY]), str(path), device, batch_size,
+                                 cache_features)
+        predictor.precision, predictor.backend_kind = precision, backend
+        predictor.export_dir = None if export_dir is None else Path(export_dir)
+        return predictor
+
+    def make_backend(self) -> Any:
+        """What runs the net for :meth:`stream`: ``TorchBackend(self, precision)`` or ``OnnxBackend(export_dir)``
+        (exported there, or into a temporary folder, when it holds no export yet)."""
+        if self.backend_kind == "torch":
+            from riskvision.inference.backends import TorchBackend
+
+            return TorchBackend(self, precision=self.precision)
+        from riskvision.inference.export import export_onnx
+        from riskvision.inference.onnx_backend import OnnxBackend
+
+        if self.export_dir is None:
+            self.export_dir = Path(tempfile.mkdtemp(prefix="riskvision-onnx-"))
+        if not (self.export_dir / "preprocessing.json").is_file():
+            log.info(f"Exporting {self.name} to ONNX in {self.export_dir}")
+            export_onnx(self, self.export_dir)
+        return OnnxBackend(self.export_dir)
 
     @classmethod
     def from_run(cls, checkpoint: dict[str, Any], run: DictConfig, name: str, device: str = "cpu",
@@ -119,8 +159,8 @@ class Predictor:
                 print(result.time_s, result.p_crash, result.level, result.alarm)
 
         ``source``: a spec for ``riskvision.inference.sources.open_source``, an open ``FrameSource``, or any
-        iterable of ``(image, time_s)`` pairs (uint8 RGB ``[H, W, 3]``, seconds). ``backend``: ``None`` (PyTorch)
-        or e.g. ``OnnxBackend(export_folder)``; ``post``: the engine's ``smoothing`` / ``levels`` / ``alarm`` /
+        iterable of ``(image, time_s)`` pairs (uint8 RGB ``[H, W, 3]``, seconds). ``backend``: ``None``
+        (:meth:`make_backend`: the ``backend`` / ``precision`` it was loaded with) or e.g. ``OnnxBackend(folder)``; ``post``: the engine's ``smoothing`` / ``levels`` / ``alarm`` /
         ``latest_only`` (default: whether the source is live).
         """
         from riskvision.inference.sources import FrameSource, open_source
@@ -128,7 +168,7 @@ class Predictor:
 
         frames = open_source(source) if isinstance(source, (str, Path)) else source
         post.setdefault("latest_only", bool(getattr(frames, "live", False)))  # never fall behind a live source
-        engine = StreamEngine(self, backend=backend, step=step, **post)
+        engine = StreamEngine(self, backend=backend or self.make_backend(), step=step, **post)
         try:
             for frame in frames:
                 image, time_s = (frame.image, frame.time_s) if hasattr(frame, "image") else frame
