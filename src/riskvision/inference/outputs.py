@@ -17,6 +17,7 @@ overlay video, each written to a temporary name and moved into place (``riskvisi
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 
@@ -78,16 +79,30 @@ def _colour(name: str, index: int) -> tuple[int, int, int]:
     return CLASS_COLOURS.get(name.lower(), fallback[index % len(fallback)])
 
 
-def write_timeline(path: Path, table: pd.DataFrame, predictor: Predictor, title: str) -> Path:
-    """Probabilities over time (a task that tunes its threshold: with that threshold, alarm frames shaded)."""
+@contextmanager
+def _timeline_axes(path: Path, height: float, legend_fontsize: int) -> Iterator:
+    """The axes of a 10-inch-wide timeline figure; on leaving: grid, legend, layout, and the PNG written to
+    ``path`` (atomically, 110 dpi). The figure is closed whatever happens."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    times = table["time_s"].to_numpy()
-    fig, ax = plt.subplots(figsize=(10, 3.2))
+    fig, ax = plt.subplots(figsize=(10, height))
     try:
+        yield ax
+        ax.grid(alpha=0.3)
+        ax.legend(loc="upper left", fontsize=legend_fontsize, ncol=4)
+        fig.tight_layout()
+        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+    finally:
+        plt.close(fig)
+
+
+def write_timeline(path: Path, table: pd.DataFrame, predictor: Predictor, title: str) -> Path:
+    """Probabilities over time (a task that tunes its threshold: with that threshold, alarm frames shaded)."""
+    times = table["time_s"].to_numpy()
+    with _timeline_axes(path, height=3.2, legend_fontsize=8) as ax:
         for k, (name, column) in enumerate(zip(predictor.task.column_labels, predictor.columns)):
             ax.plot(times, table[column], color=np.array(_colour(name, k)) / 255, lw=1.5, label=f"P({name})")
         if predictor.task.tunes_threshold:
@@ -96,12 +111,6 @@ def write_timeline(path: Path, table: pd.DataFrame, predictor: Predictor, title:
             ax.fill_between(times, 0, 1, where=alarm_mask(table, predictor), color="red", alpha=0.08, step="mid",
                             label="alarm")
         ax.set(xlabel="time (s)", ylabel="probability", ylim=(0, 1.02), xlim=(0, max(times[-1], 1e-3)), title=title)
-        ax.grid(alpha=0.3)
-        ax.legend(loc="upper left", fontsize=8, ncol=4)
-        fig.tight_layout()
-        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
-    finally:
-        plt.close(fig)
     return path
 
 
@@ -179,16 +188,10 @@ def write_stream_timeline(path: Path, results: Sequence[StreamResult], predictor
     """The streaming engine's results over time: raw and smoothed P(crash), the alarm's on/off threshold and the
     time the alarm was on (shaded), the risk level as a coloured strip, and the annotated anomaly span
     ``anomaly_s`` (``(start, end)`` seconds) when one is given."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     if not results:
         raise ValueError(f"no results to draw for {title}: the source gave no frame")
     times = np.array([r.time_s for r in results])
-    fig, ax = plt.subplots(figsize=(10, 3.4))
-    try:
+    with _timeline_axes(path, height=3.4, legend_fontsize=7) as ax:
         if anomaly_s is not None:
             ax.axvspan(*anomaly_s, color="0.6", alpha=0.25, label="annotated anomaly")
         ax.plot(times, [r.p_crash for r in results], color="0.55", lw=1, label="P(crash)")
@@ -203,10 +206,4 @@ def write_stream_timeline(path: Path, results: Sequence[StreamResult], predictor
                             color=np.array(_colour(level, k)) / 255, label=f"level {level}")
         ax.set(xlabel="time (s)", ylabel="probability", ylim=(0, 1.07), xlim=(0, max(times[-1], 1e-3)))
         ax.set_title(title, fontsize=8)
-        ax.grid(alpha=0.3)
-        ax.legend(loc="upper left", fontsize=7, ncol=4)
-        fig.tight_layout()
-        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
-    finally:
-        plt.close(fig)
     return path
