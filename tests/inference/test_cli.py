@@ -110,3 +110,13 @@ def test_the_timeline_example_and_the_timeline_option(files, tmp_path):
     assert png.stat().st_size > 10_000 and "results, max P(crash)" in proc.stdout
     assert main([str(files["ckpt"]), str(files["video"]), "--out", str(tmp_path / "out"), "--timeline", "--quiet"]) == 0
     assert (tmp_path / "out" / "drive_timeline.png").stat().st_size > 10_000
+
+
+def test_sources_with_one_stem_get_one_output_each(files, tmp_path):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "drive.mp4").write_bytes(files["video"].read_bytes())
+    out = tmp_path / "out"
+    assert main([str(files["ckpt"]), str(tmp_path / "a" / "drive.mp4"), str(tmp_path / "b" / "drive.mp4"),
+                 "--out", str(out), "--quiet"]) == 0
+    assert sorted(p.name for p in out.glob("*.csv")) == ["drive_mp4.csv", "drive_mp4_1.csv"]  # inputs.output_names

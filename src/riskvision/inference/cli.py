@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
-from riskvision.inference.inputs import VideoInputError
+from riskvision.inference.inputs import VideoInputError, output_names
 from riskvision.inference.outputs import write_stream_timeline
 from riskvision.inference.predictor import Predictor
 from riskvision.inference.sources import open_source
@@ -61,12 +61,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def output_name(spec: str) -> str:
-    """A file stem for a source spec: a file's stem, or the spec with unsafe characters replaced."""
-    path = Path(spec)
-    if path.exists() and not path.is_dir() and path.suffix:
-        return path.stem
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(spec)).strip("_") or "source"
+def output_stems(specs: Sequence[str]) -> list[str]:
+    """One distinct file stem per source spec (``inputs.output_names``: a file's stem, ``<stem>_<suffix>`` or a
+    number when stems collide); a URL, device or pipe is named by the spec with unsafe characters replaced."""
+    def name_path(spec: str) -> Path:
+        path = Path(spec)
+        if path.exists() and not path.is_dir() and path.suffix:  # a file or a named pipe such as camera.ts
+            return path
+        return Path(re.sub(r"[^A-Za-z0-9_-]+", "_", spec).strip("_") or "source")
+
+    return output_names([name_path(spec) for spec in specs])
 
 
 def _row(result: StreamResult) -> dict[str, object]:
@@ -121,8 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     print(f"Model {predictor.describe()}", file=sys.stderr)
     failures = []
-    for spec in args.sources:
-        final = out / f"{output_name(spec)}.{args.format}"
+    for spec, stem in zip(args.sources, output_stems(args.sources)):
+        final = out / f"{stem}.{args.format}"
         partial = final.with_name(final.name + ".partial")
         try:
             kept: list[StreamResult] | None = [] if args.timeline else None
