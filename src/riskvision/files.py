@@ -2,7 +2,9 @@
 
 Every output a run leaves behind (checkpoints, predictions, metrics, reports, per-video scores) goes
 through :func:`atomic_write`, so a process killed at any moment (SIGKILL included) never leaves a
-truncated file under the final name. Standard library only: every layer may import it.
+truncated file under the final name. An output that grows while a run goes on (streamed scores, an overlay
+video) is written under :func:`partial_path` and moved into place by :func:`commit_partial` once complete, so
+what a killed run leaves is readable but unmistakably partial. Standard library only: every layer may import it.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["atomic_write"]
+__all__ = ["atomic_write", "commit_partial", "partial_path"]
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
@@ -47,6 +49,26 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Pa
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def partial_path(path: str | os.PathLike) -> Path:
+    """Where ``path`` grows until :func:`commit_partial`: ``<name>.partial`` next to it."""
+    path = Path(path)
+    return path.with_name(path.name + ".partial")
+
+
+def commit_partial(path: str | os.PathLike) -> Path:
+    """Move the complete :func:`partial_path` of ``path`` into place (fsync, ``os.replace``); returns ``path``."""
+    path = Path(path)
+    partial = partial_path(path)
+    try:
+        with open(partial, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(partial, path)
+    except OSError as error:
+        raise _write_error(path, error) from None
     _fsync_dir(path.parent)
     return path
 
