@@ -1,4 +1,5 @@
-"""Input videos: expanding files and folders, probing a video onto the target frame rate, decoding it.
+"""Input videos: their output names, probing a video onto the target frame rate, decoding it whole (the offline
+reference the streaming engine is tested against, ``scoring.score_windows``'s input).
 
 Videos may have any frame rate and resolution (anything PyAV/FFmpeg decodes: mp4, mov, avi, mkv, ...). A
 video is resampled to the model's target rate with the project's rule (``riskvision.data.timebase``: target
@@ -10,6 +11,7 @@ are used as stored, like the training readers do).
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,8 +23,8 @@ from riskvision.data.readers import FrameReadError, VideoFileReader, probe_video
 from riskvision.data.records import VideoRecord
 from riskvision.data.timebase import TargetVideo, to_target
 
-__all__ = ["DecodedVideo", "VIDEO_SUFFIXES", "VideoInputError", "decode_video", "find_videos", "open_video",
-           "output_names", "read_quietly"]
+__all__ = ["DecodedVideo", "VIDEO_SUFFIXES", "VideoInputError", "decode_video", "open_video", "output_names",
+           "read_quietly", "source_label"]
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg")
 
@@ -31,39 +33,37 @@ class VideoInputError(Exception):
     """One input video cannot be used (missing, undecodable, no frames); the others still run."""
 
 
-def find_videos(videos: str | Path | Sequence[str | Path]) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Expand ``videos`` (files and/or folders; a folder gives every video file in it, sorted) into
-    ``(paths, problems)``; a missing path or a folder without videos is a problem ``(entry, message)``."""
-    entries = [videos] if isinstance(videos, (str, Path)) else list(videos)
-    if not entries:
-        raise ValueError("videos=[] is empty. Fix: videos=[a.mp4,b.mov] or videos=/path/to/folder")
-    paths: list[Path] = []
-    problems: list[tuple[str, str]] = []
-    for entry in entries:
-        path = Path(str(entry)).expanduser()
-        if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
-            if not found:
-                problems.append((str(path), f"folder {path} holds no video files ({', '.join(VIDEO_SUFFIXES)}). "
-                                            "Fix: point videos= at the files or at the folder that holds them"))
-            paths += found
-        elif path.is_file():
-            paths.append(path)
-        else:
-            problems.append((str(path), f"video file {path} does not exist (videos entry {str(entry)!r}, working "
-                                        f"directory {Path.cwd()}). Fix: pass an existing file or folder; relative "
-                                        "paths are relative to the directory you run the command from"))
-    return paths, problems
+def output_names(sources: Sequence[str | Path]) -> list[str]:
+    """One distinct output stem per source: a file's stem (a folder's name; ``<clip>`` for ``<clip>/images``),
+    ``<stem>_<suffix>`` when stems
+    collide, numbered when those collide too; a URL, device or pipe that is not a file is named by its spec
+    with every run of characters other than letters, digits, ``_`` and ``-`` replaced by ``_``."""
+    def name_path(spec: str | Path) -> Path:
+        path = _named_path(spec)
+        if path.exists() and (path.is_dir() or path.suffix):  # a file, a folder or a named pipe such as camera.ts
+            return path
+        return Path(re.sub(r"[^A-Za-z0-9_-]+", "_", str(spec)).strip("_") or "source")
 
-
-def output_names(paths: Sequence[Path]) -> list[str]:
-    """The output stem of each video: its file stem, or ``<stem>_<suffix>`` when stems collide."""
+    paths = [name_path(source) for source in sources]
     stems = [p.stem for p in paths]
-    names = [f"{p.stem}_{p.suffix.lstrip('.').lower()}" if stems.count(p.stem) > 1 else p.stem for p in paths]
+    names = [f"{p.stem}_{p.suffix.lstrip('.').lower()}" if stems.count(p.stem) > 1 and p.suffix else p.stem
+             for p in paths]
     for i, name in enumerate(names):  # same stem and suffix in two folders: number them
         if names.count(name) > 1:
             names[i] = f"{name}_{names[:i].count(name) + 1}"
     return names
+
+
+def source_label(source: str | Path) -> str:
+    """What tables and summaries call a source: a file's name, a folder's name (``<clip>`` for ``<clip>/images``),
+    a URL or device as given."""
+    path = _named_path(source)
+    return path.name if path.exists() else str(source)
+
+
+def _named_path(source: str | Path) -> Path:
+    path = Path(source)
+    return path.parent if path.is_dir() and path.name == "images" else path  # DoTA's <clip>/images: the clip
 
 
 @dataclass

@@ -181,6 +181,10 @@ class Alarm:
         self.on, self.off, self.min_on_s = float(on), float(off), float(min_on_s)
         self.reset()
 
+    def describe(self) -> str:
+        """The rule in words, e.g. ``on when smoothed P(crash) >= 0.45 for 0.5 s, off below 0.36``."""
+        return f"on when smoothed P(crash) >= {self.on:.2f} for {self.min_on_s:g} s, off below {self.off:.2f}"
+
     def reset(self) -> None:
         self.active = False
         self.above_since: float | None = None  # time of the first output of the current run >= on

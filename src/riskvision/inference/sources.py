@@ -48,7 +48,7 @@ from riskvision.data.readers import FrameDecodeError, JpegFolderReader
 from riskvision.inference.inputs import VideoInputError
 
 __all__ = ["FileSource", "FolderSource", "Frame", "FrameSource", "IMAGE_SUFFIXES", "LIVE_URL_SCHEMES", "LiveSource",
-           "SourceStats", "open_source"]
+           "SourceStats", "is_live_spec", "open_source"]
 
 LIVE_URL_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "udp://", "tcp://")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -107,13 +107,16 @@ class FrameSource(ABC):
         live: ``True`` for a live input (newest frame wins, frames may be dropped).
         nominal_fps: the frame rate the source declares, or ``None`` when it declares none.
         stopped_reason: ``None`` while running and after a normal end; otherwise why the source ended.
+        duration_s: how many seconds of video the source holds, when it says (a file, a folder); ``None``
+            for a live input.
     """
 
     live = False
 
-    def __init__(self, name: str, nominal_fps: float | None) -> None:
+    def __init__(self, name: str, nominal_fps: float | None, duration_s: float | None = None) -> None:
         self.name = name
         self.nominal_fps = nominal_fps
+        self.duration_s = duration_s
         self.stopped_reason: str | None = None
         self.ended = False
         self._received = 0
@@ -180,6 +183,13 @@ def _time_s(frame: av.VideoFrame, index: int, stream: av.video.stream.VideoStrea
     return float(index / Fraction(rate)) if rate else None
 
 
+def _duration_s(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> float | None:
+    """The video's length in seconds as the container states it (the stream's, else the container's)."""
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    return container.duration / av.time_base if container.duration is not None else None
+
+
 def _rate(stream) -> float | None:
     rate = stream.average_rate or stream.guessed_rate
     return float(rate) if rate else None
@@ -225,7 +235,7 @@ class FileSource(FrameSource):
         self._container = _open_file(self.path, options)
         self._stream = self._container.streams.video[0]
         self._stream.thread_type = "AUTO"
-        super().__init__(str(path), _rate(self._stream))
+        super().__init__(str(path), _rate(self._stream), _duration_s(self._container, self._stream))
         self.expected_frames: int | None = self._stream.frames or None  # None: the container does not say
         self._start_pts = self._stream.start_time or 0
         self._frames = self._container.decode(self._stream)
@@ -288,7 +298,7 @@ class FolderSource(FrameSource):
         if not self.files:
             raise VideoInputError(f"frame folder {self.folder} holds no image files ({', '.join(IMAGE_SUFFIXES)}). "
                                   "Fix: point the source at the folder that holds the frames, or at a video file")
-        super().__init__(str(folder), float(fps))
+        super().__init__(str(folder), float(fps), len(self.files) / float(fps))
         self.skipped: list[Path] = []
         self._decoder = JpegFolderReader(None)
         self._next_index = 0
@@ -379,6 +389,11 @@ def _pipe_fd(spec: str) -> tuple[int, bool, bool]:
     if fd is not None:
         return fd, False, False
     return os.open(spec, os.O_RDONLY | os.O_NONBLOCK), True, True
+
+
+def is_live_spec(spec: str | Path) -> bool:
+    """Whether ``spec`` names a live input (a URL, a camera device, a pipe), not a file or a folder."""
+    return _live_kind(str(spec)) is not None
 
 
 def _live_kind(spec: str) -> str | None:
