@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 
 from riskvision.inference import Predictor
-from riskvision.inference.outputs import write_stream_timeline
+from riskvision.inference.outputs import results_table, write_stream_timeline
 
 checkpoint, video, png, *span = sys.argv[1:]
 predictor = Predictor.from_checkpoint(checkpoint)
@@ -18,5 +18,6 @@ for result in predictor.stream(video):  # a file here; "rtsp://...", "/dev/video
     for event in result.events:
         print(f"alarm {event.kind} at {event.time_s:.1f} s")
 anomaly = (float(span[0]), float(span[1])) if span else None
-write_stream_timeline(png, results, predictor, f"{video}: {predictor.describe()}", anomaly)
+write_stream_timeline(png, results_table(video, results, predictor), predictor, f"{video}: {predictor.describe()}",
+                      anomaly)
 print(f"{len(results)} results, max P(crash) {max(r.p_crash for r in results):.2f} -> {png}")

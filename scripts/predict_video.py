@@ -1,14 +1,17 @@
-"""Run a trained checkpoint on your own dashcam videos: per-frame scores, a timeline and an optional overlay.
+"""Run a trained checkpoint on your own dashcam videos and live sources: per-frame scores, a timeline, an overlay.
 
     python scripts/predict_video.py ckpt_path=RUN/checkpoints/last.ckpt videos=[a.mp4,b.mov] hydra.run.dir=OUT
-    python scripts/predict_video.py ckpt_path=... videos=/path/to/folder overlay=true step=2 device=cuda batch_size=32
+    python scripts/predict_video.py ckpt_path=... videos=/path/to/folder overlay=true step=2 device=cuda
+    python scripts/predict_video.py ckpt_path=... videos=rtsp://camera/stream format=jsonl
+    python scripts/predict_video.py ckpt_path=... videos=frames/clip/images annotations=DoTA/annotations
 
 Works with either model: the binary ``bilstm`` (P(crash)) and the 3-class ``resnet3d101`` (P(Normal),
 P(Warning), P(Danger)); clip length, frame size, normalisation, target fps, classes and the tuned threshold
-come from the checkpoint (``riskvision.inference.Predictor``). Writes ``OUT/<video>.csv``,
-``OUT/<video>_timeline.png`` and, with ``overlay=true``, ``OUT/<video>_overlay.mp4``
-(``riskvision.inference.outputs``). A bad video is reported, the others still run, and the run exits
-non-zero at the end with the list.
+come from the checkpoint (``riskvision.inference.Predictor``). Every source is streamed through the engine
+(``riskvision.inference.videos``: constant memory, a progress line with the real-time factor) into
+``OUT/<name>.csv`` (or ``.jsonl``), ``OUT/<name>_timeline.png`` and, with ``overlay=true``,
+``OUT/<name>_overlay.mp4`` (``riskvision.inference.outputs``). A bad source is reported, the others still run,
+and the run exits non-zero at the end with the list.
 """
 
 from __future__ import annotations
@@ -33,16 +36,20 @@ log = logging.getLogger(__name__)
 @hydra.main(version_base="1.3", config_path="../conf", config_name="predict_video.yaml")
 @exits_on_user_error
 def main(cfg: DictConfig) -> None:
-    """Hydra entry point: score the videos into the run folder; exit 1 listing the videos that failed."""
+    """Hydra entry point: score the sources into the run folder; exit 1 listing the sources that failed."""
     videos = list(cfg.videos) if isinstance(cfg.videos, ListConfig) else cfg.videos
     out_dir = Path(HydraConfig.get().runtime.output_dir)
-    report = predict_videos(cfg.ckpt_path, videos, out_dir, cfg.step, cfg.batch_size, cfg.device, cfg.overlay,
-                            cfg.overlay_short_side, cfg.cache_features, list(cfg.trusted_targets))
-    log.info(f"{len(report.results)} video(s) written to {out_dir}, {len(report.failures)} failed")
+    report = predict_videos(
+        cfg.ckpt_path, videos, out_dir, step=cfg.step, batch_size=cfg.batch_size, device=cfg.device,
+        overlay=cfg.overlay, overlay_short_side=cfg.overlay_short_side, fmt=cfg.format, timeline=cfg.timeline,
+        backend=cfg.backend, precision=cfg.precision, export_dir=cfg.export_dir,
+        smoothing=hydra.utils.instantiate(cfg.smoothing), alarm_on=cfg.alarm.on_threshold, alarm_off=cfg.alarm.off_threshold,
+        alarm_min_on_s=cfg.alarm.min_on_s, annotations=cfg.annotations, frames_fps=cfg.frames_fps,
+        trusted_targets=list(cfg.trusted_targets))
+    log.info(f"{len(report.results)} source(s) written to {out_dir}, {len(report.failures)} failed")
     if report.failures:
-        lines = "\n".join(f"  {video}: {message}" for video, message in report.failures)
-        sys.exit(f"{len(report.failures)} of {len(report.failures) + len(report.results)} video(s) failed "
-                 f"(the others are in {out_dir}):\n{lines}")
+        lines = "\n".join(f"  {source}: {message}" for source, message in report.failures)
+        sys.exit(f"{len(report.failures)} source(s) failed ({len(report.results)} scored, in {out_dir}):\n{lines}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
-"""Running trained models on video: a checkpoint rebuilt (:class:`Predictor`), windows scored with per-frame
-reuse (:mod:`.scoring`), per-frame tables, timelines and overlays (:mod:`.outputs`), whole files
-(:func:`predict_videos`), and live streams (:class:`.stream.StreamEngine`: frames pushed with their timestamps,
-results in constant memory). Data flows ``frames -> inference -> outputs``.
+"""Running trained models on video: a checkpoint rebuilt (:class:`Predictor`), frame sources (:mod:`.sources`:
+files, frame folders, cameras, URLs, pipes), the streaming engine (:class:`.stream.StreamEngine`: frames pushed
+with their timestamps, results in constant memory), results files, timelines and overlays written as frames are
+scored (:mod:`.outputs`), whole runs over many sources (:func:`predict_videos`), ONNX export (:mod:`.export`).
+Data flows ``frames -> inference -> outputs``.
 """
 
 from riskvision.inference.predictor import Predictor

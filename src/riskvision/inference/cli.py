@@ -3,39 +3,30 @@
     riskvision-predict RUN/checkpoints/last.ckpt drive.mp4 other.mov --out OUT
     riskvision-predict last.ckpt rtsp://camera/stream --out OUT --format jsonl
     riskvision-predict last.ckpt /dev/video0 --out OUT --onnx EXPORT_FOLDER     # onnxruntime (scripts/export.py)
-    riskvision-predict last.ckpt drive.mp4 --out OUT --backend onnxruntime       # exported on the fly
+    riskvision-predict last.ckpt drive.mp4 --out OUT --backend onnxruntime --overlay
 
 The installed console command (``pyproject.toml``), for users who only ``pip install`` the package: no Hydra
-config, no repository needed. Each source gets ``OUT/<name>.csv`` (or ``.jsonl``): one row per result (frame,
-time, class probabilities, P(crash), smoothed, level, alarm, latency), written and flushed as results are made
-into ``OUT/<name>.<format>.partial`` and renamed when the source ends, so a killed run leaves complete rows
-under an unmistakably partial name. A progress line shows the real-time factor (video seconds per wall-clock
-second). A source that cannot be used is reported; the others still run, and the command exits 1 with the list.
+config, no repository needed; the same work as ``scripts/predict_video.py`` (``riskvision.inference.videos``).
+Each source gets ``OUT/<name>.csv`` (or ``.jsonl``): one row per result (frame, time, class probabilities,
+P(crash), decision, smoothed, level, alarm, latency), written and flushed as results are made into
+``OUT/<name>.<format>.partial`` and renamed when the source ends, so a killed run leaves complete rows under an
+unmistakably partial name; ``--timeline`` and ``--overlay`` add the figure and the video. A progress line
+shows the real-time factor (video seconds per wall-clock second). A source that cannot be used is reported;
+the others still run, and the command exits 1 with the list.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import json
-import os
-import re
 import sys
-import time
 from collections.abc import Sequence
-from pathlib import Path
-from typing import IO
 
-from riskvision.inference.inputs import VideoInputError, output_names
-from riskvision.inference.outputs import write_stream_timeline
+from riskvision.inference.outputs import FORMATS
 from riskvision.inference.predictor import Predictor
-from riskvision.inference.sources import open_source
-from riskvision.inference.stream import StreamResult
-from riskvision.runs import claim_run_folder
+from riskvision.inference.smoothing import ExponentialSmoother, MovingAverage, NoSmoothing
+from riskvision.inference.videos import predict_videos
 
-__all__ = ["main", "write_results"]
-
-FORMATS = ("csv", "jsonl")
+__all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,93 +48,45 @@ def _parser() -> argparse.ArgumentParser:
                                                                         "checkpoint's stored config may build")
     parser.add_argument("--timeline", action="store_true", help="also OUT/<name>_timeline.png (raw and smoothed "
                                                                    "P(crash), levels, alarms) when a source ends")
+    parser.add_argument("--overlay", action="store_true", help="also OUT/<name>_overlay.mp4, encoded as it is scored")
+    parser.add_argument("--annotations", default=None, help="anomaly spans for the timelines: a DoTA annotation "
+                                                            "JSON or folder, or a CSV video,anomaly_start_s,anomaly_end_s")
+    parser.add_argument("--time-constant", type=float, default=0.5, help="exponential smoothing of P(crash), "
+                                                                         "seconds (0: none)")
+    parser.add_argument("--moving-average", type=int, default=0, help="smooth over the last N results instead")
+    parser.add_argument("--alarm-on", type=float, default=None, help="alarm on-threshold of the smoothed P(crash) "
+                                                                      "(default: the checkpoint's tuned threshold)")
+    parser.add_argument("--alarm-off", type=float, default=None, help="alarm off-threshold (default 0.8 x on)")
+    parser.add_argument("--alarm-min-s", type=float, default=0.5, help="seconds above --alarm-on before it turns on")
     parser.add_argument("--quiet", action="store_true", help="no progress line")
     return parser
 
 
-def output_stems(specs: Sequence[str]) -> list[str]:
-    """One distinct file stem per source spec (``inputs.output_names``: a file's stem, ``<stem>_<suffix>`` or a
-    number when stems collide); a URL, device or pipe is named by the spec with unsafe characters replaced."""
-    def name_path(spec: str) -> Path:
-        path = Path(spec)
-        if path.exists() and not path.is_dir() and path.suffix:  # a file or a named pipe such as camera.ts
-            return path
-        return Path(re.sub(r"[^A-Za-z0-9_-]+", "_", spec).strip("_") or "source")
-
-    return output_names([name_path(spec) for spec in specs])
-
-
-def _row(result: StreamResult) -> dict[str, object]:
-    return {"frame": result.frame, "time_s": round(result.time_s, 6), **result.probs, "p_crash": result.p_crash,
-            "smoothed": result.smoothed, "level": result.level, "alarm": result.alarm,
-            "latency_ms": round(result.latency_ms, 3)}
-
-
-def write_results(results, handle: IO[str], fmt: str, progress: IO[str] | None = None,
-                  keep: list[StreamResult] | None = None) -> int:
-    """Write each result as it arrives (one flushed CSV row or JSON line); returns how many were written.
-    ``progress``: a stream for a one-line progress report (results, video time, real-time factor, alarms);
-    ``keep``: a list the results are also appended to (for the timeline)."""
-    writer = None
-    count, alarms, begin, shown = 0, 0, time.perf_counter(), 0.0
-    for result in results:
-        if keep is not None:
-            keep.append(result)
-        row = _row(result)
-        if fmt == "jsonl":
-            handle.write(json.dumps(row) + "\n")
-        else:
-            if writer is None:
-                writer = csv.DictWriter(handle, fieldnames=list(row))
-                writer.writeheader()
-            writer.writerow(row)
-        handle.flush()
-        count += 1
-        alarms += sum(event.kind == "on" for event in result.events)
-        elapsed = time.perf_counter() - begin
-        if progress is not None and elapsed - shown >= 1.0:
-            shown = elapsed
-            progress.write(f"\r{count} results, {result.time_s:.1f} s of video in {elapsed:.1f} s "
-                           f"({result.time_s / elapsed:.2f}x real time), {alarms} alarm(s)")
-            progress.flush()
-    if progress is not None and count:
-        progress.write("\n")
-    return count
+def _smoothing(args: argparse.Namespace):
+    if args.moving_average:
+        return MovingAverage(args.moving_average)
+    return ExponentialSmoother(args.time_constant) if args.time_constant > 0 else NoSmoothing()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The console command; returns the exit code (0: every source scored, 1: some failed, 2: unusable setup)."""
     args = _parser().parse_args(argv)
     try:
-        backend = "onnxruntime" if args.onnx else args.backend
-        predictor = Predictor.from_checkpoint(args.checkpoint, args.device, trusted_targets=args.trusted_targets,
-                                              precision=args.precision, backend=backend, export_dir=args.onnx)
-        engine_backend = predictor.make_backend()  # an unusable export folder fails here, before any source
-        out = claim_run_folder(args.out, "predict").path
+        report = predict_videos(
+            args.checkpoint, args.sources, args.out, step=args.step, device=args.device, overlay=args.overlay,
+            fmt=args.format, timeline=args.timeline, backend="onnxruntime" if args.onnx else args.backend,
+            precision=args.precision, export_dir=args.onnx, smoothing=_smoothing(args), alarm_on=args.alarm_on,
+            alarm_off=args.alarm_off, alarm_min_on_s=args.alarm_min_s, annotations=args.annotations,
+            frames_fps=args.fps, trusted_targets=args.trusted_targets, progress=None if args.quiet else sys.stderr,
+            run_kind="predict")
     except (OSError, ValueError, RuntimeError) as error:
         print(f"Error: {error}", file=sys.stderr)
         return 2
-    print(f"Model {predictor.describe()}", file=sys.stderr)
-    failures = []
-    for spec, stem in zip(args.sources, output_stems(args.sources)):
-        final = out / f"{stem}.{args.format}"
-        partial = final.with_name(final.name + ".partial")
-        try:
-            kept: list[StreamResult] | None = [] if args.timeline else None
-            with open_source(spec, fps=args.fps) as source, open(partial, "w", newline="") as handle:
-                results = predictor.stream(source, args.step, engine_backend)
-                count = write_results(results, handle, args.format, None if args.quiet else sys.stderr, kept)
-            os.replace(partial, final)
-            if kept:
-                write_stream_timeline(final.with_name(f"{final.stem}_timeline.png"), kept, predictor, spec)
-            ended = f" (ended early: {source.stopped_reason})" if source.stopped_reason else ""
-            print(f"{spec}: {count} results -> {final}{ended}", file=sys.stderr)
-        except (VideoInputError, OSError, ValueError) as error:
-            failures.append((spec, str(error)))
-            print(f"{spec}: FAILED: {error}", file=sys.stderr)
-    if failures:
-        print(f"{len(failures)} of {len(args.sources)} source(s) failed:\n" +
-              "\n".join(f"  {spec}: {message}" for spec, message in failures), file=sys.stderr)
+    for result in report.results:
+        print(f"{result.source}: {result.rows} results -> {result.outputs['results']}", file=sys.stderr)
+    if report.failures:
+        print(f"{len(report.failures)} source(s) failed:\n" +
+              "\n".join(f"  {spec}: {message}" for spec, message in report.failures), file=sys.stderr)
         return 1
     return 0
 

@@ -59,6 +59,8 @@ class OnnxBackend:
         options = onnxruntime.SessionOptions()
         if intra_op_threads is not None:
             options.intra_op_num_threads = int(intra_op_threads)
+        # between two frames the decoder needs the cores: idle operator threads sleep instead of spinning
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._sessions = {name: _session(onnxruntime, self.folder / spec["file"], options, name)
                           for name, spec in graphs.items()}
 

@@ -1,82 +1,167 @@
-"""What a scored video leaves behind: the per-frame table, a one-line summary, a timeline figure and an
-overlay video, each written to a temporary name and moved into place (``riskvision.files.atomic_write``).
+"""What a scored source leaves behind, written while its frames are scored (never held in memory).
 
-* per-frame table (``<video>.csv``): ``video, frame, time_s, padded_frames``, the task's probability columns
-  (``prob_crash``, or ``prob_normal, prob_warning, prob_danger``), ``p_crash`` (the common view) and ``alarm``
-  (the task's decision: binary ``prob_crash >=`` the tuned threshold, 3-class the argmax class name).
-  ``frame`` is the target-rate index, ``time_s = frame / target_fps``, ``padded_frames`` the repeats of frame
-  0 a window that would start before the video holds.
-* timeline (``<video>_timeline.png``): probabilities over time (and the tuned threshold, if the task has one);
-  :func:`write_stream_timeline` draws the streaming engine's results (raw and smoothed P(crash), levels, alarms).
-* overlay (``<video>_overlay.mp4``): the video at the target rate, resized to a short side of ``short_side``
-  pixels, with a coloured bar and label on every frame (green Normal, orange Warning, red Danger; binary: red
-  when the alarm is on). Frames between scored frames (``step > 1``) show the last score. H.264 (libx264,
-  yuv420p) through PyAV, every frame a keyframe.
+* results (``<name>.csv`` or ``<name>.jsonl``, :class:`ResultWriter`): one row per streaming result,
+  :data:`RESULT_COLUMNS` with the task's probability columns in the middle (``prob_crash``, or ``prob_normal,
+  prob_warning, prob_danger``). ``frame`` is the target-rate index of the window's last frame, ``time_s =
+  frame / target_fps``, ``padded_frames`` the repeats of frame 0 a window that would start before the video
+  holds, ``p_crash`` the common P(crash) (``Task.crash_probability``), ``decision`` the task's own decision on
+  the raw output (binary: ``prob_crash >=`` the tuned threshold; classes: the argmax class name), ``smoothed``,
+  ``level`` and ``alarm`` the engine's post-processing (:mod:`.smoothing`: causal smoothing, risk level, the
+  alarm with hysteresis), ``latency_ms`` the processing latency. Each row is flushed when it is made.
+* timeline (``<name>_timeline.png``, :func:`write_stream_timeline`): raw and smoothed P(crash) (and the class
+  probabilities of a class task), the alarm's on/off thresholds, the time the alarm was on, the risk level as a
+  coloured strip and the annotated anomaly span when one is given; drawn from the results file at the end.
+* overlay (``<name>_overlay.mp4``, :class:`OverlayWriter`): the source at the target rate, resized to a short
+  side of ``short_side`` pixels, each frame with a banner in its risk level's colour (green Normal / low,
+  orange Warning / medium, red Danger / high) showing the level, P(crash), the smoothed value and the time, and
+  a red border while the alarm is on. A target frame shows the newest result at or before it (``step > 1``:
+  the last scored frame's). H.264 (libx264, yuv420p), encoded frame by frame as results arrive.
+
+Results and overlays grow under ``<name>.partial`` (``riskvision.files.partial_path``) and are renamed when
+the source ends, so a killed run leaves complete rows (and a playable fragmented MP4) under a partial name.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import csv
+import json
+from collections import deque
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from riskvision.data.readers import VideoFileReader
-from riskvision.files import atomic_write
-from riskvision.inference.inputs import DecodedVideo, read_quietly
+from riskvision.data.readers import resize_frame
+from riskvision.files import atomic_write, commit_partial, partial_path
 from riskvision.inference.predictor import Predictor
-from riskvision.inference.stream import StreamResult
-from riskvision.video_io import encode_mp4
+from riskvision.inference.smoothing import Alarm
+from riskvision.inference.stream import StreamResult, TimestampResampler
+from riskvision.video_io import Mp4Writer
 
-__all__ = ["alarm_mask", "display_size", "draw_label", "frame_labels", "scores_table", "summary_line", "write_overlay",
-           "write_stream_timeline", "write_timeline"]
+__all__ = ["FORMATS", "OverlayWriter", "RESULT_COLUMNS", "ResultWriter", "Summary", "display_size", "draw_label",
+           "read_results", "result_row", "results_table", "write_stream_timeline"]
 
-CLASS_COLOURS = {"normal": (46, 160, 67), "warning": (245, 140, 0), "danger": (215, 25, 32),
-                 "ok": (46, 160, 67), "alarm": (215, 25, 32), "crash": (215, 25, 32),  # binary: ok / alarm, P(crash)
-                 "low": (46, 160, 67), "medium": (245, 140, 0), "high": (215, 25, 32)}  # streaming risk bands
+FORMATS = ("csv", "jsonl")
+#: The columns of a results file; ``prob_*`` stands for the task's probability columns.
+RESULT_COLUMNS = ("video", "frame", "time_s", "padded_frames", "prob_*", "p_crash", "decision", "smoothed", "level",
+                  "alarm", "latency_ms")
+LEVEL_COLOURS = {"normal": (46, 160, 67), "warning": (245, 140, 0), "danger": (215, 25, 32),
+                 "low": (46, 160, 67), "medium": (245, 140, 0), "high": (215, 25, 32)}
+ALARM_COLOUR = (215, 25, 32)
+WAITING_COLOUR = (110, 110, 110)  # the overlay before the first result
 OVERLAY_QP = 26  # H.264 quantiser of the overlay video (every frame a keyframe)
+# a fragmented MP4 is playable up to its last complete fragment: a killed run's overlay can still be watched
+FRAGMENTED_MP4 = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
 
 
-def scores_table(name: str, ends: np.ndarray, probs: np.ndarray, predictor: Predictor) -> pd.DataFrame:
-    """The per-frame CSV: ``video, frame, time_s, padded_frames, prob_*, p_crash, alarm``."""
-    table = pd.DataFrame({
-        "video": name, "frame": ends, "time_s": ends / predictor.target_fps,
-        "padded_frames": np.maximum(0, predictor.num_frames - 1 - ends),
-    })  # fmt: skip
-    columns = predictor.columns
-    table[columns] = np.asarray(probs, dtype=float).reshape(len(table), len(columns))
-    table["p_crash"] = predictor.task.crash_probability(probs)
-    table["alarm"] = predictor.task.decisions(probs, predictor.threshold)
-    return table
+# ----------------------------------------------------------------------------------------- results
 
 
-def alarm_mask(table: pd.DataFrame, predictor: Predictor) -> np.ndarray:
-    """Rows whose decision is an alarm (the task's alarm rule)."""
-    return predictor.task.alarms(table["alarm"].to_numpy())
+def result_row(video: str, result: StreamResult, predictor: Predictor) -> dict[str, Any]:
+    """One row of a results file (:data:`RESULT_COLUMNS`)."""
+    task = predictor.task
+    values = np.array([[result.probs[column] for column in task.prob_columns]])  # [1, C]
+    decision = task.decisions(values[:, 0] if values.shape[1] == 1 else values, predictor.threshold)[0]
+    return {"video": video, "frame": result.frame, "time_s": round(result.time_s, 6),
+            "padded_frames": max(0, predictor.num_frames - 1 - result.frame), **result.probs,
+            "p_crash": result.p_crash, "decision": decision.item() if hasattr(decision, "item") else decision,
+            "smoothed": result.smoothed, "level": result.level, "alarm": result.alarm,
+            "latency_ms": round(result.latency_ms, 3)}
 
 
-def summary_line(name: str, table: pd.DataFrame, predictor: Predictor) -> str:
-    """``name: max P(crash) 0.83 at 4.2 s; first alarm at 3.1 s (alarm: P(crash) >= 0.45)``; P(crash) is
-    ``p_crash`` (multiclass: 1 - P(Normal)), a multiclass alarm is any frame whose argmax is not the first class."""
-    best = int(table["p_crash"].to_numpy().argmax())
-    text = f"{name}: max P(crash) {table['p_crash'].iloc[best]:.3f} at {table['time_s'].iloc[best]:.1f} s"
-    alarms = np.flatnonzero(alarm_mask(table, predictor))
-    first = "no alarm"
-    if len(alarms):
-        name = predictor.task.decision_name(table["alarm"].iloc[alarms[0]])
-        first = f"first alarm at {table['time_s'].iloc[alarms[0]]:.1f} s" + (f": {name}" if name else "")
-    return f"{text}; {first} (alarm: {predictor.task.alarm_rule(predictor.threshold)})"
+def results_table(video: str, results: Iterable[StreamResult], predictor: Predictor) -> pd.DataFrame:
+    """Results as the table a results file holds (:func:`result_row` per result)."""
+    return pd.DataFrame([result_row(video, result, predictor) for result in results])
 
 
-# ----------------------------------------------------------------------------------------- outputs
+class ResultWriter:
+    """Rows written and flushed one at a time into ``<path>.partial``; :meth:`commit` renames it to ``path``.
+
+    Args:
+        path: the final file (``.csv`` or ``.jsonl``).
+        fmt: ``csv`` or ``jsonl`` (one JSON object per line).
+    """
+
+    def __init__(self, path: Path, fmt: str) -> None:
+        if fmt not in FORMATS:
+            raise ValueError(f"format={fmt!r} is not one of {list(FORMATS)}")
+        self.path, self.fmt, self.rows = Path(path), fmt, 0
+        self._handle = open(partial_path(self.path), "w", newline="")
+        self._csv: csv.DictWriter | None = None
+
+    def write(self, row: dict[str, Any]) -> None:
+        if self.fmt == "jsonl":
+            self._handle.write(json.dumps(row) + "\n")
+        else:
+            if self._csv is None:
+                self._csv = csv.DictWriter(self._handle, fieldnames=list(row))
+                self._csv.writeheader()
+            self._csv.writerow(row)
+        self._handle.flush()
+        self.rows += 1
+
+    def close(self) -> None:
+        """Close the file, leaving it under its partial name (what a failure or an interruption keeps)."""
+        self._handle.close()
+
+    def commit(self) -> Path:
+        """Close and move the complete file into place; returns its path."""
+        self.close()
+        return commit_partial(self.path)
+
+
+def read_results(path: Path) -> pd.DataFrame:
+    """A results file (``.csv`` or ``.jsonl``) as a table."""
+    if Path(path).suffix == ".jsonl":
+        return pd.read_json(path, lines=True)
+    return pd.read_csv(path)
+
+
+class Summary:
+    """What a source's results say, accumulated as they arrive (constant memory): :meth:`line`."""
+
+    def __init__(self) -> None:
+        self.count, self.last_s = 0, 0.0
+        self.max_p, self.max_at = -1.0, 0.0
+        self.first_on: float | None = None
+        self.alarms, self.on_since, self.on_s = 0, None, 0.0
+
+    def add(self, result: StreamResult) -> None:
+        self.count += 1
+        self.last_s = result.time_s
+        if result.p_crash > self.max_p:
+            self.max_p, self.max_at = result.p_crash, result.time_s
+        for event in result.events:
+            if event.kind == "on":
+                self.alarms += 1
+                self.on_since = event.time_s
+                self.first_on = event.time_s if self.first_on is None else self.first_on
+            elif self.on_since is not None:
+                self.on_s += event.time_s - self.on_since
+                self.on_since = None
+
+    def line(self, name: str, alarm: Alarm) -> str:
+        """``name: 30 results over 2.9 s; max P(crash) 0.83 at 2.1 s; alarm on at 1.5 s (1 alarm, on 0.8 s)
+        (alarm on when smoothed P(crash) >= 0.45 for 0.5 s, off below 0.36)``."""
+        if not self.count:
+            return f"{name}: no results (the source gave no frame)"
+        on_s = self.on_s + (self.last_s - self.on_since if self.on_since is not None else 0.0)
+        alarms = (f"alarm on at {self.first_on:.1f} s ({self.alarms} alarm{'s' * (self.alarms != 1)}, on {on_s:.1f} s)"
+                  if self.first_on is not None else "no alarm")
+        return (f"{name}: {self.count} results over {self.last_s:.1f} s; max P(crash) {self.max_p:.3f} at "
+                f"{self.max_at:.1f} s; {alarms} (alarm {alarm.describe()})")
+
+
+# ----------------------------------------------------------------------------------------- timeline
 
 
 def _colour(name: str, index: int) -> tuple[int, int, int]:
     fallback = [(46, 160, 67), (245, 140, 0), (215, 25, 32), (31, 119, 180), (148, 103, 189)]
-    return CLASS_COLOURS.get(name.lower(), fallback[index % len(fallback)])
+    return LEVEL_COLOURS.get(str(name).lower(), fallback[index % len(fallback)])
 
 
 @contextmanager
@@ -99,19 +184,44 @@ def _timeline_axes(path: Path, height: float, legend_fontsize: int) -> Iterator:
         plt.close(fig)
 
 
-def write_timeline(path: Path, table: pd.DataFrame, predictor: Predictor, title: str) -> Path:
-    """Probabilities over time (a task that tunes its threshold: with that threshold, alarm frames shaded)."""
-    times = table["time_s"].to_numpy()
-    with _timeline_axes(path, height=3.2, legend_fontsize=8) as ax:
-        for k, (name, column) in enumerate(zip(predictor.task.column_labels, predictor.columns)):
-            ax.plot(times, table[column], color=np.array(_colour(name, k)) / 255, lw=1.5, label=f"P({name})")
-        if predictor.task.tunes_threshold:
-            ax.axhline(predictor.threshold, color="0.3", ls="--", lw=1,
-                       label=f"tuned threshold {predictor.threshold:.2f}")
-            ax.fill_between(times, 0, 1, where=alarm_mask(table, predictor), color="red", alpha=0.08, step="mid",
-                            label="alarm")
-        ax.set(xlabel="time (s)", ylabel="probability", ylim=(0, 1.02), xlim=(0, max(times[-1], 1e-3)), title=title)
+def write_stream_timeline(path: Path, table: pd.DataFrame, predictor: Predictor, title: str,
+                          anomaly_s: tuple[float, float] | None = None, alarm: Alarm | None = None) -> Path:
+    """A results table over time (:func:`read_results`, :func:`results_table`): raw and smoothed P(crash), a
+    class task's class probabilities, the alarm's on/off thresholds (``alarm``; ``None``: the engine's default,
+    on at the tuned threshold) and the time it was on (shaded), the risk level as a coloured strip, and the
+    annotated anomaly span ``anomaly_s`` (``(start, end)`` seconds) when one is given."""
+    if table.empty:
+        raise ValueError(f"no results to draw for {title}: the source gave no frame")
+    alarm = Alarm(on=predictor.threshold) if alarm is None else alarm
+    times = table["time_s"].to_numpy(float)
+    with _timeline_axes(path, height=3.6, legend_fontsize=7) as ax:
+        if anomaly_s is not None:
+            ax.axvspan(*anomaly_s, color="0.6", alpha=0.25, label="annotated anomaly")
+        if predictor.task.class_names:  # the class probabilities, thin
+            for k, (name, column) in enumerate(zip(predictor.task.column_labels, predictor.columns)):
+                ax.plot(times, table[column], color=np.array(_colour(name, k)) / 255, lw=0.8, alpha=0.7,
+                        label=f"P({name})")
+        ax.plot(times, table["p_crash"], color="0.45", lw=1, label="P(crash)")
+        ax.plot(times, table["smoothed"], color=np.array(ALARM_COLOUR) / 255, lw=1.8, label="smoothed P(crash)")
+        ax.axhline(alarm.on, color="0.3", ls="--", lw=1, label=f"alarm on {alarm.on:.2f}")
+        ax.axhline(alarm.off, color="0.3", ls=":", lw=1, label=f"off {alarm.off:.2f}")
+        ax.fill_between(times, 0, 1, where=table["alarm"].astype(bool).to_numpy(), color="red", alpha=0.10,
+                        step="post", label="alarm on")
+        levels = list(dict.fromkeys(table["level"].astype(str)))
+        for k, level in enumerate(sorted(levels, key=lambda name: _level_rank(predictor, name))):
+            ax.fill_between(times, 1.02, 1.06, where=(table["level"].astype(str) == level).to_numpy(), step="post",
+                            color=np.array(_colour(level, k)) / 255, label=f"level {level}")
+        ax.set(xlabel="time (s)", ylabel="probability", ylim=(0, 1.07), xlim=(0, max(times[-1], 1e-3)))
+        ax.set_title(title, fontsize=8)
     return path
+
+
+def _level_rank(predictor: Predictor, name: str) -> int:
+    order = [str(n).lower() for n in (predictor.task.class_names or ("low", "medium", "high"))]
+    return order.index(name.lower()) if name.lower() in order else len(order)
+
+
+# ----------------------------------------------------------------------------------------- overlay
 
 
 def display_size(height: int, width: int, short_side: int = 360) -> tuple[int, int]:
@@ -129,15 +239,19 @@ def _font(size: int):
         return ImageFont.load_default()
 
 
-def draw_label(frame: np.ndarray, text: str, colour: tuple[int, int, int], fraction: float, font) -> np.ndarray:
-    """A coloured banner with ``text`` at the top of an RGB frame ``[H, W, 3]`` and a meter of ``fraction``
-    of its width along the banner's bottom edge."""
+def draw_label(frame: np.ndarray, text: str, colour: tuple[int, int, int], fraction: float, font,
+               border: tuple[int, int, int] | None = None) -> np.ndarray:
+    """A coloured banner with ``text`` at the top of an RGB frame ``[H, W, 3]``, a meter of ``fraction`` of its
+    width along the banner's bottom edge and, with ``border``, a frame of that colour around the picture."""
     from PIL import Image, ImageDraw
 
     image = Image.fromarray(frame)
     height, width = frame.shape[:2]
     bar = max(14, min(height, width) // 9)
     draw = ImageDraw.Draw(image, "RGBA")
+    if border is not None:
+        edge = max(3, min(height, width) // 40)
+        draw.rectangle((0, 0, width - 1, height - 1), outline=(*border, 255), width=edge)
     draw.rectangle((0, 0, width, bar), fill=(*colour, 200))
     meter = max(2, bar // 6)
     draw.rectangle((0, bar - meter, width, bar), fill=(0, 0, 0, 160))
@@ -148,62 +262,101 @@ def draw_label(frame: np.ndarray, text: str, colour: tuple[int, int, int], fract
     return np.asarray(image)
 
 
-def frame_labels(table: pd.DataFrame, predictor: Predictor, num_frames: int,
-                 step: int) -> list[tuple[str, tuple[int, int, int], float]]:
-    """``(text, colour, meter fraction)`` for every target-rate frame (the last scored frame's decision)."""
-    values, decisions = table[predictor.columns].to_numpy(float), table["alarm"].to_numpy()
-    task, labels = predictor.task, []
-    for t in range(num_frames):
-        row = min(t // step, len(table) - 1)
-        text, level, fraction = task.caption(values[row], decisions[row], predictor.threshold)
-        labels.append((f"{text}  {t / predictor.target_fps:5.1f} s", _colour(task.level_names[level], level), fraction))
-    return labels
+class OverlayWriter:
+    """The overlay MP4 of one source, encoded while it is scored (module docstring).
 
+        overlay = OverlayWriter(out / "drive_overlay.mp4", predictor)
+        for result in predictor.stream(overlay.frames(source)):   # frames pass through on their way to the engine
+            overlay.add(result)
+        overlay.commit()
 
-def write_overlay(path: Path, video: DecodedVideo, table: pd.DataFrame, predictor: Predictor, step: int,
-                  short_side: int = 360, chunk: int = 64) -> Path:
-    """The video at the target rate and display size with each frame's label drawn on it (H.264 MP4).
+    It follows the engine's time base (its own :class:`~riskvision.inference.stream.TimestampResampler`: the
+    same target frames take the same pushed frames) and writes the target frames a push assigned once the
+    engine has returned that push's results (when the next frame is pulled, or at :meth:`commit`). Memory:
+    the latest pushed frame at display size and the target frames of one push.
 
-    Frames are decoded again at the display size in chunks (streamed: the display-size video is never
-    held in memory) and encoded with ``riskvision.video_io.encode_mp4`` (libx264, yuv420p)."""
-    height, width = display_size(*video.native_size, short_side)
-    native = video.target.native_indices(list(range(video.target.num_frames)))
-    labels = frame_labels(table, predictor, len(native), step)
-    reader = VideoFileReader((height, width))
-    font = _font(max(10, min(height, width) // 20))
+    Args:
+        path: the final MP4 (grows under ``<path>.partial``).
+        predictor: gives ``target_fps`` (the overlay's frame rate).
+        short_side: the overlay's shorter side in pixels.
+    """
 
-    def frames() -> Iterator[np.ndarray]:
-        for start in range(0, len(native), chunk):
-            clip, _ = read_quietly(reader, video.record, native[start:start + chunk])
-            for offset, frame in enumerate(clip):
-                text, colour, fraction = labels[start + offset]
-                yield draw_label(frame.permute(1, 2, 0).contiguous().numpy(), text, colour, fraction, font)
+    def __init__(self, path: Path, predictor: Predictor, short_side: int = 360) -> None:
+        if int(short_side) < 2:
+            raise ValueError(f"overlay_short_side={short_side} must be >= 2 pixels (default 360)")
+        self.path, self.predictor, self.short_side = Path(path), predictor, int(short_side)
+        self.resampler = TimestampResampler(predictor.target_fps)
+        self.results: deque[StreamResult] = deque()
+        self.shown: StreamResult | None = None  # the result the next written frame shows
+        self.pending: list[tuple[int, Any]] = []  # (target frame, pushed image) waiting for their results
+        self.latest: Any = None
+        self._display: dict[int, np.ndarray] = {}  # id(pushed image) -> display-size frame (the latest one)
+        self._writer: Mp4Writer | None = None
+        self._font = None
 
-    fps = Fraction(predictor.target_fps).limit_denominator(1001)
-    return atomic_write(path, lambda tmp: encode_mp4(tmp, frames(), (width, height), fps, OVERLAY_QP))
+    def frames(self, source: Iterable) -> Iterator:
+        """``source``'s frames (``Frame`` or ``(image, time_s)``) unchanged, each one also assigned to target frames."""
+        for frame in source:
+            self._flush()
+            image, time_s = (frame.image, frame.time_s) if hasattr(frame, "image") else frame
+            assigned = self.resampler.push(time_s)
+            if assigned is not None:
+                previous, current = assigned
+                self.pending += [(t, self.latest) for t in previous] + [(t, image) for t in current]
+                self.latest = image
+            yield frame
 
+    def add(self, result: StreamResult) -> None:
+        """A result of the engine (in frame order)."""
+        self.results.append(result)
 
-def write_stream_timeline(path: Path, results: Sequence[StreamResult], predictor: Predictor, title: str,
-                          anomaly_s: tuple[float, float] | None = None) -> Path:
-    """The streaming engine's results over time: raw and smoothed P(crash), the alarm's on/off threshold and the
-    time the alarm was on (shaded), the risk level as a coloured strip, and the annotated anomaly span
-    ``anomaly_s`` (``(start, end)`` seconds) when one is given."""
-    if not results:
-        raise ValueError(f"no results to draw for {title}: the source gave no frame")
-    times = np.array([r.time_s for r in results])
-    with _timeline_axes(path, height=3.4, legend_fontsize=7) as ax:
-        if anomaly_s is not None:
-            ax.axvspan(*anomaly_s, color="0.6", alpha=0.25, label="annotated anomaly")
-        ax.plot(times, [r.p_crash for r in results], color="0.55", lw=1, label="P(crash)")
-        ax.plot(times, [r.smoothed for r in results], color=np.array(CLASS_COLOURS["crash"]) / 255, lw=1.8,
-                label="smoothed")
-        ax.axhline(predictor.threshold, color="0.3", ls="--", lw=1, label=f"threshold {predictor.threshold:.2f}")
-        ax.fill_between(times, 0, 1, where=[r.alarm for r in results], color="red", alpha=0.10, step="post",
-                        label="alarm on")
-        levels = sorted({r.level for r in results})
-        for k, level in enumerate(levels):  # the level as a strip along the top
-            ax.fill_between(times, 1.02, 1.06, where=[r.level == level for r in results], step="post",
-                            color=np.array(_colour(level, k)) / 255, label=f"level {level}")
-        ax.set(xlabel="time (s)", ylabel="probability", ylim=(0, 1.07), xlim=(0, max(times[-1], 1e-3)))
-        ax.set_title(title, fontsize=8)
-    return path
+    def commit(self) -> Path:
+        """The stream has ended: write the remaining frames, close the MP4 and move it into place."""
+        if self.latest is not None:
+            self.pending += [(t, self.latest) for t in self.resampler.finish()]
+        self._flush()
+        if self._writer is None:
+            raise ValueError(f"no overlay for {self.path.name}: the source gave no frame")
+        self._writer.close()
+        return commit_partial(self.path)
+
+    def close(self) -> None:
+        """Close the MP4 under its partial name (after a failure: the frames written so far)."""
+        if self._writer is not None:
+            self._writer.close()
+
+    def _flush(self) -> None:
+        for t, image in self.pending:
+            while self.results and self.results[0].frame <= t:
+                self.shown = self.results.popleft()
+            self._write(self._shown_image(image), t)
+        self.pending = []
+
+    def _shown_image(self, image: Any) -> np.ndarray:
+        key = id(image)
+        if key not in self._display:
+            native = image.shape[-2:] if hasattr(image, "permute") else image.shape[:2]
+            if self._writer is None:
+                self._open(*native)
+            size = (self._writer.size[1], self._writer.size[0])
+            self._display = {key: resize_frame(image, size).permute(1, 2, 0).contiguous().numpy()}
+        return self._display[key]
+
+    def _open(self, height: int, width: int) -> None:
+        height, width = display_size(height, width, self.short_side)
+        fps = Fraction(self.predictor.target_fps).limit_denominator(1001)
+        self._writer = Mp4Writer(partial_path(self.path), (width, height), fps, OVERLAY_QP, FRAGMENTED_MP4)
+        self._font = _font(max(10, min(height, width) // 20))
+
+    def _write(self, frame: np.ndarray, t: int) -> None:
+        time_s = t / self.predictor.target_fps
+        result = self.shown
+        if result is None:
+            text, colour, fraction, border = f"waiting for the first window  {time_s:5.1f} s", WAITING_COLOUR, 0.0, None
+        else:
+            alarm = "ALARM  " if result.alarm else ""
+            text = f"{alarm}{result.level}  P(crash) {result.p_crash:.2f}  smoothed {result.smoothed:.2f}  {time_s:5.1f} s"
+            colour, fraction = _colour(result.level, 0), result.smoothed
+            border = ALARM_COLOUR if result.alarm else None
+        self._writer.write(draw_label(frame, text, colour, fraction, self._font, border))
+

@@ -1,113 +1,284 @@
-"""Score a checkpoint on video files end to end: decode, score, write the outputs (``scripts/predict_video.py``).
+"""Score sources end to end with the streaming engine: what ``scripts/predict_video.py`` and ``riskvision-predict``
+run.
 
-A bad video (missing, undecodable, no frames) is reported and the others are still processed; two videos with
-one stem (``a.mp4``, ``a.mov``) are written as ``a_mp4.*`` and ``a_mov.*`` (:mod:`.inputs`, :mod:`.outputs`).
+    report = predict_videos("last.ckpt", ["drive.mp4", "clips/", "rtsp://camera/stream"], "OUT", overlay=True)
+
+Each source (a video file, a frame folder, a live URL, camera or pipe; a folder of videos gives each video) is
+streamed through :meth:`Predictor.stream` (constant memory, results as frames are scored) into
+``OUT/<name>.csv`` (or ``.jsonl``), and optionally ``OUT/<name>_overlay.mp4`` (encoded as frames are scored) and
+``OUT/<name>_timeline.png`` (drawn from the results file when the source ends) (:mod:`.outputs`). Names come
+from :func:`~riskvision.inference.inputs.output_names` (two sources with one stem never share a file). A
+progress line shows the video time scored and the real-time factor. A source that cannot be opened, fails
+midway or ends early is reported; the others still run (its results so far stay in ``<name>.csv.partial``,
+or, for a file that ended early, in ``<name>.csv``), and the report lists it.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, Any
 
-import pandas as pd
-
+from riskvision.data.layout import DataLayoutError
 from riskvision.data.readers import FrameReadError
-from riskvision.files import atomic_write
-from riskvision.inference.inputs import VideoInputError, decode_video, find_videos, output_names
-from riskvision.inference.outputs import scores_table, summary_line, write_overlay, write_timeline
+from riskvision.files import partial_path
+from riskvision.inference.annotations import read_anomaly_spans, span_for
+from riskvision.inference.inputs import VIDEO_SUFFIXES, VideoInputError, output_names, source_label
+from riskvision.inference.outputs import (
+    FORMATS, OverlayWriter, ResultWriter, Summary, read_results, result_row, write_stream_timeline,
+)  # fmt: skip
 from riskvision.inference.predictor import Predictor
-from riskvision.inference.scoring import score_windows
+from riskvision.inference.smoothing import Alarm, Smoother
+from riskvision.inference.sources import IMAGE_SUFFIXES, FrameSource, is_live_spec, open_source
 from riskvision.runs import claim_run_folder
 
-__all__ = ["PredictReport", "VideoResult", "predict_one", "predict_videos"]
+__all__ = ["PredictReport", "Progress", "SourceResult", "find_sources", "predict_source", "predict_videos"]
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class VideoResult:
-    """What one video produced."""
+class SourceResult:
+    """What one source produced: its output files (``results``, ``timeline``, ``overlay``) and summary line."""
 
-    path: Path
+    source: str
     name: str
-    table: pd.DataFrame
     outputs: dict[str, Path]
     summary: str
+    rows: int
 
 
 @dataclass
 class PredictReport:
-    """All videos of a run: the results and the failures ``(video, message)``."""
+    """All sources of a run: the results and the failures ``(source, message)``."""
 
-    results: list[VideoResult] = field(default_factory=list)
+    results: list[SourceResult] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
 
 
-def predict_one(predictor: Predictor, path: Path, name: str, out_dir: Path, step: int = 1, overlay: bool = False,
-                short_side: int = 360) -> VideoResult:
-    """Decode, score and write the outputs of one video."""
-    begin = time.perf_counter()
-    video = decode_video(path, predictor.frame_size, predictor.target_fps)
-    decoded = time.perf_counter()
-    ends, probs = score_windows(predictor, video.frames, step)
-    scored = time.perf_counter()
-    record, n = video.record, video.target.num_frames
-    log.info(f"{path}: {record.num_frames} frames at {record.native_fps:.3g} fps ({video.seconds:.1f} s of video, "
-             f"{video.native_size[1]}x{video.native_size[0]}) -> {n} frames at {predictor.target_fps:g} fps "
-             f"({video.frames.numel() / 2**20:.1f} MiB in memory), decoded in {decoded - begin:.1f} s; "
-             f"{len(ends)} windows scored in {scored - decoded:.1f} s ({n / max(scored - decoded, 1e-9):.1f} frames/s)")
-    if video.substituted:
-        log.warning(f"{path}: {video.substituted} of {n} frames could not be decoded and were replaced by the "
-                    "nearest decoded frame (a damaged file, or a container that overstates its frame count)")
-    table = scores_table(path.name, ends, probs, predictor)
-    outputs = {"csv": atomic_write(out_dir / f"{name}.csv", lambda tmp: table.to_csv(tmp, index=False))}
-    outputs["timeline"] = write_timeline(out_dir / f"{name}_timeline.png", table, predictor,
-                                         f"{path.name} ({Path(predictor.name).name}, step {step})")
-    if overlay:
-        start = time.perf_counter()
-        outputs["overlay"] = write_overlay(out_dir / f"{name}_overlay.mp4", video, table, predictor, step, short_side)
-        log.info(f"{path}: overlay written in {time.perf_counter() - start:.1f} s")
-    return VideoResult(path, name, table, outputs, summary_line(path.name, table, predictor))
+def find_sources(entries: str | Path | Sequence[str | Path]) -> tuple[list[str], list[tuple[str, str]]]:
+    """Expand ``entries`` into ``(sources, problems)``: a video file stays; a folder of video files gives every
+    video in it (sorted); a folder of images is a frame folder; a folder of frame folders (``<clip>/`` or
+    ``<clip>/images/``, DoTA's layout) gives each; a URL, camera or pipe stays. A missing path or a folder with
+    none of these is a problem ``(entry, message)``."""
+    entries = [entries] if isinstance(entries, (str, Path)) else list(entries)
+    if not entries:
+        raise ValueError("videos=[] is empty. Fix: videos=[a.mp4,b.mov], videos=/path/to/folder or "
+                         "videos=rtsp://camera/stream")
+    sources: list[str] = []
+    problems: list[tuple[str, str]] = []
+    for entry in map(str, entries):
+        path = Path(entry).expanduser()
+        if is_live_spec(entry) and not path.is_dir():
+            sources.append(entry)
+        elif path.is_dir():
+            files = sorted(p for p in path.iterdir() if p.is_file())
+            videos = [str(p) for p in files if p.suffix.lower() in VIDEO_SUFFIXES]
+            clips = [str(folder) for folder in map(_frame_folder, sorted(p for p in path.iterdir() if p.is_dir()))
+                     if folder is not None]
+            if videos:
+                sources += videos
+            elif _frame_folder(path) is not None:
+                sources.append(str(path))
+            elif clips:  # a folder of frame folders, e.g. DoTA's frames/<clip>/images
+                sources += clips
+            else:
+                problems.append((entry, f"folder {path} holds no video files ({', '.join(VIDEO_SUFFIXES)}), no "
+                                        f"frames ({', '.join(IMAGE_SUFFIXES)}) and no folders of frames. Fix: point "
+                                        "videos= at the files or at the folder that holds them"))
+        elif path.exists():
+            sources.append(str(path))
+        else:
+            problems.append((entry, f"video file {path} does not exist (videos entry {entry!r}, working directory "
+                                    f"{Path.cwd()}). Fix: pass an existing file or folder, a stream URL "
+                                    "(rtsp://...) or a camera (/dev/video0); relative paths are relative to the "
+                                    "directory you run the command from"))
+    return sources, problems
+
+
+def _frame_folder(folder: Path) -> Path | None:
+    """``folder`` when it holds frames, its ``images/`` subfolder when that does (DoTA's layout), else ``None``."""
+    for candidate in (folder, folder / "images"):
+        if candidate.is_dir() and any(p.suffix.lower() in IMAGE_SUFFIXES for p in candidate.iterdir()):
+            return candidate
+    return None
+
+
+class Progress:
+    """A progress line on ``stream`` for one source: video seconds scored (of how many, when known), the
+    real-time factor (video seconds per wall-clock second), an ETA and the alarms so far. On a terminal it is
+    rewritten in place every ``every_s`` seconds; otherwise a line is written every ``10 * every_s`` seconds."""
+
+    def __init__(self, name: str, stream: IO[str] | None, duration_s: float | None, every_s: float = 0.5) -> None:
+        self.name, self.stream, self.duration_s = name, stream, duration_s
+        self.tty = bool(stream is not None and getattr(stream, "isatty", lambda: False)())
+        self.every_s = every_s if self.tty else 10 * every_s
+        self.begin = self.shown = time.perf_counter()
+        self.video_s, self.alarms = 0.0, 0
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.begin
+
+    @property
+    def real_time_factor(self) -> float:
+        return self.video_s / max(self.elapsed, 1e-9)
+
+    def update(self, video_s: float, alarm_on: int) -> None:
+        self.video_s, self.alarms = video_s, self.alarms + alarm_on
+        if self.stream is not None and time.perf_counter() - self.shown >= self.every_s:
+            self.shown = time.perf_counter()
+            self._show()
+
+    def close(self) -> None:
+        if self.stream is not None and self.tty:
+            self._show()
+            self.stream.write("\n")
+            self.stream.flush()
+
+    def _show(self) -> None:
+        rtf = self.real_time_factor
+        text = f"{self.name}: {self.video_s:.1f}"
+        if self.duration_s:
+            eta = (self.duration_s - self.video_s) / rtf if rtf > 0 else float("inf")
+            text += f" / {self.duration_s:.1f} s ({min(self.video_s / self.duration_s, 1):.0%}), ETA {eta:.0f} s"
+        else:
+            text += " s"
+        text += f", {rtf:.2f}x real time, {self.alarms} alarm(s)"
+        self.stream.write(("\r" + text.ljust(100)) if self.tty else text + "\n")
+        self.stream.flush()
+
+
+def predict_source(predictor: Predictor, source: FrameSource, name: str, out_dir: Path, *, backend: Any = None,
+                   step: int = 1, fmt: str = "csv", timeline: bool = True, overlay: bool = False,
+                   overlay_short_side: int = 360, smoothing: Smoother | None = None, alarm: Alarm | None = None,
+                   anomaly_s: tuple[float, float] | None = None, progress: IO[str] | None = None) -> SourceResult:
+    """Stream one open ``source`` into ``out_dir/<name>.<fmt>`` (and the overlay and timeline); see the module.
+
+    Raises whatever stops it midway, after closing the files under their partial names (the rows so far kept).
+    """
+    alarm = Alarm(on=predictor.threshold) if alarm is None else alarm
+    results_path = out_dir / f"{name}.{fmt}"
+    writer = ResultWriter(results_path, fmt)
+    overlay_writer = OverlayWriter(out_dir / f"{name}_overlay.mp4", predictor, overlay_short_side) if overlay else None
+    summary, shown = Summary(), source_label(source.name)
+    bar = Progress(shown, progress, source.duration_s)
+    try:
+        frames = overlay_writer.frames(source) if overlay_writer else source
+        for result in predictor.stream(frames, step, backend, smoothing=smoothing, alarm=alarm,
+                                       latest_only=source.live):
+            writer.write(result_row(shown, result, predictor))
+            summary.add(result)
+            if overlay_writer:
+                overlay_writer.add(result)
+            bar.update(result.time_s, sum(event.kind == "on" for event in result.events))
+        if not writer.rows:
+            ended = f" ({source.stopped_reason})" if source.stopped_reason else ""
+            raise VideoInputError(f"{source.name} gave no frame to score{ended}. Fix: check that it is a video "
+                                  f"(`ffprobe \"{source.name}\"`), or that the camera or stream sends pictures")
+        outputs = {"results": writer.commit()}
+        if overlay_writer:
+            outputs["overlay"] = overlay_writer.commit()
+    except BaseException:
+        writer.close()
+        if not writer.rows:  # nothing to keep
+            partial_path(results_path).unlink(missing_ok=True)
+        if overlay_writer:
+            overlay_writer.close()
+        raise
+    finally:
+        bar.close()
+    if timeline:
+        title = f"{source.name} ({Path(predictor.name).name}, step {step})"
+        outputs["timeline"] = write_stream_timeline(out_dir / f"{name}_timeline.png", read_results(results_path),
+                                                    predictor, title, anomaly_s, alarm)
+    stats = source.stats()
+    log.info(f"{source.name}: {stats.received} frames received ({_rate(source)}) -> {writer.rows} results at "
+             f"{predictor.target_fps:g} fps, {bar.video_s:.1f} s of video scored in {bar.elapsed:.1f} s "
+             f"({bar.real_time_factor:.2f}x real time, {writer.rows / max(bar.elapsed, 1e-9):.1f} results/s); "
+             f"{stats.dropped} frames dropped by the live buffer")
+    return SourceResult(source.name, name, outputs, summary.line(shown, alarm), writer.rows)
+
+
+def _rate(source: FrameSource) -> str:
+    return f"{source.nominal_fps:.3g} fps" if source.nominal_fps else "no declared frame rate"
 
 
 def predict_videos(ckpt_path: str | Path, videos: str | Path | Sequence[str | Path], out_dir: str | Path,
                    step: int = 1, batch_size: int = 8, device: str = "cpu", overlay: bool = False,
-                   overlay_short_side: int = 360, cache_features: bool = True,
-                   trusted_targets: Sequence[str] = ()) -> PredictReport:
-    """Score every video with the checkpoint; a bad video becomes a failure and the others still run.
-    ``trusted_targets``: targets beyond riskvision's own the checkpoint's stored config may name.
+                   overlay_short_side: int = 360, fmt: str = "csv", timeline: bool = True, backend: str = "torch",
+                   precision: str = "fp32", export_dir: str | Path | None = None, smoothing: Smoother | None = None,
+                   alarm_on: float | None = None, alarm_off: float | None = None, alarm_min_on_s: float = 0.5,
+                   annotations: str | Path | None = None, frames_fps: float = 10.0, trusted_targets: Sequence[str] = (),
+                   progress: IO[str] | None = sys.stderr, run_kind: str = "predict_video") -> PredictReport:
+    """Score every source with the checkpoint; a bad source becomes a failure and the others still run.
 
-    Raises (before any video) when the checkpoint or a setting is unusable.
+    Args:
+        ckpt_path: a train.py checkpoint (:meth:`Predictor.from_checkpoint`).
+        videos: files, folders (of videos, or of frames), URLs, cameras, pipes (:func:`find_sources`).
+        out_dir: the run folder, claimed for this run (``riskvision.runs``).
+        step: a result every ``step``-th target-rate frame.
+        batch_size, device, backend, precision, export_dir: how the net runs (:class:`Predictor`).
+        overlay, overlay_short_side: also the overlay MP4, its shorter side in pixels.
+        fmt: ``csv`` or ``jsonl``; timeline: also the timeline PNG.
+        smoothing: the engine's smoother (``None``: exponential, 0.5 s).
+        alarm_on, alarm_off, alarm_min_on_s: the alarm's hysteresis (``None``: on at the tuned threshold, off at
+            0.8 of it).
+        annotations: anomaly spans drawn on the timelines (:mod:`.annotations`).
+        frames_fps: the frame rate of frame folders.
+        trusted_targets: targets beyond riskvision's own the checkpoint's stored config may name.
+        progress: where the progress line goes (``None``: nowhere).
+        run_kind: what the run folder records as the command.
+
+    Raises (before any source) when the checkpoint, a setting or the annotations are unusable.
     """
     if int(step) < 1:
         raise ValueError(f"step={step} must be >= 1 (score every step-th target-rate frame)")
     if int(overlay_short_side) < 2:
         raise ValueError(f"overlay_short_side={overlay_short_side} must be >= 2 pixels (default 360)")
-    paths, problems = find_videos(videos)
-    predictor = Predictor.from_checkpoint(ckpt_path, device, batch_size, cache_features, trusted_targets)
-    log.info(f"Model {predictor.describe()}; {len(paths)} video(s) to score -> {out_dir}")
-    out_dir = claim_run_folder(out_dir, "predict_video").path  # this process owns it (riskvision.runs)
+    if fmt not in FORMATS:
+        raise ValueError(f"format={fmt!r} is not one of {list(FORMATS)}")
+    sources, problems = find_sources(videos)
+    spans = read_anomaly_spans(annotations) if annotations else {}
+    predictor = Predictor.from_checkpoint(ckpt_path, device, batch_size, trusted_targets=trusted_targets,
+                                          precision=precision, backend=backend, export_dir=export_dir)
+    engine_backend = predictor.make_backend()  # an unusable export folder fails here, before any source
+    on = predictor.threshold if alarm_on is None else float(alarm_on)
+    alarm = Alarm(on=on, off=alarm_off, min_on_s=alarm_min_on_s)
+    log.info(f"Model {predictor.describe()}; alarm {alarm.describe()}; {len(sources)} source(s) -> {out_dir}")
+    out_dir = claim_run_folder(out_dir, run_kind).path  # this process owns it (riskvision.runs)
     report = PredictReport(failures=list(problems))
-    for video, message in problems:
+    for _, message in problems:
         log.error(message)
-    for path, name in zip(paths, output_names(paths)):
+    for spec, name in zip(sources, output_names(sources)):
         try:
-            result = predict_one(predictor, path, name, out_dir, int(step), bool(overlay), int(overlay_short_side))
-        except VideoInputError as error:  # its message names the file
-            log.error(str(error))
-            report.failures.append((str(path), str(error)))
+            with open_source(spec, fps=frames_fps) as source:
+                result = predict_source(predictor, source, name, out_dir, backend=engine_backend, step=int(step),
+                                        fmt=fmt, timeline=timeline, overlay=overlay,
+                                        overlay_short_side=overlay_short_side, smoothing=smoothing, alarm=alarm,
+                                        anomaly_s=span_for(spans, spec), progress=progress)
+        except VideoInputError as error:  # its message names the source
+            _fail(report, spec, str(error))
             continue
-        except (FrameReadError, OSError, ValueError) as error:
-            log.error(f"{path}: {error}")
-            report.failures.append((str(path), str(error)))
+        except (FrameReadError, DataLayoutError, OSError, ValueError, RuntimeError) as error:
+            _fail(report, spec, f"{spec}: {error}")
             continue
-        except Exception as error:  # one video must not stop the others; the traceback goes to the log
-            log.exception(f"{path}: unexpected error")
-            report.failures.append((str(path), f"unexpected {type(error).__name__}: {error}"))
+        except Exception as error:  # one source must not stop the others; the traceback goes to the log
+            log.exception(f"{spec}: unexpected error")
+            report.failures.append((spec, f"unexpected {type(error).__name__}: {error}"))
             continue
         print(result.summary, flush=True)
         report.results.append(result)
+        if source.stopped_reason:  # ended early: its results are complete up to there, but the user must know
+            _fail(report, spec, f"{source.stopped_reason} (its {result.rows} results are in "
+                                f"{result.outputs['results']})")
     return report
+
+
+def _fail(report: PredictReport, spec: str, message: str) -> None:
+    log.error(message)
+    report.failures.append((spec, message))
