@@ -17,8 +17,8 @@ folder and loaded with ``Predictor.from_checkpoint``. Rows:
    frames each). Variants: fp32, bf16 autocast, channels_last, both, onnxruntime (``export_onnx`` +
    ``OnnxBackend``); max |P(crash)| difference vs fp32; the fastest within 1e-2 is picked.
 3. resnet3d101: frames/s at step 1 (a 10-frame window per frame) and the smallest step with >= 10 frames/s.
-4. peak resident memory (``ru_maxrss`` of a fresh subprocess each) streaming a 1-minute and a 10-minute 720p
-   file through the bilstm engine.
+4. peak resident memory (``ru_maxrss`` of a fresh subprocess each) of ``predict_videos`` (what
+   ``scripts/predict_video.py`` runs) on a 1-minute and a 10-minute 720p file, bilstm at the seed's 224x224.
 5. live: a thread produces 720p frames at 30 fps into a one-slot newest-frame-wins buffer; the bilstm engine
    (the picked variant) consumes it: capture -> result latency p50/p95 and the frames the buffer dropped.
 
@@ -66,7 +66,7 @@ TARGET_FPS = 10.0  # what resnet3d101 must keep up with
 
 #: Sizes of a full run (the seed settings, 720p input) and of ``quick`` (the test: seconds).
 FULL = {"video": (1280, 720), "stream_frames": 128, "naive_windows": 3, "bound_frames": 30, "r3d_windows": 2,
-        "memory_s": (60, 600), "memory_frame_size": 64, "live_s": 60, "extra": {}}
+        "memory_s": (60, 600), "memory_frame_size": 224, "live_s": 60, "extra": {}}
 QUICK = {"video": (320, 180), "stream_frames": 12, "naive_windows": 2, "bound_frames": 3, "r3d_windows": 1,
          "memory_s": (1, 3), "memory_frame_size": 32, "live_s": 1,
          "extra": {"bilstm": {"model.inputs.frame_size": 32, "model.inputs.num_frames": 4, "model.net.hidden_size": 8},
@@ -153,15 +153,10 @@ def write_video(path: Path, seconds: float, size: tuple[int, int], fps: int = NA
     return path
 
 
-def decode_into(engine: StreamEngine, path: Path) -> list[float]:
-    """Decode ``path`` frame by frame (PyAV, threads AUTO) into ``engine``; P(crash) of every result."""
-    p = []
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        for frame in container.decode(stream):
-            p += [r.p_crash for r in engine.push(frame.to_ndarray(format="rgb24"), float(frame.pts * stream.time_base))]
-    return p + [r.p_crash for r in engine.finish()]
+def stream_file(predictor: Predictor, path: Path, backend: Backend) -> list[float]:
+    """P(crash) of every result of ``path`` streamed through ``predictor.stream`` (``FileSource``: PyAV decode,
+    frame by frame, threads AUTO) with ``backend``."""
+    return [result.p_crash for result in predictor.stream(path, backend=backend)]
 
 
 def p_crash(predictor: Predictor, logits: torch.Tensor) -> np.ndarray:
@@ -240,8 +235,7 @@ def end_to_end_rows(predictor: Predictor, video: Path, folder: Path, sizes: dict
     for name, build in variant_backends(predictor, folder, threads).items():
         backend = backends[name] = build()
         bound = bound_fps(backend, predictor, sizes["bound_frames"])
-        engine = StreamEngine(predictor, backend)
-        seconds, p = timed(lambda: decode_into(engine, video))
+        seconds, p = timed(lambda: stream_file(predictor, video, backend))
         speeds[name], probs[name] = len(p) / seconds, np.asarray(p)
         diffs[name] = diff = float(np.max(np.abs(probs[name] - probs["fp32"])))
         rows.append((f"2. bilstm end to end from {video.name}, {name}", speeds[name],
@@ -298,12 +292,17 @@ def r3d_rows(predictor: Predictor, sizes: dict) -> list[tuple]:
 
 
 # ---------------------------------------------------------------- 4. memory, one subprocess each
-def memory_child(checkpoint: str, video: str, threads: int) -> None:
-    """(In a fresh process) stream ``video`` through the engine; print ``{"peak_mib", "results"}`` as JSON."""
+def memory_child(checkpoint: str, video: str, out: str, threads: int) -> None:
+    """(In a fresh process) run ``predict_videos`` on ``video`` (what ``scripts/predict_video.py`` runs: the
+    engine, the results CSV, the timeline) into ``out``; print ``{"peak_mib", "results"}`` as JSON."""
+    from riskvision.inference.videos import predict_videos
+
     torch.set_num_threads(threads)
-    engine = StreamEngine(Predictor.from_checkpoint(checkpoint))
-    count = len(decode_into(engine, Path(video)))
-    print(json.dumps({"peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "results": count}))
+    report = predict_videos(checkpoint, [video], out, progress=None)
+    if report.failures:
+        raise RuntimeError(f"the memory run failed: {report.failures}")
+    print(json.dumps({"peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      "results": report.results[0].rows}))
 
 
 def memory_rows(folder: Path, sizes: dict, extra: dict) -> list[tuple]:
@@ -314,7 +313,7 @@ def memory_rows(folder: Path, sizes: dict, extra: dict) -> list[tuple]:
     for seconds in sizes["memory_s"]:
         video = write_video(folder / f"memory_{seconds}s.mp4", seconds, sizes["video"])
         code = (f"from riskvision.benchmarks.inference import memory_child; "
-                f"memory_child({str(checkpoint)!r}, {str(video)!r}, 1)")
+                f"memory_child({str(checkpoint)!r}, {str(video)!r}, {str(folder / f'memory_out_{seconds}')!r}, 1)")
         children[seconds] = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     peaks = {}
     for seconds, child in children.items():
@@ -325,9 +324,9 @@ def memory_rows(folder: Path, sizes: dict, extra: dict) -> list[tuple]:
     (short, a), (long, b) = peaks.items()
     growth = (b["peak_mib"] - a["peak_mib"]) / a["peak_mib"]
     w, h = sizes["video"]
-    note = (f"a fresh process each, 1 thread; bilstm net at {frame_size}x{frame_size} frames, "
-            f"{sizes['extra'].get('bilstm', {}).get('model.inputs.num_frames', 64)}-frame windows (the seed's "
-            "224x224 would take ~5 min per 10-min video here)")
+    note = (f"predict_videos (engine + results CSV + timeline), a fresh process each, 1 thread; bilstm at "
+            f"{frame_size}x{frame_size}, {sizes['extra'].get('bilstm', {}).get('model.inputs.num_frames', 64)}-frame "
+            "windows")
     return [(f"4. peak RSS streaming {short} s of {w}x{h} H.264 ({a['results']} results)",
              None, f"{a['peak_mib']:.0f} MiB", note),
             (f"4. peak RSS streaming {long} s of {w}x{h} H.264 ({b['results']} results)",
