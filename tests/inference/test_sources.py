@@ -281,3 +281,68 @@ def test_folder_source_orders_frames_by_name_at_fps(tmp_path: Path) -> None:
     empty.mkdir()
     with pytest.raises(VideoInputError, match="holds no image files"):
         open_source(empty)
+
+
+HTTP_SERVER = r'''
+import sys, time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+payload = open(sys.argv[1], "rb").read()
+
+
+class Live(BaseHTTPRequestHandler):
+    def do_GET(self):  # a live stream: no length, sent in paced chunks, then the connection closes
+        self.send_response(200)
+        self.send_header("Content-Type", "video/mp2t")
+        self.end_headers()
+        for start in range(0, len(payload), 4096):
+            self.wfile.write(payload[start:start + 4096])
+            self.wfile.flush()
+            time.sleep(0.02)
+
+    def log_message(self, *args):
+        pass
+
+
+server = HTTPServer(("127.0.0.1", 0), Live)
+print(server.server_address[1], flush=True)
+server.handle_request()
+'''
+
+
+@pytest.mark.timeout(60)
+def test_an_http_stream_is_read_live_from_a_local_server(tmp_path: Path) -> None:
+    """A network URL through FFmpeg's http protocol: an MPEG-TS served by a local server in another process
+    (FFmpeg's blocking connect would hold the GIL a server thread here needs)."""
+    import subprocess
+    import sys
+
+    ts = tmp_path / "camera.ts"
+    with av.open(str(ts), "w", format="mpegts") as container:
+        stream = container.add_stream(CODEC, rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        for i in range(45):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(gray_frame(i), format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    server = subprocess.Popen([sys.executable, "-c", HTTP_SERVER, str(ts)], stdout=subprocess.PIPE, text=True)
+    try:
+        url = f"http://127.0.0.1:{server.stdout.readline().strip()}/live.ts"
+        with open_source(url, stall_timeout_s=10) as source:
+            assert isinstance(source, LiveSource) and source.live and source.duration_s is None
+            with pytest.warns(UserWarning, match="stopped after"):
+                frames = list(source)
+        stats = source.stats()
+    finally:
+        server.kill()
+        server.wait()
+    # FFmpeg reads a live HTTP stream whose sender closes the connection as an I/O error: the source ends with a
+    # message naming it, after the frames the decoder still held
+    assert source.stopped_reason.startswith(f"live source {url} stopped after ")
+    assert "the sender closed the connection" in source.stopped_reason
+    for frame in frames:
+        assert_gray_level(frame)
+    times = [frame.time_s for frame in frames]
+    assert times == sorted(times) and times[0] >= 0
+    assert stats.received == stats.delivered + stats.dropped and 40 <= stats.received <= 45

@@ -531,19 +531,29 @@ class LiveSource(FrameSource):
         start_pts: int | None = None
         arrival_start = time.monotonic()
         index = 0
+
+        def put(frame: av.VideoFrame) -> None:
+            nonlocal start_pts, arrival_start, index
+            if start_pts is None:
+                start_pts, arrival_start = frame.pts or 0, time.monotonic()
+            time_s = _time_s(frame, index, self._stream, start_pts)
+            self._put(frame, time.monotonic() - arrival_start if time_s is None else time_s, index)
+            index += 1
+
         try:
             for frame in self._container.decode(self._stream):
                 if self._stop.is_set():
                     break
-                if start_pts is None:
-                    start_pts, arrival_start = frame.pts or 0, time.monotonic()
-                time_s = _time_s(frame, index, self._stream, start_pts)
-                self._put(frame, time.monotonic() - arrival_start if time_s is None else time_s, index)
-                index += 1
+                put(frame)
         except av.FFmpegError as error:
             if not self._stop.is_set():
-                reason = (f"live source {self.name} stopped after {index} frames: {error}. Fix: check the source "
-                          f"(`ffprobe \"{self.name}\"`)")
+                try:  # the pictures the decoder still holds (its delay) were received: deliver them too
+                    for frame in self._stream.codec_context.decode(None):
+                        put(frame)
+                except av.FFmpegError:
+                    pass
+                reason = (f"live source {self.name} stopped after {index} frames: {error} (the sender closed the "
+                          f"connection or the network failed). Fix: check the source (`ffprobe \"{self.name}\"`)")
         finally:
             self._container.close()
             if self._pipe is not None:
