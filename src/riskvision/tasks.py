@@ -119,31 +119,13 @@ class Task(ABC):
         """Per row, the decision shown to a user (a per-frame CSV's ``alarm`` column)."""
 
     @abstractmethod
-    def alarms(self, decisions: np.ndarray) -> np.ndarray:
-        """bool ``[N]``: which :meth:`decisions` are alarms."""
-
-    @abstractmethod
     def alarm_rule(self, threshold: float) -> str:
         """The alarm rule in words, for logs."""
-
-    @abstractmethod
-    def decision_name(self, decision: Any) -> str | None:
-        """A decision in words when it says more than "alarm" (a class name), else ``None``."""
 
     @property
     @abstractmethod
     def column_labels(self) -> list[str]:
         """Display names of :attr:`prob_columns` (``P(<label>)`` in figures)."""
-
-    @property
-    @abstractmethod
-    def level_names(self) -> tuple[str, ...]:
-        """The levels a prediction is shown at (colour keys of overlays), harmless first."""
-
-    @abstractmethod
-    def caption(self, values: np.ndarray, decision: Any, threshold: float) -> tuple[str, int, float]:
-        """What an overlay shows for one prediction (``values``: its :attr:`prob_columns` values ``[C]``):
-        ``(text, index into level_names, meter fraction in [0, 1])``."""
 
     @abstractmethod
     def describe(self, threshold: float) -> str:
@@ -236,26 +218,12 @@ class BinaryCrash(Task):
     def decisions(self, values: np.ndarray, threshold: float) -> np.ndarray:
         return self.crash_probability(values) >= threshold
 
-    def alarms(self, decisions: np.ndarray) -> np.ndarray:
-        return np.asarray(decisions, dtype=bool)
-
     def alarm_rule(self, threshold: float) -> str:
         return f"P(crash) >= {threshold:.2f}"
-
-    def decision_name(self, decision: Any) -> str | None:
-        return None
 
     @property
     def column_labels(self) -> list[str]:
         return ["crash"]
-
-    @property
-    def level_names(self) -> tuple[str, ...]:
-        return ("ok", "alarm")
-
-    def caption(self, values: np.ndarray, decision: Any, threshold: float) -> tuple[str, int, float]:
-        p, alarm = float(values[0]), bool(decision)
-        return f"{'ALARM ' if alarm else ''}P(crash) {p:.2f}  (thr {threshold:.2f})", int(alarm), p
 
     def describe(self, threshold: float) -> str:
         return f"binary P(crash), tuned threshold {threshold:.2f}"
@@ -340,27 +308,12 @@ class RiskLevels(Task):
     def decisions(self, values: np.ndarray, threshold: float) -> np.ndarray:
         return np.asarray(self.class_names)[np.asarray(values).argmax(axis=1)]
 
-    def alarms(self, decisions: np.ndarray) -> np.ndarray:
-        return np.asarray(decisions) != self.class_names[0]
-
     def alarm_rule(self, threshold: float) -> str:
         return f"the most likely class is not {self.class_names[0]}"
-
-    def decision_name(self, decision: Any) -> str | None:
-        return str(decision)
 
     @property
     def column_labels(self) -> list[str]:
         return list(self.class_names)
-
-    @property
-    def level_names(self) -> tuple[str, ...]:
-        return self.class_names
-
-    def caption(self, values: np.ndarray, decision: Any, threshold: float) -> tuple[str, int, float]:
-        k = self.class_names.index(str(decision))
-        every = " ".join(f"{name[:1]} {float(v):.2f}" for name, v in zip(self.class_names, values))
-        return f"{decision} {float(values[k]):.2f}  ({every})", k, float(values[k])
 
     def describe(self, threshold: float) -> str:
         return f"{self.num_outputs} classes {list(self.class_names)}"
