@@ -71,3 +71,20 @@ def test_eval_sliding_windows_with_probes(trained, tmp_path):
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["run"]["name"] == "tiny" and metrics["run"]["cost"]["parameters"] > 11_000_000
     assert "shuffled" in metrics["probes"] and metrics["counts"]["windows"] == len(real)
+
+
+@pytest.mark.slow
+def test_checkpoints_record_the_training_clip_span_and_the_predictor_reports_it(trained, caplog):
+    import torch
+
+    from riskvision.inference import Predictor
+    from riskvision.utils import CLIP_SPAN_KEY
+
+    best = next(trained.glob("checkpoints/epoch_*.ckpt"))
+    span = torch.load(best, weights_only=True)[CLIP_SPAN_KEY]
+    # the uniform sampler spreads its 4 frames over whole training videos of 2-3 s at 10 fps
+    assert 1.9 <= span["min"] <= span["median"] <= span["max"] <= 3.1, span
+    predictor = Predictor.from_checkpoint(best)
+    assert predictor.train_clip_span_s == span and predictor.window_span_s == pytest.approx(0.4)
+    assert f"trained on clips spanning {span['min']:.1f}-{span['max']:.1f} s" in predictor.describe()
+    assert "a streamed window spans 0.4 s" in caplog.text  # 4 consecutive frames at 10 fps: told, not hidden

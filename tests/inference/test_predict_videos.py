@@ -324,3 +324,28 @@ def test_folder_input_and_colliding_stems(files, tmp_path):
     assert find_sources(live) == (live, [])  # live sources are kept as given (opened, or refused, when scored)
     assert output_names(live) == ["rtsp_camera_local_8554_front", "dev_video7"]
     assert display_size(720, 1280) == (360, 640) and display_size(1080, 606) == (642, 360)
+
+
+def test_a_malformed_training_clip_span_is_refused(files, tmp_path):
+    checkpoint = torch.load(files["binary"], weights_only=True)
+    checkpoint["riskvision_train_clip_span_s"] = {"min": 5.0, "median": 2.0, "max": 9.0}
+    forged = tmp_path / "forged.ckpt"
+    torch.save(checkpoint, forged)
+    with pytest.raises(ValueError, match=r"forged.ckpt: stored riskvision_train_clip_span_s=.* is not .*in order"):
+        Predictor.from_checkpoint(forged)
+    checkpoint["riskvision_train_clip_span_s"] = {"min": 0.3, "median": 0.4, "max": 0.5}
+    torch.save(checkpoint, forged)
+    assert Predictor.from_checkpoint(forged).train_clip_span_s["median"] == 0.4
+
+
+@pytest.mark.parametrize("choice, expected", [("exponential", "ExponentialSmoother"), ("moving_average", "MovingAverage"),
+                                              ("none", "NoSmoothing")])
+def test_the_smoothing_choices_of_the_script_config(choice, expected):
+    import hydra
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("predict_video", overrides=["ckpt_path=x.ckpt", "videos=a.mp4", f"smoothing={choice}"])
+    smoother = hydra.utils.instantiate(cfg.smoothing)
+    assert type(smoother).__name__ == expected
+    assert smoother.update(0.8, 0.0) == pytest.approx(0.8)  # every smoother starts at the first value

@@ -13,6 +13,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 
+import numpy as np
 from lightning import LightningDataModule
 from torch.utils.data import DataLoader
 
@@ -233,6 +234,21 @@ class RiskDataModule(LightningDataModule):
         return self._loader(self.dataset(split, sampler, train=False), self.eval_batch_size)
 
     # ------------------------------------------------------------------------- summary
+
+    def clip_span_s(self, split: str = "train") -> dict[str, float] | None:
+        """How many seconds of video the clips of ``split`` span (first to last frame plus one frame, at the
+        target rate): ``{"min", "median", "max"}`` over its videos' last training anchors (the whole video for the
+        uniform sampler, ``num_frames / target_fps`` for a window); ``None`` before :meth:`setup` or without
+        videos. Checkpoints record it (``riskvision.utils.checkpointing``), the predictor reports it."""
+        if self.videos is None or not self.videos.get(split):
+            return None
+        spans = []
+        for video in self.videos[split]:
+            n = video.num_frames
+            frames = self.sampler.frames(n, self.sampler.train_anchors(n)[-1])
+            spans.append((max(frames) - min(frames) + 1) / self.target_fps)
+        values = np.asarray(spans)
+        return {"min": float(values.min()), "median": float(np.median(values)), "max": float(values.max())}
 
     def describe(self) -> dict:
         """Clips per split / source / category, crash clips and risk labels per target frame."""

@@ -31,7 +31,7 @@ from riskvision.data.transforms import NORMALIZATION_PRESETS
 from riskvision.models import FrameFeatureNet
 from riskvision.safe_load import CheckpointError
 from riskvision.tasks import Task
-from riskvision.utils import CONFIG_KEY, load_checkpoint, model_name
+from riskvision.utils import CLIP_SPAN_KEY, CONFIG_KEY, load_checkpoint, model_name
 
 if TYPE_CHECKING:
     from riskvision.inference.stream import StreamResult
@@ -61,6 +61,10 @@ class Predictor:
         backend_kind: what :meth:`stream` runs the net with: ``torch`` or ``onnxruntime``.
         export_dir: the ONNX export ``onnxruntime`` reads (``scripts/export.py``); ``None``: exported on first use
             into a temporary folder.
+        train_clip_span_s: ``{"min", "median", "max"}`` seconds of video the training clips spanned (the
+            checkpoint's ``riskvision_train_clip_span_s``), ``None`` when the checkpoint does not say. A window
+            here spans :attr:`window_span_s`; the bilstm's uniform training clips spread their frames over whole
+            videos, so the two can differ (a warning says so).
     """
 
     BACKENDS = ("torch", "onnxruntime")
@@ -81,6 +85,7 @@ class Predictor:
     precision: str = "fp32"
     backend_kind: str = "torch"
     export_dir: Path | None = None
+    train_clip_span_s: dict[str, float] | None = None
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "cpu", batch_size: int = 8,
@@ -141,15 +146,23 @@ class Predictor:
         if model_size is not None and model_size != size:
             log.warning(f"{name}: data.frame_size={size} differs from model.inputs.frame_size={model_size}; using "
                         "data.frame_size, what the model was fed in training and in eval.py")
+        span = _clip_span(checkpoint.get(CLIP_SPAN_KEY), name)
         module = hydra.utils.instantiate(_stored(run, "model", name, OmegaConf.is_dict))
         _load_state(module, checkpoint, run, name)
         module.eval().to(dev)
+        window_s = int(num_frames) / target_fps
+        if span is not None and not 0.75 <= window_s / span["median"] <= 1.25:
+            log.warning(f"{name}: its training clips spanned {span['min']:.1f}-{span['max']:.1f} s of video (median "
+                        f"{span['median']:.1f} s), a streamed window spans {window_s:.1f} s ({num_frames} consecutive "
+                        f"frames at {target_fps:g} fps): its scores answer a question spaced differently in time "
+                        "than the one it learned (riskvision.inference.scoring)")
         return cls(
             module=module, name=name, run_config=run, task=module.task, threshold=float(module.threshold),
             num_frames=int(num_frames),
             frame_size=(int(size), int(size)) if isinstance(size, int) else (int(size[0]), int(size[1])),
             normalization=str(normalization), target_fps=target_fps, device=dev,
             batch_size=int(batch_size), cache_features=bool(cache_features) and isinstance(module.net, FrameFeatureNet),
+            train_clip_span_s=span,
         )  # fmt: skip
 
     def stream(self, source: Any, step: int = 1, backend: Any = None, **post: Any) -> Iterator[StreamResult]:
@@ -187,11 +200,20 @@ class Predictor:
         """The probability columns of the predictions table (``prob_crash`` or ``prob_<class>``)."""
         return self.task.prob_columns
 
+    @property
+    def window_span_s(self) -> float:
+        """Seconds of video a streamed window spans: ``num_frames / target_fps``."""
+        return self.num_frames / self.target_fps
+
     def describe(self) -> str:
         """One line for the log: what it predicts and how it is fed."""
         size = f"{self.frame_size[0]}x{self.frame_size[1]}"
+        span = self.train_clip_span_s
+        trained = (f"; trained on clips spanning {span['min']:.1f}-{span['max']:.1f} s (median {span['median']:.1f} s)"
+                   if span else "")
         return (f"{Path(self.name).name}: {self.task.describe(self.threshold)}; windows of {self.num_frames} frames "
-                f"of {size} at {self.target_fps:g} fps, normalisation {self.normalization!r}, device {self.device}")
+                f"of {size} at {self.target_fps:g} fps ({self.window_span_s:.1f} s), normalisation "
+                f"{self.normalization!r}, device {self.device}{trained}")
 
 
 def _stored(run: DictConfig, key: str, name: str, valid: Callable[[Any], bool]) -> Any:
@@ -226,6 +248,18 @@ _EXPECTED = {_positive_int: "a positive integer", _positive_number: "a positive 
              _frame_size: "a positive integer or a [height, width] pair",
              _preset: f"one of {list(NORMALIZATION_PRESETS)}",
              OmegaConf.is_dict: "a model config (a mapping)"}
+
+
+def _clip_span(value: Any, name: str) -> dict[str, float] | None:
+    """The checkpoint's training clip span (``None`` when absent); :class:`CheckpointError` when it is malformed."""
+    if value is None:
+        return None
+    keys = ("min", "median", "max")
+    if not (isinstance(value, dict) and set(value) == set(keys) and all(map(_positive_number, value.values()))
+            and value["min"] <= value["median"] <= value["max"]):
+        raise CheckpointError(f"{name}: stored {CLIP_SPAN_KEY}={value!r} is not {{'min', 'median', 'max'}} seconds "
+                              "(positive, in order). Fix: pass a checkpoint written by riskvision's train.py")
+    return {key: float(value[key]) for key in keys}
 
 
 def _load_state(module: torch.nn.Module, checkpoint: dict[str, Any], run: DictConfig, name: str) -> None:

@@ -1,6 +1,7 @@
 """Thin helpers of train.py: config checks, instantiation, logging, checkpoint IO, pretrained weights."""
 
 from riskvision.utils.checkpointing import (
+    CLIP_SPAN_KEY,
     CONFIG_KEY,
     RUN_ID_KEY,
     AtomicCheckpointIO,
@@ -25,6 +26,7 @@ from riskvision.utils.pylogger import get_logger
 from riskvision.utils.rich_utils import print_config_tree
 
 __all__ = [
+    "CLIP_SPAN_KEY",
     "CONFIG_KEY",
     "RUN_ID_KEY",
     "AtomicCheckpointIO",

@@ -20,6 +20,8 @@ from riskvision.trust import check_stored_config
 CONFIG_KEY = "riskvision_cfg"
 #: Key of the training run's id (``riskvision.runs``) in each checkpoint.
 RUN_ID_KEY = "riskvision_run_id"
+#: ``{"min", "median", "max"}`` seconds of video the training clips spanned (``RiskDataModule.clip_span_s``).
+CLIP_SPAN_KEY = "riskvision_train_clip_span_s"
 FIX = "Fix: pass a .ckpt written by riskvision's train.py (e.g. RUN/checkpoints/last.ckpt)"
 
 
@@ -113,9 +115,12 @@ class RunConfigInCheckpoint(Callback):
         self.config, self.run_id = config, run_id
 
     def on_save_checkpoint(self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict[str, Any]) -> None:
-        """Add the config under :data:`CONFIG_KEY` and the run id under :data:`RUN_ID_KEY`."""
+        """Add the config under :data:`CONFIG_KEY`, the run id under :data:`RUN_ID_KEY` and the training clips'
+        time span under :data:`CLIP_SPAN_KEY` (when the datamodule says it)."""
         checkpoint[CONFIG_KEY] = self.config
         checkpoint[RUN_ID_KEY] = self.run_id
+        span = getattr(trainer.datamodule, "clip_span_s", None)
+        checkpoint[CLIP_SPAN_KEY] = span() if callable(span) else None
 
 
 class LastCheckpoint(Callback):
