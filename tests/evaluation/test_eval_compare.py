@@ -68,6 +68,7 @@ def test_notebook_executes_on_synthetic_runs(fake_runs, tmp_path, monkeypatch):
     assert not [o for o in outputs if o.output_type == "error"]
     markdown = [o["data"]["text/markdown"] for o in outputs if "text/markdown" in o.get("data", {})]
     assert any("bilstm − resnet3d101" in text for text in markdown)
-    assert len(list((tmp_path / "nb").glob("*.png"))) == 4
+    assert len(list((tmp_path / "nb").glob("*.png"))) == 5  # four comparison figures and the video's timeline
+    assert (tmp_path / "nb" / "video_timeline.png").stat().st_size > 1000
     printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     assert "tiny.ckpt: binary P(crash)" in printed and "windows of 4 frames of 32x32" in printed
