@@ -13,11 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from checkpoint_fakes import BILSTM, make_checkpoint, write_video
+from live_fakes import FifoWriter
+
 from riskvision.inference import Predictor
 from riskvision.inference.cli import main
-from riskvision.inference.scoring import score_windows
 from riskvision.inference.inputs import decode_video
-from tests.checkpoint_fakes import BILSTM, make_checkpoint, write_video
+from riskvision.inference.scoring import score_windows
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -69,34 +71,16 @@ def test_the_console_command_is_declared_and_runs():
     assert proc.returncode == 0 and "riskvision-predict" in proc.stdout and "rtsp://" in proc.stdout
 
 
-#: A camera in another process: 45 frames at 30 fps (1.5 s) of 64x48 MPEG-TS into the named pipe argv[1], paced.
-LIVE_WRITER = """
-import sys, time, av, numpy as np
-with av.open(sys.argv[1], "w", format="mpegts", container_options={"flush_packets": "1"}) as container:
-    stream = container.add_stream("libx264", rate=30)
-    stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-    stream.options = {"preset": "ultrafast", "tune": "zerolatency"}
-    for i in range(45):
-        image = np.full((48, 64, 3), 4 * i, np.uint8)
-        for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
-            container.mux(packet)
-        time.sleep(1 / 30)
-    for packet in stream.encode():
-        container.mux(packet)
-"""
-
-
 def test_a_live_mpegts_pipe_is_scored_as_it_arrives(files, tmp_path):
-    """A FIFO written live by another process (no seeking, no known length), through the console command."""
+    """A FIFO written live (45 frames at 30 fps, paced; no seeking, no known length), through the console command."""
     fifo = tmp_path / "camera.ts"
     os.mkfifo(fifo)
-    writer = subprocess.Popen([sys.executable, "-c", LIVE_WRITER, str(fifo)])
-    try:
-        out = tmp_path / "live"
-        assert main([str(files["ckpt"]), str(fifo), "--out", str(out), "--format", "jsonl", "--quiet"]) == 0
-        assert writer.wait(60) == 0
-    finally:
-        writer.kill()
+    writer = FifoWriter(fifo, num_frames=45, pace_s=1 / 30)
+    writer.start()
+    out = tmp_path / "live"
+    assert main([str(files["ckpt"]), str(fifo), "--out", str(out), "--format", "jsonl", "--quiet"]) == 0
+    writer.join(60)
+    assert not writer.is_alive() and writer.error is None
     rows = [json.loads(line) for line in (out / "camera.jsonl").read_text().splitlines()]
     assert len(rows) >= 3 and [row["frame"] for row in rows] == sorted({row["frame"] for row in rows})
     assert all(0.0 <= row["p_crash"] <= 1.0 for row in rows)
