@@ -290,7 +290,7 @@ class OverlayWriter:
         self.shown: StreamResult | None = None  # the result the next written frame shows
         self.pending: list[tuple[int, Any]] = []  # (target frame, pushed image) waiting for their results
         self.latest: Any = None
-        self._display: dict[int, np.ndarray] = {}  # id(pushed image) -> display-size frame (the latest one)
+        self._display: tuple[Any, np.ndarray] | None = None  # (pushed image, its display-size frame), the latest
         self._writer: Mp4Writer | None = None
         self._font = None
 
@@ -333,14 +333,14 @@ class OverlayWriter:
         self.pending = []
 
     def _shown_image(self, image: Any) -> np.ndarray:
-        key = id(image)
-        if key not in self._display:
+        """``image`` at display size, resized once however many target frames show it."""
+        if self._display is None or self._display[0] is not image:  # held, so no other image can take its id
             native = image.shape[-2:] if hasattr(image, "permute") else image.shape[:2]
             if self._writer is None:
                 self._open(*native)
             size = (self._writer.size[1], self._writer.size[0])
-            self._display = {key: resize_frame(image, size).permute(1, 2, 0).contiguous().numpy()}
-        return self._display[key]
+            self._display = (image, resize_frame(image, size).permute(1, 2, 0).contiguous().numpy())
+        return self._display[1]
 
     def _open(self, height: int, width: int) -> None:
         height, width = display_size(height, width, self.short_side)
