@@ -88,3 +88,41 @@ def test_checkpoints_record_the_training_clip_span_and_the_predictor_reports_it(
     assert predictor.train_clip_span_s == span and predictor.window_span_s == pytest.approx(0.4)
     assert f"trained on clips spanning {span['min']:.1f}-{span['max']:.1f} s" in predictor.describe()
     assert "a streamed window spans 0.4 s" in caplog.text  # 4 consecutive frames at 10 fps: told, not hidden
+
+
+def source_of(root: Path, video_id: str) -> Path:
+    """The file or frame folder of a synthetic video (DoTA frames/<clip>/images, BDD videos/100k/<split>/<id>.mp4)."""
+    found = list(root.glob(f"*/dota/frames/{video_id}/images")) + list(root.glob(f"*/bdd/videos/100k/*/{video_id}.mp4"))
+    assert len(found) == 1, (video_id, found)
+    return found[0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["bilstm", "resnet3d101"])
+def test_streaming_with_smoothing_off_equals_eval_sliding_scores(trained, tmp_path, model):
+    """The streaming engine on the test videos' own files (frame folders at 10 fps, 30 fps MP4s) against the
+    predictions.csv of ``scripts/eval.py settings.step=3``: the same windows, probabilities within 1e-5."""
+    from checkpoint_fakes import R3D101, make_checkpoint
+
+    from riskvision.inference import Predictor
+    from riskvision.inference.smoothing import NoSmoothing
+
+    synthetic = trained.parent / "synthetic"
+    if model == "bilstm":
+        ckpt = next(trained.glob("checkpoints/epoch_*.ckpt"))
+    else:  # random weights; the stored data config reads the same synthetic set
+        sizes = [f"++data.synthetic.{key}={value}".replace(" ", "") for key, value in SIZES.items()]
+        ckpt = make_checkpoint(tmp_path / "r3d", [*R3D101, f"data.synthetic.root={synthetic}", "data.synthetic.seed=0",
+                                                  *sizes, "data.num_workers=0", "data.persistent_workers=false"])
+    run("scripts/eval.py", f"ckpt_path={ckpt}", f"hydra.run.dir={tmp_path / 'eval'}", "settings.step=3",
+        "settings.probes=[none]", "settings.n_boot=10", "settings.latency_repeats=0")
+    table = read_predictions(tmp_path / "eval" / "predictions.csv")
+    predictor = Predictor.from_checkpoint(ckpt)
+    columns = predictor.columns
+    assert table["video_id"].nunique() >= 4 and set(table["source"]) == {"dota", "bdd"}
+    for video_id, rows in table.groupby("video_id"):
+        results = predictor.predict_video(source_of(synthetic, video_id), step=3, smoothing=NoSmoothing())
+        rows = rows.sort_values("end_frame")
+        assert [r.frame for r in results] == rows["end_frame"].tolist(), video_id
+        streamed = [[r.probs[c] for c in columns] for r in results]
+        assert abs(rows[columns].to_numpy(float) - streamed).max() <= 1e-5, video_id
