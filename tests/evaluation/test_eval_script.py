@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from riskvision.data.sources.synthetic import ensure_synthetic
@@ -126,3 +128,27 @@ def test_streaming_with_smoothing_off_equals_eval_sliding_scores(trained, tmp_pa
         assert [r.frame for r in results] == rows["end_frame"].tolist(), video_id
         streamed = [[r.probs[c] for c in columns] for r in results]
         assert abs(rows[columns].to_numpy(float) - streamed).max() <= 1e-5, video_id
+
+
+@pytest.mark.slow
+def test_per_frame_sliding_scoring_equals_the_whole_net_on_every_window(trained, tmp_path):
+    """eval.py's sliding scoring of the bilstm with the backbone once per frame (each video read once) gives the
+    table of the whole net on every window: the same rows in the same order, the same probe draws, the same
+    probabilities within 1e-5."""
+    best = next(trained.glob("checkpoints/epoch_*.ckpt"))
+    tables = {}
+    for per_frame in ("true", "false"):
+        out = tmp_path / per_frame
+        run("scripts/eval.py", f"ckpt_path={best}", f"hydra.run.dir={out}", "settings.step=2",
+            f"settings.per_frame={per_frame}", "settings.probes=[none,shuffled,repeated]", "settings.n_boot=10",
+            "settings.latency_repeats=0")
+        tables[per_frame] = read_predictions(out / "predictions.csv").drop(columns="run_id")
+        assert ("backbone once per frame" in (out / "eval.log").read_text()) == (per_frame == "true")
+    fast, slow = tables["true"], tables["false"]
+    meta = [c for c in slow.columns if not c.startswith("prob_") and c != "p_crash"]
+    assert len(fast) == len(slow) > 0 and set(fast["probe"]) == {"none", "shuffled", "repeated"}
+    pd.testing.assert_frame_equal(fast[meta], slow[meta])
+    assert np.abs(fast["prob_crash"].to_numpy() - slow["prob_crash"].to_numpy()).max() <= 1e-5
+    # the probes changed the scores (else equal draws would prove nothing)
+    none, shuffled = (fast[fast["probe"] == p]["prob_crash"].to_numpy() for p in ("none", "shuffled"))
+    assert np.abs(none - shuffled).max() > 1e-4

@@ -18,7 +18,9 @@ from lightning import LightningDataModule
 from torch.utils.data import DataLoader
 
 from riskvision.batch import LABEL_KEYS
-from riskvision.data.dataset import ClassBalancedSampler, ClipDataset, ClipIndex, PerVideoSampler, VideoTransform
+from riskvision.data.dataset import (
+    ClassBalancedSampler, ClipDataset, ClipIndex, PerVideoSampler, VideoTransform, VideoWindowsDataset,
+)  # fmt: skip
 from riskvision.data.labels import RISK_NAMES, LabelPolicy
 from riskvision.data.records import DataIssue, VideoRecord
 from riskvision.data.sampling import ClipSampler, WindowSampler
@@ -232,6 +234,23 @@ class RiskDataModule(LightningDataModule):
         of every video of ``split`` (per-frame scores; ``end_frame`` says which frame)."""
         sampler = WindowSampler(num_frames, eval_step=step)
         return self._loader(self.dataset(split, sampler, train=False), self.eval_batch_size)
+
+    def video_scoring_dataloader(self, split: str, num_frames: int, step: int = 1) -> DataLoader:
+        """The windows of :meth:`scoring_dataloader` grouped by video: one item per video, its frames read once
+        and its windows as indices into them (``VideoWindowsDataset``), for per-frame nets."""
+        if self.videos is None or self._normalize is None:
+            raise RuntimeError("call datamodule.setup() before asking for a scoring loader")
+        dataset = VideoWindowsDataset(self.videos[split], WindowSampler(num_frames, eval_step=step), self.labels,
+                                      self.frame_size, self.reader_factory)
+        return DataLoader(dataset, batch_size=None, shuffle=False, num_workers=self.num_workers,
+                          pin_memory=self.pin_memory, persistent_workers=self.persistent_workers and self.num_workers > 0)
+
+    @property
+    def normalizer(self) -> Normalize:
+        """uint8 ``[..., 3, H, W]`` -> the model's float input (after :meth:`setup`)."""
+        if self._normalize is None:
+            raise RuntimeError("call datamodule.setup() before asking for the normaliser")
+        return self._normalize
 
     # ------------------------------------------------------------------------- summary
 

@@ -1,4 +1,5 @@
-"""ClipDataset: a clip index entry (video, end frame) -> one batch item dict (the schema: riskvision.batch).
+"""ClipDataset: a clip index entry (video, end frame) -> one batch item dict (the schema: riskvision.batch);
+VideoWindowsDataset: a video -> its frames read once and all its evaluation windows (per-frame reuse).
 
 The frame reader is built lazily, once per worker process and record kind, so a dataset pickles
 cheaply to DataLoader workers. A video that cannot be read at all (the reader raises
@@ -158,26 +159,84 @@ class ClipDataset(Dataset):
         if tuple(clip.shape[-2:]) != self.frame_size:
             raise ValueError(f"clip of {record.video_id} is {tuple(clip.shape[-2:])} after augmentation, expected "
                              f"frame_size {self.frame_size}; make the augment's crop size match data.frame_size")
-        return {
-            "video": self.normalize(clip),
-            "crash": torch.tensor(self.labels.crash(video, frames), dtype=torch.int64),
-            "risk": torch.tensor(self.labels.risk(video, frames), dtype=torch.int64),
-            "video_id": record.video_id,
-            "source": record.source,
-            "end_frame": torch.tensor(frames[-1], dtype=torch.int64),
-            "category": record.category,
-            "ego": torch.tensor(record.ego),
-            "night": torch.tensor(record.night),
-            "fps": torch.tensor(video.fps, dtype=torch.float32),
-            "num_frames": torch.tensor(video.num_frames, dtype=torch.int64),
-            "anomaly_start": torch.tensor(_or_minus_one(video.anomaly_start), dtype=torch.int64),
-            "anomaly_end": torch.tensor(_or_minus_one(video.anomaly_end), dtype=torch.int64),
-            "substituted": torch.tensor(len(result.substituted), dtype=torch.int64),
-        }
+        return {"video": self.normalize(clip), **clip_fields(video, frames, self.labels),
+                "substituted": torch.tensor(len(result.substituted), dtype=torch.int64)}
+
+
+def clip_fields(video: TargetVideo, frames: Sequence[int], labels: LabelPolicy) -> dict:
+    """The batch fields of the clip of ``video`` made of target frames ``frames`` besides its pixels: the labels
+    and the metadata evaluation keeps (``riskvision.batch``)."""
+    record = video.record
+    return {
+        "crash": torch.tensor(labels.crash(video, frames), dtype=torch.int64),
+        "risk": torch.tensor(labels.risk(video, frames), dtype=torch.int64),
+        "video_id": record.video_id,
+        "source": record.source,
+        "end_frame": torch.tensor(frames[-1], dtype=torch.int64),
+        "category": record.category,
+        "ego": torch.tensor(record.ego),
+        "night": torch.tensor(record.night),
+        "fps": torch.tensor(video.fps, dtype=torch.float32),
+        "num_frames": torch.tensor(video.num_frames, dtype=torch.int64),
+        "anomaly_start": torch.tensor(_or_minus_one(video.anomaly_start), dtype=torch.int64),
+        "anomaly_end": torch.tensor(_or_minus_one(video.anomaly_end), dtype=torch.int64),
+    }
 
 
 def _or_minus_one(value: int | None) -> int:
     return -1 if value is None else int(value)
+
+
+class VideoWindowsDataset(Dataset):
+    """One item per video: its frames read ONCE and all its evaluation windows as indices into them, for nets
+    that score windows from per-frame work (``models.FrameFeatureNet``: the backbone once per frame).
+
+    Item (a collated batch of the video's ``W`` windows, ``riskvision.batch``, without ``video``):
+    ``frames`` uint8 ``[F, 3, H, W]`` (the frames some window uses, in order, at ``frame_size``, NOT normalised),
+    ``windows`` int64 ``[W, T]`` (positions into ``frames``: window ``w``'s clip is ``frames[windows[w]]``),
+    ``substituted`` (a scalar: the video's frames the reader replaced), ``replaced`` ``[W]`` (all False), and the
+    labels and metadata of each window (:func:`clip_fields`, the same as :class:`ClipDataset`'s items of the same
+    windows). A video that cannot be read gives an item with ``W = 0`` (one warning naming it).
+
+    Args:
+        videos: the split's videos at the target frame rate.
+        sampler: the windows (``eval_anchors`` and ``frames``), e.g. ``WindowSampler(num_frames, eval_step=step)``.
+        labels: the label policy.
+        frame_size: ``(H, W)`` frames are read at.
+        reader_factory: ``(record, size) -> FrameReader``; default ``readers.reader_for``.
+    """
+
+    def __init__(self, videos: Sequence[TargetVideo], sampler: ClipSampler, labels: LabelPolicy,
+                 frame_size: tuple[int, int], reader_factory: Callable | None = None) -> None:
+        self.videos = [video for video in videos if len(sampler.eval_anchors(video.num_frames))]
+        self.sampler, self.labels, self.frame_size = sampler, labels, tuple(frame_size)
+        self.reader_factory = reader_factory or reader_for
+        self._readers: dict[str, FrameReader] = {}
+
+    def __len__(self) -> int:
+        return len(self.videos)
+
+    def __getitem__(self, index: int) -> dict:
+        from torch.utils.data import default_collate
+
+        video = self.videos[index]
+        record = video.record
+        n = video.num_frames
+        clips = [self.sampler.frames(n, end) for end in self.sampler.eval_anchors(n)]
+        used = sorted({t for clip in clips for t in clip})
+        position = {t: k for k, t in enumerate(used)}
+        if record.kind not in self._readers:
+            self._readers[record.kind] = self.reader_factory(record, self.frame_size)
+        try:
+            result = self._readers[record.kind].read(record, video.native_indices(used))
+        except FrameReadError as error:
+            warnings.warn(f"dropping video {record.video_id} ({record.path}) from scoring: {error}", DataWarning,
+                          stacklevel=2)
+            return {"frames": torch.empty(0, 3, *self.frame_size, dtype=torch.uint8),
+                    "windows": torch.empty(0, self.sampler.num_frames, dtype=torch.int64)}
+        items = [{**clip_fields(video, clip, self.labels), REPLACED: torch.tensor(False)} for clip in clips]
+        return {"frames": result.frames, "windows": torch.tensor([[position[t] for t in clip] for clip in clips]),
+                "substituted": torch.tensor(len(result.substituted), dtype=torch.int64), **default_collate(items)}
 
 
 class PerVideoSampler(Sampler[int]):

@@ -10,7 +10,7 @@ import dataclasses
 import json
 import statistics
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from riskvision.files import atomic_write
 from riskvision.runs import new_run_id
 from riskvision.tasks import Task
 
-__all__ = ["measure_cost", "predict_table", "run_info", "write_evaluation"]
+__all__ = ["measure_cost", "predict_table", "predict_table_per_frame", "run_info", "write_evaluation"]
 
 
 def _batch_meta(batch: dict[str, Any]) -> dict[str, list]:
@@ -64,6 +64,43 @@ def predict_table(model: nn.Module, batches: Iterable[dict[str, Any]], task: Tas
         for probe in probes:
             video = PROBE_TRANSFORMS[probe](batch["video"], generators[probe]).to(device)
             probs[probe].append(task.table_values(model(video)))
+    tables = [make_table(meta, np.concatenate(probs[p]), task, p) for p in probes]
+    return pd.concat(tables, ignore_index=True)
+
+
+@torch.no_grad()
+def predict_table_per_frame(net: nn.Module, videos: Iterable[dict[str, Any]], task: Task,
+                            normalize: Callable[[Tensor], Tensor], probes: Sequence[str] = ("none",), seed: int = 0,
+                            device: str | torch.device = "cpu", batch_size: int = 8, chunk: int = 64) -> pd.DataFrame:
+    """:func:`predict_table`'s rows for a per-frame net (``models.FrameFeatureNet``: ``forward_features`` per frame,
+    ``forward_sequence`` per window) from per-video items (``data.dataset.VideoWindowsDataset``: a video's frames
+    read once, its windows as indices into them): the backbone runs ONCE per frame (``chunk`` frames a pass), the
+    sequence head once per window and probe (``batch_size`` windows a pass). The probes permute the windows'
+    features exactly as they permute frames, drawn clip by clip in the same order, so the table equals
+    :func:`predict_table` on ``RiskDataModule.scoring_dataloader`` (same windows, same probe draws) up to float
+    rounding, at a backbone cost per video that no longer grows with the window length.
+
+    ``normalize``: uint8 ``[N, 3, H, W]`` -> float (the datamodule's ``Normalize``)."""
+    unknown = set(probes) - set(PROBE_TRANSFORMS)
+    if unknown:
+        raise ValueError(f"unknown probes {sorted(unknown)}; choose from {sorted(PROBE_TRANSFORMS)}")
+    net.eval().to(device)
+    generators = {probe: torch.Generator().manual_seed(seed) for probe in probes}
+    meta: dict[str, list] = {key: [] for key in META_COLUMNS}
+    probs: dict[str, list[np.ndarray]] = {probe: [] for probe in probes}
+    for item in videos:
+        windows = item["windows"]
+        if not len(windows):  # an unreadable video (its dataset warned)
+            continue
+        frames = item["frames"]
+        features = torch.cat([net.forward_features(normalize(frames[a:a + chunk]).to(device)[None])[0]
+                              for a in range(0, len(frames), chunk)])  # [F, D]
+        for key, values in _batch_meta(item).items():
+            meta[key] += values
+        for probe in probes:
+            for a in range(0, len(windows), batch_size):
+                clip = PROBE_TRANSFORMS[probe](features[windows[a:a + batch_size].to(device)], generators[probe])
+                probs[probe].append(task.table_values(net.forward_sequence(clip)))
     tables = [make_table(meta, np.concatenate(probs[p]), task, p) for p in probes]
     return pd.concat(tables, ignore_index=True)
 

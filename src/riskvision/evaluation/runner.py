@@ -15,8 +15,11 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 
-from riskvision.evaluation.predict import measure_cost, predict_table, run_info, write_evaluation
+from riskvision.evaluation.predict import (
+    measure_cost, predict_table, predict_table_per_frame, run_info, write_evaluation,
+)  # fmt: skip
 from riskvision.inference.predictor import Predictor
+from riskvision.models import FrameFeatureNet
 from riskvision.runs import claim_run_folder
 from riskvision.utils import CONFIG_KEY, RUN_ID_KEY, instantiate_data, load_checkpoint, net_name
 
@@ -37,6 +40,8 @@ class EvalSettings:
             of every video (per-frame scores, what the anticipation metrics need); ``clips`` = the
             datamodule's own evaluation clips (what training's ``test/*`` metrics were computed on).
         step: frame step of ``sliding``.
+        per_frame: ``sliding`` with a per-frame net (``FrameFeatureNet``, the bilstm): read each video once and run
+            the backbone once per frame (``predict_table_per_frame``); ``False``: the whole net on every window.
         probes: ``none`` plus any shortcut probes (``shuffled``, ``repeated``).
         seed: seed of the probe transforms and the bootstrap.
         n_boot: bootstrap resamples for the confidence intervals.
@@ -48,6 +53,7 @@ class EvalSettings:
     split: str = "test"
     scoring: str = "sliding"
     step: int = 1
+    per_frame: bool = True
     probes: Sequence[str] = ("none", "shuffled", "repeated")
     seed: int = 0
     n_boot: int = 1000
@@ -80,8 +86,15 @@ def evaluate_module(module: Any, datamodule: Any, out_dir: str | Path, settings:
     num_frames, size = int(inputs["num_frames"]), inputs["frame_size"]
     height, width = (size, size) if isinstance(size, int) else size
     loader = scoring_loader(datamodule, settings, num_frames)
-    log.info(f"Scoring {settings.split} ({settings.scoring}, probes {list(settings.probes)}) with {name}")
-    table = predict_table(module, loader, module.task, settings.probes, settings.seed, settings.device)
+    per_frame = settings.scoring == "sliding" and settings.per_frame and isinstance(module.net, FrameFeatureNet)
+    log.info(f"Scoring {settings.split} ({settings.scoring}{', backbone once per frame' if per_frame else ''}, "
+             f"probes {list(settings.probes)}) with {name}")
+    if per_frame:
+        videos = datamodule.video_scoring_dataloader(settings.split, num_frames, settings.step)
+        table = predict_table_per_frame(module.net, videos, module.task, datamodule.normalizer, settings.probes,
+                                        settings.seed, settings.device, loader.batch_size or 1)
+    else:
+        table = predict_table(module, loader, module.task, settings.probes, settings.seed, settings.device)
     cost = measure_cost(module.net, [1, num_frames, 3, height, width], settings.latency_repeats)
     info = {"split": settings.split, "scoring": settings.scoring, "step": settings.step, "cost": cost, **(extra or {})}
     run = run_info(module, name, info, claim_run_folder(out_dir, "eval").run_id)
