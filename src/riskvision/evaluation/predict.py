@@ -39,6 +39,22 @@ def _batch_meta(batch: dict[str, Any]) -> dict[str, list]:
     return out
 
 
+def _collectors(probes: Sequence[str], seed: int) -> tuple[dict[str, torch.Generator], dict[str, list],
+                                                         dict[str, list[np.ndarray]]]:
+    """One seeded generator per probe and the empty metadata / per-probe value lists of a table."""
+    unknown = set(probes) - set(PROBE_TRANSFORMS)
+    if unknown:
+        raise ValueError(f"unknown probes {sorted(unknown)}; choose from {sorted(PROBE_TRANSFORMS)}")
+    generators = {probe: torch.Generator().manual_seed(seed) for probe in probes}
+    return generators, {key: [] for key in META_COLUMNS}, {probe: [] for probe in probes}
+
+
+def _table(meta: dict[str, list], probs: dict[str, list[np.ndarray]], task: Task) -> pd.DataFrame:
+    """The predictions table: one block of rows per probe."""
+    return pd.concat([make_table(meta, np.concatenate(values), task, probe) for probe, values in probs.items()],
+                     ignore_index=True)
+
+
 @torch.no_grad()
 def predict_table(model: nn.Module, batches: Iterable[dict[str, Any]], task: Task, probes: Sequence[str] = ("none",),
                   seed: int = 0, device: str | torch.device = "cpu") -> pd.DataFrame:
@@ -48,13 +64,8 @@ def predict_table(model: nn.Module, batches: Iterable[dict[str, Any]], task: Tas
     Samples flagged ``replaced`` (stand-ins the dataset returned for an unreadable clip, a copy of another
     clip) are dropped first (``riskvision.batch.without_replaced``): the table has one row per readable
     window and probe, none for a dropped clip."""
-    unknown = set(probes) - set(PROBE_TRANSFORMS)
-    if unknown:
-        raise ValueError(f"unknown probes {sorted(unknown)}; choose from {sorted(PROBE_TRANSFORMS)}")
     model.eval().to(device)
-    generators = {probe: torch.Generator().manual_seed(seed) for probe in probes}
-    meta: dict[str, list] = {key: [] for key in META_COLUMNS}
-    probs: dict[str, list[np.ndarray]] = {probe: [] for probe in probes}
+    generators, meta, probs = _collectors(probes, seed)
     for batch in batches:
         batch = without_replaced(batch)
         if not len(batch["video"]):
@@ -64,8 +75,7 @@ def predict_table(model: nn.Module, batches: Iterable[dict[str, Any]], task: Tas
         for probe in probes:
             video = PROBE_TRANSFORMS[probe](batch["video"], generators[probe]).to(device)
             probs[probe].append(task.table_values(model(video)))
-    tables = [make_table(meta, np.concatenate(probs[p]), task, p) for p in probes]
-    return pd.concat(tables, ignore_index=True)
+    return _table(meta, probs, task)
 
 
 @torch.no_grad()
@@ -81,13 +91,8 @@ def predict_table_per_frame(net: nn.Module, videos: Iterable[dict[str, Any]], ta
     rounding, at a backbone cost per video that no longer grows with the window length.
 
     ``normalize``: uint8 ``[N, 3, H, W]`` -> float (the datamodule's ``Normalize``)."""
-    unknown = set(probes) - set(PROBE_TRANSFORMS)
-    if unknown:
-        raise ValueError(f"unknown probes {sorted(unknown)}; choose from {sorted(PROBE_TRANSFORMS)}")
     net.eval().to(device)
-    generators = {probe: torch.Generator().manual_seed(seed) for probe in probes}
-    meta: dict[str, list] = {key: [] for key in META_COLUMNS}
-    probs: dict[str, list[np.ndarray]] = {probe: [] for probe in probes}
+    generators, meta, probs = _collectors(probes, seed)
     for item in videos:
         windows = item["windows"]
         if not len(windows):  # an unreadable video (its dataset warned)
@@ -101,8 +106,7 @@ def predict_table_per_frame(net: nn.Module, videos: Iterable[dict[str, Any]], ta
             for a in range(0, len(windows), batch_size):
                 clip = PROBE_TRANSFORMS[probe](features[windows[a:a + batch_size].to(device)], generators[probe])
                 probs[probe].append(task.table_values(net.forward_sequence(clip)))
-    tables = [make_table(meta, np.concatenate(probs[p]), task, p) for p in probes]
-    return pd.concat(tables, ignore_index=True)
+    return _table(meta, probs, task)
 
 
 def _latency_ms(model: nn.Module, video_shape: Sequence[int], repeats: int) -> float:
