@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import hydra
 import pytest
 import torch
 import yaml
@@ -58,6 +59,26 @@ def csv_metrics(run_dir: Path) -> list[dict[str, str]]:
 @pytest.mark.parametrize("model", [BILSTM, R3D101], ids=["bilstm", "resnet3d101"])
 def test_fast_dev_run(tmp_path, tiny_data, model):
     run_train(*tiny_data, *model, "debug=fast_dev_run", "test=true", "evaluation=none", f"hydra.run.dir={tmp_path}")
+
+
+@pytest.mark.parametrize("model, speed", [
+    (BILSTM, ["trainer.precision=bf16-mixed", "model.memory_format=channels_last", "model.compile=true"]),
+    (R3D101, ["trainer.precision=bf16-mixed", "model.memory_format=channels_last"]),  # compiling it takes minutes
+], ids=["bilstm", "resnet3d101"])
+def test_speed_options_train_and_test(tmp_path, tiny_data, model, speed):
+    """The training speed options from the command line, together: bf16 autocast, channels-last convolutions and
+    (bilstm) torch.compile. The run trains, tests and writes a checkpoint whose weights keep their names (compile
+    in place) and load into a plain net."""
+    run_train(*tiny_data, *model, *speed, *ONE_EPOCH, "test=true", "evaluation=none", "logger=csv",
+              f"hydra.run.dir={tmp_path}", timeout=600)
+    checkpoint = torch.load(next(tmp_path.glob("checkpoints/*.ckpt")), weights_only=True)
+    stored = checkpoint[CONFIG_KEY]
+    assert stored["model"]["compile"] == ("model.compile=true" in speed)
+    assert stored["model"]["memory_format"] == "channels_last" and stored["trainer"]["precision"] == "bf16-mixed"
+    assert not [key for key in checkpoint["state_dict"] if "_orig_mod" in key]
+    plain = hydra.utils.instantiate({**stored["model"], "compile": False, "memory_format": "contiguous"})
+    plain.load_state_dict(checkpoint["state_dict"])
+    assert [row for row in csv_metrics(tmp_path) if row.get("test/loss")], "the test ran"
 
 
 def test_train_test_checkpoints_and_config(tmp_path, tiny_data):

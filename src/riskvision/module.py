@@ -54,7 +54,14 @@ class RiskModule(LightningModule):
         pretrained: where the initial weights came from and whether they loaded; recorded only, train.py
             loads the weights.
         recipe: run-length facts of the published recipe (``max_epochs``); recorded only.
+        memory_format: ``contiguous`` or ``channels_last``: the net's convolution weights in channels-last memory
+            (``torch.channels_last`` for the 2D backbone of a ``FrameFeatureNet``, ``torch.channels_last_3d`` for
+            a 3D net); the convolutions then run channels-last. Same numbers up to float rounding.
+        compile: ``torch.compile`` the net in place (``nn.Module.compile``: the weights keep their names) when a
+            Trainer sets the module up (``configure_model``); a Predictor rebuilding the checkpoint does not.
     """
+
+    MEMORY_FORMATS = ("contiguous", "channels_last")
 
     def __init__(
         self,
@@ -67,8 +74,12 @@ class RiskModule(LightningModule):
         inputs: Mapping[str, Any] | None = None,
         pretrained: Mapping[str, Any] | None = None,
         recipe: Mapping[str, Any] | None = None,
+        memory_format: str = "contiguous",
+        compile: bool = False,
     ) -> None:
         super().__init__()
+        if memory_format not in self.MEMORY_FORMATS:
+            raise ValueError(f"model.memory_format={memory_format!r} is not one of {list(self.MEMORY_FORMATS)}")
         if not isinstance(task, Mapping) and not OmegaConf.is_dict(task):
             raise ValueError(
                 f"model.task={task!r} is the old form; model.task is now a task config, e.g. "
@@ -79,6 +90,11 @@ class RiskModule(LightningModule):
         self.hparams.update({key: _plain(value) for key, value in self.hparams.items()})
         self.task: Task = hydra.utils.instantiate(self.hparams.task)
         self.net = hydra.utils.instantiate(self.hparams.net)
+        if memory_format == "channels_last":
+            from riskvision.models import FrameFeatureNet
+
+            layout = torch.channels_last if isinstance(self.net, FrameFeatureNet) else torch.channels_last_3d
+            self.net.to(memory_format=layout)
         self.threshold_curve = None
         if self.task.tunes_threshold:
             self.register_buffer("threshold_grid", self.task.threshold_grid())
@@ -118,6 +134,12 @@ class RiskModule(LightningModule):
     def _decision_threshold(self, split: str) -> Tensor | float:
         """The tuned threshold on test; 0.5 while training and validating (the threshold being tuned)."""
         return self.threshold if split == "test" else 0.5
+
+    def configure_model(self) -> None:
+        """Under a Trainer: compile the net in place when ``compile`` is set (once)."""
+        if self.hparams.get("compile") and not getattr(self, "_compiled", False):
+            self.net.compile()
+            self._compiled = True
 
     # ----------------------------------------------------------------------------- steps
     def forward(self, video: Tensor) -> Tensor:
