@@ -1,0 +1,155 @@
+"""Training speed of both models at the seed settings and at the quickstart's, in one run
+(``scripts/benchmark_train.py``).
+
+    rows = run(threads=2)            # prints each row as it is measured, then the table
+
+For each model (``bilstm``, ``resnet3d101``) and setting (``seed``: the model config's own net and inputs, 64
+frames of 224x224 / 10 frames of 224x224, random weights; ``quickstart``: what ``python train.py model=...``
+trains on the synthetic data, ``conf/data_model``), on a synthetic set at the quickstart's 160x96 frames:
+
+* loader: frames/s the training DataLoader delivers with the configured workers, no model;
+* per variant (``fp32``, ``bf16`` autocast, ``channels_last`` (``model.memory_format``), ``compile``
+  (``model.compile``)): the model-only bound (forward + backward + Adam step on one batch already in memory)
+  and the training loop (the loader's batches -> the same step), frames/s = clips/s x frames per clip, and the
+  loop's share of its bound;
+* the ratio of each variant's loop to fp32's, and the loader's frames/s over what the fastest loop consumes
+  (target >= 1.5x).
+
+Each timing is ``steps`` steps after one warm-up step (the compile variant compiles in its warm-up). A cached-
+features row is not measured: the feature cache (issue 13, item 1) is not built yet.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import hydra
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+
+from riskvision.benchmarks.inference import CONF, seed_overrides
+from riskvision.data.sources.synthetic import ensure_synthetic
+from riskvision.utils import instantiate_data
+
+__all__ = ["VARIANTS", "run"]
+
+VARIANTS = ("fp32", "bf16", "channels_last", "compile")
+FULL = {"videos": 8, "steps": 1, "loader_batches": 6, "models": ("bilstm", "resnet3d101"),
+        "settings": ("quickstart", "seed"), "variants": VARIANTS, "extra": {}}
+# the smoke run leaves compile out: compiling the nets takes minutes on a CPU (tests/test_train.py runs it)
+QUICK = {"videos": 6, "steps": 1, "loader_batches": 2, "models": ("bilstm", "resnet3d101"), "settings": ("quickstart",),
+         "variants": VARIANTS[:3],
+         "extra": {"bilstm": ["model.inputs.frame_size=32", "model.inputs.num_frames=4", "model.net.hidden_size=8"],
+                   "resnet3d101": ["model.inputs.frame_size=32", "model.net.widen_factor=0.125"]}}
+SYNTHETIC = {"width": 160, "height": 96, "crash_seconds": [4, 7], "normal_seconds": [4, 7], "clips_per_source": [1, 1]}
+
+
+def _compose(model: str, setting: str, data: list[str], extra: list[str]):
+    overrides = seed_overrides(model) if setting == "seed" else [f"model={model}"]
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+            return compose("train.yaml", overrides=overrides + data + extra)
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def _module(cfg, variant: str):
+    cfg = cfg.copy()
+    cfg.model.memory_format = "channels_last" if variant == "channels_last" else "contiguous"
+    cfg.model.compile = variant == "compile"
+    torch.manual_seed(0)
+    module = hydra.utils.instantiate(cfg.model)
+    module.configure_model()  # compile, as the Trainer does
+    return module.train()
+
+
+def _stepper(module, variant: str) -> Callable[[dict], None]:
+    """One training step (forward, loss, backward, Adam) on a batch; bf16: the forward under CPU autocast."""
+    optimizer = torch.optim.Adam([p for p in module.parameters() if p.requires_grad], lr=1e-4)
+    target = module.task.target
+
+    def step(batch: dict) -> None:
+        context = torch.autocast("cpu", dtype=torch.bfloat16) if variant == "bf16" else contextlib.nullcontext()
+        with context:
+            logits = module(batch["video"])
+        loss = module.loss(logits.float(), batch[target])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def _epochs(loader) -> Iterator[dict]:
+    """The loader's batches, epoch after epoch (a small training split has few batches per epoch)."""
+    return itertools.chain.from_iterable(itertools.repeat(loader))
+
+
+def _frames(batch: dict) -> int:
+    return int(batch["video"].shape[0] * batch["video"].shape[1])
+
+
+def _timed(batches: Iterator[dict], work: Callable[[dict], None], count: int) -> float:
+    """Frames/s of ``work`` over ``count`` batches after one warm-up batch."""
+    work(next(batches))
+    frames, begin = 0, time.perf_counter()
+    for batch in itertools.islice(batches, count):
+        work(batch)
+        frames += _frames(batch)
+    return frames / (time.perf_counter() - begin)
+
+
+def _rows(model: str, setting: str, cfg, sizes: dict) -> list[tuple]:
+    datamodule = instantiate_data(cfg.data)
+    datamodule.setup("fit")
+    loader = datamodule.train_dataloader()
+    inputs = cfg.model.inputs
+    shape = f"{inputs.num_frames} frames of {inputs.frame_size}, batch {inputs.batch_size}"
+    label = f"{model} {setting} ({shape})"
+    loader_fps = _timed(_epochs(loader), lambda batch: None, sizes["loader_batches"])
+    rows = [(f"{label}: loader ({datamodule.num_workers} workers)", loader_fps, "", "")]
+    print(rows[-1], flush=True)
+    speeds = {}
+    for variant in sizes["variants"]:
+        module = _module(cfg, variant)
+        step = _stepper(module, variant)
+        fixed = next(iter(loader))
+        bound = _timed(itertools.repeat(fixed), step, sizes["steps"])
+        speeds[variant] = loop = _timed(_epochs(loader), step, sizes["steps"])
+        rows.append((f"{label}: {variant}", loop, f"{loop / speeds['fp32']:.2f}x fp32",
+                     f"model-only bound {bound:.1f} frames/s; loop at {loop / bound:.0%} of it"))
+        print(rows[-1], flush=True)
+    fastest = max(speeds, key=speeds.get)
+    rows.append((f"{label}: loader vs the fastest loop ({fastest})", None,
+                 f"{loader_fps / speeds[fastest]:.1f}x what it consumes (target >= 1.5x)", ""))
+    return rows
+
+
+def run(quick: bool = False, threads: int = 2) -> list[tuple]:
+    """Every row (module docstring); prints them as they come and the table at the end."""
+    sizes = QUICK if quick else FULL
+    torch.set_num_threads(threads)
+    rows: list[tuple] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        synthetic = {**SYNTHETIC, "num_crash": sizes["videos"], "num_normal": sizes["videos"]}
+        if quick:
+            synthetic.update(width=48, height=32, crash_seconds=[2, 2], normal_seconds=[2, 2])
+        ensure_synthetic(Path(tmp) / "synthetic", seed=0, **synthetic)
+        data = [f"data.synthetic.root={Path(tmp) / 'synthetic'}", "data.synthetic.seed=0", "data.split.val_fraction=0.3",
+                *[f"++data.synthetic.{key}={value}".replace(" ", "") for key, value in synthetic.items()]]
+        for model in sizes["models"]:
+            for setting in sizes["settings"]:
+                cfg = _compose(model, setting, data, sizes["extra"].get(model, []))
+                rows += _rows(model, setting, cfg, sizes)
+    print(f"\nSUMMARY ({threads} threads; frames/s = training clips/s x frames per clip; measured in this run)")
+    print("\n| measurement | frames/s | result | notes |\n|---|---:|---|---|")
+    for name, fps, result, notes in rows:
+        print(f"| {name} | {'' if fps is None else f'{fps:.1f}'} | {result} | {notes} |")
+    return rows

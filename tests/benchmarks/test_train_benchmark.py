@@ -1,0 +1,18 @@
+"""riskvision.benchmarks.training (scripts/benchmark_train.py) runs end to end at tiny sizes and reports every
+row; timings are never asserted."""
+
+import math
+
+from riskvision.benchmarks.training import VARIANTS, run
+
+
+def test_quick_run_reports_every_variant_of_both_models(capsys):
+    rows = run(quick=True, threads=1)
+    names = [name for name, *_ in rows]
+    for model in ("bilstm", "resnet3d101"):
+        mine = [name.split(": ", 1)[1] for name in names if name.startswith(f"{model} quickstart")]
+        assert mine[0].startswith("loader (") and mine[1:4] == list(VARIANTS[:3]) and mine[4].startswith("loader vs")
+    assert all(fps is None or (fps > 0 and math.isfinite(fps)) for _, fps, *_ in rows)
+    assert all("model-only bound" in row[3] for row in rows if row[0].endswith(VARIANTS))
+    assert VARIANTS == ("fp32", "bf16", "channels_last", "compile")  # a full run measures compile too
+    assert "SUMMARY" in capsys.readouterr().out
