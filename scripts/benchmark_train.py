@@ -9,19 +9,10 @@ Random weights, nothing downloaded; every figure is measured in this run (``risk
 
 from __future__ import annotations
 
-import argparse
+import sys
 
+from riskvision.benchmarks import command_line
 from riskvision.benchmarks.training import run
 
-
-def main(argv: list[str] | None = None) -> None:
-    """Parse the command line and run the benchmark."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="tiny nets and data (a smoke run)")
-    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
-    args = parser.parse_args(argv)
-    run(args.quick, args.threads)
-
-
 if __name__ == "__main__":
-    main()
+    command_line(run, __doc__, sys.argv[1:])
