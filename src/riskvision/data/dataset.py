@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import Dataset, Sampler, default_collate
 
 from riskvision.batch import LABEL_KEYS, REPLACED
 from riskvision.data.labels import LabelPolicy
@@ -217,8 +217,6 @@ class VideoWindowsDataset(Dataset):
         return len(self.videos)
 
     def __getitem__(self, index: int) -> dict:
-        from torch.utils.data import default_collate
-
         video = self.videos[index]
         record = video.record
         n = video.num_frames

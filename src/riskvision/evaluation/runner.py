@@ -62,15 +62,17 @@ class EvalSettings:
     predictions_file: str = "predictions.csv"
 
 
-def scoring_loader(datamodule: Any, settings: EvalSettings, num_frames: int) -> DataLoader:
-    """The DataLoader ``settings`` asks for (after ``datamodule.setup``)."""
+def scoring_loader(datamodule: Any, settings: EvalSettings, num_frames: int, per_frame: bool = False) -> DataLoader:
+    """The DataLoader ``settings`` asks for (after ``datamodule.setup``); ``per_frame`` (sliding scoring of a
+    per-frame net): one item per video (``video_scoring_dataloader``) instead of one per window."""
     if settings.scoring not in SCORINGS:
         raise ValueError(f"scoring={settings.scoring!r}; choose one of {list(SCORINGS)}")
     if settings.split not in SETUP_STAGE:
         raise ValueError(f"split={settings.split!r}; choose one of {list(SETUP_STAGE)}")
     datamodule.setup(SETUP_STAGE[settings.split])
     if settings.scoring == "sliding":
-        return datamodule.scoring_dataloader(settings.split, num_frames, settings.step)
+        scoring = datamodule.video_scoring_dataloader if per_frame else datamodule.scoring_dataloader
+        return scoring(settings.split, num_frames, settings.step)
     if settings.split == "train":
         raise ValueError("scoring=clips exists for val and test only (training clips are random draws)")
     return datamodule.val_dataloader() if settings.split == "val" else datamodule.test_dataloader()
@@ -85,14 +87,13 @@ def evaluate_module(module: Any, datamodule: Any, out_dir: str | Path, settings:
     inputs = module.hparams["inputs"]
     num_frames, size = int(inputs["num_frames"]), inputs["frame_size"]
     height, width = (size, size) if isinstance(size, int) else size
-    loader = scoring_loader(datamodule, settings, num_frames)
     per_frame = settings.scoring == "sliding" and settings.per_frame and isinstance(module.net, FrameFeatureNet)
+    loader = scoring_loader(datamodule, settings, num_frames, per_frame)
     log.info(f"Scoring {settings.split} ({settings.scoring}{', backbone once per frame' if per_frame else ''}, "
              f"probes {list(settings.probes)}) with {name}")
     if per_frame:
-        videos = datamodule.video_scoring_dataloader(settings.split, num_frames, settings.step)
-        table = predict_table_per_frame(module.net, videos, module.task, datamodule.normalizer, settings.probes,
-                                        settings.seed, settings.device, loader.batch_size or 1)
+        table = predict_table_per_frame(module.net, loader, module.task, datamodule.normalizer, settings.probes,
+                                        settings.seed, settings.device, datamodule.eval_batch_size)
     else:
         table = predict_table(module, loader, module.task, settings.probes, settings.seed, settings.device)
     cost = measure_cost(module.net, [1, num_frames, 3, height, width], settings.latency_repeats)
