@@ -82,3 +82,18 @@ def test_crash_modes():
     assert LabelPolicy("overlap").crash(video, [50, 51]) == 0
     with pytest.raises(ValueError, match="crash_mode"):
         LabelPolicy("frame")
+
+
+@pytest.mark.parametrize("sampler", [WindowSampler(4, eval_step=3), WindowSampler(16), UniformSampler(5),
+                                     UniformSampler(5, jitter=True)], ids=["window-step3", "window16", "uniform", "jitter"])
+@pytest.mark.parametrize("length", [1, 3, 12, 40])
+def test_frames_used_holds_every_frame_a_clip_can_take(sampler, length):
+    """What a feature cache stores: the union of every clip's frames (random draws included for training)."""
+    torch.manual_seed(0)
+    for train in (True, False):
+        anchors = sampler.train_anchors(length) if train else sampler.eval_anchors(length)
+        drawn = {t for end in anchors for _ in range(30) for t in sampler.frames(length, end, random=train)}
+        used = sampler.frames_used(length, train)
+        assert used == sorted(set(used)) and drawn <= set(used)
+        if not (train and getattr(sampler, "jitter", False)):
+            assert set(used) == drawn  # nothing more than the clips take

@@ -46,6 +46,12 @@ class ClipSampler(ABC):
     def eval_anchors(self, video_frames: int) -> range:
         """End frames of the validation/test clips."""
 
+    def frames_used(self, video_frames: int, train: bool) -> list[int]:
+        """Sorted target frames some training (``train``: random draws included) or evaluation clip of a
+        ``video_frames``-long video can hold (what a feature cache must store)."""
+        anchors = self.train_anchors(video_frames) if train else self.eval_anchors(video_frames)
+        return sorted({t for end in anchors for t in self.frames(video_frames, end)})
+
 
 class UniformSampler(ClipSampler):
     """``num_frames`` frames spread evenly over the whole video (seed A, 64 frames).
@@ -80,6 +86,11 @@ class UniformSampler(ClipSampler):
     def eval_anchors(self, video_frames: int) -> range:
         return range(video_frames - 1, video_frames)
 
+    def frames_used(self, video_frames: int, train: bool) -> list[int]:
+        if train and self.jitter:
+            return list(range(video_frames))
+        return super().frames_used(video_frames, train)
+
 
 class WindowSampler(ClipSampler):
     """``num_frames`` consecutive frames ending at the anchor (resnet3d101, 10 frames).
@@ -105,3 +116,8 @@ class WindowSampler(ClipSampler):
 
     def eval_anchors(self, video_frames: int) -> range:
         return range(0, video_frames, self.eval_step)
+
+    def frames_used(self, video_frames: int, train: bool) -> list[int]:
+        anchors = np.asarray(self.train_anchors(video_frames) if train else self.eval_anchors(video_frames))
+        frames = anchors[:, None] - self.num_frames + 1 + np.arange(self.num_frames)
+        return np.unique(frames.clip(min=0)).tolist()

@@ -100,6 +100,11 @@ class ClipAugment:
             return torch.stack([self._compose(tv_tensors.Image(frame)).as_subclass(torch.Tensor) for frame in clip])
         return self._compose(tv_tensors.Video(clip)).as_subclass(torch.Tensor)
 
+    @property
+    def is_identity(self) -> bool:
+        """No transform: clips pass unchanged."""
+        return not self.transforms
+
     def __repr__(self) -> str:
         return f"ClipAugment(per_frame={self.per_frame}, transforms={self.transforms})"
 
