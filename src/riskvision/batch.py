@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["FIELDS", "LABEL_KEYS", "METADATA_KEYS", "REPLACED", "VIDEO", "Field", "field", "without_replaced"]
+__all__ = ["FEATURES", "FIELDS", "LABEL_KEYS", "METADATA_KEYS", "REPLACED", "VIDEO", "Field", "field", "without_replaced"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,8 @@ class Field:
 
 FIELDS: tuple[Field, ...] = (
     Field("video", "float32", "[B, T, C, H, W]", "normalised clip (preset imagenet, kinetics or activitynet), C = 3 RGB"),
+    Field("features", "float32", "[B, T, D]", "per-frame features of a frozen backbone read from the feature cache "
+          "(riskvision.data.feature_cache), in place of video when model.feature_cache.enabled=true"),
     Field("crash", "int64", "[B]", "0/1 crash label from the LabelPolicy"),
     Field("risk", "int64", "[B]", "0 Normal / 1 Warning / 2 Danger of the window's last frame"),
     Field("video_id", "str", "list[B]", "clip id"),
@@ -53,11 +55,13 @@ FIELDS: tuple[Field, ...] = (
 
 #: The clip tensor's key.
 VIDEO = "video"
+#: The key of cached per-frame features (in place of ``video``).
+FEATURES = "features"
 #: The key flagging stand-in samples (see :func:`without_replaced`).
 REPLACED = "replaced"
 #: The label keys a task can learn (``tasks.BinaryCrash`` reads ``crash``, ``tasks.RiskLevels`` ``risk``).
 LABEL_KEYS = ("crash", "risk")
-#: Keys besides ``video``, ``substituted`` and ``replaced``: the clip's labels and the metadata that evaluation keeps per
+#: Keys besides ``video`` (or ``features``), ``substituted`` and ``replaced``: the clip's labels and the metadata that evaluation keeps per
 #: window (the columns of its predictions table, in this order).
 METADATA_KEYS = (
     "video_id", "source", "category", "ego", "night", "end_frame", "fps", "num_frames",

@@ -22,7 +22,7 @@ from lightning.pytorch import LightningModule
 from omegaconf import OmegaConf
 from torch import Tensor
 
-from riskvision.batch import METADATA_KEYS, without_replaced
+from riskvision.batch import FEATURES, METADATA_KEYS, VIDEO, without_replaced
 from riskvision.safe_load import load_torch_file
 from riskvision.tasks import Task
 from riskvision.trust import check_stored_config
@@ -59,6 +59,11 @@ class RiskModule(LightningModule):
             a 3D net); the convolutions then run channels-last. Same numbers up to float rounding.
         compile: ``torch.compile`` the net in place (``nn.Module.compile``: the weights keep their names) when a
             Trainer sets the module up (``configure_model``); a Predictor rebuilding the checkpoint does not.
+        feature_cache: ``{enabled, dir, views, batch_frames}`` (``model.feature_cache``): when a fit starts
+            (``on_fit_start``: the net is on its device), a ``FrameFeatureNet`` whose per-frame features cannot train
+            (a frozen backbone) has them extracted once into the cache under ``dir`` and trains its sequence head on
+            them (``RiskDataModule.use_feature_cache``; ``views``: augmented views per training video). Batches then
+            carry ``features`` instead of ``video``; the weights and checkpoints are the same as without the cache.
     """
 
     MEMORY_FORMATS = ("contiguous", "channels_last")
@@ -76,6 +81,7 @@ class RiskModule(LightningModule):
         recipe: Mapping[str, Any] | None = None,
         memory_format: str = "contiguous",
         compile: bool = False,
+        feature_cache: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         if memory_format not in self.MEMORY_FORMATS:
@@ -141,10 +147,51 @@ class RiskModule(LightningModule):
             self.net.compile()
             self._compiled = True
 
+    def on_fit_start(self) -> None:
+        """With ``feature_cache.enabled``: fill the feature cache and switch the datamodule's clips to it (before
+        any loader is built; every DDP rank does it, sharing the extraction)."""
+        config = self.hparams.get("feature_cache") or {}
+        if config.get("enabled"):
+            self._use_feature_cache(config)
+
+    def _use_feature_cache(self, config: Mapping[str, Any]) -> None:
+        from riskvision.models import FrameFeatureNet
+
+        identity = self.net.feature_identity() if isinstance(self.net, FrameFeatureNet) else None
+        if identity is None:
+            raise ValueError(
+                f"model.feature_cache.enabled=true needs a net whose per-frame features do not train; "
+                f"{type(self.net).__name__}{'' if isinstance(self.net, FrameFeatureNet) else ' has no per-frame features'}"
+                f"{' trains its backbone (model.net.freeze)' if isinstance(self.net, FrameFeatureNet) else ''}. Fix: "
+                "model.feature_cache.enabled=false, or model=bilstm with model.net.freeze=all")
+        datamodule = self.trainer.datamodule
+        if not hasattr(datamodule, "use_feature_cache"):
+            raise ValueError("model.feature_cache.enabled=true needs a RiskDataModule (trainer.fit(..., datamodule=...))")
+        net, device = self.net, self.device
+
+        def encode(frames: Tensor) -> Tensor:
+            return net.forward_features(frames.to(device)[None])[0]
+
+        was_training = net.training
+        net.eval()
+        try:
+            datamodule.use_feature_cache(config["dir"], identity, encode, views=int(config.get("views") or 0),
+                                         seed=int(config.get("seed") or 0),
+                                         batch_frames=int(config.get("batch_frames") or 64), rank=self.global_rank,
+                                         world_size=self.trainer.world_size)
+        finally:
+            net.train(was_training)
+
     # ----------------------------------------------------------------------------- steps
     def forward(self, video: Tensor) -> Tensor:
         """Logits of the net for a normalised clip ``[B, T, C, H, W]``."""
         return self.net(video)
+
+    def logits(self, batch: Mapping[str, Any]) -> Tensor:
+        """Logits of a batch: the net on its ``video``, or its sequence head on cached ``features`` ``[B, T, D]``."""
+        if FEATURES in batch:
+            return self.net.forward_sequence(batch[FEATURES])
+        return self(batch[VIDEO])
 
     def loss(self, logits: Tensor, labels: Tensor) -> Tensor:
         """The task's loss (``riskvision.tasks``)."""
@@ -165,7 +212,7 @@ class RiskModule(LightningModule):
         labels = batch[self.task.target]
         if not len(labels):
             return None
-        logits = self(batch["video"])
+        logits = self.logits(batch)
         loss = self.loss(logits, labels)
         probs = self.task.probabilities(logits.detach())
         scores = self.task.scores(probs)
@@ -197,10 +244,10 @@ class RiskModule(LightningModule):
         """Per-window probabilities ``probs`` ``[B', K]`` plus the metadata and labels of the batch's ``B'``
         samples not flagged ``replaced``; ``None`` when every sample is."""
         batch = without_replaced(batch)
-        if not len(batch["video"]):
+        if not len(batch[self.task.target]):
             return None
         out = {key: batch[key] for key in METADATA_KEYS if key in batch}
-        out["probs"] = self.task.probabilities(self(batch["video"]))
+        out["probs"] = self.task.probabilities(self.logits(batch))
         return out
 
     # ----------------------------------------------------------------------------- epoch ends

@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from lightning import LightningDataModule
@@ -19,8 +21,9 @@ from torch.utils.data import DataLoader
 
 from riskvision.batch import LABEL_KEYS
 from riskvision.data.dataset import (
-    ClassBalancedSampler, ClipDataset, ClipIndex, PerVideoSampler, VideoTransform, VideoWindowsDataset,
+    CachedClipDataset, ClassBalancedSampler, ClipDataset, ClipIndex, PerVideoSampler, VideoTransform, VideoWindowsDataset,
 )  # fmt: skip
+from riskvision.data.feature_cache import Encode, FeatureCache, FeatureEntry, describe_callable
 from riskvision.data.labels import RISK_NAMES, LabelPolicy
 from riskvision.data.records import DataIssue, VideoRecord
 from riskvision.data.sampling import ClipSampler, WindowSampler
@@ -128,6 +131,8 @@ class RiskDataModule(LightningDataModule):
         self.records_by_source: dict[str, list[VideoRecord]] | None = None
         self.videos: dict[str, list[TargetVideo]] | None = None
         self._normalize: VideoTransform | None = None
+        self.feature_cache: FeatureCache | None = None
+        self.feature_entries: dict[str, list[FeatureEntry]] = {}
 
     # ------------------------------------------------------------------------- index
 
@@ -197,11 +202,15 @@ class RiskDataModule(LightningDataModule):
 
     def dataset(self, split: str, sampler: ClipSampler, train: bool) -> ClipDataset:
         """Clips of ``split``: training anchors, augmentation and random frames (if the sampler draws
-        any), or every evaluation anchor with fixed frames."""
+        any), or every evaluation anchor with fixed frames. After :meth:`use_feature_cache`, the clips of the
+        configured sampler carry cached features instead of pixels (``CachedClipDataset``)."""
         if self.videos is None or self._normalize is None:
             raise RuntimeError("call datamodule.setup() before asking for datasets")
         videos = self.videos[split]
         anchors = sampler.train_anchors if train else sampler.eval_anchors
+        if self.feature_cache is not None and sampler is self.sampler:
+            return CachedClipDataset(videos, ClipIndex(videos, anchors), sampler, self.labels, self.feature_cache,
+                                     self.feature_entries[split], random_frames=train)
         return ClipDataset(
             videos, ClipIndex(videos, anchors), sampler, self.labels, self._normalize,
             self.train_read_size if train else self.frame_size, self.frame_size,
@@ -244,6 +253,64 @@ class RiskDataModule(LightningDataModule):
                                       self.frame_size, self.reader_factory)
         return DataLoader(dataset, batch_size=None, shuffle=False, num_workers=self.num_workers,
                           pin_memory=self.pin_memory, persistent_workers=self.persistent_workers and self.num_workers > 0)
+
+    # ------------------------------------------------------------------------- feature cache
+
+    def use_feature_cache(self, root: str | Path, backbone: Mapping[str, Any], encode: Encode, views: int = 0,
+                          seed: int = 0, batch_frames: int = 64, rank: int = 0, world_size: int = 1) -> FeatureCache:
+        """From now on, the train / val / test clips carry the per-frame features of a frozen backbone, read from
+        a feature cache under ``root`` (``riskvision.data.feature_cache``), instead of pixels; missing entries are
+        extracted first. Returns the cache.
+
+        Args:
+            root: the cache folder (``model.feature_cache.dir``).
+            backbone: what the backbone's features depend on (``FrameFeatureNet.feature_identity()``: its name and
+                weights digest); the rest of the key (frame size, normalisation, reader, target fps) is this
+                datamodule's.
+            encode: normalised float32 frames ``[N, 3, H, W]`` -> features ``[N, D]``.
+            views: 0: features of the frames as read, which needs training without augmentation; K >= 1: K draws of
+                the training augmentation per training video, one picked per clip per epoch (val/test videos are
+                never augmented).
+            seed: seeds the views' draws.
+            batch_frames: frames per ``encode`` call.
+            rank, world_size: this process among DDP ranks (they share the extraction).
+
+        Raises:
+            ValueError: a training augmentation with ``views == 0``, or negative ``views``.
+        """
+        if self.videos is None or self._normalize is None:
+            raise RuntimeError("call datamodule.setup() before use_feature_cache()")
+        if views < 0:
+            raise ValueError(f"model.feature_cache.views={views}; use 0 (no augmentation) or K >= 1 augmented views")
+        augmented = self.augment is not None and not getattr(self.augment, "is_identity", False)
+        if augmented and not views:
+            raise ValueError(
+                f"model.feature_cache.enabled=true stores each frame's features once, but training augments clips "
+                f"({self.augment!r}), which changes them every epoch. Fix: model.inputs.augment=none (train without "
+                "augmentation), or model.feature_cache.views=K (K augmented views per training video, extracted once; "
+                "each epoch picks one per clip)")
+        if not augmented and views:
+            log.warning("model.feature_cache.views=%d ignored: training does not augment (model.inputs.augment), so "
+                        "every view would be the same; caching the frames as read", views)
+            views = 0
+        key = {**backbone, "frame_size": list(self.frame_size), "normalization": self.normalization,
+               "reader": describe_callable(self.reader_factory), "target_fps": self.target_fps, "compute": "float32"}
+        cache = FeatureCache(root, key)
+        entries = {}
+        for split, videos in self.videos.items():
+            train = split == "train"
+            entries[split] = [FeatureEntry(video, tuple(self.sampler.frames_used(video.num_frames, train)),
+                                           self.train_read_size if train else self.frame_size,
+                                           views if train else 0, self.augment if train and views else None,
+                                           repr(self.augment) if train and views else "", seed)
+                              for video in videos]
+        log.info("Feature cache %s: checking %d entries (%d frames)", cache.path, sum(map(len, entries.values())),
+                 sum(len(e.frames) * e.rows for split in entries.values() for e in split))
+        report = cache.fill([e for split in entries.values() for e in split], encode, self.reader_factory,
+                            self._normalize, self.num_workers, batch_frames, rank, world_size)
+        log.info(cache.describe(report))
+        self.feature_cache, self.feature_entries = cache, entries
+        return cache
 
     @property
     def normalizer(self) -> Normalize:

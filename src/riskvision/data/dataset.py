@@ -163,6 +163,48 @@ class ClipDataset(Dataset):
                 "substituted": torch.tensor(len(result.substituted), dtype=torch.int64)}
 
 
+class CachedClipDataset(ClipDataset):
+    """The clips of :class:`ClipDataset` with per-frame features instead of pixels, read from a feature cache
+    (``riskvision.data.feature_cache``): item ``features`` float32 ``[T, D]`` in place of ``video``, the other keys
+    the same. A training item of an entry with augmented views takes one of them at random (torch's global RNG:
+    one view per clip per epoch). ``substituted`` is the count of the video's cached frames that were replaced.
+
+    Args (besides those of :class:`ClipDataset` it uses: ``videos``, ``clips``, ``sampler``, ``labels``,
+    ``random_frames``):
+        cache: the :class:`~riskvision.data.feature_cache.FeatureCache` holding the entries.
+        entries: the :class:`~riskvision.data.feature_cache.FeatureEntry` of each video (same order as ``videos``),
+            filled (``FeatureCache.fill``) before the dataset is read.
+    """
+
+    def __init__(self, videos: Sequence[TargetVideo], clips: ClipIndex, sampler: ClipSampler, labels: LabelPolicy,
+                 cache, entries: Sequence, random_frames: bool = False) -> None:
+        super().__init__(videos, clips, sampler, labels, normalize=None, read_size=None, frame_size=(0, 0),
+                         random_frames=random_frames)
+        self.cache = cache
+        self.names = [entry.name() for entry in entries]
+        self.positions = [{t: k for k, t in enumerate(entry.frames)} for entry in entries]
+        self.rows = [entry.rows for entry in entries]
+        self._records: dict[int, dict] = {}
+
+    def _item(self, index: int) -> dict:
+        v = self.clips[index][0]
+        video, frames = self.frames_of(index, random=self.random_frames)
+        if v not in self._records:
+            self._records[v] = self.cache.record(self.names[v])
+        record = self._records[v]
+        if record.get("unreadable"):
+            raise FrameReadError(record["unreadable"])
+        try:
+            positions = [self.positions[v][t] for t in frames]
+        except KeyError as error:
+            raise RuntimeError(f"feature cache entry {self.names[v]} of {video.record.video_id} lacks target frame "
+                               f"{error.args[0]}; its entries were built for another sampler") from None
+        view = int(torch.randint(self.rows[v], ())) if self.random_frames and self.rows[v] > 1 else 0
+        features = np.asarray(self.cache.array(self.names[v])[view, positions], dtype=np.float32)
+        return {"features": torch.from_numpy(features), **clip_fields(video, frames, self.labels),
+                "substituted": torch.tensor(int(record.get("substituted", 0)), dtype=torch.int64)}
+
+
 def clip_fields(video: TargetVideo, frames: Sequence[int], labels: LabelPolicy) -> dict:
     """The batch fields of the clip of ``video`` made of target frames ``frames`` besides its pixels: the labels
     and the metadata evaluation keeps (``riskvision.batch``)."""

@@ -16,17 +16,19 @@ Adding a model is one file with a ClipNet subclass plus one ``conf/model/*.yaml`
 
 from __future__ import annotations
 
+import hashlib
 from abc import abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import torch
 from torch import Tensor, nn
 
 if TYPE_CHECKING:  # type hints only: pretrained.py imports this module
     from riskvision.models.pretrained import PretrainedWeights
 
-__all__ = ["ClipNet", "FrameFeatureNet"]
+__all__ = ["ClipNet", "FrameFeatureNet", "weights_digest"]
 
 
 class ClipNet(nn.Module):
@@ -72,3 +74,19 @@ class FrameFeatureNet(ClipNet):
     def forward(self, video: Tensor) -> Tensor:
         """``video [B, T, C, H, W]`` -> logits ``[B, K]``."""
         return self.forward_sequence(self.forward_features(video))
+
+    def feature_identity(self) -> dict[str, Any] | None:
+        """What the per-frame features depend on when training cannot change them (a frozen per-frame network):
+        a name and a digest of its weights (``weights_sha256``), the key of a feature cache; ``None`` (this
+        default) when the features train."""
+        return None
+
+
+def weights_digest(module: nn.Module) -> str:
+    """SHA-256 (hex) of a module's state: every tensor's name, dtype, shape and bytes, in name order."""
+    digest = hashlib.sha256()
+    for name, value in sorted(module.state_dict().items()):
+        value = value.detach().cpu().contiguous()
+        digest.update(f"{name}:{value.dtype}:{tuple(value.shape)};".encode())
+        digest.update(value.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()

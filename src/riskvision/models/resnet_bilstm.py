@@ -15,7 +15,7 @@ import torch
 import torchvision
 from torch import Tensor, nn
 
-from riskvision.models.base import FrameFeatureNet
+from riskvision.models.base import FrameFeatureNet, weights_digest
 from riskvision.models.pretrained import PretrainedWeights, read_checkpoint, torchvision_state_dict
 
 __all__ = ["AttentionReadout", "LastHiddenReadout", "MeanReadout", "ResNetBiLSTM"]
@@ -154,6 +154,13 @@ class ResNetBiLSTM(FrameFeatureNet):
                     x = getattr(self.backbone, name)(x)
         x = torch.flatten(self.backbone.avgpool(x), 1)
         return x.view(b, t, -1)
+
+    def feature_identity(self) -> dict[str, Any] | None:
+        """The frozen backbone's name, feature size and weights digest; ``None`` unless ``freeze="all"``."""
+        if self.frozen_stages < len(BACKBONE_STAGES):
+            return None
+        return {"backbone": self.backbone_name, "feature_dim": self.feature_dim,
+                "weights_sha256": weights_digest(self.backbone)}
 
     def forward_sequence(self, features: Tensor) -> Tensor:
         """LSTM, readout and head on (possibly cached) features ``[B, T, D]`` -> ``[B, num_outputs]``."""
