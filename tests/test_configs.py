@@ -104,6 +104,8 @@ def test_experiments_compose(compose_train, experiment, model, data):
     choices = cfg.hydra.runtime.choices
     assert (choices.model, choices.data) == (model, data) and cfg.test is True
     validate_config(cfg)
+    if experiment == "seed_bilstm":  # the frozen ResNet-18 runs once per frame and view (README, Speed)
+        assert cfg.model.feature_cache.enabled and cfg.model.feature_cache.views == 8 and cfg.model.net.freeze == "all"
 
 
 def test_optuna_search_composes(compose_train):
@@ -121,6 +123,8 @@ def test_optuna_search_composes(compose_train):
         (["model.inputs.augment=blur"], "model.inputs.augment='blur' is unknown"),
         (["model.inputs.target=risk"], "model.task (BinaryCrash) learns 'crash' but model.inputs.target='risk'"),
         (["model.inputs.num_frames=0"], "model.inputs.num_frames=0 must be a positive integer"),
+        (["model.feature_cache.enabled=true"], "model.net.freeze='none' trains part of it. Fix: model.net.freeze=all"),
+        (["model.feature_cache.views=-1"], "model.feature_cache.views=-1: use 0"),
         (["ckpt_path=/no/such.ckpt"], "ckpt_path='/no/such.ckpt' is not a file"),
         # values checked against the signatures they are passed to (riskvision.utils.config_types)
         (["trainer.max_epochs=abc"], "trainer.max_epochs='abc' is not an int or None (the type of "

@@ -81,6 +81,22 @@ def test_speed_options_train_and_test(tmp_path, tiny_data, model, speed):
     assert [row for row in csv_metrics(tmp_path) if row.get("test/loss")], "the test ran"
 
 
+def test_feature_cache_trains_tests_and_is_reused_by_the_next_run(tmp_path, tiny_data):
+    """model.feature_cache.enabled=true from the command line: the frozen backbone's features are extracted when the
+    fit starts, training and testing read them, and a second run with the same key extracts nothing."""
+    cache = ["model.net.freeze=all", "model.feature_cache.enabled=true", f"model.feature_cache.dir={tmp_path / 'cache'}"]
+    for run in ("first", "second"):
+        run_train(*tiny_data, *BILSTM, *cache, *ONE_EPOCH, "test=true", "evaluation=none", "logger=csv",
+                  f"hydra.run.dir={tmp_path / run}")
+    first, second = ((tmp_path / run / "train.log").read_text() for run in ("first", "second"))
+    assert "extracted" in first and "0 reused" in first and "Clear it with: rm -rf" in first
+    assert "(this run: 0 extracted, 0 backbone frames;" in second
+    assert [row["test/f1"] for row in csv_metrics(tmp_path / "second") if row.get("test/f1")]
+    checkpoint = torch.load(next((tmp_path / "second").glob("checkpoints/epoch_*.ckpt")), weights_only=True)
+    assert checkpoint[CONFIG_KEY]["model"]["feature_cache"]["enabled"] is True
+    assert any(key.startswith("net.backbone.") for key in checkpoint["state_dict"])  # the whole net, as without it
+
+
 def test_train_test_checkpoints_and_config(tmp_path, tiny_data):
     run_train(*tiny_data, *BILSTM, *ONE_EPOCH, "logger=csv", "test=true", "evaluation.step=4", "evaluation.n_boot=20",
               "evaluation.latency_repeats=0", "evaluation.probes=[none]", f"hydra.run.dir={tmp_path}")

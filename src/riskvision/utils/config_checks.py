@@ -36,6 +36,27 @@ RENAMED_KEYS = {
 BUILT_SECTIONS = ("trainer", "model", "data", "callbacks", "logger", "evaluation")
 
 
+def _check_feature_cache(model: DictConfig) -> None:
+    """``model.feature_cache``: known keys, views >= 0, and (when enabled) a net whose per-frame features are frozen
+    (the module checks the built net again when the fit starts)."""
+    cache = model.get("feature_cache")
+    if cache is None:
+        return
+    unknown = sorted(set(cache) - {"enabled", "dir", "views", "seed", "batch_frames"})
+    if unknown:
+        raise ConfigError(f"model.feature_cache has unknown keys {unknown}; it takes enabled, dir, views, seed, batch_frames")
+    views = cache.get("views") or 0
+    if not isinstance(views, int) or views < 0:
+        raise ConfigError(f"model.feature_cache.views={views!r}: use 0 (training without augmentation) or K >= 1 "
+                          "augmented views per training video")
+    if cache.get("enabled") and model.net.get("freeze", "all") != "all":
+        raise ConfigError(f"model.feature_cache.enabled=true caches the features of a frozen backbone, but "
+                          f"model.net.freeze={model.net.freeze!r} trains part of it. Fix: model.net.freeze=all, or "
+                          "model.feature_cache.enabled=false")
+    if cache.get("enabled") and not cache.get("dir"):
+        raise ConfigError("model.feature_cache.enabled=true needs model.feature_cache.dir (where the features are kept)")
+
+
 class ConfigError(ValueError):
     """The composed config asks for something impossible; the message names the key and the fix."""
 
@@ -68,6 +89,7 @@ def validate_config(cfg: DictConfig) -> None:
                 for problem in argument_problems(cfg[section], section, _not_arguments(cfg[section]))]
     if problems:
         raise ConfigError("config values that their classes cannot take: " + "; ".join(problems))
+    _check_feature_cache(cfg.model)
     task = task_class(cfg)
     if task.target != inputs.target:
         raise ConfigError(
