@@ -1,5 +1,6 @@
 """Training speed of both models at the seed settings and the quickstart's: fp32, bf16 autocast, channels_last,
-torch.compile, the loader, and the model-only bound, in one run (issue 13).
+torch.compile, cached features (the bilstm's frozen backbone: extraction vs the backbone's bound, then the epochs),
+the loader, and the model-only bound, in one run (issue 13).
 
     python scripts/benchmark_train.py --threads 2      # both models, both settings (long on 2 cores: ~40 minutes)
     python scripts/benchmark_train.py --quick          # tiny nets and data (about a minute)

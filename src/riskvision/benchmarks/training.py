@@ -16,8 +16,14 @@ trains on the synthetic data, ``conf/data_model``), on a synthetic set at the qu
   (target >= 1.5x).
 
 Each variant takes one warm-up step (the compile variant compiles in it), then ``steps`` timed steps of the bound
-and ``steps`` of the loop. A cached-
-features row is not measured: the feature cache (issue 13, item 1) is not built yet.
+and ``steps`` of the loop.
+
+For a net with frozen per-frame features (the bilstm at the seed settings), the ``cached`` variant fills a feature
+cache in a temporary folder (``RiskDataModule.use_feature_cache``; one augmented view per training video when the
+setting augments, as ``experiment=seed_bilstm`` does with 8) and reports: its extraction frames/s against the
+backbone's inference bound (``forward_features`` under ``no_grad`` on ``batch_frames`` frames already in memory;
+target >= 90%), the cached loader's frames/s, and the training loop on cached features against fp32's loop on
+pixels (target >= 20x).
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
+from riskvision.batch import FEATURES
 from riskvision.benchmarks.inference import CONF, seed_overrides
 from riskvision.data.sources.synthetic import ensure_synthetic
 from riskvision.utils import instantiate_data
@@ -41,11 +48,11 @@ from riskvision.utils import instantiate_data
 __all__ = ["VARIANTS", "run"]
 
 VARIANTS = ("fp32", "bf16", "channels_last", "compile")
-FULL = {"videos": 8, "steps": 1, "loader_batches": 6, "models": ("bilstm", "resnet3d101"),
+FULL = {"videos": 8, "steps": 1, "loader_batches": 6, "bound_calls": 5, "models": ("bilstm", "resnet3d101"),
         "settings": ("quickstart", "seed"), "variants": VARIANTS, "extra": {}}
 # the smoke run leaves bf16 and compile out: on a CPU without fast bf16 a bf16 step is ~10x slower, and compiling
 # takes minutes (tests/test_train.py trains with both)
-QUICK = {"videos": 6, "steps": 1, "loader_batches": 2, "models": ("bilstm", "resnet3d101"), "settings": ("quickstart",),
+QUICK = {"videos": 6, "steps": 1, "loader_batches": 2, "bound_calls": 2, "models": ("bilstm", "resnet3d101"), "settings": ("quickstart", "seed"),
          "variants": ("fp32", "channels_last"),
          "extra": {"bilstm": ["model.inputs.frame_size=32", "model.inputs.num_frames=4", "model.net.hidden_size=8"],
                    "resnet3d101": ["model.inputs.frame_size=32", "model.net.widen_factor=0.125"]}}
@@ -80,7 +87,7 @@ def _stepper(module, variant: str) -> Callable[[dict], None]:
     def step(batch: dict) -> None:
         context = torch.autocast("cpu", dtype=torch.bfloat16) if variant == "bf16" else contextlib.nullcontext()
         with context:
-            logits = module(batch["video"])
+            logits = module.logits(batch)
         loss = module.loss(logits.float(), batch[target])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -95,7 +102,8 @@ def _epochs(loader) -> Iterator[dict]:
 
 
 def _frames(batch: dict) -> int:
-    return int(batch["video"].shape[0] * batch["video"].shape[1])
+    clips = batch[FEATURES] if FEATURES in batch else batch["video"]
+    return int(clips.shape[0] * clips.shape[1])
 
 
 def _timed(batches: Iterator[dict], work: Callable[[dict], None], count: int, warm_up: bool = True) -> float:
@@ -130,17 +138,70 @@ def _rows(model: str, setting: str, cfg, sizes: dict) -> list[tuple]:
                      f"model-only bound {bound:.1f} frames/s; loop at {loop / bound:.0%} of it"))
         print(rows[-1], flush=True)
     fastest = max(speeds, key=speeds.get)
-    rows.append((f"{label}: loader vs the fastest loop ({fastest})", None,
+    rows.append((f"{label}: loader vs the fastest loop on pixels ({fastest})", None,
                  f"{loader_fps / speeds[fastest]:.1f}x what it consumes (target >= 1.5x)", ""))
+    identity = getattr(_module(cfg, "fp32").net, "feature_identity", lambda: None)()
+    if setting == "seed" and identity is not None:
+        rows += _cached_rows(cfg, datamodule, label, speeds["fp32"], sizes)
     return rows
 
 
-def run(quick: bool = False, threads: int = 2, seed_variants: Sequence[str] | None = None) -> list[tuple]:
+def _cached_rows(cfg, datamodule, label: str, pixels_fps: float, sizes: dict) -> list[tuple]:
+    """The ``cached`` variant (module docstring): extraction vs the backbone's bound, the cached loader, the loop."""
+    module = _module(cfg, "fp32")
+    net = module.net.eval()
+    batch_frames = int(cfg.model.feature_cache.batch_frames)
+
+    @torch.no_grad()
+    def encode(frames: torch.Tensor) -> torch.Tensor:
+        return net.forward_features(frames[None])[0]
+
+    size = datamodule.frame_size
+    fixed = torch.randn(batch_frames, 3, *size)
+    encode(fixed)  # warm-up
+    begin = time.perf_counter()
+    for _ in range(sizes["bound_calls"]):
+        encode(fixed)
+    bound = sizes["bound_calls"] * batch_frames / (time.perf_counter() - begin)
+    augmented = not getattr(datamodule.augment, "is_identity", True)
+    with tempfile.TemporaryDirectory() as folder:
+        begin = time.perf_counter()
+        cache = datamodule.use_feature_cache(folder, net.feature_identity(), encode, views=int(augmented),
+                                             batch_frames=batch_frames)
+        seconds = time.perf_counter() - begin
+        frames = sum(len(entry.frames) * entry.rows for split in datamodule.feature_entries.values() for entry in split)
+        extraction = frames / seconds
+        rows = [(f"{label}: cached features, extraction ({datamodule.num_workers} workers"
+                 f"{', 1 augmented view' if augmented else ''})", extraction,
+                 f"{extraction / bound:.0%} of the backbone's inference bound (target >= 90%)",
+                 f"bound {bound:.1f} frames/s ({batch_frames} frames per call, no_grad); {frames} frames in "
+                 f"{seconds:.1f} s; cache {cache.size_bytes() / 2**20:.1f} MB")]
+        print(rows[-1], flush=True)
+        loader = datamodule.train_dataloader()
+        loader_fps = _timed(_epochs(loader), lambda batch: None, sizes["loader_batches"] * 4)
+        module.train()
+        step = _stepper(module, "fp32")
+        cached_fixed = next(iter(loader))
+        cached_bound = _timed(itertools.repeat(cached_fixed), step, sizes["steps"] * 20)
+        loop = _timed(_epochs(loader), step, sizes["steps"] * 20, warm_up=False)
+        rows.append((f"{label}: cached features, training", loop, f"{loop / pixels_fps:.1f}x fp32 on pixels (target >= 20x)",
+                     f"model-only bound {cached_bound:.1f} frames/s; loop at {loop / cached_bound:.0%} of it; cached "
+                     f"loader {loader_fps:.0f} frames/s = {loader_fps / loop:.1f}x what the loop consumes"))
+        print(rows[-1], flush=True)
+        datamodule.feature_cache = None  # the folder goes away
+    return rows
+
+
+def run(quick: bool = False, threads: int = 2, seed_variants: Sequence[str] | None = None,
+        models: Sequence[str] | None = None, settings: Sequence[str] | None = None) -> list[tuple]:
     """Every row (module docstring); prints them as they come and the table at the end. ``seed_variants``: the
     variants measured at the seed settings (default: all of :data:`VARIANTS`; on a CPU without fast bf16 a bf16
-    step at 224x224 takes minutes, and compiling the seed nets takes minutes too)."""
+    step at 224x224 takes minutes, and compiling the seed nets takes minutes too). ``models`` / ``settings``: a
+    subset of ``("bilstm", "resnet3d101")`` / ``("quickstart", "seed")`` (default: both)."""
     sizes = {**(QUICK if quick else FULL)}
     sizes["seed_variants"] = tuple(seed_variants or sizes["variants"])
+    sizes["models"] = tuple(models or sizes["models"])
+    sizes["settings"] = tuple(settings or sizes["settings"])
     torch.set_num_threads(threads)
     rows: list[tuple] = []
     with tempfile.TemporaryDirectory() as tmp:
