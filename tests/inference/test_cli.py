@@ -15,11 +15,10 @@ import pytest
 
 from checkpoint_fakes import BILSTM, make_checkpoint, write_video
 from live_fakes import FifoWriter
+from offline_reference import decode_video, score_windows
 
 from riskvision.inference import Predictor
 from riskvision.inference.cli import main
-from riskvision.inference.inputs import decode_video
-from riskvision.inference.scoring import score_windows
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,7 +33,7 @@ def test_stream_api_gives_eval_sliding_scores(files):
     predictor = Predictor.from_checkpoint(files["ckpt"])
     results = predictor.predict_video(files["video"], smoothing=None)
     video = decode_video(files["video"], predictor.frame_size, predictor.target_fps)
-    ends, values = score_windows(predictor, video.frames)
+    ends, values = score_windows(predictor, video)
     assert [r.frame for r in results] == ends.tolist()
     np.testing.assert_allclose([r.probs["prob_crash"] for r in results], values, atol=1e-5)
 

@@ -21,16 +21,16 @@ import torch
 import torch.nn.functional as F
 
 from checkpoint_fakes import BILSTM, R3D101, make_checkpoint, write_video
+from offline_reference import decode_video, score_windows
 
 from riskvision.data.layout import DataFileError
 from riskvision.data.transforms import NORMALIZATION_PRESETS
 from riskvision.inference import Predictor, predict_videos
 from riskvision.inference.annotations import read_anomaly_spans, span_for
-from riskvision.inference.inputs import decode_video, output_names
+from riskvision.inference.inputs import output_names
 from riskvision.inference.outputs import ALARM_COLOUR, LEVEL_COLOURS, display_size
 from riskvision.inference.sources import FileSource
 from riskvision.inference.videos import find_sources
-from riskvision.inference.scoring import score_windows
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "predict_video.py"
@@ -171,7 +171,7 @@ def test_window_scores_equal_the_models_forward_on_hand_built_windows(binary_run
         scores = {}
         for cache in (True, False):
             predictor.cache_features = cache
-            scores[cache] = score_windows(predictor, decoded.frames, step=step)
+            scores[cache] = score_windows(predictor, decoded, step=step)
             assert scores[cache][0].tolist() == list(range(0, 30, step))
             np.testing.assert_allclose(scores[cache][1], table.loc[scores[cache][0], "prob_crash"], atol=1e-5)
 

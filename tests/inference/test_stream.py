@@ -1,7 +1,7 @@
 """riskvision.inference.stream (with .backends and .smoothing): frames pushed one at a time with their timestamps.
 
-The reference is the offline path: ``inputs.decode_video`` (``timebase.to_target`` + ``VideoFileReader``) and
-``scoring.score_windows`` (eval.py's sliding windows). Checkpoints and videos come from
+The reference is the offline path (tests/offline_reference.py): ``decode_video`` (``timebase.to_target`` +
+``VideoFileReader``) and ``score_windows`` (eval.py's sliding windows). Checkpoints and videos come from
 ``tests/checkpoint_fakes.py`` (tiny nets, random weights); no training.
 """
 
@@ -17,13 +17,12 @@ import pytest
 import torch
 
 from checkpoint_fakes import BILSTM, R3D101, make_checkpoint, write_video
+from offline_reference import decode_video, score_windows
 
 from riskvision.data.readers import resize_frame
 from riskvision.data.timebase import native_index, target_num_frames
 from riskvision.inference import Predictor
 from riskvision.inference.backends import Backend, TorchBackend
-from riskvision.inference.inputs import decode_video
-from riskvision.inference.scoring import score_windows
 from riskvision.inference.smoothing import (
     Alarm, AlarmEvent, ClassLevels, ExponentialSmoother, MovingAverage, NoSmoothing, ProbabilityBands,
     default_levels,
@@ -75,7 +74,7 @@ def test_stream_equals_score_windows(files, predictors, model, video, step):
     probabilities (1e-5), the frame count of timebase.to_target included."""
     predictor = predictors[model]
     offline = decode_video(files[video], predictor.frame_size, predictor.target_fps)
-    ends, values = score_windows(predictor, offline.frames, step=step)
+    ends, values = score_windows(predictor, offline, step=step)
     results = stream_all(StreamEngine(predictor, step=step, smoothing=NoSmoothing()), decoded(files[video]))
     assert [r.frame for r in results] == ends.tolist()
     np.testing.assert_allclose(table(results, predictor), values, atol=1e-5)

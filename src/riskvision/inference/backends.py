@@ -51,7 +51,7 @@ class TorchBackend:
     """A predictor's net (``predictor.module.net``) in eval mode, without autograd, on ``predictor.device``.
 
     ``per_frame`` is ``predictor.cache_features``: True for a ``FrameFeatureNet`` unless the predictor was
-    built with ``cache_features=False`` (then every window runs the whole net, as ``score_windows`` does).
+    built with ``cache_features=False`` (then every window runs the whole net).
     Outputs stay on the predictor's device; logits are float32 whatever the precision.
 
     Args:

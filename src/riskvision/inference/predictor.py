@@ -155,7 +155,7 @@ class Predictor:
             log.warning(f"{name}: its training clips spanned {span['min']:.1f}-{span['max']:.1f} s of video (median "
                         f"{span['median']:.1f} s), a streamed window spans {window_s:.1f} s ({num_frames} consecutive "
                         f"frames at {target_fps:g} fps): its scores answer a question spaced differently in time "
-                        "than the one it learned (riskvision.inference.scoring)")
+                        "than the one it learned (the note in riskvision.inference.stream)")
         return cls(
             module=module, name=name, run_config=run, task=module.task, threshold=float(module.threshold),
             num_frames=int(num_frames),

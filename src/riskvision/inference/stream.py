@@ -6,8 +6,14 @@
             show(result.frame, result.p_crash, result.level, result.alarm)
     engine.finish()                              # the last frame's remaining target frames (a file's end)
 
-What it computes is exactly ``scripts/eval.py``'s sliding windows (``inference.scoring.score_windows``) on
-the video decoded at the target rate, one result per ``step``-th target frame:
+What it computes is exactly ``scripts/eval.py``'s sliding windows (``evaluation.predict.predict_table_per_frame``;
+``tests/offline_reference.py`` decodes a file whole and scores it the same way) on the video at the target rate, one
+result per ``step``-th target frame. A note on the bilstm: its training sampler is ``uniform`` (``num_frames`` frames
+spread over the WHOLE clip, e.g. 64 frames over a 5-10 s DoTA clip), while a window holds ``num_frames``
+CONSECUTIVE frames at the target rate (64 frames = 6.4 s at 10 fps). Its per-frame scores answer "is a crash
+happening in the last num_frames / target_fps seconds" under another spacing in time than it was trained on
+(``Predictor`` warns when the spans differ); compare them with eval.py's sliding predictions, not with its
+clip-level test metrics. The steps:
 
 1. Time base (:class:`TimestampResampler`). Target frame ``i`` has the time ``i / target_fps`` seconds after
    the first pushed frame and takes the pushed frame NEAREST in time (a tie goes to the later frame): frame
