@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -79,6 +81,16 @@ def test_speed_options_train_and_test(tmp_path, tiny_data, model, speed):
     plain = hydra.utils.instantiate({**stored["model"], "compile": False, "memory_format": "contiguous"})
     plain.load_state_dict(checkpoint["state_dict"])
     assert [row for row in csv_metrics(tmp_path) if row.get("test/loss")], "the test ran"
+
+
+@pytest.mark.parametrize("model, chance", [(BILSTM, math.log(2)), (R3D101, math.log(3))], ids=["bilstm", "resnet3d101"])
+def test_both_models_overfit_two_batches(tmp_path, tiny_data, model, chance):
+    """debug=overfit (20 epochs on the same 2 batches): the loss falls far below chance and every clip is learned, so
+    nets, losses, optimisers and schedulers can fit (issue 14: why a full run does not learn lies elsewhere)."""
+    proc = run_train(*tiny_data, *model, "debug=overfit", "callbacks=none", f"hydra.run.dir={tmp_path}")
+    final = dict(re.findall(r"(train/\w+)=([0-9.e-]+)", (proc.stdout + proc.stderr).split("Final metrics:")[-1]))
+    assert float(final["train/acc"]) == 1.0, final
+    assert float(final["train/loss_epoch"]) < 0.5 * chance, final
 
 
 def test_feature_cache_trains_tests_and_is_reused_by_the_next_run(tmp_path, tiny_data):
