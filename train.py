@@ -17,6 +17,7 @@ os.environ.setdefault("WANDB_SILENT", "true")
 
 import hydra  # noqa: E402
 import lightning as L  # noqa: E402
+import torch  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
 from riskvision.evaluation.runner import evaluate_module  # noqa: E402
@@ -58,6 +59,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if cfg.get("small_machine"):
         log.warning(f"SMALL-MACHINE SETTINGS IN EFFECT: {cfg.small_machine}")
     L.seed_everything(cfg.seed, workers=True)
+    # the same command, seed and thread count give the same metrics; another thread count sums in another order
+    log.info(f"Seed {cfg.seed}; torch intra-op threads {torch.get_num_threads()} (README: Reproducibility)")
 
     weights = resolve_pretrained(cfg)  # before anything is built: sets model.inputs.normalization and .pretrained
     inputs = cfg.model.inputs
