@@ -140,15 +140,15 @@ def _rows(model: str, setting: str, cfg, sizes: dict) -> list[tuple]:
     fastest = max(speeds, key=speeds.get)
     rows.append((f"{label}: loader vs the fastest loop on pixels ({fastest})", None,
                  f"{loader_fps / speeds[fastest]:.1f}x what it consumes (target >= 1.5x)", ""))
-    identity = getattr(_module(cfg, "fp32").net, "feature_identity", lambda: None)()
-    if setting == "seed" and identity is not None:
-        rows += _cached_rows(cfg, datamodule, label, speeds["fp32"], sizes)
+    if setting == "seed":
+        module = _module(cfg, "fp32")
+        if getattr(module.net, "feature_identity", lambda: None)() is not None:
+            rows += _cached_rows(module, cfg, datamodule, label, speeds["fp32"], sizes)
     return rows
 
 
-def _cached_rows(cfg, datamodule, label: str, pixels_fps: float, sizes: dict) -> list[tuple]:
+def _cached_rows(module, cfg, datamodule, label: str, pixels_fps: float, sizes: dict) -> list[tuple]:
     """The ``cached`` variant (module docstring): extraction vs the backbone's bound, the cached loader, the loop."""
-    module = _module(cfg, "fp32")
     net = module.net.eval()
     batch_frames = int(cfg.model.feature_cache.batch_frames)
 

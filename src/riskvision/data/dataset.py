@@ -181,7 +181,7 @@ class CachedClipDataset(ClipDataset):
         super().__init__(videos, clips, sampler, labels, normalize=None, read_size=None, frame_size=(0, 0),
                          random_frames=random_frames)
         self.cache = cache
-        self.names = [entry.name() for entry in entries]
+        self.names = [entry.name for entry in entries]
         self.positions = [{t: k for k, t in enumerate(entry.frames)} for entry in entries]
         self.rows = [entry.rows for entry in entries]
         self._records: dict[int, dict] = {}

@@ -28,6 +28,7 @@ the lock of a process that dies, so its entries are picked up by whoever waits.
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import json
 import logging
@@ -121,8 +122,10 @@ class FeatureEntry:
             identity.update(augment=self.augment_name, seed=self.seed)
         return identity
 
+    @functools.cached_property
     def name(self) -> str:
-        """File stem of the entry: a readable prefix of the video id and a hash of :meth:`identity`."""
+        """File stem of the entry: a readable prefix of the video id and a hash of :meth:`identity`, computed once
+        (the file's size and mtime as first seen), so extraction and reading agree on it."""
         safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in self.video.record.video_id)[:48]
         return f"{safe}-{_hash(self.identity(), 20)}"
 
@@ -281,7 +284,7 @@ class FeatureCache:
             leftover.unlink(missing_ok=True)
 
     def _commit(self, entry: FeatureEntry, name: str, features: np.ndarray | None, substituted: int,
-                error: str | None) -> int:
+                error: str | None) -> None:
         record = {"video_id": entry.video.record.video_id, "source": entry.video.record.source,
                   "frames": list(entry.frames), "views": entry.views, "substituted": substituted}
         if error is not None:
@@ -290,14 +293,13 @@ class FeatureCache:
             record["shape"] = list(features.shape)
         atomic_write(self.videos / f"{name}.json", lambda tmp: tmp.write_text(json.dumps(record)))
         if features is None:
-            return 0
+            return
 
         def save(tmp: Path) -> None:
             with open(tmp, "wb") as handle:
                 np.save(handle, features)
 
         atomic_write(self.videos / f"{name}.npy", save)
-        return features.nbytes
 
     # ------------------------------------------------------------------------- extraction
 
@@ -313,7 +315,7 @@ class FeatureCache:
         waited for afterwards (checked every ``poll_s`` seconds, holding no lock); one whose extractor died (its lock
         dropped, its array missing) is extracted here."""
         self.open()
-        names = [entry.name() for entry in entries]
+        names = [entry.name for entry in entries]
         dataset = _ViewFrames(entries, names, reader_factory)
         start = (len(entries) * rank) // max(1, world_size)
         order = [(start + k) % len(entries) for k in range(len(entries))]
