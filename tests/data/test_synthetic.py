@@ -1,5 +1,6 @@
 """The synthetic data set: real DoTA/BDD layouts and schema, determinism, caching, and the shortcut
-probe (a single frame must not reveal crash vs normal; motion must)."""
+probe (a single frame must not reveal crash vs normal, nor the warning period before a crash; motion must
+reveal the crash)."""
 
 from __future__ import annotations
 
@@ -178,11 +179,13 @@ def _probe_accuracy(features: list[np.ndarray], labels: list[int], groups: list[
     return float(scores.mean())
 
 
-def shortcut_probe(dota_root: Path, bdd_root: Path, per_video: int = 4, gap: int = 3) -> tuple[float, float]:
+def shortcut_probe(dota_root: Path, bdd_root: Path, phase: str = "anomaly", per_video: int = 4,
+                   gap: int = 3) -> tuple[float, float]:
     """(single-frame accuracy, motion accuracy) for crash vs normal on held-out videos.
 
-    Crash samples come from the anomaly span: single frames evenly spread over it (impact and
-    aftermath included), motion from its first frames (the fast closing). Normal samples come from
+    Crash samples come from ``phase`` of each crash clip: ``anomaly``, the anomaly span (single frames evenly
+    spread over it, impact and aftermath included; motion from its first frames, the fast closing), or
+    ``warning``, the 2 s before it (single frames and motion evenly spread over it). Normal samples come from
     evenly spaced frames of each 10 fps-resampled BDD video.
     """
     single, motion, labels, groups = [], [], [], []
@@ -190,7 +193,15 @@ def shortcut_probe(dota_root: Path, bdd_root: Path, per_video: int = 4, gap: int
         annotation = json.loads(path.read_text())
         frames = _dota_frames(dota_root, annotation["video_name"])
         start, end = annotation["anomaly_start"], min(annotation["anomaly_end"], len(frames) - gap)
-        for t, u in zip(np.linspace(start, end - 1, per_video).astype(int), range(start, start + per_video)):
+        if phase == "warning":
+            first = max(0, start - 2 * PROBE_FPS)
+            if start - gap - first < per_video:
+                continue  # the clip starts too close to its anomaly
+            spots = np.linspace(first, start - gap - 1, per_video).astype(int)
+            pairs = zip(spots, spots)
+        else:
+            pairs = zip(np.linspace(start, end - 1, per_video).astype(int), range(start, start + per_video))
+        for t, u in pairs:
             single.append(single_frame_features(frames[t]))
             motion.append(motion_features(frames, min(u, len(frames) - gap - 1), gap))
             labels.append(1)
@@ -210,3 +221,6 @@ def test_single_frames_do_not_reveal_the_class_but_motion_does(tmp_path: Path) -
     single, motion = shortcut_probe(paths.dota_root, paths.bdd_root)
     assert single <= 0.65, f"a single frame reveals crash vs normal (probe accuracy {single:.2f})"
     assert motion >= 0.8, f"motion does not separate crash from normal (probe accuracy {motion:.2f})"
+    # the warning period (the struck vehicle closing in) must not be told from normal driving by one frame either
+    single, _ = shortcut_probe(paths.dota_root, paths.bdd_root, phase="warning")
+    assert single <= 0.65, f"a single frame reveals the warning period (probe accuracy {single:.2f})"

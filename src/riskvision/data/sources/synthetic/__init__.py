@@ -16,9 +16,11 @@ Scenes. Every clip comes from the same renderer, palette sampler, traffic simula
 trees and buildings, a lead vehicle whose distance wanders from ~2 m (bumper to bumper, ego stopped)
 to ~40 m, vehicles in the adjacent lanes that drift and pass close, oncoming traffic, road bumps that
 shake the camera, and night clips. A crash clip (DoTA tree) adds one event: the lead vehicle, or one
-that cuts in, closes in much faster than traffic ever does (5-12 m/s) and is hit inside the annotated
+that cuts in, closes in much faster than traffic ever does (7-14 m/s) and is hit inside the annotated
 anomaly span ``[anomaly_start, anomaly_end)``; the impact jolts the camera and stops the ego vehicle
-dead. Before the span the lead slowly closes in (a warning period). Every frame of a crash clip looks
+dead. Over the 2 s before the span (the default Warning horizon) that vehicle is already in view and
+closes in at 4-7 m/s, from 12-22 m to 4-8 m: faster than normal following, whose gap changes by about a
+fifth of itself per second. Every frame of a crash clip looks
 like some frame of a normal clip (close vehicles, brake lights, stopped traffic and camera shake occur
 in both), so only motion separates the classes. BDD frames are rendered at 30 fps, DoTA frames at
 10 fps from the same continuous-time simulation; both pass the same camera JPEG stage and the same

@@ -15,6 +15,7 @@ from riskvision.data.sources.synthetic.sizes import SyntheticSizes
 SIM_FPS = 30  # simulation rate; DoTA frames are every third simulation step
 LANE = 3.5  # lane width, m
 ROADSIDE_PERIOD = 120.0  # roadside objects repeat every this many metres, m
+WARNING_S = 2.0  # the struck vehicle closes in visibly over this long before a crash's anomaly span, s
 
 GROUND_COLOURS = ((70, 110, 55), (120, 110, 80), (95, 95, 90), (140, 140, 130))  # grass, dirt, gravel, pavement
 ROADSIDE_SIZES = (((0.3, 0.3), (3, 7)), ((1.5, 3), (4, 9)), ((6, 15), (5, 14)))  # post, tree, building: (w, h) ranges, m
@@ -173,7 +174,9 @@ def simulate_scene(rng: np.random.Generator, n: int, config: SyntheticSizes, nig
     """Normal traffic for ``n`` simulation steps: lead car, adjacent lanes, oncoming, bumps."""
     style = sample_style(rng, config.width, night)
     closest = rng.uniform(1.9, 2.4)
-    lead_d = np.clip(np.exp(np.log(rng.uniform(2, 7)) + rng.uniform(0.3, 1.0) * _smooth(rng, n, (6, 16))), closest, 45)
+    # normal following: slow changes of the gap (about 0.2 of the distance per second); a crash's warning closes
+    # faster (add_crash), so only motion tells the two apart
+    lead_d = np.clip(np.exp(np.log(rng.uniform(2, 9)) + rng.uniform(0.2, 0.6) * _smooth(rng, n, (8, 20))), closest, 45)
     scene = Scene(n, config.width, config.height, style, np.zeros(n), np.zeros(n), 0.004 * _smooth(rng, n, (0.3, 1.5)),
                   0.006 * _smooth(rng, n, (0.5, 3)), rng.uniform(-1, 1) * 0.002 * (1 + 0.3 * _smooth(rng, n, (5, 15))),
                   cruise=rng.uniform(6, 18), closest=closest, wobble=0.85 + 0.15 * _smooth(rng, n, (2, 6)))
@@ -232,14 +235,15 @@ def add_crash(scene: Scene, rng: np.random.Generator) -> CrashEvent:
     else:
         victim = scene.lead
     closing = rng.uniform(7, 14)  # m/s
+    warning_closing = rng.uniform(4, 7)  # m/s, over the WARNING_S before the onset
     d_on = rng.uniform(4, 8)
     contact = rng.uniform(1.9, 2.3)
     impact = min(onset + max(2, round((d_on - contact) / closing * SIM_FPS)), n - 4)
     end = min(n, impact + round(rng.uniform(0.6, 1.6) * SIM_FPS))
     car = scene.vehicles[victim]
-    car.d = _crash_distance(car.d, onset, impact, d_on, contact, rng.uniform(0.2, 1.2))
+    car.d = _crash_distance(car.d, onset, impact, d_on, warning_closing, contact, rng.uniform(0.2, 1.2))
     car.x = car.x + np.where(np.arange(n) > impact, rng.uniform(-0.6, 0.6), 0.0) * _ramp(n, impact, 0.4)
-    car.brake = car.brake | (np.arange(n) >= onset)
+    car.brake = car.brake | (np.r_[0.0, np.diff(car.d)] * SIM_FPS < -0.3) | (np.arange(n) >= onset)
     lead = scene.vehicles[scene.lead]
     if victim != scene.lead:  # the old lead must stay ahead of the car that cut in
         lead.d = np.maximum(lead.d, car.d + 7)
@@ -256,16 +260,23 @@ def _ramp(n: int, at: int, seconds: float) -> np.ndarray:
     return t * t * (3 - 2 * t)
 
 
-def _crash_distance(d: np.ndarray, onset: int, impact: int, d_on: float, contact: float,
+def _crash_distance(d: np.ndarray, onset: int, impact: int, d_on: float, warning_closing: float, contact: float,
                     bounce: float) -> np.ndarray:
-    """Distance to the struck vehicle, m, ``[n]``: warning blend to ``d_on``, linear closing, push after impact."""
+    """Distance to the struck vehicle, m, ``[n]``.
+
+    Before the warning the vehicle keeps its normal motion, its gap scaled so that the warning starts at
+    ``d_on + warning_closing * WARNING_S``; over the ``WARNING_S`` before ``onset`` it closes at
+    ``warning_closing`` m/s to ``d_on`` (visible and closing in, faster than normal following); from ``onset``
+    it closes linearly to ``contact`` at ``impact``, then is pushed away by up to ``bounce``.
+    """
     n = len(d)
     steps = np.arange(n)
-    warning = _ramp(n, onset - 2 * SIM_FPS, 2.0)
-    out = d * (d_on / d[onset]) ** warning
-    closing = steps >= onset
+    start = onset - round(WARNING_S * SIM_FPS)
+    d_start = d_on + warning_closing * WARNING_S
+    before = d * (d_start / d[max(start, 0)])
+    warning = d_on + warning_closing * (onset - steps) / SIM_FPS
     frac = np.clip((steps - onset) / max(1, impact - onset), 0, 1)
-    out = np.where(closing, d_on + (contact - d_on) * frac, out)
+    out = np.where(steps < start, before, np.where(steps < onset, warning, d_on + (contact - d_on) * frac))
     after = steps > impact
     return np.where(after, contact + bounce * (1 - np.exp(-(steps - impact) / (0.3 * SIM_FPS))), out)
 
