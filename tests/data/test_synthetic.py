@@ -17,6 +17,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from riskvision.data.sources.synthetic import SyntheticSizes, ensure_synthetic
+from riskvision.data.sources.synthetic.scene import WARNING_S
 
 REAL_ANNOTATION = Path(__file__).resolve().parents[1] / "fixtures" / "dota" / "annotations" / "0RJPQ_97dcs_000199.json"
 TINY = dict(num_crash=4, num_normal=3, width=64, height=40, crash_seconds=(3.0, 4.0), normal_seconds=(2.0, 3.0))
@@ -185,7 +186,7 @@ def shortcut_probe(dota_root: Path, bdd_root: Path, phase: str = "anomaly", per_
 
     Crash samples come from ``phase`` of each crash clip: ``anomaly``, the anomaly span (single frames evenly
     spread over it, impact and aftermath included; motion from its first frames, the fast closing), or
-    ``warning``, the 2 s before it (single frames and motion evenly spread over it). Normal samples come from
+    ``warning``, the ``WARNING_S`` before it (single frames and motion evenly spread over it). Normal samples come from
     evenly spaced frames of each 10 fps-resampled BDD video.
     """
     single, motion, labels, groups = [], [], [], []
@@ -194,7 +195,7 @@ def shortcut_probe(dota_root: Path, bdd_root: Path, phase: str = "anomaly", per_
         frames = _dota_frames(dota_root, annotation["video_name"])
         start, end = annotation["anomaly_start"], min(annotation["anomaly_end"], len(frames) - gap)
         if phase == "warning":
-            first = max(0, start - 2 * PROBE_FPS)
+            first = max(0, start - round(WARNING_S * PROBE_FPS))
             if start - gap - first < per_video:
                 continue  # the clip starts too close to its anomaly
             spots = np.linspace(first, start - gap - 1, per_video).astype(int)

@@ -161,12 +161,17 @@ def _vehicle_colour(rng: np.random.Generator) -> np.ndarray:
     return np.array(base[int(rng.integers(len(base)))]) * rng.uniform(0.8, 1.1)
 
 
+def _closing(d: np.ndarray) -> np.ndarray:
+    """Steps where the gap ``d`` (m, ``[n]``) shrinks faster than 0.3 m/s: the vehicle ahead brakes, bool ``[n]``."""
+    return np.r_[0.0, np.diff(d)] * SIM_FPS < -0.3
+
+
 def _new_vehicle(rng: np.random.Generator, x: np.ndarray, d: np.ndarray, track_id: int,
                  oncoming: bool = False) -> Vehicle:
     van = rng.random() < 0.25
     width = rng.uniform(1.9, 2.2) if van else rng.uniform(1.6, 1.9)
     height = rng.uniform(2.0, 2.6) if van else rng.uniform(1.3, 1.6)
-    brake = np.r_[0.0, np.diff(d)] * SIM_FPS < -0.3
+    brake = _closing(d)
     return Vehicle(x, d, brake, width, height, _vehicle_colour(rng), oncoming, track_id)
 
 
@@ -243,7 +248,7 @@ def add_crash(scene: Scene, rng: np.random.Generator) -> CrashEvent:
     car = scene.vehicles[victim]
     car.d = _crash_distance(car.d, onset, impact, d_on, warning_closing, contact, rng.uniform(0.2, 1.2))
     car.x = car.x + np.where(np.arange(n) > impact, rng.uniform(-0.6, 0.6), 0.0) * _ramp(n, impact, 0.4)
-    car.brake = car.brake | (np.r_[0.0, np.diff(car.d)] * SIM_FPS < -0.3) | (np.arange(n) >= onset)
+    car.brake = car.brake | _closing(car.d) | (np.arange(n) >= onset)
     lead = scene.vehicles[scene.lead]
     if victim != scene.lead:  # the old lead must stay ahead of the car that cut in
         lead.d = np.maximum(lead.d, car.d + 7)
