@@ -29,17 +29,21 @@ from riskvision.utils import (  # noqa: E402
     check_clip_length,
     check_renamed_overrides,
     close_loggers,
+    config_summary,
     data_model_file,
     get_logger,
     instantiate_callbacks,
     instantiate_data,
     instantiate_loggers,
     log_hyperparameters,
+    metrics_table,
     net_name,
-    print_config_tree,
     resume_path,
     validate_config,
+    write_config,
 )
+from riskvision.utils.config_summary import CONFIG_FILE  # noqa: E402
+from riskvision.utils.quiet import quiet_known_messages  # noqa: E402
 from riskvision.utils.run_folder import exits_on_user_error, resumes_run  # noqa: E402
 from riskvision.utils.weights import resolve_pretrained  # noqa: E402
 
@@ -101,7 +105,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         metrics.update({key: float(value) for key, value in trainer.callback_metrics.items()})
         if cfg.get("evaluation") and trainer.is_global_zero:
             write_predictions(cfg, model, datamodule, ckpt_path)
-    log.info("Final metrics: " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items()) if "/" in k))
+        log.info(metrics_table(metrics, f"Test metrics of {ckpt_path or 'the current weights'}:", ("test/",)))
     if best is not None and best.best_model_path:
         log.info(f"Best checkpoint ({best.monitor}={float(best.best_model_score):.4f}): {best.best_model_path}")
     return metrics
@@ -131,10 +135,13 @@ def metric_value(metrics: dict[str, float], name: str | None) -> float | None:
 @exits_on_user_error
 def main(cfg: DictConfig) -> float | None:
     """Hydra entry point: print the config, train, close the loggers, return the optimised metric."""
+    quiet_known_messages()
     if cfg.extras.get("ignore_warnings"):
         warnings.filterwarnings("ignore")
+    config_file = Path(cfg.paths.output_dir) / CONFIG_FILE
+    write_config(cfg, config_file)
     if cfg.extras.get("print_config"):
-        print_config_tree(cfg, save_to_file=Path(cfg.paths.output_dir) / "config_tree.log")
+        log.info(config_summary(cfg, config_file))
     try:
         metrics = train(cfg)
     finally:

@@ -83,12 +83,41 @@ def test_speed_options_train_and_test(tmp_path, tiny_data, model, speed):
     assert [row for row in csv_metrics(tmp_path) if row.get("test/loss")], "the test ran"
 
 
+def test_console_shows_one_line_per_epoch_and_the_best_and_test_metrics(tmp_path, tiny_data):
+    """Issue 16: each validated epoch logs one line (train loss, the monitored metric with the best so far, the
+    headline metrics, per-class F1 of the 3 classes), and the run ends with tables of the best epoch's validation
+    metrics and of the test metrics, rounded to 3 decimals; the console and train.log show the same."""
+    two_epochs = ["trainer.max_epochs=2", *ONE_EPOCH[1:]]
+    proc = run_train(*tiny_data, *R3D101, *two_epochs, "test=true", "evaluation=none", "logger=csv",
+                     f"hydra.run.dir={tmp_path}")
+    log = (tmp_path / "train.log").read_text()
+    lines = re.findall(r"Epoch (\d)/2: train/loss ([0-9.]+) \| val/f1_macro ([0-9.]+) \(best ([0-9.]+) at epoch (\d)\)"
+                       r" \| val/loss [0-9.]+ \| val/auroc [0-9.n]+ \| val/ap [0-9.n]+ \| val/acc [0-9.]+"
+                       r" \| F1 Normal [0-9.]+, Warning [0-9.]+, Danger [0-9.]+ \| [0-9.]+ min", log)
+    assert [line[0] for line in lines] == ["1", "2"], log
+    logged = [row for row in csv_metrics(tmp_path) if row.get("val/f1_macro")]
+    for (_, loss, f1, best, _), row in zip(lines, logged):
+        assert float(f1) == pytest.approx(float(row["val/f1_macro"]), abs=5e-4) and len(f1.split(".")[1]) == 3
+        assert float(best) >= float(f1) - 5e-4
+    train_losses = [float(row["train/loss_epoch"]) for row in csv_metrics(tmp_path) if row.get("train/loss_epoch")]
+    assert [float(line[1]) for line in lines] == pytest.approx(train_losses, abs=5e-4)
+    best_epoch = lines[-1][4]
+    table = log.split(f"Best epoch {best_epoch} by val/f1_macro (validation):")[1]
+    assert re.search(r"\n  val/f1_macro +[0-9]\.[0-9]{3}\n", table) and "confmat" not in table.split("Test")[0]
+    test_table = log.split("Test metrics of ")[1]
+    assert re.search(r"\n  test/f1_macro +[0-9]\.[0-9]{3}\n", test_table), test_table
+    assert "Epoch 2/2: train/loss" in proc.stdout + proc.stderr  # the console shows what train.log holds
+    layers = log.split("Model layers")[1].split("\n[")[0]
+    assert re.search(r"\nName +Type +Params +Mode\n", layers) and "trainable" in layers, layers
+    assert "FLOPs: 0" not in proc.stdout + log and "GFLOPs per clip" in log  # one FLOPs figure, the right one
+
+
 @pytest.mark.parametrize("model, chance", [(BILSTM, math.log(2)), (R3D101, math.log(3))], ids=["bilstm", "resnet3d101"])
 def test_both_models_overfit_two_batches(tmp_path, tiny_data, model, chance):
     """debug=overfit (20 epochs on the same 2 batches): the loss falls far below chance and every clip is learned, so
     nets, losses, optimisers and schedulers can fit (issue 14: why a full run does not learn lies elsewhere)."""
-    proc = run_train(*tiny_data, *model, "debug=overfit", "callbacks=none", f"hydra.run.dir={tmp_path}")
-    final = dict(re.findall(r"(train/\w+)=([0-9.e-]+)", (proc.stdout + proc.stderr).split("Final metrics:")[-1]))
+    run_train(*tiny_data, *model, "debug=overfit", "callbacks=none", "logger=csv", f"hydra.run.dir={tmp_path}")
+    final = [row for row in csv_metrics(tmp_path) if row.get("train/loss_epoch")][-1]
     assert float(final["train/acc"]) == 1.0, final
     assert float(final["train/loss_epoch"]) < 0.5 * chance, final
 

@@ -9,7 +9,7 @@ import torch
 from omegaconf import OmegaConf
 
 from riskvision.models import ResNet3D, load_weights
-from riskvision.utils import print_config_tree
+from riskvision.utils import config_summary, write_config
 from riskvision.utils.weights import resolve_pretrained
 
 
@@ -59,9 +59,13 @@ def test_weights_resolve_their_normalisation_before_the_net_is_built(tiny_r3d, t
     assert not report.missing and torch.equal(fresh.conv1.weight, tiny_r3d.conv1.weight)
 
 
-def test_config_tree_is_printed_and_saved(tmp_path, capsys):
-    cfg = OmegaConf.create({"model": {"lr": 0.1}, "data": {"size": 32}, "seed": 1})
-    print_config_tree(cfg, save_to_file=tmp_path / "config_tree.log")
-    saved = (tmp_path / "config_tree.log").read_text()
-    assert saved.index("data") < saved.index("model") and "lr: 0.1" in saved
-    assert "size: 32" in capsys.readouterr().out
+def test_whole_config_is_written_resolved_and_untruncated_and_the_console_gets_a_summary(tmp_path):
+    long_path = "/data/" + "x" * 200
+    cfg = OmegaConf.create({"model": {"lr": 0.1, "root": long_path}, "data": {"lr": "${model.lr}"},
+                            "paths": {"output_dir": str(tmp_path)}})
+    write_config(cfg, tmp_path / "config_tree.log")
+    saved = OmegaConf.load(tmp_path / "config_tree.log")
+    assert saved.data.lr == 0.1 and saved.model.root == long_path  # resolved, and no line cut at 80 columns
+    summary = config_summary(cfg, tmp_path / "config_tree.log")
+    assert summary.splitlines()[0] == f"Run folder: {tmp_path}" and "config_tree.log" in summary.splitlines()[-1]
+    assert long_path not in summary

@@ -13,7 +13,9 @@ builds only what ``riskvision.trust`` allows a stored config to name.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import hydra
@@ -225,7 +227,7 @@ class RiskModule(LightningModule):
             count = torch.as_tensor(batch["substituted"]).sum()
             previous = self._substituted[split]
             self._substituted[split] = count if previous is None else previous + count
-        self.log(f"{split}/loss", loss, on_step=split == "train", on_epoch=True, prog_bar=True, batch_size=len(labels), sync_dist=split != "train")
+        self.log(f"{split}/loss", loss, on_step=split == "train", on_epoch=True, prog_bar=split == "train", batch_size=len(labels), sync_dist=split != "train")
         return loss
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
@@ -254,9 +256,10 @@ class RiskModule(LightningModule):
     def _log_epoch(self, split: str) -> None:
         """Compute, log and reset the split's metrics; vectors are logged per class, matrices per cell."""
         values: dict[str, Tensor] = {}
-        for collection in self.metrics(split).values():
-            values.update(collection.compute())
-            collection.reset()
+        with self._quiet_sanity_check():
+            for collection in self.metrics(split).values():
+                values.update(collection.compute())
+                collection.reset()
         flat: dict[str, Tensor] = {}
         for name, value in values.items():
             if value.ndim == 0:
@@ -271,6 +274,15 @@ class RiskModule(LightningModule):
         self._substituted[split] = None
         self.log_dict(flat, prog_bar=False, sync_dist=False)
 
+    @contextlib.contextmanager
+    def _quiet_sanity_check(self) -> Iterator[None]:
+        """Silence torchmetrics' "No positive / negative samples" warnings in Lightning's sanity check, whose two
+        validation batches often hold one class; in a real epoch they say the split lacks a class, and stay."""
+        with warnings.catch_warnings():
+            if self._trainer is not None and self._trainer.sanity_checking:
+                warnings.filterwarnings("ignore", message="No (positive|negative) samples", category=UserWarning)
+            yield
+
     def on_train_epoch_end(self) -> None:
         """Log training metrics of the epoch."""
         self._log_epoch("train")
@@ -281,7 +293,8 @@ class RiskModule(LightningModule):
         self._log_epoch("val")
         if self.threshold_curve is None:
             return
-        precision, recall, _ = self.threshold_curve.compute()
+        with self._quiet_sanity_check():
+            precision, recall, _ = self.threshold_curve.compute()
         self.threshold_curve.reset()
         precision, recall = precision[:-1].nan_to_num(0.0), recall[:-1].nan_to_num(0.0)  # no positives called: 0
         f1 = 2 * precision * recall / (precision + recall).clamp_min(1e-12)

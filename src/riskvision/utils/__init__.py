@@ -20,10 +20,12 @@ from riskvision.utils.config_checks import (
     resume_path,
     validate_config,
 )
+from riskvision.utils.config_summary import config_summary, write_config
+from riskvision.utils.epoch_summary import EpochSummary, metrics_table
 from riskvision.utils.instantiators import instantiate_callbacks, instantiate_data, instantiate_loggers
+from riskvision.utils.model_table import ModelTable
 from riskvision.utils.logging_utils import close_loggers, log_hyperparameters
 from riskvision.utils.pylogger import get_logger
-from riskvision.utils.rich_utils import print_config_tree
 
 __all__ = [
     "CLIP_SPAN_KEY",
@@ -31,11 +33,14 @@ __all__ = [
     "RUN_ID_KEY",
     "AtomicCheckpointIO",
     "ConfigError",
+    "EpochSummary",
     "LastCheckpoint",
+    "ModelTable",
     "RunConfigInCheckpoint",
     "check_clip_length",
     "check_renamed_overrides",
     "close_loggers",
+    "config_summary",
     "data_model_file",
     "describe_checkpoint",
     "get_logger",
@@ -44,9 +49,10 @@ __all__ = [
     "instantiate_loggers",
     "load_checkpoint",
     "log_hyperparameters",
+    "metrics_table",
     "model_name",
     "net_name",
-    "print_config_tree",
     "resume_path",
     "validate_config",
+    "write_config",
 ]
