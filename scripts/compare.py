@@ -13,6 +13,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, ListConfig
 
 from riskvision.evaluation.report import find_runs, load_runs, log_to_wandb, write_report
+from riskvision.evaluation.summary import headline
 from riskvision.utils.run_folder import exits_on_user_error
 
 
@@ -25,6 +26,8 @@ def main(cfg: DictConfig) -> None:
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     outputs = write_report(runs, out_dir, cfg.n_boot, cfg.seed)
     print(outputs["comparison"].read_text())
+    print("\n".join(["Headline metrics:", *(f"  {run.name}: {headline(run.metrics)}" for run in runs),
+                     f"Report: {outputs['comparison']}"]))
     if cfg.wandb.enabled:
         log_to_wandb(runs, outputs, out_dir, cfg.wandb.project, cfg.wandb.name, cfg.wandb.mode)
 

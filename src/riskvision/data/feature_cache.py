@@ -48,6 +48,7 @@ from riskvision.data.readers import FrameReader, FrameReadError, reader_for
 from riskvision.data.records import DataWarning
 from riskvision.data.timebase import TargetVideo
 from riskvision.files import atomic_write
+from riskvision.progress import ProgressLine
 
 __all__ = ["FeatureCache", "FeatureEntry", "FillReport", "describe_callable"]
 
@@ -321,9 +322,11 @@ class FeatureCache:
         order = [(start + k) % len(entries) for k in range(len(entries))]
         report = FillReport()
         waited = False
+        todo = sum(entry.rows for entry, name in zip(entries, names) if not self.committed(name))
+        progress = ProgressLine(f"feature cache {self.path.name}: extracting", todo, "videos x views")
         while order:
             sampler = _ClaimingSampler(self, dataset, order)
-            self._run_pass(dataset, sampler, encode, normalize, num_workers, batch_frames, report)
+            self._run_pass(dataset, sampler, encode, normalize, num_workers, batch_frames, report, progress)
             report.reused += sampler.reused
             order = [e for e in sampler.deferred if not self.committed(names[e])]
             report.reused += len(sampler.deferred) - len(order)
@@ -333,11 +336,13 @@ class FeatureCache:
                              self.path, len(order))
                     waited = True
                 time.sleep(poll_s)
+        if report.extracted or report.unreadable:
+            progress.close()
         self._update_index(entries, names)
         return report
 
     def _run_pass(self, dataset: _ViewFrames, sampler: _ClaimingSampler, encode: Encode, normalize: Callable | None,
-                  num_workers: int, batch_frames: int, report: FillReport) -> None:
+                  num_workers: int, batch_frames: int, report: FillReport, progress: ProgressLine) -> None:
         """Extract the entries ``sampler`` claims, committing each once its last view is encoded."""
         loader = DataLoader(dataset, batch_size=None, sampler=sampler, num_workers=num_workers)
         pending: dict[int, dict] = {}
@@ -352,6 +357,7 @@ class FeatureCache:
                     state["views"][item["view"]] = self._encode(item["frames"], encode, normalize, batch_frames)
                     state["substituted"] = max(state["substituted"], item["substituted"])
                     report.frames += len(item["frames"])
+                progress.advance()
                 if item["view"] < entry.rows - 1:
                     continue
                 state = pending.pop(e)

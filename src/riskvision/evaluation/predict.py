@@ -24,6 +24,7 @@ from riskvision.evaluation.probes import PROBE_TRANSFORMS
 from riskvision.evaluation.summary import RunInfo, compute_metrics, jsonable
 from riskvision.evaluation.table import META_COLUMNS, make_table, write_predictions
 from riskvision.files import atomic_write
+from riskvision.progress import ProgressLine
 from riskvision.runs import new_run_id
 from riskvision.tasks import Task
 
@@ -57,16 +58,18 @@ def _table(meta: dict[str, list], probs: dict[str, list[np.ndarray]], task: Task
 
 @torch.no_grad()
 def predict_table(model: nn.Module, batches: Iterable[dict[str, Any]], task: Task, probes: Sequence[str] = ("none",),
-                  seed: int = 0, device: str | torch.device = "cpu") -> pd.DataFrame:
+                  seed: int = 0, device: str | torch.device = "cpu", progress: ProgressLine | None = None) -> pd.DataFrame:
     """One row per (window, probe): run ``model`` (eval mode) on each batch's ``video`` after each probe's
     transform (:data:`.probes.PROBE_TRANSFORMS`, seeded by ``seed``, one generator per probe).
 
     Samples flagged ``replaced`` (stand-ins the dataset returned for an unreadable clip, a copy of another
     clip) are dropped first (``riskvision.batch.without_replaced``): the table has one row per readable
-    window and probe, none for a dropped clip."""
+    window and probe, none for a dropped clip. ``progress`` advances by each batch's windows."""
     model.eval().to(device)
     generators, meta, probs = _collectors(probes, seed)
     for batch in batches:
+        if progress is not None:
+            progress.advance(len(batch["video"]))
         batch = without_replaced(batch)
         if not len(batch["video"]):
             continue
@@ -81,7 +84,8 @@ def predict_table(model: nn.Module, batches: Iterable[dict[str, Any]], task: Tas
 @torch.no_grad()
 def predict_table_per_frame(net: nn.Module, videos: Iterable[dict[str, Any]], task: Task,
                             normalize: Callable[[Tensor], Tensor], probes: Sequence[str] = ("none",), seed: int = 0,
-                            device: str | torch.device = "cpu", batch_size: int = 8, chunk: int = 64) -> pd.DataFrame:
+                            device: str | torch.device = "cpu", batch_size: int = 8, chunk: int = 64,
+                            progress: ProgressLine | None = None) -> pd.DataFrame:
     """:func:`predict_table`'s rows for a per-frame net (``models.FrameFeatureNet``: ``forward_features`` per frame,
     ``forward_sequence`` per window) from per-video items (``data.dataset.VideoWindowsDataset``: a video's frames
     read once, its windows as indices into them): the backbone runs ONCE per frame (``chunk`` frames a pass), the
@@ -90,10 +94,13 @@ def predict_table_per_frame(net: nn.Module, videos: Iterable[dict[str, Any]], ta
     :func:`predict_table` on ``RiskDataModule.scoring_dataloader`` (same windows, same probe draws) up to float
     rounding, at a backbone cost per video that no longer grows with the window length.
 
-    ``normalize``: uint8 ``[N, 3, H, W]`` -> float (the datamodule's ``Normalize``)."""
+    ``normalize``: uint8 ``[N, 3, H, W]`` -> float (the datamodule's ``Normalize``); ``progress`` advances by one
+    per video."""
     net.eval().to(device)
     generators, meta, probs = _collectors(probes, seed)
     for item in videos:
+        if progress is not None:
+            progress.advance()
         windows = item["windows"]
         if not len(windows):  # an unreadable video (its dataset warned)
             continue

@@ -18,8 +18,10 @@ from torch.utils.data import DataLoader
 from riskvision.evaluation.predict import (
     measure_cost, predict_table, predict_table_per_frame, run_info, write_evaluation,
 )  # fmt: skip
+from riskvision.evaluation.summary import headline
 from riskvision.inference.predictor import Predictor
 from riskvision.models import FrameFeatureNet
+from riskvision.progress import ProgressLine
 from riskvision.runs import claim_run_folder
 from riskvision.utils import CONFIG_KEY, RUN_ID_KEY, instantiate_data, load_checkpoint, net_name
 
@@ -91,16 +93,20 @@ def evaluate_module(module: Any, datamodule: Any, out_dir: str | Path, settings:
     loader = scoring_loader(datamodule, settings, num_frames, per_frame)
     log.info(f"Scoring {settings.split} ({settings.scoring}{', backbone once per frame' if per_frame else ''}, "
              f"probes {list(settings.probes)}) with {name}")
+    progress = ProgressLine(f"scoring {settings.split} {'videos' if per_frame else 'windows'}", len(loader.dataset),
+                            "videos" if per_frame else "windows")
     if per_frame:
         table = predict_table_per_frame(module.net, loader, module.task, datamodule.normalizer, settings.probes,
-                                        settings.seed, settings.device, datamodule.eval_batch_size)
+                                        settings.seed, settings.device, datamodule.eval_batch_size, progress=progress)
     else:
-        table = predict_table(module, loader, module.task, settings.probes, settings.seed, settings.device)
+        table = predict_table(module, loader, module.task, settings.probes, settings.seed, settings.device, progress)
+    progress.close()
     cost = measure_cost(module.net, [1, num_frames, 3, height, width], settings.latency_repeats)
     info = {"split": settings.split, "scoring": settings.scoring, "step": settings.step, "cost": cost, **(extra or {})}
     run = run_info(module, name, info, claim_run_folder(out_dir, "eval").run_id)
     metrics = write_evaluation(table, run, out_dir, settings.n_boot, settings.predictions_file, settings.seed)
     log.info(f"Wrote {Path(out_dir) / settings.predictions_file} ({len(table)} rows) and metrics.json")
+    log.info(headline(metrics))
     return metrics
 
 

@@ -8,7 +8,7 @@ for the 3-class model's P(Warning) + P(Danger)).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # type hints only: riskvision.tasks imports riskvision.evalua
     from riskvision.tasks import Task
 
 __all__ = [
-    "CI_METRICS", "RunInfo", "breakdown", "ci_statistics", "compute_metrics", "in_anomaly", "jsonable",
+    "CI_METRICS", "RunInfo", "breakdown", "ci_statistics", "compute_metrics", "headline", "in_anomaly", "jsonable",
     "probe_metrics", "source_probe",
 ]  # fmt: skip
 
@@ -173,6 +173,28 @@ def compute_metrics(table: pd.DataFrame, run: RunInfo, n_boot: int = 1000, seed:
         "probes": probe_metrics(table, run),
         "source_probe": source_probe(table),
     }  # fmt: skip
+
+
+def headline(metrics: Mapping[str, Any]) -> str:
+    """The line a run ends with, from its ``metrics.json`` contents: split, counts, the task's F1 (macro-F1 for
+    3 classes), window and video AUROC with their 95% CIs, frame AUC and mean time-to-accident."""
+
+    def ci(name: str) -> str:
+        entry = metrics["ci"].get(name) or {}
+        value, low, high = entry.get("value"), entry.get("low"), entry.get("high")
+        if value is None:
+            return "n/a"
+        return f"{value:.3f}" + (f" [{low:.3f}, {high:.3f}]" if low is not None and high is not None else "")
+
+    run, counts, own = metrics["run"], metrics["counts"], metrics["own_task"]
+    f1 = ("macro-F1", own.get("f1_macro")) if "f1_macro" in own else ("F1", own.get("f1"))
+    mtta = metrics["anticipation"].get("mtta")
+    parts = [f"{run.get('name')} on {run.get('split')}: {counts['windows']:,} windows of {counts['videos']} videos "
+             f"({counts['crash_videos']} crash)",
+             f"{f1[0]} {f1[1]:.3f}" if f1[1] is not None else f"{f1[0]} n/a",
+             f"window AUROC {ci('window_auroc')}", f"video AUROC {ci('video_auroc')}", f"frame AUC {ci('frame_auc')}",
+             f"mTTA {mtta:.2f} s" if mtta is not None else "mTTA n/a"]
+    return " | ".join(parts)
 
 
 def jsonable(value: Any) -> Any:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ from riskvision.inference.outputs import (
 from riskvision.inference.predictor import Predictor
 from riskvision.inference.smoothing import Alarm, Smoother
 from riskvision.inference.sources import IMAGE_SUFFIXES, FrameSource, is_live_spec, open_source
+from riskvision.progress import ProgressLine
 from riskvision.runs import claim_run_folder
 
 __all__ = ["PredictReport", "Progress", "SourceResult", "find_sources", "predict_source", "predict_videos"]
@@ -108,49 +108,24 @@ def _frame_folder(folder: Path) -> Path | None:
     return None
 
 
-class Progress:
-    """A progress line on ``stream`` for one source: video seconds scored (of how many, when known), the
-    real-time factor (video seconds per wall-clock second), an ETA and the alarms so far. On a terminal it is
-    rewritten in place every ``every_s`` seconds; otherwise a line is written every ``10 * every_s`` seconds."""
+class Progress(ProgressLine):
+    """The progress line of one source: video seconds scored (of how many, when known), the ETA, the real-time
+    factor (video seconds per wall-clock second) and the alarms so far."""
 
     def __init__(self, name: str, stream: IO[str] | None, duration_s: float | None, every_s: float = 0.5) -> None:
-        self.name, self.stream, self.duration_s = name, stream, duration_s
-        self.tty = bool(stream is not None and getattr(stream, "isatty", lambda: False)())
-        self.every_s = every_s if self.tty else 10 * every_s
-        self.begin = self.shown = time.perf_counter()
-        self.video_s, self.alarms = 0.0, 0
-
-    @property
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.begin
+        super().__init__(name, duration_s, "s", stream, every_s, decimals=1)
+        self.alarms = 0
 
     @property
     def real_time_factor(self) -> float:
-        return self.video_s / max(self.elapsed, 1e-9)
+        return self.rate
 
     def update(self, video_s: float, alarm_on: int) -> None:
-        self.video_s, self.alarms = video_s, self.alarms + alarm_on
-        if self.stream is not None and time.perf_counter() - self.shown >= self.every_s:
-            self.shown = time.perf_counter()
-            self._show()
+        self.alarms += alarm_on
+        super().update(video_s, f"{self.alarms} alarm(s)")
 
-    def close(self) -> None:
-        if self.stream is not None and self.tty:
-            self._show()
-            self.stream.write("\n")
-            self.stream.flush()
-
-    def _show(self) -> None:
-        rtf = self.real_time_factor
-        text = f"{self.name}: {self.video_s:.1f}"
-        if self.duration_s:
-            eta = (self.duration_s - self.video_s) / rtf if rtf > 0 else float("inf")
-            text += f" / {self.duration_s:.1f} s ({min(self.video_s / self.duration_s, 1):.0%}), ETA {eta:.0f} s"
-        else:
-            text += " s"
-        text += f", {rtf:.2f}x real time, {self.alarms} alarm(s)"
-        self.stream.write(("\r" + text.ljust(100)) if self.tty else text + "\n")
-        self.stream.flush()
+    def rate_text(self) -> str:
+        return f"{self.rate:.2f}x real time"
 
 
 def predict_source(predictor: Predictor, source: FrameSource, name: str, out_dir: Path, *, backend: Any = None,
@@ -198,7 +173,7 @@ def predict_source(predictor: Predictor, source: FrameSource, name: str, out_dir
                                                     predictor, title, anomaly_s, alarm)
     stats = source.stats()
     log.info(f"{source.name}: {stats.received} frames received ({_rate(source)}) -> {writer.rows} results at "
-             f"{predictor.target_fps:g} fps, {bar.video_s:.1f} s of video scored in {bar.elapsed:.1f} s "
+             f"{predictor.target_fps:g} fps, {bar.done:.1f} s of video scored in {bar.elapsed:.1f} s "
              f"({bar.real_time_factor:.2f}x real time, {writer.rows / max(bar.elapsed, 1e-9):.1f} results/s); "
              f"{stats.dropped} frames dropped by the live buffer")
     return SourceResult(source.name, name, outputs, summary.line(shown, alarm), writer.rows)

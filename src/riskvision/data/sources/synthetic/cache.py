@@ -16,6 +16,7 @@ from pathlib import Path
 
 from riskvision.data.sources.synthetic.sizes import VERSION, SyntheticSizes
 from riskvision.data.sources.synthetic.writers import write_dataset
+from riskvision.progress import ProgressLine
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,9 @@ def _generate_atomically(final: Path, seed: int, config: SyntheticSizes) -> None
     tmp = final.parent / f".tmp-{final.name}-{uuid.uuid4().hex[:8]}"
     try:
         begin = time.perf_counter()
-        write_dataset(tmp, seed, config)
+        progress = ProgressLine("generating synthetic data", config.num_crash + config.num_normal, "clips")
+        write_dataset(tmp, seed, config, progress)
+        progress.close()
         (tmp / MARKER).write_text(json.dumps({"seconds": round(time.perf_counter() - begin, 2)}) + "\n")
         if final.exists() and not (final / MARKER).is_file():
             shutil.rmtree(final)  # left by an interrupted generation on a filesystem without atomic rename

@@ -15,6 +15,7 @@ from riskvision.data.layout import SYNTHETIC_MARKER
 from riskvision.data.sources.synthetic.render import camera_jpeg, decode_jpeg, face_box, project, render_frame
 from riskvision.data.sources.synthetic.scene import SIM_FPS, CrashEvent, Scene, Vehicle, add_crash, simulate_scene
 from riskvision.data.sources.synthetic.sizes import VERSION, SyntheticSizes
+from riskvision.progress import ProgressLine
 from riskvision.video_io import encode_mp4, h264_roundtrip
 
 DOTA_FPS = 10
@@ -23,19 +24,20 @@ STORE_QUALITY = 95  # JPEG quality (4:4:4) of the stored DoTA frames, after the 
 NIGHT_FRACTION = 0.2
 
 
-def write_dataset(out: Path, seed: int, config: SyntheticSizes) -> None:
-    """Write both trees into ``out`` (no caching; use :func:`ensure_synthetic`)."""
+def write_dataset(out: Path, seed: int, config: SyntheticSizes, progress: ProgressLine | None = None) -> None:
+    """Write both trees into ``out`` (no caching; use :func:`ensure_synthetic`); ``progress`` advances by one per
+    clip (``num_crash + num_normal`` in all)."""
     # "generator" keeps the module name of version 2 (a new name would change the files: bump VERSION with it)
     meta = {"generator": "riskvision.data.synthetic", "version": VERSION, "seed": seed,
             "sizes": asdict(config), "synthetic": True}
     for name in ("dota", "bdd"):
         (out / name).mkdir(parents=True)
         _write_json(out / name / SYNTHETIC_MARKER, meta)
-    write_dota_tree(out / "dota", seed, config)
-    write_bdd_tree(out / "bdd", seed, config)
+    write_dota_tree(out / "dota", seed, config, progress)
+    write_bdd_tree(out / "bdd", seed, config, progress)
 
 
-def write_dota_tree(root: Path, seed: int, config: SyntheticSizes) -> None:
+def write_dota_tree(root: Path, seed: int, config: SyntheticSizes, progress: ProgressLine | None = None) -> None:
     """Crash clips in the DoTA official layout (frames, annotations, metadata, split files)."""
     rng = np.random.default_rng([seed, 1])
     clip_ids = _dota_clip_ids(rng, config)
@@ -46,12 +48,14 @@ def write_dota_tree(root: Path, seed: int, config: SyntheticSizes) -> None:
         subset = "val" if clip in val else "train"
         annotation = _write_crash_clip(root, clip, np.random.default_rng([seed, 2, index]), config, index in nights)
         metadata[subset][clip] = _metadata_entry(annotation, subset)
+        if progress is not None:
+            progress.advance()
     for subset, entries in metadata.items():
         _write_json(root / f"metadata_{subset}.json", entries)
         (root / f"{subset}_split.txt").write_text("".join(f"{clip}\n" for clip in entries))
 
 
-def write_bdd_tree(root: Path, seed: int, config: SyntheticSizes) -> None:
+def write_bdd_tree(root: Path, seed: int, config: SyntheticSizes, progress: ProgressLine | None = None) -> None:
     """Normal-driving 30 fps MP4 videos in the BDD100K layout ``videos/100k/{train,val}/<id>.mp4``."""
     rng = np.random.default_rng([seed, 3])
     ids = [_bdd_id(rng) for _ in range(config.num_normal)]
@@ -65,6 +69,8 @@ def write_bdd_tree(root: Path, seed: int, config: SyntheticSizes) -> None:
         scene = simulate_scene(clip_rng, max(2, round(seconds * BDD_FPS)), config, index in nights)
         frames = (decode_jpeg(camera_jpeg(render_frame(scene, i), config.jpeg_quality)) for i in range(scene.n))
         encode_mp4(folder / f"{video_id}.mp4", frames, (config.width, config.height), BDD_FPS, config.qp)
+        if progress is not None:
+            progress.advance()
 
 
 def _write_crash_clip(root: Path, clip: str, rng: np.random.Generator, config: SyntheticSizes, night: bool) -> dict:

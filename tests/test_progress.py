@@ -1,0 +1,58 @@
+"""The shared progress line (riskvision.progress) and the headline a scoring run ends with."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from riskvision.evaluation.summary import headline
+from riskvision.progress import ProgressLine
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_log_gets_whole_lines_with_count_percentage_rate_and_eta_then_the_total_time():
+    stream = io.StringIO()
+    progress = ProgressLine("scoring test windows", 400, "windows", stream, every_s=0.0)
+    progress.advance(100)
+    progress.update(300, "2 alarm(s)")
+    progress.close()
+    lines = stream.getvalue().splitlines()
+    assert re.fullmatch(r"scoring test windows: 100 / 400 windows \(25%\), [0-9.]+ windows/s, ETA \d+ s", lines[0])
+    assert lines[1].startswith("scoring test windows: 300 / 400 windows (75%)") and lines[1].endswith("2 alarm(s)")
+    assert re.fullmatch(r"scoring test windows: 300 / 400 windows, [0-9.]+ windows/s, [0-9.]+ s, 2 alarm\(s\)", lines[2])
+
+
+def test_a_terminal_line_is_rewritten_in_place_and_ended_once():
+    stream = Terminal()
+    progress = ProgressLine("generating synthetic data", None, "clips", stream, every_s=0.0)
+    for _ in range(3):
+        progress.advance()
+    progress.close()
+    text = stream.getvalue()
+    assert text.count("\r") == 4 and text.count("\n") == 1 and text.endswith("\n")
+    assert "3 clips" in text.split("\r")[-1] and "ETA" not in text  # no total: no percentage, no ETA
+
+
+def test_lines_are_rate_limited_off_a_terminal():
+    stream = io.StringIO()
+    progress = ProgressLine("x", 10, "items", stream, every_s=60.0)
+    for _ in range(10):
+        progress.advance()
+    assert stream.getvalue() == ""  # nothing due within 600 s off a terminal
+    progress.close()
+    assert stream.getvalue().startswith("x: 10 / 10 items")
+
+
+def test_headline_names_split_counts_f1_and_the_cis():
+    ci = {"value": 0.9, "low": 0.8, "high": 0.95}
+    metrics = {"run": {"name": "ResNet3D-101", "split": "test"},
+               "counts": {"windows": 1234, "videos": 50, "crash_videos": 25},
+               "own_task": {"f1_macro": 0.61234, "f1": None}, "anticipation": {"mtta": 1.5},
+               "ci": {"window_auroc": ci, "video_auroc": ci, "frame_auc": {"value": None}}}
+    line = headline(metrics)
+    assert line.startswith("ResNet3D-101 on test: 1,234 windows of 50 videos (25 crash) | macro-F1 0.612 |")
+    assert "window AUROC 0.900 [0.800, 0.950]" in line and "frame AUC n/a" in line and "mTTA 1.50 s" in line
