@@ -18,7 +18,8 @@ to ~40 m, vehicles in the adjacent lanes that drift and pass close, oncoming tra
 shake the camera, and night clips. A crash clip (DoTA tree) adds one event: the lead vehicle, or one
 that cuts in, closes in much faster than traffic ever does (7-14 m/s) and is hit inside the annotated
 anomaly span ``[anomaly_start, anomaly_end)``; the impact jolts the camera and stops the ego vehicle
-dead. Over the 2 s before the span (the default Warning horizon) that vehicle is already in view and
+dead, and the vehicles it involves are pushed ahead and sideways (0.8-3 m), slowing until they rest at
+the span's end. Over the 2 s before the span (the default Warning horizon) that vehicle is already in view and
 closes in at 4-7 m/s, from 12-22 m to 4-8 m: faster than normal following, whose gap changes by about a
 fifth of itself per second. Every frame of a crash clip looks
 like some frame of a normal clip (close vehicles, brake lights, stopped traffic and camera shake occur

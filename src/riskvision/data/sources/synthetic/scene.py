@@ -244,10 +244,11 @@ def add_crash(scene: Scene, rng: np.random.Generator) -> CrashEvent:
     d_on = rng.uniform(4, 8)
     contact = rng.uniform(1.9, 2.3)
     impact = min(onset + max(2, round((d_on - contact) / closing * SIM_FPS)), n - 4)
-    end = min(n, impact + round(rng.uniform(0.6, 1.6) * SIM_FPS))
+    end = max(min(n, impact + round(rng.uniform(0.6, 1.6) * SIM_FPS)), impact + 1)
+    settle = _settle(n, impact, end)  # the struck vehicle is pushed ahead and sideways until it rests at `end`
     car = scene.vehicles[victim]
-    car.d = _crash_distance(car.d, onset, impact, d_on, warning_closing, contact, rng.uniform(0.2, 1.2))
-    car.x = car.x + np.where(np.arange(n) > impact, rng.uniform(-0.6, 0.6), 0.0) * _ramp(n, impact, 0.4)
+    car.d = _crash_distance(car.d, onset, impact, d_on, warning_closing, contact, rng.uniform(0.5, 2.0) * settle)
+    car.x = car.x + rng.choice([-1.0, 1.0]) * rng.uniform(0.8, 1.6) * settle
     car.brake = car.brake | _closing(car.d) | (np.arange(n) >= onset)
     lead = scene.vehicles[scene.lead]
     if victim != scene.lead:  # the old lead must stay ahead of the car that cut in
@@ -256,7 +257,7 @@ def add_crash(scene: Scene, rng: np.random.Generator) -> CrashEvent:
     speed[onset:impact] = np.maximum(speed[onset:impact], closing)
     _stop_ego(scene, speed, impact, tau=0.12)
     _jolt(rng, scene, impact, rng.uniform(0.03, 0.06))
-    return CrashEvent(accident_id, name, True, onset, impact, max(end, impact + 1), (victim,))
+    return CrashEvent(accident_id, name, True, onset, impact, end, (victim,))
 
 
 def _ramp(n: int, at: int, seconds: float) -> np.ndarray:
@@ -265,14 +266,21 @@ def _ramp(n: int, at: int, seconds: float) -> np.ndarray:
     return t * t * (3 - 2 * t)
 
 
+def _settle(n: int, at: int, end: int) -> np.ndarray:
+    """0 up to step ``at``, then ``1 - (1 - t)^2`` with ``t`` from 0 at ``at`` to 1 at ``end``: a motion that is
+    fastest at the impact and at rest from ``end`` (the end of the anomaly span), ``[n]``."""
+    t = np.clip((np.arange(n) - at) / max(1, end - at), 0, 1)
+    return 1 - (1 - t) ** 2
+
+
 def _crash_distance(d: np.ndarray, onset: int, impact: int, d_on: float, warning_closing: float, contact: float,
-                    bounce: float) -> np.ndarray:
+                    push: np.ndarray) -> np.ndarray:
     """Distance to the struck vehicle, m, ``[n]``.
 
     Before the warning the vehicle keeps its normal motion, its gap scaled so that the warning starts at
     ``d_on + warning_closing * WARNING_S``; over the ``WARNING_S`` before ``onset`` it closes at
     ``warning_closing`` m/s to ``d_on`` (visible and closing in, faster than normal following); from ``onset``
-    it closes linearly to ``contact`` at ``impact``, then is pushed away by up to ``bounce``.
+    it closes linearly to ``contact`` at ``impact``, then is pushed ahead by ``push`` (m, ``[n]``).
     """
     n = len(d)
     steps = np.arange(n)
@@ -283,7 +291,7 @@ def _crash_distance(d: np.ndarray, onset: int, impact: int, d_on: float, warning
     frac = np.clip((steps - onset) / max(1, impact - onset), 0, 1)
     out = np.where(steps < start, before, np.where(steps < onset, warning, d_on + (contact - d_on) * frac))
     after = steps > impact
-    return np.where(after, contact + bounce * (1 - np.exp(-(steps - impact) / (0.3 * SIM_FPS))), out)
+    return np.where(after, contact + push, out)
 
 
 def _stop_ego(scene: Scene, speed: np.ndarray, at: int, tau: float) -> None:
@@ -309,6 +317,7 @@ def _other_crash(scene: Scene, rng: np.random.Generator, accident_id: int, name:
     lead = scene.vehicles[scene.lead]
     d_col = rng.uniform(5, 8)
     impact = min(onset + round(rng.uniform(0.3, 0.6) * SIM_FPS), n - 4)
+    end = max(min(n, impact + round(rng.uniform(0.8, 1.6) * SIM_FPS)), impact + 1)
     lead.d = lead.d * (d_col / lead.d[onset]) ** _ramp(n, onset - 2 * SIM_FPS, 2.0)
     cap = min(scene.cruise, 2 * (d_col - 2.5))  # so that the ego stops short of the wreck
     speed = np.where(steps >= onset - SIM_FPS, cap, np.minimum(_follow_speed(scene, lead.d), cap))
@@ -316,7 +325,7 @@ def _other_crash(scene: Scene, rng: np.random.Generator, accident_id: int, name:
     x = side * LANE + (lead.x[impact] + side * 1.8 - side * LANE) * _ramp(n, onset, (impact - onset) / SIM_FPS)
     other = _new_vehicle(rng, x, lead.d + rng.uniform(-0.8, 0.8), len(scene.vehicles))
     scene.vehicles.append(other)
-    skid = -side * rng.uniform(1.5, 3.0) * _ramp(n, impact, 0.5)
+    skid = -side * rng.uniform(1.5, 3.0) * _settle(n, impact, end)  # both skid until they rest at `end`
     lead.x, other.x = lead.x + skid, other.x + 0.7 * skid
     _stop_ego(scene, speed, min(impact + int(0.2 * SIM_FPS), n - 1), tau=0.3)
     travelled = scene.s - scene.s[impact]
@@ -325,6 +334,5 @@ def _other_crash(scene: Scene, rng: np.random.Generator, accident_id: int, name:
     for car in (lead, other):
         car.brake = car.brake | (steps >= impact)
     _jolt(rng, scene, impact + int(0.2 * SIM_FPS), rng.uniform(0.02, 0.04))
-    end = min(n, impact + round(rng.uniform(0.8, 1.6) * SIM_FPS))
     involved = (scene.lead, len(scene.vehicles) - 1)
-    return CrashEvent(accident_id, name, False, onset, impact, max(end, impact + 1), involved)
+    return CrashEvent(accident_id, name, False, onset, impact, end, involved)

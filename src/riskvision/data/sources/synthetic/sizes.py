@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-VERSION = 3  # bump whenever the output changes: cached trees are keyed by it
+VERSION = 4  # bump whenever the output changes: cached trees are keyed by it
 
 
 @dataclass(frozen=True)
