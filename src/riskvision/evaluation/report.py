@@ -15,18 +15,21 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import NullFormatter, ScalarFormatter  # noqa: E402
 from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
 
 from riskvision.evaluation.bootstrap import paired_bootstrap_diff  # noqa: E402
 from riskvision.evaluation.calibration import reliability_table  # noqa: E402
+from riskvision.evaluation.ranking import auroc, average_precision  # noqa: E402
 from riskvision.evaluation.summary import CI_METRICS, ci_statistics  # noqa: E402
 from riskvision.evaluation.table import read_predictions, real_windows, spanned_windows  # noqa: E402
 from riskvision.files import atomic_write  # noqa: E402
 from riskvision.runs import RunMismatchError, claim_run_folder  # noqa: E402
 
 __all__ = [
-    "Run", "breakdown_table", "comparison_table", "find_runs", "load_runs", "log_to_wandb", "plot_confusion_matrices",
-    "plot_reliability", "plot_roc_pr", "plot_timelines", "to_markdown", "write_report",
+    "Run", "breakdown_table", "comparison_table", "confusion_figure", "find_runs", "load_runs", "log_to_wandb",
+    "plot_confusion_matrices", "plot_reliability", "plot_roc_pr", "plot_timelines", "reliability_figure",
+    "roc_pr_figure", "timelines_figure", "to_markdown", "write_report",
 ]  # fmt: skip
 
 PREDICTION_FILES = ("predictions.csv", "predictions.parquet")
@@ -220,37 +223,73 @@ def to_markdown(table: pd.DataFrame) -> str:
 
 
 # ------------------------------------------------------------------------------------------ figures
-def plot_roc_pr(runs: Sequence[Run], path: Path) -> Path:
-    """ROC and precision-recall curves of window P(crash) vs ``crash``, one line per run."""
-    fig, (roc_ax, pr_ax) = plt.subplots(1, 2, figsize=(10, 4.5))
-    for run in runs:
+#: The figures' shared style, the same as predict_video's timelines (riskvision.inference.outputs): the annotated
+#: anomaly grey, the warning horizon orange, decision thresholds dashed.
+ANOMALY_SPAN = {"color": "0.6", "alpha": 0.25, "lw": 0}
+WARNING_SPAN = {"color": "orange", "alpha": 0.18, "lw": 0}
+THRESHOLD_LINE = {"color": "0.3", "ls": "--", "lw": 1}
+
+
+def roc_pr_figure(runs: Sequence[Run]) -> plt.Figure:
+    """ROC and precision-recall curves of window P(crash) vs ``crash``, one colour per run, its AUROC / AP in the
+    legend (the definitions metrics.json uses), the chance diagonal and each run's chance precision (its fraction
+    of crash windows)."""
+    fig, (roc_ax, pr_ax) = plt.subplots(1, 2, figsize=(11, 4.8))
+    for k, run in enumerate(runs):
         real = real_windows(run.table)
         if real["crash"].nunique() < 2:
             continue
-        fpr, tpr, _ = roc_curve(real["crash"], real["p_crash"])
-        precision, recall, _ = precision_recall_curve(real["crash"], real["p_crash"])
-        roc_ax.plot(fpr, tpr, label=run.name)
-        pr_ax.plot(recall, precision, label=run.name)
-    roc_ax.plot([0, 1], [0, 1], "k:", lw=0.8)
-    roc_ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC, window P(crash)")
-    pr_ax.set(xlabel="recall", ylabel="precision", title="Precision-recall, window P(crash)")
-    roc_ax.legend(fontsize=8)
-    return _save(fig, path)
+        labels, scores = real["crash"].to_numpy(int), real["p_crash"].to_numpy(float)
+        fpr, tpr, _ = roc_curve(labels, scores)
+        precision, recall, _ = precision_recall_curve(labels, scores)
+        roc_ax.plot(fpr, tpr, color=f"C{k}", label=f"{run.name} (AUROC {auroc(scores, labels):.3f})")
+        pr_ax.plot(recall, precision, color=f"C{k}", label=f"{run.name} (AP {average_precision(scores, labels):.3f})")
+        pr_ax.axhline(labels.mean(), color=f"C{k}", ls=":", lw=1, label=f"chance: crash fraction {labels.mean():.2f}")
+    roc_ax.plot([0, 1], [0, 1], "k:", lw=0.8, label="chance")
+    roc_ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC, window P(crash)",
+               xlim=(0, 1), ylim=(0, 1.01))
+    pr_ax.set(xlabel="recall", ylabel="precision", title="Precision-recall, window P(crash)", xlim=(0, 1),
+              ylim=(0, 1.01))
+    for ax in (roc_ax, pr_ax):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right" if ax is roc_ax else "lower left")
+    return fig
 
 
-def plot_reliability(runs: Sequence[Run], path: Path, n_bins: int = 15) -> Path:
-    """Reliability diagram of window P(crash): observed crash frequency against mean P(crash) per bin."""
-    fig, ax = plt.subplots(figsize=(5, 5))
-    for run in runs:
+def plot_roc_pr(runs: Sequence[Run], path: Path) -> Path:
+    """:func:`roc_pr_figure` as a PNG."""
+    return _save(roc_pr_figure(runs), path)
+
+
+def reliability_figure(runs: Sequence[Run], n_bins: int = 15) -> plt.Figure:
+    """Reliability diagram of window P(crash): observed crash frequency against mean P(crash) per bin, with the
+    windows per bin below (log scale), so that a sparse bin's zig-zag reads as the few windows it holds."""
+    fig, (ax, counts_ax) = plt.subplots(2, 1, figsize=(5.5, 6.2), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    width = 1.0 / n_bins / max(len(runs), 1)
+    for k, run in enumerate(runs):
         real = real_windows(run.table)
         bins = reliability_table(real["p_crash"].to_numpy(float), real["crash"].to_numpy(), n_bins)
         used = bins[bins["count"] > 0]
-        ax.plot(used["confidence"], used["frequency"], "o-", label=run.name)
-    ax.plot([0, 1], [0, 1], "k:", lw=0.8)
-    ax.set(xlabel="mean P(crash) in bin", ylabel="fraction of crash windows", xlim=(0, 1), ylim=(0, 1),
-           title=f"Reliability ({n_bins} equal-width bins)")
-    ax.legend(fontsize=8)
-    return _save(fig, path)
+        ece = run.metrics.get("calibration", {}).get("ece")
+        label = run.name + (f" (ECE {ece:.3f})" if isinstance(ece, (int, float)) else "")
+        ax.plot(used["confidence"], used["frequency"], "o-", color=f"C{k}", label=label)
+        lefts = np.arange(n_bins) / n_bins + k * width
+        counts_ax.bar(lefts, bins["count"], width=width, align="edge", color=f"C{k}")
+    ax.plot([0, 1], [0, 1], "k:", lw=0.8, label="perfectly calibrated")
+    ax.set(ylabel="fraction of crash windows", xlim=(0, 1), ylim=(0, 1),
+           title=f"Reliability ({n_bins} equal-width bins of P(crash))")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    counts_ax.set(xlabel="mean P(crash) in bin", ylabel="windows", yscale="log")
+    counts_ax.yaxis.set_major_formatter(ScalarFormatter())
+    counts_ax.yaxis.set_minor_formatter(NullFormatter())
+    counts_ax.grid(alpha=0.3)
+    return fig
+
+
+def plot_reliability(runs: Sequence[Run], path: Path, n_bins: int = 15) -> Path:
+    """:func:`reliability_figure` as a PNG."""
+    return _save(reliability_figure(runs, n_bins), path)
 
 
 def _confusion(run: Run) -> tuple[np.ndarray, list[str]]:
@@ -260,17 +299,28 @@ def _confusion(run: Run) -> tuple[np.ndarray, list[str]]:
     return np.array([[own["tn"], own["fp"]], [own["fn"], own["tp"]]]), ["no crash", "crash"]
 
 
-def plot_confusion_matrices(runs: Sequence[Run], path: Path) -> Path:
-    """Each run's confusion matrix of its own task (rows true, columns predicted)."""
-    fig, axes = plt.subplots(1, len(runs), figsize=(4.2 * len(runs), 4), squeeze=False)
+def confusion_figure(runs: Sequence[Run]) -> plt.Figure:
+    """Each run's confusion matrix of its own task (rows true, columns predicted): colour = the fraction of the
+    true class (rows sum to 1, with a colour bar), each cell's count and row percentage written in it."""
+    fig, axes = plt.subplots(1, len(runs), figsize=(4.8 * len(runs), 4.2), squeeze=False)
+    image = None
     for ax, run in zip(axes[0], runs):
         matrix, names = _confusion(run)
-        ax.imshow(matrix, cmap="Blues")
+        fractions = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+        image = ax.imshow(fractions, cmap="Blues", vmin=0, vmax=1)
         for (i, j), value in np.ndenumerate(matrix):
-            ax.text(j, i, str(value), ha="center", va="center", color="white" if value > matrix.max() / 2 else "black")
+            ax.text(j, i, f"{value}\n{fractions[i, j]:.0%}", ha="center", va="center", fontsize=9,
+                    color="white" if fractions[i, j] > 0.5 else "black")
         ax.set(xticks=range(len(names)), yticks=range(len(names)), xticklabels=names, yticklabels=names,
                xlabel="predicted", ylabel="true", title=run.name)
-    return _save(fig, path)
+    if image is not None:
+        fig.colorbar(image, ax=list(axes[0]), fraction=0.046, pad=0.04, label="fraction of the true class")
+    return fig
+
+
+def plot_confusion_matrices(runs: Sequence[Run], path: Path) -> Path:
+    """:func:`confusion_figure` as a PNG."""
+    return _save(confusion_figure(runs), path, tight=False)
 
 
 def pick_videos(table: pd.DataFrame, per_class: int = 3) -> list[str]:
@@ -281,37 +331,55 @@ def pick_videos(table: pd.DataFrame, per_class: int = 3) -> list[str]:
     return crash[:per_class] + normal[:per_class]
 
 
-def plot_timelines(runs: Sequence[Run], path: Path, per_class: int = 3) -> Path:
-    """Per-video risk timelines: each run's P(crash) of the window ending at each frame against time (s),
-    the anomaly span shaded red, the warning horizon (Warning-labelled frames) shaded orange."""
+def timelines_figure(runs: Sequence[Run], per_class: int = 3) -> plt.Figure:
+    """Per-video risk timelines: each run's P(crash) of the window ending at each frame against time (s), each
+    run's decision threshold (dashed; one line per distinct value), the annotated anomaly span (grey) and the
+    warning horizon (Warning-labelled frames, orange), all named in one legend above the plots."""
     videos = pick_videos(runs[0].table, per_class)
-    fig, axes = plt.subplots(len(videos), 1, figsize=(9, 1.9 * max(len(videos), 1)), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(len(videos), 1, figsize=(10, 1.9 * max(len(videos), 1) + 0.6), squeeze=False,
+                             sharey=True)
     reals = [real_windows(run.table) for run in runs]
+    thresholds = sorted({float(run.metrics["run"].get("threshold", 0.5)) for run in runs})
     for ax, video_id in zip(axes[:, 0], videos):
-        for run, real in zip(runs, reals):
+        for k, (run, real) in enumerate(zip(runs, reals)):
             rows = real[real["video_id"] == video_id].sort_values("end_frame")
-            ax.plot(rows["end_frame"] / rows["fps"], rows["p_crash"], label=run.name)
+            ax.plot(rows["end_frame"] / rows["fps"], rows["p_crash"], color=f"C{k}", label=run.name)
+        for threshold in thresholds:
+            ax.axhline(threshold, **THRESHOLD_LINE, label=f"threshold {threshold:.2f}")
         reference = reals[0][reals[0]["video_id"] == video_id]
         first = reference.iloc[0]
         _shade(ax, reference, first)
         ax.set(ylim=(0, 1), ylabel="P(crash)", title=f"{video_id} ({first['source']}, {first['category']})")
         ax.title.set_fontsize(9)
+        ax.grid(alpha=0.3)
     axes[-1, 0].set_xlabel("time (s)")
-    axes[0, 0].legend(fontsize=8, loc="upper left")
-    return _save(fig, path)
+    handles = {}
+    for ax in axes[:, 0]:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+    fig.legend(handles.values(), handles.keys(), loc="upper center", ncol=min(len(handles), 6), fontsize=8,
+               frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / fig.get_figheight()))
+    return fig
+
+
+def plot_timelines(runs: Sequence[Run], path: Path, per_class: int = 3) -> Path:
+    """:func:`timelines_figure` as a PNG."""
+    return _save(timelines_figure(runs, per_class), path, tight=False)
 
 
 def _shade(ax: plt.Axes, rows: pd.DataFrame, first: pd.Series) -> None:
     fps, start = float(first["fps"]), int(first["anomaly_start"])
     warning = rows.loc[(rows["risk"] == 1) & (rows["end_frame"] < start), "end_frame"]
     if len(warning):
-        ax.axvspan(warning.min() / fps, start / fps, color="orange", alpha=0.2, lw=0)
+        ax.axvspan(warning.min() / fps, start / fps, **WARNING_SPAN, label="warning horizon (Warning frames)")
     if start >= 0:
-        ax.axvspan(first["anomaly_start"] / fps, first["anomaly_end"] / fps, color="red", alpha=0.2, lw=0)
+        ax.axvspan(first["anomaly_start"] / fps, first["anomaly_end"] / fps, **ANOMALY_SPAN, label="annotated anomaly")
 
 
-def _save(fig: plt.Figure, path: Path) -> Path:
-    fig.tight_layout()
+def _save(fig: plt.Figure, path: Path, tight: bool = True) -> Path:
+    if tight:
+        fig.tight_layout()
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
     plt.close(fig)
     return path

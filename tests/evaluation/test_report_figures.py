@@ -1,0 +1,63 @@
+"""The comparison figures explain themselves (issue 16): metric values in legends, chance baselines, per-bin
+counts, row-normalised confusion matrices with a colour bar, a legend for shaded spans and threshold lines."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from riskvision.evaluation.ranking import auroc, average_precision
+from riskvision.evaluation.report import (confusion_figure, load_runs, reliability_figure, roc_pr_figure,
+                                          timelines_figure)
+from riskvision.evaluation.table import real_windows
+
+
+@pytest.fixture
+def runs(fake_runs):
+    return load_runs(fake_runs())
+
+
+def legend_texts(legend) -> list[str]:
+    return [text.get_text() for text in legend.get_texts()]
+
+
+def test_roc_and_pr_legends_give_each_runs_auroc_ap_and_the_chance_precision(runs):
+    fig = roc_pr_figure(runs)
+    roc, pr = (legend_texts(ax.get_legend()) for ax in fig.axes[:2])
+    real = real_windows(runs[0].table)
+    scores, labels = real["p_crash"].to_numpy(float), real["crash"].to_numpy(int)
+    assert f"{runs[0].name} (AUROC {auroc(scores, labels):.3f})" in roc and "chance" in roc
+    assert f"{runs[0].name} (AP {average_precision(scores, labels):.3f})" in pr
+    assert f"chance: crash fraction {labels.mean():.2f}" in pr
+    plt.close(fig)
+
+
+def test_reliability_diagram_shows_the_windows_per_bin(runs):
+    fig = reliability_figure(runs, n_bins=10)
+    curve_ax, counts_ax = fig.axes
+    heights = [patch.get_height() for patch in counts_ax.patches]
+    assert len(heights) == 10 * len(runs) and sum(heights) == sum(len(real_windows(r.table)) for r in runs)
+    assert counts_ax.get_yscale() == "log" and any("ECE" in t for t in legend_texts(curve_ax.get_legend()))
+    plt.close(fig)
+
+
+def test_confusion_matrices_are_row_normalised_with_counts_and_a_colour_bar(runs):
+    fig = confusion_figure(runs)
+    ax = fig.axes[1]  # the 3-class run
+    image = ax.get_images()[0].get_array()
+    assert np.allclose(np.asarray(image).sum(axis=1), 1.0)
+    cells = [text.get_text() for text in ax.texts]
+    assert len(cells) == 9 and all("\n" in cell and cell.endswith("%") for cell in cells)
+    assert any(axis.get_ylabel() == "fraction of the true class" for axis in fig.axes)  # the colour bar
+    plt.close(fig)
+
+
+def test_timelines_legend_names_the_runs_the_shaded_spans_and_the_threshold(runs):
+    fig = timelines_figure(runs)
+    texts = legend_texts(fig.legends[0])
+    assert {run.name for run in runs} <= set(texts)
+    assert "annotated anomaly" in texts and "warning horizon (Warning frames)" in texts
+    assert any(text.startswith("threshold ") for text in texts)
+    assert len(texts) == len(set(texts))  # one entry each, not one per subplot
+    plt.close(fig)
