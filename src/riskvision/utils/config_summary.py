@@ -25,13 +25,14 @@ def write_config(cfg: DictConfig, path: Path) -> None:
 
 
 def config_summary(cfg: DictConfig, config_file: Path) -> str:
-    """Lines for the console: the run folder, the config group choices (Hydra's own groups left out), the
+    """Lines for the console: the run folder, the top-level config group choices (Hydra's own and the groups a
+    config composes inside itself left out), the
     command-line overrides and where the whole config is."""
     lines = [f"Run folder: {cfg.paths.output_dir}"]
     if HydraConfig.initialized():
         hydra = HydraConfig.get()
-        choices = {group: choice for group, choice in hydra.runtime.choices.items()
-                   if not group.startswith("hydra") and choice is not None}
+        choices = {group: choice for group, choice in hydra.runtime.choices.items()  # top-level groups only
+                   if "/" not in group and "@" not in group and group != "hydra" and choice is not None}
         lines.append("Config groups: " + " ".join(f"{group}={choice}" for group, choice in sorted(choices.items())))
         lines.append("Overrides: " + (" ".join(hydra.overrides.task) or "none"))
     lines.append(f"Whole config (resolved): {config_file}")
