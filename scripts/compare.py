@@ -26,7 +26,7 @@ def main(cfg: DictConfig) -> None:
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     outputs = write_report(runs, out_dir, cfg.n_boot, cfg.seed)
     print(outputs["comparison"].read_text())
-    print("\n".join(["Headline metrics:", *(f"  {run.name}: {headline(run.metrics)}" for run in runs),
+    print("\n".join(["Headline metrics:", *(f"  {headline(run.metrics)}" for run in runs),
                      f"Report: {outputs['comparison']}"]))
     if cfg.wandb.enabled:
         log_to_wandb(runs, outputs, out_dir, cfg.wandb.project, cfg.wandb.name, cfg.wandb.mode)
