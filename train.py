@@ -101,7 +101,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
             log.warning("No best checkpoint (fast_dev_run or no validation): testing the current weights")
             ckpt_path = None
         log.info(f"Testing checkpoint {ckpt_path}")
-        trainer.test(model=model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+        trainer.test(model=model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True, verbose=False)
         metrics.update({key: float(value) for key, value in trainer.callback_metrics.items()})
         if cfg.get("evaluation") and trainer.is_global_zero:
             write_predictions(cfg, model, datamodule, ckpt_path)

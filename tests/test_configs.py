@@ -85,6 +85,8 @@ def test_loggers_and_callbacks_instantiate(compose_train, logger, count):
     assert len(instantiate_loggers(cfg.get("logger"))) == count
     if logger == "wandb":
         assert cfg.logger.wandb.offline is True  # never touches the network unless asked
+        wandb_logger = instantiate_loggers(cfg.get("logger"))[0]
+        assert "anonymous" not in wandb_logger._wandb_init  # wandb warns about it on every run
     names = {type(c).__name__ for c in instantiate_callbacks(cfg.callbacks)}
     assert {"ModelCheckpoint", "RichProgressBar"} <= names
 
