@@ -1,8 +1,8 @@
-"""A progress line for any step that can take more than a few seconds (data generation, indexing, feature
+"""A progress line for a step that can take more than a few seconds (synthetic data generation, feature
 extraction, window scoring, video prediction): what is done of how much, the rate and the time left.
 
     scoring test windows: 1,200 / 4,800 windows (25%), 41.3 windows/s, ETA 87 s
-    synthetic data: 60 / 121 clips (50%), 0.9 clips/s, ETA 68 s
+    generating synthetic data: 60 / 200 clips (30%), 2.17 clips/s, ETA 64 s
 
 On a terminal the line is rewritten in place (at most every ``every_s`` seconds); elsewhere (a log file, CI, a
 pipe) one line is written every ``10 * every_s`` seconds, so logs stay short. ``close`` writes the last line
