@@ -23,6 +23,7 @@ from riskvision.evaluation.calibration import reliability_table  # noqa: E402
 from riskvision.evaluation.ranking import auroc, average_precision  # noqa: E402
 from riskvision.evaluation.summary import CI_METRICS, ci_statistics  # noqa: E402
 from riskvision.evaluation.table import read_predictions, real_windows, spanned_windows  # noqa: E402
+from riskvision.figure_style import ANOMALY_SPAN, GRID, THRESHOLD_LINE, WARNING_SPAN  # noqa: E402
 from riskvision.files import atomic_write  # noqa: E402
 from riskvision.runs import RunMismatchError, claim_run_folder  # noqa: E402
 
@@ -223,11 +224,7 @@ def to_markdown(table: pd.DataFrame) -> str:
 
 
 # ------------------------------------------------------------------------------------------ figures
-#: The figures' shared style, the same as predict_video's timelines (riskvision.inference.outputs): the annotated
-#: anomaly grey, the warning horizon orange, decision thresholds dashed.
-ANOMALY_SPAN = {"color": "0.6", "alpha": 0.25, "lw": 0}
-WARNING_SPAN = {"color": "orange", "alpha": 0.18, "lw": 0}
-THRESHOLD_LINE = {"color": "0.3", "ls": "--", "lw": 1}
+# spans, thresholds and grids in the style predict_video's timelines share (riskvision.figure_style)
 
 
 def roc_pr_figure(runs: Sequence[Run]) -> plt.Figure:
@@ -251,7 +248,7 @@ def roc_pr_figure(runs: Sequence[Run]) -> plt.Figure:
     pr_ax.set(xlabel="recall", ylabel="precision", title="Precision-recall, window P(crash)", xlim=(0, 1),
               ylim=(0, 1.01))
     for ax in (roc_ax, pr_ax):
-        ax.grid(alpha=0.3)
+        ax.grid(**GRID)
         ax.legend(fontsize=8, loc="lower right" if ax is roc_ax else "lower left")
     return fig
 
@@ -278,12 +275,12 @@ def reliability_figure(runs: Sequence[Run], n_bins: int = 15) -> plt.Figure:
     ax.plot([0, 1], [0, 1], "k:", lw=0.8, label="perfectly calibrated")
     ax.set(ylabel="fraction of crash windows", xlim=(0, 1), ylim=(0, 1),
            title=f"Reliability ({n_bins} equal-width bins of P(crash))")
-    ax.grid(alpha=0.3)
+    ax.grid(**GRID)
     ax.legend(fontsize=8, loc="upper left")
     counts_ax.set(xlabel="mean P(crash) in bin", ylabel="windows", yscale="log")
     counts_ax.yaxis.set_major_formatter(ScalarFormatter())
     counts_ax.yaxis.set_minor_formatter(NullFormatter())
-    counts_ax.grid(alpha=0.3)
+    counts_ax.grid(**GRID)
     return fig
 
 
@@ -351,7 +348,7 @@ def timelines_figure(runs: Sequence[Run], per_class: int = 3) -> plt.Figure:
         _shade(ax, reference, first)
         ax.set(ylim=(0, 1), ylabel="P(crash)", title=f"{video_id} ({first['source']}, {first['category']})")
         ax.title.set_fontsize(9)
-        ax.grid(alpha=0.3)
+        ax.grid(**GRID)
     axes[-1, 0].set_xlabel("time (s)")
     handles = {}
     for ax in axes[:, 0]:

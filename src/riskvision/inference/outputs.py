@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from riskvision.data.readers import resize_frame
+from riskvision.figure_style import ANOMALY_SPAN, GRID, THRESHOLD_LINE, THRESHOLD_OFF_LINE
 from riskvision.files import atomic_write, commit_partial, partial_path
 from riskvision.inference.predictor import Predictor
 from riskvision.inference.smoothing import Alarm
@@ -176,7 +177,7 @@ def _timeline_axes(path: Path, height: float, legend_fontsize: int) -> Iterator:
     fig, ax = plt.subplots(figsize=(10, height))
     try:
         yield ax
-        ax.grid(alpha=0.3)
+        ax.grid(**GRID)
         ax.legend(loc="upper left", fontsize=legend_fontsize, ncol=4)
         fig.tight_layout()
         atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
@@ -196,15 +197,15 @@ def write_stream_timeline(path: Path, table: pd.DataFrame, predictor: Predictor,
     times = table["time_s"].to_numpy(float)
     with _timeline_axes(path, height=3.6, legend_fontsize=7) as ax:
         if anomaly_s is not None:
-            ax.axvspan(*anomaly_s, color="0.6", alpha=0.25, label="annotated anomaly")
+            ax.axvspan(*anomaly_s, **ANOMALY_SPAN, label="annotated anomaly")
         if predictor.task.class_names:  # the class probabilities, thin
             for k, (name, column) in enumerate(zip(predictor.task.column_labels, predictor.columns)):
                 ax.plot(times, table[column], color=np.array(_colour(name, k)) / 255, lw=0.8, alpha=0.7,
                         label=f"P({name})")
         ax.plot(times, table["p_crash"], color="0.45", lw=1, label="P(crash)")
         ax.plot(times, table["smoothed"], color=np.array(ALARM_COLOUR) / 255, lw=1.8, label="smoothed P(crash)")
-        ax.axhline(alarm.on, color="0.3", ls="--", lw=1, label=f"alarm on {alarm.on:.2f}")
-        ax.axhline(alarm.off, color="0.3", ls=":", lw=1, label=f"off {alarm.off:.2f}")
+        ax.axhline(alarm.on, **THRESHOLD_LINE, label=f"alarm on {alarm.on:.2f}")
+        ax.axhline(alarm.off, **THRESHOLD_OFF_LINE, label=f"off {alarm.off:.2f}")
         ax.fill_between(times, 0, 1, where=table["alarm"].astype(bool).to_numpy(), color="red", alpha=0.10,
                         step="post", label="alarm on")
         levels = list(dict.fromkeys(table["level"].astype(str)))
