@@ -47,6 +47,35 @@ def test_lines_are_rate_limited_off_a_terminal():
     assert stream.getvalue().startswith("x: 10 / 10 items")
 
 
+def test_a_quick_step_closes_quietly_only_when_asked_and_no_line_was_shown(monkeypatch):
+    quick, asked = io.StringIO(), io.StringIO()
+    ProgressLine("indexing DoTA clips", 12, "clips", quick).close()
+    ProgressLine("indexing DoTA clips", 12, "clips", asked).close(min_elapsed_s=60.0)
+    assert quick.getvalue().startswith("indexing DoTA clips: 0 / 12 clips") and asked.getvalue() == ""
+    shown = io.StringIO()
+    progress = ProgressLine("indexing DoTA clips", 12, "clips", shown, every_s=0.0)
+    progress.advance(6)  # a line was shown: the step ends with its last line, however quick
+    progress.close(min_elapsed_s=60.0)
+    assert len(shown.getvalue().splitlines()) == 2
+
+
+def test_indexing_a_bdd_tree_shows_its_progress_once_it_is_slow(tmp_path, monkeypatch, capfd):
+    from riskvision.data.sources import bdd
+
+    for name in ("a", "b", "c"):
+        path = tmp_path / "videos" / "100k" / "train" / f"{name}.mp4"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"not probed: probe_video is replaced")
+    monkeypatch.setattr(bdd, "probe_video", lambda path: (30.0, 90))
+    monkeypatch.setattr(bdd, "INDEX_PROGRESS_S", 0.0)  # as if the probing had taken long
+    records = bdd.build_bdd_index(tmp_path, write_cache=False)
+    assert len(records) == 3
+    assert re.search(r"indexing BDD100K videos in .*: 3 / 3 videos, [0-9.]+ videos/s", capfd.readouterr().err)
+    monkeypatch.setattr(bdd, "INDEX_PROGRESS_S", 60.0)
+    bdd.build_bdd_index(tmp_path, write_cache=False)
+    assert capfd.readouterr().err == ""  # a quick index says nothing
+
+
 def test_headline_names_split_counts_f1_and_the_cis():
     ci = {"value": 0.9, "low": 0.8, "high": 0.95}
     metrics = {"run": {"name": "ResNet3D-101", "split": "test"},

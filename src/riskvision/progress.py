@@ -1,5 +1,5 @@
-"""A progress line for a step that can take more than a few seconds (synthetic data generation, feature
-extraction, window scoring, video prediction): what is done of how much, the rate and the time left.
+"""A progress line for a step that can take more than a few seconds (synthetic data generation, indexing a
+data tree, feature extraction, window scoring, video prediction, the comparison report): what is done of how much, the rate and the time left.
 
     scoring test windows: 1,200 / 4,800 windows (25%), 41.3 windows/s, ETA 87 s
     generating synthetic data: 60 / 200 clips (30%), 2.17 clips/s, ETA 64 s
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import IO
+from typing import IO, Literal
 
 __all__ = ["ProgressLine"]
 
@@ -25,13 +25,15 @@ class ProgressLine:
         label: what is being done (``scoring test windows``).
         total: how many units the step has (``None`` when unknown: no percentage or ETA).
         unit: the unit counted (``windows``, ``clips``, ``s``).
-        stream: where the line goes; the default is standard error, which the console shows and logs do not mix.
+        stream: where the line goes; the default (``"stderr"``) is ``sys.stderr`` as it is when the line is made,
+            which the console shows and logs do not mix.
         every_s: the shortest interval between two lines on a terminal (10x that elsewhere).
         decimals: decimals of the done / total figures (1 for seconds of video).
     """
 
-    def __init__(self, label: str, total: float | None = None, unit: str = "", stream: IO[str] | None = sys.stderr,
-                 every_s: float = 0.5, decimals: int = 0) -> None:
+    def __init__(self, label: str, total: float | None = None, unit: str = "",
+                 stream: IO[str] | None | Literal["stderr"] = "stderr", every_s: float = 0.5, decimals: int = 0) -> None:
+        stream = sys.stderr if stream == "stderr" else stream  # the standard error of now, not of import time
         self.label, self.total, self.unit, self.stream, self.decimals = label, total, unit, stream, decimals
         self.tty = bool(stream is not None and getattr(stream, "isatty", lambda: False)())
         self.every_s = every_s if self.tty else 10 * every_s
@@ -59,9 +61,10 @@ class ProgressLine:
         """Add ``units`` to the units done."""
         self.update(self.done + units, note or self.note)
 
-    def close(self) -> None:
-        """The last line: units done and the total time."""
-        if self.stream is not None:
+    def close(self, min_elapsed_s: float = 0.0) -> None:
+        """The last line: units done and the total time. ``min_elapsed_s``: say nothing when the step took less and
+        showed no line yet (an index read from its cache, a tree of a few videos)."""
+        if self.stream is not None and (self.elapsed >= min_elapsed_s or self.shown > self.begin):
             self._write(self.text(final=True), final=True)
 
     def text(self, final: bool = False) -> str:

@@ -17,6 +17,8 @@ from riskvision.data.records import DataIssue, report
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 #: File that marks a tree written by the synthetic generator (its records say ``synthetic=True``).
 SYNTHETIC_MARKER = "synthetic.json"
+#: Seconds an indexing step may take before its progress line's last line is shown (a cached or small index is quiet).
+INDEX_PROGRESS_S = 2.0
 
 
 class DataLayoutError(FileNotFoundError):

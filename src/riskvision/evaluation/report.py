@@ -25,6 +25,7 @@ from riskvision.evaluation.summary import CI_METRICS, ci_statistics  # noqa: E40
 from riskvision.evaluation.table import read_predictions, real_windows, spanned_windows  # noqa: E402
 from riskvision.figure_style import ANOMALY_SPAN, GRID, THRESHOLD_LINE, WARNING_SPAN  # noqa: E402
 from riskvision.files import atomic_write  # noqa: E402
+from riskvision.progress import ProgressLine  # noqa: E402
 from riskvision.runs import RunMismatchError, claim_run_folder  # noqa: E402
 
 __all__ = [
@@ -73,12 +74,15 @@ def load_runs(folders: Sequence[str | Path]) -> list[Run]:
     the folders and ids.
     """
     runs = []
+    progress = ProgressLine("loading evaluated runs", len(folders), "runs")
     for folder in map(Path, folders):
+        progress.advance(note=str(folder))
         metrics = json.loads((folder / "metrics.json").read_text())
         predictions = _predictions_file(folder)
         table = read_predictions(predictions)
         _check_run_id(folder, metrics, table, predictions)
         runs.append(Run(metrics["run"]["name"], folder, table, metrics))
+    progress.close(min_elapsed_s=2.0)
     seen: dict[str, Path] = {}
     for run in runs:
         first = seen.setdefault(run.metrics["run"]["id"], run.folder)
@@ -387,16 +391,21 @@ def write_report(runs: Sequence[Run], out_dir: str | Path, n_boot: int = 1000, s
     """Write ``comparison.md`` (+ ``comparison.csv``) and the PNG figures into ``out_dir`` (claimed for this process,
     ``riskvision.runs``); returns the paths."""
     out = claim_run_folder(out_dir, "compare").path
+    plots = {"roc_pr": plot_roc_pr, "reliability": plot_reliability, "confusion_matrices": plot_confusion_matrices,
+             "timelines": plot_timelines}
+    progress = ProgressLine(f"writing the comparison of {len(runs)} runs", 2 + len(plots), "steps")
+    progress.update(0, f"comparison table ({n_boot} bootstrap resamples)")
     table = comparison_table(runs, n_boot, seed)
     atomic_write(out / "comparison.csv", lambda tmp: table.to_csv(tmp))
-    figures = {
-        "roc_pr": plot_roc_pr(runs, out / "roc_pr.png"),
-        "reliability": plot_reliability(runs, out / "reliability.png"),
-        "confusion_matrices": plot_confusion_matrices(runs, out / "confusion_matrices.png"),
-        "timelines": plot_timelines(runs, out / "timelines.png"),
-    }
+    figures = {}
+    for name, plot in plots.items():
+        progress.advance(note=f"{name}.png")
+        figures[name] = plot(runs, out / f"{name}.png")
+    progress.advance(note="comparison.md")
     markdown = _markdown_report(runs, table, breakdown_table(runs), figures, n_boot)
     atomic_write(out / "comparison.md", lambda tmp: tmp.write_text(markdown))
+    progress.advance(note="")
+    progress.close()
     return {"comparison": out / "comparison.md", **figures}
 
 

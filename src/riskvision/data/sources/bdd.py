@@ -28,10 +28,13 @@ import json
 import os
 from pathlib import Path
 
-from riskvision.data.layout import DataFileError, DataLayoutError, is_synthetic, list_frames, load_json, require_folder
+from riskvision.data.layout import (
+    INDEX_PROGRESS_S, DataFileError, DataLayoutError, is_synthetic, list_frames, load_json, require_folder,
+)
 from riskvision.data.readers import FrameReadError, probe_video
 from riskvision.data.records import DataIssue, VideoRecord, report
 from riskvision.data.sources.base import RecordSource
+from riskvision.progress import ProgressLine
 
 SUBSETS = ("train", "val")
 VIDEO_SUFFIXES = (".mov", ".mp4", ".m4v", ".mkv", ".avi", ".webm")
@@ -92,27 +95,36 @@ def build_bdd_index(
 def _build_videos(root: Path, synthetic: bool, cache_dir: str | Path | None,
                   issues: list[DataIssue] | None, write_cache: bool) -> list[VideoRecord]:
     cache = ProbeCache(root, cache_dir)
+    videos = [(subset, path) for subset in SUBSETS for path in _list_folder(root / "videos" / "100k" / subset, issues)
+              if _is_video(path, issues)]
+    progress = ProgressLine(f"indexing BDD100K videos in {root} (fps and frame count, cached)", len(videos), "videos")
     records = []
-    for subset in SUBSETS:
-        for path in _list_folder(root / "videos" / "100k" / subset, issues):
-            if path.suffix.lower() not in VIDEO_SUFFIXES:
-                if not path.name.startswith("."):
-                    report(issues, DataIssue("skipped_file", path.stem, str(path),
-                                             f"{path} is not a video file BDD reads ({', '.join(VIDEO_SUFFIXES)}); "
-                                             "skipped. Fix: convert it to one of them or move it out"))
-                continue
-            try:
-                fps, count = cache.get(path) or cache.put(path, *probe_video(path))
-            except (FrameReadError, OSError) as err:  # OSError: a symlink loop or broken link fails stat()
-                _unreadable_video(path, f"cannot be read ({err})", issues)
-                continue
-            if count < 1 or fps <= 0:
-                _unreadable_video(path, f"reports {count} frames at {fps} fps", issues)
-                continue
-            records.append(VideoRecord(path.stem, "bdd", path, "video", fps, count, synthetic=synthetic, subset=subset))
+    for subset, path in videos:
+        progress.advance()
+        try:
+            fps, count = cache.get(path) or cache.put(path, *probe_video(path))
+        except (FrameReadError, OSError) as err:  # OSError: a symlink loop or broken link fails stat()
+            _unreadable_video(path, f"cannot be read ({err})", issues)
+            continue
+        if count < 1 or fps <= 0:
+            _unreadable_video(path, f"reports {count} frames at {fps} fps", issues)
+            continue
+        records.append(VideoRecord(path.stem, "bdd", path, "video", fps, count, synthetic=synthetic, subset=subset))
+    progress.close(min_elapsed_s=INDEX_PROGRESS_S)
     if write_cache:
         cache.save()
     return records
+
+
+def _is_video(path: Path, issues: list[DataIssue] | None) -> bool:
+    """Whether BDD reads ``path`` as a video; any other file but a hidden one is reported as skipped."""
+    if path.suffix.lower() in VIDEO_SUFFIXES:
+        return True
+    if not path.name.startswith("."):
+        report(issues, DataIssue("skipped_file", path.stem, str(path),
+                                 f"{path} is not a video file BDD reads ({', '.join(VIDEO_SUFFIXES)}); "
+                                 "skipped. Fix: convert it to one of them or move it out"))
+    return False
 
 
 def _unreadable_video(path: Path, problem: str, issues: list[DataIssue] | None) -> None:
@@ -144,15 +156,17 @@ def _build_frames(root: Path, synthetic: bool, frames_fps: float | None,
         raise DataLayoutError(f"BDD frame folders under {root}/frames/100k have no prepared.json with an 'fps' and "
                               f"data.bdd_frames_fps (data.sources.bdd.frames_fps) is not set; set it to the "
                               f"extraction frame rate (e.g. 10)")
+    folders = [(subset, entry) for subset in SUBSETS for entry in _list_folder(root / "frames" / "100k" / subset, issues)
+               if not entry.is_file()]
+    progress = ProgressLine(f"indexing BDD100K frame folders in {root}", len(folders), "videos")
     records = []
-    for subset in SUBSETS:
-        for entry in _list_folder(root / "frames" / "100k" / subset, issues):
-            if entry.is_file():
-                continue
-            files = list_frames(entry, entry.name, None, issues)
-            if files is not None:
-                records.append(VideoRecord(entry.name, "bdd", entry, "frames", float(fps), len(files),
-                                           frame_files=files, synthetic=synthetic, subset=subset))
+    for subset, entry in folders:
+        progress.advance()
+        files = list_frames(entry, entry.name, None, issues)
+        if files is not None:
+            records.append(VideoRecord(entry.name, "bdd", entry, "frames", float(fps), len(files),
+                                       frame_files=files, synthetic=synthetic, subset=subset))
+    progress.close(min_elapsed_s=INDEX_PROGRESS_S)
     return records
 
 

@@ -27,11 +27,12 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from riskvision.data.layout import (
-    DataFileError, DataLayoutError, check_fields, is_synthetic, list_frames, load_json, read_subset_lists,
+    INDEX_PROGRESS_S, DataFileError, DataLayoutError, check_fields, is_synthetic, list_frames, load_json, read_subset_lists,
     require_folder,
 )
 from riskvision.data.records import DataIssue, VideoRecord, report
 from riskvision.data.sources.base import RecordSource
+from riskvision.progress import ProgressLine
 
 DOTA_FPS = 10.0
 SEED_BDD_FPS = 10.0
@@ -136,7 +137,9 @@ def _build_official(root: Path, issues: list[DataIssue] | None) -> list[VideoRec
                                  f"and ego comes from metadata anomaly_class"))
     synthetic = is_synthetic(root)
     records = []
+    progress = ProgressLine(f"indexing DoTA clips in {root}", len(subsets), "clips")
     for clip, subset in subsets.items():
+        progress.advance()
         if clip not in metadata:
             report(issues, DataIssue("missing_metadata", clip, str(meta_dir),
                                      f"DoTA clip {clip} is in {subset}_split.txt but not in metadata_*.json in {meta_dir}; dropped"))
@@ -146,6 +149,7 @@ def _build_official(root: Path, issues: list[DataIssue] | None) -> list[VideoRec
                               synthetic, issues)
         if record is not None:
             records.append(record)
+    progress.close(min_elapsed_s=INDEX_PROGRESS_S)
     return records
 
 
@@ -179,7 +183,9 @@ def _build_seed(root: Path, issues: list[DataIssue] | None) -> list[VideoRecord]
     dota_dir, bdd_dir = root / "DoTA" / "DoTA_Frames", root / "BDD100K" / "BDD_Frames"
     synthetic = is_synthetic(root)
     records = []
+    progress = ProgressLine(f"indexing seed-layout clips in {root}", len(subsets), "clips")
     for clip, subset in subsets.items():
+        progress.advance()
         meta = metadata.get(clip)
         normal = meta is not None and isinstance(meta[1], dict) and meta[1].get("anomaly_class") == "normal"
         if normal or os.path.isdir(bdd_dir / clip):
@@ -193,6 +199,7 @@ def _build_seed(root: Path, issues: list[DataIssue] | None) -> list[VideoRecord]
             record = _dota_record(clip, clip_frame_folder(dota_dir / clip), meta, None, subset, synthetic, issues)
         if record is not None:
             records.append(record)
+    progress.close(min_elapsed_s=INDEX_PROGRESS_S)
     return records
 
 
