@@ -93,7 +93,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
         log.info("Starting training")
         trainer.fit(model=model, datamodule=datamodule, ckpt_path=resume_path(cfg), weights_only=True)
     metrics = {key: float(value) for key, value in trainer.callback_metrics.items()}
-    best = next((callback for callback in trainer.checkpoint_callbacks if callback.monitor), None)  # by model.monitor
+    # the best checkpoint by model.monitor (LastCheckpoint, a checkpoint callback too, monitors nothing)
+    best = next((callback for callback in trainer.checkpoint_callbacks if getattr(callback, "monitor", None)), None)
 
     if cfg.get("test"):
         ckpt_path = (best.best_model_path if best else None) if cfg.get("train") else cfg.get("ckpt_path")

@@ -147,6 +147,8 @@ def test_train_test_checkpoints_and_config(tmp_path, tiny_data):
     assert "last.ckpt" in checkpoints and any(name.startswith("epoch_") for name in checkpoints), checkpoints
     assert not [name for name in checkpoints if name.endswith(".tmp")]
     best = next(tmp_path.glob("checkpoints/epoch_*.ckpt"))
+    # the one epoch is both the best and the last: one file on disk under two names
+    assert os.path.samefile(best, tmp_path / "checkpoints" / "last.ckpt") and best.stat().st_nlink == 2
     checkpoint = torch.load(best, weights_only=True)  # plain data only: no pickled code needed
     config = checkpoint[CONFIG_KEY]
     assert config["model"]["inputs"]["num_frames"] == 4 and config["paths"]["output_dir"] == str(tmp_path)
@@ -158,6 +160,19 @@ def test_train_test_checkpoints_and_config(tmp_path, tiny_data):
     assert {"val/f1", "val/f1_tuned", "val/threshold", "val/auroc", "test/f1", "test/threshold"} <= logged
     test_threshold = next(float(row["test/threshold"]) for row in rows if row.get("test/threshold"))
     assert test_threshold == pytest.approx(checkpoint["state_dict"]["threshold"].item())
+
+
+def test_weights_only_best_checkpoint_keeps_the_run_config_and_tests(tmp_path, tiny_data):
+    run_train(*tiny_data, *BILSTM, *ONE_EPOCH, "logger=csv", "test=true", "evaluation=none",
+              "callbacks.model_checkpoint.save_weights_only=true", f"hydra.run.dir={tmp_path}")
+    best, last = next(tmp_path.glob("checkpoints/epoch_*.ckpt")), tmp_path / "checkpoints" / "last.ckpt"
+    weights, full = torch.load(best, weights_only=True), torch.load(last, weights_only=True)
+    assert "optimizer_states" not in weights and "optimizer_states" in full  # last.ckpt stays resumable
+    assert not os.path.samefile(best, last) and best.stat().st_size < last.stat().st_size
+    assert weights[CONFIG_KEY] == full[CONFIG_KEY] and weights[RUN_ID_KEY] == full[RUN_ID_KEY]
+    assert weights[CONFIG_KEY]["paths"]["output_dir"] == str(tmp_path)
+    assert weights["state_dict"]["threshold"].item() == full["state_dict"]["threshold"].item()
+    assert any(row.get("test/f1") for row in csv_metrics(tmp_path))  # train.py test=true tested the weights-only file
 
 
 def test_resume_restores_epoch_optimizer_and_scheduler(tmp_path, tiny_data):
@@ -188,6 +203,7 @@ def test_last_checkpoint_is_the_latest_epoch_not_the_best(tmp_path, tiny_data):
     assert (last["epoch"], last["global_step"], progress) == (3, 6, 3)  # 3 epochs of 2 steps done (Lightning counts)
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["epoch_000.ckpt", "last.ckpt"]
     assert torch.load(tmp_path / "checkpoints" / "epoch_000.ckpt", weights_only=True)["global_step"] == 2  # the best
+    assert not os.path.samefile(tmp_path / "checkpoints" / "epoch_000.ckpt", tmp_path / "checkpoints" / "last.ckpt")
     run_train(*common, "trainer.max_epochs=4", "ckpt_path=last")
     last = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
     assert (last["epoch"], last["global_step"]) == (4, 8)  # one more epoch on top of 3, not a re-run from epoch 0

@@ -115,6 +115,10 @@ class RiskModule(LightningModule):
         # Frames the data layer replaced (unreadable files) in this epoch, summed on the batch's device
         # (no host sync per step); None while no batch reports it.
         self._substituted: dict[str, Tensor | None] = {split: None for split in SPLITS}
+        # Plain data written into every checkpoint this module saves, weights-only ones included (Lightning runs
+        # callbacks' on_save_checkpoint only for full checkpoints): train.py's run config and run id
+        # (riskvision.utils.RunConfigInCheckpoint).
+        self.checkpoint_metadata: dict[str, Any] = {}
 
     @classmethod
     def load_from_checkpoint(cls, checkpoint_path: Any, map_location: Any = None, hparams_file: Any = None,
@@ -148,6 +152,10 @@ class RiskModule(LightningModule):
         if self.hparams.get("compile") and not getattr(self, "_compiled", False):
             self.net.compile()
             self._compiled = True
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Add :attr:`checkpoint_metadata` to the checkpoint (full and weights-only alike)."""
+        checkpoint.update(self.checkpoint_metadata)
 
     def on_fit_start(self) -> None:
         """With ``feature_cache.enabled``: fill the feature cache and switch the datamodule's clips to it (before

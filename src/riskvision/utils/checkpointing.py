@@ -1,5 +1,5 @@
-"""Checkpoint writing that never leaves a truncated file, the latest epoch's checkpoint, and the run config
-inside every checkpoint."""
+"""Checkpoint writing that never leaves a truncated file, the latest epoch's checkpoint (sharing its storage with
+the best one when they hold the same state), and the run config inside every checkpoint."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from typing import Any
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.callbacks import Checkpoint, ModelCheckpoint
 
 from riskvision.files import atomic_write
+from riskvision.utils.pylogger import get_logger
 from riskvision.safe_load import CheckpointError, load_torch_file
 from riskvision.trust import check_stored_config
 
@@ -22,6 +24,7 @@ CONFIG_KEY = "riskvision_cfg"
 RUN_ID_KEY = "riskvision_run_id"
 #: ``{"min", "median", "max"}`` seconds of video the training clips spanned (``RiskDataModule.clip_span_s``).
 CLIP_SPAN_KEY = "riskvision_train_clip_span_s"
+log = get_logger(__name__)
 FIX = "Fix: pass a .ckpt written by riskvision's train.py (e.g. RUN/checkpoints/last.ckpt)"
 
 
@@ -105,25 +108,30 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 class RunConfigInCheckpoint(Callback):
     """Store the resolved run config (plain containers, ``weights_only``-loadable) and the run id
-    (``riskvision.runs``) in every checkpoint.
+    (``riskvision.runs``) in every checkpoint, weights-only ones included.
 
     ``scripts/eval.py`` rebuilds data and model from ``checkpoint["riskvision_cfg"]`` alone, and records the
-    training run's id (``checkpoint["riskvision_run_id"]``) in its metrics.json.
+    training run's id (``checkpoint["riskvision_run_id"]``) in its metrics.json. Lightning calls callbacks'
+    ``on_save_checkpoint`` only for full checkpoints, so this callback hands the data to the module
+    (``RiskModule.checkpoint_metadata``), whose own hook writes it into every checkpoint.
     """
 
     def __init__(self, config: dict[str, Any], run_id: str | None = None) -> None:
         self.config, self.run_id = config, run_id
 
-    def on_save_checkpoint(self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict[str, Any]) -> None:
-        """Add the config under :data:`CONFIG_KEY`, the run id under :data:`RUN_ID_KEY` and the training clips'
-        time span under :data:`CLIP_SPAN_KEY` (when the datamodule says it)."""
-        checkpoint[CONFIG_KEY] = self.config
-        checkpoint[RUN_ID_KEY] = self.run_id
+    def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Set the module's checkpoint metadata: the config under :data:`CONFIG_KEY`, the run id under
+        :data:`RUN_ID_KEY` and the training clips' time span under :data:`CLIP_SPAN_KEY` (when the datamodule
+        says it; it is set up by now)."""
+        if not isinstance(getattr(pl_module, "checkpoint_metadata", None), dict):
+            raise TypeError(f"{type(pl_module).__name__} has no checkpoint_metadata dict: RunConfigInCheckpoint "
+                            "needs a riskvision.module.RiskModule")
         span = getattr(trainer.datamodule, "clip_span_s", None)
-        checkpoint[CLIP_SPAN_KEY] = span() if callable(span) else None
+        pl_module.checkpoint_metadata.update({CONFIG_KEY: self.config, RUN_ID_KEY: self.run_id,
+                                              CLIP_SPAN_KEY: span() if callable(span) else None})
 
 
-class LastCheckpoint(Callback):
+class LastCheckpoint(Checkpoint):
     """``<dirpath>/last.ckpt``: the state at the end of the latest epoch, what ``ckpt_path=last`` resumes.
 
     Written at the end of every training epoch (after its validation, so the tuned threshold is in it) and
@@ -131,14 +139,27 @@ class LastCheckpoint(Callback):
     ``save_last`` refreshes ``last.ckpt`` only on epochs whose monitored metric improved, so after a clean run
     it could hold the best epoch, not the last one. Writes go through the trainer's checkpoint IO
     (:class:`AtomicCheckpointIO`): after a SIGKILL the file is the latest complete epoch.
+
+    When the best checkpoint (the trainer's ``ModelCheckpoint``) was written at this same step as a full
+    checkpoint, it holds the same weights and optimiser state as ``last.ckpt``: it is then replaced by a hard link
+    to ``last.ckpt`` (:func:`share_storage`), so the pair costs the disk space of one file. Being a ``Checkpoint``,
+    this callback runs after the ``ModelCheckpoint`` listed before it (Lightning calls checkpoint callbacks last, in
+    their order), so it sees the best checkpoint of its own epoch; listed before it, the pair is linked when
+    training ends. A later epoch's
+    ``last.ckpt`` is a new file (``os.replace``), which leaves the linked best file as it was. A weights-only best
+    checkpoint (``save_weights_only: true``) is smaller and stays a file of its own.
     """
 
     def __init__(self, dirpath: str | os.PathLike) -> None:
         self.path = Path(dirpath) / "last.ckpt"
 
     def _save(self, trainer: Trainer) -> None:
-        if not trainer.fast_dev_run and not trainer.sanity_checking:
-            trainer.save_checkpoint(self.path, weights_only=False)  # the full state (optimiser, loops): resumable
+        if trainer.fast_dev_run or trainer.sanity_checking:
+            return
+        trainer.save_checkpoint(self.path, weights_only=False)  # the full state (optimiser, loops): resumable
+        best = _best_saved_now(trainer)
+        if best is not None and trainer.is_global_zero:
+            share_storage(self.path, best)
 
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Replace ``last.ckpt`` with this epoch's state."""
@@ -147,3 +168,34 @@ class LastCheckpoint(Callback):
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """The final state, with the last epoch counted as completed."""
         self._save(trainer)
+
+
+def _best_saved_now(trainer: Trainer) -> Path | None:
+    """The best checkpoint's path when a ``ModelCheckpoint`` wrote it as a full checkpoint at the current step
+    (so it holds what ``last.ckpt`` now holds), else None."""
+    for callback in trainer.checkpoint_callbacks:
+        path = getattr(callback, "best_model_path", "")
+        if (isinstance(callback, ModelCheckpoint) and path and not callback.save_weights_only
+                and callback._last_global_step_saved == trainer.global_step  # Lightning 2.6 keeps these two
+                and callback._last_checkpoint_saved == path and Path(path).is_file()):
+            return Path(path)
+    return None
+
+
+def share_storage(source: str | os.PathLike, target: str | os.PathLike) -> bool:
+    """Make ``target`` a hard link to ``source`` (the same file contents, stored once), replacing it atomically.
+
+    Returns False, leaving ``target`` as it was, where the filesystem has no hard links (or the two lie on
+    different filesystems)."""
+    source, target = Path(source), Path(target)
+    if source.resolve() == target.resolve() or os.path.samefile(source, target):
+        return True
+    tmp = target.with_name(f".{target.name}.link.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(source, tmp)
+    except OSError as error:
+        log.info(f"{target} stays a separate copy of {source}: no hard link ({error})")
+        return False
+    os.replace(tmp, target)
+    return True
