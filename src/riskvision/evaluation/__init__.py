@@ -5,7 +5,7 @@ The metric modules (numpy/pandas only) are imported here; :mod:`.predict` (torch
 (matplotlib) are imported explicitly by the scripts that need them.
 """
 
-from riskvision.evaluation.anticipation import VideoScores, anticipation_metrics, frame_auc
+from riskvision.evaluation.anticipation import VideoScores, anticipation_metrics, frame_auc, frame_auc_minmax
 from riskvision.evaluation.bootstrap import Interval, bootstrap_ci, paired_bootstrap_diff
 from riskvision.evaluation.calibration import brier_score, expected_calibration_error, reliability_table
 from riskvision.evaluation.classification import binary_metrics, multiclass_metrics
@@ -16,6 +16,6 @@ from riskvision.evaluation.table import make_table, read_predictions, write_pred
 __all__ = [
     "Interval", "RunInfo", "VideoScores", "anticipation_metrics", "auroc", "average_precision", "binary_metrics",
     "bootstrap_ci", "brier_score", "compute_metrics", "expected_calibration_error",
-    "frame_auc", "make_table", "multiclass_metrics", "paired_bootstrap_diff", "read_predictions",
-    "reliability_table", "write_predictions",
+    "frame_auc", "frame_auc_minmax", "make_table", "multiclass_metrics", "paired_bootstrap_diff",
+    "read_predictions", "reliability_table", "write_predictions",
 ]  # fmt: skip

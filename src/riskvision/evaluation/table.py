@@ -94,7 +94,7 @@ def video_scores(table: pd.DataFrame, score: str = "p_crash") -> list[VideoScore
         out.append(VideoScores(
             frames=rows["end_frame"].to_numpy(), scores=rows[score].to_numpy(dtype=float),
             crash=bool(rows["crash"].max()), anomaly_start=int(first["anomaly_start"]),
-            anomaly_end=int(first["anomaly_end"]), fps=float(first["fps"]),
+            anomaly_end=int(first["anomaly_end"]), fps=float(first["fps"]), num_frames=int(first["num_frames"]),
         ))  # fmt: skip
     return out
 
