@@ -17,6 +17,7 @@ from nbclient import NotebookClient
 from riskvision.evaluation.report import MINMAX_ROW, ROWS, comparison_table, find_runs, load_runs, to_markdown
 
 ROOT = Path(__file__).resolve().parents[2]
+NEXAR_ROW = "Nexar mAP (AP at 0.5 / 1.0 / 1.5 s before the event)"
 
 
 def test_find_runs_recursively_and_names_unique(fake_runs, tmp_path):
@@ -50,7 +51,14 @@ def test_comparison_rows_name_each_convention(fake_runs):
     assert "[" in table.loc[MINMAX_ROW, "bilstm"] and "P(>0)=" in table.loc[MINMAX_ROW, "bilstm − resnet3d101"]
 
 
-@pytest.mark.parametrize("label", ["mTTA (s), UString convention", MINMAX_ROW])
+def test_comparison_row_of_nexar(fake_runs):
+    runs = load_runs(fake_runs())
+    table = comparison_table(runs[:1], n_boot=20)
+    metrics = runs[0].metrics
+    assert table.loc[NEXAR_ROW, "bilstm"].startswith(f"{metrics['nexar']['map']:.3f} (")
+
+
+@pytest.mark.parametrize("label", ["mTTA (s), UString convention", MINMAX_ROW, NEXAR_ROW])
 def test_rows_of_an_older_metrics_json_read_as_missing(label):
     old = {"run": {"task": "binary"}, "counts": {}, "ci": {}, "anticipation": {}}  # before these metrics existed
     assert dict((row, fmt) for row, fmt in ROWS)[label](old) == "—"

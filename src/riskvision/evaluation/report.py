@@ -131,6 +131,14 @@ def _with_ci(interval: dict[str, Any] | None) -> str:
     return f"{_number(interval['value'])} [{_number(interval['low'])}, {_number(interval['high'])}]"
 
 
+def _nexar(metrics: dict[str, Any]) -> str:
+    values = _get(metrics, "nexar")
+    if not values:
+        return "—"
+    per_horizon = " / ".join(_number(values.get(f"ap_{ms}ms")) for ms in (500, 1000, 1500))
+    return f"{_number(values.get('map'))} ({per_horizon})"
+
+
 def _probe(metrics: dict[str, Any], probe: str) -> str:
     values = _get(metrics, f"probes.{probe}")
     if not values:
@@ -161,6 +169,7 @@ ROWS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("mTTA (s), UString convention", lambda m: _number(_get(m, "anticipation_ustring.mtta"), 2)),
     ("TTA@R80 (s), UString convention", lambda m: _number(_get(m, "anticipation_ustring.tta_r80"), 2)),
     ("P@R80, DSTA convention", lambda m: _number(_get(m, "anticipation_ustring.precision_r80"))),
+    ("Nexar mAP (AP at 0.5 / 1.0 / 1.5 s before the event)", _nexar),
     ("Brier score", lambda m: _number(_get(m, "calibration.brier"))),
     ("ECE (15 bins)", lambda m: _number(_get(m, "calibration.ece"))),
     ("probe shuffled: window AUROC", lambda m: _probe(m, "shuffled")),
@@ -431,8 +440,9 @@ def _markdown_report(runs: Sequence[Run], table: pd.DataFrame, groups: pd.DataFr
               "- Probes: AUROC with frames shuffled / one frame repeated; drop = real − probe (small drop: no "
               "use of motion). Source probe: 0.5 = P(crash) carries no DoTA-vs-BDD cue before anything happens.",
               "- Conventions: 'riskvision' = ours; 'UString' / 'DSTA' / 'DoTA' = those papers' evaluation code "
-              "(README, Metric conventions).",
-              "- Definitions: docstrings of riskvision.evaluation (summary, anticipation, "
+              "(README, Metric conventions). Nexar: the challenge's mean AP on the last window 0.5 / 1.0 / 1.5 s "
+              "before the anomaly (normal videos: before their end).",
+              "- Definitions: docstrings of riskvision.evaluation (summary, anticipation, nexar, "
               "calibration).", "",
               "## Breakdown (video level, P(crash) at each run's threshold)", "",
               "det = crash videos flagged, FA = normal videos flagged, AUROC = the group's crash videos against all "

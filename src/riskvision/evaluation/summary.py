@@ -19,6 +19,7 @@ from riskvision.evaluation.anticipation import anticipation_metrics, minmax_per_
 from riskvision.evaluation.bootstrap import bootstrap_ci
 from riskvision.evaluation.calibration import brier_score, expected_calibration_error, reliability_table
 from riskvision.evaluation.classification import binary_metrics
+from riskvision.evaluation.nexar import nexar_metrics
 from riskvision.evaluation.ranking import auroc, average_precision
 from riskvision.evaluation.table import real_windows, spanned_windows, video_level, video_scores
 
@@ -158,8 +159,9 @@ def compute_metrics(table: pd.DataFrame, run: RunInfo, n_boot: int = 1000, seed:
     """Everything ``metrics.json`` holds, computed from one run's predictions table (see module doc).
 
     Besides our own definitions, named conventions reproduce published evaluation code: ``frame_auc_minmax``
-    (DoTA's per-video min-max normalised frame AUC) and ``anticipation_ustring`` (UString's / DSTA's AP, mTTA,
-    TTA@R80 and DSTA's P@R80, :func:`.anticipation.anticipation_metrics`).
+    (DoTA's per-video min-max normalised frame AUC), ``anticipation_ustring`` (UString's / DSTA's AP, mTTA,
+    TTA@R80 and DSTA's P@R80, :func:`.anticipation.anticipation_metrics`) and ``nexar`` (the Nexar challenge's mean
+    AP at 0.5 / 1.0 / 1.5 s, :mod:`.nexar`).
     """
     real = real_windows(table)
     videos = video_level(real)
@@ -179,6 +181,7 @@ def compute_metrics(table: pd.DataFrame, run: RunInfo, n_boot: int = 1000, seed:
         "frame_auc_minmax": cis["frame_auc_minmax"]["value"],
         "anticipation": anticipation_metrics(per_video),
         "anticipation_ustring": anticipation_metrics(per_video, convention="ustring"),
+        "nexar": nexar_metrics(real),
         "calibration": calibration(table),
         "ci": cis,
         "breakdown": breakdown(table, run.threshold),
