@@ -139,6 +139,16 @@ def _nexar(metrics: dict[str, Any]) -> str:
     return f"{_number(values.get('map'))} ({per_horizon})"
 
 
+def _capped_threshold(metrics: dict[str, Any]) -> str:
+    """The capped threshold (metrics.json writes ``inf``, only silence meets the cap, as ``null``)."""
+    cap, hours = _get(metrics, "deployment.at_cap.cap_per_hour"), _get(metrics, "deployment.negative_hours")
+    if cap is None or not hours:
+        return "—"
+    threshold = _get(metrics, "deployment.at_cap.threshold")
+    value = "∞ (only silence meets it)" if threshold is None else _number(threshold)
+    return f"{value} (cap {cap:g} / h; {_number(hours, 2)} h of normal driving)"
+
+
 def _probe(metrics: dict[str, Any], probe: str) -> str:
     values = _get(metrics, f"probes.{probe}")
     if not values:
@@ -170,6 +180,11 @@ ROWS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("TTA@R80 (s), UString convention", lambda m: _number(_get(m, "anticipation_ustring.tta_r80"), 2)),
     ("P@R80, DSTA convention", lambda m: _number(_get(m, "anticipation_ustring.precision_r80"))),
     ("Nexar mAP (AP at 0.5 / 1.0 / 1.5 s before the event)", _nexar),
+    ("false alarms / h of normal driving at threshold [95% CI]",
+     lambda m: _with_ci(_get(m, "deployment.at_threshold.false_alarms_per_hour"))),
+    ("threshold at the false-alarm cap", _capped_threshold),
+    ("recall at the false-alarm cap [95% CI]", lambda m: _with_ci(_get(m, "deployment.at_cap.recall"))),
+    ("mTTA (s) at the false-alarm cap [95% CI]", lambda m: _with_ci(_get(m, "deployment.at_cap.mtta"))),
     ("Brier score", lambda m: _number(_get(m, "calibration.brier"))),
     ("ECE (15 bins)", lambda m: _number(_get(m, "calibration.ece"))),
     ("probe shuffled: window AUROC", lambda m: _probe(m, "shuffled")),
@@ -441,8 +456,9 @@ def _markdown_report(runs: Sequence[Run], table: pd.DataFrame, groups: pd.DataFr
               "use of motion). Source probe: 0.5 = P(crash) carries no DoTA-vs-BDD cue before anything happens.",
               "- Conventions: 'riskvision' = ours; 'UString' / 'DSTA' / 'DoTA' = those papers' evaluation code "
               "(README, Metric conventions). Nexar: the challenge's mean AP on the last window 0.5 / 1.0 / 1.5 s "
-              "before the anomaly (normal videos: before their end).",
-              "- Definitions: docstrings of riskvision.evaluation (summary, anticipation, nexar, "
+              "before the anomaly (normal videos: before their end). False alarms: alarm episodes in normal videos "
+              "per hour.",
+              "- Definitions: docstrings of riskvision.evaluation (summary, anticipation, nexar, deployment, "
               "calibration).", "",
               "## Breakdown (video level, P(crash) at each run's threshold)", "",
               "det = crash videos flagged, FA = normal videos flagged, AUROC = the group's crash videos against all "

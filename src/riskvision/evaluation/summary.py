@@ -19,6 +19,7 @@ from riskvision.evaluation.anticipation import anticipation_metrics, minmax_per_
 from riskvision.evaluation.bootstrap import bootstrap_ci
 from riskvision.evaluation.calibration import brier_score, expected_calibration_error, reliability_table
 from riskvision.evaluation.classification import binary_metrics
+from riskvision.evaluation.deployment import deployment_metrics
 from riskvision.evaluation.nexar import nexar_metrics
 from riskvision.evaluation.ranking import auroc, average_precision
 from riskvision.evaluation.table import real_windows, spanned_windows, video_level, video_scores
@@ -155,13 +156,15 @@ def calibration(table: pd.DataFrame, n_bins: int = 15) -> dict[str, Any]:
             "reliability": reliability_table(p, y, n_bins).to_dict(orient="list")}
 
 
-def compute_metrics(table: pd.DataFrame, run: RunInfo, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
+def compute_metrics(table: pd.DataFrame, run: RunInfo, n_boot: int = 1000, seed: int = 0,
+                    false_alarm_cap_per_hour: float = 1.0) -> dict[str, Any]:
     """Everything ``metrics.json`` holds, computed from one run's predictions table (see module doc).
 
     Besides our own definitions, named conventions reproduce published evaluation code: ``frame_auc_minmax``
     (DoTA's per-video min-max normalised frame AUC), ``anticipation_ustring`` (UString's / DSTA's AP, mTTA,
     TTA@R80 and DSTA's P@R80, :func:`.anticipation.anticipation_metrics`) and ``nexar`` (the Nexar challenge's mean
-    AP at 0.5 / 1.0 / 1.5 s, :mod:`.nexar`).
+    AP at 0.5 / 1.0 / 1.5 s, :mod:`.nexar`); ``deployment`` holds false alarms per hour of normal driving at the
+    run's threshold and recall / mTTA at ``false_alarm_cap_per_hour`` (:mod:`.deployment`).
     """
     real = real_windows(table)
     videos = video_level(real)
@@ -182,6 +185,7 @@ def compute_metrics(table: pd.DataFrame, run: RunInfo, n_boot: int = 1000, seed:
         "anticipation": anticipation_metrics(per_video),
         "anticipation_ustring": anticipation_metrics(per_video, convention="ustring"),
         "nexar": nexar_metrics(real),
+        "deployment": deployment_metrics(table, run.threshold, false_alarm_cap_per_hour, n_boot, seed),
         "calibration": calibration(table),
         "ci": cis,
         "breakdown": breakdown(table, run.threshold),
