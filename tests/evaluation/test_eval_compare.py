@@ -14,9 +14,12 @@ from checkpoint_fakes import BILSTM, make_checkpoint, write_video
 from evaluation_fakes import write_fake_run
 from nbclient import NotebookClient
 
-from riskvision.evaluation.report import comparison_table, find_runs, load_runs, to_markdown
+from riskvision.evaluation.report import MINMAX_ROW, ROWS, comparison_table, find_runs, load_runs, to_markdown
 
 ROOT = Path(__file__).resolve().parents[2]
+NEXAR_ROW = "Nexar mAP (AP at 0.5 / 1.0 / 1.5 s before the event)"
+DEPLOYMENT_CI_ROWS = ("false alarms / h of normal driving at threshold [95% CI]",
+                      "recall at the false-alarm cap [95% CI]", "mTTA (s) at the false-alarm cap [95% CI]")
 
 
 def test_find_runs_recursively_and_names_unique(fake_runs, tmp_path):
@@ -38,6 +41,33 @@ def test_comparison_table_has_runs_ci_and_paired_difference(fake_runs):
     assert diff.startswith("+") and "P(>0)=" in diff  # the skill-2 run beats the skill-1 run
     markdown = to_markdown(table)
     assert markdown.count("\n") == len(table) + 1
+
+
+def test_comparison_rows_name_each_convention(fake_runs):
+    runs = load_runs(fake_runs())
+    table = comparison_table(runs, n_boot=20)
+    metrics = runs[0].metrics
+    assert table.loc["mTTA (s), UString convention", "bilstm"] == f"{metrics['anticipation_ustring']['mtta']:.2f}"
+    assert table.loc["mTTA (s), riskvision convention", "bilstm"] == f"{metrics['anticipation']['mtta']:.2f}"
+    assert table.loc["P@R80, DSTA convention", "bilstm"] == f"{metrics['anticipation_ustring']['precision_r80']:.3f}"
+    assert "[" in table.loc[MINMAX_ROW, "bilstm"] and "P(>0)=" in table.loc[MINMAX_ROW, "bilstm − resnet3d101"]
+
+
+def test_comparison_rows_of_nexar_and_deployment(fake_runs):
+    runs = load_runs(fake_runs())
+    table = comparison_table(runs[:1], n_boot=20)
+    metrics = runs[0].metrics
+    assert table.loc[NEXAR_ROW, "bilstm"].startswith(f"{metrics['nexar']['map']:.3f} (")
+    for label in DEPLOYMENT_CI_ROWS:
+        assert "[" in table.loc[label, "bilstm"], label
+    assert "cap 1 / h" in table.loc["threshold at the false-alarm cap", "bilstm"]
+
+
+@pytest.mark.parametrize("label", ["mTTA (s), UString convention", MINMAX_ROW, NEXAR_ROW,
+                                   "threshold at the false-alarm cap", *DEPLOYMENT_CI_ROWS])
+def test_rows_of_an_older_metrics_json_read_as_missing(label):
+    old = {"run": {"task": "binary"}, "counts": {}, "ci": {}, "anticipation": {}}  # before these metrics existed
+    assert dict((row, fmt) for row, fmt in ROWS)[label](old) == "—"
 
 
 def test_compare_script_writes_report(fake_runs, tmp_path):

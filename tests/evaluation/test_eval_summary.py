@@ -99,3 +99,23 @@ def test_metrics_json_end_to_end(task):
     assert set(metrics["probes"]) == {"shuffled", "repeated"}
     assert ("f1_macro" in metrics["own_task"]) == (task == "multiclass")
     assert "NaN" not in text
+
+
+@pytest.mark.parametrize("crash_mode", ["video", "overlap"])
+def test_frame_auc_uses_every_frame_of_crash_videos_in_both_crash_modes(crash_mode):
+    # a crash video, anomaly [3, 5), 3-frame windows ending at frames 0..5, and a normal video. crash_mode=overlap
+    # labels crash only the windows overlapping the anomaly (ending at 3, 4, 5): the frames before it must stay in
+    # the AUC as negatives. Positives .7 (beats all 4 negatives) and .6 (beats .1, .3, .2) -> 7/8; the windows
+    # labelled crash alone (.7, .6 vs .2) would give 1.0
+    scores = [0.1, 0.65, 0.3, 0.7, 0.6, 0.2]
+    overlaps = [f >= 3 and f - 2 < 5 for f in range(6)]
+    rows = [{"video_id": "d", "source": "dota", "crash": int(crash_mode == "video" or overlaps[f]), "anomaly_start": 3,
+             "anomaly_end": 5, "end_frame": f, "p_crash": p} for f, p in enumerate(scores)]
+    rows += [{"video_id": "b", "source": "bdd", "crash": 0, "anomaly_start": -1, "anomaly_end": -1, "end_frame": f,
+              "p_crash": 0.9} for f in range(6)]
+    table = tiny(rows).assign(prob_crash=lambda t: t["p_crash"])
+    ids, statistic = ci_statistics(table)["frame_auc"]
+    assert statistic(np.ones(len(ids))) == pytest.approx(7 / 8) and set(ids) == {"d"}
+    assert frame_auc(video_scores(table)) == pytest.approx(7 / 8)
+    assert breakdown(table, 0.5, by=["source"])["source"]["dota"]["frame_auc"] == pytest.approx(7 / 8)
+    assert compute_metrics(table, RunInfo("m", task_of("binary")), n_boot=5)["frame_auc"] == pytest.approx(7 / 8)

@@ -153,9 +153,10 @@ def run_info(module: nn.Module, name: str, extra: dict[str, Any] | None = None, 
 
 
 def write_evaluation(table: pd.DataFrame, run: RunInfo, out_dir: str | Path, n_boot: int = 1000,
-                     filename: str = "predictions.csv", seed: int = 0) -> dict[str, Any]:
+                     filename: str = "predictions.csv", seed: int = 0,
+                     false_alarm_cap_per_hour: float = 1.0) -> dict[str, Any]:
     """Write ``out_dir/<filename>`` and ``out_dir/metrics.json`` (:func:`.summary.compute_metrics`, its
-    bootstrap seeded by ``seed``); returns the metrics.
+    bootstrap seeded by ``seed``, its deployment view capped at ``false_alarm_cap_per_hour``); returns the metrics.
 
     Both carry ``run.run_id`` (a ``run_id`` column and ``metrics.json``'s ``run.id``; a fresh id when ``None``), so a
     reader can tell that they were written together (``riskvision.evaluation.report.load_runs`` checks it)."""
@@ -164,7 +165,8 @@ def write_evaluation(table: pd.DataFrame, run: RunInfo, out_dir: str | Path, n_b
         run = dataclasses.replace(run, run_id=new_run_id())
     table = table.assign(run_id=run.run_id)
     write_predictions(table, out_dir / filename)
-    metrics = jsonable(compute_metrics(table, run, n_boot=n_boot, seed=seed))
+    metrics = jsonable(compute_metrics(table, run, n_boot=n_boot, seed=seed,
+                                       false_alarm_cap_per_hour=false_alarm_cap_per_hour))
     text = json.dumps(metrics, indent=2, allow_nan=False) + "\n"
     atomic_write(out_dir / "metrics.json", lambda tmp: tmp.write_text(text))
     return metrics

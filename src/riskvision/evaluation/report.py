@@ -131,6 +131,24 @@ def _with_ci(interval: dict[str, Any] | None) -> str:
     return f"{_number(interval['value'])} [{_number(interval['low'])}, {_number(interval['high'])}]"
 
 
+def _nexar(metrics: dict[str, Any]) -> str:
+    values = _get(metrics, "nexar")
+    if not values:
+        return "—"
+    per_horizon = " / ".join(_number(values.get(f"ap_{ms}ms")) for ms in (500, 1000, 1500))
+    return f"{_number(values.get('map'))} ({per_horizon})"
+
+
+def _capped_threshold(metrics: dict[str, Any]) -> str:
+    """The capped threshold (metrics.json writes ``inf``, only silence meets the cap, as ``null``)."""
+    cap, hours = _get(metrics, "deployment.at_cap.cap_per_hour"), _get(metrics, "deployment.negative_hours")
+    if cap is None or not hours:
+        return "—"
+    threshold = _get(metrics, "deployment.at_cap.threshold")
+    value = "∞ (only silence meets it)" if threshold is None else _number(threshold)
+    return f"{value} (cap {cap:g} / h; {_number(hours, 2)} h of normal driving)"
+
+
 def _probe(metrics: dict[str, Any], probe: str) -> str:
     values = _get(metrics, f"probes.{probe}")
     if not values:
@@ -138,6 +156,7 @@ def _probe(metrics: dict[str, Any], probe: str) -> str:
     return f"{_number(values['window_auroc'])} (drop {_number(values['drop_window_auroc'])})"
 
 
+MINMAX_ROW = "DoTA frame AUC, per-video min-max (DoTA convention) [95% CI]"
 #: (row label, formatter of one run's metrics.json) in table order.
 ROWS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("task", lambda m: str(_get(m, "run.task"))),
@@ -152,9 +171,20 @@ ROWS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("video AP [95% CI]", lambda m: _with_ci(_get(m, "ci.video_ap"))),
     ("video F1", lambda m: _number(_get(m, "common.video.f1"))),
     ("DoTA frame AUC [95% CI]", lambda m: _with_ci(_get(m, "ci.frame_auc"))),
-    ("anticipation AP (UString)", lambda m: _number(_get(m, "anticipation.ap"))),
-    ("mTTA (s)", lambda m: _number(_get(m, "anticipation.mtta"), 2)),
-    ("TTA@R80 (s)", lambda m: _number(_get(m, "anticipation.tta_r80"), 2)),
+    (MINMAX_ROW, lambda m: _with_ci(_get(m, "ci.frame_auc_minmax"))),
+    ("anticipation AP, riskvision convention", lambda m: _number(_get(m, "anticipation.ap"))),
+    ("mTTA (s), riskvision convention", lambda m: _number(_get(m, "anticipation.mtta"), 2)),
+    ("TTA@R80 (s), riskvision convention", lambda m: _number(_get(m, "anticipation.tta_r80"), 2)),
+    ("anticipation AP, UString convention", lambda m: _number(_get(m, "anticipation_ustring.ap"))),
+    ("mTTA (s), UString convention", lambda m: _number(_get(m, "anticipation_ustring.mtta"), 2)),
+    ("TTA@R80 (s), UString convention", lambda m: _number(_get(m, "anticipation_ustring.tta_r80"), 2)),
+    ("P@R80, DSTA convention", lambda m: _number(_get(m, "anticipation_ustring.precision_r80"))),
+    ("Nexar mAP (AP at 0.5 / 1.0 / 1.5 s before the event)", _nexar),
+    ("false alarms / h of normal driving at threshold [95% CI]",
+     lambda m: _with_ci(_get(m, "deployment.at_threshold.false_alarms_per_hour"))),
+    ("threshold at the false-alarm cap", _capped_threshold),
+    ("recall at the false-alarm cap [95% CI]", lambda m: _with_ci(_get(m, "deployment.at_cap.recall"))),
+    ("mTTA (s) at the false-alarm cap [95% CI]", lambda m: _with_ci(_get(m, "deployment.at_cap.mtta"))),
     ("Brier score", lambda m: _number(_get(m, "calibration.brier"))),
     ("ECE (15 bins)", lambda m: _number(_get(m, "calibration.ece"))),
     ("probe shuffled: window AUROC", lambda m: _probe(m, "shuffled")),
@@ -166,7 +196,8 @@ ROWS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("windows / videos scored", lambda m: f"{_get(m, 'counts.windows')} / {_get(m, 'counts.videos')}"),
 ]
 CI_ROW = {"window_auroc": "window AUROC [95% CI]", "window_ap": "window AP [95% CI]",
-          "video_auroc": "video AUROC [95% CI]", "video_ap": "video AP [95% CI]", "frame_auc": "DoTA frame AUC [95% CI]"}
+          "video_auroc": "video AUROC [95% CI]", "video_ap": "video AP [95% CI]", "frame_auc": "DoTA frame AUC [95% CI]",
+          "frame_auc_minmax": MINMAX_ROW}
 
 
 def paired_differences(a: Run, b: Run, n_boot: int = 1000, seed: int = 0,
@@ -423,7 +454,12 @@ def _markdown_report(runs: Sequence[Run], table: pd.DataFrame, groups: pd.DataFr
               "bootstrap on the shared videos; P(>0) = share of resamples where the first run is ahead.",
               "- Probes: AUROC with frames shuffled / one frame repeated; drop = real − probe (small drop: no "
               "use of motion). Source probe: 0.5 = P(crash) carries no DoTA-vs-BDD cue before anything happens.",
-              "- Definitions: docstrings of riskvision.evaluation (summary, anticipation, calibration).", "",
+              "- Conventions: 'riskvision' = ours; 'UString' / 'DSTA' / 'DoTA' = those papers' evaluation code "
+              "(README, Metric conventions). Nexar: the challenge's mean AP on the last window 0.5 / 1.0 / 1.5 s "
+              "before the anomaly (normal videos: before their end). False alarms: alarm episodes in normal videos "
+              "per hour.",
+              "- Definitions: docstrings of riskvision.evaluation (summary, anticipation, nexar, deployment, "
+              "calibration).", "",
               "## Breakdown (video level, P(crash) at each run's threshold)", "",
               "det = crash videos flagged, FA = normal videos flagged, AUROC = the group's crash videos against all "
               "normal videos, fAUC = DoTA frame AUC within the group.", "", to_markdown(groups), ""]

@@ -50,6 +50,8 @@ class EvalSettings:
         latency_repeats: timed batch-1 CPU forwards (0: skip the latency measurement).
         device: where the windows are scored.
         predictions_file: ``predictions.csv`` or ``predictions.parquet``.
+        false_alarm_cap_per_hour: the deployment view's cap: recall and mTTA at the lowest threshold with at most
+            this many false alarms per hour of normal driving (``riskvision.evaluation.deployment``).
     """
 
     split: str = "test"
@@ -62,6 +64,7 @@ class EvalSettings:
     latency_repeats: int = 3
     device: str = "cpu"
     predictions_file: str = "predictions.csv"
+    false_alarm_cap_per_hour: float = 1.0
 
 
 def scoring_loader(datamodule: Any, settings: EvalSettings, num_frames: int, per_frame: bool = False) -> DataLoader:
@@ -104,7 +107,8 @@ def evaluate_module(module: Any, datamodule: Any, out_dir: str | Path, settings:
     cost = measure_cost(module.net, [1, num_frames, 3, height, width], settings.latency_repeats)
     info = {"split": settings.split, "scoring": settings.scoring, "step": settings.step, "cost": cost, **(extra or {})}
     run = run_info(module, name, info, claim_run_folder(out_dir, "eval").run_id)
-    metrics = write_evaluation(table, run, out_dir, settings.n_boot, settings.predictions_file, settings.seed)
+    metrics = write_evaluation(table, run, out_dir, settings.n_boot, settings.predictions_file, settings.seed,
+                               settings.false_alarm_cap_per_hour)
     log.info(f"Wrote {Path(out_dir) / settings.predictions_file} ({len(table)} rows) and metrics.json")
     log.info(headline(metrics))
     return metrics

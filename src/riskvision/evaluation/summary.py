@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from riskvision.evaluation.anticipation import anticipation_metrics
+from riskvision.evaluation.anticipation import anticipation_metrics, minmax_per_video
 from riskvision.evaluation.bootstrap import bootstrap_ci
 from riskvision.evaluation.calibration import brier_score, expected_calibration_error, reliability_table
 from riskvision.evaluation.classification import binary_metrics
+from riskvision.evaluation.deployment import deployment_metrics
+from riskvision.evaluation.nexar import nexar_metrics
 from riskvision.evaluation.ranking import auroc, average_precision
 from riskvision.evaluation.table import real_windows, spanned_windows, video_level, video_scores
 
@@ -31,7 +33,7 @@ __all__ = [
 ]  # fmt: skip
 
 #: Metrics given a per-video bootstrap CI (and a paired difference in the comparison).
-CI_METRICS = ("window_auroc", "window_ap", "video_auroc", "video_ap", "frame_auc")
+CI_METRICS = ("window_auroc", "window_ap", "video_auroc", "video_ap", "frame_auc", "frame_auc_minmax")
 BREAKDOWN_COLUMNS = ("category", "ego", "night")
 
 
@@ -63,7 +65,9 @@ def ci_statistics(table: pd.DataFrame) -> dict[str, tuple[np.ndarray, Callable[[
     """For each of :data:`CI_METRICS`: ``(video_id per row, statistic(row weights))`` on the ``none`` probe.
 
     window_*: every window, P(crash) vs ``crash``; video_*: one row per video (:func:`.table.video_level`);
-    frame_auc: windows of crash videos with an anomaly span, positive inside the span (DoTA's frame AUC).
+    frame_auc: every window of the crash videos with an anomaly span, positive inside the span (DoTA's frame AUC,
+    pooled raw scores); frame_auc_minmax: the same with each video's scores min-max normalised first (DoTA's code,
+    :func:`.anticipation.frame_auc_minmax`).
     """
     real = real_windows(table)
     videos = video_level(real)
@@ -79,6 +83,8 @@ def ci_statistics(table: pd.DataFrame) -> dict[str, tuple[np.ndarray, Callable[[
         out[f"{level}_ap"] = (rows["video_id"].to_numpy(), _ranking(score, labels, average_precision))
     out["frame_auc"] = (spanned["video_id"].to_numpy(),
                         _ranking(spanned["p_crash"].to_numpy(dtype=float), in_anomaly(spanned), auroc))
+    normalised = minmax_per_video(spanned["p_crash"].to_numpy(dtype=float), spanned["video_id"].to_numpy())
+    out["frame_auc_minmax"] = (spanned["video_id"].to_numpy(), _ranking(normalised, in_anomaly(spanned), auroc))
     return out
 
 
@@ -150,10 +156,19 @@ def calibration(table: pd.DataFrame, n_bins: int = 15) -> dict[str, Any]:
             "reliability": reliability_table(p, y, n_bins).to_dict(orient="list")}
 
 
-def compute_metrics(table: pd.DataFrame, run: RunInfo, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
-    """Everything ``metrics.json`` holds, computed from one run's predictions table (see module doc)."""
+def compute_metrics(table: pd.DataFrame, run: RunInfo, n_boot: int = 1000, seed: int = 0,
+                    false_alarm_cap_per_hour: float = 1.0) -> dict[str, Any]:
+    """Everything ``metrics.json`` holds, computed from one run's predictions table (see module doc).
+
+    Besides our own definitions, named conventions reproduce published evaluation code: ``frame_auc_minmax``
+    (DoTA's per-video min-max normalised frame AUC), ``anticipation_ustring`` (UString's / DSTA's AP, mTTA,
+    TTA@R80 and DSTA's P@R80, :func:`.anticipation.anticipation_metrics`) and ``nexar`` (the Nexar challenge's mean
+    AP at 0.5 / 1.0 / 1.5 s, :mod:`.nexar`); ``deployment`` holds false alarms per hour of normal driving at the
+    run's threshold and recall / mTTA at ``false_alarm_cap_per_hour`` (:mod:`.deployment`).
+    """
     real = real_windows(table)
     videos = video_level(real)
+    per_video = video_scores(real)
     cis = {name: bootstrap_ci(ids, stat, n_boot, seed).as_dict() for name, (ids, stat) in ci_statistics(table).items()}
     return {
         "run": {"name": run.name, "id": run.run_id, "task": run.task.name, "threshold": run.threshold,
@@ -166,7 +181,11 @@ def compute_metrics(table: pd.DataFrame, run: RunInfo, n_boot: int = 1000, seed:
             "video": binary_metrics(videos["p_crash"].to_numpy(float), videos["crash"].to_numpy(), run.threshold),
         },
         "frame_auc": cis["frame_auc"]["value"],
-        "anticipation": anticipation_metrics(video_scores(real)),
+        "frame_auc_minmax": cis["frame_auc_minmax"]["value"],
+        "anticipation": anticipation_metrics(per_video),
+        "anticipation_ustring": anticipation_metrics(per_video, convention="ustring"),
+        "nexar": nexar_metrics(real),
+        "deployment": deployment_metrics(table, run.threshold, false_alarm_cap_per_hour, n_boot, seed),
         "calibration": calibration(table),
         "ci": cis,
         "breakdown": breakdown(table, run.threshold),

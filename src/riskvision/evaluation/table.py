@@ -94,7 +94,7 @@ def video_scores(table: pd.DataFrame, score: str = "p_crash") -> list[VideoScore
         out.append(VideoScores(
             frames=rows["end_frame"].to_numpy(), scores=rows[score].to_numpy(dtype=float),
             crash=bool(rows["crash"].max()), anomaly_start=int(first["anomaly_start"]),
-            anomaly_end=int(first["anomaly_end"]), fps=float(first["fps"]),
+            anomaly_end=int(first["anomaly_end"]), fps=float(first["fps"]), num_frames=int(first["num_frames"]),
         ))  # fmt: skip
     return out
 
@@ -105,8 +105,12 @@ def real_windows(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def spanned_windows(table: pd.DataFrame) -> pd.DataFrame:
-    """The rows of crash videos with an annotated anomaly span: where frame AUC is defined."""
-    return table[(table["crash"] == 1) & (table["anomaly_start"] >= 0)]
+    """Every row of the crash videos (a video with any window labelled crash) with an annotated anomaly span:
+    where frame AUC is defined. All their windows, whatever their own ``crash`` label: with
+    ``data.labels.crash_mode=overlap`` only windows that overlap the anomaly are labelled crash, and the frames
+    before it are the AUC's negatives."""
+    crash_video = table.groupby("video_id")["crash"].transform("max").to_numpy() == 1
+    return table[crash_video & (table["anomaly_start"] >= 0).to_numpy()]
 
 
 def video_level(table: pd.DataFrame) -> pd.DataFrame:
