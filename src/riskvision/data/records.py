@@ -14,7 +14,7 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class VideoRecord:
-    """A DoTA clip, a BDD100K video or a synthetic video.
+    """A video of any source: a DoTA clip, a BDD100K, CCD, DAD or Nexar video, a synthetic video.
 
     Attributes:
         video_id: clip id (DoTA ``<youtube id>_<start:06d>``, BDD ``<hash>-<hash>``).
@@ -35,6 +35,9 @@ class VideoRecord:
         ignore: the DoTA annotation's ``ignore`` flag.
         group: the key grouped splits keep together, set by the record's source (DoTA: the YouTube video
             a clip was cut from); default the video's own id.
+        alert_start: first native frame of the Warning phase from an annotated alert time (Nexar's
+            ``time_of_alert``, the consensus alert labels' ``Time-of-alert``; ``riskvision.data.alerts``), ``None``
+            without one: the label policy's fixed horizon before ``anomaly_start`` applies then.
     """
 
     video_id: str
@@ -53,6 +56,7 @@ class VideoRecord:
     subset: str | None = None
     ignore: bool = False
     group: str = ""
+    alert_start: int | None = None
 
     def __post_init__(self) -> None:
         if not self.group:
