@@ -39,6 +39,8 @@ TRUSTED_TARGETS = frozenset({
     "riskvision.data.sources.dota.DotaFilter",
     "riskvision.data.sources.bdd.BddSource",
     "riskvision.data.sources.synthetic.SyntheticSource",
+    "riskvision.data.sources.ccd.CcdSource",
+    "riskvision.data.sources.base.EventFilter",
     "riskvision.data.splits.SubsetSplit",
     "riskvision.data.splits.FileSplit",
     "riskvision.data.splits.RandomSplit",

@@ -68,3 +68,19 @@ def make_official_tree(tmp_path: Path, official_metadata: dict) -> Callable[...,
 def frame_writer() -> Callable[..., None]:
     """:func:`write_frames` as a fixture (test modules do not import conftest)."""
     return write_frames
+
+
+def write_video(path: Path, num_frames: int, fps: int = 10, size: tuple[int, int] = (32, 32)) -> Path:
+    """An H.264 MP4 of ``num_frames`` frames of ``size`` (W, H) at ``fps``; native frame ``i`` is grey ``(4 * i) % 256``."""
+    from riskvision.video_io import encode_mp4
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frames = (np.full((size[1], size[0], 3), (4 * i) % 256, np.uint8) for i in range(num_frames))
+    encode_mp4(path, frames, size, fps, qp=20)
+    return path
+
+
+@pytest.fixture(scope="session")
+def video_writer() -> Callable[..., Path]:
+    """:func:`write_video` as a fixture."""
+    return write_video
