@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,8 +13,6 @@ from riskvision.data.sources.base import EventFilter
 from riskvision.data.sources.ccd import CcdSource, build_ccd_index, parse_split_entry
 
 pytestmark = pytest.mark.filterwarnings("ignore::riskvision.data.records.DataWarning")
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def labels(first_positive: int, count: int = 50) -> str:
@@ -169,24 +163,7 @@ def test_roots_without_the_layout_are_clear_errors(tmp_path, video_writer):
         build_ccd_index(tmp_path / "nothing")
 
 
-def train_on(data: str, root: Path, run_dir: Path, *extra: str) -> dict:
-    """``train.py data=DATA data.root=ROOT`` with a tiny bilstm, fast_dev_run, test and evaluation; the metrics."""
-    command = [
-        sys.executable, "train.py", f"data={data}", f"data.root={root}", f"hydra.run.dir={run_dir}",
-        "model=bilstm", "model.inputs.frame_size=16", "model.inputs.num_frames=4", "model.inputs.batch_size=2",
-        "model.net.hidden_size=4", "model.pretrained.source=null", "data.num_workers=0", "data.pin_memory=false",
-        "debug=fast_dev_run", "test=true", "evaluation.step=5", "evaluation.n_boot=10",
-        "evaluation.latency_repeats=0", "evaluation.probes=[none]", "extras.print_config=false", *extra,
-    ]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
-           "CI": "true"}
-    proc = subprocess.run(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          timeout=300)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return json.loads((run_dir / "metrics.json").read_text())
-
-
-def test_train_py_trains_and_evaluates_data_ccd(ccd_root, tmp_path):
-    metrics = train_on("ccd", ccd_root, tmp_path, "data.split.val_fraction=0.5")
+def test_train_py_trains_and_evaluates_data_ccd(ccd_root, tmp_path, train_py):
+    metrics = train_py("ccd", ccd_root, tmp_path, "data.split.val_fraction=0.5")
     assert metrics["counts"]["sources"] == {"ccd": 2} and metrics["counts"]["crash_videos"] == 1
     assert (tmp_path / "predictions.csv").read_text().count("\ncrash_000004,") == 10  # 50 frames, step 5
