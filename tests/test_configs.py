@@ -20,9 +20,10 @@ from riskvision.utils import (
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 MODELS = ["bilstm", "resnet3d101", "resnet3d50", "resnet3d18"]
-DATA = ["synthetic", "dota_bdd", "ccd", "dad"]
+DATA = ["synthetic", "dota_bdd", "ccd", "dad", "nexar"]
 REAL = ["data.dota_root=/nonexistent/DoTA"]  # composing needs a root; nothing is read here
-ROOTS = {"dota_bdd": REAL, "ccd": ["data.root=/nonexistent/CarCrash"], "dad": ["data.root=/nonexistent/DAD"]}
+ROOTS = {"dota_bdd": REAL, "ccd": ["data.root=/nonexistent/CarCrash"], "dad": ["data.root=/nonexistent/DAD"],
+         "nexar": ["data.root=/nonexistent/nexar"]}
 
 
 @pytest.mark.parametrize("data", DATA)

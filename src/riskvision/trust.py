@@ -41,6 +41,7 @@ TRUSTED_TARGETS = frozenset({
     "riskvision.data.sources.synthetic.SyntheticSource",
     "riskvision.data.sources.ccd.CcdSource",
     "riskvision.data.sources.dad.DadSource",
+    "riskvision.data.sources.nexar.NexarSource",
     "riskvision.data.sources.base.EventFilter",
     "riskvision.data.splits.SubsetSplit",
     "riskvision.data.splits.FileSplit",

@@ -249,12 +249,13 @@ def read_csv_rows(path: Path, required: Sequence[str], id_column: str,
 
 
 def parse_seconds(value: str) -> float | None:
-    """A CSV time (seconds from the video's start) as a float >= 0; ``None`` for an empty value.
+    """A CSV time (seconds from the video's start) as a float >= 0; ``None`` for an empty value (or ``NaN``, a
+    missing value as some writers spell it).
 
     Raises:
         ValueError: ``value`` is not a finite number >= 0 (the message says which).
     """
-    if not value:
+    if not value or value.lower() == "nan":
         return None
     try:
         seconds = float(value)

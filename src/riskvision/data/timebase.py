@@ -26,6 +26,19 @@ def frame_at(seconds: float, fps: float) -> int:
     return max(0, math.ceil(seconds * fps - 1e-6))
 
 
+def frame_in_video(seconds: float, fps: float, num_frames: int, what: str) -> int:
+    """:func:`frame_at` of ``seconds`` in a video of ``num_frames`` frames at ``fps``.
+
+    Raises:
+        ValueError: the frame is past the video's last one (the message names ``what``, the time and the length).
+    """
+    frame = frame_at(seconds, fps)
+    if frame >= num_frames:
+        raise ValueError(f"{what} {seconds:g} s is past the video's end ({num_frames / fps:g} s: {num_frames} frames "
+                         f"at {fps:g} fps)")
+    return frame
+
+
 def target_num_frames(num_native: int, native_fps: float, target_fps: float) -> int:
     """Number of target frames whose native frame exists (``native_index(i) < num_native``)."""
     if num_native <= 0:

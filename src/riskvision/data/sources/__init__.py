@@ -1,4 +1,4 @@
-"""One record source per dataset (``base.RecordSource``): ``dota``, ``bdd``, ``ccd``, ``dad`` and the built-in ``synthetic``
+"""One record source per dataset (``base.RecordSource``): ``dota``, ``bdd``, ``ccd``, ``dad``, ``nexar`` and the built-in ``synthetic``
 set.
 
 Import a source from its module (``riskvision.data.sources.dota.DotaSource``); ``conf/data/source/*.yaml``
