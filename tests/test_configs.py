@@ -20,14 +20,16 @@ from riskvision.utils import (
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 MODELS = ["bilstm", "resnet3d101", "resnet3d50", "resnet3d18"]
-DATA = ["synthetic", "dota_bdd"]
+DATA = ["synthetic", "dota_bdd", "ccd", "dad", "nexar"]
 REAL = ["data.dota_root=/nonexistent/DoTA"]  # composing needs a root; nothing is read here
+ROOTS = {"dota_bdd": REAL, "ccd": ["data.root=/nonexistent/CarCrash"], "dad": ["data.root=/nonexistent/DAD"],
+         "nexar": ["data.root=/nonexistent/nexar"]}
 
 
 @pytest.mark.parametrize("data", DATA)
 @pytest.mark.parametrize("model", MODELS)
 def test_data_x_model_composes_resolves_and_checks(compose_train, model, data):
-    cfg = compose_train(f"model={model}", f"data={data}", *(REAL if data == "dota_bdd" else []))
+    cfg = compose_train(f"model={model}", f"data={data}", *ROOTS.get(data, []))
     OmegaConf.to_container(cfg, resolve=True)  # every interpolation resolves
     validate_config(cfg)
     assert cfg.data.frame_size == cfg.model.inputs.frame_size

@@ -60,18 +60,19 @@ def test_a_quick_step_closes_quietly_only_when_asked_and_no_line_was_shown(monke
 
 
 def test_indexing_a_bdd_tree_shows_its_progress_once_it_is_slow(tmp_path, monkeypatch, capfd):
+    from riskvision.data import probe
     from riskvision.data.sources import bdd
 
     for name in ("a", "b", "c"):
         path = tmp_path / "videos" / "100k" / "train" / f"{name}.mp4"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"not probed: probe_video is replaced")
-    monkeypatch.setattr(bdd, "probe_video", lambda path: (30.0, 90))
-    monkeypatch.setattr(bdd, "INDEX_PROGRESS_S", 0.0)  # as if the probing had taken long
+    monkeypatch.setattr(probe, "probe_video", lambda path: (30.0, 90))
+    monkeypatch.setattr(probe, "INDEX_PROGRESS_S", 0.0)  # as if the probing had taken long
     records = bdd.build_bdd_index(tmp_path, write_cache=False)
     assert len(records) == 3
     assert re.search(r"indexing BDD100K videos in .*: 3 / 3 videos, [0-9.]+ videos/s", capfd.readouterr().err)
-    monkeypatch.setattr(bdd, "INDEX_PROGRESS_S", 60.0)
+    monkeypatch.setattr(probe, "INDEX_PROGRESS_S", 60.0)
     bdd.build_bdd_index(tmp_path, write_cache=False)
     assert capfd.readouterr().err == ""  # a quick index says nothing
 

@@ -4,6 +4,9 @@ to tests/fixtures/dota/ (never from /work/shared)."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -11,7 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "dota"
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures" / "dota"
 FRAME_SIZE = (18, 32)  # (H, W) of generated frames
 
 
@@ -68,3 +72,43 @@ def make_official_tree(tmp_path: Path, official_metadata: dict) -> Callable[...,
 def frame_writer() -> Callable[..., None]:
     """:func:`write_frames` as a fixture (test modules do not import conftest)."""
     return write_frames
+
+
+def write_video(path: Path, num_frames: int, fps: int = 10, size: tuple[int, int] = (32, 32)) -> Path:
+    """An H.264 MP4 of ``num_frames`` frames of ``size`` (W, H) at ``fps``; native frame ``i`` is grey ``(4 * i) % 256``."""
+    from riskvision.video_io import encode_mp4
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frames = (np.full((size[1], size[0], 3), (4 * i) % 256, np.uint8) for i in range(num_frames))
+    encode_mp4(path, frames, size, fps, qp=20)
+    return path
+
+
+@pytest.fixture(scope="session")
+def video_writer() -> Callable[..., Path]:
+    """:func:`write_video` as a fixture."""
+    return write_video
+
+
+def train_on(data: str, root: Path, run_dir: Path, *overrides: str) -> dict:
+    """``python train.py data=DATA data.root=ROOT OVERRIDES`` with a tiny bilstm (16x16, 4 frames), fast_dev_run,
+    ``test=true`` and the evaluation (every 5th window, no probes); its ``metrics.json``."""
+    command = [
+        sys.executable, "train.py", f"data={data}", f"data.root={root}", f"hydra.run.dir={run_dir}",
+        "model=bilstm", "model.inputs.frame_size=16", "model.inputs.num_frames=4", "model.inputs.batch_size=2",
+        "model.net.hidden_size=4", "model.pretrained.source=null", "data.num_workers=0", "data.pin_memory=false",
+        "debug=fast_dev_run", "test=true", "evaluation.step=5", "evaluation.n_boot=10",
+        "evaluation.latency_repeats=0", "evaluation.probes=[none]", "extras.print_config=false", *overrides,
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
+           "CI": "true"}
+    proc = subprocess.run(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return json.loads((run_dir / "metrics.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def train_py() -> Callable[..., dict]:
+    """:func:`train_on` as a fixture."""
+    return train_on

@@ -101,8 +101,8 @@ def check(datamodule: RiskDataModule, frames: bool = True, videos: bool = False)
         problems.append(DataIssue("duplicate_split", video_id, "", f"{video_id} is in splits {names}", fatal=True))
     for name in SPLITS:
         if not splits.get(name):
-            problems.append(DataIssue("empty_split", "*", "", f"split {name!r} has zero clips after the filters "
-                                      f"of {datamodule.sources} and {datamodule.split!r}", fatal=True))
+            problems.append(DataIssue("empty_split", "*", "", f"split {name!r} has zero clips after "
+                                      f"{datamodule.filters_description()}", fatal=True))
     if frames:
         problems += verify_frames(datamodule)
     if videos:

@@ -148,11 +148,14 @@ class RiskDataModule(LightningDataModule):
             source.prepare()
 
     def build_records(self) -> list[VideoRecord]:
-        """Every usable record of every source, before filters; the problems of this build replace
-        :attr:`issues` (a rebuild re-reads every file: a fixed clip is back, no problem is listed twice). A
-        source prepares itself on processes that skip ``prepare_data`` (DDP ranks > 0, ``scripts/eval.py``)."""
+        """Every usable record of every source, before filters, with the label policy's overlay (the consensus alert
+        labels, ``data.labels.alerts``) applied; the problems of this build replace :attr:`issues` (a rebuild re-reads
+        every file: a fixed clip is back, no problem is listed twice). A source prepares itself on processes that skip
+        ``prepare_data`` (DDP ranks > 0, ``scripts/eval.py``)."""
         self.issues = []
-        self.records_by_source = {name: source.build(self.issues) for name, source in self.sources.items()}
+        built = {name: source.build(self.issues) for name, source in self.sources.items()}
+        annotated = iter(self.labels.annotate([r for records in built.values() for r in records], self.issues))
+        self.records_by_source = {name: [next(annotated) for _ in records] for name, records in built.items()}
         return self.records
 
     @property
@@ -163,10 +166,17 @@ class RiskDataModule(LightningDataModule):
         return [record for records in self.records_by_source.values() for record in records]
 
     def kept_records(self) -> list[VideoRecord]:
-        """The records each source's own filters keep (after :meth:`build_records`), in source order."""
+        """The records each source's own filters and the label policy's alert filter keep (after
+        :meth:`build_records`), in source order."""
         if self.records_by_source is None:
             raise RuntimeError("call build_records() before kept_records()")
-        return [r for name, records in self.records_by_source.items() for r in records if self.sources[name].keep(r)]
+        return [r for name, records in self.records_by_source.items() for r in records
+                if self.sources[name].keep(r) and self.labels.keep(r)]
+
+    def filters_description(self) -> str:
+        """What decides which records are in which split, for an empty split's message: the sources (with their
+        filters), the label policy (with its alert filter) and the split strategy."""
+        return f"the filters of {self.sources}, labels {self.labels!r} and split {self.split!r}"
 
     def build_splits(self) -> dict[str, list[VideoRecord]]:
         """Filtered records split by :attr:`split` (unchecked: see :meth:`setup`)."""
@@ -188,7 +198,7 @@ class RiskDataModule(LightningDataModule):
                 log.info("%s%s split: %d videos (%d with an anomaly), sources %s, target %.4g fps",
                          "SYNTHETIC " if self.is_synthetic else "", name, len(split),
                          sum(v.has_anomaly for v in split), sources, self.target_fps)
-        require_nonempty(self.videos, STAGE_SPLITS[stage], f"the filters of {self.sources} and split {self.split!r}")
+        require_nonempty(self.videos, STAGE_SPLITS[stage], self.filters_description())
         self._normalize = Normalize(self.normalization)
 
     @property

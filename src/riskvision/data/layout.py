@@ -1,15 +1,19 @@
-"""Shared file helpers of the dataset sources: frame folders, id lists, JSON files, layout errors.
+"""Shared file helpers of the dataset sources: frame folders, id lists, JSON and CSV files, annotation lines,
+anomaly spans, layout errors.
 
 Every source (``riskvision.data.sources``) reads its files with these, so a gap in a frame folder, a
-malformed JSON file or a missing layout is reported the same way whatever the dataset.
+malformed JSON file, a bad line of an annotation file or a missing layout is reported the same way whatever the
+dataset.
 """
 
 from __future__ import annotations
 
+import csv
 import json
+import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from riskvision.data.records import DataIssue, report
@@ -200,3 +204,78 @@ def check_fields(entry: object, fields: Mapping[str, tuple[type, bool]], path: P
             raise DataFileError(path, f"has {name}={value!r} in {what}, which is {json_type(value)}, not "
                                 f"{JSON_TYPES[kind]}", f"correct {name} or restore the file from the data set release")
     return entry
+
+
+# ----------------------------------------------------------------------------- annotation lines (CSV, text lists)
+
+def report_line(issues: list[DataIssue] | None, path: Path, line: int, video_id: str, problem: str, fix: str,
+                done: str = "its video is dropped", kind: str = "bad_line", fatal: bool = True) -> None:
+    """Report line ``line`` (1-based) of the annotation file ``path`` that cannot be used: the message names the
+    file, the line, the problem, what was done about it and the fix."""
+    report(issues, DataIssue(kind, video_id, str(path), f"{path}, line {line}: {problem}; {done}. Fix: {fix}", fatal))
+
+
+def read_csv_rows(path: Path, required: Sequence[str], id_column: str,
+                  issues: list[DataIssue] | None) -> list[tuple[int, dict[str, str]]]:
+    """``(line number, {column: stripped value})`` of every data row of the CSV file ``path`` (its first non-empty
+    line is the header; blank lines are skipped). A row with another number of fields than the header is reported
+    (fatal ``bad_line``, by file and line) and left out.
+
+    Args:
+        required: the columns the header must name (others are kept too).
+        id_column: the column naming a row's video, for the messages.
+
+    Raises:
+        DataFileError: the file cannot be read, is not UTF-8, is empty, or its header lacks a ``required`` column.
+    """
+    rows = [(number, fields) for number, fields in enumerate(csv.reader(read_text(path).splitlines()), 1)
+            if any(field.strip() for field in fields)]
+    if not rows:
+        raise DataFileError(path, "is empty", f"write its header ({','.join(required)}) and one line per video")
+    header = [name.strip() for name in rows[0][1]]
+    missing = [name for name in required if name not in header]
+    if missing:
+        raise DataFileError(path, f"has the header {','.join(header)} (line {rows[0][0]}), which lacks the column(s) "
+                            f"{', '.join(missing)}", f"name the columns {','.join(required)} in its first line")
+    out = []
+    for number, fields in rows[1:]:
+        values = dict(zip(header, (field.strip() for field in fields)))
+        if len(fields) != len(header):
+            report_line(issues, path, number, values.get(id_column) or "*", f"has {len(fields)} fields where the "
+                        f"header has {len(header)} ({','.join(header)})", "write one value per column, empty for none")
+            continue
+        out.append((number, values))
+    return out
+
+
+def parse_seconds(value: str) -> float | None:
+    """A CSV time (seconds from the video's start) as a float >= 0; ``None`` for an empty value (or ``NaN``, a
+    missing value as some writers spell it).
+
+    Raises:
+        ValueError: ``value`` is not a finite number >= 0 (the message says which).
+    """
+    if not value or value.lower() == "nan":
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a number of seconds") from None
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"{value!r} is not a time >= 0 s")
+    return seconds
+
+
+# ----------------------------------------------------------------------------- anomaly spans
+
+def clip_span(clip: str, path: Path, start: int, end: int, num_frames: int,
+              issues: list[DataIssue] | None) -> tuple[int, int]:
+    """Anomaly span ``[start, end)`` (native frames, ``start <= end``) clipped into ``[0, num_frames]`` and
+    made non-empty, reporting any change."""
+    new_start = min(max(start, 0), num_frames - 1)
+    new_end = min(max(end, new_start + 1), num_frames)
+    if (new_start, new_end) != (start, end):
+        report(issues, DataIssue("span_clipped", clip, str(path),
+                                 f"clip {clip}: anomaly span [{start}, {end}) does not fit its {num_frames} frames; "
+                                 f"clipped to [{new_start}, {new_end})"))
+    return new_start, new_end

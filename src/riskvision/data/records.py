@@ -14,7 +14,7 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class VideoRecord:
-    """A DoTA clip, a BDD100K video or a synthetic video.
+    """A video of any source: a DoTA clip, a BDD100K, CCD, DAD or Nexar video, a synthetic video.
 
     Attributes:
         video_id: clip id (DoTA ``<youtube id>_<start:06d>``, BDD ``<hash>-<hash>``).
@@ -35,6 +35,9 @@ class VideoRecord:
         ignore: the DoTA annotation's ``ignore`` flag.
         group: the key grouped splits keep together, set by the record's source (DoTA: the YouTube video
             a clip was cut from); default the video's own id.
+        alert_start: first native frame of the Warning phase from an annotated alert time (Nexar's
+            ``time_of_alert``, the consensus alert labels' ``Time-of-alert``; ``riskvision.data.alerts``), ``None``
+            without one: the label policy's fixed horizon before ``anomaly_start`` applies then.
     """
 
     video_id: str
@@ -53,6 +56,7 @@ class VideoRecord:
     subset: str | None = None
     ignore: bool = False
     group: str = ""
+    alert_start: int | None = None
 
     def __post_init__(self) -> None:
         if not self.group:
@@ -73,14 +77,21 @@ class DataIssue:
             or a BDD ``{train,val}`` folder whose videos are all lost, that cannot be listed: permissions, a
             symlink loop), ``"too_few_frames"`` (fewer than its ``num_frames``), ``"bad_clip_file"`` (its DoTA
             metadata entry or annotation is unusable: not UTF-8, not a JSON object, a missing or mistyped
-            field, ``num_frames < 1``, ``anomaly_start > anomaly_end``), ``"unreadable_video"`` (a BDD video
+            field, ``num_frames < 1``, ``anomaly_start > anomaly_end``), ``"unreadable_video"`` (a video file
             that cannot be probed, or reports no frames), ``"unreadable_clip"`` (check_data: no frame of it
             decodes; training replaces its clips), ``"duplicate_split"`` (an id in two split files or splits),
-            ``"empty_split"`` (check_data: a split with zero clips). Not fatal, the data still usable:
-            ``"missing_frames"`` (gaps filled), ``"unreadable_frame"`` (check_data: a frame training
+            ``"empty_split"`` (check_data: a split with zero clips), ``"bad_line"`` (a line of an annotation file,
+            a CSV or a split list that cannot be used, named by file and line: its video or row is dropped),
+            ``"missing_video"`` (an annotation line or list entry naming a video that does not exist),
+            ``"missing_annotation"`` when fatal (a CCD crash video without its line). Not fatal, the data still
+            usable: ``"missing_frames"`` (gaps filled), ``"unreadable_frame"`` (check_data: a frame training
             substitutes), ``"frame_count"`` (check_data: a video decodes to another frame count than stated),
             ``"span_clipped"``, ``"label_count"``, ``"missing_metadata"`` (a listed clip without metadata,
-            dropped), ``"missing_annotation"``, ``"skipped_file"`` (a non-video file among BDD videos).
+            dropped), ``"missing_annotation"``, ``"skipped_file"`` (a non-video file among videos),
+            ``"missing_split"`` / ``"unlisted_video"`` (CCD without split lists / videos no list names),
+            ``"missing_alert"`` (a Nexar positive without ``time_of_alert``: the fixed horizon applies),
+            ``"alert_after_anomaly"`` (an annotated alert that leaves no Warning phase), ``"unmatched_alert"``
+            (consensus alert rows that match no record).
         video_id: the video concerned (``"*"``: a folder or file of many videos).
         path: the file or folder concerned.
         message: what is wrong, what was done about it and the fix.

@@ -1,8 +1,10 @@
 """One target frame rate for every source (docs/architecture.md, "Frame-rate convention").
 
 Target frame ``i`` is native frame ``round(i * native_fps / target_fps)`` (halves round up). The
-anomaly span ``[s, e)`` becomes the target frames whose native frame lies in ``[s, e)``. Everything
-above the data layer sees only :class:`TargetVideo` indices.
+anomaly span ``[s, e)`` becomes the target frames whose native frame lies in ``[s, e)``; an annotated alert
+frame (``VideoRecord.alert_start``) becomes the first target frame at or after it. Everything above the data
+layer sees only :class:`TargetVideo` indices. Times in seconds (CSV annotations) become native frames with
+:func:`frame_at`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,25 @@ from riskvision.data.records import VideoRecord
 def native_index(i: int, native_fps: float, target_fps: float) -> int:
     """Native frame index of target frame ``i``."""
     return int(math.floor(i * native_fps / target_fps + 0.5))
+
+
+def frame_at(seconds: float, fps: float) -> int:
+    """The first frame shown at or after ``seconds`` (>= 0) of a video at ``fps``: ``ceil(seconds * fps)``
+    (a time within a microframe of a frame's own time is that frame)."""
+    return max(0, math.ceil(seconds * fps - 1e-6))
+
+
+def frame_in_video(seconds: float, fps: float, num_frames: int, what: str) -> int:
+    """:func:`frame_at` of ``seconds`` in a video of ``num_frames`` frames at ``fps``.
+
+    Raises:
+        ValueError: the frame is past the video's last one (the message names ``what``, the time and the length).
+    """
+    frame = frame_at(seconds, fps)
+    if frame >= num_frames:
+        raise ValueError(f"{what} {seconds:g} s is past the video's end ({num_frames / fps:g} s: {num_frames} frames "
+                         f"at {fps:g} fps)")
+    return frame
 
 
 def target_num_frames(num_native: int, native_fps: float, target_fps: float) -> int:
@@ -46,6 +67,8 @@ class TargetVideo:
         num_frames: length in target frames.
         anomaly_start: first target frame of the anomaly, ``None`` without one.
         anomaly_end: target frame after the anomaly (exclusive), ``None`` without one.
+        alert_start: first target frame of an annotated Warning phase, ``None`` without one (or without an
+            anomaly).
     """
 
     record: VideoRecord
@@ -53,6 +76,7 @@ class TargetVideo:
     num_frames: int
     anomaly_start: int | None
     anomaly_end: int | None
+    alert_start: int | None = None
 
     @property
     def has_anomaly(self) -> bool:
@@ -66,7 +90,8 @@ class TargetVideo:
 
 
 def to_target(record: VideoRecord, target_fps: float = 10.0) -> TargetVideo:
-    """Convert ``record`` to ``target_fps``; a non-empty native anomaly stays non-empty.
+    """Convert ``record`` to ``target_fps``; a non-empty native anomaly stays non-empty; an alert frame becomes the
+    first target frame at or after it.
 
     Raises:
         ValueError: ``target_fps`` is not positive.
@@ -79,4 +104,7 @@ def to_target(record: VideoRecord, target_fps: float = 10.0) -> TargetVideo:
         return TargetVideo(record, float(target_fps), n, None, None)
     start = min(_first_target_at_or_after(record.anomaly_start, rate, target_fps), n - 1)
     end = min(_first_target_at_or_after(record.anomaly_end, rate, target_fps), n)
-    return TargetVideo(record, float(target_fps), n, start, max(end, start + 1))
+    alert = None
+    if record.alert_start is not None:
+        alert = min(_first_target_at_or_after(record.alert_start, rate, target_fps), n - 1)
+    return TargetVideo(record, float(target_fps), n, start, max(end, start + 1), alert)

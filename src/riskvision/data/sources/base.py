@@ -11,11 +11,12 @@ Adding a dataset is one file here (a RecordSource subclass) plus one ``conf/data
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import ClassVar
 
 from riskvision.data.records import DataIssue, VideoRecord
 
-__all__ = ["RecordSource"]
+__all__ = ["EventFilter", "RecordSource", "VideoFolderSource"]
 
 
 class RecordSource(ABC):
@@ -46,3 +47,59 @@ class RecordSource(ABC):
     def keep(self, record: VideoRecord) -> bool:
         """The source's own filters: whether ``record`` (one of its own) takes part. Default: all."""
         return True
+
+
+class EventFilter:
+    """Which records with an anomaly to keep by their ``ego`` and ``night`` flags (a source's ``filters``, the alert
+    labels' ego filter); records without an anomaly always pass.
+
+    Args:
+        ego: ``True`` keeps only the crash records whose ego vehicle is involved, ``False`` only those where it is
+            not, ``None`` both.
+        skip_night: drop the crash records recorded at night.
+    """
+
+    def __init__(self, ego: bool | None = None, skip_night: bool = False) -> None:
+        self.ego, self.skip_night = ego, bool(skip_night)
+
+    def keep(self, record: VideoRecord) -> bool:
+        if not record.has_anomaly:
+            return True
+        return (self.ego is None or record.ego == self.ego) and not (self.skip_night and record.night)
+
+    def __repr__(self) -> str:
+        return f"EventFilter(ego={self.ego}, skip_night={self.skip_night})"
+
+
+class VideoFolderSource(RecordSource):
+    """A data set of video files under one folder (CCD, DAD, Nexar): its records come from :meth:`index`, its own
+    filters are an :class:`EventFilter`, its videos' probe cache goes next to them or to ``cache_dir``.
+
+    Args:
+        root: the data set's folder; ``None``: this source contributes nothing.
+        filters: which crash records to keep (:class:`EventFilter`: ``ego``, ``skip_night``); ``None`` keeps all.
+        cache_dir: where the fps / frame-count probe cache goes (default: next to the videos).
+    """
+
+    def __init__(self, root: str | Path | None, filters: EventFilter | None = None,
+                 cache_dir: str | Path | None = None) -> None:
+        self.root = None if root is None else Path(root)
+        self.filters = filters or EventFilter()
+        self.cache_dir = cache_dir
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(root={str(self.root)!r}, filters={self.filters!r})"
+
+    @property
+    def active(self) -> bool:
+        return self.root is not None
+
+    def build(self, issues: list[DataIssue]) -> list[VideoRecord]:
+        return [] if self.root is None else self.index(self.root, issues)
+
+    @abstractmethod
+    def index(self, root: Path, issues: list[DataIssue]) -> list[VideoRecord]:
+        """Every usable record under ``root`` (:meth:`build`); the probe cache is written unless :attr:`read_only`."""
+
+    def keep(self, record: VideoRecord) -> bool:
+        return self.filters.keep(record)

@@ -18,28 +18,24 @@ reports. A ``{train,val}`` folder that cannot be listed is reported (fatal ``unr
 index goes on with the other.
 
 Probing thousands of videos is slow, so fps and frame counts are cached in an index cache file
-(``.riskvision_index.json`` next to the data, or in ``cache_dir``), keyed by path, size and mtime.
+(``.riskvision_index.json`` next to the data, or in ``cache_dir``), keyed by path, size and mtime
+(:mod:`riskvision.data.probe`).
 Records are labelled ``source="bdd"``; each video is its own group.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 from riskvision.data.layout import (
     INDEX_PROGRESS_S, DataFileError, DataLayoutError, is_synthetic, list_frames, load_json, require_folder,
 )
-from riskvision.data.readers import FrameReadError, probe_video
-from riskvision.data.records import DataIssue, VideoRecord, report
+from riskvision.data.probe import VIDEO_SUFFIXES, list_folder, list_videos, probe_videos
+from riskvision.data.records import DataIssue, VideoRecord
 from riskvision.data.sources.base import RecordSource
 from riskvision.progress import ProgressLine
 
 SUBSETS = ("train", "val")
-VIDEO_SUFFIXES = (".mov", ".mp4", ".m4v", ".mkv", ".avi", ".webm")
-"""Containers read as videos (any PyAV decodes); matched case-insensitively."""
-CACHE_NAME = ".riskvision_index.json"
 
 VIDEOS_LAYOUT = f"BDD100K videos: <root>/videos/100k/{{train,val}}/<id>.mov (or {', '.join(VIDEO_SUFFIXES[1:])})"
 FRAMES_LAYOUT = ("BDD100K frame folders: <root>/frames/100k/{train,val}/<id>/%06d.jpg with prepared.json "
@@ -94,59 +90,10 @@ def build_bdd_index(
 
 def _build_videos(root: Path, synthetic: bool, cache_dir: str | Path | None,
                   issues: list[DataIssue] | None, write_cache: bool) -> list[VideoRecord]:
-    cache = ProbeCache(root, cache_dir)
-    videos = [(subset, path) for subset in SUBSETS for path in _list_folder(root / "videos" / "100k" / subset, issues)
-              if _is_video(path, issues)]
-    progress = ProgressLine(f"indexing BDD100K videos in {root} (fps and frame count, cached)", len(videos), "videos")
-    records = []
-    for subset, path in videos:
-        progress.advance()
-        try:
-            fps, count = cache.get(path) or cache.put(path, *probe_video(path))
-        except (FrameReadError, OSError) as err:  # OSError: a symlink loop or broken link fails stat()
-            _unreadable_video(path, f"cannot be read ({err})", issues)
-            continue
-        if count < 1 or fps <= 0:
-            _unreadable_video(path, f"reports {count} frames at {fps} fps", issues)
-            continue
-        records.append(VideoRecord(path.stem, "bdd", path, "video", fps, count, synthetic=synthetic, subset=subset))
-    progress.close(min_elapsed_s=INDEX_PROGRESS_S)
-    if write_cache:
-        cache.save()
-    return records
-
-
-def _is_video(path: Path, issues: list[DataIssue] | None) -> bool:
-    """Whether BDD reads ``path`` as a video; any other file but a hidden one is reported as skipped."""
-    if path.suffix.lower() in VIDEO_SUFFIXES:
-        return True
-    if not path.name.startswith("."):
-        report(issues, DataIssue("skipped_file", path.stem, str(path),
-                                 f"{path} is not a video file BDD reads ({', '.join(VIDEO_SUFFIXES)}); "
-                                 "skipped. Fix: convert it to one of them or move it out"))
-    return False
-
-
-def _unreadable_video(path: Path, problem: str, issues: list[DataIssue] | None) -> None:
-    """Report the fatal ``unreadable_video`` issue of a BDD video that is dropped from the index."""
-    report(issues, DataIssue("unreadable_video", path.stem, str(path),
-                             f"BDD video {path} {problem}; dropped. Fix: re-download or re-encode it, or move it "
-                             f"out of {path.parent}", fatal=True))
-
-
-def _list_folder(folder: Path, issues: list[DataIssue] | None) -> list[Path]:
-    """Sorted entries of a ``{train,val}`` folder; ``[]`` when there is none, and ``[]`` with a fatal
-    ``unreadable_folder`` issue naming it when it cannot be listed (permissions, a symlink loop or broken
-    link, a file)."""
-    if not os.path.lexists(folder):
-        return []
-    try:
-        return sorted(folder.iterdir())
-    except OSError as err:
-        report(issues, DataIssue("unreadable_folder", "*", str(folder),
-                                 f"BDD folder {folder} cannot be read ({err.strerror or err}); its videos are dropped. "
-                                 f"Fix: make it a readable folder (chmod u+rx, no symlink loop)", fatal=True))
-        return []
+    videos = [(subset, path) for subset in SUBSETS for path in list_videos(root / "videos" / "100k" / subset, "BDD", issues)]
+    probed = probe_videos(root, [path for _, path in videos], "BDD100K", cache_dir, issues, write_cache)
+    return [VideoRecord(path.stem, "bdd", path, "video", *probed[path], synthetic=synthetic, subset=subset)
+            for subset, path in videos if path in probed]
 
 
 def _build_frames(root: Path, synthetic: bool, frames_fps: float | None,
@@ -156,7 +103,7 @@ def _build_frames(root: Path, synthetic: bool, frames_fps: float | None,
         raise DataLayoutError(f"BDD frame folders under {root}/frames/100k have no prepared.json with an 'fps' and "
                               f"data.bdd_frames_fps (data.sources.bdd.frames_fps) is not set; set it to the "
                               f"extraction frame rate (e.g. 10)")
-    folders = [(subset, entry) for subset in SUBSETS for entry in _list_folder(root / "frames" / "100k" / subset, issues)
+    folders = [(subset, entry) for subset in SUBSETS for entry in list_folder(root / "frames" / "100k" / subset, "BDD", issues)
                if not entry.is_file()]
     progress = ProgressLine(f"indexing BDD100K frame folders in {root}", len(folders), "videos")
     records = []
@@ -188,53 +135,6 @@ def _prepared_fps(root: Path) -> float | None:
                                     "set fps to the frame rate the frames were extracted at (e.g. 10)")
             return float(fps)
     return None
-
-
-class ProbeCache:
-    """``{relative path: [size, mtime_ns, fps, num_frames]}`` stored as JSON.
-
-    Written to ``<root>/.riskvision_index.json`` or, when ``cache_dir`` is given, to
-    ``<cache_dir>/bdd_<root name>.riskvision_index.json``. Unwritable locations only cost a re-probe.
-    """
-
-    def __init__(self, root: Path, cache_dir: str | Path | None = None) -> None:
-        self.root = root
-        self.path = Path(cache_dir) / f"bdd_{root.name}{CACHE_NAME}" if cache_dir else root / CACHE_NAME
-        self.entries: dict[str, list] = {}
-        self.dirty = False
-        if self.path.is_file():
-            try:
-                self.entries = json.loads(self.path.read_text())
-            except (json.JSONDecodeError, OSError):
-                self.entries = {}
-
-    def _key(self, path: Path) -> tuple[str, int, int]:
-        stat = path.stat()
-        return str(path.relative_to(self.root)), stat.st_size, stat.st_mtime_ns
-
-    def get(self, path: Path) -> tuple[float, int] | None:
-        key, size, mtime = self._key(path)
-        entry = self.entries.get(key)
-        if entry and entry[0] == size and entry[1] == mtime:
-            return float(entry[2]), int(entry[3])
-        return None
-
-    def put(self, path: Path, fps: float, num_frames: int) -> tuple[float, int]:
-        key, size, mtime = self._key(path)
-        self.entries[key] = [size, mtime, float(fps), int(num_frames)]
-        self.dirty = True
-        return float(fps), int(num_frames)
-
-    def save(self) -> None:
-        if not self.dirty:
-            return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(self.entries))
-            tmp.replace(self.path)
-        except OSError:
-            pass
 
 
 class BddSource(RecordSource):

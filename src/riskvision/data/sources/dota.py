@@ -27,8 +27,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from riskvision.data.layout import (
-    INDEX_PROGRESS_S, DataFileError, DataLayoutError, check_fields, is_synthetic, list_frames, load_json, read_subset_lists,
-    require_folder,
+    INDEX_PROGRESS_S, DataFileError, DataLayoutError, check_fields, clip_span, is_synthetic, list_frames, load_json,
+    read_subset_lists, require_folder,
 )
 from riskvision.data.records import DataIssue, VideoRecord, report
 from riskvision.data.sources.base import RecordSource
@@ -294,19 +294,6 @@ def parse_anomaly_class(anomaly_class: str) -> tuple[bool, str]:
     if not sep:
         return False, anomaly_class.strip()
     return who.strip() == "ego", name.strip()
-
-
-def clip_span(clip: str, path: Path, start: int, end: int, num_frames: int,
-              issues: list[DataIssue] | None) -> tuple[int, int]:
-    """Anomaly span ``[start, end)`` (native frames, ``start <= end``) clipped into ``[0, num_frames]`` and
-    made non-empty, reporting any change."""
-    new_start = min(max(start, 0), num_frames - 1)
-    new_end = min(max(end, new_start + 1), num_frames)
-    if (new_start, new_end) != (start, end):
-        report(issues, DataIssue("span_clipped", clip, str(path),
-                                 f"clip {clip}: anomaly span [{start}, {end}) does not fit its {num_frames} frames; "
-                                 f"clipped to [{new_start}, {new_end})"))
-    return new_start, new_end
 
 
 # ----------------------------------------------------------------------------- filters
