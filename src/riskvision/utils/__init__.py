@@ -25,6 +25,7 @@ from riskvision.utils.epoch_summary import EpochSummary, metrics_table
 from riskvision.utils.instantiators import instantiate_callbacks, instantiate_data, instantiate_loggers
 from riskvision.utils.model_table import ModelTable
 from riskvision.utils.logging_utils import close_loggers, log_hyperparameters
+from riskvision.utils.precise_bn import PreciseBatchNorm
 from riskvision.utils.pylogger import get_logger
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "EpochSummary",
     "LastCheckpoint",
     "ModelTable",
+    "PreciseBatchNorm",
     "RunConfigInCheckpoint",
     "check_clip_length",
     "check_renamed_overrides",
