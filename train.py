@@ -119,7 +119,7 @@ def write_predictions(cfg: DictConfig, model: L.LightningModule, datamodule: L.L
     settings = hydra.utils.instantiate(cfg.evaluation)
     name = net_name(OmegaConf.to_container(cfg.model, resolve=True))
     extra = {"checkpoint": ckpt_path, "trained_run": claim_run_folder(cfg.paths.output_dir, "train").run_id,
-             "synthetic": bool(datamodule.is_synthetic)}
+             "synthetic": bool(datamodule.is_synthetic), "data": "the training data"}
     evaluate_module(model, datamodule, cfg.paths.output_dir, settings, name, extra)
 
 

@@ -167,3 +167,32 @@ def test_train_py_trains_and_evaluates_data_ccd(ccd_root, tmp_path, train_py):
     metrics = train_py("ccd", ccd_root, tmp_path, "data.split.val_fraction=0.5")
     assert metrics["counts"]["sources"] == {"ccd": 2} and metrics["counts"]["crash_videos"] == 1
     assert (tmp_path / "predictions.csv").read_text().count("\ncrash_000004,") == 10  # 50 frames, step 5
+
+
+def test_eval_py_scores_a_checkpoint_on_another_data_group(ccd_root, tmp_path):
+    """Cross-dataset evaluation: ``scripts/eval.py ckpt_path=... data=ccd`` builds the named data group (the
+    checkpoint's input settings, the new data's labels) and says so in metrics.json and the run's name."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root / "src"), os.environ.get("PYTHONPATH", "")]),
+           "CI": "true"}
+
+    def run(*command: str) -> None:
+        proc = subprocess.run([sys.executable, *command], cwd=root, env=env, stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-4000:]
+
+    run("train.py", "data=ccd", f"data.root={ccd_root}", "data.split.val_fraction=0.5", "model=bilstm",
+        "model.inputs.frame_size=16", "model.inputs.num_frames=4", "model.inputs.batch_size=2", "model.net.hidden_size=4",
+        "model.pretrained.source=null", "data.num_workers=0", "trainer.max_epochs=1", "trainer.limit_train_batches=1",
+        "trainer.limit_val_batches=1", "logger=none", "extras.print_config=false", f"hydra.run.dir={tmp_path / 'train'}")
+    run("scripts/eval.py", f"ckpt_path={tmp_path / 'train' / 'checkpoints' / 'last.ckpt'}", "data=ccd",
+        f"data.root={ccd_root}", "data.num_workers=0", "settings.step=5", "settings.n_boot=10",
+        "settings.latency_repeats=0", "settings.probes=[none]", f"hydra.run.dir={tmp_path / 'eval'}")
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert metrics["run"]["data"] == "data=ccd" and metrics["run"]["name"] == "ResNetBiLSTM-resnet18 on ccd"
+    assert metrics["counts"]["sources"] == {"ccd": 2}

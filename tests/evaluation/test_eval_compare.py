@@ -43,6 +43,17 @@ def test_comparison_table_has_runs_ci_and_paired_difference(fake_runs):
     assert markdown.count("\n") == len(table) + 1
 
 
+def test_in_domain_next_to_cross_domain_keeps_each_ci_and_pairs_nothing(fake_runs):
+    runs = load_runs(fake_runs())
+    runs[1].table["video_id"] = "ccd_" + runs[1].table["video_id"].astype(str)  # another data set's videos
+    runs[1].metrics["run"]["data"] = "data=ccd"
+    table = comparison_table(runs, n_boot=50)
+    difference = table["bilstm − resnet3d101"]
+    assert difference["window AUROC [95% CI]"] == "no shared videos (other data): not paired"
+    assert "[" in table.loc["window AUROC [95% CI]", "resnet3d101"]  # its own CI stays
+    assert table.loc["evaluated on", "resnet3d101"] == "data=ccd" and table.loc["evaluated on", "bilstm"] == "—"
+
+
 def test_comparison_rows_name_each_convention(fake_runs):
     runs = load_runs(fake_runs())
     table = comparison_table(runs, n_boot=20)

@@ -194,6 +194,7 @@ ROWS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("GFLOPs / window", lambda m: _number(_get(m, "run.cost.gflops_per_window"), 2)),
     ("CPU latency (ms / window)", lambda m: _number(_get(m, "run.cost.cpu_latency_ms_per_window"), 1)),
     ("windows / videos scored", lambda m: f"{_get(m, 'counts.windows')} / {_get(m, 'counts.videos')}"),
+    ("evaluated on", lambda m: str(_get(m, "run.data") or "—")),
 ]
 CI_ROW = {"window_auroc": "window AUROC [95% CI]", "window_ap": "window AP [95% CI]",
           "video_auroc": "video AUROC [95% CI]", "video_ap": "video AP [95% CI]", "frame_auc": "DoTA frame AUC [95% CI]",
@@ -210,6 +211,11 @@ def paired_differences(a: Run, b: Run, n_boot: int = 1000, seed: int = 0,
             for name in CI_METRICS}
 
 
+def shares_videos(a: Run, b: Run) -> bool:
+    """Whether two runs scored at least one video in common (same ``video_id``): only then are they paired."""
+    return bool(np.intersect1d(a.table["video_id"].astype(str).unique(), b.table["video_id"].astype(str).unique()).size)
+
+
 def _difference_cell(diff: dict[str, float]) -> str:
     if diff["value"] is None or np.isnan(diff["value"]):
         return "—"
@@ -223,10 +229,12 @@ def comparison_table(runs: Sequence[Run], n_boot: int = 1000, seed: int = 0) -> 
                          index=[label for label, _ in ROWS])
     stats_first = ci_statistics(runs[0].table) if len(runs) > 1 else None
     for other in runs[1:]:
-        diffs = paired_differences(runs[0], other, n_boot, seed, stats_first)
         column = pd.Series("", index=table.index)
-        for name, diff in diffs.items():
-            column[CI_ROW[name]] = _difference_cell(diff)
+        if shares_videos(runs[0], other):
+            for name, diff in paired_differences(runs[0], other, n_boot, seed, stats_first).items():
+                column[CI_ROW[name]] = _difference_cell(diff)
+        else:  # e.g. in-domain next to cross-domain: no video to pair, each column keeps its own CIs
+            column[list(CI_ROW.values())] = "no shared videos (other data): not paired"
         table[f"{runs[0].name} − {other.name}"] = column
     table.index.name = "metric"
     return table

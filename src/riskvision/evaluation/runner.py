@@ -146,7 +146,9 @@ def evaluate_checkpoint(ckpt_path: str | Path, overrides: DictConfig, data_group
     datamodule = instantiate_data(run.data)
     if stored_data(data_group):  # the checkpoint's paths may be read, never written (riskvision.trust)
         datamodule.forbid_writes()
-    name = name or net_name(OmegaConf.to_container(run.model, resolve=True))
+    data = "the training data" if stored_data(data_group) else f"data={data_group}"  # cross-dataset: another group
+    name = name or net_name(OmegaConf.to_container(run.model, resolve=True)) + (
+        "" if stored_data(data_group) else f" on {data_group}")
     extra = {"checkpoint": str(Path(ckpt_path).resolve()), "trained_run": checkpoint.get(RUN_ID_KEY),
-             "synthetic": bool(datamodule.is_synthetic)}
+             "synthetic": bool(datamodule.is_synthetic), "data": data}
     return evaluate_module(predictor.module, datamodule, out_dir, settings, name, extra)
