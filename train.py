@@ -20,7 +20,7 @@ import lightning as L  # noqa: E402
 import torch  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
-from riskvision.evaluation.runner import evaluate_module  # noqa: E402
+from riskvision.evaluation.runner import TRAINING_DATA, evaluate_module  # noqa: E402
 from riskvision.models import load_weights, model_summary  # noqa: E402
 from riskvision.runs import claim_run_folder  # noqa: E402
 from riskvision.utils import (  # noqa: E402
@@ -119,7 +119,7 @@ def write_predictions(cfg: DictConfig, model: L.LightningModule, datamodule: L.L
     settings = hydra.utils.instantiate(cfg.evaluation)
     name = net_name(OmegaConf.to_container(cfg.model, resolve=True))
     extra = {"checkpoint": ckpt_path, "trained_run": claim_run_folder(cfg.paths.output_dir, "train").run_id,
-             "synthetic": bool(datamodule.is_synthetic), "data": "the training data"}
+             "synthetic": bool(datamodule.is_synthetic), "data": TRAINING_DATA}
     evaluate_module(model, datamodule, cfg.paths.output_dir, settings, name, extra)
 
 

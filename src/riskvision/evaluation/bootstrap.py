@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Interval", "bootstrap_ci", "paired_bootstrap_diff"]
+__all__ = ["Interval", "bootstrap_ci", "paired_bootstrap_diff", "shared_videos"]
 
 Statistic = Callable[[np.ndarray], float]
 
@@ -73,6 +73,11 @@ def bootstrap_ci(video_ids: Sequence[str], statistic: Statistic, n_boot: int = 1
     return _interval(point, samples, level)
 
 
+def shared_videos(video_ids_a: Sequence[str], video_ids_b: Sequence[str]) -> np.ndarray:
+    """The video ids two tables both hold (sorted, as strings): what a paired comparison resamples."""
+    return np.intersect1d(np.asarray(video_ids_a).astype(str), np.asarray(video_ids_b).astype(str))
+
+
 def paired_bootstrap_diff(video_ids_a: Sequence[str], statistic_a: Statistic, video_ids_b: Sequence[str],
                           statistic_b: Statistic, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> Interval:
     """Paired bootstrap of ``statistic_a - statistic_b`` on the videos both tables share.
@@ -81,7 +86,7 @@ def paired_bootstrap_diff(video_ids_a: Sequence[str], statistic_a: Statistic, vi
     interval reflects only how the models differ on the same videos, not which videos were drawn.
     ``p_above_zero`` = share of resamples in which A beats B. Rows of unshared videos get weight 0.
     """
-    shared = np.intersect1d(np.asarray(video_ids_a).astype(str), np.asarray(video_ids_b).astype(str))
+    shared = shared_videos(video_ids_a, video_ids_b)
     if len(shared) == 0:
         raise ValueError("the two prediction tables share no video_id; a paired comparison needs the same videos")
     rows_a, rows_b = _row_index(video_ids_a, shared), _row_index(video_ids_b, shared)

@@ -18,7 +18,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.ticker import NullFormatter, ScalarFormatter  # noqa: E402
 from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
 
-from riskvision.evaluation.bootstrap import paired_bootstrap_diff  # noqa: E402
+from riskvision.evaluation.bootstrap import paired_bootstrap_diff, shared_videos  # noqa: E402
 from riskvision.evaluation.calibration import reliability_table  # noqa: E402
 from riskvision.evaluation.ranking import auroc, average_precision  # noqa: E402
 from riskvision.evaluation.summary import CI_METRICS, ci_statistics  # noqa: E402
@@ -213,7 +213,7 @@ def paired_differences(a: Run, b: Run, n_boot: int = 1000, seed: int = 0,
 
 def shares_videos(a: Run, b: Run) -> bool:
     """Whether two runs scored at least one video in common (same ``video_id``): only then are they paired."""
-    return bool(np.intersect1d(a.table["video_id"].astype(str).unique(), b.table["video_id"].astype(str).unique()).size)
+    return shared_videos(a.table["video_id"].unique(), b.table["video_id"].unique()).size > 0
 
 
 def _difference_cell(diff: dict[str, float]) -> str:

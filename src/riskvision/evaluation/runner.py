@@ -25,7 +25,7 @@ from riskvision.progress import ProgressLine
 from riskvision.runs import claim_run_folder
 from riskvision.utils import CONFIG_KEY, RUN_ID_KEY, instantiate_data, load_checkpoint, net_name
 
-__all__ = ["EvalSettings", "evaluate_checkpoint", "evaluate_module", "run_config", "scoring_loader"]
+__all__ = ["TRAINING_DATA", "EvalSettings", "evaluate_checkpoint", "evaluate_module", "run_config", "scoring_loader"]
 
 log = logging.getLogger(__name__)
 SCORINGS = ("sliding", "clips")
@@ -114,6 +114,10 @@ def evaluate_module(module: Any, datamodule: Any, out_dir: str | Path, settings:
     return metrics
 
 
+#: metrics.json's ``run.data`` of an evaluation on the data the checkpoint was trained on (``data=<group>`` otherwise).
+TRAINING_DATA = "the training data"
+
+
 def run_config(stored: Mapping[str, Any], overrides: DictConfig, data_group: str | None) -> DictConfig:
     """A checkpoint's stored run config with the command line's over it: this machine's ``paths`` replace the
     stored ones; a chosen ``data=`` group (``data_group``) replaces the stored data config (its interpolations
@@ -144,11 +148,10 @@ def evaluate_checkpoint(ckpt_path: str | Path, overrides: DictConfig, data_group
     run = run_config(checkpoint[CONFIG_KEY], overrides, data_group)
     predictor = Predictor.from_run(checkpoint, run, str(ckpt_path))
     datamodule = instantiate_data(run.data)
-    if stored_data(data_group):  # the checkpoint's paths may be read, never written (riskvision.trust)
+    own_data = stored_data(data_group)  # False: cross-dataset, another data= group
+    if own_data:  # the checkpoint's paths may be read, never written (riskvision.trust)
         datamodule.forbid_writes()
-    data = "the training data" if stored_data(data_group) else f"data={data_group}"  # cross-dataset: another group
-    name = name or net_name(OmegaConf.to_container(run.model, resolve=True)) + (
-        "" if stored_data(data_group) else f" on {data_group}")
+    name = name or net_name(OmegaConf.to_container(run.model, resolve=True)) + ("" if own_data else f" on {data_group}")
     extra = {"checkpoint": str(Path(ckpt_path).resolve()), "trained_run": checkpoint.get(RUN_ID_KEY),
-             "synthetic": bool(datamodule.is_synthetic), "data": data}
+             "synthetic": bool(datamodule.is_synthetic), "data": TRAINING_DATA if own_data else f"data={data_group}"}
     return evaluate_module(predictor.module, datamodule, out_dir, settings, name, extra)

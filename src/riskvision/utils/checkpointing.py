@@ -14,9 +14,9 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.callbacks import Checkpoint, ModelCheckpoint
 
 from riskvision.files import atomic_write
-from riskvision.utils.pylogger import get_logger
 from riskvision.safe_load import CheckpointError, load_torch_file
 from riskvision.trust import check_stored_config
+from riskvision.utils.pylogger import get_logger
 
 #: Key under which the resolved run config (plain dicts/lists) is stored in each checkpoint.
 CONFIG_KEY = "riskvision_cfg"
@@ -145,9 +145,8 @@ class LastCheckpoint(Checkpoint):
     to ``last.ckpt`` (:func:`share_storage`), so the pair costs the disk space of one file. Being a ``Checkpoint``,
     this callback runs after the ``ModelCheckpoint`` listed before it (Lightning calls checkpoint callbacks last, in
     their order), so it sees the best checkpoint of its own epoch; listed before it, the pair is linked when
-    training ends. A later epoch's
-    ``last.ckpt`` is a new file (``os.replace``), which leaves the linked best file as it was. A weights-only best
-    checkpoint (``save_weights_only: true``) is smaller and stays a file of its own.
+    training ends. A later epoch's ``last.ckpt`` is a new file (``os.replace``), which leaves the linked best file
+    as it was. A weights-only best checkpoint (``save_weights_only: true``) is smaller and stays a file of its own.
     """
 
     def __init__(self, dirpath: str | os.PathLike) -> None:
@@ -188,8 +187,10 @@ def share_storage(source: str | os.PathLike, target: str | os.PathLike) -> bool:
     Returns False, leaving ``target`` as it was, where the filesystem has no hard links (or the two lie on
     different filesystems)."""
     source, target = Path(source), Path(target)
-    if source.resolve() == target.resolve() or os.path.samefile(source, target):
+    if os.path.samefile(source, target):
         return True
+    # not riskvision.files.atomic_write: it creates and chmods its temporary file, and a link must not exist yet
+    # (its mode is the source's); the name still matches the stale-temporary pattern riskvision.runs removes
     tmp = target.with_name(f".{target.name}.link.tmp")
     tmp.unlink(missing_ok=True)
     try:
