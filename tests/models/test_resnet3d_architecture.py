@@ -17,8 +17,10 @@ from riskvision.models.resnet3d import BasicBlock, Bottleneck, ZeroPadShortcut
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "r3d"
 TABLE = json.loads((FIXTURES / "r3d101_keys.json").read_text())
 RELEASED = json.loads((FIXTURES / "released_r3d101_expected_keys.json").read_text())
-# torchsummary names the seed's 2018 fixed AvgPool3d; ours is AdaptiveAvgPool3d (same output here)
+# torchsummary names the seed's 2018 fixed AvgPool3d; ours is AdaptiveAvgPool3d (same output here).
+# Our convolutions are TapConv3d, an nn.Conv3d with another CPU backward (same layer, same weights).
 SUMMARY_KINDS = {"Conv3d", "BatchNorm3d", "ReLU", "MaxPool3d", "Bottleneck", "Linear"}
+OUR_KINDS = {"AdaptiveAvgPool3d": "AvgPool3d", "TapConv3d": "Conv3d"}
 
 
 def meta_model(**kwargs) -> ResNet3D:
@@ -41,12 +43,12 @@ def summary_rows(model: nn.Module, video_shape: tuple[int, ...]) -> list[dict]:
     rows: list[dict] = []
 
     def hook(module: nn.Module, inputs, output) -> None:
-        kind = type(module).__name__.replace("AdaptiveAvgPool3d", "AvgPool3d")
+        kind = OUR_KINDS.get(type(module).__name__, type(module).__name__)
         params = sum(p.numel() for p in module.parameters(recurse=False))
         rows.append({"layer": kind, "output_shape": list(output.shape), "params": params})
 
     for module in model.modules():
-        if type(module).__name__ in SUMMARY_KINDS | {"AdaptiveAvgPool3d"}:
+        if type(module).__name__ in SUMMARY_KINDS | OUR_KINDS.keys():
             module.register_forward_hook(hook)
     with torch.no_grad():
         model(torch.zeros(video_shape, device="meta"))

@@ -9,7 +9,9 @@ trains on the synthetic data, ``conf/data_model``), on a synthetic set at the qu
 
 * loader: frames/s the training DataLoader delivers with the configured workers, no model;
 * per variant (``fp32``, ``bf16`` autocast, ``channels_last`` (``model.memory_format``), ``compile``
-  (``model.compile``)): the model-only bound (forward + backward + Adam step on one batch already in memory)
+  (``model.compile``), and for the 3D-ResNet ``onednn_backward``: fp32 with ``model.net.tap_backward_max_outputs=0``,
+  oneDNN's convolution backward everywhere instead of the tap-by-tap one on small grids
+  (``riskvision.models.tap_conv``)): the model-only bound (forward + backward + Adam step on one batch already in memory)
   and the training loop (the loader's batches -> the same step), frames/s = clips/s x frames per clip, and the
   loop's share of its bound;
 * the ratio of each variant's loop to fp32's, and the loader's frames/s over what the fastest loop consumes
@@ -47,13 +49,13 @@ from riskvision.utils import instantiate_data
 
 __all__ = ["VARIANTS", "run"]
 
-VARIANTS = ("fp32", "bf16", "channels_last", "compile")
+VARIANTS = ("fp32", "bf16", "channels_last", "compile", "onednn_backward")
 FULL = {"videos": 8, "steps": 1, "loader_batches": 6, "bound_calls": 5, "models": ("bilstm", "resnet3d101"),
         "settings": ("quickstart", "seed"), "variants": VARIANTS, "extra": {}}
 # the smoke run leaves bf16 and compile out: on a CPU without fast bf16 a bf16 step is ~10x slower, and compiling
 # takes minutes (tests/test_train.py trains with both)
 QUICK = {"videos": 6, "steps": 1, "loader_batches": 2, "bound_calls": 2, "models": ("bilstm", "resnet3d101"), "settings": ("quickstart", "seed"),
-         "variants": ("fp32", "channels_last"),
+         "variants": ("fp32", "channels_last", "onednn_backward"),
          "extra": {"bilstm": ["model.inputs.frame_size=32", "model.inputs.num_frames=4", "model.net.hidden_size=8"],
                    "resnet3d101": ["model.inputs.frame_size=32", "model.net.widen_factor=0.125"]}}
 SYNTHETIC = {"width": 160, "height": 96, "crash_seconds": [4, 7], "normal_seconds": [4, 7], "clips_per_source": [1, 1]}
@@ -73,6 +75,8 @@ def _module(cfg, variant: str):
     cfg = cfg.copy()
     cfg.model.memory_format = "channels_last" if variant == "channels_last" else "contiguous"
     cfg.model.compile = variant == "compile"
+    if variant == "onednn_backward":
+        cfg.model.net.tap_backward_max_outputs = 0
     torch.manual_seed(0)
     module = hydra.utils.instantiate(cfg.model)
     module.configure_model()  # compile, as the Trainer does
@@ -129,6 +133,8 @@ def _rows(model: str, setting: str, cfg, sizes: dict) -> list[tuple]:
     print(rows[-1], flush=True)
     speeds = {}
     for variant in sizes["variants"] if setting == "quickstart" else sizes["seed_variants"]:
+        if variant == "onednn_backward" and "tap_backward_max_outputs" not in cfg.model.net:
+            continue  # a net without 3D convolutions
         module = _module(cfg, variant)
         step = _stepper(module, variant)
         fixed = next(iter(loader))
@@ -193,13 +199,17 @@ def _cached_rows(module, cfg, datamodule, label: str, pixels_fps: float, sizes: 
 
 
 def run(quick: bool = False, threads: int = 2, seed_variants: Sequence[str] | None = None,
-        models: Sequence[str] | None = None, settings: Sequence[str] | None = None) -> list[tuple]:
+        models: Sequence[str] | None = None, settings: Sequence[str] | None = None,
+        variants: Sequence[str] | None = None) -> list[tuple]:
     """Every row (module docstring); prints them as they come and the table at the end. ``seed_variants``: the
     variants measured at the seed settings (default: all of :data:`VARIANTS`; on a CPU without fast bf16 a bf16
-    step at 224x224 takes minutes, and compiling the seed nets takes minutes too). ``models`` / ``settings``: a
-    subset of ``("bilstm", "resnet3d101")`` / ``("quickstart", "seed")`` (default: both)."""
+    step at 224x224 takes minutes, and compiling the seed nets takes minutes too); ``variants``: those measured at
+    the quickstart settings (default: all; ``fp32`` always comes first, the ratios' base). ``models`` /
+    ``settings``: a subset of ``("bilstm", "resnet3d101")`` / ``("quickstart", "seed")`` (default: both)."""
     sizes = {**(QUICK if quick else FULL)}
     sizes["seed_variants"] = tuple(seed_variants or sizes["variants"])
+    if variants:
+        sizes["variants"] = ("fp32", *(v for v in variants if v != "fp32"))
     sizes["models"] = tuple(models or sizes["models"])
     sizes["settings"] = tuple(settings or sizes["settings"])
     torch.set_num_threads(threads)

@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 from riskvision.models.base import ClipNet
 from riskvision.models.pretrained import WHERE_TO_GET, PretrainedWeights, read_checkpoint
+from riskvision.models.tap_conv import MAX_TAP_OUTPUTS, TapConv3d
 
 __all__ = [
     "BasicBlock",
@@ -44,14 +45,14 @@ HARA_NORMALIZATION = {"hara-2017": "activitynet", "hara-2020": "kinetics"}
 STAGE_NAMES = ("stem_relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "pooled", "logits")
 
 
-def conv3x3x3(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv3d:
+def conv3x3x3(in_planes: int, out_planes: int, stride: int = 1) -> TapConv3d:
     """3x3x3 convolution, padding 1, no bias (a BN follows)."""
-    return nn.Conv3d(in_planes, out_planes, kernel_size=3, stride=stride, padding=1, bias=False)
+    return TapConv3d(in_planes, out_planes, kernel_size=3, stride=stride, padding=1, bias=False)
 
 
-def conv1x1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv3d:
+def conv1x1x1(in_planes: int, out_planes: int, stride: int = 1) -> TapConv3d:
     """1x1x1 convolution, no bias (a BN follows)."""
-    return nn.Conv3d(in_planes, out_planes, kernel_size=1, stride=stride, bias=False)
+    return TapConv3d(in_planes, out_planes, kernel_size=1, stride=stride, bias=False)
 
 
 class ZeroPadShortcut(nn.Module):
@@ -167,6 +168,11 @@ class ResNet3D(ClipNet):
             2017, torchvision's option of the same name). Off in Hara's model; it matters only for
             training from random weights: a random 101-layer net with it off diverged on the
             synthetic quickstart (training loss 2.7-3.9, validation loss 15-311).
+        tap_backward_max_outputs: every convolution is a :class:`~riskvision.models.tap_conv.TapConv3d`;
+            those whose output grid has at most this many positions (``T' x H' x W'``) compute their
+            CPU backward tap by tap, which at small frame sizes is 2-15x faster than oneDNN's (layer3
+            and layer4 at 32x32 frames). The same gradients within float32 rounding; 0 = oneDNN
+            everywhere. At the seed's 224x224 no grid is that small, so nothing changes there.
 
     Attribute ``min_frames``: the smallest clip length T for which every temporally strided stage
     (conv1 when ``conv1_t_stride > 1``, the max-pool, layer2-4) still receives at least two frames.
@@ -190,6 +196,7 @@ class ResNet3D(ClipNet):
         n_input_channels: int = 3,
         dropout: float = 0.0,
         zero_init_residual: bool = False,
+        tap_backward_max_outputs: int = MAX_TAP_OUTPUTS,
     ) -> None:
         super().__init__()
         if depth not in DEPTHS:
@@ -200,7 +207,7 @@ class ResNet3D(ClipNet):
         widths = [int(w * widen_factor) for w in BASE_WIDTHS]
         self.min_frames = _min_frames(conv1_t_stride, strided_stages=3 + (not no_max_pool))
 
-        self.conv1 = nn.Conv3d(
+        self.conv1 = TapConv3d(
             n_input_channels,
             widths[0],
             kernel_size=(conv1_t_size, 7, 7),
@@ -222,6 +229,9 @@ class ResNet3D(ClipNet):
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(widths[3] * block.expansion, num_classes)
         self._init_weights(zero_init_residual)
+        for m in self.modules():
+            if isinstance(m, TapConv3d):
+                m.max_tap_outputs = tap_backward_max_outputs
 
     def _init_weights(self, zero_init_residual: bool) -> None:
         for m in self.modules():
