@@ -141,32 +141,39 @@ class LastCheckpoint(Checkpoint):
     (:class:`AtomicCheckpointIO`): after a SIGKILL the file is the latest complete epoch.
 
     When the best checkpoint (the trainer's ``ModelCheckpoint``) was written at this same step as a full
-    checkpoint, it holds the same weights and optimiser state as ``last.ckpt``: it is then replaced by a hard link
-    to ``last.ckpt`` (:func:`share_storage`), so the pair costs the disk space of one file. Being a ``Checkpoint``,
-    this callback runs after the ``ModelCheckpoint`` listed before it (Lightning calls checkpoint callbacks last, in
-    their order), so it sees the best checkpoint of its own epoch; listed before it, the pair is linked when
-    training ends. A later epoch's ``last.ckpt`` is a new file (``os.replace``), which leaves the linked best file
-    as it was. A weights-only best checkpoint (``save_weights_only: true``) is smaller and stays a file of its own.
+    checkpoint, it holds the same weights and optimiser state as ``last.ckpt``, and the pair shares one file
+    (:func:`share_storage`, a hard link): at the end of an epoch ``last.ckpt`` becomes a link to the best file,
+    which is not serialised a second time (a 1 GB write, 4-5 s on 2 cores, for the resnet3d101 quickstart); when
+    training ends ``last.ckpt`` is written anew (the loops now count the epoch as completed) and the best file
+    becomes a link to it. Being a ``Checkpoint``, this callback runs after the ``ModelCheckpoint`` listed before it
+    (Lightning calls checkpoint callbacks last, in their order), so it sees the best checkpoint of its own epoch;
+    listed before it, the pair is linked when training ends. A later epoch's ``last.ckpt`` is a new file
+    (``os.replace``), which leaves the linked best file as it was. A weights-only best checkpoint
+    (``save_weights_only: true``) is smaller and stays a file of its own.
     """
 
     def __init__(self, dirpath: str | os.PathLike) -> None:
         self.path = Path(dirpath) / "last.ckpt"
 
-    def _save(self, trainer: Trainer) -> None:
+    def _save(self, trainer: Trainer, reuse_best: bool) -> None:
         if trainer.fast_dev_run or trainer.sanity_checking:
             return
-        trainer.save_checkpoint(self.path, weights_only=False)  # the full state (optimiser, loops): resumable
         best = _best_saved_now(trainer)
+        if reuse_best:  # every rank broadcasts; rank 0 links (the others do not write checkpoints)
+            linked = trainer.is_global_zero and best is not None and share_storage(best, self.path)
+            if trainer.strategy.broadcast(linked):
+                return
+        trainer.save_checkpoint(self.path, weights_only=False)  # the full state (optimiser, loops): resumable
         if best is not None and trainer.is_global_zero:
             share_storage(self.path, best)
 
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        """Replace ``last.ckpt`` with this epoch's state."""
-        self._save(trainer)
+        """Replace ``last.ckpt`` with this epoch's state (a link to the best file when that was saved now)."""
+        self._save(trainer, reuse_best=True)
 
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """The final state, with the last epoch counted as completed."""
-        self._save(trainer)
+        self._save(trainer, reuse_best=False)
 
 
 def _best_saved_now(trainer: Trainer) -> Path | None:
@@ -187,7 +194,7 @@ def share_storage(source: str | os.PathLike, target: str | os.PathLike) -> bool:
     Returns False, leaving ``target`` as it was, where the filesystem has no hard links (or the two lie on
     different filesystems)."""
     source, target = Path(source), Path(target)
-    if os.path.samefile(source, target):
+    if target.exists() and os.path.samefile(source, target):
         return True
     # not riskvision.files.atomic_write: it creates and chmods its temporary file, and a link must not exist yet
     # (its mode is the source's); the name still matches the stale-temporary pattern riskvision.runs removes
