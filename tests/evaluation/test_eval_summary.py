@@ -78,6 +78,16 @@ def test_probe_drop_is_reference_minus_probe():
     out = probe_metrics(table, RunInfo("m", task_of("binary")))["shuffled"]
     assert out["drop_window_auroc"] > 0.2  # the probe copy has no signal
     assert 0.3 < out["window_auroc"] < 0.7
+    ci = out["drop_window_auroc_ci"]
+    assert ci["value"] == pytest.approx(out["drop_window_auroc"]) and 0 < ci["low"] <= ci["value"] <= ci["high"]
+    assert ci["p_above_zero"] == 1.0
+
+
+def test_probe_drop_interval_is_zero_when_the_probe_changes_nothing():
+    table = synthetic_table("binary", skill=3.0, probes=("none",))
+    table = pd.concat([table, table.assign(probe="shuffled")], ignore_index=True)  # the probe scores = the real ones
+    ci = probe_metrics(table, RunInfo("m", task_of("binary")), n_boot=200)["shuffled"]["drop_window_auroc_ci"]
+    assert ci["value"] == 0.0 and ci["low"] == 0.0 == ci["high"]  # every paired resample differs by exactly 0
 
 
 def test_frame_auc_statistic_matches_video_scores_definition():

@@ -153,7 +153,9 @@ def _probe(metrics: dict[str, Any], probe: str) -> str:
     values = _get(metrics, f"probes.{probe}")
     if not values:
         return "—"
-    return f"{_number(values['window_auroc'])} (drop {_number(values['drop_window_auroc'])})"
+    ci = values.get("drop_window_auroc_ci")  # metrics.json files written before it existed lack it
+    interval = f" [{_number(ci['low'])}, {_number(ci['high'])}]" if ci else ""
+    return f"{_number(values['window_auroc'])} (drop {_number(values['drop_window_auroc'])}{interval})"
 
 
 MINMAX_ROW = "DoTA frame AUC, per-video min-max (DoTA convention) [95% CI]"
@@ -460,8 +462,8 @@ def _markdown_report(runs: Sequence[Run], table: pd.DataFrame, groups: pd.DataFr
               "predictions table. Window = every scored window; video = the highest window score per video.",
               f"- [95% CI]: percentile bootstrap over videos ({n_boot} resamples). Difference columns: paired "
               "bootstrap on the shared videos; P(>0) = share of resamples where the first run is ahead.",
-              "- Probes: AUROC with frames shuffled / one frame repeated; drop = real − probe (small drop: no "
-              "use of motion). Source probe: 0.5 = P(crash) carries no DoTA-vs-BDD cue before anything happens.",
+              "- Probes: AUROC with frames shuffled / one frame repeated; drop = real − probe, with its paired "
+              "bootstrap 95% CI over videos (small drop: no use of motion). Source probe: 0.5 = P(crash) carries no DoTA-vs-BDD cue before anything happens.",
               "- Conventions: 'riskvision' = ours; 'UString' / 'DSTA' / 'DoTA' = those papers' evaluation code "
               "(README, Metric conventions). Nexar: the challenge's mean AP on the last window 0.5 / 1.0 / 1.5 s "
               "before the anomaly (normal videos: before their end). False alarms: alarm episodes in normal videos "

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from riskvision.evaluation.anticipation import anticipation_metrics, minmax_per_video
-from riskvision.evaluation.bootstrap import bootstrap_ci
+from riskvision.evaluation.bootstrap import bootstrap_ci, paired_bootstrap_diff
 from riskvision.evaluation.calibration import brier_score, expected_calibration_error, reliability_table
 from riskvision.evaluation.classification import binary_metrics
 from riskvision.evaluation.deployment import deployment_metrics
@@ -88,21 +88,33 @@ def ci_statistics(table: pd.DataFrame) -> dict[str, tuple[np.ndarray, Callable[[
     return out
 
 
-def probe_metrics(table: pd.DataFrame, run: RunInfo) -> dict[str, dict[str, float]]:
+def probe_metrics(table: pd.DataFrame, run: RunInfo, n_boot: int = 1000,
+                  seed: int = 0) -> dict[str, dict[str, Any]]:
     """Per shortcut probe present: window AUROC / AP / F1 of P(crash) and frame AUC under the probe,
     and ``drop_<metric>`` = value on the real input minus value under the probe (a model that uses
-    motion loses accuracy when frame order or motion is destroyed: large drop = good)."""
+    motion loses accuracy when frame order or motion is destroyed: large drop = good).
+
+    ``drop_window_auroc_ci``: the paired bootstrap of that drop over videos (the same draw of videos for the
+    real and the probed windows, :func:`.bootstrap.paired_bootstrap_diff`), ``{"value", "low", "high",
+    "p_above_zero"}``: an interval above 0 says the probe costs the model score beyond the choice of videos."""
     def headline(rows: pd.DataFrame) -> dict[str, float]:
         view = binary_metrics(rows["p_crash"].to_numpy(float), rows["crash"].to_numpy(), run.threshold)
         spanned = spanned_windows(rows)
         frame = auroc(spanned["p_crash"].to_numpy(float), in_anomaly(spanned))
         return {"window_auroc": view["auroc"], "window_ap": view["ap"], "window_f1": view["f1"], "frame_auc": frame}
 
-    reference = headline(real_windows(table))
+    def window_auroc(rows: pd.DataFrame) -> tuple[np.ndarray, Callable[[np.ndarray], float]]:
+        return rows["video_id"].to_numpy(), _ranking(rows["p_crash"].to_numpy(float), rows["crash"].to_numpy(), auroc)
+
+    real = real_windows(table)
+    reference = headline(real)
     out = {}
     for probe in sorted(set(table["probe"]) - {"none"}):
-        values = headline(table[table["probe"] == probe])
+        probed = table[table["probe"] == probe]
+        values: dict[str, Any] = headline(probed)
         values.update({f"drop_{k}": reference[k] - values[k] for k in reference})
+        values["drop_window_auroc_ci"] = paired_bootstrap_diff(*window_auroc(real), *window_auroc(probed),
+                                                               n_boot=n_boot, seed=seed).as_dict()
         out[probe] = values
     return out
 
@@ -189,7 +201,7 @@ def compute_metrics(table: pd.DataFrame, run: RunInfo, n_boot: int = 1000, seed:
         "calibration": calibration(table),
         "ci": cis,
         "breakdown": breakdown(table, run.threshold),
-        "probes": probe_metrics(table, run),
+        "probes": probe_metrics(table, run, n_boot, seed),
         "source_probe": source_probe(table),
     }  # fmt: skip
 
