@@ -77,7 +77,8 @@ class _ScriptedScore(BoringModel):
 
 
 class _StateAtEpochEnd(Checkpoint):
-    """A checkpoint callback listed after LastCheckpoint (so it runs after it) that records what last.ckpt holds and what a fresh save would hold."""
+    """A checkpoint callback listed after LastCheckpoint (so it runs after it): at each epoch's end, records what
+    last.ckpt holds and what a fresh save would hold."""
 
     def __init__(self, dirpath):
         self.dirpath, self.epochs = dirpath, []

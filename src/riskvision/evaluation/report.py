@@ -463,7 +463,8 @@ def _markdown_report(runs: Sequence[Run], table: pd.DataFrame, groups: pd.DataFr
               f"- [95% CI]: percentile bootstrap over videos ({n_boot} resamples). Difference columns: paired "
               "bootstrap on the shared videos; P(>0) = share of resamples where the first run is ahead.",
               "- Probes: AUROC with frames shuffled / one frame repeated; drop = real − probe, with its paired "
-              "bootstrap 95% CI over videos (small drop: no use of motion). Source probe: 0.5 = P(crash) carries no DoTA-vs-BDD cue before anything happens.",
+              "bootstrap 95% CI over videos (small drop: no use of motion). Source probe: 0.5 = P(crash) carries "
+              "no DoTA-vs-BDD cue before anything happens.",
               "- Conventions: 'riskvision' = ours; 'UString' / 'DSTA' / 'DoTA' = those papers' evaluation code "
               "(README, Metric conventions). Nexar: the challenge's mean AP on the last window 0.5 / 1.0 / 1.5 s "
               "before the anomaly (normal videos: before their end). False alarms: alarm episodes in normal videos "

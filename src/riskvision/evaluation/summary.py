@@ -61,6 +61,11 @@ def _ranking(score: np.ndarray, label: np.ndarray, metric: Callable) -> Callable
     return lambda weights: metric(score, label, weights)
 
 
+def _crash_statistic(rows: pd.DataFrame, metric: Callable) -> tuple[np.ndarray, Callable[[np.ndarray], float]]:
+    """``(video_id per row, statistic(row weights))``: ``metric`` of P(crash) against ``crash`` over ``rows``."""
+    return rows["video_id"].to_numpy(), _ranking(rows["p_crash"].to_numpy(float), rows["crash"].to_numpy(), metric)
+
+
 def ci_statistics(table: pd.DataFrame) -> dict[str, tuple[np.ndarray, Callable[[np.ndarray], float]]]:
     """For each of :data:`CI_METRICS`: ``(video_id per row, statistic(row weights))`` on the ``none`` probe.
 
@@ -72,15 +77,10 @@ def ci_statistics(table: pd.DataFrame) -> dict[str, tuple[np.ndarray, Callable[[
     real = real_windows(table)
     videos = video_level(real)
     spanned = spanned_windows(real)
-    sets = {
-        "window": (real, real["crash"].to_numpy()),
-        "video": (videos, videos["crash"].to_numpy()),
-    }
     out = {}
-    for level, (rows, labels) in sets.items():
-        score = rows["p_crash"].to_numpy(dtype=float)
-        out[f"{level}_auroc"] = (rows["video_id"].to_numpy(), _ranking(score, labels, auroc))
-        out[f"{level}_ap"] = (rows["video_id"].to_numpy(), _ranking(score, labels, average_precision))
+    for level, rows in (("window", real), ("video", videos)):
+        out[f"{level}_auroc"] = _crash_statistic(rows, auroc)
+        out[f"{level}_ap"] = _crash_statistic(rows, average_precision)
     out["frame_auc"] = (spanned["video_id"].to_numpy(),
                         _ranking(spanned["p_crash"].to_numpy(dtype=float), in_anomaly(spanned), auroc))
     normalised = minmax_per_video(spanned["p_crash"].to_numpy(dtype=float), spanned["video_id"].to_numpy())
@@ -103,9 +103,6 @@ def probe_metrics(table: pd.DataFrame, run: RunInfo, n_boot: int = 1000,
         frame = auroc(spanned["p_crash"].to_numpy(float), in_anomaly(spanned))
         return {"window_auroc": view["auroc"], "window_ap": view["ap"], "window_f1": view["f1"], "frame_auc": frame}
 
-    def window_auroc(rows: pd.DataFrame) -> tuple[np.ndarray, Callable[[np.ndarray], float]]:
-        return rows["video_id"].to_numpy(), _ranking(rows["p_crash"].to_numpy(float), rows["crash"].to_numpy(), auroc)
-
     real = real_windows(table)
     reference = headline(real)
     out = {}
@@ -113,7 +110,7 @@ def probe_metrics(table: pd.DataFrame, run: RunInfo, n_boot: int = 1000,
         probed = table[table["probe"] == probe]
         values: dict[str, Any] = headline(probed)
         values.update({f"drop_{k}": reference[k] - values[k] for k in reference})
-        values["drop_window_auroc_ci"] = paired_bootstrap_diff(*window_auroc(real), *window_auroc(probed),
+        values["drop_window_auroc_ci"] = paired_bootstrap_diff(*_crash_statistic(real, auroc), *_crash_statistic(probed, auroc),
                                                                n_boot=n_boot, seed=seed).as_dict()
         out[probe] = values
     return out
