@@ -95,6 +95,17 @@ def test_length_defaults_to_one_past_the_last_frame():
     assert A.length == 10
 
 
+def test_frame_auc_minmax_reproduces_dota_test_py_exactly():
+    # issue 27: DoTA's ConvAE/test.py get_score_label normalises (s - min) / (max - min + 1e-7), so the maxima of
+    # videos of different ranges do not tie: A's positive 0.99999986 beats B's negative 0.99999967
+    a = VideoScores(np.arange(2), np.array([0.2, 0.9]), True, 1, 2, 10.0, 2)   # labels 0, 1
+    b = VideoScores(np.arange(2), np.array([0.1, 0.4]), True, 0, 1, 10.0, 2)   # labels 1, 0
+    assert frame_auc_minmax([a, b]) == 0.625
+    s_a, s_b = np.array([0.2, 0.9]), np.array([0.1, 0.4])
+    expected = np.r_[(s_a - s_a.min()) / (s_a.max() - s_a.min() + 1e-7), (s_b - s_b.min()) / (s_b.max() - s_b.min() + 1e-7)]
+    np.testing.assert_array_equal(minmax_per_video(np.array([0.2, 0.9, 0.1, 0.4]), np.array(list("aabb"))), expected)
+
+
 def test_minmax_per_video_by_hand():
     out = minmax_per_video(np.array([0.2, 0.8, 0.4, 0.5, 0.5, 0.6]), np.array(["a", "b", "a", "c", "c", "a"]))
     # a: .2 .4 .6 -> 0 .5 1;  b: one value -> 0;  c: all equal -> 0
@@ -102,12 +113,12 @@ def test_minmax_per_video_by_hand():
 
 
 def test_dota_frame_auc_normalises_each_video_by_hand():
-    a = video([0.2, 0.4, 0.6], True, start=2, end=3)        # -> 0, .5, 1     labels 0 0 1
-    b = video([0.8, 0.9, 0.7, 0.9], True, start=1, end=2)   # -> .5, 1, 0, 1  labels 0 1 0 0
+    a = video([0.2, 0.4, 0.6], True, start=2, end=3)        # -> 0, .5, 1 - 2.5e-7    labels 0 0 1
+    b = video([0.8, 0.9, 0.7, 0.9], True, start=1, end=2)   # -> .5, 1 - 5e-7, 0, 1 - 5e-7  labels 0 1 0 0
     c = video([0.5, 0.5], True, start=0, end=1)             # -> 0, 0         labels 1 0
     normal = video([0.99, 0.0], False)                      # takes no part
-    # normalised positives 1, 1, 0 vs negatives 0, .5, .5, 0, 1, 0: each 1 beats 5 and ties 1 (5.5),
-    # the 0 ties 3 (1.5): (11 + 1.5) / 18
-    assert frame_auc_minmax([a, b, c, normal]) == pytest.approx(12.5 / 18)
+    # DoTA's eps: a's maximum (range .4) lands above b's (range .2), so a's positive beats all 6 negatives (6),
+    # b's ties b's other maximum and beats 5 (5.5), c's 0 ties 3 (1.5): 13 / 18 (without the eps: 12.5 / 18)
+    assert frame_auc_minmax([a, b, c, normal]) == pytest.approx(13 / 18)
     # raw scores: positives .6, .9, .5 vs .2, .4, .8, .7, .9, .5 -> 3 + 5.5 + 2.5 = 11 of 18
     assert frame_auc([a, b, c, normal]) == pytest.approx(11 / 18)

@@ -17,7 +17,8 @@ from riskvision.evaluation.table import read_predictions, video_level, video_sco
 
 
 def tiny(rows: list[dict]) -> pd.DataFrame:
-    base = {"category": "x", "ego": False, "night": False, "fps": 10.0, "num_frames": 10, "risk": 0, "probe": "none"}
+    base = {"category": "x", "ego": False, "night": False, "fps": 10.0, "num_frames": 10, "risk": 0, "probe": "none",
+            "anomaly_start": -1, "anomaly_end": -1}
     return pd.DataFrame([{**base, **r} for r in rows])
 
 

@@ -21,7 +21,7 @@ from riskvision.evaluation.ranking import auroc
 
 __all__ = [
     "CONVENTIONS", "AnticipationCurve", "VideoScores", "anticipation_curve", "anticipation_metrics", "frame_auc",
-    "frame_auc_minmax", "minmax_per_video", "ustring_thresholds",
+    "MINMAX_EPS", "frame_auc_minmax", "minmax_per_video", "ustring_thresholds",
 ]  # fmt: skip
 
 #: ``riskvision``: ours (the default); ``ustring``: UString's / DSTA's evaluation code (:func:`anticipation_metrics`).
@@ -67,23 +67,29 @@ def frame_auc(videos: Sequence[VideoScores]) -> float:
     return auroc(scores, labels)
 
 
+#: DoTA's ``test.py`` adds this to each video's score range before dividing (``get_score_label``).
+MINMAX_EPS = 1e-7
+
+
 def minmax_per_video(scores: np.ndarray, video_ids: np.ndarray) -> np.ndarray:
-    """``scores`` ``[N]`` min-max normalised to [0, 1] within each video of ``video_ids`` ``[N]``:
-    ``(s - min) / (max - min)`` over that video's rows; a video whose scores are all equal gets 0s."""
+    """``scores`` ``[N]`` min-max normalised within each video of ``video_ids`` ``[N]`` exactly as DoTA's
+    ``test.py`` does: ``(s - min) / (max - min + 1e-7)`` over that video's rows (:data:`MINMAX_EPS`). A video's
+    maximum maps just below 1 by an amount that depends on its range, so maxima of different videos do not tie
+    (video A [0.2, 0.9] -> [0, 0.99999986], video B [0.1, 0.4] -> [0, 0.99999967]); all-equal scores -> 0s."""
     scores = np.asarray(scores, dtype=float)
     _, group = np.unique(np.asarray(video_ids).astype(str), return_inverse=True)
     low = np.full(group.max() + 1 if len(group) else 0, np.inf)
     high = np.full(len(low), -np.inf)
     np.minimum.at(low, group, scores)
     np.maximum.at(high, group, scores)
-    spread = (high - low)[group]
-    return np.divide(scores - low[group], spread, out=np.zeros_like(scores), where=spread > 0)
+    return (scores - low[group]) / ((high - low)[group] + MINMAX_EPS)
 
 
 def frame_auc_minmax(videos: Sequence[VideoScores]) -> float:
     """DoTA's frame AUC as DoTA's evaluation code computes it (Yao et al. 2022, "DoTA: unsupervised detection of
     traffic anomaly in driving videos", frame-level AUC of its benchmark): each crash video's frame scores are first
-    min-max normalised to [0, 1] within that video (:func:`minmax_per_video`; all-equal scores -> 0s), then pooled
+    min-max normalised within that video as DoTA's ``test.py`` does (:func:`minmax_per_video`:
+    ``(s - min) / (max - min + 1e-7)``; all-equal scores -> 0s), then pooled
     as in :func:`frame_auc`. Per-video normalisation removes each video's offset: only the ranking of frames WITHIN
     a video counts, so it can differ from the raw-score AUC either way. Unitless in [0, 1]; ``nan`` as frame_auc."""
     crash = [v for v in videos if v.has_span]

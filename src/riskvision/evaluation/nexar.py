@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from riskvision.evaluation.ranking import average_precision
-from riskvision.evaluation.table import real_windows
+from riskvision.evaluation.table import crash_video_rows, real_windows
 from riskvision.files import atomic_write
 
 __all__ = ["NEXAR_HORIZONS_S", "horizon_scores", "last_window_scores", "nexar_metrics", "write_submission"]
@@ -40,7 +40,7 @@ def horizon_scores(table: pd.DataFrame, horizon_s: float) -> pd.DataFrame:
     """One row per video that takes part at ``horizon_s`` (see module doc): ``video_id``, ``crash`` (0/1, the
     video's label) and ``score`` (P(crash) of its last window ending at or before its cut frame)."""
     real = real_windows(table)
-    crash = real.groupby("video_id")["crash"].transform("max").to_numpy()
+    crash = crash_video_rows(real).astype(int)
     event = np.where(crash == 1, real["anomaly_start"].to_numpy(), real["num_frames"].to_numpy() - 1)
     cut = event - horizon_s * real["fps"].to_numpy(dtype=float)
     usable = (real["end_frame"].to_numpy() <= cut) & ((crash == 0) | (real["anomaly_start"].to_numpy() >= 0))

@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # type hints only: riskvision.tasks imports riskvision.evalua
     from riskvision.tasks import Task
 
 __all__ = [
-    "META_COLUMNS", "PROBES", "make_table", "read_predictions", "real_windows",
+    "META_COLUMNS", "PROBES", "crash_video_rows", "make_table", "read_predictions", "real_windows",
     "spanned_windows", "validate_table", "video_level", "video_scores", "write_predictions",
 ]  # fmt: skip
 
@@ -86,14 +86,28 @@ def read_predictions(path: str | Path) -> pd.DataFrame:
     return validate_table(table, str(path))
 
 
+def crash_video_rows(table: pd.DataFrame) -> np.ndarray:
+    """``[len(table)]`` bool: the row belongs to a crash video, i.e. a video with an annotated anomaly span
+    (``anomaly_start >= 0``) or any window labelled crash (a crash video without a span).
+
+    Not the window labels alone: with ``data.labels.crash_mode=overlap`` only windows that overlap the anomaly are
+    labelled crash, and at ``settings.step > 1`` a video whose anomaly starts after its last scored window has none
+    (10 fps, windows ending at 0, 8, ..., 96, anomaly [97, 100)): it is still a crash video, not normal driving."""
+    window_crash = table.groupby("video_id")["crash"].transform("max").to_numpy() == 1
+    return window_crash | (table["anomaly_start"].to_numpy() >= 0)
+
+
 def video_scores(table: pd.DataFrame, score: str = "p_crash") -> list[VideoScores]:
-    """Per-video frame scores (windows sorted by ``end_frame``) for the anticipation metrics."""
+    """Per-video frame scores (windows sorted by ``end_frame``) for the anticipation metrics; a video's ``crash``
+    is :func:`crash_video_rows` (its span or its window labels)."""
     out = []
-    for _, rows in table.sort_values("end_frame").groupby("video_id", sort=True):
+    ordered = table.sort_values("end_frame")
+    ordered = ordered.assign(_crash_video=crash_video_rows(ordered))
+    for _, rows in ordered.groupby("video_id", sort=True):
         first = rows.iloc[0]
         out.append(VideoScores(
             frames=rows["end_frame"].to_numpy(), scores=rows[score].to_numpy(dtype=float),
-            crash=bool(rows["crash"].max()), anomaly_start=int(first["anomaly_start"]),
+            crash=bool(first["_crash_video"]), anomaly_start=int(first["anomaly_start"]),
             anomaly_end=int(first["anomaly_end"]), fps=float(first["fps"]), num_frames=int(first["num_frames"]),
         ))  # fmt: skip
     return out
@@ -105,17 +119,16 @@ def real_windows(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def spanned_windows(table: pd.DataFrame) -> pd.DataFrame:
-    """Every row of the crash videos (a video with any window labelled crash) with an annotated anomaly span:
-    where frame AUC is defined. All their windows, whatever their own ``crash`` label: with
-    ``data.labels.crash_mode=overlap`` only windows that overlap the anomaly are labelled crash, and the frames
-    before it are the AUC's negatives."""
-    crash_video = table.groupby("video_id")["crash"].transform("max").to_numpy() == 1
-    return table[crash_video & (table["anomaly_start"] >= 0).to_numpy()]
+    """Every row of the videos with an annotated anomaly span (crash videos, :func:`crash_video_rows`): where frame
+    AUC is defined. All their windows, whatever their own ``crash`` label: with ``data.labels.crash_mode=overlap``
+    only windows that overlap the anomaly are labelled crash, and the frames before it are the AUC's negatives."""
+    return table[(table["anomaly_start"] >= 0).to_numpy()]
 
 
 def video_level(table: pd.DataFrame) -> pd.DataFrame:
-    """One row per video: its metadata, ``crash`` = any crash window, ``p_crash`` = the highest P(crash)
-    of its windows (the video is flagged if any window is)."""
+    """One row per video: its metadata, ``crash`` = a crash video (:func:`crash_video_rows`: its anomaly span or
+    any crash window), ``p_crash`` = the highest P(crash) of its windows (the video is flagged if any window is)."""
     first = table.groupby("video_id", sort=True)[["source", "category", "ego", "night", "fps"]].first()
-    scores = table.groupby("video_id", sort=True).agg(crash=("crash", "max"), p_crash=("p_crash", "max"))
+    flagged = table.assign(crash=crash_video_rows(table).astype(int))
+    scores = flagged.groupby("video_id", sort=True).agg(crash=("crash", "max"), p_crash=("p_crash", "max"))
     return first.join(scores).reset_index()
