@@ -86,3 +86,25 @@ def test_random_parts_keep_source_proportions(records):
         assert abs(bdd - share * 300) <= 1, (name, bdd)  # each BDD video is its own group
     held = SubsetSplit(val_fraction=0.2, seed=0)(records)
     assert abs(sum(r.source == "bdd" for r in held["val"]) - 0.2 * 225) <= 1  # 225 BDD "train" videos
+
+
+def _small(n_per_source: int, subset: str = "train") -> list[VideoRecord]:
+    return [VideoRecord(f"{subset}-{source}{i}", source, Path("x"), "frames", 10.0, 50, subset=subset,
+                        group=f"{subset}-{source}{i}")
+            for source in ("dota", "bdd") for i in range(n_per_source)]
+
+
+def test_val_fraction_of_a_small_split_takes_one_group_per_source(caplog):
+    # issue 27: 0.1 of a 12-video train split (6 groups per source) rounded to 0 groups and training stopped
+    caplog.set_level("INFO", logger="riskvision.data.splits")
+    splits = SubsetSplit(val_fraction=0.1, seed=0)(_small(6) + _small(2, "val"))
+    assert sorted(r.source for r in splits["val"]) == ["bdd", "dota"]
+    assert len(splits["train"]) == 10 and not duplicates(splits)
+    assert "val_fraction=0.1: 2 of 12 groups (2 videos) held out for validation" in caplog.text
+
+
+def test_a_source_with_one_group_stays_in_train():
+    splits = SubsetSplit(val_fraction=0.1, seed=0)(_small(1) + _small(1, "val"))
+    assert splits["val"] == [] and len(splits["train"]) == 2
+    assert partition(_small(3), {"train": 0.9, "val": 0.1}, 0, True)["val"]  # 6 groups: 0.6 rounds up to one
+    assert not partition(_small(6), {"train": 1.0, "val": 0.0}, 0, True)["val"]  # fraction 0: none

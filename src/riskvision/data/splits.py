@@ -16,6 +16,7 @@ the YouTube video a clip was cut from; otherwise the video's own id).
 
 from __future__ import annotations
 
+import logging
 import random
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -23,6 +24,8 @@ from pathlib import Path
 
 from riskvision.data.layout import read_id_list
 from riskvision.data.records import VideoRecord
+
+log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
 Splits = dict[str, list[VideoRecord]]
@@ -36,7 +39,9 @@ def partition(records: Sequence[VideoRecord], fractions: Mapping[str, float], se
               grouped: bool) -> Splits:
     """Seeded split of ``records`` into ``fractions`` (normalised to sum 1), per source (``grouped``)
     or per clip. Groups are shuffled, then assigned in order until each split's share is reached;
-    the result does not depend on the order of ``records``."""
+    the result does not depend on the order of ``records``. A split with a fraction > 0 that the shares leave
+    empty (0.1 of 6 groups rounds to 0) takes the last group of the largest split when there are >= 2 groups, as
+    sklearn rounds the held-out side up: a small data set still gets one group of each source in validation."""
     if not fractions or any(f < 0 for f in fractions.values()) or sum(fractions.values()) <= 0:
         raise ValueError(f"split fractions {dict(fractions)} must be >= 0 and not all 0")
     groups: dict[str, list[VideoRecord]] = defaultdict(list)
@@ -49,14 +54,18 @@ def partition(records: Sequence[VideoRecord], fractions: Mapping[str, float], se
     for name in names:
         acc += fractions[name] / total
         bounds.append(acc * len(records))
-    out: Splits = {name: [] for name in names}
+    out: dict[str, list[str]] = {name: [] for name in names}  # group keys per split
     placed, index = 0, 0
     for key in keys:
         while index < len(names) - 1 and placed >= bounds[index] - 1e-9:
             index += 1
-        out[names[index]].extend(groups[key])
+        out[names[index]].append(key)
         placed += len(groups[key])
-    return out
+    for name in names:
+        if fractions[name] > 0 and not out[name] and len(keys) >= 2:
+            largest = max(names, key=lambda other: len(out[other]))
+            out[name].append(out[largest].pop())
+    return {name: [record for key in chosen for record in groups[key]] for name, chosen in out.items()}
 
 
 def stratified(records: Sequence[VideoRecord], fractions: Mapping[str, float], seed: int,
@@ -69,6 +78,17 @@ def stratified(records: Sequence[VideoRecord], fractions: Mapping[str, float], s
         for name, chosen in part.items():
             out[name].extend(chosen)
     return out
+
+
+def hold_out_val(train: Sequence[VideoRecord], val_fraction: float, seed: int, grouped: bool,
+                 ) -> tuple[list[VideoRecord], list[VideoRecord]]:
+    """(train, val): ``val_fraction`` of ``train`` held out per source (:func:`stratified`); logs how many
+    groups (source videos, or clips when not ``grouped``) went to validation."""
+    held = stratified(train, {"train": 1 - val_fraction, "val": val_fraction}, seed, grouped)
+    groups = {name: len({_key(r, grouped) for r in held[name]}) for name in held}
+    log.info(f"val_fraction={val_fraction}: {groups['val']} of {groups['train'] + groups['val']} "
+             f"{'groups' if grouped else 'clips'} ({len(held['val'])} videos) held out for validation")
+    return held["train"], held["val"]
 
 
 def _by_subset(records: Sequence[VideoRecord]) -> dict[str | None, list[VideoRecord]]:
@@ -98,9 +118,8 @@ class SubsetSplit:
             example = subsets[next(iter(unknown))][0]
             raise ValueError(f"SubsetSplit needs records whose subset is train or val; {example.video_id} "
                              f"({example.path}) has {example.subset!r}. Use data.split=RandomSplit instead")
-        held = stratified(subsets["train"], {"train": 1 - self.val_fraction, "val": self.val_fraction},
-                          self.seed, self.grouped)
-        return {"train": held["train"], "val": held["val"], "test": list(subsets["val"])}
+        train, val = hold_out_val(subsets["train"], self.val_fraction, self.seed, self.grouped)
+        return {"train": train, "val": val, "test": list(subsets["val"])}
 
 
 class FileSplit:
@@ -128,9 +147,7 @@ class FileSplit:
                 raise FileNotFoundError(f"split file {path} for {name} does not exist; fix data.split.{name}")
             out[name] = [by_id[i] for i in read_id_list(path) if i in by_id]
         if "val" not in out:
-            held = stratified(out["train"], {"train": 1 - self.val_fraction, "val": self.val_fraction},
-                              self.seed, grouped=True)
-            out["train"], out["val"] = held["train"], held["val"]
+            out["train"], out["val"] = hold_out_val(out["train"], self.val_fraction, self.seed, grouped=True)
         return {name: out[name] for name in SPLITS}
 
 
