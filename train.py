@@ -115,12 +115,15 @@ def train(cfg: DictConfig) -> dict[str, float]:
 def write_predictions(cfg: DictConfig, model: L.LightningModule, datamodule: L.LightningDataModule,
                       ckpt_path: str | None) -> None:
     """Hook after testing: the tested weights' per-window ``predictions.csv`` and ``metrics.json`` in the run
-    folder (``riskvision.evaluation``, the same as ``scripts/eval.py ckpt_path=BEST``); ``evaluation=none`` skips it."""
+    folder (``riskvision.evaluation``, the same as ``scripts/eval.py ckpt_path=BEST``), and the alarm operating point
+    chosen on validation written into the best checkpoint; ``evaluation=none`` skips it."""
     settings = hydra.utils.instantiate(cfg.evaluation)
     name = net_name(OmegaConf.to_container(cfg.model, resolve=True))
     extra = {"checkpoint": ckpt_path, "trained_run": claim_run_folder(cfg.paths.output_dir, "train").run_id,
              "synthetic": bool(datamodule.is_synthetic), "data": TRAINING_DATA}
-    evaluate_module(model, datamodule, cfg.paths.output_dir, settings, name, extra)
+    # the alarm operating point, chosen on validation, goes into the best checkpoint this run wrote
+    store_in = [ckpt_path] if cfg.get("train") and ckpt_path else []
+    evaluate_module(model, datamodule, cfg.paths.output_dir, settings, name, extra, store_in=store_in)
 
 
 def metric_value(metrics: dict[str, float], name: str | None) -> float | None:

@@ -7,7 +7,9 @@
 
 Works with either model: the binary ``bilstm`` (P(crash)) and the 3-class ``resnet3d101`` (P(Normal),
 P(Warning), P(Danger)); clip length, frame size, normalisation, target fps, classes and the tuned threshold
-come from the checkpoint (``riskvision.inference.Predictor``). Every source is streamed through the engine
+come from the checkpoint (``riskvision.inference.Predictor``), and so does the alarm: the policy and threshold of
+its operating point, chosen on validation (``alarm=`` / ``alarm_threshold=`` replace them). Every source is
+streamed through the engine
 (``riskvision.inference.videos``: constant memory, a progress line with the real-time factor) into
 ``OUT/<name>.csv`` (or ``.jsonl``), ``OUT/<name>_timeline.png`` and, with ``overlay=true``,
 ``OUT/<name>_overlay.mp4`` (``riskvision.inference.outputs``). A bad source is reported, the others still run,
@@ -43,8 +45,8 @@ def main(cfg: DictConfig) -> None:
         cfg.ckpt_path, videos, out_dir, step=cfg.step, batch_size=cfg.batch_size, device=cfg.device,
         overlay=cfg.overlay, overlay_short_side=cfg.overlay_short_side, fmt=cfg.format, timeline=cfg.timeline,
         backend=cfg.backend, precision=cfg.precision, export_dir=cfg.export_dir,
-        smoothing=hydra.utils.instantiate(cfg.smoothing), alarm_on=cfg.alarm.on_threshold, alarm_off=cfg.alarm.off_threshold,
-        alarm_min_on_s=cfg.alarm.min_on_s, annotations=cfg.annotations, frames_fps=cfg.frames_fps,
+        policy=hydra.utils.instantiate(cfg.alarm) if cfg.get("alarm") else None, alarm_threshold=cfg.alarm_threshold,
+        annotations=cfg.annotations, frames_fps=cfg.frames_fps,
         trusted_targets=list(cfg.trusted_targets))
     log.info(f"{len(report.results)} source(s) written to {out_dir}, {len(report.failures)} failed")
     if report.failures:

@@ -19,7 +19,7 @@ import torch
 import yaml
 
 from riskvision.data.sources.synthetic import ensure_synthetic
-from riskvision.utils import CONFIG_KEY, RUN_ID_KEY
+from riskvision.utils import CONFIG_KEY, OPERATING_POINT_KEY, RUN_ID_KEY
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_SIZES = {"num_crash": 6, "num_normal": 6, "width": 32, "height": 32, "crash_seconds": [2, 3], "normal_seconds": [2, 3],
@@ -154,6 +154,13 @@ def test_train_test_checkpoints_and_config(tmp_path, tiny_data):
     assert config["model"]["inputs"]["num_frames"] == 4 and config["paths"]["output_dir"] == str(tmp_path)
     assert 0.1 <= checkpoint["state_dict"]["threshold"].item() <= 0.9
     assert checkpoint["hyper_parameters"]["pretrained"]["status"] == "none"
+    # the alarm operating point chosen on validation, stored in the best checkpoint (last.ckpt still its link)
+    point = checkpoint[OPERATING_POINT_KEY]
+    assert (point["chosen_on"], point["step"], point["cap_per_hour"]) == ("val", 4, 1.0)
+    assert point["policy"] == {"smoothing": {"kind": "exponential", "time_constant_s": 0.5},
+                               "rule": {"kind": "hysteresis", "off_ratio": 0.8, "min_on_s": 0.5}}
+    deployment = json.loads((tmp_path / "metrics.json").read_text())["deployment"]
+    assert deployment["operating_point"]["threshold"] == point["threshold"]
     assert (tmp_path / ".hydra" / "config.yaml").is_file() and (tmp_path / "train.log").is_file()
     rows = csv_metrics(tmp_path)
     logged = {key for row in rows for key, value in row.items() if value}

@@ -118,10 +118,6 @@ class Task(ABC):
     def decisions(self, values: np.ndarray, threshold: float) -> np.ndarray:
         """Per row, the decision shown to a user (a per-frame CSV's ``alarm`` column)."""
 
-    @abstractmethod
-    def alarm_rule(self, threshold: float) -> str:
-        """The alarm rule in words, for logs."""
-
     @property
     @abstractmethod
     def column_labels(self) -> list[str]:
@@ -218,9 +214,6 @@ class BinaryCrash(Task):
     def decisions(self, values: np.ndarray, threshold: float) -> np.ndarray:
         return self.crash_probability(values) >= threshold
 
-    def alarm_rule(self, threshold: float) -> str:
-        return f"P(crash) >= {threshold:.2f}"
-
     @property
     def column_labels(self) -> list[str]:
         return ["crash"]
@@ -307,9 +300,6 @@ class RiskLevels(Task):
 
     def decisions(self, values: np.ndarray, threshold: float) -> np.ndarray:
         return np.asarray(self.class_names)[np.asarray(values).argmax(axis=1)]
-
-    def alarm_rule(self, threshold: float) -> str:
-        return f"the most likely class is not {self.class_names[0]}"
 
     @property
     def column_labels(self) -> list[str]:

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from riskvision.alarm import AlarmPolicy
+from riskvision.evaluation.deployment import choose_operating_point
 from riskvision.evaluation.predict import write_evaluation
 from riskvision.evaluation.summary import RunInfo
 from riskvision.evaluation.table import META_COLUMNS, make_table
@@ -64,8 +66,10 @@ def synthetic_table(task: str, n_crash: int = 6, n_normal: int = 6, skill: float
 def write_fake_run(folder: Path, task: str, skill: float, seed: int = 0) -> Path:
     """A run folder as scripts/eval.py leaves it: predictions.csv + metrics.json."""
     table = synthetic_table(task, skill=skill, seed=seed, probes=("none", "shuffled", "repeated"))
+    validation = synthetic_table(task, skill=skill, seed=seed + 100)  # the operating point is chosen on it
+    point = choose_operating_point(validation, AlarmPolicy(), cap_per_hour=1.0, split="val")
     run = RunInfo(name=folder.name, task=task_of(task), threshold=0.5,
                   extra={"cost": {"parameters": 1000 if task == "binary" else 5000, "gflops_per_window": 0.1,
-                                  "cpu_latency_ms_per_window": 1.0}})
+                                  "cpu_latency_ms_per_window": 1.0}}, alarm=point.policy, operating_point=point)
     write_evaluation(table, run, folder, n_boot=50)
     return folder

@@ -8,7 +8,10 @@ import pytest
 from evaluation_fakes import synthetic_table
 
 from riskvision.evaluation.anticipation import VideoScores
-from riskvision.evaluation.deployment import AlarmSweep, deployment_metrics, deployment_statistics
+from riskvision.alarm import AlarmPolicy, Hysteresis, NoSmoothing
+from riskvision.evaluation.deployment import (
+    AlarmSweep, deployment_metrics, raw_threshold_metrics, raw_threshold_statistics,
+)  # fmt: skip
 
 HALF_HOUR = 18_000  # frames at 10 fps
 
@@ -82,6 +85,9 @@ def test_no_normal_video_gives_nan():
     assert np.isnan(sweep.recall(sweep.capped_threshold(1.0)))
 
 
+RAW = AlarmPolicy(NoSmoothing(), Hysteresis(off_ratio=1.0, min_on_s=0.0))
+
+
 def _table(videos: dict[str, VideoScores]) -> pd.DataFrame:
     rows = [{"video_id": name, "end_frame": f, "p_crash": s, "crash": int(v.crash), "anomaly_start": v.anomaly_start,
              "anomaly_end": v.anomaly_end, "fps": v.fps, "num_frames": v.num_frames, "probe": "none"}
@@ -91,24 +97,29 @@ def _table(videos: dict[str, VideoScores]) -> pd.DataFrame:
 
 def test_deployment_metrics_of_a_table():
     table = _table({"n1": N1, "n2": N2, "p1": P1, "p2": P2})
-    out = deployment_metrics(table, threshold=0.5, cap_per_hour=1.0, n_boot=50)
-    assert out["negative_hours"] == pytest.approx(1.0)
-    assert (out["n_negative_videos"], out["n_positive_videos"]) == (2, 2)
+    policy_view = deployment_metrics(table, threshold=0.5, cap_per_hour=1.0, n_boot=50, policy=RAW)
+    assert policy_view["negative_hours"] == pytest.approx(1.0)
+    assert (policy_view["n_negative_videos"], policy_view["n_positive_videos"]) == (2, 2)
+    out = policy_view["raw_threshold"]
+    # the raw policy (no smoothing, off below the threshold, no minimum on-time) replays the raw-threshold view
+    for view in ("at_threshold", "at_cap"):
+        for key in ("threshold", "false_alarms_per_hour", "recall", "mtta"):
+            assert policy_view[view][key] == out[view][key], (view, key)
     assert out["at_threshold"]["false_alarms"] == 3
     assert out["at_threshold"]["false_alarms_per_hour"]["value"] == pytest.approx(3.0)
     assert out["at_threshold"]["mtta"]["value"] == pytest.approx(0.25)
     assert out["at_cap"]["threshold"] == pytest.approx(0.75) and out["at_cap"]["false_alarms_per_hour"] == 1.0
     assert out["at_cap"]["recall"]["value"] == 0.5 and out["at_cap"]["mtta"]["value"] == pytest.approx(0.4)
-    ids, _ = deployment_statistics(table, 0.5)["capped_recall"]
+    ids, _ = raw_threshold_statistics(table, 0.5)["capped_recall"]
     assert ids.tolist() == ["n1", "n2", "p1", "p2"]
 
 
 def test_bootstrap_intervals_hold_the_estimate():
-    out = deployment_metrics(synthetic_table("binary", 6, 6, skill=2.0), threshold=0.5, n_boot=100)
+    out = raw_threshold_metrics(synthetic_table("binary", 6, 6, skill=2.0), threshold=0.5, n_boot=100)
     for entry in (out["at_threshold"]["false_alarms_per_hour"], out["at_cap"]["recall"], out["at_cap"]["mtta"]):
         assert entry["low"] <= entry["value"] <= entry["high"]
 
 
 def test_bad_cap_is_named():
     with pytest.raises(ValueError, match=r"false-alarm cap -1 per hour; give a finite rate >= 0"):
-        deployment_metrics(_table({"n1": N1}), threshold=0.5, cap_per_hour=-1)
+        raw_threshold_metrics(_table({"n1": N1}), threshold=0.5, cap_per_hour=-1)

@@ -152,3 +152,39 @@ def test_per_frame_sliding_scoring_equals_the_whole_net_on_every_window(trained,
     # the probes changed the scores (else equal draws would prove nothing)
     none, shuffled = (fast[fast["probe"] == p]["prob_crash"].to_numpy() for p in ("none", "shuffled"))
     assert np.abs(none - shuffled).max() > 1e-4
+
+
+@pytest.mark.slow
+def test_streaming_raises_the_alarms_metrics_json_replays(trained, tmp_path, caplog):
+    """Issue 27's proof: eval.py chooses the operating point on validation and stores it in the checkpoint;
+    streaming each test video with predict_video under that policy raises, video by video, the alarm-on events
+    metrics.json's replay counts (at the operating point, and at the run's threshold where alarms do fire)."""
+    import shutil
+
+    from riskvision.inference import Predictor
+
+    ckpt = tmp_path / "best.ckpt"
+    shutil.copy(next(trained.glob("checkpoints/epoch_*.ckpt")), ckpt)
+    run("scripts/eval.py", f"ckpt_path={ckpt}", f"hydra.run.dir={tmp_path / 'eval'}", "settings.step=3",
+        "settings.probes=[none]", "settings.n_boot=10", "settings.latency_repeats=0", "store_operating_point=true",
+        "settings.false_alarm_cap_per_hour=2000", "settings.alarm.rule.min_on_s=0.3")
+    deployment = json.loads((tmp_path / "eval" / "metrics.json").read_text())["deployment"]
+    point = deployment["operating_point"]
+    assert point["chosen_on"] == "val" and point["step"] == 3 and point["cap_per_hour"] == 2000
+    assert deployment["policy"]["rule"] == {"kind": "hysteresis", "off_ratio": 0.8, "min_on_s": 0.3}
+    predictor = Predictor.from_checkpoint(ckpt)
+    assert predictor.operating_point is not None and predictor.alarm_policy.to_dict() == deployment["policy"]
+    assert predictor.alarm_threshold == pytest.approx(point["threshold"])
+    assert "chosen on val for <= 2000 false alarms/h" in predictor.describe()
+    synthetic = trained.parent / "synthetic"
+    views = {"operating_point": None, "at_threshold": deployment["at_threshold"]["threshold"]}
+    fired = 0
+    for view, threshold in views.items():
+        replayed = deployment[view]["alarm_events_per_video"]
+        alarm = None if threshold is None else predictor.alarm_policy.alarm(threshold)
+        for video_id, expected in replayed.items():
+            results = predictor.predict_video(source_of(synthetic, video_id), step=3, alarm=alarm)
+            streamed = sum(event.kind == "on" for result in results for event in result.events)
+            assert streamed == expected, (view, video_id)
+            fired += streamed
+    assert fired > 0  # not a comparison of silences

@@ -128,6 +128,10 @@ def test_preprocessing_json_round_trips_and_matches_the_predictor(exported, name
     assert output["class_names"] == (None if name == "bilstm" else ["Normal", "Warning", "Danger"])
     if name == "bilstm":
         assert output["threshold"] == pytest.approx(0.35) and set(stored["graphs"]) == {"model", "backbone", "head"}
+    # the deployed alarm's own parameters, not a sentence (no operating point stored: the decision threshold)
+    assert output["alarm"] == {"policy": {"smoothing": {"kind": "exponential", "time_constant_s": 0.5},
+                                          "rule": {"kind": "hysteresis", "off_ratio": 0.8, "min_on_s": 0.5}},
+                               "threshold": pytest.approx(predictor.threshold), "operating_point": None}
     # the stored resize and normalisation rule reproduces the data pipeline's resize_frame + Normalize
     norm = inputs["normalization"]
     assert norm["preset"] == predictor.normalization
@@ -197,6 +201,16 @@ BROKEN = [  # (what is done to a good export folder, the error it gives)
     (edit_json(lambda d: d["input"]["normalization"].update(std=[0, 1, 1])), r"input.normalization=.* is not \{preset"),
     (edit_json(lambda d: d.update(format_version=99)), r"format, format_version=\['riskvision-onnx', 99\]"),
     (lambda f: (f / "model.onnx").write_bytes(b"not a graph"), r"model.onnx is not an ONNX graph onnxruntime can load"),
+    # the stored alarm policy (issue 27): refused naming the key
+    (edit_json(lambda d: d["output"].pop("alarm")), r"output.alarm=None is not \{policy, threshold, operating_point\}"),
+    (edit_json(lambda d: d["output"]["alarm"]["policy"]["rule"].update(off_ratio=1.5)),
+     r"output.alarm.policy.rule: alarm off_ratio=1.5 is not a number in \[0, 1\]"),
+    (edit_json(lambda d: d["output"]["alarm"]["policy"]["smoothing"].update(kind="os.system")),
+     r"output.alarm.policy.smoothing.kind='os.system' is not one of \['none', 'exponential', 'moving_average'\]"),
+    (edit_json(lambda d: d["output"]["alarm"]["policy"]["rule"].update(min_on_s="0.5")),
+     r"output.alarm.policy.rule.min_on_s='0.5' is not a finite number"),
+    (edit_json(lambda d: d["output"]["alarm"].update(threshold=1.7)),
+     r"output.alarm.threshold=1.7 is not a probability in \(0, 1\] or null"),
     (lambda f: shutil.copy(f / "head.onnx", f / "model.onnx"),
      r"model.onnx has inputs \['features'\] and outputs \['logits'\]"),
 ]

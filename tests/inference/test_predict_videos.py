@@ -82,7 +82,8 @@ def binary_run(files) -> tuple[subprocess.CompletedProcess, Path]:
     threshold = stored_threshold(files["binary"])
     proc = subprocess.run(
         [sys.executable, str(SCRIPT), f"ckpt_path={files['binary']}", f"videos=[{','.join(map(str, videos))}]",
-         f"hydra.run.dir={out}", "overlay=true", "batch_size=4", f"alarm.off_threshold={threshold}", "alarm.min_on_s=0"],
+         f"hydra.run.dir={out}", "overlay=true", "batch_size=4", "alarm=hysteresis", "alarm.rule.off_ratio=1.0",
+         "alarm.rule.min_on_s=0", f"alarm_threshold={threshold}"],
         cwd=ROOT, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
     return proc, out
 
@@ -234,8 +235,8 @@ def test_bad_inputs_are_clear_errors(files, tmp_path):
         Predictor.from_checkpoint(tmp_path / "nowhere.ckpt")
     with pytest.raises(ValueError, match="step=0 must be >= 1"):
         predict_videos(files["binary"], [files["clip"]], tmp_path, step=0)
-    with pytest.raises(ValueError, match="Alarm needs 0 <= off <= on <= 1"):
-        predict_videos(files["binary"], [files["clip"]], tmp_path, alarm_on=1.5)
+    with pytest.raises(ValueError, match=r"alarm_threshold=1.5 is not a probability in \(0, 1\). Fix: set"):
+        predict_videos(files["binary"], [files["clip"]], tmp_path, alarm_threshold=1.5)
     empty = tmp_path / "empty.mp4"  # a container with a declared stream and no frame
     with av.open(str(empty), "w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=30)
@@ -345,7 +346,8 @@ def test_the_smoothing_choices_of_the_script_config(choice, expected):
     from hydra import compose, initialize_config_dir
 
     with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("predict_video", overrides=["ckpt_path=x.ckpt", "videos=a.mp4", f"smoothing={choice}"])
-    smoother = hydra.utils.instantiate(cfg.smoothing)
+        cfg = compose("predict_video", overrides=["ckpt_path=x.ckpt", "videos=a.mp4", "alarm=hysteresis",
+                                                  f"smoothing@alarm.smoothing={choice}"])
+    smoother = hydra.utils.instantiate(cfg.alarm).smoother()
     assert type(smoother).__name__ == expected
     assert smoother.update(0.8, 0.0) == pytest.approx(0.8)  # every smoother starts at the first value

@@ -1,5 +1,25 @@
-"""The deployment view: false alarms per hour of normal driving, and recall / mTTA at a capped false-alarm rate.
+"""The deployment view: false alarms per hour of normal driving, and recall / mTTA at a capped false-alarm rate,
+measured on the alarm riskvision deploys.
 
+The alarm is the deployed alarm policy (:class:`riskvision.alarm.AlarmPolicy`: smoothing, hysteresis, minimum
+on-time). :class:`PolicySweep` replays each video's per-window P(crash), in time order (``end_frame / fps``
+seconds, at the step the table was scored at), through that policy, the same objects the streaming engine runs:
+
+- a false alarm is an alarm-on event in a negative video (normal driving); false alarms per hour = on-events /
+  hours of negative video, a video lasting ``num_frames / fps`` seconds;
+- a positive (a crash video with an anomaly start) is detected when the alarm turns on at a window ending before
+  ``anomaly_start`` (the policy replayed on those windows); its time-to-accident is ``(anomaly_start - first
+  on-frame) / fps`` seconds, and mTTA the mean over detected positives;
+- the operating point (:func:`choose_operating_point`) is the lowest threshold whose rate is ``<= cap`` on the
+  VALIDATION split; test metrics are reported at it (``operating_point``), at the run's F1 threshold
+  (``at_threshold``) and at the lowest threshold meeting the cap on the test split itself (``at_cap``, re-chosen
+  in every bootstrap resample: the interval covers the choice of threshold too).
+
+Candidate thresholds are the values at which some replayed alarm changes (the smoothed values, and the smoothed
+values / ``off_ratio``, :meth:`Hysteresis.breakpoints`), thinned to at most :data:`MAX_CANDIDATES` by quantiles,
+plus ``inf`` (no alarm) when none meets the cap.
+
+The RAW-threshold view (``raw_threshold``: :class:`AlarmSweep`) is the older definition, kept under its own key:
 A window alarms when its P(crash) is ``>= threshold``. An alarm EPISODE is a maximal run of consecutive scored
 windows of one video that alarm: it re-arms once the score falls below the threshold. Over the videos of a
 predictions table (``probe == "none"``, :func:`.table.video_scores`):
@@ -22,18 +42,27 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+import logging
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from riskvision.alarm import AlarmPolicy, OperatingPoint
 from riskvision.evaluation.anticipation import VideoScores
 from riskvision.evaluation.bootstrap import bootstrap_ci
 from riskvision.evaluation.table import real_windows, video_scores
 
-__all__ = ["AlarmSweep", "deployment_metrics", "deployment_statistics"]
+__all__ = ["MAX_CANDIDATES", "AlarmSweep", "PolicySweep", "choose_operating_point", "deployment_curve",
+           "deployment_metrics", "raw_threshold_metrics", "raw_threshold_statistics", "video_alarm_events"]
+
+log = logging.getLogger(__name__)
 
 SECONDS_PER_HOUR = 3600.0
+#: At most this many candidate thresholds are replayed (quantiles of the breakpoints when there are more).
+MAX_CANDIDATES = 512
+#: Points of the deployment curve stored in metrics.json (each with bootstrap bands).
+CURVE_POINTS = 40
 
 
 def _concat(parts: list[np.ndarray], dtype: type = float) -> np.ndarray:
@@ -142,6 +171,153 @@ class AlarmSweep:
         return float(np.sum(w[detected] * tta) / total) if total > 0 else math.nan
 
 
+class PolicySweep:
+    """The deployed policy's alarms of a set of videos at every candidate threshold and under any per-video weights.
+
+    Each video is replayed once (:meth:`AlarmPolicy.on_events`: one alarm per candidate threshold, the stream's own
+    :class:`~riskvision.alarm.Alarm`); ``weights`` arguments are ``[len(videos)]`` (a video drawn k times weighs k;
+    ``None``: all 1). Thresholds are on the smoothed P(crash); rates per hour; times in seconds.
+
+    Args:
+        videos: per-video window scores in frame order (:func:`.table.video_scores`).
+        policy: the alarm policy replayed.
+        extra_thresholds: thresholds that must be candidates (an operating point, the run's threshold).
+    """
+
+    def __init__(self, videos: Sequence[VideoScores], policy: AlarmPolicy, extra_thresholds: Sequence[float] = ()
+                 ) -> None:
+        self.n_videos, self.policy = len(videos), policy
+        self.negative = np.array([k for k, v in enumerate(videos) if not v.crash], dtype=int)
+        self.positive = np.array([k for k, v in enumerate(videos) if v.has_span], dtype=int)
+        negatives = [videos[k] for k in self.negative]
+        positives = [(videos[k], videos[k].frames < videos[k].anomaly_start) for k in self.positive]
+        self.hours = np.array([v.length / v.fps / SECONDS_PER_HOUR for v in negatives], dtype=float)
+        streams = [(v.frames / v.fps, v.scores) for v in negatives]
+        streams += [(v.frames[p] / v.fps, v.scores[p]) for v, p in positives]
+        self.thresholds = _candidates(policy, streams, extra_thresholds)
+        replays = [policy.on_events(times, scores, self.thresholds) for times, scores in streams]
+        # [negatives, K] on-events; [positives, K] seconds before the anomaly start of the first on-event (nan: none)
+        self.false_alarm_counts = np.array([counts for counts, _ in replays[:len(negatives)]], dtype=float)
+        self.false_alarm_counts = self.false_alarm_counts.reshape(len(negatives), len(self.thresholds))
+        tta = [np.where(first >= 0, (v.anomaly_start - v.frames[p][np.maximum(first, 0)]) / v.fps, np.nan)
+               if p.any() else np.full(len(self.thresholds), np.nan)
+               for (v, p), (_, first) in zip(positives, replays[len(negatives):])]
+        self.tta = np.array(tta, dtype=float).reshape(len(positives), len(self.thresholds))
+
+    def _weights(self, weights: np.ndarray | None) -> np.ndarray:
+        return np.ones(self.n_videos) if weights is None else np.asarray(weights, dtype=float)
+
+    def index(self, threshold: float) -> int:
+        """The candidate position of ``threshold`` (one of :attr:`thresholds`)."""
+        k = int(np.searchsorted(self.thresholds, threshold))
+        if k >= len(self.thresholds) or self.thresholds[k] != threshold:
+            raise ValueError(f"threshold {threshold} is not a candidate; pass it in extra_thresholds")
+        return k
+
+    def negative_hours(self, weights: np.ndarray | None = None) -> float:
+        """Hours of normal driving (the negative videos' durations, weighted)."""
+        return float(np.sum(self._weights(weights)[self.negative] * self.hours))
+
+    def false_alarm_curve(self, weights: np.ndarray | None = None) -> np.ndarray:
+        """False alarms per hour at every candidate threshold ``[K]`` (``nan`` without negative video)."""
+        hours = self.negative_hours(weights)
+        events = self._weights(weights)[self.negative] @ self.false_alarm_counts
+        return events / hours if hours > 0 else np.full(len(self.thresholds), np.nan)
+
+    def capped_index(self, cap_per_hour: float, weights: np.ndarray | None = None) -> int:
+        """The position of the lowest candidate with at most ``cap_per_hour`` false alarms per hour (the last,
+        ``inf``, when only silence meets it; -1 without negative video)."""
+        meets = np.flatnonzero(self.false_alarm_curve(weights) <= cap_per_hour + 1e-12)
+        return int(meets[0]) if len(meets) else -1
+
+    def recall_curve(self, weights: np.ndarray | None = None) -> np.ndarray:
+        """Share of the positive videos alarmed before their anomaly start, per candidate ``[K]``."""
+        w = self._weights(weights)[self.positive]
+        total = w.sum()
+        return w @ ~np.isnan(self.tta) / total if total > 0 else np.full(len(self.thresholds), np.nan)
+
+    def mtta_curve(self, weights: np.ndarray | None = None) -> np.ndarray:
+        """Mean time-to-accident (s) of the detected positives per candidate ``[K]`` (``nan`` where none)."""
+        w = self._weights(weights)[self.positive]
+        detected = ~np.isnan(self.tta)
+        total = w @ detected
+        summed = w @ np.where(detected, self.tta, 0.0)
+        return np.divide(summed, total, out=np.full(len(self.thresholds), np.nan), where=total > 0)
+
+    def at(self, k: int, curve: str, weights: np.ndarray | None = None) -> float:
+        """``curve`` (``false_alarms_per_hour`` / ``recall`` / ``mtta``) at candidate ``k`` (``nan`` for k = -1)."""
+        if k < 0:
+            return math.nan
+        values = {"false_alarms_per_hour": self.false_alarm_curve, "recall": self.recall_curve,
+                  "mtta": self.mtta_curve}[curve](weights)
+        return float(values[k])
+
+
+def _candidates(policy: AlarmPolicy, streams: Sequence[tuple[np.ndarray, np.ndarray]],
+                extra: Sequence[float]) -> np.ndarray:
+    """Ascending candidate thresholds: the rule's breakpoints of every smoothed value in (0, 1], thinned to
+    :data:`MAX_CANDIDATES` by quantiles, with ``extra`` and ``inf``."""
+    smoothed = [policy.smooth(times, scores) for times, scores in streams]
+    points = policy.rule.breakpoints(np.concatenate(smoothed) if smoothed else np.zeros(0))
+    points = np.unique(points[(points > 0) & (points <= 1)])
+    if len(points) > MAX_CANDIDATES:
+        points = np.unique(np.quantile(points, np.linspace(0, 1, MAX_CANDIDATES), method="inverted_cdf"))
+    extra = [float(t) for t in extra if t is not None and not math.isnan(float(t))]
+    return np.unique(np.r_[points, extra, np.inf])
+
+
+def video_alarm_events(table: pd.DataFrame, policy: AlarmPolicy, threshold: float) -> dict[str, int]:
+    """``{video_id: alarm-on events}`` of ``table``'s real input replayed through ``policy`` at ``threshold``: what
+    streaming each video (at the table's step) raises."""
+    return {video_id: len(policy.replay(v.frames / v.fps, v.scores, threshold, v.frames))
+            for video_id, v in zip(*_videos(table))}
+
+
+def _videos(table: pd.DataFrame) -> tuple[np.ndarray, list[VideoScores]]:
+    real = real_windows(table)
+    return real.groupby("video_id", sort=True).size().index.to_numpy(), video_scores(real)
+
+
+def choose_operating_point(table: pd.DataFrame, policy: AlarmPolicy, cap_per_hour: float, split: str = "val",
+                           step: int = 1) -> OperatingPoint:
+    """The lowest threshold meeting ``cap_per_hour`` false alarms per hour under ``policy`` on ``table`` (the
+    ``split`` it was scored on, at ``step``); ``inf`` (no alarm, logged) when none does or the split has no normal
+    video to measure false alarms on."""
+    cap = _check_cap(cap_per_hour)
+    sweep = PolicySweep(_videos(table)[1], policy)
+    k = sweep.capped_index(cap)
+    threshold = float(sweep.thresholds[k]) if k >= 0 else math.inf
+    if math.isinf(threshold):
+        reason = "no normal video" if k < 0 else f"no threshold gives <= {cap:g} false alarms per hour"
+        log.warning(f"Operating point on {split}: {reason}; the threshold is 'no alarm' (the deployed alarm never "
+                    "turns on). Fix: raise settings.false_alarm_cap_per_hour, or change the alarm policy (conf/alarm/)")
+    point = OperatingPoint(threshold, cap, split, policy, sweep.at(k, "false_alarms_per_hour"), sweep.at(k, "recall"),
+                           int(step))
+    log.info(f"Alarm policy: {policy.describe(threshold)}; {point.describe()}")
+    return point
+
+
+def deployment_curve(sweep: PolicySweep, ids: np.ndarray, n_boot: int, seed: int,
+                     points: int = CURVE_POINTS) -> dict[str, list[float]]:
+    """Recall and mTTA against false alarms per hour at up to ``points`` thresholds (quantiles of the candidates),
+    with per-video bootstrap 95% bands: ``{"thresholds", "false_alarms_per_hour", "recall", "recall_low",
+    "recall_high", "mtta", "mtta_low", "mtta_high"}`` (lists; ``None`` for nan)."""
+    finite = np.flatnonzero(np.isfinite(sweep.thresholds))
+    chosen = np.unique(finite[np.linspace(0, len(finite) - 1, min(points, len(finite))).round().astype(int)]) \
+        if len(finite) else finite
+    out: dict[str, list[float]] = {key: [] for key in ("thresholds", "false_alarms_per_hour", "recall", "recall_low",
+                                                       "recall_high", "mtta", "mtta_low", "mtta_high")}
+    for k in chosen:
+        out["thresholds"].append(float(sweep.thresholds[k]))
+        out["false_alarms_per_hour"].append(sweep.at(int(k), "false_alarms_per_hour"))
+        for name in ("recall", "mtta"):
+            ci = bootstrap_ci(ids, lambda w, k=int(k), name=name: sweep.at(k, name, w), n_boot, seed)
+            out[name].append(ci.value)
+            out[f"{name}_low"].append(ci.low)
+            out[f"{name}_high"].append(ci.high)
+    return {key: [None if v is None or math.isnan(v) else v for v in values] for key, values in out.items()}
+
+
 def _check_cap(cap_per_hour: float) -> float:
     cap = float(cap_per_hour)
     if not math.isfinite(cap) or cap < 0:
@@ -167,20 +343,20 @@ def _statistics(ids: np.ndarray, sweep: AlarmSweep, threshold: float, cap: float
     }
 
 
-def deployment_statistics(table: pd.DataFrame, threshold: float, cap_per_hour: float = 1.0,
-                          ) -> dict[str, tuple[np.ndarray, Callable[[np.ndarray], float]]]:
-    """``(video_id per row, statistic(row weights))`` per bootstrapped quantity, one row per video (the shape
-    of :func:`.summary.ci_statistics`): false alarms per hour, recall and mTTA at ``threshold``, and recall and
-    mTTA at the lowest threshold with at most ``cap_per_hour`` false alarms per hour."""
+def raw_threshold_statistics(table: pd.DataFrame, threshold: float, cap_per_hour: float = 1.0,
+                             ) -> dict[str, tuple[np.ndarray, Callable[[np.ndarray], float]]]:
+    """The raw-threshold view's ``(video_id per row, statistic(row weights))`` per bootstrapped quantity, one row
+    per video (the shape of :func:`.summary.ci_statistics`): false alarms per hour, recall and mTTA at
+    ``threshold``, and recall and mTTA at the lowest threshold with at most ``cap_per_hour`` false alarms per hour."""
     return _statistics(*_sweep(table), threshold, _check_cap(cap_per_hour))
 
 
-def deployment_metrics(table: pd.DataFrame, threshold: float, cap_per_hour: float = 1.0, n_boot: int = 1000,
-                       seed: int = 0) -> dict[str, Any]:
-    """``metrics.json``'s ``deployment`` entry (see module doc): counts and hours, then ``at_threshold`` (the
-    run's operating ``threshold``: false alarms, false alarms per hour, recall, mTTA in s) and ``at_cap`` (the
-    capped threshold, its false alarms per hour, recall and mTTA). Rates, recall and mTTA carry per-video
-    bootstrap CIs (``{"value", "low", "high", "p_above_zero"}``, ``n_boot`` resamples seeded by ``seed``)."""
+def raw_threshold_metrics(table: pd.DataFrame, threshold: float, cap_per_hour: float = 1.0, n_boot: int = 1000,
+                          seed: int = 0) -> dict[str, Any]:
+    """``metrics.json``'s ``deployment.raw_threshold``: alarm episodes as runs of RAW window scores ``>=
+    threshold`` (:class:`AlarmSweep`; no smoothing, hysteresis or minimum on-time): ``at_threshold`` (false alarms,
+    false alarms per hour, recall, mTTA in s at ``threshold``) and ``at_cap`` (the capped threshold, its false
+    alarms per hour, recall and mTTA), with per-video bootstrap CIs."""
     cap = _check_cap(cap_per_hour)
     ids, sweep = _sweep(table)
     cis = {name: bootstrap_ci(rows, stat, n_boot, seed).as_dict()
@@ -188,11 +364,62 @@ def deployment_metrics(table: pd.DataFrame, threshold: float, cap_per_hour: floa
     capped = sweep.capped_threshold(cap)
     capped_rate = sweep.false_alarms_per_hour(capped) if not math.isnan(capped) else math.nan
     return {
-        "n_negative_videos": len(sweep.negative), "n_positive_videos": len(sweep.positive),
-        "negative_hours": sweep.negative_hours(),
         "at_threshold": {"threshold": float(threshold), "false_alarms": sweep.false_alarms(threshold),
                          "false_alarms_per_hour": cis["false_alarms_per_hour"], "recall": cis["recall"],
                          "mtta": cis["mtta"]},
         "at_cap": {"cap_per_hour": cap, "threshold": capped, "false_alarms_per_hour": capped_rate,
                    "recall": cis["capped_recall"], "mtta": cis["capped_mtta"]},
-    }  # fmt: skip
+    }
+
+
+def _at(sweep: PolicySweep, ids: np.ndarray, k: int, n_boot: int, seed: int) -> dict[str, Any]:
+    """False alarms (count), and false alarms per hour, recall and mTTA with CIs at candidate ``k``."""
+    cis = {name: bootstrap_ci(ids, lambda w, name=name: sweep.at(k, name, w), n_boot, seed).as_dict()
+           for name in ("false_alarms_per_hour", "recall", "mtta")}
+    return {"threshold": float(sweep.thresholds[k]), "false_alarms": float(sweep.false_alarm_counts[:, k].sum()),
+            **cis}
+
+
+def deployment_metrics(table: pd.DataFrame, threshold: float, cap_per_hour: float = 1.0, n_boot: int = 1000,
+                       seed: int = 0, policy: AlarmPolicy | None = None,
+                       operating_point: OperatingPoint | None = None) -> dict[str, Any]:
+    """``metrics.json``'s ``deployment`` entry (see module doc), replaying ``policy`` (``None``: the operating
+    point's, else :class:`AlarmPolicy`'s defaults): ``policy``, counts and hours; ``operating_point`` (the
+    threshold chosen on validation, where it came from, and false alarms, false alarms per hour, recall, mTTA
+    at it on this table; ``None`` without one); ``at_threshold`` (the same at the run's F1 ``threshold``);
+    ``at_cap`` (at the lowest threshold meeting ``cap_per_hour`` on this table, re-chosen per resample); the first
+    two also hold ``alarm_events_per_video`` (each whole video replayed: what streaming it raises);
+    ``curve`` (:func:`deployment_curve`); ``raw_threshold`` (:func:`raw_threshold_metrics`). Rates, recall and
+    mTTA carry per-video bootstrap CIs (``{"value", "low", "high", "p_above_zero"}``, ``n_boot`` resamples seeded
+    by ``seed``)."""
+    cap = _check_cap(cap_per_hour)
+    if policy is None:
+        policy = operating_point.policy if operating_point is not None else AlarmPolicy()
+    if operating_point is not None and operating_point.policy != policy:
+        raise ValueError(f"the operating point was chosen under {operating_point.policy}, not {policy}; replay the "
+                         "policy it was chosen under (or choose it again under this one)")
+    ids, videos = _videos(table)
+    fixed = [threshold] + ([operating_point.threshold] if operating_point is not None else [])
+    sweep = PolicySweep(videos, policy, fixed)
+    capped = {name: bootstrap_ci(ids, lambda w, name=name: sweep.at(sweep.capped_index(cap, w), name, w), n_boot,
+                                 seed).as_dict() for name in ("recall", "mtta")}
+    k_cap = sweep.capped_index(cap)
+    chosen = None
+    if operating_point is not None:
+        point = operating_point
+        chosen = {"chosen_on": point.chosen_on, "cap_per_hour": point.cap_per_hour, "step": point.step,
+                  "chosen_false_alarms_per_hour": point.false_alarms_per_hour, "chosen_recall": point.recall,
+                  **_at(sweep, ids, sweep.index(point.threshold), n_boot, seed),
+                  "alarm_events_per_video": video_alarm_events(table, policy, point.threshold)}
+    return {
+        "policy": policy.to_dict(),
+        "n_negative_videos": len(sweep.negative), "n_positive_videos": len(sweep.positive),
+        "negative_hours": sweep.negative_hours(),
+        "operating_point": chosen,
+        "at_threshold": {**_at(sweep, ids, sweep.index(float(threshold)), n_boot, seed),
+                         "alarm_events_per_video": video_alarm_events(table, policy, float(threshold))},
+        "at_cap": {"cap_per_hour": cap, "threshold": float(sweep.thresholds[k_cap]) if k_cap >= 0 else math.nan,
+                   "false_alarms_per_hour": sweep.at(k_cap, "false_alarms_per_hour"), **capped},
+        "curve": deployment_curve(sweep, ids, n_boot, seed),
+        "raw_threshold": raw_threshold_metrics(table, threshold, cap, n_boot, seed),
+    }

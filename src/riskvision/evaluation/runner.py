@@ -6,15 +6,19 @@ config group, :func:`evaluate_module`).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 
+from riskvision.alarm import AlarmPolicy, OperatingPoint
+from riskvision.evaluation.deployment import choose_operating_point
 from riskvision.evaluation.predict import (
     measure_cost, predict_table, predict_table_per_frame, run_info, write_evaluation,
 )  # fmt: skip
@@ -23,7 +27,7 @@ from riskvision.inference.predictor import Predictor
 from riskvision.models import FrameFeatureNet
 from riskvision.progress import ProgressLine
 from riskvision.runs import claim_run_folder
-from riskvision.utils import CONFIG_KEY, RUN_ID_KEY, instantiate_data, load_checkpoint, net_name
+from riskvision.utils import CONFIG_KEY, RUN_ID_KEY, instantiate_data, load_checkpoint, net_name, store_operating_point
 
 __all__ = ["TRAINING_DATA", "EvalSettings", "evaluate_checkpoint", "evaluate_module", "run_config", "scoring_loader"]
 
@@ -50,8 +54,12 @@ class EvalSettings:
         latency_repeats: timed batch-1 CPU forwards (0: skip the latency measurement).
         device: where the windows are scored.
         predictions_file: ``predictions.csv`` or ``predictions.parquet``.
-        false_alarm_cap_per_hour: the deployment view's cap: recall and mTTA at the lowest threshold with at most
-            this many false alarms per hour of normal driving (``riskvision.evaluation.deployment``).
+        false_alarm_cap_per_hour: the deployment view's cap: the operating point is the lowest threshold with at
+            most this many false alarms per hour of normal driving (``riskvision.evaluation.deployment``).
+        alarm: the deployed alarm policy the deployment view replays (``riskvision.alarm.AlarmPolicy``; ``None``:
+            its defaults).
+        operating_point_split: the split the operating point is chosen on (``val``; ``None``: only a stored one).
+            Scored like ``split`` (sliding, same step, real input only) before it.
     """
 
     split: str = "test"
@@ -65,6 +73,8 @@ class EvalSettings:
     device: str = "cpu"
     predictions_file: str = "predictions.csv"
     false_alarm_cap_per_hour: float = 1.0
+    alarm: AlarmPolicy | None = None
+    operating_point_split: str | None = "val"
 
 
 def scoring_loader(datamodule: Any, settings: EvalSettings, num_frames: int, per_frame: bool = False) -> DataLoader:
@@ -83,12 +93,8 @@ def scoring_loader(datamodule: Any, settings: EvalSettings, num_frames: int, per
     return datamodule.val_dataloader() if settings.split == "val" else datamodule.test_dataloader()
 
 
-def evaluate_module(module: Any, datamodule: Any, out_dir: str | Path, settings: EvalSettings, name: str,
-                    extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Score ``settings.split`` with ``module`` (a RiskModule), measure its cost, write
-    ``out_dir/predictions.csv`` and ``out_dir/metrics.json``; returns the metrics. ``out_dir`` is claimed for this
-    process (``riskvision.runs.claim_run_folder``; already claimed by train.py / eval.py) and both files carry its
-    run id."""
+def score_split(module: Any, datamodule: Any, settings: EvalSettings, name: str) -> pd.DataFrame:
+    """The predictions table of ``settings.split`` scored by ``module`` as ``settings`` asks (:class:`EvalSettings`)."""
     inputs = module.hparams["inputs"]
     num_frames, size = int(inputs["num_frames"]), inputs["frame_size"]
     height, width = (size, size) if isinstance(size, int) else size
@@ -104,9 +110,53 @@ def evaluate_module(module: Any, datamodule: Any, out_dir: str | Path, settings:
     else:
         table = predict_table(module, loader, module.task, settings.probes, settings.seed, settings.device, progress)
     progress.close()
+    return table
+
+
+def operating_point(module: Any, datamodule: Any, settings: EvalSettings, name: str,
+                    stored: OperatingPoint | None = None) -> OperatingPoint | None:
+    """The operating point the test metrics are reported at: ``stored`` (the checkpoint's) when it was chosen under
+    ``settings.alarm`` at ``settings.false_alarm_cap_per_hour``, else chosen now on ``settings.operating_point_split``
+    (scored with sliding windows at ``settings.step``, real input only); ``None`` when neither applies."""
+    policy = settings.alarm or AlarmPolicy()
+    cap = settings.false_alarm_cap_per_hour
+    if stored is not None and stored.policy == policy and stored.cap_per_hour == cap:
+        log.info(f"Alarm: the checkpoint's {stored.describe()}")
+        return stored
+    split = settings.operating_point_split
+    if split is None or settings.scoring != "sliding" or split == settings.split:
+        return None  # the evaluated split itself: evaluate_module chooses on its table (scored once)
+    if stored is not None:
+        log.info(f"The checkpoint's operating point was chosen under {stored.policy} at {stored.cap_per_hour:g}/h; "
+                 f"choosing one again on {split} under {policy} at {cap:g}/h")
+    table = score_split(module, datamodule, dataclasses.replace(settings, split=split, probes=("none",)), name)
+    return choose_operating_point(table, policy, cap, split, settings.step)
+
+
+def evaluate_module(module: Any, datamodule: Any, out_dir: str | Path, settings: EvalSettings, name: str,
+                    extra: dict[str, Any] | None = None, stored: OperatingPoint | None = None,
+                    store_in: Sequence[str | Path] = ()) -> dict[str, Any]:
+    """Score ``settings.split`` with ``module`` (a RiskModule), measure its cost, write
+    ``out_dir/predictions.csv`` and ``out_dir/metrics.json``; returns the metrics. ``out_dir`` is claimed for this
+    process (``riskvision.runs.claim_run_folder``; already claimed by train.py / eval.py) and both files carry its
+    run id. The deployment view replays ``settings.alarm`` at the :func:`operating_point` (``stored``: the
+    checkpoint's), which is written into the checkpoints ``store_in`` when it was chosen now."""
+    point = operating_point(module, datamodule, settings, name, stored)
+    table = score_split(module, datamodule, settings, name)
+    if point is None and settings.split == settings.operating_point_split and settings.scoring == "sliding":
+        point = choose_operating_point(table, settings.alarm or AlarmPolicy(), settings.false_alarm_cap_per_hour,
+                                       settings.split, settings.step)
+    if point is not None and point is not stored:
+        for path in store_in:
+            store_operating_point(path, point.to_dict())
+            log.info(f"Stored the operating point in {path}")
+    inputs = module.hparams["inputs"]
+    num_frames, size = int(inputs["num_frames"]), inputs["frame_size"]
+    height, width = (size, size) if isinstance(size, int) else size
     cost = measure_cost(module.net, [1, num_frames, 3, height, width], settings.latency_repeats)
     info = {"split": settings.split, "scoring": settings.scoring, "step": settings.step, "cost": cost, **(extra or {})}
-    run = run_info(module, name, info, claim_run_folder(out_dir, "eval").run_id)
+    run = dataclasses.replace(run_info(module, name, info, claim_run_folder(out_dir, "eval").run_id),
+                              alarm=point.policy if point is not None else settings.alarm, operating_point=point)
     metrics = write_evaluation(table, run, out_dir, settings.n_boot, settings.predictions_file, settings.seed,
                                settings.false_alarm_cap_per_hour)
     log.info(f"Wrote {Path(out_dir) / settings.predictions_file} ({len(table)} rows) and metrics.json")
@@ -139,11 +189,13 @@ def stored_data(data_group: str | None) -> bool:
 
 
 def evaluate_checkpoint(ckpt_path: str | Path, overrides: DictConfig, data_group: str | None, settings: EvalSettings,
-                        out_dir: str | Path, name: str | None = None, trusted_targets: Sequence[str] = ()) -> dict[str, Any]:
+                        out_dir: str | Path, name: str | None = None, trusted_targets: Sequence[str] = (),
+                        store: bool = False) -> dict[str, Any]:
     """Rebuild module and datamodule from the checkpoint's run config (with :func:`run_config`'s command-line
     changes), load the weights (``Predictor``) and evaluate; ``name`` defaults to the net's name
     (``riskvision.utils.net_name``). The stored config is checked first (``load_checkpoint``: only trusted
-    targets, plus ``trusted_targets``)."""
+    targets, plus ``trusted_targets``). The deployment view uses the checkpoint's operating point (or chooses one on
+    validation, :func:`operating_point`); ``store``: write a newly chosen one into ``ckpt_path``."""
     checkpoint = load_checkpoint(ckpt_path, trusted_targets)
     run = run_config(checkpoint[CONFIG_KEY], overrides, data_group)
     predictor = Predictor.from_run(checkpoint, run, str(ckpt_path))
@@ -154,4 +206,8 @@ def evaluate_checkpoint(ckpt_path: str | Path, overrides: DictConfig, data_group
     name = name or net_name(OmegaConf.to_container(run.model, resolve=True)) + ("" if own_data else f" on {data_group}")
     extra = {"checkpoint": str(Path(ckpt_path).resolve()), "trained_run": checkpoint.get(RUN_ID_KEY),
              "synthetic": bool(datamodule.is_synthetic), "data": TRAINING_DATA if own_data else f"data={data_group}"}
-    return evaluate_module(predictor.module, datamodule, out_dir, settings, name, extra)
+    store_in = [ckpt_path] if store and own_data else []
+    if store and not own_data:
+        log.warning(f"store_operating_point=true: not stored, {data_group} is not the data {ckpt_path} was trained on")
+    return evaluate_module(predictor.module, datamodule, out_dir, settings, name, extra, predictor.operating_point,
+                           store_in)

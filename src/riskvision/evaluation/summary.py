@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from riskvision.alarm import AlarmPolicy, OperatingPoint
 from riskvision.evaluation.anticipation import anticipation_metrics, minmax_per_video
 from riskvision.evaluation.bootstrap import bootstrap_ci, paired_bootstrap_diff
 from riskvision.evaluation.calibration import brier_score, expected_calibration_error, reliability_table
@@ -41,13 +42,17 @@ BREAKDOWN_COLUMNS = ("category", "ego", "night")
 class RunInfo:
     """What a table alone does not say: the run's ``name``, its ``task`` (a ``riskvision.tasks`` object) and
     decision ``threshold``, plus free-form ``extra`` (split, checkpoint, cost, ...) copied into metrics.json, and
-    the ``run_id`` of the run folder (``riskvision.runs``) its metrics.json and predictions table both carry."""
+    the ``run_id`` of the run folder (``riskvision.runs``) its metrics.json and predictions table both carry; the
+    deployed ``alarm`` policy (``None``: the operating point's, else the default) and the ``operating_point`` chosen
+    on validation (``None``: none), which the deployment view replays."""
 
     name: str
     task: Task
     threshold: float = 0.5
     extra: dict[str, Any] = field(default_factory=dict)
     run_id: str | None = None
+    alarm: AlarmPolicy | None = None
+    operating_point: OperatingPoint | None = None
 
 
 def in_anomaly(table: pd.DataFrame) -> np.ndarray:
@@ -172,8 +177,9 @@ def compute_metrics(table: pd.DataFrame, run: RunInfo, n_boot: int = 1000, seed:
     Besides our own definitions, named conventions reproduce published evaluation code: ``frame_auc_minmax``
     (DoTA's per-video min-max normalised frame AUC), ``anticipation_ustring`` (UString's / DSTA's AP, mTTA,
     TTA@R80 and DSTA's P@R80, :func:`.anticipation.anticipation_metrics`) and ``nexar`` (the Nexar challenge's mean
-    AP at 0.5 / 1.0 / 1.5 s, :mod:`.nexar`); ``deployment`` holds false alarms per hour of normal driving at the
-    run's threshold and recall / mTTA at ``false_alarm_cap_per_hour`` (:mod:`.deployment`).
+    AP at 0.5 / 1.0 / 1.5 s, :mod:`.nexar`); ``deployment`` replays the deployed alarm policy (``run.alarm``): false
+    alarms per hour of normal driving, recall and mTTA at the operating point chosen on validation
+    (``run.operating_point``), at the run's threshold and at ``false_alarm_cap_per_hour`` (:mod:`.deployment`).
     """
     real = real_windows(table)
     videos = video_level(real)
@@ -194,7 +200,8 @@ def compute_metrics(table: pd.DataFrame, run: RunInfo, n_boot: int = 1000, seed:
         "anticipation": anticipation_metrics(per_video),
         "anticipation_ustring": anticipation_metrics(per_video, convention="ustring"),
         "nexar": nexar_metrics(real),
-        "deployment": deployment_metrics(table, run.threshold, false_alarm_cap_per_hour, n_boot, seed),
+        "deployment": deployment_metrics(table, run.threshold, false_alarm_cap_per_hour, n_boot, seed, run.alarm,
+                                         run.operating_point),
         "calibration": calibration(table),
         "ci": cis,
         "breakdown": breakdown(table, run.threshold),

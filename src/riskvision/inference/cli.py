@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 from riskvision.inference.outputs import FORMATS
 from riskvision.inference.predictor import Predictor
-from riskvision.inference.smoothing import ExponentialSmoother, MovingAverage, NoSmoothing
+from riskvision.alarm import AlarmPolicy, ExponentialSmoother, Hysteresis, MovingAverage, NoSmoothing
 from riskvision.inference.videos import predict_videos
 
 __all__ = ["main"]
@@ -51,21 +51,34 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--overlay", action="store_true", help="also OUT/<name>_overlay.mp4, encoded as it is scored")
     parser.add_argument("--annotations", default=None, help="anomaly spans for the timelines: a DoTA annotation "
                                                             "JSON or folder, or a CSV video,anomaly_start_s,anomaly_end_s")
-    parser.add_argument("--time-constant", type=float, default=0.5, help="exponential smoothing of P(crash), "
-                                                                         "seconds (0: none)")
-    parser.add_argument("--moving-average", type=int, default=0, help="smooth over the last N results instead")
-    parser.add_argument("--alarm-on", type=float, default=None, help="alarm on-threshold of the smoothed P(crash) "
-                                                                      "(default: the checkpoint's tuned threshold)")
-    parser.add_argument("--alarm-off", type=float, default=None, help="alarm off-threshold (default 0.8 x on)")
-    parser.add_argument("--alarm-min-s", type=float, default=0.5, help="seconds above --alarm-on before it turns on")
+    policy = parser.add_argument_group("alarm policy (default: the one stored with the checkpoint's operating point; "
+                                       "any of these replaces it, the others at their defaults)")
+    policy.add_argument("--time-constant", type=float, default=None, help="exponential smoothing of P(crash), "
+                                                                          "seconds (0: none; default 0.5)")
+    policy.add_argument("--moving-average", type=int, default=None, help="smooth over the last N results instead")
+    policy.add_argument("--alarm-off-ratio", type=float, default=None, help="off below this x threshold (default 0.8)")
+    policy.add_argument("--alarm-min-s", type=float, default=None, help="seconds above the threshold before it turns "
+                                                                        "on (default 0.5)")
+    parser.add_argument("--alarm-on", type=float, default=None, help="alarm threshold of the smoothed P(crash) "
+                                                                      "(default: the checkpoint's operating point)")
     parser.add_argument("--quiet", action="store_true", help="no progress line")
     return parser
 
 
-def _smoothing(args: argparse.Namespace):
-    if args.moving_average:
-        return MovingAverage(args.moving_average)
-    return ExponentialSmoother(args.time_constant) if args.time_constant > 0 else NoSmoothing()
+def _policy(args: argparse.Namespace) -> AlarmPolicy | None:
+    """The alarm policy the flags ask for; ``None`` (the checkpoint's) when no policy flag is given."""
+    flags = (args.time_constant, args.moving_average, args.alarm_off_ratio, args.alarm_min_s)
+    if all(flag is None for flag in flags):
+        return None
+    if args.moving_average is not None:
+        smoothing = MovingAverage(args.moving_average)
+    elif args.time_constant is not None and args.time_constant == 0:
+        smoothing = NoSmoothing()
+    else:
+        smoothing = ExponentialSmoother(0.5 if args.time_constant is None else args.time_constant)
+    rule = Hysteresis(off_ratio=0.8 if args.alarm_off_ratio is None else args.alarm_off_ratio,
+                      min_on_s=0.5 if args.alarm_min_s is None else args.alarm_min_s)
+    return AlarmPolicy(smoothing, rule)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -75,8 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = predict_videos(
             args.checkpoint, args.sources, args.out, step=args.step, device=args.device, overlay=args.overlay,
             fmt=args.format, timeline=args.timeline, backend="onnxruntime" if args.onnx else args.backend,
-            precision=args.precision, export_dir=args.onnx, smoothing=_smoothing(args), alarm_on=args.alarm_on,
-            alarm_off=args.alarm_off, alarm_min_on_s=args.alarm_min_s, annotations=args.annotations,
+            precision=args.precision, export_dir=args.onnx, policy=_policy(args), alarm_threshold=args.alarm_on,
+            annotations=args.annotations,
             frames_fps=args.fps, trusted_targets=args.trusted_targets, progress=None if args.quiet else sys.stderr,
             run_kind="predict")
     except (OSError, ValueError, RuntimeError) as error:

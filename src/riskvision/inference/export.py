@@ -11,8 +11,10 @@ writes into ``OUT``
   per-frame part once per frame under onnxruntime too;
 - ``preprocessing.json``: how frames become the input (clip length, frame size, resize rule, uint8 -> float
   scaling, normalisation preset with its mean/std, frame rate, layout), how logits become probabilities
-  (sigmoid / softmax), the prob columns, the tuned threshold, the source checkpoint and run id, the opset and
-  the riskvision version. :class:`riskvision.inference.onnx_backend.OnnxBackend` reads the folder back.
+  (sigmoid / softmax), the prob columns, the tuned threshold, the deployed alarm (``output.alarm``: the alarm
+  policy's parameters, ``riskvision.alarm``, its threshold and the operating point it came from), the source
+  checkpoint and run id, the opset and the riskvision version. :class:`riskvision.inference.onnx_backend.OnnxBackend`
+  reads the folder back.
 
 The batch axis (``B``, ``N``) is dynamic; ``T``, ``H``, ``W`` are fixed at the predictor's values. Graphs are
 exported in eval mode, fp32, on the CPU, and every file is written with :func:`riskvision.files.atomic_write`.
@@ -30,6 +32,7 @@ from __future__ import annotations
 import copy
 import importlib.metadata
 import json
+import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,7 +53,7 @@ __all__ = ["EXPORT_FORMAT", "FORMATS", "PREPROCESSING_FILE", "PROBABILITY_RULES"
            "export_onnx", "preprocessing"]
 
 #: ``preprocessing.json`` ``format`` and ``format_version``: what :class:`OnnxBackend` accepts.
-EXPORT_FORMAT = ("riskvision-onnx", 1)
+EXPORT_FORMAT = ("riskvision-onnx", 2)  # 2: output.alarm (the alarm policy) replaced output.alarm_rule
 #: The export formats ``scripts/export.py format=...`` knows.
 FORMATS = ("onnx",)
 PREPROCESSING_FILE = "preprocessing.json"
@@ -164,9 +167,19 @@ def preprocessing(predictor: Predictor, graphs: dict[str, dict[str, Any]], opset
             "prob_columns": task.prob_columns,
             "probabilities": PROBABILITY_RULES[task.name],
             "threshold": predictor.threshold,
-            "alarm_rule": task.alarm_rule(predictor.threshold),
+            "alarm": alarm_entry(predictor),
         },
     }
+
+
+def alarm_entry(predictor: Predictor) -> dict[str, Any]:
+    """``output.alarm`` of ``preprocessing.json``: ``policy`` (:meth:`AlarmPolicy.to_dict`: smoother and rule with
+    their parameters), ``threshold`` on the smoothed P(crash) (``null``: no alarm) and ``operating_point`` (where
+    it came from, :meth:`OperatingPoint.to_dict`; ``null``: the decision threshold, none was chosen)."""
+    threshold = predictor.alarm_threshold
+    point = predictor.operating_point
+    return {"policy": predictor.alarm_policy.to_dict(), "threshold": None if math.isinf(threshold) else threshold,
+            "operating_point": None if point is None else point.to_dict()}
 
 
 class _Backbone(nn.Module):

@@ -22,9 +22,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from riskvision.alarm import AlarmPolicy, OperatingPoint, PolicyError
 from riskvision.inference.export import EXPORT_FORMAT, PREPROCESSING_FILE, PROBABILITY_RULES
 
-__all__ = ["ExportFolderError", "OnnxBackend", "probabilities", "read_preprocessing"]
+__all__ = ["ExportFolderError", "OnnxBackend", "probabilities", "read_alarm", "read_preprocessing"]
 
 FIX = "Fix: export the checkpoint again (python scripts/export.py ckpt_path=CKPT hydra.run.dir=FOLDER)"
 GRAPH_KEYS = {"model": ("video", "logits"), "backbone": ("frames", "features"), "head": ("features", "logits")}
@@ -161,6 +162,24 @@ def _check(path: Path, data: Any) -> None:
         fail("output.prob_columns", columns, "a list of column names")
     if not (_number(output.get("threshold")) and 0 <= output["threshold"] <= 1):
         fail("output.threshold", output.get("threshold"), "a number in [0, 1]")
+    read_alarm(output.get("alarm"), f"{path}: output.alarm.")
+
+
+def read_alarm(entry: Any, where: str) -> tuple[AlarmPolicy, float, OperatingPoint | None]:
+    """(policy, threshold (``inf``: no alarm), operating point) of an export's ``output.alarm``; an
+    :class:`ExportFolderError` naming the key when it is malformed."""
+    try:
+        if not isinstance(entry, dict) or set(entry) != {"policy", "threshold", "operating_point"}:
+            raise PolicyError(f"{where[:-1]}={entry!r} is not {{policy, threshold, operating_point}}. {FIX}")
+        policy = AlarmPolicy.from_dict(entry["policy"], f"{where}policy.")
+        threshold = entry["threshold"]
+        if threshold is not None and not (_number(threshold) and 0 < threshold <= 1):
+            raise PolicyError(f"{where}threshold={threshold!r} is not a probability in (0, 1] or null. {FIX}")
+        point = entry["operating_point"]
+        point = None if point is None else OperatingPoint.from_dict(point, f"{where}operating_point.")
+    except PolicyError as error:  # its message names the key; the fix for an export is to export again
+        raise ExportFolderError(f"{str(error).rsplit(' Fix: ', 1)[0]} {FIX}") from None
+    return policy, math.inf if threshold is None else float(threshold), point
 
 
 def _check_graph(key: str, spec: Any, names: tuple[str, str], fail: Any) -> None:

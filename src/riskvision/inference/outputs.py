@@ -188,12 +188,13 @@ def _timeline_axes(path: Path, height: float, legend_fontsize: int) -> Iterator:
 def write_stream_timeline(path: Path, table: pd.DataFrame, predictor: Predictor, title: str,
                           anomaly_s: tuple[float, float] | None = None, alarm: Alarm | None = None) -> Path:
     """A results table over time (:func:`read_results`, :func:`results_table`): raw and smoothed P(crash), a
-    class task's class probabilities, the alarm's on/off thresholds (``alarm``; ``None``: the engine's default,
-    on at the tuned threshold) and the time it was on (shaded), the risk level as a coloured strip, and the
+    class task's class probabilities, the alarm's on/off thresholds (``alarm``; ``None``: the checkpoint's
+    deployed alarm, ``Predictor.make_alarm``) and the time it was on (shaded), the risk level as a coloured strip,
+    and the
     annotated anomaly span ``anomaly_s`` (``(start, end)`` seconds) when one is given."""
     if table.empty:
         raise ValueError(f"no results to draw for {title}: the source gave no frame")
-    alarm = Alarm(on=predictor.threshold) if alarm is None else alarm
+    alarm = predictor.make_alarm() if alarm is None else alarm
     times = table["time_s"].to_numpy(float)
     with _timeline_axes(path, height=3.6, legend_fontsize=7) as ax:
         if anomaly_s is not None:
@@ -204,8 +205,9 @@ def write_stream_timeline(path: Path, table: pd.DataFrame, predictor: Predictor,
                         label=f"P({name})")
         ax.plot(times, table["p_crash"], color="0.45", lw=1, label="P(crash)")
         ax.plot(times, table["smoothed"], color=np.array(ALARM_COLOUR) / 255, lw=1.8, label="smoothed P(crash)")
-        ax.axhline(alarm.on, **THRESHOLD_LINE, label=f"alarm on {alarm.on:.2f}")
-        ax.axhline(alarm.off, **THRESHOLD_OFF_LINE, label=f"off {alarm.off:.2f}")
+        if np.isfinite(alarm.on):  # inf: the "no alarm" operating point, no line to draw
+            ax.axhline(alarm.on, **THRESHOLD_LINE, label=f"alarm on {alarm.on:.2f}")
+            ax.axhline(alarm.off, **THRESHOLD_OFF_LINE, label=f"off {alarm.off:.2f}")
         ax.fill_between(times, 0, 1, where=table["alarm"].astype(bool).to_numpy(), color="red", alpha=0.10,
                         step="post", label="alarm on")
         levels = list(dict.fromkeys(table["level"].astype(str)))

@@ -27,11 +27,12 @@ import hydra
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from riskvision.alarm import Alarm, AlarmPolicy, OperatingPoint, PolicyError, Smoother
 from riskvision.data.transforms import NORMALIZATION_PRESETS
 from riskvision.models import FrameFeatureNet
 from riskvision.safe_load import CheckpointError
 from riskvision.tasks import Task
-from riskvision.utils import CLIP_SPAN_KEY, CONFIG_KEY, load_checkpoint, model_name
+from riskvision.utils import CLIP_SPAN_KEY, CONFIG_KEY, OPERATING_POINT_KEY, load_checkpoint, model_name
 
 if TYPE_CHECKING:
     from riskvision.inference.stream import StreamResult
@@ -65,6 +66,9 @@ class Predictor:
             checkpoint's ``riskvision_train_clip_span_s``), ``None`` when the checkpoint does not say. A window
             here spans :attr:`window_span_s`; the bilstm's uniform training clips spread their frames over whole
             videos, so the two can differ (a warning says so).
+        operating_point: the alarm threshold and policy chosen on validation (the checkpoint's
+            ``riskvision_operating_point``, ``riskvision.alarm.OperatingPoint``); ``None`` when it has none: the
+            alarm then uses the default policy at the decision :attr:`threshold`.
     """
 
     BACKENDS = ("torch", "onnxruntime")
@@ -86,6 +90,7 @@ class Predictor:
     backend_kind: str = "torch"
     export_dir: Path | None = None
     train_clip_span_s: dict[str, float] | None = None
+    operating_point: OperatingPoint | None = None
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "cpu", batch_size: int = 8,
@@ -162,7 +167,7 @@ class Predictor:
             frame_size=(int(size), int(size)) if isinstance(size, int) else (int(size[0]), int(size[1])),
             normalization=str(normalization), target_fps=target_fps, device=dev,
             batch_size=int(batch_size), cache_features=bool(cache_features) and isinstance(module.net, FrameFeatureNet),
-            train_clip_span_s=span,
+            train_clip_span_s=span, operating_point=_operating_point(checkpoint.get(OPERATING_POINT_KEY), name),
         )  # fmt: skip
 
     def stream(self, source: Any, step: int = 1, backend: Any = None, **post: Any) -> Iterator[StreamResult]:
@@ -205,15 +210,41 @@ class Predictor:
         """Seconds of video a streamed window spans: ``num_frames / target_fps``."""
         return self.num_frames / self.target_fps
 
+    @property
+    def alarm_policy(self) -> AlarmPolicy:
+        """The deployed alarm policy: the operating point's, else :class:`~riskvision.alarm.AlarmPolicy`'s defaults."""
+        return self.operating_point.policy if self.operating_point is not None else AlarmPolicy()
+
+    @property
+    def alarm_threshold(self) -> float:
+        """The alarm's threshold: the operating point's (``inf``: no alarm), else the decision :attr:`threshold`."""
+        return self.operating_point.threshold if self.operating_point is not None else self.threshold
+
+    def make_smoother(self) -> Smoother:
+        """A fresh smoother of :attr:`alarm_policy` (one per stream)."""
+        return self.alarm_policy.smoother()
+
+    def make_alarm(self) -> Alarm:
+        """A fresh alarm of :attr:`alarm_policy` at :attr:`alarm_threshold`."""
+        return self.alarm_policy.alarm(self.alarm_threshold)
+
+    def describe_alarm(self) -> str:
+        """The deployed alarm in words, and where its threshold came from."""
+        if self.operating_point is not None:
+            return f"alarm {self.alarm_policy.describe(self.alarm_threshold)} ({self.operating_point.describe()})"
+        return (f"alarm {self.alarm_policy.describe(self.alarm_threshold)} (the decision threshold: this checkpoint "
+                "stores no operating point; train.py test=true or scripts/eval.py store_operating_point=true chooses "
+                "one on validation)")
+
     def describe(self) -> str:
-        """One line for the log: what it predicts and how it is fed."""
+        """One line for the log: what it predicts, how it is fed and its alarm."""
         size = f"{self.frame_size[0]}x{self.frame_size[1]}"
         span = self.train_clip_span_s
         trained = (f"; trained on clips spanning {span['min']:.1f}-{span['max']:.1f} s (median {span['median']:.1f} s)"
                    if span else "")
         return (f"{Path(self.name).name}: {self.task.describe(self.threshold)}; windows of {self.num_frames} frames "
                 f"of {size} at {self.target_fps:g} fps ({self.window_span_s:.1f} s), normalisation "
-                f"{self.normalization!r}, device {self.device}{trained}")
+                f"{self.normalization!r}, device {self.device}{trained}; {self.describe_alarm()}")
 
 
 def _stored(run: DictConfig, key: str, name: str, valid: Callable[[Any], bool]) -> Any:
@@ -260,6 +291,17 @@ def _clip_span(value: Any, name: str) -> dict[str, float] | None:
         raise CheckpointError(f"{name}: stored {CLIP_SPAN_KEY}={value!r} is not {{'min', 'median', 'max'}} seconds "
                               "(positive, in order). Fix: pass a checkpoint written by riskvision's train.py")
     return {key: float(value[key]) for key in keys}
+
+
+def _operating_point(value: Any, name: str) -> OperatingPoint | None:
+    """The checkpoint's operating point (``None`` when absent); :class:`CheckpointError` naming the key when it is
+    malformed."""
+    if value is None:
+        return None
+    try:
+        return OperatingPoint.from_dict(value, f"{name}: stored {OPERATING_POINT_KEY}.")
+    except PolicyError as error:
+        raise CheckpointError(str(error)) from None
 
 
 def _load_state(module: torch.nn.Module, checkpoint: dict[str, Any], run: DictConfig, name: str) -> None:

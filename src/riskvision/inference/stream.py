@@ -57,7 +57,7 @@ from riskvision.data.transforms import Normalize
 from riskvision.inference.backends import Backend, TorchBackend
 from riskvision.inference.predictor import Predictor
 from riskvision.inference.smoothing import (
-    Alarm, AlarmEvent, ExponentialSmoother, Levels, Smoother, default_levels,
+    Alarm, AlarmEvent, Levels, Smoother, default_levels,
 )  # fmt: skip
 
 __all__ = ["DEFAULT_TIME_CONSTANT_S", "StreamEngine", "StreamResult", "TimestampResampler"]
@@ -172,13 +172,14 @@ class StreamEngine:
         backend: what runs the net (:class:`~riskvision.inference.backends.Backend`); ``None``:
             ``TorchBackend(predictor)``.
         step: a result for every ``step``-th target frame (``0, step, 2*step, ...``).
-        smoothing: the smoother of P(crash) (:mod:`.smoothing`); ``None``:
-            ``ExponentialSmoother(DEFAULT_TIME_CONSTANT_S)`` (0.5 s). ``NoSmoothing()`` turns it off.
+        smoothing: the smoother of P(crash) (:mod:`riskvision.alarm`); ``None``: the deployed alarm policy's
+            (``predictor.make_smoother()``: the checkpoint's operating point's policy, else exponential 0.5 s).
+            ``NoSmoothing()`` turns it off.
         levels: the risk levels; ``None``: ``smoothing.default_levels(task, threshold)`` (the class names of a
             class task; bands ``low`` < 0.5 * threshold <= ``medium`` < threshold <= ``high`` of the smoothed
             P(crash) for the binary task).
-        alarm: the alarm on the smoothed P(crash); ``None``: ``Alarm(on=predictor.threshold, off=0.8 * on,
-            min_on_s=0.5)``.
+        alarm: the alarm on the smoothed P(crash); ``None``: the deployed one (``predictor.make_alarm()``: the
+            policy's rule at the checkpoint's operating point, else at the decision threshold).
         latest_only: a live source: when one push completes several results (the source dropped frames, so
             its time jumped), score only the newest and count the others in :attr:`skipped`, so the engine never
             falls behind a live source; ``False`` (files): every result.
@@ -193,9 +194,9 @@ class StreamEngine:
         self.backend = TorchBackend(predictor) if backend is None else backend
         self.step = int(step)
         self.latest_only = bool(latest_only)
-        self.smoother = ExponentialSmoother(DEFAULT_TIME_CONSTANT_S) if smoothing is None else smoothing
+        self.smoother = predictor.make_smoother() if smoothing is None else smoothing
         self.levels = default_levels(predictor.task, predictor.threshold) if levels is None else levels
-        self.alarm = Alarm(on=predictor.threshold) if alarm is None else alarm
+        self.alarm = predictor.make_alarm() if alarm is None else alarm
         self.sampler = WindowSampler(predictor.num_frames, eval_step=self.step)
         self.normalize = Normalize(predictor.normalization)
         self.resampler = TimestampResampler(predictor.target_fps)

@@ -31,7 +31,7 @@ from riskvision.inference.outputs import (
     FORMATS, OverlayWriter, ResultWriter, Summary, read_results, result_row, write_stream_timeline,
 )  # fmt: skip
 from riskvision.inference.predictor import Predictor
-from riskvision.inference.smoothing import Alarm, Smoother
+from riskvision.alarm import Alarm, AlarmPolicy, Smoother, check_threshold
 from riskvision.inference.sources import IMAGE_SUFFIXES, FrameSource, is_live_spec, open_source
 from riskvision.progress import ProgressLine
 from riskvision.runs import claim_run_folder
@@ -136,7 +136,7 @@ def predict_source(predictor: Predictor, source: FrameSource, name: str, out_dir
 
     Raises whatever stops it midway, after closing the files under their partial names (the rows so far kept).
     """
-    alarm = Alarm(on=predictor.threshold) if alarm is None else alarm
+    alarm = predictor.make_alarm() if alarm is None else alarm
     results_path = out_dir / f"{name}.{fmt}"
     writer = ResultWriter(results_path, fmt)
     overlay_writer = OverlayWriter(out_dir / f"{name}_overlay.mp4", predictor, overlay_short_side) if overlay else None
@@ -186,9 +186,9 @@ def _rate(source: FrameSource) -> str:
 def predict_videos(ckpt_path: str | Path, videos: str | Path | Sequence[str | Path], out_dir: str | Path,
                    step: int = 1, batch_size: int = 8, device: str = "cpu", overlay: bool = False,
                    overlay_short_side: int = 360, fmt: str = "csv", timeline: bool = True, backend: str = "torch",
-                   precision: str = "fp32", export_dir: str | Path | None = None, smoothing: Smoother | None = None,
-                   alarm_on: float | None = None, alarm_off: float | None = None, alarm_min_on_s: float = 0.5,
-                   annotations: str | Path | None = None, frames_fps: float = 10.0, trusted_targets: Sequence[str] = (),
+                   precision: str = "fp32", export_dir: str | Path | None = None, policy: AlarmPolicy | None = None,
+                   alarm_threshold: float | None = None, annotations: str | Path | None = None,
+                   frames_fps: float = 10.0, trusted_targets: Sequence[str] = (),
                    progress: IO[str] | None = sys.stderr, run_kind: str = "predict_video") -> PredictReport:
     """Score every source with the checkpoint; a bad source becomes a failure and the others still run.
 
@@ -200,9 +200,10 @@ def predict_videos(ckpt_path: str | Path, videos: str | Path | Sequence[str | Pa
         batch_size, device, backend, precision, export_dir: how the net runs (:class:`Predictor`).
         overlay, overlay_short_side: also the overlay MP4, its shorter side in pixels.
         fmt: ``csv`` or ``jsonl``; timeline: also the timeline PNG.
-        smoothing: the engine's smoother (``None``: exponential, 0.5 s).
-        alarm_on, alarm_off, alarm_min_on_s: the alarm's hysteresis (``None``: on at the tuned threshold, off at
-            0.8 of it).
+        policy: the alarm policy (smoother + rule, ``riskvision.alarm``; ``None``: the checkpoint's deployed one,
+            ``Predictor.alarm_policy``).
+        alarm_threshold: the alarm's threshold on the smoothed P(crash) (``None``: the checkpoint's operating point
+            chosen on validation, else its decision threshold; ``Predictor.alarm_threshold``).
         annotations: anomaly spans drawn on the timelines (:mod:`.annotations`).
         frames_fps: the frame rate of frame folders.
         trusted_targets: targets beyond riskvision's own the checkpoint's stored config may name.
@@ -222,9 +223,12 @@ def predict_videos(ckpt_path: str | Path, videos: str | Path | Sequence[str | Pa
     predictor = Predictor.from_checkpoint(ckpt_path, device, batch_size, trusted_targets=trusted_targets,
                                           precision=precision, backend=backend, export_dir=export_dir)
     engine_backend = predictor.make_backend()  # an unusable export folder fails here, before any source
-    on = predictor.threshold if alarm_on is None else float(alarm_on)
-    alarm = Alarm(on=on, off=alarm_off, min_on_s=alarm_min_on_s)
-    log.info(f"Model {predictor.describe()}; alarm {alarm.describe()}; {len(sources)} source(s) -> {out_dir}")
+    policy = predictor.alarm_policy if policy is None else policy
+    threshold = predictor.alarm_threshold if alarm_threshold is None else check_threshold(alarm_threshold,
+                                                                                          "alarm_threshold")
+    log.info(f"Model {predictor.describe()}; {len(sources)} source(s) -> {out_dir}")
+    if policy != predictor.alarm_policy or threshold != predictor.alarm_threshold:
+        log.info(f"Alarm set here: {policy.describe(threshold)} (the checkpoint's: {predictor.describe_alarm()})")
     out_dir = claim_run_folder(out_dir, run_kind).path  # this process owns it (riskvision.runs)
     report = PredictReport(failures=list(problems))
     for _, message in problems:
@@ -234,7 +238,8 @@ def predict_videos(ckpt_path: str | Path, videos: str | Path | Sequence[str | Pa
             with open_source(spec, fps=frames_fps) as source:
                 result = predict_source(predictor, source, name, out_dir, backend=engine_backend, step=int(step),
                                         fmt=fmt, timeline=timeline, overlay=overlay,
-                                        overlay_short_side=overlay_short_side, smoothing=smoothing, alarm=alarm,
+                                        overlay_short_side=overlay_short_side, smoothing=policy.smoother(),
+                                        alarm=policy.alarm(threshold),
                                         anomaly_s=span_for(spans, spec), progress=progress)
         except VideoInputError as error:  # its message names the source
             _fail(report, spec, str(error))

@@ -3,6 +3,7 @@
 from riskvision.utils.checkpointing import (
     CLIP_SPAN_KEY,
     CONFIG_KEY,
+    OPERATING_POINT_KEY,
     RUN_ID_KEY,
     AtomicCheckpointIO,
     LastCheckpoint,
@@ -11,6 +12,7 @@ from riskvision.utils.checkpointing import (
     load_checkpoint,
     model_name,
     net_name,
+    store_operating_point,
 )
 from riskvision.utils.config_checks import (
     ConfigError,
@@ -31,6 +33,7 @@ from riskvision.utils.pylogger import get_logger
 __all__ = [
     "CLIP_SPAN_KEY",
     "CONFIG_KEY",
+    "OPERATING_POINT_KEY",
     "RUN_ID_KEY",
     "AtomicCheckpointIO",
     "ConfigError",
@@ -54,6 +57,7 @@ __all__ = [
     "metrics_table",
     "model_name",
     "net_name",
+    "store_operating_point",
     "resume_path",
     "validate_config",
     "write_config",

@@ -24,6 +24,9 @@ CONFIG_KEY = "riskvision_cfg"
 RUN_ID_KEY = "riskvision_run_id"
 #: ``{"min", "median", "max"}`` seconds of video the training clips spanned (``RiskDataModule.clip_span_s``).
 CLIP_SPAN_KEY = "riskvision_train_clip_span_s"
+#: The alarm operating point (``riskvision.alarm.OperatingPoint.to_dict``: threshold, cap, split, policy) chosen on
+#: validation after training (``train.py test=true``, ``scripts/eval.py store_operating_point=true``).
+OPERATING_POINT_KEY = "riskvision_operating_point"
 log = get_logger(__name__)
 FIX = "Fix: pass a .ckpt written by riskvision's train.py (e.g. RUN/checkpoints/last.ckpt)"
 
@@ -50,6 +53,20 @@ def load_checkpoint(path: str | os.PathLike, trusted_targets: Iterable[str] = ()
     check_stored_config(checkpoint.get("hyper_parameters", {}), f"{path}: stored hyperparameters", sections=None,
                         trusted=trusted_targets)
     return checkpoint
+
+
+def store_operating_point(path: str | os.PathLike, record: Mapping[str, Any]) -> None:
+    """Write ``record`` (plain data) into the checkpoint at ``path`` under :data:`OPERATING_POINT_KEY`, atomically
+    (``riskvision.files.atomic_write``: the old file stays whole until the new one is complete). Every other file
+    that is a hard link to it (``last.ckpt`` sharing the best checkpoint's storage) is re-linked to the new file."""
+    path = Path(path)
+    linked = [other for other in path.parent.iterdir() if other != path and other.is_file()
+              and os.path.samefile(other, path)]
+    checkpoint = load_torch_file(path, FIX)
+    checkpoint[OPERATING_POINT_KEY] = dict(record)
+    atomic_write(path, lambda tmp: torch.save(checkpoint, tmp))
+    for other in linked:
+        share_storage(path, other)
 
 
 def model_name(model_cfg: Mapping[str, Any]) -> str:
