@@ -71,11 +71,19 @@ def test_comparison_rows_of_nexar_and_deployment(fake_runs):
     assert table.loc[NEXAR_ROW, "bilstm"].startswith(f"{metrics['nexar']['map']:.3f} (")
     for label in DEPLOYMENT_CI_ROWS:
         assert "[" in table.loc[label, "bilstm"], label
-    assert "cap 1 / h" in table.loc["threshold at the false-alarm cap", "bilstm"]
+    assert "cap 1 / h" in table.loc["threshold at the false-alarm cap on test", "bilstm"]
+    # the deployed alarm: its policy, and the operating point chosen on validation with its test metrics
+    assert table.loc["alarm policy (deployed: replayed per video)", "bilstm"] == \
+        "exponential (time_constant_s 0.5); on for 0.5 s, off below 0.8 x threshold"
+    assert "on val, step 1)" in table.loc["alarm operating point (chosen on validation)", "bilstm"]
+    for label in ("false alarms / h at the operating point [95% CI]", "recall at the operating point [95% CI]"):
+        assert "[" in table.loc[label, "bilstm"], label
 
 
 @pytest.mark.parametrize("label", ["mTTA (s), UString convention", MINMAX_ROW, NEXAR_ROW,
-                                   "threshold at the false-alarm cap", *DEPLOYMENT_CI_ROWS])
+                                   "threshold at the false-alarm cap on test", *DEPLOYMENT_CI_ROWS,
+                                   "alarm policy (deployed: replayed per video)",
+                                   "alarm operating point (chosen on validation)"])
 def test_rows_of_an_older_metrics_json_read_as_missing(label):
     old = {"run": {"task": "binary"}, "counts": {}, "ci": {}, "anticipation": {}}  # before these metrics existed
     assert dict((row, fmt) for row, fmt in ROWS)[label](old) == "—"
@@ -89,7 +97,7 @@ def test_compare_script_writes_report(fake_runs, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = (out / "comparison.md").read_text()
     assert "| window AUROC [95% CI] |" in report and "bilstm − resnet3d101" in report
-    for figure in ("roc_pr", "reliability", "confusion_matrices", "timelines"):
+    for figure in ("roc_pr", "deployment_curve", "reliability", "confusion_matrices", "timelines"):
         assert (out / f"{figure}.png").stat().st_size > 1000
         assert f"]({figure}.png)" in report
 
@@ -109,7 +117,7 @@ def test_notebook_executes_on_synthetic_runs(fake_runs, tmp_path, monkeypatch):
     assert not [o for o in outputs if o.output_type == "error"]
     markdown = [o["data"]["text/markdown"] for o in outputs if "text/markdown" in o.get("data", {})]
     assert any("bilstm − resnet3d101" in text for text in markdown)
-    assert len(list((tmp_path / "nb").glob("*.png"))) == 5  # four comparison figures and the video's timeline
+    assert len(list((tmp_path / "nb").glob("*.png"))) == 6  # five comparison figures (a deployment curve), a timeline
     assert (tmp_path / "nb" / "video_timeline.png").stat().st_size > 1000
     printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     assert "tiny.ckpt: binary P(crash)" in printed and "windows of 4 frames of 32x32" in printed

@@ -29,7 +29,8 @@ from riskvision.progress import ProgressLine  # noqa: E402
 from riskvision.runs import RunMismatchError, claim_run_folder  # noqa: E402
 
 __all__ = [
-    "Run", "breakdown_table", "comparison_table", "confusion_figure", "find_runs", "load_runs", "log_to_wandb",
+    "Run", "breakdown_table", "comparison_table", "confusion_figure", "deployment_curve_figure", "find_runs",
+    "load_runs", "log_to_wandb", "plot_deployment_curve",
     "plot_confusion_matrices", "plot_reliability", "plot_roc_pr", "plot_timelines", "reliability_figure",
     "roc_pr_figure", "timelines_figure", "to_markdown", "write_report",
 ]  # fmt: skip
@@ -149,6 +150,26 @@ def _capped_threshold(metrics: dict[str, Any]) -> str:
     return f"{value} (cap {cap:g} / h; {_number(hours, 2)} h of normal driving)"
 
 
+def _policy(metrics: dict[str, Any]) -> str:
+    """The deployed alarm policy in words (metrics.json files written before it existed: —)."""
+    policy = _get(metrics, "deployment.policy")
+    if not policy:
+        return "—"
+    smoothing = ", ".join(f"{k} {v:g}" for k, v in policy["smoothing"].items() if k != "kind")
+    rule = policy["rule"]
+    return (f"{policy['smoothing']['kind']}{f' ({smoothing})' if smoothing else ''}; on for {rule['min_on_s']:g} s, "
+            f"off below {rule['off_ratio']:g} x threshold")
+
+
+def _operating_point(metrics: dict[str, Any]) -> str:
+    """The operating point's threshold and where it came from (``null`` threshold: no alarm)."""
+    point = _get(metrics, "deployment.operating_point")
+    if not point:
+        return "—"
+    value = "no alarm (no threshold meets the cap)" if point["threshold"] is None else _number(point["threshold"])
+    return f"{value} (<= {point['cap_per_hour']:g} false alarms / h on {point['chosen_on']}, step {point['step']})"
+
+
 def _probe(metrics: dict[str, Any], probe: str) -> str:
     values = _get(metrics, f"probes.{probe}")
     if not values:
@@ -182,9 +203,15 @@ ROWS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("TTA@R80 (s), UString convention", lambda m: _number(_get(m, "anticipation_ustring.tta_r80"), 2)),
     ("P@R80, DSTA convention", lambda m: _number(_get(m, "anticipation_ustring.precision_r80"))),
     ("Nexar mAP (AP at 0.5 / 1.0 / 1.5 s before the event)", _nexar),
+    ("alarm policy (deployed: replayed per video)", _policy),
+    ("alarm operating point (chosen on validation)", _operating_point),
+    ("false alarms / h at the operating point [95% CI]",
+     lambda m: _with_ci(_get(m, "deployment.operating_point.false_alarms_per_hour"))),
+    ("recall at the operating point [95% CI]", lambda m: _with_ci(_get(m, "deployment.operating_point.recall"))),
+    ("mTTA (s) at the operating point [95% CI]", lambda m: _with_ci(_get(m, "deployment.operating_point.mtta"))),
     ("false alarms / h of normal driving at threshold [95% CI]",
      lambda m: _with_ci(_get(m, "deployment.at_threshold.false_alarms_per_hour"))),
-    ("threshold at the false-alarm cap", _capped_threshold),
+    ("threshold at the false-alarm cap on test", _capped_threshold),
     ("recall at the false-alarm cap [95% CI]", lambda m: _with_ci(_get(m, "deployment.at_cap.recall"))),
     ("mTTA (s) at the false-alarm cap [95% CI]", lambda m: _with_ci(_get(m, "deployment.at_cap.mtta"))),
     ("Brier score", lambda m: _number(_get(m, "calibration.brier"))),
@@ -296,6 +323,55 @@ def roc_pr_figure(runs: Sequence[Run]) -> plt.Figure:
         ax.grid(**GRID)
         ax.legend(fontsize=8, loc="lower right" if ax is roc_ax else "lower left")
     return fig
+
+
+def _curve_marker(metrics: dict[str, Any], name: str) -> tuple[str, float | None, float | None]:
+    """(marker, false alarms per hour, ``name``'s value) of the point marked on the deployment curve: the operating
+    point chosen on validation (a star), else the cap on test (a cross)."""
+    point = _get(metrics, "deployment.operating_point")
+    if point:
+        return "*", _get(point, "false_alarms_per_hour.value"), _get(point, f"{name}.value")
+    capped = _get(metrics, "deployment.at_cap") or {}
+    return "x", capped.get("false_alarms_per_hour"), _get(capped, f"{name}.value")
+
+
+def deployment_curve_figure(runs: Sequence[Run]) -> plt.Figure:
+    """The deployment curve of each run (metrics.json's ``deployment.curve``: the deployed alarm policy replayed at
+    a range of thresholds): recall and mTTA against false alarms per hour of normal driving (log x; a rate of 0 is
+    drawn at the left edge), each with its per-video bootstrap 95% band, and the operating point chosen on
+    validation marked (a star; runs without one: the cap on test, a cross)."""
+    fig, (recall_ax, mtta_ax) = plt.subplots(1, 2, figsize=(11, 4.6))
+    curves = [(k, run, _get(run.metrics, "deployment.curve")) for k, run in enumerate(runs)]
+    curves = [(k, run, curve) for k, run, curve in curves if curve and curve["thresholds"]]
+    rates = [r for _, _, curve in curves for r in curve["false_alarms_per_hour"] if r]
+    floor = min(rates) / 2 if rates else 0.1
+    for k, run, curve in curves:
+        x = np.array([r if r else floor for r in curve["false_alarms_per_hour"]], dtype=float)
+        order = np.argsort(x, kind="stable")
+        for ax, name in ((recall_ax, "recall"), (mtta_ax, "mtta")):
+            y, low, high = (np.array([np.nan if v is None else v for v in curve[key]], dtype=float)[order]
+                            for key in (name, f"{name}_low", f"{name}_high"))
+            ax.plot(x[order], y, color=f"C{k}", label=run.name, drawstyle="steps-post")
+            ax.fill_between(x[order], low, high, color=f"C{k}", alpha=0.15, step="post")
+            marker, rate, value = _curve_marker(run.metrics, name)
+            if value is not None:
+                label = "operating point (val)" if marker == "*" else "cap on test"
+                ax.plot([rate or floor], [value], marker=marker, ms=12, color=f"C{k}", ls="",
+                        label=f"{run.name}: {label}")
+    recall_ax.set(ylabel="recall (alarm before the anomaly)", ylim=(0, 1.02))
+    mtta_ax.set(ylabel="mTTA (s) of the detected crash videos")
+    for ax in (recall_ax, mtta_ax):
+        ax.set_xscale("log")
+        ax.set(xlabel="false alarms per hour of normal driving (log)")
+        ax.grid(**GRID)
+        ax.legend(fontsize=7, loc="lower right")
+    fig.suptitle("Deployment curve: the deployed alarm policy, 95% bands over videos", fontsize=10)
+    return fig
+
+
+def plot_deployment_curve(runs: Sequence[Run], path: Path) -> Path:
+    """:func:`deployment_curve_figure` as a PNG."""
+    return _save(deployment_curve_figure(runs), path)
 
 
 def plot_roc_pr(runs: Sequence[Run], path: Path) -> Path:
@@ -432,8 +508,8 @@ def write_report(runs: Sequence[Run], out_dir: str | Path, n_boot: int = 1000, s
     """Write ``comparison.md`` (+ ``comparison.csv``) and the PNG figures into ``out_dir`` (claimed for this process,
     ``riskvision.runs``); returns the paths."""
     out = claim_run_folder(out_dir, "compare").path
-    plots = {"roc_pr": plot_roc_pr, "reliability": plot_reliability, "confusion_matrices": plot_confusion_matrices,
-             "timelines": plot_timelines}
+    plots = {"roc_pr": plot_roc_pr, "deployment_curve": plot_deployment_curve, "reliability": plot_reliability,
+             "confusion_matrices": plot_confusion_matrices, "timelines": plot_timelines}
     progress = ProgressLine(f"writing the comparison of {len(runs)} runs", 2 + len(plots), "steps")
     progress.update(0, f"comparison table ({n_boot} bootstrap resamples)")
     table = comparison_table(runs, n_boot, seed)
@@ -467,8 +543,9 @@ def _markdown_report(runs: Sequence[Run], table: pd.DataFrame, groups: pd.DataFr
               "no DoTA-vs-BDD cue before anything happens.",
               "- Conventions: 'riskvision' = ours; 'UString' / 'DSTA' / 'DoTA' = those papers' evaluation code "
               "(README, Metric conventions). Nexar: the challenge's mean AP on the last window 0.5 / 1.0 / 1.5 s "
-              "before the anomaly (normal videos: before their end). False alarms: alarm episodes in normal videos "
-              "per hour.",
+              "before the anomaly (normal videos: before their end). False alarms: alarm-on events of the deployed "
+              "alarm policy (smoothing, hysteresis, minimum on-time), replayed per video, in normal videos per hour; "
+              "the operating point is the threshold meeting the cap on validation.",
               "- Definitions: docstrings of riskvision.evaluation (summary, anticipation, nexar, deployment, "
               "calibration).", "",
               "## Breakdown (video level, P(crash) at each run's threshold)", "",
