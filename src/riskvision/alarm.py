@@ -228,7 +228,7 @@ class Alarm:
         value, time_s = float(value), float(time_s)
         turned_off = self.state & (value < self.off_levels)
         above = ~self.state & (value >= self.on_levels)
-        self.above_since = np.where(above, np.where(np.isnan(self.above_since), time_s, self.above_since), np.nan)
+        self.above_since = np.where(above, np.fmin(self.above_since, time_s), np.nan)  # nan: the run starts now
         turned_on = above & (time_s - self.above_since >= self.min_on_s - _EPS)
         self.state = (self.state & ~turned_off) | turned_on
         self.above_since = np.where(turned_on, np.nan, self.above_since)

@@ -264,3 +264,29 @@ def test_from_checkpoint_chooses_the_backend_stream_runs_with(tmp_path):
         Predictor.from_checkpoint(ckpt, backend="tensorrt")
     with pytest.raises(ValueError, match="precision='fp8' is not one of"):
         Predictor.from_checkpoint(ckpt, precision="fp8")
+
+
+def test_the_operating_point_travels_from_checkpoint_to_predictor_and_export(tmp_path: Path) -> None:
+    """A checkpoint's stored operating point (issue 27) is the predictor's alarm and the export's ``output.alarm``;
+    a malformed one is refused naming the key."""
+    from riskvision.alarm import AlarmPolicy, ExponentialSmoother, Hysteresis, OperatingPoint
+    from riskvision.safe_load import CheckpointError
+    from riskvision.utils import store_operating_point
+
+    ckpt = make_checkpoint(tmp_path, BILSTM)
+    policy = AlarmPolicy(ExponentialSmoother(1.0), Hysteresis(off_ratio=0.6, min_on_s=0.3))
+    point = OperatingPoint(0.27, 2.0, "val", policy, 1.5, 0.8, 2)
+    store_operating_point(ckpt, point.to_dict())
+    predictor = Predictor.from_checkpoint(ckpt)
+    assert predictor.operating_point == point and predictor.alarm_threshold == 0.27
+    alarm = predictor.make_alarm()
+    assert (alarm.on, alarm.off, alarm.min_on_s) == (0.27, pytest.approx(0.162), 0.3)
+    assert "operating point 0.270 chosen on val for <= 2 false alarms/h" in predictor.describe()
+    stored = export_onnx(predictor, tmp_path / "export").preprocessing["output"]["alarm"]
+    assert stored == {"policy": policy.to_dict(), "threshold": 0.27, "operating_point": point.to_dict()}
+    broken = point.to_dict()
+    broken["policy"]["rule"]["min_on_s"] = -1.0
+    store_operating_point(ckpt, broken)
+    with pytest.raises(CheckpointError, match=r"tiny.ckpt: stored riskvision_operating_point.policy.rule: alarm "
+                                              r"min_on_s=-1.0 is not a number >= 0"):
+        Predictor.from_checkpoint(ckpt)

@@ -194,18 +194,26 @@ class PolicySweep:
         self.hours = np.array([v.length / v.fps / SECONDS_PER_HOUR for v in negatives], dtype=float)
         streams = [(v.frames / v.fps, v.scores) for v in negatives]
         streams += [(v.frames[p] / v.fps, v.scores[p]) for v, p in positives]
-        self.thresholds = _candidates(policy, streams, extra_thresholds)
-        replays = [policy.on_events(times, scores, self.thresholds) for times, scores in streams]
-        # [negatives, K] on-events; [positives, K] seconds before the anomaly start of the first on-event (nan: none)
-        self.false_alarm_counts = np.array([counts for counts, _ in replays[:len(negatives)]], dtype=float)
-        self.false_alarm_counts = self.false_alarm_counts.reshape(len(negatives), len(self.thresholds))
-        tta = [np.where(first >= 0, (v.anomaly_start - v.frames[p][np.maximum(first, 0)]) / v.fps, np.nan)
-               if p.any() else np.full(len(self.thresholds), np.nan)
-               for (v, p), (_, first) in zip(positives, replays[len(negatives):])]
-        self.tta = np.array(tta, dtype=float).reshape(len(positives), len(self.thresholds))
+        self.thresholds = _candidates(policy, streams, extra_thresholds)  # where the scored windows' alarms change
+        # every whole video replayed once (causal: a positive's alarms before its anomaly start are those of its
+        # prefix): [videos, K] alarm-on events and the index of the first one (-1: none)
+        replays = [policy.on_events(v.frames / v.fps, v.scores, self.thresholds) for v in videos]
+        shape = (len(videos), len(self.thresholds))
+        self.events = np.array([counts for counts, _ in replays], dtype=float).reshape(shape)
+        first = np.array([index for _, index in replays], dtype=int).reshape(shape)
+        self.false_alarm_counts = self.events[self.negative]  # [negatives, K]
+        # [positives, K]: seconds before the anomaly start of the first on-event, nan when none came before it
+        tta = [np.where(first[k] >= 0, (videos[k].anomaly_start - videos[k].frames[np.maximum(first[k], 0)])
+                        / videos[k].fps, np.nan) for k in self.positive]
+        self.tta = np.array(tta, dtype=float).reshape(len(self.positive), len(self.thresholds))
+        self.tta[self.tta <= 0] = np.nan  # the first alarm came at or after the anomaly start: not detected
 
     def _weights(self, weights: np.ndarray | None) -> np.ndarray:
         return np.ones(self.n_videos) if weights is None else np.asarray(weights, dtype=float)
+
+    def events_per_video(self, ids: Sequence[str], k: int) -> dict[str, int]:
+        """``{video id: alarm-on events}`` at candidate ``k``, ``ids`` naming the videos in order."""
+        return {str(video_id): int(count) for video_id, count in zip(ids, self.events[:, k])}
 
     def index(self, threshold: float) -> int:
         """The candidate position of ``threshold`` (one of :attr:`thresholds`)."""
@@ -245,12 +253,20 @@ class PolicySweep:
         return np.divide(summed, total, out=np.full(len(self.thresholds), np.nan), where=total > 0)
 
     def at(self, k: int, curve: str, weights: np.ndarray | None = None) -> float:
-        """``curve`` (``false_alarms_per_hour`` / ``recall`` / ``mtta``) at candidate ``k`` (``nan`` for k = -1)."""
+        """``curve`` (``false_alarms_per_hour`` / ``recall`` / ``mtta``) at candidate ``k`` alone (``nan`` for
+        k = -1): one column, so a bootstrap of a fixed threshold costs O(videos) per resample."""
         if k < 0:
             return math.nan
-        values = {"false_alarms_per_hour": self.false_alarm_curve, "recall": self.recall_curve,
-                  "mtta": self.mtta_curve}[curve](weights)
-        return float(values[k])
+        w = self._weights(weights)
+        if curve == "false_alarms_per_hour":
+            hours = self.negative_hours(weights)
+            return float(w[self.negative] @ self.false_alarm_counts[:, k] / hours) if hours > 0 else math.nan
+        w, tta = w[self.positive], self.tta[:, k]
+        detected = ~np.isnan(tta)
+        if curve == "recall":
+            return float(w @ detected / w.sum()) if w.sum() > 0 else math.nan
+        total = w @ detected
+        return float(w @ np.where(detected, tta, 0.0) / total) if total > 0 else math.nan
 
 
 def _candidates(policy: AlarmPolicy, streams: Sequence[tuple[np.ndarray, np.ndarray]],
@@ -410,14 +426,14 @@ def deployment_metrics(table: pd.DataFrame, threshold: float, cap_per_hour: floa
         chosen = {"chosen_on": point.chosen_on, "cap_per_hour": point.cap_per_hour, "step": point.step,
                   "chosen_false_alarms_per_hour": point.false_alarms_per_hour, "chosen_recall": point.recall,
                   **_at(sweep, ids, sweep.index(point.threshold), n_boot, seed),
-                  "alarm_events_per_video": video_alarm_events(table, policy, point.threshold)}
+                  "alarm_events_per_video": sweep.events_per_video(ids, sweep.index(point.threshold))}
     return {
         "policy": policy.to_dict(),
         "n_negative_videos": len(sweep.negative), "n_positive_videos": len(sweep.positive),
         "negative_hours": sweep.negative_hours(),
         "operating_point": chosen,
         "at_threshold": {**_at(sweep, ids, sweep.index(float(threshold)), n_boot, seed),
-                         "alarm_events_per_video": video_alarm_events(table, policy, float(threshold))},
+                         "alarm_events_per_video": sweep.events_per_video(ids, sweep.index(float(threshold)))},
         "at_cap": {"cap_per_hour": cap, "threshold": float(sweep.thresholds[k_cap]) if k_cap >= 0 else math.nan,
                    "false_alarms_per_hour": sweep.at(k_cap, "false_alarms_per_hour"), **capped},
         "curve": deployment_curve(sweep, ids, n_boot, seed),

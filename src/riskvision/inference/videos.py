@@ -227,6 +227,11 @@ def predict_videos(ckpt_path: str | Path, videos: str | Path | Sequence[str | Pa
     threshold = predictor.alarm_threshold if alarm_threshold is None else check_threshold(alarm_threshold,
                                                                                           "alarm_threshold")
     log.info(f"Model {predictor.describe()}; {len(sources)} source(s) -> {out_dir}")
+    point = predictor.operating_point
+    if point is not None and int(step) != point.step:
+        log.warning(f"step={step}, but the operating point was chosen on results every {point.step} frames: the "
+                    "smoothing and the minimum on-time see another rate, so the false-alarm rate it was chosen for "
+                    f"may not hold. Fix: step={point.step}")
     if policy != predictor.alarm_policy or threshold != predictor.alarm_threshold:
         log.info(f"Alarm set here: {policy.describe(threshold)} (the checkpoint's: {predictor.describe_alarm()})")
     out_dir = claim_run_folder(out_dir, run_kind).path  # this process owns it (riskvision.runs)
