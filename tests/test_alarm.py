@@ -14,7 +14,7 @@ from riskvision.alarm import (
     PolicyError, check_threshold,
 )  # fmt: skip
 from riskvision.evaluation.anticipation import VideoScores
-from riskvision.evaluation.deployment import PolicySweep, choose_operating_point
+from riskvision.evaluation.deployment import PolicySweep, choose_operating_point, video_alarm_events
 
 TIMES = np.arange(12) * 0.1  # 10 results per second
 VALUES = np.array([0.1, 0.6, 0.7, 0.8, 0.5, 0.45, 0.3, 0.9, 0.95, 0.2, 0.7, 0.7])
@@ -129,3 +129,15 @@ def test_a_cap_no_threshold_meets_gives_no_alarm_and_says_so(caplog):
     assert "the threshold is 'no alarm'" in caplog.text
     assert "Fix: raise settings.false_alarm_cap_per_hour" in caplog.text
     assert "no alarm" in point.describe() and "no alarm" in AlarmPolicy().describe(point.threshold)
+
+
+def test_the_sweep_counts_the_events_each_whole_video_replay_raises():
+    # video_alarm_events (one scalar replay per video, what a review page draws) against the sweep's vector replay
+    rng = np.random.default_rng(1)
+    videos = {f"v{k}": _video(rng.random(40), k % 2 == 0, start=30 if k % 2 == 0 else -1) for k in range(6)}
+    table = _table(videos)
+    policy = AlarmPolicy(ExponentialSmoother(0.2), Hysteresis(off_ratio=0.7, min_on_s=0.2))
+    sweep = PolicySweep(list(videos.values()), policy, extra_thresholds=[0.45])
+    k = sweep.index(0.45)
+    assert sweep.events_per_video(list(videos), k) == video_alarm_events(table, policy, 0.45)
+    assert sum(video_alarm_events(table, policy, 0.45).values()) > 0
