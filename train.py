@@ -27,6 +27,7 @@ from riskvision.utils import (  # noqa: E402
     ConfigError,
     RunConfigInCheckpoint,
     check_clip_length,
+    check_data_roots,
     check_renamed_overrides,
     close_loggers,
     config_summary,
@@ -56,6 +57,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     Returns the metrics Lightning collected (``val/...`` of the last epoch, ``test/...`` if tested).
     """
     validate_config(cfg)
+    check_data_roots(cfg.data)  # a wrong data root fails here, in seconds, and the run's folder is removed
     folder = cfg.paths.output_dir
     run = claim_run_folder(folder, str(cfg.task_name), resumes_run(cfg.get("ckpt_path"), folder))
     log.info(f"Run {run.run_id} owns {run.path}{' (resumed)' if run.resumed else ''}")

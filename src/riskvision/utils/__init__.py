@@ -15,6 +15,7 @@ from riskvision.utils.checkpointing import (
 from riskvision.utils.config_checks import (
     ConfigError,
     check_clip_length,
+    check_data_roots,
     check_renamed_overrides,
     data_model_file,
     resume_path,
@@ -40,6 +41,7 @@ __all__ = [
     "PreciseBatchNorm",
     "RunConfigInCheckpoint",
     "check_clip_length",
+    "check_data_roots",
     "check_renamed_overrides",
     "close_loggers",
     "config_summary",

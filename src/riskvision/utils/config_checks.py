@@ -106,6 +106,16 @@ def validate_config(cfg: DictConfig) -> None:
         check_checkpoint_fits(cfg)
 
 
+def check_data_roots(data: DictConfig) -> None:
+    """Raise ``DataLayoutError`` (naming the key, e.g. ``data.dota_root``, and the fix) when a data source's root is
+    missing, a file or unreadable: each source of ``data.sources`` is built (its constructor only stores settings)
+    and asked :meth:`~riskvision.data.sources.base.RecordSource.check_root`. Nothing is listed or read, so a wrong
+    root fails in the time it takes to compose the config, before weights are read or a model is built."""
+    for name, source in (data.get("sources") or {}).items():
+        if isinstance(source, DictConfig) and "_target_" in source:
+            hydra.utils.instantiate(source).check_root()
+
+
 def check_checkpoint_fits(cfg: DictConfig) -> None:
     """Raise :class:`ConfigError` unless ``ckpt_path`` is a train.py checkpoint (:func:`load_checkpoint`: the one
     loader, whose errors say what the file is) of the model this run builds: the same net config and task."""
