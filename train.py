@@ -108,7 +108,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
         metrics.update({key: float(value) for key, value in trainer.callback_metrics.items()})
         if cfg.get("evaluation") and trainer.is_global_zero:
             write_predictions(cfg, model, datamodule, ckpt_path)
-        log.info(metrics_table(metrics, f"Test metrics of {ckpt_path or 'the current weights'}:", ("test/",)))
+        title = (f"Test metrics of {ckpt_path or 'the current weights'} (test split, one value per test clip; "
+                 "a binary model's threshold tuned on validation):")
+        log.info(metrics_table(metrics, title, ("test/",)))
     if best is not None and best.best_model_path:
         log.info(f"Best checkpoint ({best.monitor}={float(best.best_model_score):.4f}): {best.best_model_path}")
     return metrics

@@ -65,7 +65,8 @@ def write_fake_run(folder: Path, task: str, skill: float, seed: int = 0) -> Path
     """A run folder as scripts/eval.py leaves it: predictions.csv + metrics.json."""
     table = synthetic_table(task, skill=skill, seed=seed, probes=("none", "shuffled", "repeated"))
     run = RunInfo(name=folder.name, task=task_of(task), threshold=0.5,
-                  extra={"cost": {"parameters": 1000 if task == "binary" else 5000, "gflops_per_window": 0.1,
+                  extra={"split": "test",
+                         "cost": {"parameters": 1000 if task == "binary" else 5000, "gflops_per_window": 0.1,
                                   "cpu_latency_ms_per_window": 1.0}})
     write_evaluation(table, run, folder, n_boot=50)
     return folder

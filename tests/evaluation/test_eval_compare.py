@@ -51,7 +51,8 @@ def test_in_domain_next_to_cross_domain_keeps_each_ci_and_pairs_nothing(fake_run
     difference = table["bilstm − resnet3d101"]
     assert difference["window AUROC [95% CI]"] == "no shared videos (other data): not paired"
     assert "[" in table.loc["window AUROC [95% CI]", "resnet3d101"]  # its own CI stays
-    assert table.loc["evaluated on", "resnet3d101"] == "data=ccd" and table.loc["evaluated on", "bilstm"] == "—"
+    assert table.loc["evaluated on", "resnet3d101"] == "test split of data=ccd"
+    assert table.loc["evaluated on", "bilstm"] == "test split of the training data set"  # the split, never "training"
 
 
 def test_comparison_rows_name_each_convention(fake_runs):

@@ -21,7 +21,7 @@ from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
 from riskvision.evaluation.bootstrap import paired_bootstrap_diff, shared_videos  # noqa: E402
 from riskvision.evaluation.calibration import reliability_table  # noqa: E402
 from riskvision.evaluation.ranking import auroc, average_precision  # noqa: E402
-from riskvision.evaluation.summary import CI_METRICS, ci_statistics  # noqa: E402
+from riskvision.evaluation.summary import CI_METRICS, TRAINING_DATA, ci_statistics, scored_unit  # noqa: E402
 from riskvision.evaluation.table import read_predictions, real_windows, spanned_windows  # noqa: E402
 from riskvision.figure_style import ANOMALY_SPAN, GRID, THRESHOLD_LINE, WARNING_SPAN  # noqa: E402
 from riskvision.files import atomic_write  # noqa: E402
@@ -158,20 +158,39 @@ def _probe(metrics: dict[str, Any], probe: str) -> str:
     return f"{_number(values['window_auroc'])} (drop {_number(values['drop_window_auroc'])}{interval})"
 
 
+def _scored_unit(metrics: dict[str, Any]) -> str:
+    """What one scored row is: a sliding window (with its step) or one of the model's own test clips."""
+    run = metrics.get("run") or {}
+    if scored_unit(run) == "clip":
+        return "clip (the model's own clips)"
+    step = run.get("step") or 1
+    return "window (one ending at every frame)" if step == 1 else f"window (one ending at every {step}th frame)"
+
+
+def _evaluated_on(metrics: dict[str, Any]) -> str:
+    """The split and the data set the numbers come from: ``test split of the training data set`` or
+    ``test split of data=ccd``."""
+    run = metrics.get("run") or {}
+    data = run.get("data")
+    data = "the training data set" if data in (None, TRAINING_DATA) else data
+    return f"{run.get('split') or '?'} split of {data}"
+
+
 MINMAX_ROW = "DoTA frame AUC, per-video min-max (DoTA convention) [95% CI]"
 #: (row label, formatter of one run's metrics.json) in table order.
 ROWS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("task", lambda m: str(_get(m, "run.task"))),
-    ("own task: F1 at tuned threshold (binary)", lambda m: _number(_get(m, "own_task.f1"))),
-    ("own task: macro-F1 (3-class)", lambda m: _number(_get(m, "own_task.f1_macro"))),
-    ("own task: accuracy", lambda m: _number(_get(m, "own_task.accuracy"))),
-    ("P(crash) threshold", lambda m: _number(_get(m, "run.threshold"), 2)),
+    ("own task: F1 per scored unit at the validation-tuned threshold (binary)",
+     lambda m: _number(_get(m, "own_task.f1"))),
+    ("own task: macro-F1 per scored unit (3-class)", lambda m: _number(_get(m, "own_task.f1_macro"))),
+    ("own task: accuracy per scored unit", lambda m: _number(_get(m, "own_task.accuracy"))),
+    ("P(crash) threshold (tuned on the validation split)", lambda m: _number(_get(m, "run.threshold"), 2)),
     ("window AUROC [95% CI]", lambda m: _with_ci(_get(m, "ci.window_auroc"))),
     ("window AP [95% CI]", lambda m: _with_ci(_get(m, "ci.window_ap"))),
-    ("window F1", lambda m: _number(_get(m, "common.window.f1"))),
+    ("window F1 (P(crash) >= threshold)", lambda m: _number(_get(m, "common.window.f1"))),
     ("video AUROC [95% CI]", lambda m: _with_ci(_get(m, "ci.video_auroc"))),
     ("video AP [95% CI]", lambda m: _with_ci(_get(m, "ci.video_ap"))),
-    ("video F1", lambda m: _number(_get(m, "common.video.f1"))),
+    ("video F1 (a video's highest P(crash) >= threshold)", lambda m: _number(_get(m, "common.video.f1"))),
     ("DoTA frame AUC [95% CI]", lambda m: _with_ci(_get(m, "ci.frame_auc"))),
     (MINMAX_ROW, lambda m: _with_ci(_get(m, "ci.frame_auc_minmax"))),
     ("anticipation AP, riskvision convention", lambda m: _number(_get(m, "anticipation.ap"))),
@@ -187,16 +206,17 @@ ROWS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("threshold at the false-alarm cap", _capped_threshold),
     ("recall at the false-alarm cap [95% CI]", lambda m: _with_ci(_get(m, "deployment.at_cap.recall"))),
     ("mTTA (s) at the false-alarm cap [95% CI]", lambda m: _with_ci(_get(m, "deployment.at_cap.mtta"))),
-    ("Brier score", lambda m: _number(_get(m, "calibration.brier"))),
-    ("ECE (15 bins)", lambda m: _number(_get(m, "calibration.ece"))),
+    ("Brier score (windows)", lambda m: _number(_get(m, "calibration.brier"))),
+    ("ECE (windows, 15 bins)", lambda m: _number(_get(m, "calibration.ece"))),
     ("probe shuffled: window AUROC", lambda m: _probe(m, "shuffled")),
     ("probe repeated: window AUROC", lambda m: _probe(m, "repeated")),
     ("source probe: DoTA-vs-BDD AUROC, quiet windows", lambda m: _number(_get(m, "source_probe.auroc"))),
     ("parameters (M)", lambda m: _number((_get(m, "run.cost.parameters") or np.nan) / 1e6, 2)),
     ("GFLOPs / window", lambda m: _number(_get(m, "run.cost.gflops_per_window"), 2)),
     ("CPU latency (ms / window)", lambda m: _number(_get(m, "run.cost.cpu_latency_ms_per_window"), 1)),
+    ("scored unit", _scored_unit),
     ("windows / videos scored", lambda m: f"{_get(m, 'counts.windows')} / {_get(m, 'counts.videos')}"),
-    ("evaluated on", lambda m: str(_get(m, "run.data") or "—")),
+    ("evaluated on", _evaluated_on),
 ]
 CI_ROW = {"window_auroc": "window AUROC [95% CI]", "window_ap": "window AP [95% CI]",
           "video_auroc": "video AUROC [95% CI]", "video_ap": "video AP [95% CI]", "frame_auc": "DoTA frame AUC [95% CI]",

@@ -5,6 +5,7 @@ from riskvision.utils.checkpointing import (
     CONFIG_KEY,
     RUN_ID_KEY,
     AtomicCheckpointIO,
+    BestCheckpoint,
     LastCheckpoint,
     RunConfigInCheckpoint,
     describe_checkpoint,
@@ -22,7 +23,7 @@ from riskvision.utils.config_checks import (
     validate_config,
 )
 from riskvision.utils.config_summary import config_summary, write_config
-from riskvision.utils.epoch_summary import EpochSummary, metrics_table
+from riskvision.utils.epoch_summary import EpochProgressBar, EpochSummary, metrics_table
 from riskvision.utils.instantiators import instantiate_callbacks, instantiate_data, instantiate_loggers
 from riskvision.utils.model_table import ModelTable
 from riskvision.utils.logging_utils import close_loggers, log_hyperparameters
@@ -35,6 +36,8 @@ __all__ = [
     "RUN_ID_KEY",
     "AtomicCheckpointIO",
     "ConfigError",
+    "BestCheckpoint",
+    "EpochProgressBar",
     "EpochSummary",
     "LastCheckpoint",
     "ModelTable",
