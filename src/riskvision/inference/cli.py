@@ -39,10 +39,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--format", choices=FORMATS, default="csv")
     parser.add_argument("--step", type=int, default=1, help="a result every step-th target-rate frame")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--backend", choices=Predictor.BACKENDS, default="torch")
+    parser.add_argument("--backend", choices=Predictor.BACKENDS, default="auto",
+                        help="auto (default): onnxruntime on a CPU when installed (exported once, cached), else torch")
     parser.add_argument("--precision", choices=Predictor.PRECISIONS, default="fp32", help="torch backend only")
     parser.add_argument("--onnx", default=None, help="an export folder (scripts/export.py) for --backend "
-                                                     "onnxruntime (default: exported into a temporary folder)")
+                                                     "onnxruntime (default: exported once into the export cache)")
     parser.add_argument("--fps", type=float, default=10.0, help="frame rate of frame folders")
     parser.add_argument("--trusted-targets", nargs="*", default=[], help="classes beyond riskvision's own the "
                                                                         "checkpoint's stored config may build")

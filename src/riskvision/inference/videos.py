@@ -185,7 +185,7 @@ def _rate(source: FrameSource) -> str:
 
 def predict_videos(ckpt_path: str | Path, videos: str | Path | Sequence[str | Path], out_dir: str | Path,
                    step: int = 1, batch_size: int = 8, device: str = "cpu", overlay: bool = False,
-                   overlay_short_side: int = 360, fmt: str = "csv", timeline: bool = True, backend: str = "torch",
+                   overlay_short_side: int = 360, fmt: str = "csv", timeline: bool = True, backend: str = "auto",
                    precision: str = "fp32", export_dir: str | Path | None = None, smoothing: Smoother | None = None,
                    alarm_on: float | None = None, alarm_off: float | None = None, alarm_min_on_s: float = 0.5,
                    annotations: str | Path | None = None, frames_fps: float = 10.0, trusted_targets: Sequence[str] = (),
