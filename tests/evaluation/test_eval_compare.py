@@ -86,8 +86,12 @@ def test_compare_script_writes_report(fake_runs, tmp_path):
     fake_runs()
     out = tmp_path / "out"
     proc = subprocess.run([sys.executable, "scripts/compare.py", f"runs=[{tmp_path / 'runs'}]", f"hydra.run.dir={out}",
-                           "n_boot=50", "wandb.enabled=false"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+                           "n_boot=50", "wandb.mode=offline"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    console = proc.stdout + proc.stderr
+    assert "wandb:" not in console and "logged to the offline wandb run" in console  # one line of ours, not wandb's 7
+    log = (out / "compare.log").read_text()  # the job log holds what the console showed
+    assert "| window AUROC [95% CI] |" in log and "Headline metrics:" in log and "window AUROC" in log
     report = (out / "comparison.md").read_text()
     assert "| window AUROC [95% CI] |" in report and "bilstm − resnet3d101" in report
     for figure in ("roc_pr", "reliability", "confusion_matrices", "timelines"):

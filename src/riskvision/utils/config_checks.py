@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +19,9 @@ from riskvision.trust import UntrustedConfigError
 from riskvision.utils.checkpointing import CONFIG_KEY, describe_checkpoint, load_checkpoint, model_name
 from riskvision.utils.config_types import argument_problems
 from riskvision.utils.instantiators import SHORTCUTS_KEY
+from riskvision.utils.overrides import RENAMED_KEYS, ConfigError, check_renamed_overrides  # noqa: F401 (re-exported)
 
 INPUT_KEYS = ("sampler", "augment", "num_frames", "frame_size", "normalization", "target", "batch_size")
-#: Overrides whose key moved, and where to (the old key gives an error that names the new one).
-RENAMED_KEYS = {
-    "model.pos_weight": "model.task.pos_weight",
-    "model.class_weights": "model.task.class_weights",
-    "model.class_names": "model.task.class_names",
-    "model.thresholds": "model.task.thresholds",
-    "data/augment": "model.inputs.augment",
-}
 
 
 #: Config sections train.py instantiates, whose values are checked against their targets' signatures.
@@ -55,10 +47,6 @@ def _check_feature_cache(model: DictConfig) -> None:
                           "model.feature_cache.enabled=false")
     if cache.get("enabled") and not cache.get("dir"):
         raise ConfigError("model.feature_cache.enabled=true needs model.feature_cache.dir (where the features are kept)")
-
-
-class ConfigError(ValueError):
-    """The composed config asks for something impossible; the message names the key and the fix."""
 
 
 def validate_config(cfg: DictConfig) -> None:
@@ -186,14 +174,6 @@ def data_model_file() -> str:
     if name in available:
         return f"conf/data_model/{name}.yaml"
     return f"none (no conf/data_model/{name}.yaml for data={choices.get('data')} model={choices.get('model')})"
-
-
-def check_renamed_overrides(overrides: Sequence[str]) -> None:
-    """Raise :class:`ConfigError` for a command-line override of a key that moved (:data:`RENAMED_KEYS`)."""
-    for override in overrides:
-        key = override.split("=", 1)[0].lstrip("+~")
-        if key in RENAMED_KEYS:
-            raise ConfigError(f"{key} moved to {RENAMED_KEYS[key]}: write {override.replace(key, RENAMED_KEYS[key], 1)}")
 
 
 def check_clip_length(net: nn.Module, num_frames: int) -> None:
