@@ -83,11 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError, RuntimeError) as error:
         print(f"Error: {error}", file=sys.stderr)
         return 2
-    for result in report.results:
-        print(f"{result.source}: {result.rows} results -> {result.outputs['results']}", file=sys.stderr)
+    print(f"{report.table()}\nOutputs in {args.out}", file=sys.stderr)  # one row per source, failures last
     if report.failures:
-        print(f"{len(report.failures)} source(s) failed:\n" +
-              "\n".join(f"  {spec}: {message}" for spec, message in report.failures), file=sys.stderr)
         return 1
     return 0
 
