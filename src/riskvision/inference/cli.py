@@ -18,6 +18,7 @@ the others still run, and the command exits 1 with the list.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -72,6 +73,8 @@ def _smoothing(args: argparse.Namespace):
 def main(argv: Sequence[str] | None = None) -> int:
     """The console command; returns the exit code (0: every source scored, 1: some failed, 2: unusable setup)."""
     args = _parser().parse_args(argv)
+    # the run's log lines (which backend runs and why, each source's speed) on stderr; --quiet keeps the warnings
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s", stream=sys.stderr)
     try:
         report = predict_videos(
             args.checkpoint, args.sources, args.out, step=args.step, device=args.device, overlay=args.overlay,

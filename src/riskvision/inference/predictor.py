@@ -124,7 +124,8 @@ class Predictor:
         if kind == "onnxruntime":
             try:
                 backend = self._onnx_backend()
-                log.info(f"Inference backend: onnxruntime ({why}), export {self.export_dir or 'removed after loading'}")
+                log.info(f"Inference backend: onnxruntime ({why}), onnxruntime's threads (one per physical core), "
+                         f"export {self.export_dir or 'removed after loading'}")
                 return backend
             except (ImportError, RuntimeError, ValueError, OSError) as error:
                 if self.backend_kind != "auto":
