@@ -11,41 +11,21 @@ import os
 import sys
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parent))
 os.environ.setdefault("WANDB_SILENT", "true")
 
 import hydra  # noqa: E402
-import lightning as L  # noqa: E402
-import torch  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
-from riskvision.evaluation.runner import TRAINING_DATA, evaluate_module  # noqa: E402
-from riskvision.models import load_weights, model_summary  # noqa: E402
-from riskvision.runs import claim_run_folder  # noqa: E402
-from riskvision.utils import (  # noqa: E402
-    ConfigError,
-    RunConfigInCheckpoint,
-    check_clip_length,
-    check_renamed_overrides,
-    close_loggers,
-    config_summary,
-    data_model_file,
-    get_logger,
-    instantiate_callbacks,
-    instantiate_data,
-    instantiate_loggers,
-    log_hyperparameters,
-    metrics_table,
-    net_name,
-    resume_path,
-    validate_config,
-    write_config,
-)
-from riskvision.utils.config_summary import CONFIG_FILE  # noqa: E402
-from riskvision.utils.quiet import quiet_known_messages  # noqa: E402
+# only light modules here: `python train.py --help` must not wait for Lightning and torch (imported in the functions)
+from riskvision.utils.overrides import ConfigError, check_renamed_overrides  # noqa: E402
+from riskvision.utils.pylogger import get_logger  # noqa: E402
 from riskvision.utils.run_folder import exits_on_user_error, resumes_run  # noqa: E402
-from riskvision.utils.weights import resolve_pretrained  # noqa: E402
+
+if TYPE_CHECKING:
+    import lightning as L
 
 log = get_logger(__name__)
 
@@ -55,7 +35,19 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     Returns the metrics Lightning collected (``val/...`` of the last epoch, ``test/...`` if tested).
     """
+    import lightning as L
+    import torch
+
+    from riskvision.models import load_weights, model_summary
+    from riskvision.runs import claim_run_folder
+    from riskvision.utils import (
+        RunConfigInCheckpoint, check_clip_length, check_data_roots, data_model_file, instantiate_callbacks,
+        instantiate_data, instantiate_loggers, log_hyperparameters, metrics_table, resume_path, validate_config,
+    )
+    from riskvision.utils.weights import resolve_pretrained
+
     validate_config(cfg)
+    check_data_roots(cfg.data)  # a wrong data root fails here, in seconds, and the run's folder is removed
     folder = cfg.paths.output_dir
     run = claim_run_folder(folder, str(cfg.task_name), resumes_run(cfg.get("ckpt_path"), folder))
     log.info(f"Run {run.run_id} owns {run.path}{' (resumed)' if run.resumed else ''}")
@@ -106,7 +98,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
         metrics.update({key: float(value) for key, value in trainer.callback_metrics.items()})
         if cfg.get("evaluation") and trainer.is_global_zero:
             write_predictions(cfg, model, datamodule, ckpt_path)
-        log.info(metrics_table(metrics, f"Test metrics of {ckpt_path or 'the current weights'}:", ("test/",)))
+        title = (f"Test metrics of {ckpt_path or 'the current weights'} (test split, one value per test clip; "
+                 "a binary model's threshold tuned on validation):")
+        log.info(metrics_table(metrics, title, ("test/",)))
     if best is not None and best.best_model_path:
         log.info(f"Best checkpoint ({best.monitor}={float(best.best_model_score):.4f}): {best.best_model_path}")
     return metrics
@@ -117,6 +111,10 @@ def write_predictions(cfg: DictConfig, model: L.LightningModule, datamodule: L.L
     """Hook after testing: the tested weights' per-window ``predictions.csv`` and ``metrics.json`` in the run
     folder (``riskvision.evaluation``, the same as ``scripts/eval.py ckpt_path=BEST``), and the alarm operating point
     chosen on validation written into the best checkpoint; ``evaluation=none`` skips it."""
+    from riskvision.evaluation.runner import TRAINING_DATA, evaluate_module
+    from riskvision.runs import claim_run_folder
+    from riskvision.utils import net_name
+
     settings = hydra.utils.instantiate(cfg.evaluation)
     name = net_name(OmegaConf.to_container(cfg.model, resolve=True))
     extra = {"checkpoint": ckpt_path, "trained_run": claim_run_folder(cfg.paths.output_dir, "train").run_id,
@@ -139,6 +137,10 @@ def metric_value(metrics: dict[str, float], name: str | None) -> float | None:
 @exits_on_user_error
 def main(cfg: DictConfig) -> float | None:
     """Hydra entry point: print the config, train, close the loggers, return the optimised metric."""
+    from riskvision.utils import close_loggers, config_summary, write_config
+    from riskvision.utils.config_summary import CONFIG_FILE
+    from riskvision.utils.quiet import quiet_known_messages
+
     quiet_known_messages()
     if cfg.extras.get("ignore_warnings"):
         warnings.filterwarnings("ignore")

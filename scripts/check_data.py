@@ -17,14 +17,14 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from riskvision.data.check import check, print_report
-from riskvision.utils import instantiate_data
-
 
 @hydra.main(version_base="1.3", config_path=str(Path(__file__).resolve().parents[1] / "conf"),
             config_name="check_data")
 def main(cfg: DictConfig) -> None:
     """Build the data config's datamodule, check it, print the report; exit 1 on a fatal problem."""
+    from riskvision.data.check import check, print_report  # here, not at the top: --help stays fast
+    from riskvision.utils import instantiate_data
+
     datamodule = instantiate_data(cfg.data)
     datamodule.prepare_data()
     summary, problems = check(datamodule, frames=cfg.verify_frames, videos=cfg.verify_videos)

@@ -17,14 +17,15 @@ import hydra  # noqa: E402
 from hydra.core.hydra_config import HydraConfig  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
-from riskvision.evaluation.runner import evaluate_checkpoint  # noqa: E402
-from riskvision.utils.run_folder import exits_on_user_error  # noqa: E402
+from riskvision.utils.run_folder import exits_on_user_error  # light: --help does not import torch  # noqa: E402
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="eval.yaml")
 @exits_on_user_error
 def main(cfg: DictConfig) -> None:
     """Hydra entry point: the command line's data / model / paths go over the checkpoint's stored config."""
+    from riskvision.evaluation.runner import evaluate_checkpoint  # here, not at the top: --help stays fast
+
     runtime = HydraConfig.get().runtime
     settings = hydra.utils.instantiate(cfg.settings)
     evaluate_checkpoint(cfg.ckpt_path, cfg, runtime.choices.get("data"), settings, runtime.output_dir, cfg.name,

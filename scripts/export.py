@@ -18,8 +18,7 @@ import hydra  # noqa: E402
 from hydra.core.hydra_config import HydraConfig  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
-from riskvision.inference.export import export_checkpoint  # noqa: E402
-from riskvision.utils.run_folder import exits_on_user_error  # noqa: E402
+from riskvision.utils.run_folder import exits_on_user_error  # light: --help does not import torch  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +27,8 @@ log = logging.getLogger(__name__)
 @exits_on_user_error
 def main(cfg: DictConfig) -> None:
     """Hydra entry point: export ``ckpt_path`` into the run folder."""
+    from riskvision.inference.export import export_checkpoint  # here, not at the top: --help stays fast
+
     report = export_checkpoint(cfg.ckpt_path, HydraConfig.get().runtime.output_dir, cfg.format, cfg.opset,
                                list(cfg.trusted_targets))
     log.info(report.describe())

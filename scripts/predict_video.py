@@ -29,8 +29,7 @@ import hydra  # noqa: E402
 from hydra.core.hydra_config import HydraConfig  # noqa: E402
 from omegaconf import DictConfig, ListConfig  # noqa: E402
 
-from riskvision.inference import predict_videos  # noqa: E402
-from riskvision.utils.run_folder import exits_on_user_error  # noqa: E402
+from riskvision.utils.run_folder import exits_on_user_error  # light: --help does not import torch  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +38,8 @@ log = logging.getLogger(__name__)
 @exits_on_user_error
 def main(cfg: DictConfig) -> None:
     """Hydra entry point: score the sources into the run folder; exit 1 listing the sources that failed."""
+    from riskvision.inference import predict_videos  # here, not at the top: --help stays fast
+
     videos = list(cfg.videos) if isinstance(cfg.videos, ListConfig) else cfg.videos
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     report = predict_videos(
@@ -48,7 +49,7 @@ def main(cfg: DictConfig) -> None:
         policy=hydra.utils.instantiate(cfg.alarm) if cfg.get("alarm") else None, alarm_threshold=cfg.alarm_threshold,
         annotations=cfg.annotations, frames_fps=cfg.frames_fps,
         trusted_targets=list(cfg.trusted_targets))
-    log.info(f"{len(report.results)} source(s) written to {out_dir}, {len(report.failures)} failed")
+    log.info(f"{report.table()}\nOutputs in {out_dir}")
     if report.failures:
         lines = "\n".join(f"  {source}: {message}" for source, message in report.failures)
         sys.exit(f"{len(report.failures)} source(s) failed ({len(report.results)} scored, in {out_dir}):\n{lines}")

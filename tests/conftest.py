@@ -17,6 +17,8 @@ CONF = ROOT / "conf"
 
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
+# backend=auto means torch in the tests (tests of the onnxruntime choice set it themselves): no ONNX export per test
+os.environ.setdefault("RISKVISION_BACKEND", "torch")
 
 
 @pytest.fixture

@@ -178,3 +178,21 @@ def test_the_run_log_names_the_data_model_file_applied(overrides, expected):
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         HydraConfig().set_config(compose("train.yaml", overrides=overrides, return_hydra_config=True))
         assert data_model_file() == expected
+
+
+@pytest.mark.parametrize(("data", "override", "key"), [
+    ("dota_bdd", "data.dota_root", "data.dota_root"),
+    ("dota_bdd", "data.bdd_root", "data.bdd_root"),
+    ("ccd", "data.root", "data.root (data.sources.ccd.root)"),
+    ("dad", "data.root", "data.root (data.sources.dad.root)"),
+    ("nexar", "data.root", "data.root (data.sources.nexar.root)"),
+])
+def test_a_missing_data_root_is_an_error_before_anything_is_built(compose_train, tmp_path, data, override, key):
+    from riskvision.data.layout import DataLayoutError
+    from riskvision.utils import check_data_roots
+
+    roots = [f"{item.split('=')[0]}={tmp_path}" for item in ROOTS[data]]  # every root a real folder ...
+    check_data_roots(compose_train("model=bilstm", f"data={data}", *roots).data)
+    cfg = compose_train("model=bilstm", f"data={data}", *roots, f"{override}={tmp_path / 'nope'}")  # ... but one
+    with pytest.raises(DataLayoutError, match=rf"^{re.escape(key)}=.*nope does not exist .* Fix: set "):
+        check_data_roots(cfg.data)

@@ -84,5 +84,11 @@ def test_headline_names_split_counts_f1_and_the_cis():
                "own_task": {"f1_macro": 0.61234, "f1": None}, "anticipation": {"mtta": 1.5},
                "ci": {"window_auroc": ci, "video_auroc": ci, "frame_auc": {"value": None}}}
     line = headline(metrics)
-    assert line.startswith("ResNet3D-101 on test: 1,234 windows of 50 videos (25 crash) | macro-F1 0.612 |")
+    assert line.startswith("ResNet3D-101 on the test split: 1,234 windows of 50 videos (25 crash) | window macro-F1 "
+                           "0.612 |")
+    metrics["run"].update(scoring="clips", threshold=0.45)
+    metrics["own_task"] = {"f1": 0.469, "precision": 0.9, "recall": 0.31}
+    binary = headline(metrics)  # the unit, and what a low F1 is made of
+    assert "1,234 clips of 50 videos" in binary
+    assert "| clip F1 0.469 (precision 0.900, recall 0.310 at threshold 0.45) |" in binary
     assert "window AUROC 0.900 [0.800, 0.950]" in line and "frame AUC n/a" in line and "mTTA 1.50 s" in line

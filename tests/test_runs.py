@@ -141,3 +141,31 @@ def test_files_without_a_run_id_and_a_run_given_twice_are_refused(tmp_path):
     (a / "metrics.json").write_text(json.dumps(metrics))
     with pytest.raises(ValueError, match=r"carry no run id .* Fix: evaluate the checkpoint again"):
         load_runs([a])
+
+
+def test_an_abandoned_run_removes_the_folder_it_created_and_keeps_one_that_existed(tmp_path):
+    created = tmp_path / "new"
+    claim_run_folder(created, "train")
+    (created / ".hydra").mkdir()
+    (created / "train.log").write_text("Error: data.dota_root=/nope does not exist")
+    abandon_run_folder(created)  # a failed check: no folder left behind
+    assert not created.exists()
+    existing = tmp_path / "given"
+    existing.mkdir()
+    claim_run_folder(existing, "train")
+    abandon_run_folder(existing)  # a folder the user made (hydra.run.dir=...) stays, without the claim
+    assert existing.is_dir() and not (existing / RUN_FILE).exists()
+
+
+def test_train_with_a_missing_data_root_fails_before_any_work_and_leaves_no_run_folder(tmp_path):
+    run_dir = tmp_path / "logs" / "run"
+    proc = subprocess.run([sys.executable, str(ROOT / "train.py"), "data=dota_bdd", f"data.dota_root={tmp_path}/nope",
+                           f"hydra.run.dir={run_dir}", "logger=none"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert f"Error: data.dota_root={tmp_path}/nope does not exist" in proc.stderr
+    assert "Fix: set data.dota_root to the folder" in proc.stderr
+    output = proc.stdout + proc.stderr
+    for work in ("Instantiating model", "PRETRAINED", "Starting training", "Traceback"):  # nothing was done
+        assert work not in output
+    assert not run_dir.exists()

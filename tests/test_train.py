@@ -102,9 +102,10 @@ def test_console_shows_one_line_per_epoch_and_the_best_and_test_metrics(tmp_path
     train_losses = [float(row["train/loss_epoch"]) for row in csv_metrics(tmp_path) if row.get("train/loss_epoch")]
     assert [float(line[1]) for line in lines] == pytest.approx(train_losses, abs=5e-4)
     best_epoch = lines[-1][4]
-    table = log.split(f"Best epoch {best_epoch} by val/f1_macro (validation):")[1]
+    table = log.split(f"Best epoch {best_epoch} by val/f1_macro (validation split, one value per validation clip):")[1]
     assert re.search(r"\n  val/f1_macro +[0-9]\.[0-9]{3}\n", table) and "confmat" not in table.split("Test")[0]
     test_table = log.split("Test metrics of ")[1]
+    assert "(test split, one value per test clip;" in test_table.split("\n")[0]
     assert re.search(r"\n  test/f1_macro +[0-9]\.[0-9]{3}\n", test_table), test_table
     assert "Epoch 2/2: train/loss" in proc.stdout + proc.stderr  # the console shows what train.log holds
     layers = log.split("Model layers")[1].split("\n[")[0]
@@ -208,9 +209,10 @@ def test_last_checkpoint_is_the_latest_epoch_not_the_best(tmp_path, tiny_data):
     last = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
     progress = last["loops"]["fit_loop"]["epoch_progress"]["total"]["completed"]
     assert (last["epoch"], last["global_step"], progress) == (3, 6, 3)  # 3 epochs of 2 steps done (Lightning counts)
-    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["epoch_000.ckpt", "last.ckpt"]
-    assert torch.load(tmp_path / "checkpoints" / "epoch_000.ckpt", weights_only=True)["global_step"] == 2  # the best
-    assert not os.path.samefile(tmp_path / "checkpoints" / "epoch_000.ckpt", tmp_path / "checkpoints" / "last.ckpt")
+    # the best is the log's "epoch 1" (names count from 1, as the log does)
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["epoch_001.ckpt", "last.ckpt"]
+    assert torch.load(tmp_path / "checkpoints" / "epoch_001.ckpt", weights_only=True)["global_step"] == 2  # the best
+    assert not os.path.samefile(tmp_path / "checkpoints" / "epoch_001.ckpt", tmp_path / "checkpoints" / "last.ckpt")
     run_train(*common, "trainer.max_epochs=4", "ckpt_path=last")
     last = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
     assert (last["epoch"], last["global_step"]) == (4, 8)  # one more epoch on top of 3, not a re-run from epoch 0

@@ -129,3 +129,16 @@ def test_last_checkpoint_links_the_best_saved_the_same_epoch_instead_of_writing_
     assert final["epoch"] == probe.epochs[-1]["last"]["epoch"] + 1 == 3
     assert os.path.samefile(dirpath / "last.ckpt", dirpath / "epoch_002.ckpt")  # linked again when training ended
     assert sorted(p.name for p in dirpath.iterdir()) == ["epoch_002.ckpt", "last.ckpt"]
+
+
+def test_the_best_checkpoint_and_the_progress_bar_count_epochs_from_1_as_the_log(tmp_path):
+    from types import SimpleNamespace
+
+    from riskvision.utils import BestCheckpoint, EpochProgressBar
+
+    best = BestCheckpoint(dirpath=tmp_path, filename="epoch_{epoch:03d}", monitor="val/f1",
+                          auto_insert_metric_name=False)
+    assert best.format_checkpoint_name({"epoch": torch.tensor(8)}) == str(tmp_path / "epoch_009.ckpt")  # "Best epoch 9"
+    bar = EpochProgressBar()
+    bar._trainer = SimpleNamespace(max_epochs=12)
+    assert bar._get_train_description(11).strip() == "Epoch 12/12"  # the last of 12 (Lightning's bar: "Epoch 11/11")

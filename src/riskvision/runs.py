@@ -23,6 +23,7 @@ import datetime as dt
 import fcntl
 import json
 import os
+import shutil
 import socket
 import sys
 import uuid
@@ -53,12 +54,14 @@ class RunMismatchError(ValueError):
 @dataclass
 class RunFolder:
     """A claimed run folder: its ``path``, the ``run_id`` its files carry and whether this process ``resumed`` a
-    run that was there. ``lock`` is the open lock file (``None`` in a child rank, whose parent holds it)."""
+    run that was there. ``lock`` is the open lock file (``None`` in a child rank, whose parent holds it);
+    ``created``: the folder did not exist before this claim."""
 
     path: Path
     run_id: str
     resumed: bool
     lock: IO[str] | None
+    created: bool = False
 
 
 _CLAIMED: dict[Path, RunFolder] = {}
@@ -93,6 +96,7 @@ def claim_run_folder(folder: str | os.PathLike, kind: str, resume: bool = False)
     if is_child_rank():
         record = _read_record(path)
         return RunFolder(path, record["run_id"] if record else new_run_id(), resume, None)
+    created = not path.exists()
     try:
         path.mkdir(parents=True, exist_ok=True)
         lock = open(path / LOCK_FILE, "a+")  # noqa: SIM115 (held open for the life of the run)
@@ -113,6 +117,7 @@ def claim_run_folder(folder: str | os.PathLike, kind: str, resume: bool = False)
     except BaseException:
         lock.close()
         raise
+    claimed.created = created
     _CLAIMED[path] = claimed
     return claimed
 
@@ -126,8 +131,10 @@ def release_run_folder(folder: str | os.PathLike) -> None:
 
 def abandon_run_folder(folder: str | os.PathLike) -> None:
     """Release a folder this process claimed for a new run that ended before producing anything (a config error,
-    a refused checkpoint): its ``run.json`` goes too, so the corrected command may use the folder. A resumed run,
-    or one that wrote anything beyond :data:`BOOKKEEPING` and ``*.log`` files, keeps its record."""
+    a refused checkpoint, a missing data root): its ``run.json`` goes too, so the corrected command may use the
+    folder, and a folder this claim created goes altogether (a failed check leaves nothing behind; the error was
+    printed on the console). A resumed run, or one that wrote anything beyond :data:`BOOKKEEPING` and ``*.log``
+    files, keeps its record."""
     path = Path(folder).resolve()
     claimed = _CLAIMED.get(path)
     if claimed is None or claimed.lock is None:
@@ -135,6 +142,8 @@ def abandon_run_folder(folder: str | os.PathLike) -> None:
     produced = [p for p in path.iterdir() if p.name not in BOOKKEEPING and p.suffix != ".log"]
     if not claimed.resumed and not produced:
         (path / RUN_FILE).unlink(missing_ok=True)
+        if claimed.created:
+            shutil.rmtree(path, ignore_errors=True)
     release_run_folder(path)
 
 

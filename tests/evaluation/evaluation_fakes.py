@@ -69,7 +69,8 @@ def write_fake_run(folder: Path, task: str, skill: float, seed: int = 0) -> Path
     validation = synthetic_table(task, skill=skill, seed=seed + 100)  # the operating point is chosen on it
     point = choose_operating_point(validation, AlarmPolicy(), cap_per_hour=1.0, split="val")
     run = RunInfo(name=folder.name, task=task_of(task), threshold=0.5,
-                  extra={"cost": {"parameters": 1000 if task == "binary" else 5000, "gflops_per_window": 0.1,
+                  extra={"split": "test",
+                         "cost": {"parameters": 1000 if task == "binary" else 5000, "gflops_per_window": 0.1,
                                   "cpu_latency_ms_per_window": 1.0}}, alarm=point.policy, operating_point=point)
     write_evaluation(table, run, folder, n_boot=50)
     return folder

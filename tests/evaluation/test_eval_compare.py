@@ -51,7 +51,8 @@ def test_in_domain_next_to_cross_domain_keeps_each_ci_and_pairs_nothing(fake_run
     difference = table["bilstm − resnet3d101"]
     assert difference["window AUROC [95% CI]"] == "no shared videos (other data): not paired"
     assert "[" in table.loc["window AUROC [95% CI]", "resnet3d101"]  # its own CI stays
-    assert table.loc["evaluated on", "resnet3d101"] == "data=ccd" and table.loc["evaluated on", "bilstm"] == "—"
+    assert table.loc["evaluated on", "resnet3d101"] == "test split of data=ccd"
+    assert table.loc["evaluated on", "bilstm"] == "test split of the training data set"  # the split, never "training"
 
 
 def test_comparison_rows_name_each_convention(fake_runs):
@@ -93,8 +94,12 @@ def test_compare_script_writes_report(fake_runs, tmp_path):
     fake_runs()
     out = tmp_path / "out"
     proc = subprocess.run([sys.executable, "scripts/compare.py", f"runs=[{tmp_path / 'runs'}]", f"hydra.run.dir={out}",
-                           "n_boot=50", "wandb.enabled=false"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+                           "n_boot=50", "wandb.mode=offline"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    console = proc.stdout + proc.stderr
+    assert "wandb:" not in console and "logged to the offline wandb run" in console  # one line of ours, not wandb's 7
+    log = (out / "compare.log").read_text()  # the job log holds what the console showed
+    assert "| window AUROC [95% CI] |" in log and "Headline metrics:" in log and "window AUROC" in log
     report = (out / "comparison.md").read_text()
     assert "| window AUROC [95% CI] |" in report and "bilstm − resnet3d101" in report
     for figure in ("roc_pr", "deployment_curve", "reliability", "confusion_matrices", "timelines"):

@@ -89,7 +89,14 @@ def test_checkpoints_record_the_training_clip_span_and_the_predictor_reports_it(
     predictor = Predictor.from_checkpoint(best)
     assert predictor.train_clip_span_s == span and predictor.window_span_s == pytest.approx(0.4)
     assert f"trained on clips spanning {span['min']:.1f}-{span['max']:.1f} s" in predictor.describe()
-    assert "a streamed window spans 0.4 s" in caplog.text  # 4 consecutive frames at 10 fps: told, not hidden
+    assert "a streamed window spans" not in caplog.text  # loading (eval.py, export) changes no answer: not said
+    assert predictor.span_mismatch().endswith("Fix: read them against eval.py's sliding scores, not its clip metrics "
+                                              "(eval.py settings.scoring=clips scores the clips it was trained on); to "
+                                              "stream what it learned, train it on consecutive frames "
+                                              "(model.inputs.sampler=window)")
+    frames = [(np.zeros((16, 16, 3), np.uint8), i / 10) for i in range(3)]
+    list(predictor.stream(frames, backend=None)) + list(predictor.stream(frames))  # where windows are scored: once
+    assert caplog.text.count("a streamed window spans 0.4 s (4 consecutive frames at 10 fps)") == 1
 
 
 def source_of(root: Path, video_id: str) -> Path:

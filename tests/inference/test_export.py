@@ -290,3 +290,54 @@ def test_the_operating_point_travels_from_checkpoint_to_predictor_and_export(tmp
     with pytest.raises(CheckpointError, match=r"tiny.ckpt: stored riskvision_operating_point.policy.rule: alarm "
                                               r"min_on_s=-1.0 is not a number >= 0"):
         Predictor.from_checkpoint(ckpt)
+
+
+def test_auto_runs_onnxruntime_on_a_cpu_from_a_cached_export_and_leaves_nothing_in_tmp(tmp_path, monkeypatch, caplog):
+    """backend=auto (the default): onnxruntime on a CPU at fp32, exported once into the export cache (not a
+    91 MB /tmp/riskvision-onnx-* folder per run), reused by the next predictor; the log says which backend runs."""
+    from riskvision.inference import backend_choice
+    from riskvision.inference.backends import TorchBackend
+
+    monkeypatch.delenv(backend_choice.BACKEND_ENV, raising=False)
+    monkeypatch.setenv(backend_choice.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    ckpt = make_checkpoint(tmp_path / "bilstm", BILSTM)
+    frames = [(np.full((32, 32, 3), 10 * i, np.uint8), i / 10) for i in range(12)]
+    reference = [r.p_crash for r in Predictor.from_checkpoint(ckpt, backend="torch").stream(frames)]
+    with caplog.at_level("INFO", logger="riskvision.inference.predictor"):
+        auto = Predictor.from_checkpoint(ckpt)
+        assert isinstance(auto.make_backend(), OnnxBackend)
+    assert "Inference backend: onnxruntime (installed, CPU, fp32" in caplog.text
+    assert auto.export_dir == backend_choice.onnx_cache_dir(ckpt)
+    assert auto.export_dir.parent.parent == tmp_path / "cache"
+    assert sorted(p.name for p in auto.export_dir.parent.iterdir()) == [auto.export_dir.name]  # no half-written one
+    assert list((tmp_path / "tmp").iterdir()) == []
+    assert np.allclose([r.p_crash for r in auto.stream(frames)], reference, atol=TOLERANCE)
+    stamp = (auto.export_dir / "preprocessing.json").stat().st_mtime_ns
+    monkeypatch.setattr("riskvision.inference.export.export_onnx", lambda *a, **k: pytest.fail("exported twice"))
+    Predictor.from_checkpoint(ckpt).make_backend()  # the cached export is reused
+    assert (auto.export_dir / "preprocessing.json").stat().st_mtime_ns == stamp
+    shutil.rmtree(auto.export_dir)
+
+    def broken_export(*args, **kwargs):
+        raise RuntimeError("the exporter cannot trace this net")
+
+    monkeypatch.setattr("riskvision.inference.export.export_onnx", broken_export)
+    with caplog.at_level("WARNING", logger="riskvision.inference.predictor"):  # export fails: torch, and it says so
+        assert isinstance(Predictor.from_checkpoint(ckpt).make_backend(), TorchBackend)
+    assert "Inference backend: torch instead of onnxruntime (the ONNX export failed" in caplog.text
+
+
+@pytest.mark.parametrize(("device", "precision", "env", "expected"), [
+    ("cuda", "fp32", None, "torch"), ("cpu", "bf16", None, "torch"), ("cpu", "fp32", "torch", "torch"),
+    ("cuda", "fp32", "onnxruntime", "onnxruntime"),
+])
+def test_choose_backend_rule(monkeypatch, device, precision, env, expected):
+    from riskvision.inference.backend_choice import BACKEND_ENV, choose_backend
+
+    monkeypatch.delenv(BACKEND_ENV, raising=False)
+    if env:
+        monkeypatch.setenv(BACKEND_ENV, env)
+    backend, why = choose_backend(device, precision)
+    assert backend == expected and why

@@ -112,15 +112,20 @@ def test_command_line_scores_good_videos_and_fails_on_bad_ones(binary_run, files
     for stem in ("clip", "odd"):  # the good ones are still written, completely
         assert (out / f"{stem}.csv").is_file() and (out / f"{stem}_timeline.png").stat().st_size > 1000
     assert not list(out.glob(".*.tmp")) and not list(out.glob("*.partial")) and not list(out.glob("bad*"))
-    summary = [line for line in proc.stdout.splitlines() if line.startswith("clip.mp4: 30 results over 2.9 s")]
+    # one summary table at the end (a row per source, the failures last), not lines per source along the way
+    lines = (proc.stdout + proc.stderr).splitlines()
+    start = next(k for k, line in enumerate(lines) if "Summary: 2 source(s) scored, 2 failed; alarm" in line)
     threshold = stored_threshold(files["binary"])
-    rule = f"(alarm on when smoothed P(crash) >= {threshold:.2f} for 0 s, off below {threshold:.2f})"
-    assert len(summary) == 1 and rule in summary[0], proc.stdout
+    assert f"alarm on when smoothed P(crash) >= {threshold:.2f} for 0 s, off below {threshold:.2f}" in lines[start]
+    assert lines[start + 1].split()[:3] == ["source", "results", "seconds"]
+    row = next(line for line in lines[start + 2:start + 4] if line.startswith("clip.mp4 "))
     table = pd.read_csv(out / "clip.csv")
     first = table.query("alarm")["time_s"].iloc[0]
-    assert f"alarm on at {first:.1f} s" in summary[0]
     best = table["p_crash"].idxmax()
-    assert f"max P(crash) {table['p_crash'][best]:.3f} at {table['time_s'][best]:.1f} s" in summary[0]
+    assert row.split()[1:3] == ["30", "2.9"] and f"{first:.1f}" in row.split()
+    assert f"{table['p_crash'][best]:.3f} at {table['time_s'][best]:.1f} s" in row
+    assert sum("FAILED" in line and "bad.mp4" in line for line in lines[start:]) == 1
+    assert not [line for line in lines if "clip.mp4: 30 results over" in line]  # no per-source summary line
     log = (out / "predict_video.log").read_text()
     assert "clip.mp4: 90 frames received (30 fps) -> 30 results at 10 fps, 2.9 s of video scored" in log
     assert "x real time" in log and "0 frames dropped" in log

@@ -21,7 +21,7 @@ from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
 from riskvision.evaluation.bootstrap import paired_bootstrap_diff, shared_videos  # noqa: E402
 from riskvision.evaluation.calibration import reliability_table  # noqa: E402
 from riskvision.evaluation.ranking import auroc, average_precision  # noqa: E402
-from riskvision.evaluation.summary import CI_METRICS, ci_statistics  # noqa: E402
+from riskvision.evaluation.summary import CI_METRICS, TRAINING_DATA, ci_statistics, scored_unit  # noqa: E402
 from riskvision.evaluation.table import read_predictions, real_windows, spanned_windows  # noqa: E402
 from riskvision.figure_style import ANOMALY_SPAN, GRID, THRESHOLD_LINE, WARNING_SPAN  # noqa: E402
 from riskvision.files import atomic_write  # noqa: E402
@@ -179,20 +179,39 @@ def _probe(metrics: dict[str, Any], probe: str) -> str:
     return f"{_number(values['window_auroc'])} (drop {_number(values['drop_window_auroc'])}{interval})"
 
 
+def _scored_unit(metrics: dict[str, Any]) -> str:
+    """What one scored row is: a sliding window (with its step) or one of the model's own test clips."""
+    run = metrics.get("run") or {}
+    if scored_unit(run) == "clip":
+        return "clip (the model's own clips)"
+    step = run.get("step") or 1
+    return "window (one ending at every frame)" if step == 1 else f"window (one ending at every {step}th frame)"
+
+
+def _evaluated_on(metrics: dict[str, Any]) -> str:
+    """The split and the data set the numbers come from: ``test split of the training data set`` or
+    ``test split of data=ccd``."""
+    run = metrics.get("run") or {}
+    data = run.get("data")
+    data = "the training data set" if data in (None, TRAINING_DATA) else data
+    return f"{run.get('split') or '?'} split of {data}"
+
+
 MINMAX_ROW = "DoTA frame AUC, per-video min-max (DoTA convention) [95% CI]"
 #: (row label, formatter of one run's metrics.json) in table order.
 ROWS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("task", lambda m: str(_get(m, "run.task"))),
-    ("own task: F1 at tuned threshold (binary)", lambda m: _number(_get(m, "own_task.f1"))),
-    ("own task: macro-F1 (3-class)", lambda m: _number(_get(m, "own_task.f1_macro"))),
-    ("own task: accuracy", lambda m: _number(_get(m, "own_task.accuracy"))),
-    ("P(crash) threshold", lambda m: _number(_get(m, "run.threshold"), 2)),
+    ("own task: F1 per scored unit at the validation-tuned threshold (binary)",
+     lambda m: _number(_get(m, "own_task.f1"))),
+    ("own task: macro-F1 per scored unit (3-class)", lambda m: _number(_get(m, "own_task.f1_macro"))),
+    ("own task: accuracy per scored unit", lambda m: _number(_get(m, "own_task.accuracy"))),
+    ("P(crash) threshold (tuned on the validation split)", lambda m: _number(_get(m, "run.threshold"), 2)),
     ("window AUROC [95% CI]", lambda m: _with_ci(_get(m, "ci.window_auroc"))),
     ("window AP [95% CI]", lambda m: _with_ci(_get(m, "ci.window_ap"))),
-    ("window F1", lambda m: _number(_get(m, "common.window.f1"))),
+    ("window F1 (P(crash) >= threshold)", lambda m: _number(_get(m, "common.window.f1"))),
     ("video AUROC [95% CI]", lambda m: _with_ci(_get(m, "ci.video_auroc"))),
     ("video AP [95% CI]", lambda m: _with_ci(_get(m, "ci.video_ap"))),
-    ("video F1", lambda m: _number(_get(m, "common.video.f1"))),
+    ("video F1 (a video's highest P(crash) >= threshold)", lambda m: _number(_get(m, "common.video.f1"))),
     ("DoTA frame AUC [95% CI]", lambda m: _with_ci(_get(m, "ci.frame_auc"))),
     (MINMAX_ROW, lambda m: _with_ci(_get(m, "ci.frame_auc_minmax"))),
     ("anticipation AP, riskvision convention", lambda m: _number(_get(m, "anticipation.ap"))),
@@ -214,16 +233,17 @@ ROWS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("threshold at the false-alarm cap on test", _capped_threshold),
     ("recall at the false-alarm cap [95% CI]", lambda m: _with_ci(_get(m, "deployment.at_cap.recall"))),
     ("mTTA (s) at the false-alarm cap [95% CI]", lambda m: _with_ci(_get(m, "deployment.at_cap.mtta"))),
-    ("Brier score", lambda m: _number(_get(m, "calibration.brier"))),
-    ("ECE (15 bins)", lambda m: _number(_get(m, "calibration.ece"))),
+    ("Brier score (windows)", lambda m: _number(_get(m, "calibration.brier"))),
+    ("ECE (windows, 15 bins)", lambda m: _number(_get(m, "calibration.ece"))),
     ("probe shuffled: window AUROC", lambda m: _probe(m, "shuffled")),
     ("probe repeated: window AUROC", lambda m: _probe(m, "repeated")),
     ("source probe: DoTA-vs-BDD AUROC, quiet windows", lambda m: _number(_get(m, "source_probe.auroc"))),
     ("parameters (M)", lambda m: _number((_get(m, "run.cost.parameters") or np.nan) / 1e6, 2)),
     ("GFLOPs / window", lambda m: _number(_get(m, "run.cost.gflops_per_window"), 2)),
     ("CPU latency (ms / window)", lambda m: _number(_get(m, "run.cost.cpu_latency_ms_per_window"), 1)),
+    ("scored unit", _scored_unit),
     ("windows / videos scored", lambda m: f"{_get(m, 'counts.windows')} / {_get(m, 'counts.videos')}"),
-    ("evaluated on", lambda m: str(_get(m, "run.data") or "—")),
+    ("evaluated on", _evaluated_on),
 ]
 CI_ROW = {"window_auroc": "window AUROC [95% CI]", "window_ap": "window AP [95% CI]",
           "video_auroc": "video AUROC [95% CI]", "video_ap": "video AP [95% CI]", "frame_auc": "DoTA frame AUC [95% CI]",
@@ -299,10 +319,42 @@ def to_markdown(table: pd.DataFrame) -> str:
 # spans, thresholds and grids in the style predict_video's timelines share (riskvision.figure_style)
 
 
-def roc_pr_figure(runs: Sequence[Run]) -> plt.Figure:
+#: Points of the grids the ROC / PR bands are drawn on (false positive rate, recall).
+CURVE_GRID = np.linspace(0, 1, 101)
+
+
+def curve_bands(labels: np.ndarray, scores: np.ndarray, videos: np.ndarray, n_boot: int = 200,
+                seed: int = 0) -> dict[str, np.ndarray]:
+    """Percentile bootstrap 95% bands over videos (the unit the CIs of metrics.json resample) of the ROC curve
+    (true positive rate at each false positive rate of :data:`CURVE_GRID`) and the precision-recall curve
+    (interpolated precision, the highest precision at a recall at least as high, at each recall of the grid).
+    Resamples with one class only are skipped. Returns ``tpr_low/high`` and ``precision_low/high``, each [101]."""
+    rng = np.random.default_rng(seed)
+    ids, index = np.unique(videos, return_inverse=True)
+    rows_of = [np.flatnonzero(index == k) for k in range(len(ids))]
+    tprs, precisions = [], []
+    for _ in range(n_boot):
+        rows = np.concatenate([rows_of[k] for k in rng.integers(0, len(ids), len(ids))])
+        y, p = labels[rows], scores[rows]
+        if y.min() == y.max():
+            continue
+        fpr, tpr, _ = roc_curve(y, p)
+        tprs.append(np.interp(CURVE_GRID, fpr, tpr))
+        precision, recall, _ = precision_recall_curve(y, p)
+        envelope = np.maximum.accumulate(precision)  # recall falls along the arrays: best precision at >= recall
+        precisions.append(np.interp(CURVE_GRID, recall[::-1], envelope[::-1]))
+    if not tprs:
+        nan = np.full(len(CURVE_GRID), np.nan)
+        return {"tpr_low": nan, "tpr_high": nan, "precision_low": nan, "precision_high": nan}
+    tpr_low, tpr_high = np.percentile(tprs, [2.5, 97.5], axis=0)
+    precision_low, precision_high = np.percentile(precisions, [2.5, 97.5], axis=0)
+    return {"tpr_low": tpr_low, "tpr_high": tpr_high, "precision_low": precision_low, "precision_high": precision_high}
+
+
+def roc_pr_figure(runs: Sequence[Run], n_boot: int = 200, seed: int = 0) -> plt.Figure:
     """ROC and precision-recall curves of window P(crash) vs ``crash``, one colour per run, its AUROC / AP in the
-    legend (the definitions metrics.json uses), the chance diagonal and each run's chance precision (its fraction
-    of crash windows)."""
+    legend (the definitions metrics.json uses), each curve's 95% band (:func:`curve_bands`: ``n_boot`` bootstrap
+    resamples of the videos), the chance diagonal and each run's chance precision (its fraction of crash windows)."""
     fig, (roc_ax, pr_ax) = plt.subplots(1, 2, figsize=(11, 4.8))
     for k, run in enumerate(runs):
         real = real_windows(run.table)
@@ -311,17 +363,22 @@ def roc_pr_figure(runs: Sequence[Run]) -> plt.Figure:
         labels, scores = real["crash"].to_numpy(int), real["p_crash"].to_numpy(float)
         fpr, tpr, _ = roc_curve(labels, scores)
         precision, recall, _ = precision_recall_curve(labels, scores)
+        bands = curve_bands(labels, scores, real["video_id"].to_numpy(), n_boot, seed)
         roc_ax.plot(fpr, tpr, color=f"C{k}", label=f"{run.name} (AUROC {auroc(scores, labels):.3f})")
+        roc_ax.fill_between(CURVE_GRID, bands["tpr_low"], bands["tpr_high"], color=f"C{k}", alpha=0.18, lw=0,
+                            label=f"{run.name}: 95% band ({n_boot} video resamples)")
         pr_ax.plot(recall, precision, color=f"C{k}", label=f"{run.name} (AP {average_precision(scores, labels):.3f})")
+        pr_ax.fill_between(CURVE_GRID, bands["precision_low"], bands["precision_high"], color=f"C{k}", alpha=0.18,
+                           lw=0, label=f"{run.name}: 95% band")
         pr_ax.axhline(labels.mean(), color=f"C{k}", ls=":", lw=1, label=f"chance: crash fraction {labels.mean():.2f}")
     roc_ax.plot([0, 1], [0, 1], "k:", lw=0.8, label="chance")
-    roc_ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC, window P(crash)",
-               xlim=(0, 1), ylim=(0, 1.01))
-    pr_ax.set(xlabel="recall", ylabel="precision", title="Precision-recall, window P(crash)", xlim=(0, 1),
-              ylim=(0, 1.01))
+    roc_ax.set(xlabel="false positive rate (windows)", ylabel="true positive rate (windows)",
+               title="ROC, window P(crash)", xlim=(0, 1), ylim=(0, 1.01))
+    pr_ax.set(xlabel="recall (windows)", ylabel="precision (windows)", title="Precision-recall, window P(crash)",
+              xlim=(0, 1), ylim=(0, 1.01))
     for ax in (roc_ax, pr_ax):
         ax.grid(**GRID)
-        ax.legend(fontsize=8, loc="lower right" if ax is roc_ax else "lower left")
+        ax.legend(fontsize=7, loc="lower right" if ax is roc_ax else "lower left")
     return fig
 
 
@@ -417,10 +474,20 @@ def _confusion(run: Run) -> tuple[np.ndarray, list[str]]:
     return np.array([[own["tn"], own["fp"]], [own["fn"], own["tp"]]]), ["no crash", "crash"]
 
 
+def _decision_rule(run: Run) -> str:
+    """How a run's own task decides, for the confusion matrix's title."""
+    threshold = run.metrics["run"].get("threshold")
+    if "confusion_matrix" in run.metrics["own_task"] or threshold is None:
+        return "argmax class"
+    return f"P(crash) >= {float(threshold):.2f} (tuned on validation)"
+
+
 def confusion_figure(runs: Sequence[Run]) -> plt.Figure:
-    """Each run's confusion matrix of its own task (rows true, columns predicted): colour = the fraction of the
-    true class (rows sum to 1, with a colour bar), each cell's count and row percentage written in it."""
-    fig, axes = plt.subplots(1, len(runs), figsize=(4.8 * len(runs), 4.2), squeeze=False)
+    """Each run's confusion matrix of its own task (rows true, columns predicted, one count per scored window):
+    colour = the fraction of the true class (rows sum to 1, with a colour bar), each cell's count and row
+    percentage written in it, the decision rule (the threshold) in the title. Constrained layout keeps each axis
+    label clear of the tick labels."""
+    fig, axes = plt.subplots(1, len(runs), figsize=(5.0 * len(runs) + 1.0, 4.6), squeeze=False, layout="constrained")
     image = None
     for ax, run in zip(axes[0], runs):
         matrix, names = _confusion(run)
@@ -429,36 +496,58 @@ def confusion_figure(runs: Sequence[Run]) -> plt.Figure:
         for (i, j), value in np.ndenumerate(matrix):
             ax.text(j, i, f"{value}\n{fractions[i, j]:.0%}", ha="center", va="center", fontsize=9,
                     color="white" if fractions[i, j] > 0.5 else "black")
-        ax.set(xticks=range(len(names)), yticks=range(len(names)), xticklabels=names, yticklabels=names,
-               xlabel="predicted", ylabel="true", title=run.name)
+        ax.set(xticks=range(len(names)), yticks=range(len(names)), xticklabels=names, yticklabels=names)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true", labelpad=8)
+        ax.set_title(f"{run.name}\n{_decision_rule(run)}", fontsize=10)
     if image is not None:
         fig.colorbar(image, ax=list(axes[0]), fraction=0.046, pad=0.04, label="fraction of the true class")
+    fig.suptitle("Own task, one count per scored window", fontsize=10)
     return fig
 
 
 def plot_confusion_matrices(runs: Sequence[Run], path: Path) -> Path:
     """:func:`confusion_figure` as a PNG."""
-    return _save(confusion_figure(runs), path, tight=False)
+    return _save(confusion_figure(runs), path, tight=False)  # constrained layout already
 
 
-def pick_videos(table: pd.DataFrame, per_class: int = 3) -> list[str]:
-    """The first ``per_class`` crash videos with an anomaly span and ``per_class`` normal videos (sorted ids)."""
+def pick_videos(table: pd.DataFrame, threshold: float, per_kind: int = 2) -> list[tuple[str, str]]:
+    """The most informative videos of a run, as ``(video_id, why)``: its ``per_kind`` worst misses (crash videos with
+    an anomaly span whose highest window P(crash) is lowest; "still detected" when it reaches ``threshold``), its
+    ``per_kind`` worst false alarms (normal videos with the highest; "no alarm" below ``threshold``), and one typical
+    hit (the detected crash video with the median highest P(crash)); ties
+    broken by id, so the choice is reproducible."""
     real = real_windows(table)
-    crash = sorted(spanned_windows(real)["video_id"].unique())
-    normal = sorted(real.loc[real["anomaly_start"] < 0, "video_id"].unique())
-    return crash[:per_class] + normal[:per_class]
+    peak = real.groupby("video_id")["p_crash"].max()
+    crash = peak[peak.index.isin(spanned_windows(real)["video_id"].unique())]
+    normal = peak[peak.index.isin(real.loc[real["anomaly_start"] < 0, "video_id"].unique())]
+
+    def order(values: pd.Series, ascending: bool) -> list[str]:
+        frame = values.rename("peak").reset_index().sort_values(["peak", "video_id"], ascending=[ascending, True])
+        return list(frame["video_id"])
+
+    misses = [(v, f"{'worst miss' if crash[v] < threshold else 'lowest-scored crash video (still detected)'}: "
+                  f"peak P(crash) {crash[v]:.2f}") for v in order(crash, True)[:per_kind]]
+    alarms = [(v, f"{'worst false alarm' if normal[v] >= threshold else 'highest-scored normal video (no alarm)'}: "
+                  f"peak P(crash) {normal[v]:.2f}") for v in order(normal, False)[:per_kind]]
+    hits = order(crash[crash >= threshold], True)
+    chosen = {v for v, _ in misses + alarms}
+    typical = [(v, f"typical hit: median peak P(crash) {crash[v]:.2f}") for v in hits[len(hits) // 2:][:1]
+               if v not in chosen]
+    return misses + alarms + typical
 
 
-def timelines_figure(runs: Sequence[Run], per_class: int = 3) -> plt.Figure:
-    """Per-video risk timelines: each run's P(crash) of the window ending at each frame against time (s), each
-    run's decision threshold (dashed; one line per distinct value), the annotated anomaly span (grey) and the
-    warning horizon (Warning-labelled frames, orange), all named in one legend above the plots."""
-    videos = pick_videos(runs[0].table, per_class)
-    fig, axes = plt.subplots(len(videos), 1, figsize=(10, 1.9 * max(len(videos), 1) + 0.6), squeeze=False,
+def timelines_figure(runs: Sequence[Run], per_kind: int = 2) -> plt.Figure:
+    """Per-video risk timelines of the most informative videos of the first run (:func:`pick_videos`: its worst
+    misses, worst false alarms and a typical hit, named in each title): each run's P(crash) of the window ending at
+    each frame against time (s), each run's decision threshold (dashed; one line per distinct value), the annotated
+    anomaly span (grey) and the warning horizon (Warning-labelled frames, orange), all in one legend above."""
+    thresholds = sorted({float(run.metrics["run"].get("threshold", 0.5)) for run in runs})
+    videos = pick_videos(runs[0].table, float(runs[0].metrics["run"].get("threshold", 0.5)), per_kind)
+    fig, axes = plt.subplots(len(videos), 1, figsize=(10, 1.9 * max(len(videos), 1) + 0.9), squeeze=False,
                              sharey=True)
     reals = [real_windows(run.table) for run in runs]
-    thresholds = sorted({float(run.metrics["run"].get("threshold", 0.5)) for run in runs})
-    for ax, video_id in zip(axes[:, 0], videos):
+    for ax, (video_id, why) in zip(axes[:, 0], videos):
         for k, (run, real) in enumerate(zip(runs, reals)):
             rows = real[real["video_id"] == video_id].sort_values("end_frame")
             ax.plot(rows["end_frame"] / rows["fps"], rows["p_crash"], color=f"C{k}", label=run.name)
@@ -467,7 +556,8 @@ def timelines_figure(runs: Sequence[Run], per_class: int = 3) -> plt.Figure:
         reference = reals[0][reals[0]["video_id"] == video_id]
         first = reference.iloc[0]
         _shade(ax, reference, first)
-        ax.set(ylim=(0, 1), ylabel="P(crash)", title=f"{video_id} ({first['source']}, {first['category']})")
+        ax.set(ylim=(0, 1), ylabel="P(crash)", title=f"{why} ({runs[0].name}) - {video_id} ({first['source']}, "
+                                                       f"{first['category']})")
         ax.title.set_fontsize(9)
         ax.grid(**GRID)
     axes[-1, 0].set_xlabel("time (s)")
@@ -475,15 +565,17 @@ def timelines_figure(runs: Sequence[Run], per_class: int = 3) -> plt.Figure:
     for ax in axes[:, 0]:
         for handle, label in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(label, handle)
+    fig.suptitle(f"The most informative test videos for {runs[0].name}: worst misses, worst false alarms, a typical "
+                 "hit", fontsize=10, y=1 - 0.08 / fig.get_figheight())
     fig.legend(handles.values(), handles.keys(), loc="upper center", ncol=min(len(handles), 6), fontsize=8,
-               frameon=False)
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / fig.get_figheight()))
+               frameon=False, bbox_to_anchor=(0.5, 1 - 0.35 / fig.get_figheight()))
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.6 / fig.get_figheight()))
     return fig
 
 
-def plot_timelines(runs: Sequence[Run], path: Path, per_class: int = 3) -> Path:
+def plot_timelines(runs: Sequence[Run], path: Path, per_kind: int = 2) -> Path:
     """:func:`timelines_figure` as a PNG."""
-    return _save(timelines_figure(runs, per_class), path, tight=False)
+    return _save(timelines_figure(runs, per_kind), path, tight=False)
 
 
 def _shade(ax: plt.Axes, rows: pd.DataFrame, first: pd.Series) -> None:
@@ -551,21 +643,28 @@ def _markdown_report(runs: Sequence[Run], table: pd.DataFrame, groups: pd.DataFr
               "## Breakdown (video level, P(crash) at each run's threshold)", "",
               "det = crash videos flagged, FA = normal videos flagged, AUROC = the group's crash videos against all "
               "normal videos, fAUC = DoTA frame AUC within the group.", "", to_markdown(groups), ""]
+    lines += ["## Figures", "",
+              "ROC / PR: window P(crash), 95% bands from 200 bootstrap resamples of the videos. Confusion matrices: "
+              "each model's own task, one count per scored window, at its decision rule. Timelines: the most "
+              f"informative videos for `{runs[0].name}` (its worst misses, worst false alarms and a typical hit, "
+              "named in each title), not the first ones by name.", ""]
     lines += [f"![{name}]({path.name})" for name, path in figures.items()]
     return "\n".join(lines) + "\n"
 
 
 def log_to_wandb(runs: Sequence[Run], outputs: dict[str, Path], out_dir: str | Path, project: str, name: str,
-                 mode: str = "offline") -> None:
+                 mode: str = "offline") -> Path:
     """One wandb run holding the comparison table (``out_dir/comparison.csv``) and every PNG of ``outputs``
-    (``mode``: ``offline`` never touches the network; ``online`` after ``wandb login``)."""
+    (``mode``: ``offline`` never touches the network; ``online`` after ``wandb login``); returns the run's folder.
+    wandb's own console lines are silenced (the caller logs one line naming the folder)."""
     import wandb
 
     table = pd.read_csv(Path(out_dir) / "comparison.csv")
     run = wandb.init(project=project, name=name, mode=mode, dir=str(out_dir), job_type="compare",
-                     config={"runs": [str(r.folder) for r in runs]})
+                     config={"runs": [str(r.folder) for r in runs]}, settings=wandb.Settings(silent=True))
     try:
         run.log({"comparison": wandb.Table(dataframe=table.astype(str)),
                  **{key: wandb.Image(str(path)) for key, path in outputs.items() if path.suffix == ".png"}})
     finally:
         run.finish()
+    return Path(run.dir).parent

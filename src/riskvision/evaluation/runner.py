@@ -22,7 +22,7 @@ from riskvision.evaluation.deployment import choose_operating_point
 from riskvision.evaluation.predict import (
     measure_cost, predict_table, predict_table_per_frame, run_info, write_evaluation,
 )  # fmt: skip
-from riskvision.evaluation.summary import headline
+from riskvision.evaluation.summary import TRAINING_DATA, headline
 from riskvision.inference.predictor import Predictor
 from riskvision.models import FrameFeatureNet
 from riskvision.progress import ProgressLine
@@ -164,10 +164,6 @@ def evaluate_module(module: Any, datamodule: Any, out_dir: str | Path, settings:
     return metrics
 
 
-#: metrics.json's ``run.data`` of an evaluation on the data the checkpoint was trained on (``data=<group>`` otherwise).
-TRAINING_DATA = "the training data"
-
-
 def run_config(stored: Mapping[str, Any], overrides: DictConfig, data_group: str | None) -> DictConfig:
     """A checkpoint's stored run config with the command line's over it: this machine's ``paths`` replace the
     stored ones; a chosen ``data=`` group (``data_group``) replaces the stored data config (its interpolations
@@ -199,6 +195,8 @@ def evaluate_checkpoint(ckpt_path: str | Path, overrides: DictConfig, data_group
     checkpoint = load_checkpoint(ckpt_path, trusted_targets)
     run = run_config(checkpoint[CONFIG_KEY], overrides, data_group)
     predictor = Predictor.from_run(checkpoint, run, str(ckpt_path))
+    if settings.scoring == "sliding" and predictor.span_mismatch():  # it changes what the sliding scores mean
+        log.warning(predictor.span_mismatch())
     datamodule = instantiate_data(run.data)
     own_data = stored_data(data_group)  # False: cross-dataset, another data= group
     if own_data:  # the checkpoint's paths may be read, never written (riskvision.trust)

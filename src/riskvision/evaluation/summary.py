@@ -29,8 +29,8 @@ if TYPE_CHECKING:  # type hints only: riskvision.tasks imports riskvision.evalua
     from riskvision.tasks import Task
 
 __all__ = [
-    "CI_METRICS", "RunInfo", "breakdown", "ci_statistics", "compute_metrics", "headline", "in_anomaly", "jsonable",
-    "probe_metrics", "source_probe",
+    "CI_METRICS", "TRAINING_DATA", "RunInfo", "breakdown", "ci_statistics", "compute_metrics", "headline", "in_anomaly",
+    "jsonable", "probe_metrics", "scored_unit", "source_probe",
 ]  # fmt: skip
 
 #: Metrics given a per-video bootstrap CI (and a paired difference in the comparison).
@@ -210,9 +210,20 @@ def compute_metrics(table: pd.DataFrame, run: RunInfo, n_boot: int = 1000, seed:
     }  # fmt: skip
 
 
+#: metrics.json's ``run.data`` of an evaluation on the data the checkpoint was trained on (``data=<group>`` otherwise).
+TRAINING_DATA = "the training data"
+
+
+def scored_unit(run: Mapping[str, Any]) -> str:
+    """What one row of a run's predictions table is, for labels: ``window`` (sliding scoring: a window ending at
+    every ``step``-th frame) or ``clip`` (``scoring=clips``: the model's own validation / test clips)."""
+    return "clip" if run.get("scoring") == "clips" else "window"
+
+
 def headline(metrics: Mapping[str, Any]) -> str:
     """The line a run ends with, from its ``metrics.json`` contents: split, counts, the task's F1 (macro-F1 for
-    3 classes), window and video AUROC with their 95% CIs, frame AUC and mean time-to-accident."""
+    3 classes) named with its unit (per scored window or clip) and, for a binary task, its precision, recall and
+    threshold; window and video AUROC with their 95% CIs, frame AUC and mean time-to-accident."""
 
     def ci(name: str) -> str:
         entry = metrics["ci"].get(name) or {}
@@ -222,13 +233,19 @@ def headline(metrics: Mapping[str, Any]) -> str:
         return f"{value:.3f}" + (f" [{low:.3f}, {high:.3f}]" if low is not None and high is not None else "")
 
     run, counts, own = metrics["run"], metrics["counts"], metrics["own_task"]
-    f1 = ("macro-F1", own.get("f1_macro")) if "f1_macro" in own else ("F1", own.get("f1"))
+    unit = scored_unit(run)
+    if "f1_macro" in own:
+        f1 = f"{unit} macro-F1 {own['f1_macro']:.3f}" if own["f1_macro"] is not None else f"{unit} macro-F1 n/a"
+    elif own.get("f1") is not None:
+        f1 = (f"{unit} F1 {own['f1']:.3f} (precision {own.get('precision', math.nan):.3f}, recall "
+              f"{own.get('recall', math.nan):.3f} at threshold {run.get('threshold', math.nan):.2f})")
+    else:
+        f1 = f"{unit} F1 n/a"
     mtta = metrics["anticipation"].get("mtta")
-    parts = [f"{run.get('name')} on {run.get('split')}: {counts['windows']:,} windows of {counts['videos']} videos "
-             f"({counts['crash_videos']} crash)",
-             f"{f1[0]} {f1[1]:.3f}" if f1[1] is not None else f"{f1[0]} n/a",
-             f"window AUROC {ci('window_auroc')}", f"video AUROC {ci('video_auroc')}", f"frame AUC {ci('frame_auc')}",
-             f"mTTA {mtta:.2f} s" if mtta is not None else "mTTA n/a"]
+    parts = [f"{run.get('name')} on the {run.get('split')} split: {counts['windows']:,} {unit}s of "
+             f"{counts['videos']} videos ({counts['crash_videos']} crash)",
+             f1, f"window AUROC {ci('window_auroc')}", f"video AUROC {ci('video_auroc')}",
+             f"frame AUC {ci('frame_auc')}", f"mTTA {mtta:.2f} s" if mtta is not None else "mTTA n/a"]
     return " | ".join(parts)
 
 

@@ -18,6 +18,7 @@ the others still run, and the command exits 1 with the list.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -39,10 +40,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--format", choices=FORMATS, default="csv")
     parser.add_argument("--step", type=int, default=1, help="a result every step-th target-rate frame")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--backend", choices=Predictor.BACKENDS, default="torch")
+    parser.add_argument("--backend", choices=Predictor.BACKENDS, default="auto",
+                        help="auto (default): onnxruntime on a CPU when installed (exported once, cached), else torch")
     parser.add_argument("--precision", choices=Predictor.PRECISIONS, default="fp32", help="torch backend only")
     parser.add_argument("--onnx", default=None, help="an export folder (scripts/export.py) for --backend "
-                                                     "onnxruntime (default: exported into a temporary folder)")
+                                                     "onnxruntime (default: exported once into the export cache)")
     parser.add_argument("--fps", type=float, default=10.0, help="frame rate of frame folders")
     parser.add_argument("--trusted-targets", nargs="*", default=[], help="classes beyond riskvision's own the "
                                                                         "checkpoint's stored config may build")
@@ -84,6 +86,8 @@ def _policy(args: argparse.Namespace) -> AlarmPolicy | None:
 def main(argv: Sequence[str] | None = None) -> int:
     """The console command; returns the exit code (0: every source scored, 1: some failed, 2: unusable setup)."""
     args = _parser().parse_args(argv)
+    # the run's log lines (which backend runs and why, each source's speed) on stderr; --quiet keeps the warnings
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s", stream=sys.stderr)
     try:
         report = predict_videos(
             args.checkpoint, args.sources, args.out, step=args.step, device=args.device, overlay=args.overlay,
@@ -95,11 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError, RuntimeError) as error:
         print(f"Error: {error}", file=sys.stderr)
         return 2
-    for result in report.results:
-        print(f"{result.source}: {result.rows} results -> {result.outputs['results']}", file=sys.stderr)
+    print(f"{report.table()}\nOutputs in {args.out}", file=sys.stderr)  # one row per source, failures last
     if report.failures:
-        print(f"{len(report.failures)} source(s) failed:\n" +
-              "\n".join(f"  {spec}: {message}" for spec, message in report.failures), file=sys.stderr)
         return 1
     return 0
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
@@ -44,7 +44,7 @@ from riskvision.inference.stream import StreamResult, TimestampResampler
 from riskvision.video_io import Mp4Writer
 
 __all__ = ["FORMATS", "OverlayWriter", "RESULT_COLUMNS", "ResultWriter", "Summary", "display_size", "draw_label",
-           "read_results", "result_row", "results_table", "write_stream_timeline"]
+           "level_spans", "read_results", "result_row", "results_table", "summary_table", "write_stream_timeline"]
 
 FORMATS = ("csv", "jsonl")
 #: The columns of a results file; ``prob_*`` stands for the task's probability columns.
@@ -145,6 +145,16 @@ class Summary:
                 self.on_s += event.time_s - self.on_since
                 self.on_since = None
 
+    def row(self, name: str) -> tuple[str, ...]:
+        """The source's row of :func:`summary_table`: name, results, seconds, max P(crash) and when, first alarm,
+        alarms, seconds the alarm was on."""
+        if not self.count:
+            return (name, "0", "-", "-", "-", "0", "-")
+        on_s = self.on_s + (self.last_s - self.on_since if self.on_since is not None else 0.0)
+        first = f"{self.first_on:.1f}" if self.first_on is not None else "none"
+        return (name, str(self.count), f"{self.last_s:.1f}", f"{self.max_p:.3f} at {self.max_at:.1f} s", first,
+                str(self.alarms), f"{on_s:.1f}")
+
     def line(self, name: str, alarm: Alarm) -> str:
         """``name: 30 results over 2.9 s; max P(crash) 0.83 at 2.1 s; alarm on at 1.5 s (1 alarm, on 0.8 s)
         (alarm on when smoothed P(crash) >= 0.45 for 0.5 s, off below 0.36)``."""
@@ -155,6 +165,24 @@ class Summary:
                   if self.first_on is not None else "no alarm")
         return (f"{name}: {self.count} results over {self.last_s:.1f} s; max P(crash) {self.max_p:.3f} at "
                 f"{self.max_at:.1f} s; {alarms} (alarm {alarm.describe()})")
+
+
+SUMMARY_HEADER = ("source", "results", "seconds", "max P(crash)", "first alarm (s)", "alarms", "alarm on (s)")
+
+
+def summary_table(rows: Sequence[tuple[str, ...]], alarm_rule: str, failures: Sequence[tuple[str, str]] = ()) -> str:
+    """The table a predict_video run ends with: one row per scored source (:meth:`Summary.row`), the alarm rule,
+    then the sources that failed with their reasons."""
+    widths = [max(len(str(cells[k])) for cells in [SUMMARY_HEADER, *rows]) for k in range(len(SUMMARY_HEADER))]
+
+    def fmt(cells: tuple[str, ...]) -> str:
+        return "  ".join(str(cell).ljust(width) if k == 0 else str(cell).rjust(width)
+                         for k, (cell, width) in enumerate(zip(cells, widths)))
+
+    lines = [f"Summary: {len(rows)} source(s) scored, {len(failures)} failed; alarm {alarm_rule}",
+             fmt(SUMMARY_HEADER), *(fmt(cells) for cells in rows)]
+    lines += [f"FAILED {source}: {message}" for source, message in failures]
+    return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------------------- timeline
@@ -178,9 +206,10 @@ def _timeline_axes(path: Path, height: float, legend_fontsize: int) -> Iterator:
     try:
         yield ax
         ax.grid(**GRID)
-        ax.legend(loc="upper left", fontsize=legend_fontsize, ncol=4)
+        # below the axes, so that it covers neither the curves nor the level strip along the top
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=legend_fontsize, ncol=5, frameon=False)
         fig.tight_layout()
-        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
     finally:
         plt.close(fig)
 
@@ -210,13 +239,27 @@ def write_stream_timeline(path: Path, table: pd.DataFrame, predictor: Predictor,
             ax.axhline(alarm.off, **THRESHOLD_OFF_LINE, label=f"off {alarm.off:.2f}")
         ax.fill_between(times, 0, 1, where=table["alarm"].astype(bool).to_numpy(), color="red", alpha=0.10,
                         step="post", label="alarm on")
-        levels = list(dict.fromkeys(table["level"].astype(str)))
-        for k, level in enumerate(sorted(levels, key=lambda name: _level_rank(predictor, name))):
-            ax.fill_between(times, 1.02, 1.06, where=(table["level"].astype(str) == level).to_numpy(), step="post",
-                            color=np.array(_colour(level, k)) / 255, label=f"level {level}")
+        spans = level_spans(times, table["level"].astype(str).to_numpy())
+        for k, level in enumerate(sorted(spans, key=lambda name: _level_rank(predictor, name))):
+            ax.broken_barh(spans[level], (1.02, 0.04), color=np.array(_colour(level, k)) / 255, label=f"level {level}")
         ax.set(xlabel="time (s)", ylabel="probability", ylim=(0, 1.07), xlim=(0, max(times[-1], 1e-3)))
         ax.set_title(title, fontsize=8)
     return path
+
+
+def level_spans(times: np.ndarray, levels: np.ndarray) -> dict[str, list[tuple[float, float]]]:
+    """``{level: [(start_s, duration_s), ...]}``: each run of equal consecutive ``levels`` lasts from its first
+    result's time to the next run's first (the last to one result interval after the last time), so the strip the
+    timeline draws has no gap between levels."""
+    if len(times) == 0:
+        return {}
+    step = float(np.median(np.diff(times))) if len(times) > 1 else 0.1
+    starts = np.r_[0, np.flatnonzero(levels[1:] != levels[:-1]) + 1]
+    ends = np.r_[times[starts[1:]], times[-1] + step]
+    spans: dict[str, list[tuple[float, float]]] = {}
+    for start, end in zip(starts, ends):
+        spans.setdefault(str(levels[start]), []).append((float(times[start]), float(end - times[start])))
+    return spans
 
 
 def _level_rank(predictor: Predictor, name: str) -> int:

@@ -17,9 +17,10 @@ and the notebook load checkpoints through here.
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,9 +60,10 @@ class Predictor:
         batch_size: windows per forward pass.
         cache_features: run a ``FrameFeatureNet``'s per-frame part once per frame (``False`` for other nets).
         precision: ``fp32`` or ``bf16`` (autocast) for the torch backend of :meth:`make_backend`.
-        backend_kind: what :meth:`stream` runs the net with: ``torch`` or ``onnxruntime``.
+        backend_kind: what :meth:`stream` runs the net with: ``auto`` (the fastest correct one for the device and
+            precision, :func:`~riskvision.inference.backend_choice.choose_backend`), ``torch`` or ``onnxruntime``.
         export_dir: the ONNX export ``onnxruntime`` reads (``scripts/export.py``); ``None``: exported on first use
-            into a temporary folder.
+            into the export cache (:func:`~riskvision.inference.backend_choice.onnx_cache_dir`) and reused.
         train_clip_span_s: ``{"min", "median", "max"}`` seconds of video the training clips spanned (the
             checkpoint's ``riskvision_train_clip_span_s``), ``None`` when the checkpoint does not say. A window
             here spans :attr:`window_span_s`; the bilstm's uniform training clips spread their frames over whole
@@ -71,7 +73,7 @@ class Predictor:
             alarm then uses the default policy at the decision :attr:`threshold`.
     """
 
-    BACKENDS = ("torch", "onnxruntime")
+    BACKENDS = ("auto", "torch", "onnxruntime")
     PRECISIONS = ("fp32", "bf16")
 
     module: torch.nn.Module
@@ -87,15 +89,16 @@ class Predictor:
     batch_size: int = 8
     cache_features: bool = True
     precision: str = "fp32"
-    backend_kind: str = "torch"
+    backend_kind: str = "auto"
     export_dir: Path | None = None
     train_clip_span_s: dict[str, float] | None = None
     operating_point: OperatingPoint | None = None
+    _span_told: bool = field(default=False, repr=False)  # span_mismatch was logged once (stream)
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "cpu", batch_size: int = 8,
                         cache_features: bool = True, trusted_targets: Sequence[str] = (), *,
-                        precision: str = "fp32", backend: str = "torch", export_dir: str | Path | None = None,
+                        precision: str = "fp32", backend: str = "auto", export_dir: str | Path | None = None,
                         ) -> Predictor:
         """Load ``path`` (``riskvision.utils.load_checkpoint``: ``weights_only``, and the stored config names only
         trusted targets, plus ``trusted_targets``) and rebuild it from its stored run config; ``precision``,
@@ -115,20 +118,59 @@ class Predictor:
 
     def make_backend(self) -> Any:
         """What runs the net for :meth:`stream`: ``TorchBackend(self, precision)`` or ``OnnxBackend(export_dir)``
-        (exported there, or into a temporary folder, when it holds no export yet)."""
-        if self.backend_kind == "torch":
-            from riskvision.inference.backends import TorchBackend
+        (exported there, or into the export cache, when it holds no export yet). ``auto`` picks one
+        (:func:`~riskvision.inference.backend_choice.choose_backend`) and falls back to torch when the export fails;
+        the log says which backend runs and why."""
+        from riskvision.inference.backend_choice import choose_backend
+        from riskvision.inference.backends import TorchBackend
 
-            return TorchBackend(self, precision=self.precision)
+        kind, why = (self.backend_kind, "asked for") if self.backend_kind != "auto" else choose_backend(
+            str(self.device), self.precision)
+        if kind == "onnxruntime":
+            try:
+                backend = self._onnx_backend()
+                log.info(f"Inference backend: onnxruntime ({why}), onnxruntime's threads (one per physical core), "
+                         f"export {self.export_dir or 'removed after loading'}")
+                return backend
+            except (ImportError, RuntimeError, ValueError, OSError) as error:
+                if self.backend_kind != "auto":
+                    raise
+                why = f"the ONNX export failed: {error}"
+                log.warning(f"Inference backend: torch instead of onnxruntime ({why})")
+        log.info(f"Inference backend: torch {self.precision} ({why}), {torch.get_num_threads()} threads")
+        return TorchBackend(self, precision=self.precision)
+
+    def _onnx_backend(self) -> Any:
+        """``OnnxBackend`` of :attr:`export_dir`; with none, of the checkpoint's cached export (written on first use,
+        atomically: an interrupted export is never read), or of a temporary export removed once loaded."""
+        from riskvision.inference.backend_choice import onnx_cache_dir
         from riskvision.inference.export import export_onnx
         from riskvision.inference.onnx_backend import OnnxBackend
 
-        if self.export_dir is None:
-            self.export_dir = Path(tempfile.mkdtemp(prefix="riskvision-onnx-"))
-        if not (self.export_dir / "preprocessing.json").is_file():
-            log.info(f"Exporting {self.name} to ONNX in {self.export_dir}")
-            export_onnx(self, self.export_dir)
-        return OnnxBackend(self.export_dir)
+        if self.export_dir is not None:
+            if not (self.export_dir / "preprocessing.json").is_file():
+                log.info(f"Exporting {self.name} to ONNX in {self.export_dir}")
+                export_onnx(self, self.export_dir)
+            return OnnxBackend(self.export_dir)
+        if not Path(self.name).is_file():  # no checkpoint file to key a cache on: load from a temporary export
+            with tempfile.TemporaryDirectory(prefix="riskvision-onnx-") as folder:
+                export_onnx(self, folder)
+                return OnnxBackend(folder)  # the sessions hold the graphs in memory; the folder goes
+        cached = onnx_cache_dir(self.name)
+        if not (cached / "preprocessing.json").is_file():
+            log.info(f"Exporting {self.name} to ONNX once, into the export cache {cached} (remove it to free the "
+                     "space; RISKVISION_CACHE_DIR moves the cache)")
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(prefix=f".{cached.name}.", dir=cached.parent) as folder:
+                export_onnx(self, folder)
+                try:
+                    os.rename(folder, cached)  # atomic; another process may have finished the same export first
+                except OSError:
+                    if not (cached / "preprocessing.json").is_file():
+                        raise
+                os.makedirs(folder, exist_ok=True)  # TemporaryDirectory removes its (now renamed) folder
+        self.export_dir = cached
+        return OnnxBackend(cached)
 
     @classmethod
     def from_run(cls, checkpoint: dict[str, Any], run: DictConfig, name: str, device: str = "cpu",
@@ -155,12 +197,6 @@ class Predictor:
         module = hydra.utils.instantiate(_stored(run, "model", name, OmegaConf.is_dict))
         _load_state(module, checkpoint, run, name)
         module.eval().to(dev)
-        window_s = int(num_frames) / target_fps
-        if span is not None and not 0.75 <= window_s / span["median"] <= 1.25:
-            log.warning(f"{name}: its training clips spanned {span['min']:.1f}-{span['max']:.1f} s of video (median "
-                        f"{span['median']:.1f} s), a streamed window spans {window_s:.1f} s ({num_frames} consecutive "
-                        f"frames at {target_fps:g} fps): its scores answer a question spaced differently in time "
-                        "than the one it learned (the note in riskvision.inference.stream)")
         return cls(
             module=module, name=name, run_config=run, task=module.task, threshold=float(module.threshold),
             num_frames=int(num_frames),
@@ -186,6 +222,9 @@ class Predictor:
 
         frames = open_source(source) if isinstance(source, (str, Path)) else source
         post.setdefault("latest_only", bool(getattr(frames, "live", False)))  # never fall behind a live source
+        if not self._span_told and self.span_mismatch():
+            log.warning(self.span_mismatch())
+            self._span_told = True
         engine = StreamEngine(self, backend=backend or self.make_backend(), step=step, **post)
         try:
             for frame in frames:
@@ -235,6 +274,20 @@ class Predictor:
         return (f"alarm {self.alarm_policy.describe(self.alarm_threshold)} (the decision threshold: this checkpoint "
                 "stores no operating point; train.py test=true or scripts/eval.py store_operating_point=true chooses "
                 "one on validation)")
+    def span_mismatch(self) -> str | None:
+        """Why sliding-window scores (streaming, eval.py's ``sliding`` scoring) answer another question than the one
+        the model learned, with the fix; ``None`` when its training clips spanned about as long as a window
+        (a median within 0.75-1.25x of :attr:`window_span_s`) or the checkpoint does not say. Said only where such
+        windows are scored (:meth:`stream`, ``eval.py`` with sliding scoring), not on every load."""
+        span, window_s = self.train_clip_span_s, self.window_span_s
+        if span is None or 0.75 <= window_s / span["median"] <= 1.25:
+            return None
+        return (f"{self.name}: its training clips spanned {span['min']:.1f}-{span['max']:.1f} s of video (median "
+                f"{span['median']:.1f} s), a streamed window spans {window_s:.1f} s ({self.num_frames} consecutive "
+                f"frames at {self.target_fps:g} fps): its scores answer a question spaced differently in time than "
+                "the one it learned. Fix: read them against eval.py's sliding scores, not its clip metrics (eval.py "
+                "settings.scoring=clips scores the clips it was trained on); to stream what it learned, train it on "
+                "consecutive frames (model.inputs.sampler=window)")
 
     def describe(self) -> str:
         """One line for the log: what it predicts, how it is fed and its alarm."""

@@ -28,7 +28,7 @@ from riskvision.files import partial_path
 from riskvision.inference.annotations import read_anomaly_spans, span_for
 from riskvision.inference.inputs import VIDEO_SUFFIXES, VideoInputError, output_names, source_label
 from riskvision.inference.outputs import (
-    FORMATS, OverlayWriter, ResultWriter, Summary, read_results, result_row, write_stream_timeline,
+    FORMATS, OverlayWriter, ResultWriter, Summary, read_results, result_row, summary_table, write_stream_timeline,
 )  # fmt: skip
 from riskvision.inference.predictor import Predictor
 from riskvision.alarm import Alarm, AlarmPolicy, Smoother, check_threshold
@@ -50,6 +50,7 @@ class SourceResult:
     outputs: dict[str, Path]
     summary: str
     rows: int
+    row: tuple[str, ...] = ()  # its row of the summary table (outputs.Summary.row)
 
 
 @dataclass
@@ -58,6 +59,11 @@ class PredictReport:
 
     results: list[SourceResult] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
+    alarm_rule: str = ""
+
+    def table(self) -> str:
+        """The table the run ends with: one row per scored source, then the failed ones (``outputs.summary_table``)."""
+        return summary_table([result.row for result in self.results], self.alarm_rule, self.failures)
 
 
 def find_sources(entries: str | Path | Sequence[str | Path]) -> tuple[list[str], list[tuple[str, str]]]:
@@ -176,7 +182,7 @@ def predict_source(predictor: Predictor, source: FrameSource, name: str, out_dir
              f"{predictor.target_fps:g} fps, {bar.done:.1f} s of video scored in {bar.elapsed:.1f} s "
              f"({bar.real_time_factor:.2f}x real time, {writer.rows / max(bar.elapsed, 1e-9):.1f} results/s); "
              f"{stats.dropped} frames dropped by the live buffer")
-    return SourceResult(source.name, name, outputs, summary.line(shown, alarm), writer.rows)
+    return SourceResult(source.name, name, outputs, summary.line(shown, alarm), writer.rows, summary.row(shown))
 
 
 def _rate(source: FrameSource) -> str:
@@ -185,7 +191,7 @@ def _rate(source: FrameSource) -> str:
 
 def predict_videos(ckpt_path: str | Path, videos: str | Path | Sequence[str | Path], out_dir: str | Path,
                    step: int = 1, batch_size: int = 8, device: str = "cpu", overlay: bool = False,
-                   overlay_short_side: int = 360, fmt: str = "csv", timeline: bool = True, backend: str = "torch",
+                   overlay_short_side: int = 360, fmt: str = "csv", timeline: bool = True, backend: str = "auto",
                    precision: str = "fp32", export_dir: str | Path | None = None, policy: AlarmPolicy | None = None,
                    alarm_threshold: float | None = None, annotations: str | Path | None = None,
                    frames_fps: float = 10.0, trusted_targets: Sequence[str] = (),
@@ -235,7 +241,7 @@ def predict_videos(ckpt_path: str | Path, videos: str | Path | Sequence[str | Pa
     if policy != predictor.alarm_policy or threshold != predictor.alarm_threshold:
         log.info(f"Alarm set here: {policy.describe(threshold)} (the checkpoint's: {predictor.describe_alarm()})")
     out_dir = claim_run_folder(out_dir, run_kind).path  # this process owns it (riskvision.runs)
-    report = PredictReport(failures=list(problems))
+    report = PredictReport(failures=list(problems), alarm_rule=policy.describe(threshold))
     for _, message in problems:
         log.error(message)
     for spec, name in zip(sources, output_names(sources)):
@@ -256,8 +262,7 @@ def predict_videos(ckpt_path: str | Path, videos: str | Path | Sequence[str | Pa
             log.exception(f"{spec}: unexpected error")
             report.failures.append((spec, f"unexpected {type(error).__name__}: {error}"))
             continue
-        print(result.summary, flush=True)
-        report.results.append(result)
+        report.results.append(result)  # its line goes into the summary table the run ends with
         if source.stopped_reason:  # ended early: its results are complete up to there, but the user must know
             _fail(report, spec, f"{source.stopped_reason} (its {result.rows} results are in "
                                 f"{result.outputs['results']})")

@@ -148,6 +148,17 @@ class RunConfigInCheckpoint(Callback):
                                               CLIP_SPAN_KEY: span() if callable(span) else None})
 
 
+class BestCheckpoint(ModelCheckpoint):
+    """Lightning's ``ModelCheckpoint`` whose file name counts epochs from 1, as the run log does: the best epoch
+    the log calls "epoch 9" is ``epoch_009.ckpt`` (Lightning's own ``{epoch}`` is 0-based). Nothing else changes:
+    what is saved, when, and the metrics it monitors."""
+
+    def format_checkpoint_name(self, metrics: dict[str, Any], *args: Any, **kwargs: Any) -> str:
+        if "epoch" in metrics:
+            metrics = {**metrics, "epoch": metrics["epoch"] + 1}
+        return super().format_checkpoint_name(metrics, *args, **kwargs)
+
+
 class LastCheckpoint(Checkpoint):
     """``<dirpath>/last.ckpt``: the state at the end of the latest epoch, what ``ckpt_path=last`` resumes.
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +19,9 @@ from riskvision.trust import UntrustedConfigError
 from riskvision.utils.checkpointing import CONFIG_KEY, describe_checkpoint, load_checkpoint, model_name
 from riskvision.utils.config_types import argument_problems
 from riskvision.utils.instantiators import SHORTCUTS_KEY
+from riskvision.utils.overrides import RENAMED_KEYS, ConfigError, check_renamed_overrides  # noqa: F401 (re-exported)
 
 INPUT_KEYS = ("sampler", "augment", "num_frames", "frame_size", "normalization", "target", "batch_size")
-#: Overrides whose key moved, and where to (the old key gives an error that names the new one).
-RENAMED_KEYS = {
-    "model.pos_weight": "model.task.pos_weight",
-    "model.class_weights": "model.task.class_weights",
-    "model.class_names": "model.task.class_names",
-    "model.thresholds": "model.task.thresholds",
-    "data/augment": "model.inputs.augment",
-}
 
 
 #: Config sections train.py instantiates, whose values are checked against their targets' signatures.
@@ -55,10 +47,6 @@ def _check_feature_cache(model: DictConfig) -> None:
                           "model.feature_cache.enabled=false")
     if cache.get("enabled") and not cache.get("dir"):
         raise ConfigError("model.feature_cache.enabled=true needs model.feature_cache.dir (where the features are kept)")
-
-
-class ConfigError(ValueError):
-    """The composed config asks for something impossible; the message names the key and the fix."""
 
 
 def validate_config(cfg: DictConfig) -> None:
@@ -104,6 +92,16 @@ def validate_config(cfg: DictConfig) -> None:
                           "folder. Fix: hydra.run.dir=<the folder of the run to resume>, or ckpt_path=<a .ckpt file>")
     if ckpt_path is not None:
         check_checkpoint_fits(cfg)
+
+
+def check_data_roots(data: DictConfig) -> None:
+    """Raise ``DataLayoutError`` (naming the key, e.g. ``data.dota_root``, and the fix) when a data source's root is
+    missing, a file or unreadable: each source of ``data.sources`` is built (its constructor only stores settings)
+    and asked :meth:`~riskvision.data.sources.base.RecordSource.check_root`. Nothing is listed or read, so a wrong
+    root fails in the time it takes to compose the config, before weights are read or a model is built."""
+    for name, source in (data.get("sources") or {}).items():
+        if isinstance(source, DictConfig) and "_target_" in source:
+            hydra.utils.instantiate(source).check_root()
 
 
 def check_checkpoint_fits(cfg: DictConfig) -> None:
@@ -176,14 +174,6 @@ def data_model_file() -> str:
     if name in available:
         return f"conf/data_model/{name}.yaml"
     return f"none (no conf/data_model/{name}.yaml for data={choices.get('data')} model={choices.get('model')})"
-
-
-def check_renamed_overrides(overrides: Sequence[str]) -> None:
-    """Raise :class:`ConfigError` for a command-line override of a key that moved (:data:`RENAMED_KEYS`)."""
-    for override in overrides:
-        key = override.split("=", 1)[0].lstrip("+~")
-        if key in RENAMED_KEYS:
-            raise ConfigError(f"{key} moved to {RENAMED_KEYS[key]}: write {override.replace(key, RENAMED_KEYS[key], 1)}")
 
 
 def check_clip_length(net: nn.Module, num_frames: int) -> None:

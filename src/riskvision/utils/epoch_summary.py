@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.callbacks import RichProgressBar
 
 from riskvision.utils.pylogger import get_logger
 
@@ -91,8 +92,9 @@ class EpochSummary(Callback):
 
     def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if self.best is not None:
-            log.info(metrics_table(self.best, f"Best epoch {self.best_epoch + 1} by {self.monitor} (validation):",
-                                   ("val/",)))
+            title = (f"Best epoch {self.best_epoch + 1} by {self.monitor} (validation split, one value per "
+                     "validation clip):")
+            log.info(metrics_table(self.best, title, ("val/",)))
 
     def epoch_line(self, epoch: int, max_epochs: int | None, metrics: Mapping[str, float], train_loss: float | None,
                    minutes: float) -> str:
@@ -119,3 +121,12 @@ class EpochSummary(Callback):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.best, self.best_epoch = state_dict.get("best"), state_dict.get("best_epoch")
+
+
+class EpochProgressBar(RichProgressBar):
+    """Lightning's rich progress bar with epochs counted from 1, as the epoch lines and the checkpoint names do:
+    the last of 12 epochs reads ``Epoch 12/12`` (Lightning's own bar reads ``Epoch 11/11``)."""
+
+    def _get_train_description(self, current_epoch: int) -> str:
+        description = f"Epoch {current_epoch + 1}" + (f"/{self.trainer.max_epochs}" if self.trainer.max_epochs else "")
+        return f"{description:{len(self.validation_description)}}"  # padded like Lightning's (no flicker)

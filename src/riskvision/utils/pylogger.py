@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from lightning.pytorch.utilities import rank_zero_only
-
 
 class RankZeroLogger(logging.LoggerAdapter):
     """``logging.LoggerAdapter`` that drops records on every rank but global rank zero."""
@@ -15,7 +13,9 @@ class RankZeroLogger(logging.LoggerAdapter):
         super().__init__(logging.getLogger(name), {})
 
     def log(self, level: int, msg: Any, *args: Any, **kwargs: Any) -> None:
-        """Log on rank zero only."""
+        """Log on rank zero only (Lightning is imported at the first record, not with this module: ``--help``)."""
+        from lightning.pytorch.utilities import rank_zero_only
+
         if rank_zero_only.rank == 0:
             super().log(level, msg, *args, **kwargs)
 

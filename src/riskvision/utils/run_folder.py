@@ -20,22 +20,26 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from riskvision.data.layout import DataLayoutError
 from riskvision.runs import RunFolderError, RunMismatchError, abandon_run_folder, claim_run_folder, release_run_folder
-from riskvision.safe_load import CheckpointError
 from riskvision.trust import UntrustedConfigError
-from riskvision.utils.config_checks import ConfigError
+from riskvision.utils.overrides import ConfigError
 
-__all__ = ["ClaimRunFolder", "USER_ERRORS", "exits_on_user_error", "resumes_run"]
+__all__ = ["ClaimRunFolder", "exits_on_user_error", "resumes_run", "user_errors"]
 
-#: Errors that are the user's input, not a bug: a script prints their message (it names the file, the value and
-#: the fix) and exits 1, without a traceback.
-USER_ERRORS = (ConfigError, CheckpointError, UntrustedConfigError, RunFolderError, RunMismatchError, DataLayoutError,
-               FileNotFoundError)
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    """Errors that are the user's input, not a bug: a script prints their message (it names the file, the value and
+    the fix) and exits 1, without a traceback. Imported when a run fails, so that importing this module (every
+    script does, before Hydra parses ``--help``) stays light."""
+    from riskvision.data.layout import DataLayoutError
+    from riskvision.safe_load import CheckpointError
+
+    return (ConfigError, CheckpointError, UntrustedConfigError, RunFolderError, RunMismatchError, DataLayoutError,
+            FileNotFoundError)
 
 
 def exits_on_user_error(main: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
-    """Wrap a Hydra task function: a :data:`USER_ERRORS` error exits with ``Error: <message>`` (Hydra would print a
+    """Wrap a Hydra task function: a :func:`user_errors` error exits with ``Error: <message>`` (Hydra would print a
     traceback), and a run that fails (with any error) before producing anything gives its folder back
     (``abandon_run_folder``), so the corrected command may use the same ``hydra.run.dir``."""
 
@@ -43,11 +47,10 @@ def exits_on_user_error(main: Callable[[DictConfig], Any]) -> Callable[[DictConf
     def wrapper(cfg: DictConfig) -> Any:
         try:
             return main(cfg)
-        except USER_ERRORS as error:
+        except BaseException as error:
             abandon_run_folder(HydraConfig.get().runtime.output_dir)
-            raise SystemExit(f"Error: {error}") from None
-        except BaseException:
-            abandon_run_folder(HydraConfig.get().runtime.output_dir)
+            if isinstance(error, user_errors()):
+                raise SystemExit(f"Error: {error}") from None
             raise
 
     return wrapper

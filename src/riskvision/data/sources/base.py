@@ -14,6 +14,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import ClassVar
 
+from riskvision.data.layout import require_folder
 from riskvision.data.records import DataIssue, VideoRecord
 
 __all__ = ["EventFilter", "RecordSource", "VideoFolderSource"]
@@ -35,6 +36,11 @@ class RecordSource(ABC):
     def active(self) -> bool:
         """The source has data to read (a source whose root is ``None`` contributes nothing)."""
         return True
+
+    def check_root(self) -> None:
+        """Raise ``DataLayoutError`` (naming the config key and the fix) when the configured root cannot be this data
+        set's folder: missing, a file, unreadable. Cheap (no listing): run before weights are read or anything is
+        built. Default: nothing to check (a source without a root, or one that generates its files)."""
 
     def prepare(self) -> None:
         """Make the files exist before they are read (the synthetic source generates them unless
@@ -90,9 +96,17 @@ class VideoFolderSource(RecordSource):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(root={str(self.root)!r}, filters={self.filters!r})"
 
+    #: the config key of the root and what the folder holds, for :meth:`check_root`'s message (set by subclasses)
+    root_key: ClassVar[str] = "data.root"
+    root_holds: ClassVar[str] = "the data set"
+
     @property
     def active(self) -> bool:
         return self.root is not None
+
+    def check_root(self) -> None:
+        if self.root is not None:
+            require_folder(self.root, self.root_key, self.root_holds)
 
     def build(self, issues: list[DataIssue]) -> list[VideoRecord]:
         return [] if self.root is None else self.index(self.root, issues)

@@ -156,6 +156,10 @@ class BddSource(RecordSource):
     def __repr__(self) -> str:
         return f"BddSource(root={str(self.root)!r}, layout={self.layout!r})"
 
+    def check_root(self) -> None:
+        if self.root is not None:
+            require_folder(self.root, ROOT_KEY, ROOT_HOLDS)
+
     @property
     def active(self) -> bool:
         return self.root is not None

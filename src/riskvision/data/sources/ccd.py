@@ -297,5 +297,7 @@ class CcdSource(VideoFolderSource):
     """CCD clips under ``root`` (``conf/data/source/ccd.yaml``), labelled ``ccd``; ``root``, ``filters`` and
     ``cache_dir`` as :class:`~riskvision.data.sources.base.VideoFolderSource`."""
 
+    root_key, root_holds = ROOT_KEY, LAYOUT
+
     def index(self, root: Path, issues: list[DataIssue]) -> list[VideoRecord]:
         return build_ccd_index(root, self.cache_dir, issues, write_cache=not self.read_only)

@@ -78,6 +78,8 @@ class DadSource(VideoFolderSource):
             or night; the consensus alert labels give ego).
     """
 
+    root_key, root_holds = ROOT_KEY, LAYOUT
+
     def __init__(self, root: str | Path | None, accident_frame: int = ACCIDENT_FRAME,
                  filters: EventFilter | None = None, cache_dir: str | Path | None = None) -> None:
         super().__init__(root, filters, cache_dir)

@@ -365,6 +365,10 @@ class DotaSource(RecordSource):
     def __repr__(self) -> str:
         return f"DotaSource(root={str(self.root)!r}, layout={self.layout!r}, filters={self.filters!r})"
 
+    def check_root(self) -> None:
+        if self.root is not None:
+            require_folder(self.root, ROOT_KEY, ROOT_HOLDS)
+
     @property
     def active(self) -> bool:
         return self.root is not None

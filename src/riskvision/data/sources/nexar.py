@@ -180,6 +180,8 @@ class NexarSource(VideoFolderSource):
         root, filters, cache_dir: as :class:`~riskvision.data.sources.base.VideoFolderSource`.
     """
 
+    root_key, root_holds = ROOT_KEY, LAYOUT
+
     def __init__(self, root: str | Path | None, test_fraction: float = 0.2, seed: int = 0,
                  event_span_s: float | None = None, filters: EventFilter | None = None,
                  cache_dir: str | Path | None = None) -> None:

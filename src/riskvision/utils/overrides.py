@@ -1,0 +1,30 @@
+"""The config error type and the check of moved keys, without Lightning or torch: ``train.py`` runs
+:func:`check_renamed_overrides` before Hydra parses the command line, and ``--help`` must not wait for heavy imports."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = ["RENAMED_KEYS", "ConfigError", "check_renamed_overrides"]
+
+#: Overrides whose key moved, and where to (the old key gives an error that names the new one).
+RENAMED_KEYS = {
+    "model.pos_weight": "model.task.pos_weight",
+    "model.class_weights": "model.task.class_weights",
+    "model.class_names": "model.task.class_names",
+    "model.thresholds": "model.task.thresholds",
+    "data/augment": "model.inputs.augment",
+}
+
+
+class ConfigError(ValueError):
+    """The composed config asks for something impossible; the message names the key and the fix."""
+
+
+def check_renamed_overrides(overrides: Sequence[str]) -> None:
+    """Raise :class:`ConfigError` for a command-line override of a key that moved (:data:`RENAMED_KEYS`)."""
+    for override in overrides:
+        key = override.split("=", 1)[0].lstrip("+~")
+        if key in RENAMED_KEYS:
+            fixed = override.replace(key, RENAMED_KEYS[key], 1)
+            raise ConfigError(f"{key} moved to {RENAMED_KEYS[key]}: write {fixed}")
