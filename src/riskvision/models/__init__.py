@@ -1,13 +1,15 @@
 """The seed networks and their pretrained weights.
 
 Every net is a ``ClipNet`` (``base.py``): a normalised clip ``video [B, T, C, H, W]`` in, logits out.
-``ResNetBiLSTM`` (model=bilstm, a ``FrameFeatureNet``) and ``ResNet3D`` (model=resnet3d101 and family);
+``ResNetBiLSTM`` (model=bilstm, a ``FrameFeatureNet``), ``FrameNet`` (any torchvision image classifier per frame +
+a temporal head: model=frame_net, model=causal_gru) and ``ResNet3D`` (model=resnet3d101 and family);
 each family reads its own pretrained weights (``read_pretrained``), ``load_pretrained`` /
 ``load_weights`` load them and report the input normalisation those weights expect.
 """
 
 from riskvision.models.base import ClipNet, FrameFeatureNet
 from riskvision.models.complexity import count_parameters, forward_gflops, model_summary
+from riskvision.models.frame_net import FrameNet, ImageBackbone
 from riskvision.models.pretrained import (
     ArchitectureMismatch,
     PretrainedReport,
@@ -33,6 +35,8 @@ __all__ = [
     "ArchitectureMismatch",
     "ClipNet",
     "FrameFeatureNet",
+    "FrameNet",
+    "ImageBackbone",
     "PretrainedReport",
     "PretrainedUnavailable",
     "PretrainedWeights",
