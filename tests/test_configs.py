@@ -19,7 +19,7 @@ from riskvision.utils import (
 )  # fmt: skip
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
-MODELS = ["bilstm", "resnet3d101", "resnet3d50", "resnet3d18"]
+MODELS = ["bilstm", "resnet3d101", "resnet3d50", "resnet3d18", "frame_net", "causal_gru"]
 DATA = ["synthetic", "dota_bdd", "ccd", "dad", "nexar"]
 REAL = ["data.dota_root=/nonexistent/DoTA"]  # composing needs a root; nothing is read here
 ROOTS = {"dota_bdd": REAL, "ccd": ["data.root=/nonexistent/CarCrash"], "dad": ["data.root=/nonexistent/DAD"],

@@ -39,6 +39,18 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _check_per_frame_net(net: torch.nn.Module, task: Task, inputs: Mapping[str, Any] | None) -> None:
+    """A ValueError naming the fix unless a ``per_frame`` task gets a causal net fed consecutive frames."""
+    if not getattr(net, "causal", False):
+        raise ValueError(f"model.task={type(task).__name__} learns P(crash) at every frame and needs a causal "
+                         f"per-frame net; {type(net).__name__} is none. Fix: model=causal_gru, or "
+                         "model.net.head=gru / lstm")
+    sampler = (inputs or {}).get("sampler", "window")
+    if sampler != "window":
+        raise ValueError(f"model.inputs.sampler={sampler!r}: model.task={type(task).__name__} needs clips of "
+                         "consecutive frames to know each frame's time. Fix: model.inputs.sampler=window")
+
+
 class RiskModule(LightningModule):
     """A task (its loss, probabilities, decisions, metrics) learned by a clip net.
 
@@ -98,6 +110,8 @@ class RiskModule(LightningModule):
         self.hparams.update({key: _plain(value) for key, value in self.hparams.items()})
         self.task: Task = hydra.utils.instantiate(self.hparams.task)
         self.net = hydra.utils.instantiate(self.hparams.net)
+        if self.task.per_frame:
+            _check_per_frame_net(self.net, self.task, inputs)
         if memory_format == "channels_last":
             from riskvision.models import FrameFeatureNet
 
@@ -203,6 +217,12 @@ class RiskModule(LightningModule):
             return self.net.forward_sequence(batch[FEATURES])
         return self(batch[VIDEO])
 
+    def frame_logits(self, batch: Mapping[str, Any]) -> Tensor:
+        """Logits at every frame ``[B, T, K]`` of a causal net (``forward_frames``) on the batch's ``video`` or cached
+        ``features``: each frame's from the frames up to it."""
+        features = batch[FEATURES] if FEATURES in batch else self.net.forward_features(batch[VIDEO])
+        return self.net.forward_frames(features)
+
     def loss(self, logits: Tensor, labels: Tensor) -> Tensor:
         """The task's loss (``riskvision.tasks``)."""
         return self.task.loss(logits, labels)
@@ -222,8 +242,12 @@ class RiskModule(LightningModule):
         labels = batch[self.task.target]
         if not len(labels):
             return None
-        logits = self.logits(batch)
-        loss = self.loss(logits, labels)
+        if self.task.per_frame:  # logits at every frame: the loss on all of them, the clip metrics on the last
+            frame_logits = self.frame_logits(batch)
+            logits, loss = frame_logits[:, -1], self.task.frame_loss(frame_logits, batch)
+        else:
+            logits = self.logits(batch)
+            loss = self.loss(logits, labels)
         probs = self.task.probabilities(logits.detach())
         scores = self.task.scores(probs)
         metrics = self.metrics(split)

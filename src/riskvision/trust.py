@@ -31,7 +31,9 @@ TRUSTED_TARGETS = frozenset({
     "riskvision.module.RiskModule",
     "riskvision.tasks.BinaryCrash",
     "riskvision.tasks.RiskLevels",
+    "riskvision.tasks.CrashAnticipation",
     "riskvision.models.ResNetBiLSTM",
+    "riskvision.models.FrameNet",
     "riskvision.models.ResNet3D",
     # data: the datamodule, sources, splits, labels, samplers, readers, augmentation
     "riskvision.data.datamodule.RiskDataModule",
