@@ -1,6 +1,7 @@
-"""Streaming a causal per-frame model (model=causal_gru): the recurrent state is carried from frame to frame, each
-frame costs one backbone frame and one head step (counted), and the results equal the one-pass scores of the decoded
-file (eval.py's ``predict_table_per_frame(every_frame=True)``) within 1e-5."""
+"""Streaming FrameNet models. A causal per-frame model (model=causal_gru): the recurrent state is carried from frame
+to frame, each frame costs one backbone frame and one head step (counted), and the results equal the one-pass scores of
+the decoded file (eval.py's ``predict_table_per_frame(every_frame=True)``) within 1e-5. model=frame_net with any head
+streams eval.py's sliding windows (backbone once per frame, head per window), as the bilstm does."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 import torch
 
 from checkpoint_fakes import make_checkpoint, write_video
-from offline_reference import decode_video
+from offline_reference import decode_video, score_windows
 from test_stream import decoded, stream_all
 
 from riskvision.data.transforms import Normalize
@@ -90,3 +91,19 @@ def test_a_backend_without_recurrent_state_is_refused(predictor):
 
     with pytest.raises(ValueError, match=r"carried recurrent state, which WindowsOnly does not run\. Fix: "):
         StreamEngine(predictor, backend=WindowsOnly())
+
+
+@pytest.mark.parametrize(("backbone", "head"), [("mobilenet_v3_large", "transformer"), ("regnet_y_800mf", "gru"),
+                                                ("resnet18", "bilstm")])
+def test_frame_net_streams_eval_windows(files, tmp_path, backbone, head):
+    overrides = ["model=frame_net", f"model.net.backbone={backbone}", f"model.net.head={head}",
+                 "model.inputs.frame_size=32", "model.inputs.num_frames=4", "model.net.hidden_size=8",
+                 "model.pretrained.source=null"]
+    predictor = Predictor.from_checkpoint(make_checkpoint(tmp_path, overrides), batch_size=3)
+    backend = TorchBackend(predictor)
+    assert backend.per_frame and not backend.recurrent
+    offline = decode_video(files["clip"], predictor.frame_size, predictor.target_fps)
+    ends, values = score_windows(predictor, offline, step=2)
+    results = stream_all(StreamEngine(predictor, step=2, smoothing=NoSmoothing()), decoded(files["clip"]))
+    assert [r.frame for r in results] == ends.tolist()
+    np.testing.assert_allclose([r.p_crash for r in results], values, atol=1e-5)
