@@ -59,11 +59,12 @@ def model_name(model_cfg: Mapping[str, Any]) -> str:
 
 
 def net_name(model_cfg: Mapping[str, Any]) -> str:
-    """The net class of a model config, with its depth or backbone (``ResNet3D-101``, ``ResNetBiLSTM-resnet18``)."""
+    """The net class of a model config, with its depth or backbone and its temporal head (``ResNet3D-101``,
+    ``ResNetBiLSTM-resnet18``, ``FrameNet-convnext_tiny-gru``)."""
     net = model_cfg.get("net", {})
     name = str(net.get("_target_", "?")).rsplit(".", 1)[-1]
-    detail = net.get("depth") or net.get("backbone")
-    return f"{name}-{detail}" if detail else name
+    details = [str(value) for value in (net.get("depth") or net.get("backbone"), net.get("head")) if value]
+    return "-".join([name, *details])
 
 
 def describe_checkpoint(checkpoint: Mapping[str, Any]) -> str:
