@@ -11,8 +11,7 @@ import torch
 from riskvision.module import RiskModule
 from riskvision.tasks import BinaryCrash, CrashAnticipation, anticipation_loss
 
-NET = {"_target_": "riskvision.models.FrameNet", "backbone": "resnet18", "head": "gru", "hidden_size": 8,
-       "num_outputs": 1}
+NET = {"_target_": "riskvision.models.FrameNet", "backbone": "resnet18", "head": "gru", "hidden_size": 8}
 TASK = {"_target_": "riskvision.tasks.CrashAnticipation"}
 OPTIMIZER = {"_target_": "torch.optim.Adam", "_partial_": True, "lr": 1e-3}
 WINDOW = {"sampler": "window", "num_frames": 3}

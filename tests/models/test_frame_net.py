@@ -10,9 +10,9 @@ import torch
 import torchvision
 from torch import nn
 
-from riskvision.models import ArchitectureMismatch, FrameNet, ResNetBiLSTM, load_pretrained
+from riskvision.models import ArchitectureMismatch, FrameNet, ResNetBiLSTM, create_model, list_models, load_pretrained
 from riskvision.models.frame_heads import HEADS, RecurrentHead, TransformerHead
-from riskvision.models.frame_net import TESTED_BACKBONES, ImageBackbone
+from riskvision.models.frame_nets import TESTED_BACKBONES, ImageBackbone
 
 FAST = ["resnet18", "mobilenet_v3_large", "efficientnet_b0"]
 SLOW = [name for name in TESTED_BACKBONES if name not in FAST]
@@ -181,3 +181,18 @@ def test_backbone_without_stage_table_freezes_all_or_nothing():
         ImageBackbone("densenet121", freeze=1)
     with pytest.raises(ValueError, match=r"SqueezeNet has no final Linear classifier to remove\. Fix: "):
         ImageBackbone("squeezenet1_0")
+
+
+def test_registered_as_frame_net_and_causal_gru(tmp_path):
+    """``create_model`` builds both at the asked width; ``pretrained=PATH`` loads a torchvision state dict."""
+    assert {"frame_net", "causal_gru"} <= set(list_models())
+    path = tmp_path / "mobilenet.pth"
+    reference = _torchvision_model("mobilenet_v3_large")
+    torch.save(reference.state_dict(), path)
+    net = create_model("frame_net", num_outputs=3, backbone="mobilenet_v3_large", head="transformer",
+                       hidden_size=8, pretrained=path)
+    assert isinstance(net, FrameNet) and net.head.head.out_features == 3 and not net.causal
+    torch.testing.assert_close(net.backbone.model.features[4].block[0][0].weight,
+                               reference.features[4].block[0][0].weight)
+    causal = create_model("causal_gru", num_outputs=1, hidden_size=8)
+    assert causal.causal and causal.head_name == "gru" and causal.backbone_name == "resnet18"

@@ -1,4 +1,4 @@
-"""Temporal heads: what a per-frame net (``frame_net.FrameNet``) runs over its frames' features.
+"""Temporal heads: what a per-frame net (``frame_nets.FrameNet``) runs over its frames' features.
 
 Every head maps per-frame features ``[B, T, D]`` to clip logits ``[B, K]``. A CAUSAL head (:attr:`TemporalHead.causal`,
 the unidirectional GRU / LSTM) also gives logits at every frame from the frames up to it (:meth:`RecurrentHead.

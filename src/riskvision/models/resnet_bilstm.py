@@ -18,8 +18,9 @@ from torch import Tensor, nn
 from riskvision.models.base import FrameFeatureNet, weights_digest
 from riskvision.models.frame_heads import READOUTS, AttentionReadout, LastHiddenReadout, MeanReadout
 from riskvision.models.pretrained import PretrainedWeights, read_checkpoint, torchvision_state_dict
+from riskvision.models.registry import register_model
 
-__all__ = ["AttentionReadout", "LastHiddenReadout", "MeanReadout", "ResNetBiLSTM"]
+__all__ = ["AttentionReadout", "LastHiddenReadout", "MeanReadout", "ResNetBiLSTM", "bilstm"]
 
 #: Sources that name torchvision's DEFAULT ImageNet weights of the backbone.
 TORCHVISION_SOURCES = ("torchvision", "imagenet")
@@ -141,6 +142,12 @@ class ResNetBiLSTM(FrameFeatureNet):
 
     def pretrained_config(self) -> dict[str, Any]:
         return {"backbone": self.backbone_name}
+
+
+@register_model("bilstm")
+def bilstm(*, num_outputs: int, **kwargs: Any) -> ResNetBiLSTM:
+    """The seed's ResNet-18 -> BiLSTM(128) net (:class:`ResNetBiLSTM`; ``kwargs`` are its arguments)."""
+    return ResNetBiLSTM(num_outputs=num_outputs, **kwargs)
 
 
 def _headless_resnet(name: str) -> tuple[torchvision.models.ResNet, int]:

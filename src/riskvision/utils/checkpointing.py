@@ -14,6 +14,7 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.callbacks import Checkpoint, ModelCheckpoint
 
 from riskvision.files import atomic_write
+from riskvision.models.registry import upgrade_net_config
 from riskvision.safe_load import CheckpointError, load_torch_file
 from riskvision.trust import check_stored_config
 from riskvision.utils.pylogger import get_logger
@@ -49,7 +50,19 @@ def load_checkpoint(path: str | os.PathLike, trusted_targets: Iterable[str] = ()
     check_stored_config(checkpoint[CONFIG_KEY], f"{path}: stored run config", trusted=trusted_targets)
     check_stored_config(checkpoint.get("hyper_parameters", {}), f"{path}: stored hyperparameters", sections=None,
                         trusted=trusted_targets)
+    upgrade_stored_net(checkpoint)
     return checkpoint
+
+
+def upgrade_stored_net(checkpoint: dict[str, Any]) -> None:
+    """Put the stored net configs of a checkpoint of an older riskvision in today's form, in place
+    (``riskvision.models.upgrade_net_config``: ``net.num_classes`` -> ``net.num_outputs``)."""
+    model = checkpoint[CONFIG_KEY].get("model")
+    if isinstance(model, dict) and isinstance(model.get("net"), Mapping):
+        model["net"] = upgrade_net_config(model["net"])
+    hparams = checkpoint.get("hyper_parameters")
+    if isinstance(hparams, dict) and isinstance(hparams.get("net"), Mapping):
+        hparams["net"] = upgrade_net_config(hparams["net"])
 
 
 def model_name(model_cfg: Mapping[str, Any]) -> str:

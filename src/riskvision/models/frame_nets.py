@@ -33,8 +33,9 @@ from torch import Tensor, nn
 from riskvision.models.base import FrameFeatureNet, weights_digest
 from riskvision.models.frame_heads import TemporalHead, build_head
 from riskvision.models.pretrained import PretrainedWeights, read_checkpoint, torchvision_state_dict
+from riskvision.models.registry import register_model
 
-__all__ = ["FrameNet", "ImageBackbone"]
+__all__ = ["FrameNet", "ImageBackbone", "causal_gru", "frame_net"]
 
 #: Sources that name torchvision's DEFAULT ImageNet weights of the backbone.
 TORCHVISION_SOURCES = ("torchvision", "imagenet")
@@ -234,6 +235,20 @@ class FrameNet(FrameFeatureNet):
 
     def pretrained_config(self) -> dict[str, Any]:
         return {"backbone": self.backbone_name, "image_size": self.backbone.image_size}
+
+
+@register_model("frame_net")
+def frame_net(*, num_outputs: int, **kwargs: Any) -> FrameNet:
+    """Any torchvision image classifier per frame + a temporal head (:class:`FrameNet`; ``kwargs`` are its
+    arguments: ``create_model("frame_net", num_outputs=1, backbone="convnext_tiny", head="gru")``)."""
+    return FrameNet(num_outputs=num_outputs, **kwargs)
+
+
+@register_model("causal_gru")
+def causal_gru(*, num_outputs: int, **kwargs: Any) -> FrameNet:
+    """A frozen ResNet-18 per frame -> unidirectional GRU -> logits at EVERY frame (:class:`FrameNet` with
+    ``head="gru"``; ``kwargs`` override its arguments). Learned with ``riskvision.tasks.CrashAnticipation``."""
+    return FrameNet(num_outputs=num_outputs, **{"head": "gru", **kwargs})
 
 
 def _backbone_state(state: Mapping[str, Tensor], name: str, image_size: int | None) -> dict[str, Tensor]:
