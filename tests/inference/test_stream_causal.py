@@ -107,3 +107,11 @@ def test_frame_net_streams_eval_windows(files, tmp_path, backbone, head):
     results = stream_all(StreamEngine(predictor, step=2, smoothing=NoSmoothing()), decoded(files["clip"]))
     assert [r.frame for r in results] == ends.tolist()
     np.testing.assert_allclose([r.p_crash for r in results], values, atol=1e-5)
+
+
+def test_export_refuses_a_model_whose_stream_carries_state(predictor, tmp_path):
+    from riskvision.inference.export import export_onnx
+
+    with pytest.raises(ValueError, match=r"carried recurrent state .* Fix: stream it with backend=torch"):
+        export_onnx(predictor, tmp_path / "export")
+    assert not (tmp_path / "export").exists()  # nothing half-written
