@@ -21,6 +21,15 @@ BILSTM = ["model=bilstm", "model.inputs.frame_size=32", "model.inputs.num_frames
 R3D101 = ["model=resnet3d101", "model.inputs.frame_size=32", "model.net.widen_factor=0.125"]
 
 
+class ScoreNet(torch.nn.Sequential):
+    """Flatten -> Linear(in_features, num_outputs), a stand-in net for module tests (``_target_:
+    tests.checkpoint_fakes.ScoreNet``): with weight 1 and bias 0, a clip ``[B, 1, 1, 1, 1]``'s logit is its single
+    value. Built like every net, with the task's ``num_outputs``."""
+
+    def __init__(self, num_outputs: int, in_features: int = 1) -> None:
+        super().__init__(torch.nn.Flatten(), torch.nn.Linear(in_features, num_outputs))
+
+
 def write_video(path: Path, seconds: float, fps: int, width: int, height: int, gop: int = 12) -> Path:
     """An H.264 MP4 of a bright rectangle moving right over a dark gradient (an ordinary GOP, not all-intra)."""
     with av.open(str(path), "w", format="mp4") as container:

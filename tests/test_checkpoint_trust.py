@@ -19,7 +19,7 @@ from riskvision.evaluation.runner import EvalSettings, evaluate_checkpoint, run_
 from riskvision.inference import Predictor, predict_videos
 from riskvision.module import RiskModule
 from riskvision.safe_load import CheckpointError, UnsafeCheckpointError
-from riskvision.trust import TRUSTED_TARGETS, UntrustedConfigError
+from riskvision.trust import OTHER_TARGETS, UntrustedConfigError, trusted_targets
 from riskvision.utils import CONFIG_KEY, ConfigError, load_checkpoint, validate_config
 from tests.checkpoint_fakes import BILSTM, R3D101, make_checkpoint, write_video
 
@@ -136,9 +136,19 @@ def _conf_targets() -> set[str]:
 def test_every_target_our_model_and_data_configs_name_is_trusted_and_exists():
     targets = _conf_targets()
     assert "riskvision.models.ResNet3D" in targets and "torch.optim.Adam" in targets  # the walk finds them
-    assert targets <= TRUSTED_TARGETS, f"add to riskvision.trust.TRUSTED_TARGETS: {sorted(targets - TRUSTED_TARGETS)}"
-    for target in TRUSTED_TARGETS:
+    trusted = trusted_targets()
+    assert targets <= trusted, ("register the model (riskvision.models.register_model) or add to "
+                                f"riskvision.trust.OTHER_TARGETS: {sorted(targets - trusted)}")
+    for target in trusted:
         assert callable(hydra.utils.get_object(target)), target
+
+
+def test_the_trusted_nets_are_the_registered_models_and_nothing_else():
+    from riskvision.models import model_targets
+
+    assert {"riskvision.models.ResNet3D", "riskvision.models.ResNetBiLSTM", "riskvision.models.resnet3d101",
+            "riskvision.models.resnet3d.resnet3d101"} <= model_targets()
+    assert not {target for target in OTHER_TARGETS if target.startswith("riskvision.models")}  # no hand-kept nets
 
 
 # ------------------------------------------------------------------------- checkpoint files: one loader, one message

@@ -19,7 +19,7 @@ from riskvision.utils import (
 )  # fmt: skip
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
-MODELS = ["bilstm", "resnet3d101", "resnet3d50", "resnet3d18"]
+MODELS = ["bilstm", "resnet3d101", "resnet3d50", "resnet3d18", "frame_net", "causal_gru"]
 DATA = ["synthetic", "dota_bdd", "ccd", "dad", "nexar"]
 REAL = ["data.dota_root=/nonexistent/DoTA"]  # composing needs a root; nothing is read here
 ROOTS = {"dota_bdd": REAL, "ccd": ["data.root=/nonexistent/CarCrash"], "dad": ["data.root=/nonexistent/DAD"],
@@ -63,7 +63,7 @@ def test_resnet3d101_seed_recipe(compose_train):
     cfg = compose_train("model=resnet3d101", "data=dota_bdd", *REAL)
     model = cfg.model
     assert (model.inputs.sampler, model.inputs.num_frames, model.inputs.frame_size) == ("window", 10, 224)
-    assert (model.net.depth, model.net.shortcut_type, model.net.num_classes) == (101, "B", 3)
+    assert (model.net.depth, model.net.shortcut_type) == (101, "B") and "num_outputs" not in model.net  # task's width
     assert (model.optimizer._target_, model.optimizer.lr, model.optimizer.momentum) == ("torch.optim.SGD", 1e-3, 0.9)
     assert model.scheduler._target_.endswith("ReduceLROnPlateau") and model.inputs.batch_size == 4
     assert cfg.data.augments[cfg.data.augment].transforms[0]._target_.endswith("MultiScaleCornerCrop")  # Hara's crop

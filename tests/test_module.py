@@ -11,12 +11,10 @@ from riskvision.module import RiskModule
 from riskvision.tasks import BinaryCrash
 from riskvision.trust import UntrustedConfigError
 
+
 # A net whose logit for a clip [B, 1, 1, 1, 1] is the clip's single value (after weight=1, bias=0).
-SCORE_NET = {
-    "_target_": "torch.nn.Sequential",
-    "_args_": [{"_target_": "torch.nn.Flatten"}, {"_target_": "torch.nn.Linear", "in_features": 1, "out_features": 1}],
-}
-TINY_NET_TARGETS = ["torch.nn.Sequential", "torch.nn.Flatten", "torch.nn.Linear"]
+SCORE_NET = {"_target_": "tests.checkpoint_fakes.ScoreNet"}
+TINY_NET_TARGETS = ["tests.checkpoint_fakes.ScoreNet"]
 FROZEN_SGD_LR0 = {"_target_": "torch.optim.SGD", "_partial_": True, "lr": 0.0}
 
 
@@ -63,7 +61,7 @@ def test_threshold_tuned_on_validation_stored_and_used_at_test(tmp_path):
     trainer.save_checkpoint(ckpt)
     raw = torch.load(ckpt, weights_only=True)
     assert raw["state_dict"]["threshold"].item() == pytest.approx(0.65)
-    with pytest.raises(UntrustedConfigError, match=r"net._args_\[0\]._target_='torch.nn.Flatten'"):
+    with pytest.raises(UntrustedConfigError, match=r"net._target_='tests.checkpoint_fakes.ScoreNet'"):
         RiskModule.load_from_checkpoint(ckpt)  # the test's own net is not on riskvision's allow-list
     restored = RiskModule.load_from_checkpoint(ckpt, trusted_targets=TINY_NET_TARGETS)
     assert restored.threshold.item() == pytest.approx(0.65)
@@ -98,8 +96,7 @@ def test_threshold_grid_is_the_seed_grid():
 
 
 def test_multiclass_metrics_per_class_and_confusion_matrix(tmp_path):
-    net = {"_target_": "torch.nn.Sequential", "_args_": [{"_target_": "torch.nn.Flatten"},
-           {"_target_": "torch.nn.Linear", "in_features": 3, "out_features": 3}]}
+    net = {**SCORE_NET, "in_features": 3}
     module = RiskModule(net=net, task=RISK_LEVELS, monitor="val/f1_macro", optimizer=FROZEN_SGD_LR0)
     with torch.no_grad():
         module.net[1].weight.copy_(torch.eye(3))

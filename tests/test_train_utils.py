@@ -15,12 +15,12 @@ from riskvision.utils.weights import resolve_pretrained
 
 @pytest.fixture(scope="module")
 def tiny_r3d() -> ResNet3D:
-    return ResNet3D(depth=10, widen_factor=0.125, num_classes=3)
+    return ResNet3D(depth=10, widen_factor=0.125, num_outputs=3)
 
 
 def run_config(source, require: bool, normalization: str = "imagenet"):
     """The parts of a run config resolve_pretrained reads: a tiny ResNet3D and its pretrained source."""
-    net = {"_target_": "riskvision.models.ResNet3D", "depth": 10, "widen_factor": 0.125, "num_classes": 3}
+    net = {"_target_": "riskvision.models.ResNet3D", "depth": 10, "widen_factor": 0.125, "num_outputs": 3}
     return OmegaConf.create({"model": {"net": net, "pretrained": {"source": source, "require": require},
                                        "inputs": {"normalization": normalization}}})
 
@@ -54,7 +54,7 @@ def test_weights_resolve_their_normalisation_before_the_net_is_built(tiny_r3d, t
     cfg = run_config(str(path), require=True)
     weights = resolve_pretrained(cfg)
     assert cfg.model.pretrained.status == "loaded" and cfg.model.inputs.normalization == "kinetics"
-    fresh = ResNet3D(depth=10, widen_factor=0.125, num_classes=3)
+    fresh = ResNet3D(depth=10, widen_factor=0.125, num_outputs=3)
     report = load_weights(fresh, weights)
     assert not report.missing and torch.equal(fresh.conv1.weight, tiny_r3d.conv1.weight)
 

@@ -6,7 +6,9 @@ for tasks that tune one) and builds the optimiser. The net (an ``nn.Module`` map
 ``[B, T, C, H, W]`` to logits ``[B, task.num_outputs]``) owns nothing else.
 
 Its constructor takes configs (plain mappings with ``_target_``) rather than built objects, and builds
-the net and the task itself. The saved hyperparameters are therefore plain data: a checkpoint loads with
+the task and then the net itself, with the head width the task needs (``num_outputs=task.num_outputs``; a net
+config that states another width is refused).
+The saved hyperparameters are therefore plain data: a checkpoint loads with
 ``torch.load(..., weights_only=True)`` and ``RiskModule.load_from_checkpoint(path)`` needs nothing else; it
 builds only what ``riskvision.trust`` allows a stored config to name.
 """
@@ -25,6 +27,7 @@ from omegaconf import OmegaConf
 from torch import Tensor
 
 from riskvision.batch import FEATURES, METADATA_KEYS, VIDEO, without_replaced
+from riskvision.models.registry import OLD_WIDTH_KEYS, upgrade_net_config
 from riskvision.safe_load import load_torch_file
 from riskvision.tasks import Task
 from riskvision.trust import check_stored_config
@@ -39,11 +42,45 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def build_net(net: Mapping[str, Any], task: Task) -> torch.nn.Module:
+    """The net of config ``net`` with the head width ``task`` needs (``num_outputs=task.num_outputs``).
+
+    Raises:
+        ValueError: ``net`` states a head width: under an old name (``num_classes``), or one the task contradicts.
+    """
+    for key in OLD_WIDTH_KEYS:
+        if key in net:
+            raise ValueError(f"model.net.{key}={net[key]!r}: the head width is now set by the task (num_outputs="
+                             f"task.num_outputs = {task.num_outputs} for {type(task).__name__}). Fix: remove "
+                             f"model.net.{key}")
+    stated = net.get("num_outputs")
+    if stated is not None and stated != task.num_outputs:
+        raise ValueError(f"model.net.num_outputs={stated!r} contradicts the task: {type(task).__name__} needs "
+                         f"{task.num_outputs} logits per clip. Fix: remove model.net.num_outputs (the width comes "
+                         "from model.task), or change the task")
+    config = {key: value for key, value in net.items() if key != "num_outputs"}
+    return hydra.utils.instantiate(config, num_outputs=task.num_outputs)
+
+
+def _check_per_frame_net(net: torch.nn.Module, task: Task, inputs: Mapping[str, Any] | None) -> None:
+    """A ValueError naming the fix unless a ``per_frame`` task gets a causal net fed consecutive frames."""
+    if not getattr(net, "causal", False):
+        raise ValueError(f"model.task={type(task).__name__} learns P(crash) at every frame and needs a causal "
+                         f"per-frame net; {type(net).__name__} is none. Fix: model=causal_gru, or "
+                         "model.net.head=gru / lstm")
+    sampler = (inputs or {}).get("sampler", "window")
+    if sampler != "window":
+        raise ValueError(f"model.inputs.sampler={sampler!r}: model.task={type(task).__name__} needs clips of "
+                         "consecutive frames to know each frame's time. Fix: model.inputs.sampler=window")
+
+
 class RiskModule(LightningModule):
     """A task (its loss, probabilities, decisions, metrics) learned by a clip net.
 
     Args:
-        net: config of the ``nn.Module`` (``_target_`` + arguments) mapping ``video`` to logits.
+        net: config of the net (``_target_``: a registered model's builder or class, ``riskvision.models``, + its
+            arguments) mapping ``video`` to logits; built with ``num_outputs=task.num_outputs``, which the config
+            leaves out (or states equal).
         task: config of the task (``{_target_: riskvision.tasks.BinaryCrash, pos_weight: ...}`` or
             ``riskvision.tasks.RiskLevels``); the task says which batch label it learns (``task.target``).
         optimizer: partial optimiser config (``_partial_: true``); only trainable parameters are given to it.
@@ -97,7 +134,9 @@ class RiskModule(LightningModule):
         self.save_hyperparameters()
         self.hparams.update({key: _plain(value) for key, value in self.hparams.items()})
         self.task: Task = hydra.utils.instantiate(self.hparams.task)
-        self.net = hydra.utils.instantiate(self.hparams.net)
+        self.net = build_net(self.hparams.net, self.task)
+        if self.task.per_frame:
+            _check_per_frame_net(self.net, self.task, inputs)
         if memory_format == "channels_last":
             from riskvision.models import FrameFeatureNet
 
@@ -131,6 +170,8 @@ class RiskModule(LightningModule):
         hparams = checkpoint.get("hyper_parameters", {}) if isinstance(checkpoint, Mapping) else None
         check_stored_config(hparams, f"{checkpoint_path}: stored hyperparameters", sections=None,
                             trusted=trusted_targets)
+        if isinstance(hparams.get("net"), Mapping) and "net" not in kwargs:  # an older version's width name
+            kwargs["net"] = upgrade_net_config(hparams["net"])
         return super().load_from_checkpoint(checkpoint_path, map_location, hparams_file, strict, weights_only=True,
                                             **kwargs)
 
@@ -203,6 +244,12 @@ class RiskModule(LightningModule):
             return self.net.forward_sequence(batch[FEATURES])
         return self(batch[VIDEO])
 
+    def frame_logits(self, batch: Mapping[str, Any]) -> Tensor:
+        """Logits at every frame ``[B, T, K]`` of a causal net (``forward_frames``) on the batch's ``video`` or cached
+        ``features``: each frame's from the frames up to it."""
+        features = batch[FEATURES] if FEATURES in batch else self.net.forward_features(batch[VIDEO])
+        return self.net.forward_frames(features)
+
     def loss(self, logits: Tensor, labels: Tensor) -> Tensor:
         """The task's loss (``riskvision.tasks``)."""
         return self.task.loss(logits, labels)
@@ -222,8 +269,12 @@ class RiskModule(LightningModule):
         labels = batch[self.task.target]
         if not len(labels):
             return None
-        logits = self.logits(batch)
-        loss = self.loss(logits, labels)
+        if self.task.per_frame:  # logits at every frame: the loss on all of them, the clip metrics on the last
+            frame_logits = self.frame_logits(batch)
+            logits, loss = frame_logits[:, -1], self.task.frame_loss(frame_logits, batch)
+        else:
+            logits = self.logits(batch)
+            loss = self.loss(logits, labels)
         probs = self.task.probabilities(logits.detach())
         scores = self.task.scores(probs)
         metrics = self.metrics(split)

@@ -9,6 +9,8 @@ none of them tests which task it is. A new task (say, time-to-collision regressi
   ``P(crash) >= threshold`` with the threshold tuned on validation (the bilstm seed).
 - :class:`RiskLevels`: K logits (Normal / Warning / Danger), ``risk`` label, cross-entropy, softmax,
   decision argmax; P(crash) = 1 - P(first class) (the resnet3d101 seed).
+- :class:`CrashAnticipation`: P(crash) at EVERY frame of a clip (a causal net, ``model=causal_gru``), trained with
+  the exponential anticipation loss of DSA / UString (:func:`anticipation_loss`); otherwise :class:`BinaryCrash`.
 
 Two worlds use a task: the module and inference hand it torch tensors (logits ``[B, K_out]``), evaluation
 and the output writers hand it numpy arrays read from tables. torch is imported inside the tensor methods,
@@ -18,7 +20,7 @@ so the numpy/pandas evaluation modules can use a task without importing torch.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from torch import Tensor
 
-__all__ = ["BinaryCrash", "RiskLevels", "Task"]
+__all__ = ["BinaryCrash", "CrashAnticipation", "RiskLevels", "Task", "anticipation_loss"]
 
 
 class Task(ABC):
@@ -37,7 +39,8 @@ class Task(ABC):
 
     Class attributes: ``name`` (how files name the task: ``metrics.json`` ``run.task``), ``target`` (the
     batch label key it learns, one of ``riskvision.batch.LABEL_KEYS``) and ``tunes_threshold`` (its decision
-    threshold is tuned on validation).
+    threshold is tuned on validation) and ``per_frame`` (it learns logits at every frame of a clip from a causal net,
+    :meth:`frame_loss`; evaluation and streaming then score every frame from one pass).
     Instance attributes: ``num_outputs`` (logits per clip) and ``class_names`` (``None`` when the classes
     are just the 0/1 label).
     """
@@ -45,6 +48,7 @@ class Task(ABC):
     name: ClassVar[str]
     target: ClassVar[str]
     tunes_threshold: ClassVar[bool] = False
+    per_frame: ClassVar[bool] = False
     num_outputs: int
     class_names: tuple[str, ...] | None
 
@@ -52,6 +56,11 @@ class Task(ABC):
     @abstractmethod
     def loss(self, logits: Tensor, labels: Tensor) -> Tensor:
         """Mean training loss of ``logits`` ``[B, num_outputs]`` against int64 ``labels`` ``[B]``."""
+
+    def frame_loss(self, frame_logits: Tensor, batch: Mapping[str, Any]) -> Tensor:
+        """A ``per_frame`` task's mean loss of logits at every frame ``[B, T, num_outputs]`` of a batch of clips of
+        ``T`` consecutive target frames (``riskvision.batch``: labels, ``end_frame``, ``anomaly_start``, ``fps``)."""
+        raise NotImplementedError(f"{type(self).__name__} learns one logit per clip (per_frame=False)")
 
     @abstractmethod
     def probabilities(self, logits: Tensor) -> Tensor:
@@ -220,6 +229,77 @@ class BinaryCrash(Task):
 
     def describe(self, threshold: float) -> str:
         return f"binary P(crash), tuned threshold {threshold:.2f}"
+
+
+def anticipation_loss(frame_logits: Tensor, positive: Tensor, frames: Tensor, toa: Tensor, fps: Tensor) -> Tensor:
+    """The exponential anticipation loss of DSA (Chan et al., ACCV 2016, ``smallcorgi/Anticipating-Accidents``
+    accident.py) and UString (Bao et al., ACM MM 2020, ``Cogito2012/UString`` ``_exp_loss``), mean over clips and
+    frames.
+
+    For frame ``t`` with crash probability ``p_t = sigmoid(logit_t)``:
+
+    - a frame of a POSITIVE clip (a crash video) costs ``-exp(-max(0, toa - t) / fps) * log(p_t)``: frames long
+      before the accident (time of accident ``toa``) are asked for a high P(crash) only softly, the weight rising to 1
+      at the accident and staying 1 after it;
+    - a frame of a NEGATIVE clip costs plain cross-entropy ``-log(1 - p_t)``.
+
+    ``t`` and ``toa`` are 0-based target-frame indices (``toa`` = ``anomaly_start``); UString writes the same weight
+    as ``exp(-max(0, (toa - t - 1) / fps))`` with ``t`` counting from 0 and ``toa`` from 1. One sigmoid logit stands
+    for their two-way softmax (the same cross-entropy). DSA and UString sum the per-frame means over time; the mean
+    over frames here is that sum / T (DSA's ``loss / n_frames``), a scale of the learning rate. A positive clip
+    without an annotated accident (``toa < 0``) weights every frame 1.
+
+    Args:
+        frame_logits: ``[B, T]`` or ``[B, T, 1]`` logits, each from the frames up to it.
+        positive: ``[B]`` 1 for a crash video, 0 for a normal one.
+        frames: ``[B, T]`` target-frame index of every frame.
+        toa: ``[B]`` target frame of the accident (``-1``: none).
+        fps: ``[B]`` target frame rate, frames per second.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    logits = frame_logits.reshape(frames.shape).float()
+    frames, toa, fps = frames.to(logits.device), toa.to(logits.device), fps.to(logits.device).float()
+    lead = (toa[:, None] - frames).clamp_min(0).float()  # [B, T] frames before the accident, 0 after it
+    weight = torch.exp(-lead / fps[:, None])
+    positive = positive.to(logits.device).bool()[:, None].expand_as(logits)
+    positive_cost = weight * F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits), reduction="none")
+    negative_cost = F.binary_cross_entropy_with_logits(logits, torch.zeros_like(logits), reduction="none")
+    return torch.where(positive, positive_cost, negative_cost).mean()
+
+
+class CrashAnticipation(BinaryCrash):
+    """P(crash) at EVERY frame of a clip from a causal per-frame net (``model=causal_gru``), learned with the
+    exponential anticipation loss (:func:`anticipation_loss`); probabilities, decisions, metrics and tables are
+    :class:`BinaryCrash`'s, applied to each frame's score (a clip's score is its last frame's).
+
+    A training clip must be ``T`` CONSECUTIVE target frames ending at ``end_frame`` (``model.inputs.sampler=window``;
+    a window that would start before frame 0 repeats frame 0, which then counts as frame 0): frame ``i`` is target
+    frame ``max(0, end_frame - T + 1 + i)``. Positive clips are those of crash videos (label ``crash`` = 1), the time of
+    accident is the video's ``anomaly_start``.
+
+    Args: as :class:`BinaryCrash` (``pos_weight`` is not used: the loss weights frames by time instead).
+    """
+
+    per_frame = True
+
+    def __init__(self, pos_weight: float | None = None, thresholds: Sequence[float] = (0.10, 0.90, 0.05)) -> None:
+        if pos_weight is not None:
+            raise ValueError(f"CrashAnticipation pos_weight={pos_weight}: the anticipation loss has no class weight. "
+                             "Fix: model.task.pos_weight=null")
+        super().__init__(None, thresholds)
+
+    def frame_loss(self, frame_logits: Tensor, batch: Mapping[str, Any]) -> Tensor:
+        import torch
+
+        end = batch["end_frame"].to(frame_logits.device)
+        t = frame_logits.shape[1]
+        frames = (end[:, None] - (t - 1) + torch.arange(t, device=end.device)).clamp_min(0)
+        return anticipation_loss(frame_logits, batch[self.target], frames, batch["anomaly_start"], batch["fps"])
+
+    def describe(self, threshold: float) -> str:
+        return f"P(crash) at every frame (anticipation), tuned threshold {threshold:.2f}"
 
 
 class RiskLevels(Task):

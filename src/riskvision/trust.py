@@ -5,14 +5,15 @@ code, but its stored run config is instantiated by Hydra, and a ``_target_`` is 
 function. Before anything is built (or even imported) from such a config, :func:`check_stored_config` checks:
 
 - every ``_target_`` of the parts that are built (``model``, ``data``; a module's hyperparameters) is one of
-  :data:`TRUSTED_TARGETS` (compared as strings, so nothing is imported to decide), or one the user named on the
-  command line (``trusted_targets=[my_pkg.MyNet]``);
+  :func:`trusted_targets` (compared as strings, so nothing named in the file is imported to decide): a registered
+  model's builder or net class (``riskvision.models.model_targets()``, derived from the model registry) or one of
+  :data:`OTHER_TARGETS`, or one the user named on the command line (``trusted_targets=[my_pkg.MyNet]``);
 - Hydra's special keys are only ``_target_``, ``_partial_``, ``_recursive_``, ``_convert_`` and ``_args_``;
 - every value is plain data (``str``, ``int``, ``float``, ``bool``, ``None``, lists and string-keyed mappings),
   and no string is an OmegaConf interpolation (``${...}`` would call a resolver such as ``oc.env``).
 
 Anything else is refused with :class:`UntrustedConfigError` naming the file, the key and the value.
-Standard library only: every layer may import it.
+Standard library only at import: every layer may import it (the model registry is read when a config is checked).
 """
 
 from __future__ import annotations
@@ -20,19 +21,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["BUILT_SECTIONS", "TRUSTED_TARGETS", "UntrustedConfigError", "check_stored_config"]
+__all__ = ["BUILT_SECTIONS", "OTHER_TARGETS", "UntrustedConfigError", "check_stored_config", "trusted_targets"]
 
-#: The ``_target_`` values a stored config may name: riskvision's own classes and the optimiser, scheduler and
-#: transform classes ``conf/`` ships configs for (``tests/test_trust.py`` checks that every ``_target_`` under
-#: conf/model and conf/data is here). A new model, source or task class joins this list to be rebuildable
-#: from its checkpoints.
-TRUSTED_TARGETS = frozenset({
-    # the module, its tasks and nets
+#: The ``_target_`` values other than nets a stored config may name: riskvision's module, tasks and data classes
+#: and the optimiser, scheduler and transform classes ``conf/`` ships configs for
+#: (``tests/test_checkpoint_trust.py`` checks that every ``_target_`` under conf/model and conf/data is trusted). A
+#: new source or task class joins this list to be rebuildable from its checkpoints; a new model is trusted by
+#: being registered (``riskvision.models.register_model``).
+OTHER_TARGETS = frozenset({
+    # the module and its tasks
     "riskvision.module.RiskModule",
     "riskvision.tasks.BinaryCrash",
     "riskvision.tasks.RiskLevels",
-    "riskvision.models.ResNetBiLSTM",
-    "riskvision.models.ResNet3D",
+    "riskvision.tasks.CrashAnticipation",
     # data: the datamodule, sources, splits, labels, samplers, readers, augmentation
     "riskvision.data.datamodule.RiskDataModule",
     "riskvision.data.sources.dota.DotaSource",
@@ -84,6 +85,14 @@ class UntrustedConfigError(ValueError):
     """A stored config names something riskvision does not build from a file, or holds non-plain data."""
 
 
+def trusted_targets() -> frozenset[str]:
+    """Every ``_target_`` a stored config may name: :data:`OTHER_TARGETS` and the registered models' builders and
+    net classes (``riskvision.models.model_targets``)."""
+    from riskvision.models.registry import model_targets  # imported when a config is checked, not with this module
+
+    return OTHER_TARGETS | model_targets()
+
+
 def check_stored_config(config: Mapping[str, Any], source: str, sections: Iterable[str] | None = BUILT_SECTIONS,
                         trusted: Iterable[str] = ()) -> None:
     """Raise :class:`UntrustedConfigError` unless ``config`` is plain data whose built parts name only trusted
@@ -97,7 +106,7 @@ def check_stored_config(config: Mapping[str, Any], source: str, sections: Iterab
     """
     if not isinstance(config, Mapping):
         raise UntrustedConfigError(f"{source} is a {type(config).__name__}, not a mapping of config keys")
-    allowed = TRUSTED_TARGETS | set(trusted)
+    allowed = trusted_targets() | set(trusted)
     for key, value in config.items():
         built = sections is None or key in sections
         _check(value, str(key), source, allowed if built else None)

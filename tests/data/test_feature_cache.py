@@ -225,7 +225,7 @@ def test_two_processes_sharing_a_cache_extract_each_video_once(synthetic_root, t
 def test_the_cache_refuses_nets_whose_features_train():
     config = {"enabled": True, "dir": "unused", "views": 0}
     for net in ({"_target_": "riskvision.models.ResNetBiLSTM", "hidden_size": 8, "freeze": "none"},
-                {"_target_": "riskvision.models.resnet3d101", "num_classes": 3, "widen_factor": 0.125}):
+                {"_target_": "riskvision.models.resnet3d101", "widen_factor": 0.125}):
         module = RiskModule(net=net, task={"_target_": "riskvision.tasks.BinaryCrash"},
                             optimizer={"_target_": "torch.optim.Adam", "_partial_": True})
         with pytest.raises(ValueError, match="model.feature_cache.enabled=true needs a net whose per-frame features"):

@@ -93,6 +93,8 @@ def test_run_name_and_bad_settings():
 
     assert net_name({"net": {"_target_": "riskvision.models.ResNet3D", "depth": 101}}) == "ResNet3D-101"
     assert net_name({"net": {"_target_": "riskvision.models.ResNetBiLSTM", "backbone": "resnet18"}}) == "ResNetBiLSTM-resnet18"
+    frame_net = {"_target_": "riskvision.models.FrameNet", "backbone": "convnext_tiny", "head": "gru"}
+    assert net_name({"net": frame_net}) == "FrameNet-convnext_tiny-gru"  # the head tells frame_net from causal_gru
     with pytest.raises(ValueError, match="scoring='frames'"):
         scoring_loader(object(), EvalSettings(scoring="frames"), 4)
     with pytest.raises(ValueError, match="split='dev'"):

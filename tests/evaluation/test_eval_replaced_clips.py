@@ -25,9 +25,7 @@ from riskvision.module import RiskModule
 
 FRAMES, SIZE = 4, (4, 4)
 # logit = mean of the normalised clip: every clip here is bright, so every clip is called a crash
-MEAN_NET = {"_target_": "torch.nn.Sequential", "_args_": [
-    {"_target_": "torch.nn.Flatten"}, {"_target_": "torch.nn.Linear", "in_features": 2 * 3 * SIZE[0] * SIZE[1],
-                                       "out_features": 1}]}
+MEAN_NET = {"_target_": "tests.checkpoint_fakes.ScoreNet", "in_features": 2 * 3 * SIZE[0] * SIZE[1]}
 
 
 def frame_record(root: Path, video_id: str, source: str, corrupt: bool = False) -> VideoRecord:

@@ -35,7 +35,7 @@ def test_resnet3d101_table_model_flops_equal_the_summary_table() -> None:
         if row["layer"].startswith("Conv3d")
     ) + 2 * 2048 * 3
     with torch.device("meta"):
-        model = ResNet3D(depth=101, shortcut_type="A", num_classes=3)
+        model = ResNet3D(depth=101, shortcut_type="A", num_outputs=3)
     assert forward_gflops(model, (1, 10, 3, 224, 224)) * 1e9 == expected
 
 

@@ -28,13 +28,13 @@ def small_r3d(**kwargs) -> ResNet3D:
     return ResNet3D(**{"depth": 101, "shortcut_type": "B", "widen_factor": 0.125, **kwargs})
 
 
-@pytest.mark.parametrize("num_classes", [3, 700, 1039])
-def test_classifier_with_another_class_count_is_skipped(num_classes: int) -> None:
-    model = small_r3d(num_classes=num_classes)
+@pytest.mark.parametrize("num_outputs", [3, 700, 1039])
+def test_classifier_with_another_class_count_is_skipped(num_outputs: int) -> None:
+    model = small_r3d(num_outputs=num_outputs)
     fc_before = model.fc.weight.clone()
     report = load_pretrained(model, OLD_B400)
     assert set(report.skipped) == {"fc.weight", "fc.bias"}
-    assert "400" in report.skipped["fc.weight"] and str(num_classes) in report.skipped["fc.weight"]
+    assert "400" in report.skipped["fc.weight"] and str(num_outputs) in report.skipped["fc.weight"]
     assert report.missing == ["fc.weight", "fc.bias"]
     assert torch.equal(model.fc.weight, fc_before)
     file_state = torch.load(OLD_B400, weights_only=True)["state_dict"]
@@ -44,7 +44,7 @@ def test_classifier_with_another_class_count_is_skipped(num_classes: int) -> Non
 
 
 def test_2020_file_selects_kinetics_and_keeps_counters() -> None:
-    model = small_r3d(widen_factor=0.0625, num_classes=3)
+    model = small_r3d(widen_factor=0.0625, num_outputs=3)
     report = load_pretrained(model, NEW_B700)
     assert (report.format, report.normalization) == ("hara-2020", "kinetics")
     assert "bn1.num_batches_tracked" in report.loaded
@@ -52,7 +52,7 @@ def test_2020_file_selects_kinetics_and_keeps_counters() -> None:
 
 def test_shortcut_a_file_into_shortcut_b_model_is_an_architecture_error() -> None:
     with pytest.raises(ArchitectureMismatch, match=r"in the model but not in the file: layer1\.0\.downsample"):
-        load_pretrained(small_r3d(num_classes=400), OLD_A400)
+        load_pretrained(small_r3d(num_outputs=400), OLD_A400)
 
 
 def test_wrong_width_lists_the_first_mismatches() -> None:
@@ -64,7 +64,7 @@ def test_wrong_width_lists_the_first_mismatches() -> None:
 
 
 def test_non_strict_loads_what_fits() -> None:
-    model = small_r3d(num_classes=400)
+    model = small_r3d(num_outputs=400)
     report = load_pretrained(model, OLD_A400, strict_backbone=False)
     assert "layer1.0.downsample.0.weight" in report.missing
     assert report.skipped == {} and "fc.weight" in report.loaded
@@ -90,7 +90,7 @@ def test_file_carrying_pickled_code_is_refused_and_runs_nothing(tmp_path: Path) 
 
     marker = tmp_path / "marker"
     with pytest.raises(UnsafeCheckpointError, match=r"refusing .*marker\.pth.*pickled code \(io\.open\)"):
-        load_pretrained(small_r3d(num_classes=400), craft(marker))
+        load_pretrained(small_r3d(num_outputs=400), craft(marker))
     assert not marker.exists()
 
 
@@ -111,9 +111,9 @@ def test_not_a_checkpoint(tmp_path: Path) -> None:
 
 
 def test_bare_state_dict_round_trip(tmp_path: Path) -> None:
-    source = small_r3d(num_classes=4)
+    source = small_r3d(num_outputs=4)
     torch.save(source.state_dict(), tmp_path / "mine.pth")
-    model = small_r3d(num_classes=4)
+    model = small_r3d(num_outputs=4)
     report = load_pretrained(model, tmp_path / "mine.pth")
     assert report.format == "state_dict" and report.missing == [] and report.skipped == {}
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), source.state_dict().values()))
@@ -202,7 +202,7 @@ def test_full_bilstm_state_dict_round_trip(tmp_path: Path) -> None:
 
 def test_shortcut_a_model_takes_a_shortcut_b_file_non_strictly() -> None:
     """README.md (Models and pretrained weights): the seed's table model (shortcut A) from a shortcut-B Kinetics file."""
-    model = small_r3d(shortcut_type="A", num_classes=3)
+    model = small_r3d(shortcut_type="A", num_outputs=3)
     report = load_pretrained(model, OLD_B400, strict_backbone=False)
     assert sorted({key.split(".downsample")[0] for key in report.skipped if "downsample" in key}) == [
         "layer1.0", "layer2.0", "layer3.0", "layer4.0"]  # fmt: skip

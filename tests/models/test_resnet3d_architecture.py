@@ -29,12 +29,12 @@ def meta_model(**kwargs) -> ResNet3D:
 
 
 @pytest.mark.parametrize(
-    ("shortcut_type", "num_classes", "expected"),
+    ("shortcut_type", "num_outputs", "expected"),
     [("A", 3, 82_474_691), ("B", 3, 85_251_267), ("B", 400, 86_064_720),
      ("B", 700, 86_679_420), ("B", 1039, 87_374_031)],
 )  # fmt: skip
-def test_resnet3d101_parameter_counts(shortcut_type: str, num_classes: int, expected: int) -> None:
-    model = meta_model(depth=101, shortcut_type=shortcut_type, num_classes=num_classes)
+def test_resnet3d101_parameter_counts(shortcut_type: str, num_outputs: int, expected: int) -> None:
+    model = meta_model(depth=101, shortcut_type=shortcut_type, num_outputs=num_outputs)
     assert count_parameters(model) == (expected, expected)
 
 
@@ -56,7 +56,7 @@ def summary_rows(model: nn.Module, video_shape: tuple[int, ...]) -> list[dict]:
 
 
 def test_table_model_reproduces_every_summary_row() -> None:
-    model = meta_model(depth=101, shortcut_type="A", num_classes=3).eval()
+    model = meta_model(depth=101, shortcut_type="A", num_outputs=3).eval()
     rows = summary_rows(model, (1, 10, 3, 224, 224))  # [B, T, C, H, W]
     expected = [{**row, "layer": row["layer"].rsplit("-", 1)[0]} for row in TABLE["torchsummary_rows"]]
     assert len(rows) == len(expected) == 336
@@ -66,7 +66,7 @@ def test_table_model_reproduces_every_summary_row() -> None:
 
 
 def test_table_model_state_dict_matches_the_table() -> None:
-    state = meta_model(depth=101, shortcut_type="A", num_classes=3).state_dict()
+    state = meta_model(depth=101, shortcut_type="A", num_outputs=3).state_dict()
     ours = [(k, list(v.shape), str(v.dtype).removeprefix("torch.")) for k, v in state.items()]
     table = [(e["key"], e["shape"], e["dtype"]) for e in TABLE["state_dict"]]
     assert ours == table
@@ -75,7 +75,7 @@ def test_table_model_state_dict_matches_the_table() -> None:
 
 def test_keys_equal_the_2017_release_after_prefix_handling() -> None:
     entry = RELEASED["resnet-101-kinetics.pth (2017-18, Kinetics-400, shortcut B)"]
-    model = meta_model(depth=101, shortcut_type="B", num_classes=400)
+    model = meta_model(depth=101, shortcut_type="B", num_outputs=400)
     keys = ["module." + k for k in model.state_dict() if not k.endswith("num_batches_tracked")]
     assert keys == entry["expected_state_dict_keys"]
     assert count_parameters(model)[0] == entry["n_params"]
@@ -83,7 +83,7 @@ def test_keys_equal_the_2017_release_after_prefix_handling() -> None:
 
 def test_keys_equal_the_2020_release() -> None:
     entry = RELEASED["r3d101_K_200ep.pth / r3d101_KM_200ep.pth (2020, Kinetics-700 / K700+MiT, shortcut B)"]
-    model = meta_model(depth=101, shortcut_type="B", num_classes=700)
+    model = meta_model(depth=101, shortcut_type="B", num_outputs=700)
     assert list(model.state_dict()) == entry["expected_state_dict_keys"]
     assert count_parameters(model)[0] == entry["n_params_700"]
 
@@ -127,7 +127,7 @@ def test_shortcut_a_is_hara_subsampling_plus_zero_channels() -> None:
 @pytest.mark.parametrize("shortcut_type", ["A", "B"])
 def test_basic_block_family_trains_on_a_tiny_clip(shortcut_type: str) -> None:
     torch.manual_seed(0)
-    model = resnet3d18(shortcut_type=shortcut_type, widen_factor=0.125, num_classes=5, dropout=0.5)
+    model = resnet3d18(shortcut_type=shortcut_type, widen_factor=0.125, num_outputs=5, dropout=0.5)
     assert isinstance(model.layer1[0], BasicBlock) and model.layer1[0].downsample is None
     logits = model(torch.randn(2, 8, 3, 32, 32))
     assert logits.shape == (2, 5)
@@ -137,7 +137,7 @@ def test_basic_block_family_trains_on_a_tiny_clip(shortcut_type: str) -> None:
 
 def test_builders_pick_block_and_depth() -> None:
     with torch.device("meta"):
-        model = resnet3d50(num_classes=7, n_input_channels=1, conv1_t_size=3)
+        model = resnet3d50(num_outputs=7, n_input_channels=1, conv1_t_size=3)
     assert isinstance(model.layer4[-1], Bottleneck) and len(model.layer3) == 6
     assert model.conv1.weight.shape == (64, 1, 3, 7, 7)
     assert model(torch.zeros(1, 16, 1, 112, 112, device="meta")).shape == (1, 7)

@@ -17,17 +17,17 @@ TOLERANCE = 1e-5
 MODELS = {
     # name: (constructor kwargs, format, normalization)
     "small_r3d101_A400_w0125_oldfmt": (
-        dict(depth=101, shortcut_type="A", widen_factor=0.125, num_classes=400),
+        dict(depth=101, shortcut_type="A", widen_factor=0.125, num_outputs=400),
         "hara-2017",
         "activitynet",
     ),
     "small_r3d101_B400_w0125_oldfmt": (
-        dict(depth=101, shortcut_type="B", widen_factor=0.125, num_classes=400),
+        dict(depth=101, shortcut_type="B", widen_factor=0.125, num_outputs=400),
         "hara-2017",
         "activitynet",
     ),
     "small_r3d101_B700_w00625_newfmt": (
-        dict(depth=101, shortcut_type="B", widen_factor=0.0625, num_classes=700),
+        dict(depth=101, shortcut_type="B", widen_factor=0.0625, num_outputs=700),
         "hara-2020",
         "kinetics",
     ),
@@ -86,7 +86,7 @@ def test_forward_takes_btchw_and_returns_reference_logits(name: str, reference, 
     clip = reference[meta["models"][name]["input_key"]]  # [N, C, T, H, W]
     with torch.no_grad():
         logits = loaded_model(name)(clip.permute(0, 2, 1, 3, 4).contiguous())
-    assert logits.shape == (1, MODELS[name][0]["num_classes"])
+    assert logits.shape == (1, MODELS[name][0]["num_outputs"])
     assert rel_error(logits, reference[f"{name}/logits"]) < TOLERANCE
     first8 = torch.tensor(meta["models"][name]["logits_first8"])
     assert torch.allclose(logits[0, :8], first8, rtol=1e-5, atol=1e-5)

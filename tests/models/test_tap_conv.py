@@ -103,7 +103,7 @@ def test_resnet3d_tap_backward_gives_the_same_step_as_onednn(monkeypatch: pytest
     grads, tap_calls = [], []
     for max_outputs in (8, 0):
         torch.manual_seed(0)
-        net = ResNet3D(depth=50, widen_factor=0.125, num_classes=3, tap_backward_max_outputs=max_outputs).double()
+        net = ResNet3D(depth=50, widen_factor=0.125, num_outputs=3, tap_backward_max_outputs=max_outputs).double()
         convs = [m for m in net.modules() if isinstance(m, nn.Conv3d)]
         assert convs and all(isinstance(m, TapConv3d) and m.max_tap_outputs == max_outputs for m in convs)
         F.cross_entropy(net(video), target).backward()

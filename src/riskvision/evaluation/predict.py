@@ -85,7 +85,7 @@ def predict_table(model: nn.Module, batches: Iterable[dict[str, Any]], task: Tas
 def predict_table_per_frame(net: nn.Module, videos: Iterable[dict[str, Any]], task: Task,
                             normalize: Callable[[Tensor], Tensor], probes: Sequence[str] = ("none",), seed: int = 0,
                             device: str | torch.device = "cpu", batch_size: int = 8, chunk: int = 64,
-                            progress: ProgressLine | None = None) -> pd.DataFrame:
+                            progress: ProgressLine | None = None, every_frame: bool = False) -> pd.DataFrame:
     """:func:`predict_table`'s rows for a per-frame net (``models.FrameFeatureNet``: ``forward_features`` per frame,
     ``forward_sequence`` per window) from per-video items (``data.dataset.VideoWindowsDataset``: a video's frames
     read once, its windows as indices into them): the backbone runs ONCE per frame (``chunk`` frames a pass), the
@@ -93,6 +93,12 @@ def predict_table_per_frame(net: nn.Module, videos: Iterable[dict[str, Any]], ta
     features exactly as they permute frames, drawn clip by clip in the same order, so the table equals
     :func:`predict_table` on ``RiskDataModule.scoring_dataloader`` (same windows, same probe draws) up to float
     rounding, at a backbone cost per video that no longer grows with the window length.
+
+    ``every_frame`` (a causal net of a ``per_frame`` task, ``model=causal_gru``): no windows; the head runs ONCE over
+    the video's frames in order (``forward_frames``) and the row of the window ending at frame ``t`` gets frame
+    ``t``'s score, from frames ``0..t`` (what the stream's carried state gives). The windows must then cover every
+    frame from 0 (step <= window length, as ``evaluation.runner`` asks); the probes transform the whole video's
+    features (one draw per video).
 
     ``normalize``: uint8 ``[N, 3, H, W]`` -> float (the datamodule's ``Normalize``); ``progress`` advances by one
     per video."""
@@ -109,6 +115,11 @@ def predict_table_per_frame(net: nn.Module, videos: Iterable[dict[str, Any]], ta
                               for a in range(0, len(frames), chunk)])  # [F, D]
         for key, values in _batch_meta(item).items():
             meta[key] += values
+        if every_frame:
+            for probe in probes:
+                video = PROBE_TRANSFORMS[probe](features[None], generators[probe])  # [1, F, D]
+                probs[probe].append(task.table_values(net.forward_frames(video)[0, windows[:, -1].to(device)]))
+            continue
         for probe in probes:
             for a in range(0, len(windows), batch_size):
                 clip = PROBE_TRANSFORMS[probe](features[windows[a:a + batch_size].to(device)], generators[probe])

@@ -47,7 +47,9 @@ class EvalSettings:
             datamodule's own evaluation clips (what training's ``test/*`` metrics were computed on).
         step: frame step of ``sliding``.
         per_frame: ``sliding`` with a per-frame net (``FrameFeatureNet``, the bilstm): read each video once and run
-            the backbone once per frame (``predict_table_per_frame``); ``False``: the whole net on every window.
+            the backbone once per frame (``predict_table_per_frame``); ``False``: the whole net on every window. A
+            ``per_frame`` task (``model=causal_gru``) is always scored from ONE causal pass per video (every frame's
+            score from the frames up to it, no windows).
         probes: ``none`` plus any shortcut probes (``shuffled``, ``repeated``).
         seed: seed of the probe transforms and the bootstrap.
         n_boot: bootstrap resamples for the confidence intervals.
@@ -98,15 +100,20 @@ def score_split(module: Any, datamodule: Any, settings: EvalSettings, name: str)
     inputs = module.hparams["inputs"]
     num_frames, size = int(inputs["num_frames"]), inputs["frame_size"]
     height, width = (size, size) if isinstance(size, int) else size
-    per_frame = settings.scoring == "sliding" and settings.per_frame and isinstance(module.net, FrameFeatureNet)
-    loader = scoring_loader(datamodule, settings, num_frames, per_frame)
-    log.info(f"Scoring {settings.split} ({settings.scoring}{', backbone once per frame' if per_frame else ''}, "
-             f"probes {list(settings.probes)}) with {name}")
+    every_frame = settings.scoring == "sliding" and module.task.per_frame  # one causal pass per video
+    per_frame = every_frame or (settings.scoring == "sliding" and settings.per_frame
+                                and isinstance(module.net, FrameFeatureNet))
+    # one pass needs every frame from 0 read: windows at least ``step`` long cover them
+    loader = scoring_loader(datamodule, settings, max(num_frames, settings.step) if every_frame else num_frames,
+                            per_frame)
+    how = ", one causal pass per video" if every_frame else ", backbone once per frame" if per_frame else ""
+    log.info(f"Scoring {settings.split} ({settings.scoring}{how}, probes {list(settings.probes)}) with {name}")
     progress = ProgressLine(f"scoring {settings.split} {'videos' if per_frame else 'windows'}", len(loader.dataset),
                             "videos" if per_frame else "windows")
     if per_frame:
         table = predict_table_per_frame(module.net, loader, module.task, datamodule.normalizer, settings.probes,
-                                        settings.seed, settings.device, datamodule.eval_batch_size, progress=progress)
+                                        settings.seed, settings.device, datamodule.eval_batch_size, progress=progress,
+                                        every_frame=every_frame)
     else:
         table = predict_table(module, loader, module.task, settings.probes, settings.seed, settings.device, progress)
     progress.close()

@@ -4,14 +4,15 @@
 A backend takes NORMALISED float tensors (``riskvision.data.transforms.Normalize`` output, on the CPU or on
 its device: it moves them where it runs) and returns logits; everything before (timestamps, resizing,
 normalisation, windows) and after (probabilities, smoothing, alarms) belongs to the engine. Another backend
-(onnxruntime, ...) implements the same four members; nothing else is asked of it.
+(onnxruntime, ...) implements the same four members; nothing else is asked of it. A backend that can carry a causal
+net's recurrent state (``recurrent``, :meth:`TorchBackend.step`) also has ``step``; one without ``recurrent`` has none.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
@@ -30,6 +31,9 @@ class Backend(Protocol):
         per_frame: the net is a per-frame network followed by a sequence model
             (``riskvision.models.FrameFeatureNet``, the bilstm): the engine calls :meth:`features` once per
             frame and :meth:`sequence` once per window. ``False``: it calls :meth:`window` once per window.
+        recurrent (optional, ``False`` when absent): the net's task scores every frame (``Task.per_frame``) with a
+            causal head: the engine calls :meth:`features` and then ``step(features [1, D], state) -> (logits [1, K],
+            state)`` once per frame, carrying the state; no windows.
     """
 
     per_frame: bool
@@ -80,6 +84,7 @@ class TorchBackend:
         self.precision = precision
         self.channels_last = bool(channels_last) and isinstance(net, FrameFeatureNet)
         self.per_frame = bool(predictor.cache_features and isinstance(self.net, FrameFeatureNet))
+        self.recurrent = bool(self.per_frame and predictor.task.per_frame and getattr(self.net, "causal", False))
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         """bf16 autocast on the backend's device type when ``precision == "bf16"``, else nothing."""
@@ -101,6 +106,16 @@ class TorchBackend:
         if not self.per_frame:
             raise TypeError(f"{type(self.net).__name__} has no sequence part (per_frame=False); use window()")
         return self.net.forward_sequence(features.to(self.device).float()).float()
+
+    @torch.no_grad()
+    def step(self, features: Tensor, state: Any = None) -> tuple[Tensor, Any]:
+        """A causal net one frame on (``recurrent``): ``features [B, D]`` and the state after the previous frame
+        (``None`` before the first) -> logits ``[B, K]`` and the next state (``FrameNet.step``), in fp32."""
+        if not self.recurrent:
+            raise TypeError(f"{type(self.net).__name__} carries no recurrent state here (recurrent=False); "
+                            "use sequence() or window()")
+        logits, state = self.net.step(features.to(self.device).float(), state)
+        return logits.float(), state
 
     @torch.no_grad()
     def window(self, video: Tensor) -> Tensor:

@@ -114,6 +114,9 @@ def export_onnx(predictor: Predictor, out_dir: str | Path, opset: int = 17, run_
         opset: the ONNX operator set version.
         run_id: the training run's id, recorded in ``preprocessing.json`` (``None``: not known).
     """
+    if predictor.task.per_frame:  # its graphs would score windows; the stream needs the carried recurrent state
+        raise ValueError(f"{predictor.name} scores every frame with a carried recurrent state (model=causal_gru), "
+                         "which the exported graphs (whole windows) cannot carry. Fix: stream it with backend=torch")
     onnx = _require_onnx()
     out = Path(out_dir)
     net = copy.deepcopy(predictor.module.net).to("cpu", torch.float32).eval()

@@ -32,6 +32,10 @@ clip-level test metrics. The steps:
    only its sequence head per result; another net (the 3D-ResNet) keeps a ring buffer of ``num_frames``
    normalised frames and runs one window per result. Frames no result can use (``step > num_frames``) are
    skipped. Memory: two pushed images and ``num_frames`` buffer entries, whatever the video's length.
+   A causal net of a task that scores every frame (``Task.per_frame``, ``model=causal_gru``; ``backend.recurrent``)
+   has no windows: each target frame's features go through one ``backend.step`` that carries the recurrent state
+   (O(1) work and memory per frame), and frame ``t``'s result is its score from frames ``0..t``: eval.py's one pass
+   per video (``predict_table_per_frame(every_frame=True)``).
 4. Emission: a target frame is complete when the frame it takes is known: at the push of that frame when its
    time is at or before that frame's, else at the next push (or :meth:`StreamEngine.finish`). The results a
    push completes run in batches of ``predictor.batch_size`` windows and are returned by that push.
@@ -200,6 +204,10 @@ class StreamEngine:
         self.sampler = WindowSampler(predictor.num_frames, eval_step=self.step)
         self.normalize = Normalize(predictor.normalization)
         self.resampler = TimestampResampler(predictor.target_fps)
+        self.recurrent = bool(getattr(self.backend, "recurrent", False))
+        if predictor.task.per_frame and not self.recurrent:
+            raise ValueError(f"{predictor.name} scores every frame with a carried recurrent state, which "
+                             f"{type(self.backend).__name__} does not run. Fix: backend=torch with cache_features=True")
         self.reset()
 
     def reset(self) -> None:
@@ -210,6 +218,7 @@ class StreamEngine:
         self.latest: _Pushed | None = None
         self.indices: deque[int] = deque(maxlen=self.predictor.num_frames)  # target frames in the buffer
         self.buffer: deque[Tensor] = deque(maxlen=self.predictor.num_frames)  # their features / frames
+        self.state = None  # a recurrent backend's state after the latest target frame
         self.dropped = 0  # pushed frames dropped for a time not after the previous one
         self.skipped = 0  # results not scored because a newer one was ready in the same push (latest_only)
         self.finished = False
@@ -255,8 +264,9 @@ class StreamEngine:
 
     # ------------------------------------------------------------------ internals
     def _needed(self, t: int) -> bool:
-        """Whether a result uses target frame ``t``: the first result at or after it is within the window."""
-        return -(-t // self.step) * self.step - t < self.predictor.num_frames
+        """Whether a result uses target frame ``t``: the first result at or after it is within the window (every
+        frame for a recurrent backend: the state runs through all of them)."""
+        return self.recurrent or -(-t // self.step) * self.step - t < self.predictor.num_frames
 
     def _advance(self, targets: list[tuple[int, _Pushed]], start: float) -> list[StreamResult]:
         """Append the target frames (in order) to the ring buffer and score the windows they complete."""
@@ -265,6 +275,8 @@ class StreamEngine:
         ready = [t for t, _ in targets if t % self.step == 0]
         scored = set(ready[-1:]) if self.latest_only else set(ready)
         self.skipped += len(ready) - len(scored)
+        if self.recurrent:
+            return self._advance_recurrent(targets, scored, start)
         windows: list[tuple[int, float, Tensor]] = []
         for t, pushed in targets:
             self.indices.append(t)
@@ -276,6 +288,19 @@ class StreamEngine:
         for a in range(0, len(windows), size):
             results += self._score(windows[a:a + size], start)
         return results
+
+    def _advance_recurrent(self, targets: list[tuple[int, _Pushed]], scored: set[int],
+                           start: float) -> list[StreamResult]:
+        """Each target frame (in order) one ``backend.step`` on: its features and the carried state -> its logits;
+        the ``scored`` frames' logits become results."""
+        rows: list[tuple[int, float]] = []
+        logits: list[Tensor] = []
+        for t, pushed in targets:
+            frame_logits, self.state = self.backend.step(pushed.prepared[None], self.state)  # [1, K]
+            if t in scored:
+                rows.append((t, pushed.time_s))
+                logits.append(frame_logits)
+        return self._results(rows, torch.cat(logits), start) if rows else []
 
     def _prepare(self, used: list[_Pushed]) -> None:
         """Resize + normalise each used pushed image once (and run the backbone once on them, per-frame nets)."""
@@ -297,12 +322,17 @@ class StreamEngine:
         """One forward pass over ``windows`` (``(frame, source time, window)``) -> their results."""
         batch = torch.stack([w for _, _, w in windows])  # [B, T, D] or [B, T, 3, H, W]
         logits = self.backend.sequence(batch) if self.backend.per_frame else self.backend.window(batch)
+        return self._results([(t, source_time) for t, source_time, _ in windows], logits, start)
+
+    def _results(self, rows: list[tuple[int, float]], logits: Tensor, start: float) -> list[StreamResult]:
+        """Results of target frames ``rows`` (``(frame, source time)``) from their logits ``[B, K]``: probabilities,
+        P(crash), smoothing, level and alarm, in order."""
         task = self.predictor.task
         values = task.table_values(logits)  # [B] or [B, K]
         p_crash = task.crash_probability(values)  # [B]
         latency_ms = (time.perf_counter() - start) * 1000
         results = []
-        for (t, source_time, _), row, p in zip(windows, values, p_crash):
+        for (t, source_time), row, p in zip(rows, values, p_crash):
             row = np.atleast_1d(row)
             time_s = t / self.predictor.target_fps
             smoothed = self.smoother.update(float(p), time_s)

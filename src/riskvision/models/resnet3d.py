@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 from riskvision.models.base import ClipNet
 from riskvision.models.pretrained import WHERE_TO_GET, PretrainedWeights, read_checkpoint
+from riskvision.models.registry import register_model
 from riskvision.models.tap_conv import MAX_TAP_OUTPUTS, TapConv3d
 
 __all__ = [
@@ -141,7 +142,7 @@ DEPTHS: dict[int, tuple[Block, tuple[int, int, int, int]]] = {
 
 
 class ResNet3D(ClipNet):
-    """Hara et al.'s 3D-ResNet: ``video [B, T, C, H, W] -> logits [B, num_classes]``.
+    """Hara et al.'s 3D-ResNet: ``video [B, T, C, H, W] -> logits [B, num_outputs]``.
 
     Stem: Conv3d(C, 64w, (conv1_t_size, 7, 7), stride (conv1_t_stride, 2, 2)) -> BN -> ReLU ->
     MaxPool3d(3, stride 2, padding 1) (unless ``no_max_pool``). Four layers of ``DEPTHS[depth]``
@@ -157,7 +158,7 @@ class ResNet3D(ClipNet):
         shortcut_type: ``"A"`` (parameter-free zero padding; the seed's table model) or ``"B"``
             (1x1x1 conv + BN projection; the released Kinetics checkpoints).
         widen_factor: multiplies every width (the fixtures use 0.125 and 0.0625).
-        num_classes: size of the classifier.
+        num_outputs: logits per clip, the classifier's width (``task.num_outputs``).
         conv1_t_size: temporal kernel of conv1 (padding ``conv1_t_size // 2``).
         conv1_t_stride: temporal stride of conv1.
         no_max_pool: drop the stem's max-pool (no 2x reduction in T, H, W there).
@@ -189,7 +190,7 @@ class ResNet3D(ClipNet):
         depth: int = 101,
         shortcut_type: str = "B",
         widen_factor: float = 1.0,
-        num_classes: int = 3,
+        num_outputs: int = 3,
         conv1_t_size: int = 7,
         conv1_t_stride: int = 1,
         no_max_pool: bool = False,
@@ -227,7 +228,7 @@ class ResNet3D(ClipNet):
         self.layer4 = _make_layer(block, in_planes[3], widths[3], layers[3], 2, shortcut_type)
         self.avgpool = nn.AdaptiveAvgPool3d(1)
         self.dropout = nn.Dropout(dropout)
-        self.fc = nn.Linear(widths[3] * block.expansion, num_classes)
+        self.fc = nn.Linear(widths[3] * block.expansion, num_outputs)
         self._init_weights(zero_init_residual)
         for m in self.modules():
             if isinstance(m, TapConv3d):
@@ -270,7 +271,7 @@ class ResNet3D(ClipNet):
         return out
 
     def forward(self, video: Tensor) -> Tensor:
-        """``video [B, T, C, H, W]`` (normalised) -> ``logits [B, num_classes]``."""
+        """``video [B, T, C, H, W]`` (normalised) -> ``logits [B, num_outputs]``."""
         x = video.permute(0, 2, 1, 3, 4)
         for _, stage in self._stages():
             x = stage(x)
@@ -312,36 +313,43 @@ def _min_frames(conv1_t_stride: int, strided_stages: int) -> int:
     return (after_conv1 - 1) * conv1_t_stride + 1
 
 
-def resnet3d10(**kwargs: Any) -> ResNet3D:
+@register_model("resnet3d10")
+def resnet3d10(*, num_outputs: int, **kwargs: Any) -> ResNet3D:
     """ResNet3D-10 (BasicBlock [1, 1, 1, 1])."""
-    return ResNet3D(depth=10, **kwargs)
+    return ResNet3D(depth=10, num_outputs=num_outputs, **kwargs)
 
 
-def resnet3d18(**kwargs: Any) -> ResNet3D:
+@register_model("resnet3d18")
+def resnet3d18(*, num_outputs: int, **kwargs: Any) -> ResNet3D:
     """ResNet3D-18 (BasicBlock [2, 2, 2, 2])."""
-    return ResNet3D(depth=18, **kwargs)
+    return ResNet3D(depth=18, num_outputs=num_outputs, **kwargs)
 
 
-def resnet3d34(**kwargs: Any) -> ResNet3D:
+@register_model("resnet3d34")
+def resnet3d34(*, num_outputs: int, **kwargs: Any) -> ResNet3D:
     """ResNet3D-34 (BasicBlock [3, 4, 6, 3])."""
-    return ResNet3D(depth=34, **kwargs)
+    return ResNet3D(depth=34, num_outputs=num_outputs, **kwargs)
 
 
-def resnet3d50(**kwargs: Any) -> ResNet3D:
+@register_model("resnet3d50")
+def resnet3d50(*, num_outputs: int, **kwargs: Any) -> ResNet3D:
     """ResNet3D-50 (Bottleneck [3, 4, 6, 3])."""
-    return ResNet3D(depth=50, **kwargs)
+    return ResNet3D(depth=50, num_outputs=num_outputs, **kwargs)
 
 
-def resnet3d101(**kwargs: Any) -> ResNet3D:
+@register_model("resnet3d101")
+def resnet3d101(*, num_outputs: int, **kwargs: Any) -> ResNet3D:
     """ResNet3D-101 (Bottleneck [3, 4, 23, 3]); the seed's risk classifier."""
-    return ResNet3D(depth=101, **kwargs)
+    return ResNet3D(depth=101, num_outputs=num_outputs, **kwargs)
 
 
-def resnet3d152(**kwargs: Any) -> ResNet3D:
+@register_model("resnet3d152")
+def resnet3d152(*, num_outputs: int, **kwargs: Any) -> ResNet3D:
     """ResNet3D-152 (Bottleneck [3, 8, 36, 3])."""
-    return ResNet3D(depth=152, **kwargs)
+    return ResNet3D(depth=152, num_outputs=num_outputs, **kwargs)
 
 
-def resnet3d200(**kwargs: Any) -> ResNet3D:
+@register_model("resnet3d200")
+def resnet3d200(*, num_outputs: int, **kwargs: Any) -> ResNet3D:
     """ResNet3D-200 (Bottleneck [3, 24, 36, 3])."""
-    return ResNet3D(depth=200, **kwargs)
+    return ResNet3D(depth=200, num_outputs=num_outputs, **kwargs)

@@ -16,9 +16,11 @@ import torchvision
 from torch import Tensor, nn
 
 from riskvision.models.base import FrameFeatureNet, weights_digest
+from riskvision.models.frame_heads import READOUTS, AttentionReadout, LastHiddenReadout, MeanReadout
 from riskvision.models.pretrained import PretrainedWeights, read_checkpoint, torchvision_state_dict
+from riskvision.models.registry import register_model
 
-__all__ = ["AttentionReadout", "LastHiddenReadout", "MeanReadout", "ResNetBiLSTM"]
+__all__ = ["AttentionReadout", "LastHiddenReadout", "MeanReadout", "ResNetBiLSTM", "bilstm"]
 
 #: Sources that name torchvision's DEFAULT ImageNet weights of the backbone.
 TORCHVISION_SOURCES = ("torchvision", "imagenet")
@@ -31,47 +33,6 @@ BACKBONE_STAGES = (
     ("layer3",),
     ("layer4",),
 )
-
-
-class LastHiddenReadout(nn.Module):
-    """The seed's readout: last layer's final forward and backward hidden states, concatenated.
-
-    ``outputs [B, T, 2H]``, ``h_n [2 * num_layers, B, H]`` -> ``[B, 2H]``.
-    """
-
-    def forward(self, outputs: Tensor, h_n: Tensor) -> Tensor:
-        return torch.cat((h_n[-2], h_n[-1]), dim=1)
-
-
-class MeanReadout(nn.Module):
-    """Mean of the LSTM outputs over time: ``outputs [B, T, 2H]`` -> ``[B, 2H]``."""
-
-    def forward(self, outputs: Tensor, h_n: Tensor) -> Tensor:
-        return outputs.mean(dim=1)
-
-
-class AttentionReadout(nn.Module):
-    """Attention pooling over time: softmax over ``Linear(2H, 1)`` scores weights the outputs.
-
-    ``outputs [B, T, 2H]`` -> ``[B, 2H]``; :meth:`weights` gives the ``[B, T]`` weights.
-    """
-
-    def __init__(self, dim: int) -> None:
-        super().__init__()
-        self.score = nn.Linear(dim, 1)
-
-    def weights(self, outputs: Tensor) -> Tensor:
-        return torch.softmax(self.score(outputs).squeeze(-1), dim=1)
-
-    def forward(self, outputs: Tensor, h_n: Tensor) -> Tensor:
-        return torch.einsum("bt,btd->bd", self.weights(outputs), outputs)
-
-
-READOUTS = {
-    "last": lambda dim: LastHiddenReadout(),
-    "mean": lambda dim: MeanReadout(),
-    "attention": AttentionReadout,
-}
 
 
 class ResNetBiLSTM(FrameFeatureNet):
@@ -181,6 +142,12 @@ class ResNetBiLSTM(FrameFeatureNet):
 
     def pretrained_config(self) -> dict[str, Any]:
         return {"backbone": self.backbone_name}
+
+
+@register_model("bilstm")
+def bilstm(*, num_outputs: int, **kwargs: Any) -> ResNetBiLSTM:
+    """The seed's ResNet-18 -> BiLSTM(128) net (:class:`ResNetBiLSTM`; ``kwargs`` are its arguments)."""
+    return ResNetBiLSTM(num_outputs=num_outputs, **kwargs)
 
 
 def _headless_resnet(name: str) -> tuple[torchvision.models.ResNet, int]:

@@ -14,6 +14,7 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.callbacks import Checkpoint, ModelCheckpoint
 
 from riskvision.files import atomic_write
+from riskvision.models.registry import upgrade_net_config
 from riskvision.safe_load import CheckpointError, load_torch_file
 from riskvision.trust import check_stored_config
 from riskvision.utils.pylogger import get_logger
@@ -52,6 +53,7 @@ def load_checkpoint(path: str | os.PathLike, trusted_targets: Iterable[str] = ()
     check_stored_config(checkpoint[CONFIG_KEY], f"{path}: stored run config", trusted=trusted_targets)
     check_stored_config(checkpoint.get("hyper_parameters", {}), f"{path}: stored hyperparameters", sections=None,
                         trusted=trusted_targets)
+    upgrade_stored_net(checkpoint)
     return checkpoint
 
 
@@ -69,6 +71,17 @@ def store_operating_point(path: str | os.PathLike, record: Mapping[str, Any]) ->
         share_storage(path, other)
 
 
+def upgrade_stored_net(checkpoint: dict[str, Any]) -> None:
+    """Put the stored net configs of a checkpoint of an older riskvision in today's form, in place
+    (``riskvision.models.upgrade_net_config``: ``net.num_classes`` -> ``net.num_outputs``)."""
+    model = checkpoint[CONFIG_KEY].get("model")
+    if isinstance(model, dict) and isinstance(model.get("net"), Mapping):
+        model["net"] = upgrade_net_config(model["net"])
+    hparams = checkpoint.get("hyper_parameters")
+    if isinstance(hparams, dict) and isinstance(hparams.get("net"), Mapping):
+        hparams["net"] = upgrade_net_config(hparams["net"])
+
+
 def model_name(model_cfg: Mapping[str, Any]) -> str:
     """A readable model name from a model config: the net class, with its depth or backbone when it has one,
     and the task (``ResNetBiLSTM-resnet18 (BinaryCrash)``, ``ResNet3D-101 (RiskLevels)``)."""
@@ -76,11 +89,12 @@ def model_name(model_cfg: Mapping[str, Any]) -> str:
 
 
 def net_name(model_cfg: Mapping[str, Any]) -> str:
-    """The net class of a model config, with its depth or backbone (``ResNet3D-101``, ``ResNetBiLSTM-resnet18``)."""
+    """The net class of a model config, with its depth or backbone and its temporal head (``ResNet3D-101``,
+    ``ResNetBiLSTM-resnet18``, ``FrameNet-convnext_tiny-gru``)."""
     net = model_cfg.get("net", {})
     name = str(net.get("_target_", "?")).rsplit(".", 1)[-1]
-    detail = net.get("depth") or net.get("backbone")
-    return f"{name}-{detail}" if detail else name
+    details = [str(value) for value in (net.get("depth") or net.get("backbone"), net.get("head")) if value]
+    return "-".join([name, *details])
 
 
 def describe_checkpoint(checkpoint: Mapping[str, Any]) -> str:

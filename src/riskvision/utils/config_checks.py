@@ -116,8 +116,8 @@ def check_checkpoint_fits(cfg: DictConfig) -> None:
     wanted = OmegaConf.to_container(cfg.model, resolve=True)
     differences = [
         f"model.{key} ({old!r} in the checkpoint, {new!r} here)"
-        for key, old, new in _differences({"net": stored.get("net"), "task": stored.get("task")},
-                                          {"net": wanted.get("net"), "task": wanted.get("task")})
+        for key, old, new in _differences({"net": _without_width(stored.get("net")), "task": stored.get("task")},
+                                          {"net": _without_width(wanted.get("net")), "task": wanted.get("task")})
     ]
     if differences:
         listed = "; ".join(differences[:6]) + (f" and {len(differences) - 6} more" if len(differences) > 6 else "")
@@ -126,6 +126,11 @@ def check_checkpoint_fits(cfg: DictConfig) -> None:
             f"{listed}. Fix: the model= and model.* overrides the checkpoint was trained with (its run folder's "
             ".hydra/overrides.yaml lists them), or a checkpoint of this model"
         )
+
+
+def _without_width(net: Any) -> Any:
+    """A net config without its head width: the task sets it (an old checkpoint's stored config states it)."""
+    return {key: value for key, value in net.items() if key != "num_outputs"} if isinstance(net, dict) else net
 
 
 def _differences(old: Any, new: Any, key: str = "") -> list[tuple[str, Any, Any]]:

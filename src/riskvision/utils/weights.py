@@ -16,7 +16,7 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig, open_dict
 
-from riskvision.models import PretrainedUnavailable, PretrainedWeights
+from riskvision.models import PretrainedUnavailable, PretrainedWeights, UnknownModelError, net_class
 from riskvision.utils.pylogger import get_logger
 
 log = get_logger(__name__)
@@ -35,9 +35,8 @@ def resolve_pretrained(cfg: DictConfig) -> PretrainedWeights | None:
     if source is None:
         log.info("model.pretrained.source is null: the net starts from random initialisation")
     else:
-        net_class = hydra.utils.get_class(cfg.model.net._target_)
         try:
-            weights = net_class.read_pretrained(source, cfg.model.net)
+            weights = _net_class(cfg.model.net._target_).read_pretrained(source, cfg.model.net)
         except PretrainedUnavailable as err:
             if pretrained.get("require", False):
                 raise RuntimeError(f"model.pretrained.require is true and the weights are unavailable: {err}") from err
@@ -53,3 +52,12 @@ def resolve_pretrained(cfg: DictConfig) -> PretrainedWeights | None:
         if weights is not None:
             cfg.model.inputs.normalization = weights.normalization
     return weights
+
+
+def _net_class(target: str) -> type:
+    """The ClipNet class a net ``_target_`` builds: a registered model's (``riskvision.models.net_class``), else the
+    class the target names (a user's own net in a config of this run)."""
+    try:
+        return net_class(target)
+    except UnknownModelError:
+        return hydra.utils.get_class(target)
