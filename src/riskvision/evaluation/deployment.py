@@ -14,6 +14,12 @@ predictions table (``probe == "none"``, :func:`.table.video_scores`):
   threshold, not the first one past the last violation. Candidates are the distinct scores of the windows that
   take part, and ``inf`` (no alarm at all) when none meets the cap.
 
+Each video's outcome at a threshold (:func:`video_outcomes`, the review page's column): a positive is ``detected``
+(as above), ``late`` (its first alarm comes at or after ``anomaly_start``) or ``missed`` (no alarm); a negative is a
+``false alarm`` (one episode or more) or a ``correct rejection``; a crash video without anomaly span takes no part
+(``no span``). Detected positives / positives is the recall, and the episodes of the false alarms sum to
+``false_alarms``.
+
 Per-video bootstrap CIs (:mod:`.bootstrap`) re-choose the capped threshold in every resample: the interval
 covers the choice of threshold too.
 """
@@ -31,9 +37,11 @@ from riskvision.evaluation.anticipation import VideoScores
 from riskvision.evaluation.bootstrap import bootstrap_ci
 from riskvision.evaluation.table import real_windows, video_scores
 
-__all__ = ["AlarmSweep", "deployment_metrics", "deployment_statistics"]
+__all__ = ["OUTCOMES", "AlarmSweep", "deployment_metrics", "deployment_statistics", "video_outcomes"]
 
 SECONDS_PER_HOUR = 3600.0
+#: A video's outcome at a threshold (:func:`video_outcomes`): positives, negatives, crash videos without a span.
+OUTCOMES = ("detected", "late", "missed", "false alarm", "correct rejection", "no span")
 
 
 def _concat(parts: list[np.ndarray], dtype: type = float) -> np.ndarray:
@@ -92,11 +100,15 @@ class AlarmSweep:
         """Hours of normal driving (the negative videos' durations, weighted)."""
         return float(np.sum(self._weights(weights)[self.negative] * self.hours))
 
+    def episodes_per_negative(self, threshold: float) -> np.ndarray:
+        """Alarm episodes at ``threshold`` in each negative video, ``[len(negative)]`` (the order of
+        :attr:`negative`): the windows that alarm while the one before did not (or that open the video)."""
+        starts = (self._previous < threshold) & (self._scores >= threshold)
+        return np.bincount(self.negative_of_window, weights=starts, minlength=len(self.negative))
+
     def false_alarms(self, threshold: float, weights: np.ndarray | None = None) -> float:
         """Alarm episodes in the negative videos at ``threshold`` (weighted count)."""
-        window_weights = self._weights(weights)[self.negative][self.negative_of_window]
-        starts = (self._previous < threshold) & (self._scores >= threshold)
-        return float(np.sum(window_weights * starts))
+        return float(np.sum(self._weights(weights)[self.negative] * self.episodes_per_negative(threshold)))
 
     def false_alarms_per_hour(self, threshold: float, weights: np.ndarray | None = None) -> float:
         """:meth:`false_alarms` / :meth:`negative_hours`; ``nan`` without negative video."""
@@ -117,7 +129,7 @@ class AlarmSweep:
         meets = np.flatnonzero(curve <= cap_per_hour + 1e-12)
         return float(self.thresholds[meets[0]]) if len(meets) else math.nan
 
-    def _first_alarms(self, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    def first_alarms(self, threshold: float) -> tuple[np.ndarray, np.ndarray]:
         """(positives detected at ``threshold`` as indices into the positives, their first alarming frames)."""
         hits = np.flatnonzero(self.positive_scores >= threshold)
         detected, first = np.unique(self.positive_of_window[hits], return_index=True)
@@ -128,7 +140,7 @@ class AlarmSweep:
         if math.isnan(threshold):
             return math.nan
         w = self._weights(weights)[self.positive]
-        detected, _ = self._first_alarms(threshold)
+        detected, _ = self.first_alarms(threshold)
         return float(w[detected].sum() / w.sum()) if w.sum() > 0 else math.nan
 
     def mtta(self, threshold: float, weights: np.ndarray | None = None) -> float:
@@ -136,7 +148,7 @@ class AlarmSweep:
         if math.isnan(threshold):
             return math.nan
         w = self._weights(weights)[self.positive]
-        detected, frames = self._first_alarms(threshold)
+        detected, frames = self.first_alarms(threshold)
         tta = (self.starts[detected] - frames) / self.fps[detected]
         total = w[detected].sum()
         return float(np.sum(w[detected] * tta) / total) if total > 0 else math.nan
@@ -149,11 +161,17 @@ def _check_cap(cap_per_hour: float) -> float:
     return cap
 
 
-def _sweep(table: pd.DataFrame) -> tuple[np.ndarray, AlarmSweep]:
-    """(video id per video, the sweep of those videos) of ``table``'s real input."""
+def _videos(table: pd.DataFrame) -> tuple[np.ndarray, list[VideoScores]]:
+    """(video id per video, their scores) of ``table``'s real input."""
     real = real_windows(table)
     ids = real.groupby("video_id", sort=True).size().index.to_numpy()  # the order of video_scores
-    return ids, AlarmSweep(video_scores(real))
+    return ids, video_scores(real)
+
+
+def _sweep(table: pd.DataFrame) -> tuple[np.ndarray, AlarmSweep]:
+    """(video id per video, the sweep of those videos) of ``table``'s real input."""
+    ids, videos = _videos(table)
+    return ids, AlarmSweep(videos)
 
 
 def _statistics(ids: np.ndarray, sweep: AlarmSweep, threshold: float, cap: float,
@@ -196,3 +214,29 @@ def deployment_metrics(table: pd.DataFrame, threshold: float, cap_per_hour: floa
         "at_cap": {"cap_per_hour": cap, "threshold": capped, "false_alarms_per_hour": capped_rate,
                    "recall": cis["capped_recall"], "mtta": cis["capped_mtta"]},
     }  # fmt: skip
+
+
+def video_outcomes(table: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """One row per video of ``table``'s real input (sorted by ``video_id``) at ``threshold`` (module doc):
+
+    ``outcome`` (one of :data:`OUTCOMES`), ``false_alarms`` (alarm episodes of a negative video, ``nan`` for the
+    others), ``first_alarm`` (the first frame whose window's P(crash) is ``>= threshold``, -1 if none), ``tta_s``
+    (``(anomaly_start - first_alarm) / fps`` of a positive with an alarm: > 0 detected, <= 0 late; ``nan`` otherwise)
+    and ``max_p`` (the highest P(crash)). Outcome counts agree with :func:`deployment_metrics` by construction:
+    both come from one :class:`AlarmSweep`."""
+    ids, videos = _videos(table)
+    sweep = AlarmSweep(videos)
+    outcome = np.full(len(ids), OUTCOMES[5], dtype=object)
+    false_alarms = np.full(len(ids), np.nan)
+    false_alarms[sweep.negative] = sweep.episodes_per_negative(threshold)
+    outcome[sweep.negative] = np.where(false_alarms[sweep.negative] > 0, OUTCOMES[3], OUTCOMES[4])
+    first_alarm = np.array([v.frames[np.argmax(v.scores >= threshold)] if np.any(v.scores >= threshold) else -1
+                            for v in videos], dtype=int)
+    outcome[sweep.positive] = np.where(first_alarm[sweep.positive] >= 0, OUTCOMES[1], OUTCOMES[2])
+    detected, _ = sweep.first_alarms(threshold)
+    outcome[sweep.positive[detected]] = OUTCOMES[0]
+    tta = np.full(len(ids), np.nan)
+    alarmed = sweep.positive[first_alarm[sweep.positive] >= 0]
+    tta[alarmed] = [(videos[k].anomaly_start - first_alarm[k]) / videos[k].fps for k in alarmed]
+    return pd.DataFrame({"video_id": ids, "outcome": outcome, "false_alarms": false_alarms, "first_alarm": first_alarm,
+                         "tta_s": tta, "max_p": [float(v.scores.max()) if len(v.scores) else math.nan for v in videos]})
