@@ -1,0 +1,180 @@
+"""The review page's data without a browser: outcomes against metrics.json, the replayed alarm policy, the clips
+(frames, duration, size, missing reasons), the written files and the entry points."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import numpy as np
+import pandas as pd
+import pytest
+from review_fakes import FRAMES, synthetic_table, write_frame_folder, write_video
+
+from riskvision.evaluation.deployment import OUTCOMES, deployment_metrics, video_outcomes
+from riskvision.evaluation.review import AlarmSettings, ClipSettings, policy_trace
+from riskvision.evaluation.review.clips import ClipError, find_videos, write_clip
+from riskvision.inference.smoothing import ExponentialSmoother, NoSmoothing
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _decoded(path: Path) -> tuple[list[np.ndarray], float]:
+    with av.open(str(path)) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+        return frames, float(container.duration) / 1e6
+
+
+@pytest.mark.parametrize("threshold", [0.3, 0.5, 0.8])
+def test_outcome_counts_are_metrics_json_deployment_counts(threshold):
+    table = synthetic_table("binary", n_crash=8, n_normal=8, skill=1.0, seed=3)
+    outcomes = video_outcomes(table, threshold)
+    deployment = deployment_metrics(table, threshold, n_boot=2)
+    counts = outcomes["outcome"].value_counts()
+    positives = sum(counts.get(o, 0) for o in OUTCOMES[:3])
+    assert positives == deployment["n_positive_videos"] == 8
+    assert counts.get("detected", 0) == round(deployment["at_threshold"]["recall"]["value"] * positives)
+    assert counts.get("false alarm", 0) + counts.get("correct rejection", 0) == deployment["n_negative_videos"]
+    assert outcomes["false_alarms"].sum() == deployment["at_threshold"]["false_alarms"]
+    detected = outcomes[outcomes["outcome"] == "detected"]
+    assert np.isclose(detected["tta_s"].mean(), deployment["at_threshold"]["mtta"]["value"])
+
+
+def _one_video(video_id: str, scores: list[float], crash: bool, start: int = -1) -> pd.DataFrame:
+    n = len(scores)
+    return pd.DataFrame({"video_id": video_id, "source": "dota" if crash else "bdd", "category": "x", "ego": False,
+                         "night": False, "end_frame": np.arange(n), "fps": 10.0, "num_frames": n,
+                         "anomaly_start": start, "anomaly_end": start + 2 if start >= 0 else -1, "crash": int(crash),
+                         "risk": 0, "probe": "none", "prob_crash": scores, "p_crash": scores})
+
+
+def test_each_outcome_by_hand():
+    table = pd.concat([
+        _one_video("a_detected", [0.1, 0.9, 0.1, 0.1, 0.1, 0.1], True, start=3),   # alarm at frame 1 < 3
+        _one_video("b_late", [0.1, 0.1, 0.1, 0.1, 0.9, 0.1], True, start=3),       # first alarm at 4 >= 3
+        _one_video("c_missed", [0.1] * 6, True, start=3),
+        _one_video("d_false_alarm", [0.9, 0.1, 0.9, 0.9, 0.1, 0.9], False),        # three episodes
+        _one_video("e_rejection", [0.4] * 6, False),
+        _one_video("f_no_span", [0.9] * 6, True),
+    ])
+    out = video_outcomes(table, 0.5).set_index("video_id")
+    assert list(out["outcome"]) == ["detected", "late", "missed", "false alarm", "correct rejection", "no span"]
+    assert out.at["a_detected", "tta_s"] == pytest.approx(0.2) and out.at["b_late", "tta_s"] == pytest.approx(-0.1)
+    assert out.at["d_false_alarm", "false_alarms"] == 3 and out.at["e_rejection", "false_alarms"] == 0
+    assert np.isnan(out.at["a_detected", "false_alarms"]) and out.at["c_missed", "first_alarm"] == -1
+    assert out.at["e_rejection", "max_p"] == pytest.approx(0.4)
+
+
+def test_policy_trace_waits_min_on_and_releases_below_off():
+    frames = np.arange(30)
+    p = np.where((frames >= 5) & (frames < 20), 0.9, 0.1)
+    trace = policy_trace(frames, p, 10.0, 3.0, 0.5, NoSmoothing(), AlarmSettings(min_on_s=0.5))
+    assert trace.episodes == [(1.0, 2.0)]  # >= 0.5 from 0.5 s, on 0.5 s later; off at the first value < 0.4
+    assert np.array_equal(trace.smoothed, p)
+    held = policy_trace(frames, np.full(30, 0.9), 10.0, 3.0, 0.5, NoSmoothing(), AlarmSettings(min_on_s=0.0))
+    assert held.episodes == [(0.0, 3.0)]  # still on at the end: the episode ends with the video
+    smoothed = policy_trace(frames, p, 10.0, 3.0, 0.5, ExponentialSmoother(0.5), AlarmSettings(min_on_s=0.0))
+    assert smoothed.smoothed[5] < 0.9 and smoothed.episodes[0][0] > 0.5  # the smoother delays the alarm
+
+
+def test_clip_from_frame_folder_has_the_tables_frames_and_duration(tmp_path):
+    folder = write_frame_folder(tmp_path / "frames" / "v" / "images", FRAMES)
+    clip = write_clip(folder, tmp_path / "clips" / "v.mp4", 10.0, FRAMES, ClipSettings(short_side=96))
+    frames, duration = _decoded(clip)
+    assert len(frames) == FRAMES and duration == pytest.approx(FRAMES / 10.0, abs=0.01)
+    brightness = [f[-5:, :20].mean() for f in frames]  # the bottom-left corner: 8 * index
+    assert np.allclose(brightness, [8 * i for i in range(FRAMES)], atol=4)
+
+
+def test_clip_from_a_30fps_file_takes_the_frame_at_each_target_time(tmp_path):
+    video = write_video(tmp_path / "v.mp4", 90, 30)
+    frames, duration = _decoded(write_clip(video, tmp_path / "c.mp4", 10.0, FRAMES, ClipSettings()))
+    assert len(frames) == FRAMES and duration == pytest.approx(3.0, abs=0.01)
+    assert np.allclose([f[-5:, :20].mean() for f in frames], [8 * i for i in range(FRAMES)], atol=4)
+    assert frames[0].shape == (96, 160, 3)  # never upscaled past the source (short side 96 < 240)
+
+
+def test_a_ten_second_clip_stays_under_a_megabyte(tmp_path):
+    rng = np.random.default_rng(0)
+    texture = rng.integers(0, 255, (720, 1400, 3), dtype=np.uint8)  # detailed content panning: a hard case
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(100):
+        av.VideoFrame.from_ndarray(np.ascontiguousarray(texture[:, 6 * i:6 * i + 1280])).to_image().save(
+            folder / f"{i:06d}.jpg", quality=85)
+    clip = write_clip(folder, tmp_path / "c.mp4", 10.0, 100, ClipSettings())
+    assert clip.stat().st_size <= 1_000_000, f"{clip.stat().st_size / 1e6:.2f} MB for 10 s"
+    assert _decoded(clip)[0][0].shape == (240, 426, 3)
+
+
+def test_unreadable_and_empty_sources_raise_the_reason(tmp_path):
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"not a video")
+    with pytest.raises(ClipError, match="bad.mp4 could not be read"):
+        write_clip(bad, tmp_path / "out.mp4", 10.0, 30, ClipSettings())
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ClipError, match="holds no JPEG / PNG image"):
+        write_clip(tmp_path / "empty", tmp_path / "out.mp4", 10.0, 30, ClipSettings())
+    assert not (tmp_path / "out.mp4").exists()  # nothing half-written
+
+
+def test_find_videos_in_dota_and_bdd_layouts(tmp_path):
+    write_frame_folder(tmp_path / "dota" / "frames" / "clip_1" / "images", 2)
+    write_frame_folder(tmp_path / "plain" / "clip_2", 2)
+    write_video(tmp_path / "bdd" / "videos" / "100k" / "val" / "abc.mov", 3, 30)
+    found = find_videos([tmp_path], ["clip_1", "clip_2", "abc", "absent"])
+    assert found == {"clip_1": tmp_path / "dota" / "frames" / "clip_1" / "images",
+                     "clip_2": tmp_path / "plain" / "clip_2",
+                     "abc": tmp_path / "bdd" / "videos" / "100k" / "val" / "abc.mov"}
+    with pytest.raises(FileNotFoundError, match="videos: .*nowhere is not a folder. Fix"):
+        find_videos([tmp_path / "nowhere"], ["abc"])
+
+
+def test_written_page_holds_every_video_and_its_reasons(small_review):
+    out = small_review["index"].parent
+    text = (out / "data.js").read_text()
+    data = json.loads(re.fullmatch(r"window\.REVIEW_DATA = (.*);\n", text, re.S).group(1))
+    ids = sorted(set().union(*(set(run.table["video_id"]) for run in small_review["runs"])))
+    assert [v["id"] for v in data["videos"]] == ids
+    clips = {v["id"]: v["clip"] for v in data["videos"]}
+    assert all(clips[f"dota_{v:02d}"] for v in range(6)) and all(clips[f"bdd_{v:02d}"] for v in (6, 7, 8))
+    reasons = {v["id"]: v["missing"] for v in data["videos"] if v["missing"]}
+    assert set(reasons) == {"bdd_09", "bdd_10", "bdd_11"}
+    assert reasons["bdd_09"].startswith("unreadable: ") and "could not be read" in reasons["bdd_09"]
+    assert reasons["bdd_11"].startswith("not found: no video file or frame folder named 'bdd_11'")
+    for k in range(len(ids)):  # every video's timelines, whatever its clip
+        assert (out / "series" / f"{k}.js").read_text().startswith(f"REVIEW.addSeries({k}, [")
+    for name in ("index.html", "review.js", "review.css"):
+        assert (out / name).stat().st_size > 500
+    assert "http" not in (out / "index.html").read_text() + (out / "review.js").read_text()  # nothing from a CDN
+
+
+def test_page_files_are_package_data():
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert re.search(r'"evaluation/review/\*\.html"', pyproject) and re.search(r'"evaluation/review/\*\.js"', pyproject)
+
+
+def test_review_script_writes_the_page(small_review, tmp_path):
+    out = tmp_path / "out"
+    folders = ",".join(str(f) for f in small_review["folders"])
+    proc = subprocess.run([sys.executable, "scripts/review.py", f"runs=[{folders}]",
+                           f"videos=[{small_review['data']}]", f"hydra.run.dir={out}", "smoothing=none"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Review page:" in proc.stdout and (out / "review" / "index.html").is_file()
+    assert len(list((out / "review" / "clips").glob("*.mp4"))) == 9
+    series = (out / "review" / "series" / "0.js").read_text()
+    first = json.loads(series[series.index("["):series.rindex(")")])[0]
+    assert first["smoothed"] == first["p"]  # smoothing=none reached the policy
+
+
+def test_review_script_refuses_a_missing_videos_folder(small_review, tmp_path):
+    proc = subprocess.run([sys.executable, "scripts/review.py", f"runs=[{small_review['folders'][0]}]",
+                           f"videos=[{tmp_path / 'nowhere'}]", f"hydra.run.dir={tmp_path / 'out'}"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "is not a folder. Fix:" in proc.stderr
