@@ -144,3 +144,19 @@ def test_500_videos_by_6_runs_load_fast_and_load_no_clip(browser, tmp_path, reco
     page.click("#sort-fa-5")
     assert page.locator("#videos tbody tr").count() == 500
     context.close()
+
+
+def test_filters_by_outcome_source_and_disagreement(page, small_review):
+    first, second = (video_outcomes(run.table, float(run.metrics["run"]["threshold"])).set_index("video_id")["outcome"]
+                     for run in small_review["runs"])
+    page.click("#count-0-false-alarm")  # a count filters its run's videos of that outcome
+    shown = page.eval_on_selector_all("#videos tbody tr td:first-child", "cells => cells.map(c => c.textContent)")
+    assert shown == sorted(first[first == "false alarm"].index)
+    page.select_option("#f-outcome", "")
+    page.check("#f-disagree")
+    shown = page.eval_on_selector_all("#videos tbody tr td:first-child", "cells => cells.map(c => c.textContent)")
+    assert shown == sorted(first.index[first != second]) and shown
+    page.uncheck("#f-disagree")
+    page.select_option("#f-source", "dota")
+    assert page.locator("#videos tbody tr").count() == 6
+    assert page.text_content("#shown") == "6 of 12 videos"
