@@ -178,3 +178,14 @@ def test_review_script_refuses_a_missing_videos_folder(small_review, tmp_path):
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "is not a folder. Fix:" in proc.stderr
+
+
+def test_a_missing_browser_skips_outside_ci_and_fails_under_it(monkeypatch):
+    from conftest import _unavailable
+
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="no chromium"):
+        _unavailable("no chromium on PATH")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true"):
+        _unavailable("no chromium on PATH")
