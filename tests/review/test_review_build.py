@@ -116,6 +116,10 @@ def test_unreadable_and_empty_sources_raise_the_reason(tmp_path):
     bad.write_bytes(b"not a video")
     with pytest.raises(ClipError, match="bad.mp4 could not be read"):
         write_clip(bad, tmp_path / "out.mp4", 10.0, 30, ClipSettings())
+    broken = write_frame_folder(tmp_path / "broken", 3)
+    (broken / "000001.jpg").write_bytes(b"not a jpeg")
+    with pytest.raises(ClipError, match="unreadable: .*broken could not be read \\(UnidentifiedImageError"):
+        write_clip(broken, tmp_path / "out.mp4", 10.0, 3, ClipSettings())
     (tmp_path / "empty").mkdir()
     with pytest.raises(ClipError, match="holds no JPEG / PNG image"):
         write_clip(tmp_path / "empty", tmp_path / "out.mp4", 10.0, 30, ClipSettings())
@@ -189,3 +193,26 @@ def test_a_missing_browser_skips_outside_ci_and_fails_under_it(monkeypatch):
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="CI=true"):
         _unavailable("no chromium on PATH")
+
+
+def test_clip_cache_copies_a_clip_once_written_and_encodes_a_changed_source_again(tmp_path, monkeypatch):
+    from riskvision.evaluation.review import clips
+
+    folder = write_frame_folder(tmp_path / "v", 10)
+    settings = ClipSettings(cache=str(tmp_path / "cache"))
+    first = clips.make_clip(folder, tmp_path / "a.mp4", 10.0, 10, settings)
+    encoded = []
+
+    def encode(*args):
+        encoded.append(args)
+        raise ClipError("encoded")
+
+    monkeypatch.setattr(clips, "write_clip", encode)
+    second = clips.make_clip(folder, tmp_path / "b.mp4", 10.0, 10, settings)
+    assert encoded == [] and second.read_bytes() == first.read_bytes()  # copied from the cache
+    with pytest.raises(ClipError):  # other settings: another clip
+        clips.make_clip(folder, tmp_path / "c.mp4", 10.0, 10, ClipSettings(cache=settings.cache, qp=20))
+    write_frame_folder(tmp_path / "v", 11)  # one more frame: another source
+    with pytest.raises(ClipError):
+        clips.make_clip(folder, tmp_path / "d.mp4", 10.0, 10, settings)
+    assert len(encoded) == 2 and len(list((tmp_path / "cache").glob("*.mp4"))) == 1

@@ -9,9 +9,11 @@ or a frame folder ``<video_id>/`` (or ``<video_id>/images/``, DoTA's layout) of 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from hashlib import sha1
 from pathlib import Path
 
 import av
@@ -21,7 +23,7 @@ from PIL import Image
 from riskvision.files import atomic_write
 from riskvision.video_io import Mp4Writer
 
-__all__ = ["ClipError", "ClipSettings", "find_videos", "write_clip"]
+__all__ = ["ClipError", "ClipSettings", "find_videos", "make_clip", "write_clip"]
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -34,11 +36,14 @@ class ClipError(Exception):
 @dataclass
 class ClipSettings:
     """How clips are encoded: ``short_side`` pixels (aspect ratio kept, even sides), H.264 ``qp`` (higher: smaller
-    and blurrier) and one keyframe every ``keyframe_s`` seconds."""
+    and blurrier) and one keyframe every ``keyframe_s`` seconds; ``cache``: a folder keeping every clip written,
+    keyed by its source (path, size, modification time, entries) and these settings, so a later page copies it
+    instead of encoding again (``None``: no cache)."""
 
     short_side: int = 240
     qp: int = 30
     keyframe_s: float = 1.0
+    cache: str | None = None
 
 
 def _images(folder: Path, names: Iterable[str]) -> list[Path]:
@@ -105,10 +110,20 @@ def _file_frames(path: Path, num_frames: int, fps: float) -> Iterator[Image.Imag
             yield previous[1]
 
 
+def _readable(frames: Iterator[Image.Image], source: Path) -> Iterator[Image.Image]:
+    """``frames``, a read error turned into the :class:`ClipError` the page shows (errors of writing the clip stay
+    what they are)."""
+    try:
+        yield from frames
+    except (OSError, ValueError, av.error.FFmpegError) as error:
+        raise ClipError(f"unreadable: {source} could not be read ({type(error).__name__}: {error})") from None
+
+
 def write_clip(source: Path, out: Path, fps: float, num_frames: int, settings: ClipSettings) -> Path:
     """Write ``out``: an MP4 of ``num_frames`` frames at ``fps`` (``num_frames / fps`` seconds) from ``source`` (a
     video file or frame folder). Raises :class:`ClipError` (the reason) for a video that cannot be read."""
-    frames = _folder_frames(source, num_frames) if source.is_dir() else _file_frames(source, num_frames, fps)
+    frames = _readable(_folder_frames(source, num_frames) if source.is_dir() else _file_frames(source, num_frames, fps),
+                       source)
     rate = Fraction(fps).limit_denominator(1000)
 
     def encode(tmp: Path) -> None:
@@ -126,9 +141,24 @@ def write_clip(source: Path, out: Path, fps: float, num_frames: int, settings: C
         if writer is None:
             raise ClipError(f"unreadable: {source} gave no frame (num_frames={num_frames})")
 
-    try:
-        return atomic_write(out, encode)
-    except ClipError:
-        raise
-    except (OSError, ValueError, av.error.FFmpegError) as error:  # unreadable image or video: the page says why
-        raise ClipError(f"unreadable: {source} could not be read ({type(error).__name__}: {error})") from None
+    return atomic_write(out, encode)
+
+
+def _cache_key(source: Path, fps: float, num_frames: int, settings: ClipSettings) -> str:
+    """What the clip of ``source`` depends on, hashed: the source (resolved path, size, modification time, and a
+    folder's entry count) and the clip's rate, length and encoding."""
+    stat = source.stat()
+    entries = len(os.listdir(source)) if source.is_dir() else 0
+    key = (str(source.resolve()), stat.st_size, stat.st_mtime_ns, entries, float(fps), int(num_frames),
+           settings.short_side, settings.qp, float(settings.keyframe_s))
+    return sha1(repr(key).encode()).hexdigest()[:20]
+
+
+def make_clip(source: Path, out: Path, fps: float, num_frames: int, settings: ClipSettings) -> Path:
+    """:func:`write_clip`, through ``settings.cache`` when one is given (a clip found there is copied)."""
+    if settings.cache is None:
+        return write_clip(source, out, fps, num_frames, settings)
+    cached = Path(settings.cache) / f"{_cache_key(source, fps, num_frames, settings)}.mp4"
+    if not cached.is_file():
+        write_clip(source, cached, fps, num_frames, settings)
+    return atomic_write(out, lambda tmp: shutil.copyfile(cached, tmp))

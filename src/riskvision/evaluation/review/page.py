@@ -24,7 +24,7 @@ import pandas as pd
 
 from riskvision.evaluation.deployment import OUTCOMES, video_outcomes
 from riskvision.evaluation.report import Run, find_runs, load_runs
-from riskvision.evaluation.review.clips import ClipError, ClipSettings, find_videos, write_clip
+from riskvision.evaluation.review.clips import ClipError, ClipSettings, find_videos, make_clip
 from riskvision.evaluation.review.policy import AlarmSettings, policy_trace
 from riskvision.evaluation.summary import jsonable
 from riskvision.evaluation.table import real_windows
@@ -102,7 +102,7 @@ def _clips(videos: pd.DataFrame, out: Path, settings: ReviewSettings) -> tuple[d
             continue
         name = f"clips/{_clip_name(video_id)}"
         try:
-            write_clip(found[video_id], out / name, float(meta["fps"]), int(meta["num_frames"]), settings.clips)
+            make_clip(found[video_id], out / name, float(meta["fps"]), int(meta["num_frames"]), settings.clips)
             clips[video_id] = name
         except ClipError as error:
             missing[video_id] = str(error)
