@@ -7,22 +7,15 @@ chromium) they fail instead.
 
 from __future__ import annotations
 
-import os
 import shutil
 
 import pytest
-from review_fakes import FPS, write_frame_folder, write_runs, write_video
+from review_fakes import FPS, browser_unavailable, write_frame_folder, write_runs, write_video
 
 from riskvision.evaluation.report import load_runs
 from riskvision.evaluation.review import ReviewSettings, write_review
 
 BROWSERS = ("chromium", "chromium-browser")
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (CI=true: .ci/run installs it, so the browser tests may not be skipped)")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
@@ -31,10 +24,10 @@ def browser():
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _unavailable("playwright is not installed (pip install -e '.[dev]')")
+        browser_unavailable("playwright is not installed (pip install -e '.[dev]')")
     executable = next((shutil.which(name) for name in BROWSERS if shutil.which(name)), None)
     if executable is None:
-        _unavailable("no chromium on PATH (Debian: apt-get install chromium)")
+        browser_unavailable("no chromium on PATH (Debian: apt-get install chromium)")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable)
         yield browser

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evaluation"))  # the evaluation tests' fake runs
@@ -15,7 +17,7 @@ from riskvision.evaluation.deployment import deployment_metrics  # noqa: E402
 from riskvision.evaluation.report import Run  # noqa: E402
 from riskvision.video_io import encode_mp4  # noqa: E402
 
-__all__ = ["FPS", "FRAMES", "numbered_frame", "write_frame_folder", "write_runs", "write_video", "scale_runs"]
+__all__ = ["FPS", "FRAMES", "browser_unavailable", "numbered_frame", "write_frame_folder", "write_runs", "write_video", "scale_runs"]
 
 
 def numbered_frame(index: int, size: tuple[int, int] = (160, 96)) -> np.ndarray:
@@ -61,3 +63,10 @@ def scale_runs(n_videos: int, n_runs: int, root: Path) -> list[Run]:
                    "deployment": deployment_metrics(table, 0.5, n_boot=2)}
         runs.append(Run(f"run{r}", root / f"run{r}", table, metrics))
     return runs
+
+
+def browser_unavailable(reason: str) -> None:
+    """Skip a browser test, saying why; under ``CI=true`` (``.ci/run`` installs chromium) fail instead."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI=true: .ci/run installs it, so the browser tests may not be skipped)")
+    pytest.skip(reason)

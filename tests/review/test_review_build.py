@@ -13,7 +13,7 @@ import av
 import numpy as np
 import pandas as pd
 import pytest
-from review_fakes import FRAMES, synthetic_table, write_frame_folder, write_video
+from review_fakes import FRAMES, browser_unavailable, synthetic_table, write_frame_folder, write_video
 
 from riskvision.evaluation.deployment import OUTCOMES, deployment_metrics, video_outcomes
 from riskvision.evaluation.review import AlarmSettings, ClipSettings, policy_trace
@@ -185,14 +185,12 @@ def test_review_script_refuses_a_missing_videos_folder(small_review, tmp_path):
 
 
 def test_a_missing_browser_skips_outside_ci_and_fails_under_it(monkeypatch):
-    from conftest import _unavailable
-
     monkeypatch.delenv("CI", raising=False)
     with pytest.raises(pytest.skip.Exception, match="no chromium"):
-        _unavailable("no chromium on PATH")
+        browser_unavailable("no chromium on PATH")
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="CI=true"):
-        _unavailable("no chromium on PATH")
+        browser_unavailable("no chromium on PATH")
 
 
 def test_clip_cache_copies_a_clip_once_written_and_encodes_a_changed_source_again(tmp_path, monkeypatch):
@@ -216,3 +214,31 @@ def test_clip_cache_copies_a_clip_once_written_and_encodes_a_changed_source_agai
     with pytest.raises(ClipError):
         clips.make_clip(folder, tmp_path / "d.mp4", 10.0, 10, settings)
     assert len(encoded) == 2 and len(list((tmp_path / "cache").glob("*.mp4"))) == 1
+
+
+def test_a_data_config_locates_the_videos_and_alert_times(tmp_path):
+    from omegaconf import OmegaConf
+
+    from riskvision.evaluation.report import Run
+    from riskvision.evaluation.review import ReviewSettings, write_review
+    from riskvision.evaluation.review.locate import VideoLocation, locate_videos
+
+    config = OmegaConf.create({"data": {
+        "synthetic": {"_target_": "riskvision.data.sources.synthetic.SyntheticSource", "_convert_": "all",
+                      "root": str(tmp_path / "syn"), "num_crash": 2, "num_normal": 2, "width": 64, "height": 48,
+                      "crash_seconds": [1.0, 1.0], "normal_seconds": [1.0, 1.0]},
+        "sources": {"synthetic": "${data.synthetic}", "unused": None}}})
+    located = locate_videos(config.data)
+    assert len(located) == 4 and all(place.path.exists() for place in located.values())
+    crash = sorted(i for i in located if located[i].path.is_dir())  # DoTA-format frame folders
+    normal = sorted(i for i in located if not located[i].path.is_dir())  # BDD-format MP4 files
+    table = synthetic_table("binary", n_crash=1, n_normal=1)
+    table["video_id"] = table["video_id"].map({"dota_00": crash[0], "bdd_01": normal[0]})  # record ids
+    located[crash[0]] = VideoLocation(located[crash[0]].path, alert_s=1.2)
+    metrics = {"run": {"threshold": 0.5}, "deployment": deployment_metrics(table, 0.5, n_boot=2)}
+    out = write_review([Run("r", tmp_path, table, metrics)], tmp_path / "review", ReviewSettings(located=located))
+    text = (out.parent / "data.js").read_text()
+    videos = json.loads(re.fullmatch(r"window\.REVIEW_DATA = (.*);\n", text, re.S).group(1))["videos"]
+    by_id = {v["id"]: v for v in videos}
+    assert by_id[crash[0]]["alert"] == 1.2 and by_id[normal[0]]["alert"] is None
+    assert all(v["missing"] is None and (out.parent / v["clip"]).stat().st_size > 0 for v in videos)

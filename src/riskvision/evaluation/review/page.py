@@ -25,6 +25,7 @@ import pandas as pd
 from riskvision.evaluation.deployment import OUTCOMES, video_outcomes
 from riskvision.evaluation.report import Run, find_runs, load_runs
 from riskvision.evaluation.review.clips import ClipError, ClipSettings, find_videos, make_clip
+from riskvision.evaluation.review.locate import VideoLocation, locate_videos
 from riskvision.evaluation.review.policy import AlarmSettings, policy_trace
 from riskvision.evaluation.summary import jsonable
 from riskvision.evaluation.table import real_windows
@@ -46,10 +47,13 @@ ALERT = "alert_start"
 @dataclass
 class ReviewSettings:
     """What the page is built with: ``videos`` (folders searched for each video's file or frame folder,
-    :func:`.clips.find_videos`; none: no clips), the ``clips``' encoding, the deployed policy's ``smoother``
-    (``None``: exponential, 0.5 s, ``conf/smoothing/exponential.yaml``) and ``alarm``, and the page ``title``."""
+    :func:`.clips.find_videos`) and ``located`` (videos and alert times of a data config's records,
+    :func:`.locate.locate_videos`; they win over the search), neither: no clips; the ``clips``' encoding; the
+    deployed policy's ``smoother`` (``None``: exponential, 0.5 s, ``conf/smoothing/exponential.yaml``) and
+    ``alarm``; the page ``title``."""
 
     videos: Sequence[str] = ()
+    located: Mapping[str, VideoLocation] = field(default_factory=dict)
     clips: ClipSettings = field(default_factory=ClipSettings)
     smoother: Smoother | None = None
     alarm: AlarmSettings = field(default_factory=AlarmSettings)
@@ -60,6 +64,11 @@ def _clip_name(video_id: str) -> str:
     """A file name for ``video_id``: itself when it is a plain name, else a slug + a digest (no collision)."""
     slug = re.sub(r"[^A-Za-z0-9._-]", "_", video_id)[:80]
     return f"{slug}.mp4" if slug == video_id else f"{slug}-{sha1(video_id.encode()).hexdigest()[:10]}.mp4"
+
+
+def _located_alert(settings: ReviewSettings, video_id: str) -> float | None:
+    place = settings.located.get(video_id)
+    return None if place is None else place.alert_s
 
 
 def _rounded(values: np.ndarray, digits: int = 4) -> list[float | None]:
@@ -88,17 +97,19 @@ def _video_table(runs: Sequence[Run]) -> pd.DataFrame:
 
 def _clips(videos: pd.DataFrame, out: Path, settings: ReviewSettings) -> tuple[dict[str, str], dict[str, str]]:
     """``(video_id -> clip path relative to out, video_id -> why it has none)``."""
-    if not settings.videos:
-        reason = "no videos folder given: rerun with videos=[FOLDER,...]"
+    if not settings.videos and not settings.located:
+        reason = "no videos given: rerun with videos=[FOLDER,...] or data=<group> (the data config's records)"
         return {}, {video_id: reason for video_id in videos.index}
-    found = find_videos(settings.videos, videos.index)
+    found = find_videos(settings.videos, videos.index) if settings.videos else {}
+    found.update({video_id: place.path for video_id, place in settings.located.items()})
     clips, missing = {}, {}
     progress = ProgressLine("writing review clips", len(videos), "clips")
     for video_id, meta in videos.iterrows():
         progress.advance(note=video_id)
         if video_id not in found:
             missing[video_id] = (f"not found: no video file or frame folder named {video_id!r} under "
-                                 f"{', '.join(map(str, settings.videos))}")
+                                 f"{', '.join(map(str, settings.videos)) or '(no folder)'}"
+                                 f"{' and no record of that id in the data config' if settings.located else ''}")
             continue
         name = f"clips/{_clip_name(video_id)}"
         try:
@@ -153,7 +164,7 @@ def write_review(runs: Sequence[Run], out_dir: str | Path, settings: ReviewSetti
             "id": video_id, "source": meta["source"], "category": meta["category"], "ego": bool(meta["ego"]),
             "night": bool(meta["night"]), "fps": fps, "num_frames": int(meta["num_frames"]),
             "anomaly": [start / fps, end / fps] if start >= 0 else None,
-            "alert": int(meta[ALERT]) / fps if int(meta[ALERT]) >= 0 else None,
+            "alert": int(meta[ALERT]) / fps if int(meta[ALERT]) >= 0 else _located_alert(settings, video_id),
             "clip": clips.get(video_id), "missing": missing.get(video_id),
             "runs": [rows.get(video_id) for rows, _ in per_run],
         })  # fmt: skip
@@ -177,14 +188,15 @@ def write_review(runs: Sequence[Run], out_dir: str | Path, settings: ReviewSetti
 
 
 def review_settings(config: Mapping[str, Any]) -> ReviewSettings:
-    """:class:`ReviewSettings` from ``conf/review.yaml``'s keys (or compare.yaml's ``review``): ``videos``, ``title``,
-    ``clips``, ``alarm`` and ``smoothing`` (a ``_target_`` of ``conf/smoothing/``); a key left out keeps its
-    default."""
+    """:class:`ReviewSettings` from ``conf/review.yaml``'s keys (or compare.yaml's ``review``): ``videos``, ``data``
+    (a data config: its records locate the videos), ``title``, ``clips``, ``alarm`` and ``smoothing`` (a
+    ``_target_`` of ``conf/smoothing/``); a key left out keeps its default."""
     from hydra.utils import instantiate  # only when a config is given: the rest of the page needs no Hydra
 
-    smoothing = config.get("smoothing")
+    smoothing, data = config.get("smoothing"), config.get("data")
     return ReviewSettings(
         videos=[str(v) for v in (config.get("videos") or [])], title=str(config.get("title") or "riskvision review"),
+        located=locate_videos(data) if data is not None else {},
         clips=ClipSettings(**dict(config.get("clips") or {})), alarm=AlarmSettings(**dict(config.get("alarm") or {})),
         smoother=instantiate(smoothing) if smoothing is not None else None,
     )  # fmt: skip
