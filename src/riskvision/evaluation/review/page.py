@@ -167,7 +167,7 @@ def write_review(runs: Sequence[Run], out_dir: str | Path, settings: ReviewSetti
             "alert": int(meta[ALERT]) / fps if int(meta[ALERT]) >= 0 else _located_alert(settings, video_id),
             "clip": clips.get(video_id), "missing": missing.get(video_id),
             "runs": [rows.get(video_id) for rows, _ in per_run],
-        })  # fmt: skip
+        })
         (partial / f"{k}.js").write_text(_script(f"REVIEW.addSeries({k}, ",
                                                  [series.get(video_id) for _, series in per_run], ");"))
     shutil.rmtree(out / "series", ignore_errors=True)
@@ -199,7 +199,7 @@ def review_settings(config: Mapping[str, Any]) -> ReviewSettings:
         located=locate_videos(data) if data is not None else {},
         clips=ClipSettings(**dict(config.get("clips") or {})), alarm=AlarmSettings(**dict(config.get("alarm") or {})),
         smoother=instantiate(smoothing) if smoothing is not None else None,
-    )  # fmt: skip
+    )
 
 
 def build_review(paths: Sequence[str | Path], out_dir: str | Path, settings: ReviewSettings | None = None) -> Path:
