@@ -259,6 +259,27 @@ def test_page_files_are_package_data():
     assert re.search(r'"evaluation/review/\*\.html"', pyproject) and re.search(r'"evaluation/review/\*\.js"', pyproject)
 
 
+def test_a_no_alarm_operating_point_raises_no_alarm_and_agrees_with_metrics_json(tmp_path):
+    from riskvision.alarm import OperatingPoint
+    from riskvision.evaluation.report import Run
+    from riskvision.evaluation.review import write_review
+    from riskvision.evaluation.summary import jsonable
+
+    table = synthetic_table("binary", n_crash=3, n_normal=3)
+    point = OperatingPoint(float("inf"), 0.0, "val", AlarmPolicy(), float("nan"), float("nan"), 1)
+    metrics = jsonable({"run": {"threshold": 0.5}, "deployment": deployment_metrics(table, 0.5, n_boot=2,
+                                                                                    operating_point=point)})
+    assert metrics["deployment"]["operating_point"]["threshold"] is None  # as metrics.json stores it
+    out = write_review([Run("r", tmp_path, table, metrics)], tmp_path / "review").parent
+    data, series = _page_data(out)
+    assert data["runs"][0]["threshold"] is None and data["runs"][0]["basis"] == "operating point"
+    assert "no alarm" in data["runs"][0]["policy"]
+    assert {OUTCOMES[v["runs"][0][4]] for v in data["videos"]} == {"missed", "correct rejection"}
+    assert all(timelines[0]["episodes"] == [] for timelines in series)
+    assert data["runs"][0]["reference"] == {"key": "operating_point", "n_positive": 3, "n_negative": 3,
+                                            "false_alarms": 0.0, "detected": 0}
+
+
 def test_review_script_writes_the_page(small_review, tmp_path):
     out = tmp_path / "out"
     folders = ",".join(str(f) for f in small_review["folders"])

@@ -37,6 +37,16 @@ def _outcomes(run):
     return video_outcomes(run.table, alarm.policy, alarm.threshold)
 
 
+def _load(browser, index: Path):
+    """(a new browser context, its page opened on ``index``, the list its uncaught errors go to)."""
+    context = browser.new_context(viewport={"width": 1500, "height": 900})
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(index.as_uri())
+    return context, page, errors
+
+
 def _shot(page, path: Path) -> None:
     page.screenshot(path=str(path))
     SHOTS.mkdir(exist_ok=True)
@@ -139,11 +149,7 @@ def test_a_missing_clip_shows_its_reason_and_keeps_the_timelines(page):
 
 def test_500_videos_by_6_runs_load_fast_and_load_no_clip(browser, tmp_path, record_property):
     index = write_review(scale_runs(500, 6, tmp_path / "runs"), tmp_path / "review")
-    context = browser.new_context(viewport={"width": 1500, "height": 900})
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(index.as_uri())
+    context, page, errors = _load(browser, index)
     page.wait_for_function("window.REVIEW && window.REVIEW.paintedMs > 0")
     built_ms, painted_ms = page.evaluate("[window.REVIEW.readyMs, window.REVIEW.paintedMs]")
     load_ms = page.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd")
@@ -172,3 +178,25 @@ def test_filters_by_outcome_source_and_disagreement(page, small_review):
     page.select_option("#f-source", "dota")
     assert page.locator("#videos tbody tr").count() == 6
     assert page.text_content("#shown") == "6 of 12 videos"
+
+
+def test_a_no_alarm_operating_point_draws_without_threshold_or_errors(browser, tmp_path):
+    from review_fakes import synthetic_table
+
+    from riskvision.alarm import AlarmPolicy, OperatingPoint
+    from riskvision.evaluation.deployment import deployment_metrics
+    from riskvision.evaluation.report import Run
+    from riskvision.evaluation.summary import jsonable
+
+    table = synthetic_table("binary", n_crash=2, n_normal=2)
+    point = OperatingPoint(float("inf"), 0.0, "val", AlarmPolicy(), float("nan"), float("nan"), 1)
+    metrics = jsonable({"run": {"threshold": 0.5},
+                        "deployment": deployment_metrics(table, 0.5, n_boot=2, operating_point=point)})
+    context, page, errors = _load(browser, write_review([Run("silent", tmp_path, table, metrics)], tmp_path / "review"))
+    page.wait_for_function("window.REVIEW && window.REVIEW.readyMs > 0")
+    assert page.text_content("#basis-0") == "operating point (no alarm)"
+    assert "agrees" in page.text_content("#check-0") and "no alarm" in page.text_content("#policy-0")
+    page.locator("#videos tbody tr").first.click()
+    page.wait_for_function("k => window.REVIEW.hasSeries(k)", arg=page.evaluate("REVIEW.current()"))
+    assert errors == []
+    context.close()

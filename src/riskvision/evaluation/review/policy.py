@@ -38,8 +38,8 @@ class RunPolicy:
 
 
 def _threshold(value: Any, where: str, key: str) -> float:
-    """A stored threshold: a probability in (0, 1], or ``None`` (no alarm, ``inf``)."""
-    if value is None:
+    """A stored threshold: a probability in (0, 1], or ``None`` (no alarm, ``inf``; ``inf`` itself in memory)."""
+    if value is None or value == math.inf:
         return math.inf
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
         raise PolicyError(f"{where}: {key}={value!r} is not a probability in (0, 1] or null. Fix: {FIX}")
