@@ -2,6 +2,7 @@
 
     python scripts/compare.py runs=[logs/eval/runs/A,logs/eval/runs/B] hydra.run.dir=OUT
     python scripts/compare.py runs=logs/train/multiruns/2026-01-01_12-00-00 hydra.run.dir=OUT
+    python scripts/compare.py runs=[A,B] review.enabled=true review.videos=[data/synthetic]   # + OUT/review/
 """
 
 from __future__ import annotations
@@ -23,12 +24,14 @@ log = logging.getLogger(__name__)
 def main(cfg: DictConfig) -> None:
     """Find and load the runs, write the report into the Hydra run folder, optionally log it to wandb."""
     from riskvision.evaluation.report import find_runs, load_runs, log_to_wandb, write_report  # --help stays fast
+    from riskvision.evaluation.review import review_settings, write_review
     from riskvision.evaluation.summary import headline
 
     paths = list(cfg.runs) if isinstance(cfg.runs, ListConfig) else [cfg.runs]
     runs = load_runs(find_runs(paths))
     out_dir = Path(HydraConfig.get().runtime.output_dir)
-    outputs = write_report(runs, out_dir, cfg.n_boot, cfg.seed)
+    review = write_review(runs, out_dir / "review", review_settings(cfg.review)) if cfg.review.enabled else None
+    outputs = write_report(runs, out_dir, cfg.n_boot, cfg.seed, review)
     log.info(outputs["comparison"].read_text())  # the console and compare.log (Hydra's job log) alike
     log.info("\n".join(["Headline metrics:", *(f"  {headline(run.metrics)}" for run in runs),
                         f"Report: {outputs['comparison']}"]))

@@ -32,7 +32,7 @@ def test_train_help_shows_the_commands_and_every_config_group_with_its_options()
 
 
 @pytest.mark.parametrize("script", ["scripts/eval.py", "scripts/compare.py", "scripts/predict_video.py",
-                                    "scripts/export.py", "scripts/check_data.py"])
+                                    "scripts/export.py", "scripts/check_data.py", "scripts/review.py"])
 def test_every_entry_point_help_opens_with_its_own_usage(script):
     lines = help_text(script)
     assert lines[0].startswith(f"riskvision {script}:"), lines[:3]

@@ -36,10 +36,12 @@ class Mp4Writer:
     the same encoder) and seeking is exact and cheap. Leaving the ``with`` block flushes the encoder and closes
     the file (also after an error: the file then holds what was written so far). ``options``: muxer options,
     e.g. ``{"movflags": "frag_keyframe+empty_moov"}`` for a fragmented MP4 that plays up to its last fragment.
+    ``gop``: frames per keyframe (1, the default: every frame; the review page's clips take one a second: 110 KB
+    instead of 298 KB for 10 s of synthetic DoTA frames at 320x180).
     """
 
     def __init__(self, path: Path | io.BytesIO, size: tuple[int, int], fps: int | Fraction, qp: int,
-                 options: dict[str, str] | None = None) -> None:
+                 options: dict[str, str] | None = None, gop: int = 1) -> None:
         self.size = (int(size[0]), int(size[1]))
         self.frames = 0
         self._container = av.open(path if isinstance(path, io.BytesIO) else str(path), "w", format="mp4",
@@ -47,7 +49,7 @@ class Mp4Writer:
         self._stream = self._container.add_stream("libx264", rate=Fraction(fps))
         self._stream.width, self._stream.height = self.size
         self._stream.pix_fmt = "yuv420p"
-        self._stream.options = {"qp": str(qp), "preset": "ultrafast", "g": "1"}
+        self._stream.options = {"qp": str(qp), "preset": "ultrafast", "g": str(int(gop))}
         self._stream.codec_context.thread_count = 1
 
     def write(self, frame: np.ndarray) -> None:

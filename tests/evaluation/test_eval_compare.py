@@ -94,13 +94,15 @@ def test_compare_script_writes_report(fake_runs, tmp_path):
     fake_runs()
     out = tmp_path / "out"
     proc = subprocess.run([sys.executable, "scripts/compare.py", f"runs=[{tmp_path / 'runs'}]", f"hydra.run.dir={out}",
-                           "n_boot=50", "wandb.mode=offline"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+                           "n_boot=50", "wandb.mode=offline", "review.enabled=true"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     console = proc.stdout + proc.stderr
     assert "wandb:" not in console and "logged to the offline wandb run" in console  # one line of ours, not wandb's 7
     log = (out / "compare.log").read_text()  # the job log holds what the console showed
     assert "| window AUROC [95% CI] |" in log and "Headline metrics:" in log and "window AUROC" in log
     report = (out / "comparison.md").read_text()
+    assert "[review page](review/index.html)" in report and (out / "review" / "index.html").is_file()
     assert "| window AUROC [95% CI] |" in report and "bilstm − resnet3d101" in report
     for figure in ("roc_pr", "deployment_curve", "reliability", "confusion_matrices", "timelines"):
         assert (out / f"{figure}.png").stat().st_size > 1000
@@ -126,3 +128,11 @@ def test_notebook_executes_on_synthetic_runs(fake_runs, tmp_path, monkeypatch):
     assert (tmp_path / "nb" / "video_timeline.png").stat().st_size > 1000
     printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     assert "tiny.ckpt: binary P(crash)" in printed and "windows of 4 frames of 32x32" in printed
+
+
+def test_report_without_review_tells_the_command(fake_runs, tmp_path):
+    from riskvision.evaluation.report import load_runs, review_line
+
+    runs = load_runs(fake_runs())
+    line = review_line(runs, tmp_path)
+    assert f"python scripts/review.py runs=[{runs[0].folder},{runs[1].folder}] videos=[DATA_ROOT]" in line

@@ -15,6 +15,12 @@ seconds, at the step the table was scored at), through that policy, the same obj
   (``at_threshold``) and at the lowest threshold meeting the cap on the test split itself (``at_cap``, re-chosen
   in every bootstrap resample: the interval covers the choice of threshold too).
 
+Each video's outcome under the policy at one threshold (:func:`video_outcomes`, the review page's column) comes
+from the same replay: a positive is ``detected`` (as above), ``late`` (its first on-event comes at or after
+``anomaly_start``) or ``missed`` (no on-event); a negative is a ``false alarm`` (one on-event or more) or a
+``correct rejection``; a crash video without anomaly span takes no part (``no span``). Detected positives /
+positives is the recall, and the negatives' on-events sum to ``false_alarms``.
+
 Candidate thresholds are the values at which some replayed alarm changes (the smoothed values, and the smoothed
 values / ``off_ratio``, :meth:`Hysteresis.breakpoints`), thinned to at most :data:`MAX_CANDIDATES` by quantiles,
 plus ``inf`` (no alarm) when none meets the cap.
@@ -53,8 +59,9 @@ from riskvision.evaluation.anticipation import VideoScores
 from riskvision.evaluation.bootstrap import bootstrap_ci
 from riskvision.evaluation.table import real_windows, video_scores
 
-__all__ = ["MAX_CANDIDATES", "AlarmSweep", "PolicySweep", "choose_operating_point", "deployment_curve",
-           "deployment_metrics", "raw_threshold_metrics", "raw_threshold_statistics", "video_alarm_events"]
+__all__ = ["MAX_CANDIDATES", "OUTCOMES", "AlarmSweep", "PolicySweep", "choose_operating_point", "deployment_curve",
+           "deployment_metrics", "raw_threshold_metrics", "raw_threshold_statistics", "video_alarm_events",
+           "video_outcomes"]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +70,9 @@ SECONDS_PER_HOUR = 3600.0
 MAX_CANDIDATES = 512
 #: Points of the deployment curve stored in metrics.json (each with bootstrap bands).
 CURVE_POINTS = 40
+#: A video's outcome under the policy at one threshold (:func:`video_outcomes`): positives, negatives, crash videos
+#: without a span.
+OUTCOMES = ("detected", "late", "missed", "false alarm", "correct rejection", "no span")
 
 
 def _concat(parts: list[np.ndarray], dtype: type = float) -> np.ndarray:
@@ -182,10 +192,12 @@ class PolicySweep:
         videos: per-video window scores in frame order (:func:`.table.video_scores`).
         policy: the alarm policy replayed.
         extra_thresholds: thresholds that must be candidates (an operating point, the run's threshold).
+        sweep: ``False``: the candidates are ``extra_thresholds`` (and ``inf``) alone, e.g. one video's outcome at a
+            known threshold (:func:`video_outcomes`), without the breakpoints of every smoothed value.
     """
 
-    def __init__(self, videos: Sequence[VideoScores], policy: AlarmPolicy, extra_thresholds: Sequence[float] = ()
-                 ) -> None:
+    def __init__(self, videos: Sequence[VideoScores], policy: AlarmPolicy, extra_thresholds: Sequence[float] = (),
+                 sweep: bool = True) -> None:
         self.n_videos, self.policy = len(videos), policy
         self.negative = np.array([k for k, v in enumerate(videos) if not v.crash], dtype=int)
         self.positive = np.array([k for k, v in enumerate(videos) if v.has_span], dtype=int)
@@ -194,17 +206,20 @@ class PolicySweep:
         self.hours = np.array([v.length / v.fps / SECONDS_PER_HOUR for v in negatives], dtype=float)
         streams = [(v.frames / v.fps, v.scores) for v in negatives]
         streams += [(v.frames[p] / v.fps, v.scores[p]) for v, p in positives]
-        self.thresholds = _candidates(policy, streams, extra_thresholds)  # where the scored windows' alarms change
+        self.thresholds = _candidates(policy, streams if sweep else [], extra_thresholds)  # where alarms change
         # every whole video replayed once (causal: a positive's alarms before its anomaly start are those of its
         # prefix): [videos, K] alarm-on events and the index of the first one (-1: none)
         replays = [policy.on_events(v.frames / v.fps, v.scores, self.thresholds) for v in videos]
         shape = (len(videos), len(self.thresholds))
         self.events = np.array([counts for counts, _ in replays], dtype=float).reshape(shape)
         first = np.array([index for _, index in replays], dtype=int).reshape(shape)
+        # [videos, K]: the target frame of each video's first on-event (-1: none)
+        self.first_frames = np.array([np.where(first[k] >= 0, v.frames[np.maximum(first[k], 0)], -1)
+                                      for k, v in enumerate(videos)], dtype=int).reshape(shape)
         self.false_alarm_counts = self.events[self.negative]  # [negatives, K]
         # [positives, K]: seconds before the anomaly start of the first on-event, nan when none came before it
-        tta = [np.where(first[k] >= 0, (videos[k].anomaly_start - videos[k].frames[np.maximum(first[k], 0)])
-                        / videos[k].fps, np.nan) for k in self.positive]
+        tta = [np.where(first[k] >= 0, (videos[k].anomaly_start - self.first_frames[k]) / videos[k].fps, np.nan)
+               for k in self.positive]
         self.tta = np.array(tta, dtype=float).reshape(len(self.positive), len(self.thresholds))
         self.tta[self.tta <= 0] = np.nan  # the first alarm came at or after the anomaly start: not detected
 
@@ -287,6 +302,33 @@ def video_alarm_events(table: pd.DataFrame, policy: AlarmPolicy, threshold: floa
     streaming each video (at the table's step) raises."""
     return {video_id: len(policy.replay(v.frames / v.fps, v.scores, threshold, v.frames))
             for video_id, v in zip(*_videos(table))}
+
+
+def video_outcomes(table: pd.DataFrame, policy: AlarmPolicy, threshold: float) -> pd.DataFrame:
+    """One row per video of ``table``'s real input (sorted by ``video_id``), ``policy`` replayed at ``threshold``
+    (``inf``: no alarm) by the :class:`PolicySweep` that :func:`deployment_metrics` counts with (module doc):
+
+    ``outcome`` (one of :data:`OUTCOMES`), ``false_alarms`` (alarm-on events of a negative video, ``nan`` for the
+    others), ``first_alarm`` (the target frame of the first on-event, -1 if none), ``tta_s`` (``(anomaly_start -
+    first_alarm) / fps`` of a positive with an alarm: > 0 detected, <= 0 late; ``nan`` otherwise) and ``max_p`` (the
+    highest raw P(crash)). Detected / positives is ``deployment_metrics``' recall at ``threshold`` and the
+    ``false_alarms`` sum to its ``false_alarms`` there."""
+    ids, videos = _videos(table)
+    sweep = PolicySweep(videos, policy, [threshold], sweep=False)
+    k = sweep.index(float(threshold))
+    first_alarm = sweep.first_frames[:, k]
+    outcome = np.full(len(ids), OUTCOMES[5], dtype=object)
+    false_alarms = np.full(len(ids), np.nan)
+    false_alarms[sweep.negative] = sweep.false_alarm_counts[:, k]
+    outcome[sweep.negative] = np.where(false_alarms[sweep.negative] > 0, OUTCOMES[3], OUTCOMES[4])
+    detected = ~np.isnan(sweep.tta[:, k])
+    outcome[sweep.positive] = np.where(detected, OUTCOMES[0],
+                                       np.where(first_alarm[sweep.positive] >= 0, OUTCOMES[1], OUTCOMES[2]))
+    tta = np.full(len(ids), np.nan)
+    alarmed = sweep.positive[first_alarm[sweep.positive] >= 0]
+    tta[alarmed] = [(videos[j].anomaly_start - first_alarm[j]) / videos[j].fps for j in alarmed]
+    return pd.DataFrame({"video_id": ids, "outcome": outcome, "false_alarms": false_alarms, "first_alarm": first_alarm,
+                         "tta_s": tta, "max_p": [float(v.scores.max()) if len(v.scores) else math.nan for v in videos]})
 
 
 def _videos(table: pd.DataFrame) -> tuple[np.ndarray, list[VideoScores]]:

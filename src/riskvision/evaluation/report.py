@@ -4,6 +4,7 @@ paired differences) and draw the figures. Figures use matplotlib's Agg backend (
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,7 @@ __all__ = [
     "Run", "breakdown_table", "comparison_table", "confusion_figure", "deployment_curve_figure", "find_runs",
     "load_runs", "log_to_wandb", "plot_deployment_curve",
     "plot_confusion_matrices", "plot_reliability", "plot_roc_pr", "plot_timelines", "reliability_figure",
-    "roc_pr_figure", "timelines_figure", "to_markdown", "write_report",
+    "review_line", "roc_pr_figure", "timelines_figure", "to_markdown", "write_report",
 ]  # fmt: skip
 
 PREDICTION_FILES = ("predictions.csv", "predictions.parquet")
@@ -596,9 +597,11 @@ def _save(fig: plt.Figure, path: Path, tight: bool = True) -> Path:
 
 
 # ------------------------------------------------------------------------------------------ report
-def write_report(runs: Sequence[Run], out_dir: str | Path, n_boot: int = 1000, seed: int = 0) -> dict[str, Path]:
+def write_report(runs: Sequence[Run], out_dir: str | Path, n_boot: int = 1000, seed: int = 0,
+                 review: Path | None = None) -> dict[str, Path]:
     """Write ``comparison.md`` (+ ``comparison.csv``) and the PNG figures into ``out_dir`` (claimed for this process,
-    ``riskvision.runs``); returns the paths."""
+    ``riskvision.runs``); returns the paths. ``review``: the review page of these runs (``out_dir/review/index.html``,
+    :mod:`riskvision.evaluation.review`) the report links to; ``None``: it tells the command that writes one."""
     out = claim_run_folder(out_dir, "compare").path
     plots = {"roc_pr": plot_roc_pr, "deployment_curve": plot_deployment_curve, "reliability": plot_reliability,
              "confusion_matrices": plot_confusion_matrices, "timelines": plot_timelines}
@@ -611,20 +614,30 @@ def write_report(runs: Sequence[Run], out_dir: str | Path, n_boot: int = 1000, s
         progress.advance(note=f"{name}.png")
         figures[name] = plot(runs, out / f"{name}.png")
     progress.advance(note="comparison.md")
-    markdown = _markdown_report(runs, table, breakdown_table(runs), figures, n_boot)
+    markdown = _markdown_report(runs, table, breakdown_table(runs), figures, n_boot, review_line(runs, out, review))
     atomic_write(out / "comparison.md", lambda tmp: tmp.write_text(markdown))
     progress.advance(note="")
     progress.close()
     return {"comparison": out / "comparison.md", **figures}
 
 
+def review_line(runs: Sequence[Run], out_dir: Path, review: Path | None = None) -> str:
+    """comparison.md's line on the review page: a link to ``review`` (relative to ``out_dir``), else the command."""
+    if review is not None:
+        return (f"**Every video, run by run** (clips, timelines, outcomes): [review page]"
+                f"({Path(os.path.relpath(review, out_dir)).as_posix()}), opens from disk in a browser.")
+    folders = ",".join(str(r.folder) for r in runs)
+    return ("**Every video, run by run** (clips, timelines, outcomes): `python scripts/review.py "
+            f"runs=[{folders}] videos=[DATA_ROOT]` (or compare.py `review.enabled=true`).")
+
+
 def _markdown_report(runs: Sequence[Run], table: pd.DataFrame, groups: pd.DataFrame, figures: dict[str, Path],
-                     n_boot: int) -> str:
+                     n_boot: int, review: str = "") -> str:
     synthetic = any(r.metrics["run"].get("synthetic") for r in runs)
     lines = ["# Model comparison", ""]
     if synthetic:
         lines += ["**SYNTHETIC DATA** (procedural scenes, not DoTA/BDD100K): these numbers test the pipeline only.", ""]
-    lines += ["Runs: " + ", ".join(f"`{r.name}` ({r.folder})" for r in runs), "",
+    lines += ["Runs: " + ", ".join(f"`{r.name}` ({r.folder})" for r in runs), "", review, "",
               to_markdown(table), "",
               "- P(crash): sigmoid output (binary) or P(Warning) + P(Danger) (3-class); `crash` label as in the "
               "predictions table. Window = every scored window; video = the highest window score per video.",

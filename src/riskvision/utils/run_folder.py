@@ -31,11 +31,12 @@ def user_errors() -> tuple[type[BaseException], ...]:
     """Errors that are the user's input, not a bug: a script prints their message (it names the file, the value and
     the fix) and exits 1, without a traceback. Imported when a run fails, so that importing this module (every
     script does, before Hydra parses ``--help``) stays light."""
+    from riskvision.alarm import PolicyError
     from riskvision.data.layout import DataLayoutError
     from riskvision.safe_load import CheckpointError
 
     return (ConfigError, CheckpointError, UntrustedConfigError, RunFolderError, RunMismatchError, DataLayoutError,
-            FileNotFoundError)
+            FileNotFoundError, PolicyError)
 
 
 def exits_on_user_error(main: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
