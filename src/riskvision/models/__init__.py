@@ -2,7 +2,8 @@
 
 Every net is a ``ClipNet`` (``base.py``): a normalised clip ``video [B, T, C, H, W]`` in, logits out; every
 model is registered under one name (``registry.py``: ``list_models()``, ``create_model(name, num_outputs=K)``).
-``ResNetBiLSTM`` (model=bilstm, a ``FrameFeatureNet``) and ``ResNet3D`` (model=resnet3d101 and family);
+``ResNetBiLSTM`` (model=bilstm, a ``FrameFeatureNet``), ``ResNet3D`` (model=resnet3d101 and family) and
+``TorchvisionVideoNet`` (torchvision's Kinetics video classifiers under their names: model=r3d_18 ... mvit_v2_s);
 each family reads its own pretrained weights (``read_pretrained``), ``load_pretrained`` /
 ``load_weights`` load them and report the input normalisation those weights expect.
 """
@@ -38,6 +39,7 @@ from riskvision.models.registry import (
     upgrade_net_config,
 )
 from riskvision.models.resnet_bilstm import ResNetBiLSTM, bilstm
+from riskvision.models.torchvision_video import VIDEO_RECIPES, TorchvisionVideoNet
 
 __all__ = [
     "ArchitectureMismatch",
@@ -48,6 +50,8 @@ __all__ = [
     "PretrainedWeights",
     "ResNet3D",
     "ResNetBiLSTM",
+    "TorchvisionVideoNet",
+    "VIDEO_RECIPES",
     "UnknownModelError",
     "UnsafeCheckpointError",
     "bilstm",
