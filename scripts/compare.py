@@ -2,6 +2,7 @@
 
     python scripts/compare.py runs=[logs/eval/runs/A,logs/eval/runs/B] hydra.run.dir=OUT
     python scripts/compare.py runs=logs/train/multiruns/2026-01-01_12-00-00 hydra.run.dir=OUT
+    python scripts/compare.py runs=logs/train/multiruns/2026-01-01_12-00-00 reference=bilstm   (A = that run)
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, ListConfig
 
-from riskvision.evaluation.report import find_runs, load_runs, log_to_wandb, write_report
+from riskvision.evaluation.report import find_runs, load_runs, log_to_wandb, reference_first, write_report
 from riskvision.evaluation.summary import headline
 from riskvision.utils.run_folder import exits_on_user_error
 
@@ -22,7 +23,7 @@ from riskvision.utils.run_folder import exits_on_user_error
 def main(cfg: DictConfig) -> None:
     """Find and load the runs, write the report into the Hydra run folder, optionally log it to wandb."""
     paths = list(cfg.runs) if isinstance(cfg.runs, ListConfig) else [cfg.runs]
-    runs = load_runs(find_runs(paths))
+    runs = reference_first(load_runs(find_runs(paths)), cfg.get("reference"))
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     outputs = write_report(runs, out_dir, cfg.n_boot, cfg.seed)
     print(outputs["comparison"].read_text())

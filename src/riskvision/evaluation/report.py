@@ -30,7 +30,8 @@ from riskvision.runs import RunMismatchError, claim_run_folder  # noqa: E402
 
 __all__ = [
     "Run", "breakdown_table", "comparison_table", "confusion_figure", "find_runs", "load_runs", "log_to_wandb",
-    "plot_confusion_matrices", "plot_reliability", "plot_roc_pr", "plot_timelines", "reliability_figure",
+    "plot_confusion_matrices", "plot_reliability", "plot_roc_pr", "plot_timelines", "reference_first",
+    "reliability_figure",
     "roc_pr_figure", "timelines_figure", "to_markdown", "write_report",
 ]  # fmt: skip
 
@@ -95,6 +96,24 @@ def load_runs(folders: Sequence[str | Path]) -> list[Run]:
         if names.count(run.name) > 1:
             run.name = f"{run.name} ({run.folder.parent.name}/{run.folder.name})"
     return runs
+
+
+def reference_first(runs: Sequence[Run], reference: str | None) -> list[Run]:
+    """``runs`` with the reference run first (the "A" every other run is paired against): the run whose name or
+    folder is ``reference``, else the only one whose name contains it; ``None`` keeps the order.
+
+    Raises:
+        RunMismatchError: no run, or several, match ``reference`` (the message lists the runs' names).
+    """
+    runs = list(runs)
+    if reference is None:
+        return runs
+    matches = [run for run in runs if reference in (run.name, str(run.folder), run.folder.name)]
+    matches = matches or [run for run in runs if reference in run.name]
+    if len(matches) != 1:
+        raise RunMismatchError(f"reference={reference!r} matches {len(matches)} of the runs "
+                         f"({'; '.join(run.name for run in runs)}). Fix: reference=<one run's name or folder>")
+    return [matches[0], *(run for run in runs if run is not matches[0])]
 
 
 # ------------------------------------------------------------------------------------------ table

@@ -72,8 +72,11 @@ def model_name(model_cfg: Mapping[str, Any]) -> str:
 
 
 def net_name(model_cfg: Mapping[str, Any]) -> str:
-    """The net class of a model config, with its depth or backbone (``ResNet3D-101``, ``ResNetBiLSTM-resnet18``)."""
+    """The net class of a model config, with its depth or backbone (``ResNet3D-101``, ``ResNetBiLSTM-resnet18``); a
+    torchvision video net's name (``mvit_v2_s``)."""
     net = model_cfg.get("net", {})
+    if net.get("arch"):  # a torchvision video net: torchvision's name says it all (mvit_v2_s)
+        return str(net["arch"])
     name = str(net.get("_target_", "?")).rsplit(".", 1)[-1]
     detail = net.get("depth") or net.get("backbone")
     return f"{name}-{detail}" if detail else name
