@@ -3,7 +3,8 @@
 Every net is a ``ClipNet`` (``base.py``): a normalised clip ``video [B, T, C, H, W]`` in, logits out; every
 model is registered under one name (``registry.py``: ``list_models()``, ``create_model(name, num_outputs=K)``).
 ``ResNetBiLSTM`` (model=bilstm, a ``FrameFeatureNet``), ``ResNet3D`` (model=resnet3d101 and family) and
-``TorchvisionVideoNet`` (torchvision's Kinetics video classifiers under their names: model=r3d_18 ... mvit_v2_s);
+``TorchvisionVideoNet`` (torchvision's Kinetics video classifiers under their names: model=r3d_18 ... mvit_v2_s),
+``HFVideoNet`` (VideoMAE / V-JEPA 2 from a local transformers folder, optional extra [hf]);
 each family reads its own pretrained weights (``read_pretrained``), ``load_pretrained`` /
 ``load_weights`` load them and report the input normalisation those weights expect.
 """
@@ -29,6 +30,7 @@ from riskvision.models.resnet3d import (
     resnet3d152,
     resnet3d200,
 )
+from riskvision.models.hf_video import HFVideoNet
 from riskvision.models.registry import (
     UnknownModelError,
     create_model,
@@ -45,6 +47,7 @@ __all__ = [
     "ArchitectureMismatch",
     "ClipNet",
     "FrameFeatureNet",
+    "HFVideoNet",
     "PretrainedReport",
     "PretrainedUnavailable",
     "PretrainedWeights",
