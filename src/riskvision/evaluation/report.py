@@ -31,7 +31,7 @@ from riskvision.runs import RunMismatchError, claim_run_folder  # noqa: E402
 __all__ = [
     "Run", "breakdown_table", "comparison_table", "confusion_figure", "find_runs", "load_runs", "log_to_wandb",
     "plot_confusion_matrices", "plot_reliability", "plot_roc_pr", "plot_timelines", "reference_first",
-    "reliability_figure",
+    "reliability_figure", "run_colour",
     "roc_pr_figure", "timelines_figure", "to_markdown", "write_report",
 ]  # fmt: skip
 
@@ -291,11 +291,18 @@ def to_markdown(table: pd.DataFrame) -> str:
 # spans, thresholds and grids in the style predict_video's timelines share (riskvision.figure_style)
 
 
+def run_colour(k: int, n: int) -> str | tuple:
+    """The colour of run ``k`` of ``n`` in every figure: matplotlib's cycle (C0-C9) up to 10 runs, then tab20's 20
+    distinct colours, so a zoo of 11 models repeats none."""
+    return f"C{k}" if n <= 10 else plt.get_cmap("tab20")(k % 20)
+
+
 def roc_pr_figure(runs: Sequence[Run]) -> plt.Figure:
     """ROC and precision-recall curves of window P(crash) vs ``crash``, one colour per run, its AUROC / AP in the
     legend (the definitions metrics.json uses), the chance diagonal and each run's chance precision (its fraction
     of crash windows)."""
     fig, (roc_ax, pr_ax) = plt.subplots(1, 2, figsize=(11, 4.8))
+    chance: dict[str, str | tuple] = {}  # crash fraction (as printed) -> its colour: one line per distinct value
     for k, run in enumerate(runs):
         real = real_windows(run.table)
         if real["crash"].nunique() < 2:
@@ -303,9 +310,13 @@ def roc_pr_figure(runs: Sequence[Run]) -> plt.Figure:
         labels, scores = real["crash"].to_numpy(int), real["p_crash"].to_numpy(float)
         fpr, tpr, _ = roc_curve(labels, scores)
         precision, recall, _ = precision_recall_curve(labels, scores)
-        roc_ax.plot(fpr, tpr, color=f"C{k}", label=f"{run.name} (AUROC {auroc(scores, labels):.3f})")
-        pr_ax.plot(recall, precision, color=f"C{k}", label=f"{run.name} (AP {average_precision(scores, labels):.3f})")
-        pr_ax.axhline(labels.mean(), color=f"C{k}", ls=":", lw=1, label=f"chance: crash fraction {labels.mean():.2f}")
+        colour = run_colour(k, len(runs))
+        roc_ax.plot(fpr, tpr, color=colour, label=f"{run.name} (AUROC {auroc(scores, labels):.3f})")
+        pr_ax.plot(recall, precision, color=colour, label=f"{run.name} (AP {average_precision(scores, labels):.3f})")
+        chance.setdefault(f"{labels.mean():.3f}", colour)
+    for fraction, colour in chance.items():  # runs on the same data share one chance line (grey)
+        pr_ax.axhline(float(fraction), color="0.4" if len(chance) == 1 else colour, ls=":", lw=1,
+                      label=f"chance: crash fraction {float(fraction):.2f}")
     roc_ax.plot([0, 1], [0, 1], "k:", lw=0.8, label="chance")
     roc_ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC, window P(crash)",
                xlim=(0, 1), ylim=(0, 1.01))
@@ -333,9 +344,9 @@ def reliability_figure(runs: Sequence[Run], n_bins: int = 15) -> plt.Figure:
         used = bins[bins["count"] > 0]
         ece = run.metrics.get("calibration", {}).get("ece")
         label = run.name + (f" (ECE {ece:.3f})" if isinstance(ece, (int, float)) else "")
-        ax.plot(used["confidence"], used["frequency"], "o-", color=f"C{k}", label=label)
+        ax.plot(used["confidence"], used["frequency"], "o-", color=run_colour(k, len(runs)), label=label)
         lefts = np.arange(n_bins) / n_bins + k * width
-        counts_ax.bar(lefts, bins["count"], width=width, align="edge", color=f"C{k}")
+        counts_ax.bar(lefts, bins["count"], width=width, align="edge", color=run_colour(k, len(runs)))
     ax.plot([0, 1], [0, 1], "k:", lw=0.8, label="perfectly calibrated")
     ax.set(ylabel="fraction of crash windows", xlim=(0, 1), ylim=(0, 1),
            title=f"Reliability ({n_bins} equal-width bins of P(crash))")
@@ -404,7 +415,7 @@ def timelines_figure(runs: Sequence[Run], per_class: int = 3) -> plt.Figure:
     for ax, video_id in zip(axes[:, 0], videos):
         for k, (run, real) in enumerate(zip(runs, reals)):
             rows = real[real["video_id"] == video_id].sort_values("end_frame")
-            ax.plot(rows["end_frame"] / rows["fps"], rows["p_crash"], color=f"C{k}", label=run.name)
+            ax.plot(rows["end_frame"] / rows["fps"], rows["p_crash"], color=run_colour(k, len(runs)), label=run.name)
         for threshold in thresholds:
             ax.axhline(threshold, **THRESHOLD_LINE, label=f"threshold {threshold:.2f}")
         reference = reals[0][reals[0]["video_id"] == video_id]
