@@ -25,7 +25,8 @@ from riskvision.models import (
 # swin3d_t / _s / _b: building and saving 28M / 50M / 88M parameters twice took 56 / 91 / 111 s on the shared 2-core
 # machine (load 15), so they run under the slow marker (they still run in the whole suite), as do the nets below
 SMALL = pytest.mark.parametrize(("arch", "frames", "size"), [
-    ("r3d_18", 4, 32), ("mc3_18", 4, 32), ("r2plus1d_18", 4, 32), pytest.param("swin3d_t", 2, 32, marks=pytest.mark.slow),
+    ("r3d_18", 4, 32), ("mc3_18", 4, 32), ("r2plus1d_18", 4, 32),
+    pytest.param("swin3d_t", 2, 32, marks=pytest.mark.slow),
     pytest.param("swin3d_s", 2, 32, marks=pytest.mark.slow), pytest.param("swin3d_b", 2, 32, marks=pytest.mark.slow),
 ])
 # the smallest clip each of these takes: 14 (s3d) / exactly 16 (MViT) frames of 224x224; one MViT forward takes
