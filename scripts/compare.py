@@ -3,6 +3,7 @@
     python scripts/compare.py runs=[logs/eval/runs/A,logs/eval/runs/B] hydra.run.dir=OUT
     python scripts/compare.py runs=logs/train/multiruns/2026-01-01_12-00-00 hydra.run.dir=OUT
     python scripts/compare.py runs=[A,B] review.enabled=true review.videos=[data/synthetic]   # + OUT/review/
+    python scripts/compare.py runs=logs/train/multiruns/2026-01-01_12-00-00 reference=bilstm   (A = that run)
 """
 
 from __future__ import annotations
@@ -23,12 +24,14 @@ log = logging.getLogger(__name__)
 @exits_on_user_error
 def main(cfg: DictConfig) -> None:
     """Find and load the runs, write the report into the Hydra run folder, optionally log it to wandb."""
-    from riskvision.evaluation.report import find_runs, load_runs, log_to_wandb, write_report  # --help stays fast
+    from riskvision.evaluation.report import (  # --help stays fast
+        find_runs, load_runs, log_to_wandb, reference_first, write_report,
+    )
     from riskvision.evaluation.review import review_settings, write_review
     from riskvision.evaluation.summary import headline
 
     paths = list(cfg.runs) if isinstance(cfg.runs, ListConfig) else [cfg.runs]
-    runs = load_runs(find_runs(paths))
+    runs = reference_first(load_runs(find_runs(paths)), cfg.get("reference"))
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     review = write_review(runs, out_dir / "review", review_settings(cfg.review)) if cfg.review.enabled else None
     outputs = write_report(runs, out_dir, cfg.n_boot, cfg.seed, review)

@@ -196,3 +196,16 @@ def test_a_missing_data_root_is_an_error_before_anything_is_built(compose_train,
     cfg = compose_train("model=bilstm", f"data={data}", *roots, f"{override}={tmp_path / 'nope'}")  # ... but one
     with pytest.raises(DataLayoutError, match=rf"^{re.escape(key)}=.*nope does not exist .* Fix: set "):
         check_data_roots(cfg.data)
+
+
+def test_the_nexar_winner_recipe_and_the_zoo_sweep(compose_train):
+    cfg = compose_train("experiment=nexar_mvit", "data.root=/x")
+    model = cfg.model
+    assert model.net.arch == "mvit_v2_s" and model.pretrained.source == "torchvision" and model.pretrained.require
+    assert (model.inputs.sampler, model.inputs.num_frames, model.inputs.frame_size) == ("window", 16, 224)
+    assert cfg.data.target_fps == 7.5 and cfg.data.sources.nexar.root == "/x"  # 16 frames at stride 4 of 30 fps
+    zoo = compose_train("experiment=zoo")
+    from riskvision.models import VIDEO_RECIPES
+
+    swept = zoo.hydra.sweeper.params.model.split(",")
+    assert set(VIDEO_RECIPES) | {"bilstm", "resnet3d101"} == set(swept) and zoo.test

@@ -37,6 +37,10 @@ NORMALIZATION_PRESETS: dict[str, tuple[float, tuple[float, float, float], tuple[
     "kinetics": (1 / 255, (0.4345, 0.4051, 0.3775), (0.2768, 0.2713, 0.2737)),
     # 2017-18 3D-ResNet checkpoints: 0-255 inputs minus the ActivityNet mean, std 1
     "activitynet": (1.0, (114.7748, 107.7354, 99.4750), (1.0, 1.0, 1.0)),
+    # torchvision's Kinetics-400 video weights: r3d_18, mc3_18, r2plus1d_18, s3d (their transforms' mean/std)
+    "kinetics-torchvision": (1 / 255, (0.43216, 0.394666, 0.37645), (0.22803, 0.22145, 0.216989)),
+    # torchvision's Kinetics-400 MViT weights (mvit_v1_b, mvit_v2_s; ported from PySlowFast)
+    "kinetics-mvit": (1 / 255, (0.45, 0.45, 0.45), (0.225, 0.225, 0.225)),
 }
 
 

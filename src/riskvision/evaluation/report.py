@@ -32,8 +32,9 @@ from riskvision.runs import RunMismatchError, claim_run_folder  # noqa: E402
 __all__ = [
     "Run", "breakdown_table", "comparison_table", "confusion_figure", "deployment_curve_figure", "find_runs",
     "load_runs", "log_to_wandb", "plot_deployment_curve",
-    "plot_confusion_matrices", "plot_reliability", "plot_roc_pr", "plot_timelines", "reliability_figure",
-    "review_line", "roc_pr_figure", "timelines_figure", "to_markdown", "write_report",
+    "plot_confusion_matrices", "plot_reliability", "plot_roc_pr", "plot_timelines", "reference_first",
+    "reliability_figure", "review_line", "roc_pr_figure", "run_colour", "timelines_figure", "to_markdown",
+    "write_report",
 ]  # fmt: skip
 
 PREDICTION_FILES = ("predictions.csv", "predictions.parquet")
@@ -97,6 +98,24 @@ def load_runs(folders: Sequence[str | Path]) -> list[Run]:
         if names.count(run.name) > 1:
             run.name = f"{run.name} ({run.folder.parent.name}/{run.folder.name})"
     return runs
+
+
+def reference_first(runs: Sequence[Run], reference: str | None) -> list[Run]:
+    """``runs`` with the reference run first (the "A" every other run is paired against): the run whose name or
+    folder is ``reference``, else the only one whose name contains it; ``None`` keeps the order.
+
+    Raises:
+        RunMismatchError: no run, or several, match ``reference`` (the message lists the runs' names).
+    """
+    runs = list(runs)
+    if reference is None:
+        return runs
+    matches = [run for run in runs if reference in (run.name, str(run.folder), run.folder.name)]
+    matches = matches or [run for run in runs if reference in run.name]
+    if len(matches) != 1:
+        raise RunMismatchError(f"reference={reference!r} matches {len(matches)} of the runs "
+                         f"({'; '.join(run.name for run in runs)}). Fix: reference=<one run's name or folder>")
+    return [matches[0], *(run for run in runs if run is not matches[0])]
 
 
 # ------------------------------------------------------------------------------------------ table
@@ -320,6 +339,14 @@ def to_markdown(table: pd.DataFrame) -> str:
 # spans, thresholds and grids in the style predict_video's timelines share (riskvision.figure_style)
 
 
+def run_colour(k: int, n: int) -> str | tuple:
+    """The colour of run ``k`` of ``n`` in every figure: matplotlib's cycle (C0-C9) up to 10 runs, then tab20's 20
+    distinct colours, so a zoo of 11 models repeats none."""
+    return f"C{k}" if n <= 10 else plt.get_cmap("tab20")(k % 20)
+
+
+
+
 #: Points of the grids the ROC / PR bands are drawn on (false positive rate, recall).
 CURVE_GRID = np.linspace(0, 1, 101)
 
@@ -357,6 +384,7 @@ def roc_pr_figure(runs: Sequence[Run], n_boot: int = 200, seed: int = 0) -> plt.
     legend (the definitions metrics.json uses), each curve's 95% band (:func:`curve_bands`: ``n_boot`` bootstrap
     resamples of the videos), the chance diagonal and each run's chance precision (its fraction of crash windows)."""
     fig, (roc_ax, pr_ax) = plt.subplots(1, 2, figsize=(11, 4.8))
+    chance: dict[str, str | tuple] = {}  # crash fraction (as printed) -> its colour: one line per distinct value
     for k, run in enumerate(runs):
         real = real_windows(run.table)
         if real["crash"].nunique() < 2:
@@ -365,13 +393,17 @@ def roc_pr_figure(runs: Sequence[Run], n_boot: int = 200, seed: int = 0) -> plt.
         fpr, tpr, _ = roc_curve(labels, scores)
         precision, recall, _ = precision_recall_curve(labels, scores)
         bands = curve_bands(labels, scores, real["video_id"].to_numpy(), n_boot, seed)
-        roc_ax.plot(fpr, tpr, color=f"C{k}", label=f"{run.name} (AUROC {auroc(scores, labels):.3f})")
-        roc_ax.fill_between(CURVE_GRID, bands["tpr_low"], bands["tpr_high"], color=f"C{k}", alpha=0.18, lw=0,
+        colour = run_colour(k, len(runs))
+        roc_ax.plot(fpr, tpr, color=colour, label=f"{run.name} (AUROC {auroc(scores, labels):.3f})")
+        roc_ax.fill_between(CURVE_GRID, bands["tpr_low"], bands["tpr_high"], color=colour, alpha=0.18, lw=0,
                             label=f"{run.name}: 95% band ({n_boot} video resamples)")
-        pr_ax.plot(recall, precision, color=f"C{k}", label=f"{run.name} (AP {average_precision(scores, labels):.3f})")
-        pr_ax.fill_between(CURVE_GRID, bands["precision_low"], bands["precision_high"], color=f"C{k}", alpha=0.18,
+        pr_ax.plot(recall, precision, color=colour, label=f"{run.name} (AP {average_precision(scores, labels):.3f})")
+        pr_ax.fill_between(CURVE_GRID, bands["precision_low"], bands["precision_high"], color=colour, alpha=0.18,
                            lw=0, label=f"{run.name}: 95% band")
-        pr_ax.axhline(labels.mean(), color=f"C{k}", ls=":", lw=1, label=f"chance: crash fraction {labels.mean():.2f}")
+        chance.setdefault(f"{labels.mean():.3f}", colour)
+    for fraction, colour in chance.items():  # runs on the same data share one chance line (grey)
+        pr_ax.axhline(float(fraction), color="0.4" if len(chance) == 1 else colour, ls=":", lw=1,
+                      label=f"chance: crash fraction {float(fraction):.2f}")
     roc_ax.plot([0, 1], [0, 1], "k:", lw=0.8, label="chance")
     roc_ax.set(xlabel="false positive rate (windows)", ylabel="true positive rate (windows)",
                title="ROC, window P(crash)", xlim=(0, 1), ylim=(0, 1.01))
@@ -448,9 +480,9 @@ def reliability_figure(runs: Sequence[Run], n_bins: int = 15) -> plt.Figure:
         used = bins[bins["count"] > 0]
         ece = run.metrics.get("calibration", {}).get("ece")
         label = run.name + (f" (ECE {ece:.3f})" if isinstance(ece, (int, float)) else "")
-        ax.plot(used["confidence"], used["frequency"], "o-", color=f"C{k}", label=label)
+        ax.plot(used["confidence"], used["frequency"], "o-", color=run_colour(k, len(runs)), label=label)
         lefts = np.arange(n_bins) / n_bins + k * width
-        counts_ax.bar(lefts, bins["count"], width=width, align="edge", color=f"C{k}")
+        counts_ax.bar(lefts, bins["count"], width=width, align="edge", color=run_colour(k, len(runs)))
     ax.plot([0, 1], [0, 1], "k:", lw=0.8, label="perfectly calibrated")
     ax.set(ylabel="fraction of crash windows", xlim=(0, 1), ylim=(0, 1),
            title=f"Reliability ({n_bins} equal-width bins of P(crash))")
@@ -551,7 +583,7 @@ def timelines_figure(runs: Sequence[Run], per_kind: int = 2) -> plt.Figure:
     for ax, (video_id, why) in zip(axes[:, 0], videos):
         for k, (run, real) in enumerate(zip(runs, reals)):
             rows = real[real["video_id"] == video_id].sort_values("end_frame")
-            ax.plot(rows["end_frame"] / rows["fps"], rows["p_crash"], color=f"C{k}", label=run.name)
+            ax.plot(rows["end_frame"] / rows["fps"], rows["p_crash"], color=run_colour(k, len(runs)), label=run.name)
         for threshold in thresholds:
             ax.axhline(threshold, **THRESHOLD_LINE, label=f"threshold {threshold:.2f}")
         reference = reals[0][reals[0]["video_id"] == video_id]

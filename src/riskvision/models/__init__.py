@@ -3,7 +3,9 @@
 Every net is a ``ClipNet`` (``base.py``): a normalised clip ``video [B, T, C, H, W]`` in, logits out; every
 model is registered under one name (``registry.py``: ``list_models()``, ``create_model(name, num_outputs=K)``).
 ``ResNetBiLSTM`` (model=bilstm, a ``FrameFeatureNet``), ``FrameNet`` (any torchvision image classifier per frame +
-a temporal head: model=frame_net, model=causal_gru) and ``ResNet3D`` (model=resnet3d101 and family);
+a temporal head: model=frame_net, model=causal_gru), ``ResNet3D`` (model=resnet3d101 and family),
+``TorchvisionVideoNet`` (torchvision's Kinetics video classifiers under their names: model=r3d_18 ... mvit_v2_s),
+``HFVideoNet`` (VideoMAE / V-JEPA 2 from a local transformers folder, optional extra [hf]);
 each family reads its own pretrained weights (``read_pretrained``), ``load_pretrained`` /
 ``load_weights`` load them and report the input normalisation those weights expect.
 """
@@ -30,6 +32,7 @@ from riskvision.models.resnet3d import (
     resnet3d152,
     resnet3d200,
 )
+from riskvision.models.hf_video import HFVideoNet
 from riskvision.models.registry import (
     UnknownModelError,
     create_model,
@@ -40,6 +43,7 @@ from riskvision.models.registry import (
     upgrade_net_config,
 )
 from riskvision.models.resnet_bilstm import ResNetBiLSTM, bilstm
+from riskvision.models.torchvision_video import VIDEO_RECIPES, TorchvisionVideoNet
 
 __all__ = [
     "ArchitectureMismatch",
@@ -47,11 +51,14 @@ __all__ = [
     "FrameFeatureNet",
     "FrameNet",
     "ImageBackbone",
+    "HFVideoNet",
     "PretrainedReport",
     "PretrainedUnavailable",
     "PretrainedWeights",
     "ResNet3D",
     "ResNetBiLSTM",
+    "TorchvisionVideoNet",
+    "VIDEO_RECIPES",
     "UnknownModelError",
     "UnsafeCheckpointError",
     "bilstm",

@@ -69,7 +69,8 @@ class PretrainedWeights:
 
     ``state``: its tensors, keyed relative to ``prefix`` (the part of the net they go into, e.g.
     ``backbone.``). ``normalization``: the input preset the weights expect. ``source``: what to call them
-    in logs (a path, or torchvision's weights name).
+    in logs (a path, or torchvision's weights name). ``classifier``: the keys of the head (dropped when its width
+    differs); ``inputs``: other input settings the weights fix (a fixed-size net's clip length and frame size).
     """
 
     source: str
@@ -78,6 +79,10 @@ class PretrainedWeights:
     state: dict[str, Tensor]
     prefix: str = ""
     notes: list[str] = field(default_factory=list)
+    #: the classifier's keys (relative to ``prefix``): skipped when the model's head has another width
+    classifier: frozenset[str] = CLASSIFIER_KEYS
+    #: more of ``model.inputs`` the weights fix (``num_frames``, ``frame_size``), set like ``normalization``
+    inputs: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -137,7 +142,7 @@ def load_pretrained(
 def load_weights(model: nn.Module, weights: PretrainedWeights, strict_backbone: bool = True) -> PretrainedReport:
     """Load ``weights`` (read by the model's family) into ``model`` in place; see :func:`load_pretrained`."""
     report = PretrainedReport(weights.source, weights.format, weights.normalization, notes=list(weights.notes))
-    return _load_into(model, weights.state, report, strict_backbone, weights.prefix)
+    return _load_into(model, weights.state, report, strict_backbone, weights.prefix, weights.classifier)
 
 
 def torchvision_state_dict(arch: str) -> tuple[dict[str, Tensor], str]:
@@ -186,6 +191,7 @@ def _load_into(
     report: PretrainedReport,
     strict: bool,
     prefix: str = "",
+    classifier_keys: frozenset[str] = CLASSIFIER_KEYS,
 ) -> PretrainedReport:
     """Load ``state`` (keys relative to ``prefix``) into ``model`` with ``strict=True`` after
     deciding per key; the classifier is skipped when it is absent or has another shape."""
@@ -197,7 +203,7 @@ def _load_into(
         report.notes.append(f"{len(counters)} BatchNorm num_batches_tracked counters set to 0")
         state.update({key: torch.zeros_like(own[key]) for key in counters})
 
-    classifier = {prefix + key for key in CLASSIFIER_KEYS}
+    classifier = {prefix + key for key in classifier_keys}
     unexpected = [key for key in state if key not in own and key not in classifier]
     mismatched = {
         key: f"{tuple(value.shape)} in the file, {tuple(own[key].shape)} in the model"
@@ -238,5 +244,6 @@ def _mismatch_message(
             listed = ", ".join(keys[:MAX_LISTED])
             more = f" (+{len(keys) - MAX_LISTED} more)" if len(keys) > MAX_LISTED else ""
             parts.append(f"{len(keys)} {title}: {listed}{more}")
-    parts.append("check depth / shortcut_type / widen_factor against the checkpoint")
+    parts.append("the file holds another architecture (for a ResNet3D check depth / shortcut_type / widen_factor; "
+                 "for a torchvision video net, its name)")
     return "; ".join(parts)

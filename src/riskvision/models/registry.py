@@ -109,7 +109,8 @@ def model_entry(name: str) -> ModelEntry:
         close = difflib.get_close_matches(str(name), list(_REGISTRY), n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise UnknownModelError(f"model {name!r} is not registered.{hint} Registered models: "
-                                f"{', '.join(list_models())}. Fix: one of these names (riskvision.models.list_models())")
+                                f"{', '.join(list_models())}. Fix: one of these names "
+                                "(riskvision.models.list_models())")
     return entry
 
 

@@ -90,8 +90,10 @@ def model_name(model_cfg: Mapping[str, Any]) -> str:
 
 def net_name(model_cfg: Mapping[str, Any]) -> str:
     """The net class of a model config, with its depth or backbone and its temporal head (``ResNet3D-101``,
-    ``ResNetBiLSTM-resnet18``, ``FrameNet-convnext_tiny-gru``)."""
+    ``ResNetBiLSTM-resnet18``, ``FrameNet-convnext_tiny-gru``); a torchvision video net's name (``mvit_v2_s``)."""
     net = model_cfg.get("net", {})
+    if net.get("arch"):  # a torchvision video net: torchvision's name says it all (mvit_v2_s)
+        return str(net["arch"])
     name = str(net.get("_target_", "?")).rsplit(".", 1)[-1]
     details = [str(value) for value in (net.get("depth") or net.get("backbone"), net.get("head")) if value]
     return "-".join([name, *details])

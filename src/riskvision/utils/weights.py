@@ -4,7 +4,8 @@
 family's loader and writes what it found into the run config, so the module, the datamodule, the stored
 config and the logs are all built from one resolved config:
 
-- ``model.inputs.normalization``: the input preset the weights expect (``data.normalization`` follows it);
+- ``model.inputs.normalization``: the input preset the weights expect (``data.normalization`` follows it), and
+  for a net built for one clip shape (MViT) ``model.inputs.num_frames`` / ``frame_size``;
 - ``model.pretrained.status`` (``loaded`` | ``none``), ``model.pretrained.format`` and
   ``model.pretrained.normalization``: recorded in the module's hyperparameters and every checkpoint.
 
@@ -51,6 +52,11 @@ def resolve_pretrained(cfg: DictConfig) -> PretrainedWeights | None:
         pretrained.normalization = None if weights is None else weights.normalization
         if weights is not None:
             cfg.model.inputs.normalization = weights.normalization
+            for key, value in weights.inputs.items():  # a fixed-size net's clip length and frame size
+                if cfg.model.inputs.get(key) != value:
+                    log.info(f"model.inputs.{key}={value}: what the pretrained weights were made for "
+                             f"(was {cfg.model.inputs.get(key)})")
+                cfg.model.inputs[key] = value
     return weights
 
 
