@@ -78,10 +78,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             precision=args.precision, export_dir=args.onnx, smoothing=_smoothing(args), alarm_on=args.alarm_on,
             alarm_off=args.alarm_off, alarm_min_on_s=args.alarm_min_s, annotations=args.annotations,
             frames_fps=args.fps, trusted_targets=args.trusted_targets, progress=None if args.quiet else sys.stderr,
-            run_kind="predict")
+            run_kind="predict", out_option="--out")
     except (OSError, ValueError, RuntimeError) as error:
         print(f"Error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as error:  # Ctrl-C: the rows so far are kept under the partial name
+        print(f"\n{error.args[0] if error.args else 'interrupted'}", file=sys.stderr)
+        return 130
     for result in report.results:
         print(f"{result.source}: {result.rows} results -> {result.outputs['results']}", file=sys.stderr)
     if report.failures:

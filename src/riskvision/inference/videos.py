@@ -158,12 +158,15 @@ def predict_source(predictor: Predictor, source: FrameSource, name: str, out_dir
         outputs = {"results": writer.commit()}
         if overlay_writer:
             outputs["overlay"] = overlay_writer.commit()
-    except BaseException:
+    except BaseException as error:
         writer.close()
         if not writer.rows:  # nothing to keep
             partial_path(results_path).unlink(missing_ok=True)
         if overlay_writer:
             overlay_writer.close()
+        if isinstance(error, KeyboardInterrupt):  # Ctrl-C: say what was kept (the caller prints it, no traceback)
+            kept = f"{writer.rows} rows kept in {partial_path(results_path)}" if writer.rows else "no rows to keep"
+            raise KeyboardInterrupt(f"interrupted; {kept}") from None
         raise
     finally:
         bar.close()
@@ -189,7 +192,8 @@ def predict_videos(ckpt_path: str | Path, videos: str | Path | Sequence[str | Pa
                    precision: str = "fp32", export_dir: str | Path | None = None, smoothing: Smoother | None = None,
                    alarm_on: float | None = None, alarm_off: float | None = None, alarm_min_on_s: float = 0.5,
                    annotations: str | Path | None = None, frames_fps: float = 10.0, trusted_targets: Sequence[str] = (),
-                   progress: IO[str] | None = sys.stderr, run_kind: str = "predict_video") -> PredictReport:
+                   progress: IO[str] | None = sys.stderr, run_kind: str = "predict_video",
+                   out_option: str = "hydra.run.dir") -> PredictReport:
     """Score every source with the checkpoint; a bad source becomes a failure and the others still run.
 
     Args:
@@ -208,6 +212,7 @@ def predict_videos(ckpt_path: str | Path, videos: str | Path | Sequence[str | Pa
         trusted_targets: targets beyond riskvision's own the checkpoint's stored config may name.
         progress: where the progress line goes (``None``: nowhere).
         run_kind: what the run folder records as the command.
+        out_option: the command's option naming ``out_dir`` (``hydra.run.dir``, ``--out``), for refusals.
 
     Raises (before any source) when the checkpoint, a setting or the annotations are unusable.
     """
@@ -225,7 +230,7 @@ def predict_videos(ckpt_path: str | Path, videos: str | Path | Sequence[str | Pa
     on = predictor.threshold if alarm_on is None else float(alarm_on)
     alarm = Alarm(on=on, off=alarm_off, min_on_s=alarm_min_on_s)
     log.info(f"Model {predictor.describe()}; alarm {alarm.describe()}; {len(sources)} source(s) -> {out_dir}")
-    out_dir = claim_run_folder(out_dir, run_kind).path  # this process owns it (riskvision.runs)
+    out_dir = claim_run_folder(out_dir, run_kind, option=out_option).path  # this process owns it (riskvision.runs)
     report = PredictReport(failures=list(problems))
     for _, message in problems:
         log.error(message)

@@ -21,6 +21,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from riskvision.data.layout import DataLayoutError
+from riskvision.files import WriteError
 from riskvision.runs import RunFolderError, RunMismatchError, abandon_run_folder, claim_run_folder, release_run_folder
 from riskvision.safe_load import CheckpointError
 from riskvision.trust import UntrustedConfigError
@@ -31,7 +32,7 @@ __all__ = ["ClaimRunFolder", "USER_ERRORS", "exits_on_user_error", "resumes_run"
 #: Errors that are the user's input, not a bug: a script prints their message (it names the file, the value and
 #: the fix) and exits 1, without a traceback.
 USER_ERRORS = (ConfigError, CheckpointError, UntrustedConfigError, RunFolderError, RunMismatchError, DataLayoutError,
-               FileNotFoundError)
+               FileNotFoundError, WriteError)
 
 
 def exits_on_user_error(main: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
