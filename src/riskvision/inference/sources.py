@@ -375,7 +375,7 @@ def _inherited_fd(spec: str) -> int | None:
     """The descriptor ``-`` / ``pipe:`` (standard input, 0) or ``pipe:N`` (N) names, else ``None``."""
     if spec in STDIN_SPECS:
         return 0
-    if spec.startswith("pipe:") and spec[5:].isdigit():
+    if spec.startswith("pipe:") and spec[5:].isascii() and spec[5:].isdigit():
         return int(spec[5:])
     return None
 
