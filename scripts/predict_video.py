@@ -28,6 +28,7 @@ from hydra.core.hydra_config import HydraConfig  # noqa: E402
 from omegaconf import DictConfig, ListConfig  # noqa: E402
 
 from riskvision.inference import predict_videos  # noqa: E402
+from riskvision.inference.settings import check_predict_settings  # noqa: E402
 from riskvision.utils.run_folder import exits_on_user_error  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,11 @@ log = logging.getLogger(__name__)
 def main(cfg: DictConfig) -> None:
     """Hydra entry point: score the sources into the run folder; exit 1 listing the sources that failed."""
     videos = list(cfg.videos) if isinstance(cfg.videos, ListConfig) else cfg.videos
+    smoothing = {f"smoothing.{key}": value for key, value in cfg.smoothing.items() if key != "_target_"}
+    check_predict_settings({"videos": videos, "step": cfg.step, "batch_size": cfg.batch_size, "device": cfg.device,
+                            "backend": cfg.backend, "precision": cfg.precision, "format": cfg.format,
+                            "overlay_short_side": cfg.overlay_short_side, "frames_fps": cfg.frames_fps, **smoothing,
+                            **{f"alarm.{key}": value for key, value in cfg.alarm.items()}})
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     report = predict_videos(
         cfg.ckpt_path, videos, out_dir, step=cfg.step, batch_size=cfg.batch_size, device=cfg.device,

@@ -23,10 +23,16 @@ from collections.abc import Sequence
 
 from riskvision.inference.outputs import FORMATS
 from riskvision.inference.predictor import Predictor
+from riskvision.inference.settings import check_predict_settings
 from riskvision.inference.smoothing import ExponentialSmoother, MovingAverage, NoSmoothing
 from riskvision.inference.videos import predict_videos
 
 __all__ = ["main"]
+
+#: The options that carry the checked settings (riskvision.inference.settings), for its messages.
+OPTION_NAMES = {"step": "--step", "device": "--device", "frames_fps": "--fps", "smoothing.time_constant_s":
+                "--time-constant", "smoothing.n": "--moving-average", "alarm.on_threshold": "--alarm-on",
+                "alarm.off_threshold": "--alarm-off", "alarm.min_on_s": "--alarm-min-s"}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -53,7 +59,8 @@ def _parser() -> argparse.ArgumentParser:
                                                             "JSON or folder, or a CSV video,anomaly_start_s,anomaly_end_s")
     parser.add_argument("--time-constant", type=float, default=0.5, help="exponential smoothing of P(crash), "
                                                                          "seconds (0: none)")
-    parser.add_argument("--moving-average", type=int, default=0, help="smooth over the last N results instead")
+    parser.add_argument("--moving-average", type=int, default=0, help="smooth over the last N results instead "
+                                                                      "(N >= 1; 0: exponential smoothing)")
     parser.add_argument("--alarm-on", type=float, default=None, help="alarm on-threshold of the smoothed P(crash) "
                                                                       "(default: the checkpoint's tuned threshold)")
     parser.add_argument("--alarm-off", type=float, default=None, help="alarm off-threshold (default 0.8 x on)")
@@ -72,6 +79,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """The console command; returns the exit code (0: every source scored, 1: some failed, 2: unusable setup)."""
     args = _parser().parse_args(argv)
     try:
+        check_predict_settings({"step": args.step, "device": args.device, "frames_fps": args.fps,
+                                "smoothing.time_constant_s": args.time_constant, "alarm.on_threshold": args.alarm_on,
+                                "alarm.off_threshold": args.alarm_off, "alarm.min_on_s": args.alarm_min_s,
+                                **({"smoothing.n": args.moving_average} if args.moving_average else {})},
+                               names=OPTION_NAMES)
         report = predict_videos(
             args.checkpoint, args.sources, args.out, step=args.step, device=args.device, overlay=args.overlay,
             fmt=args.format, timeline=args.timeline, backend="onnxruntime" if args.onnx else args.backend,
