@@ -19,10 +19,12 @@ from omegaconf import DictConfig
 
 from riskvision.data.check import check, print_report
 from riskvision.utils import instantiate_data
+from riskvision.utils.run_folder import exits_on_user_error
 
 
 @hydra.main(version_base="1.3", config_path=str(Path(__file__).resolve().parents[1] / "conf"),
             config_name="check_data")
+@exits_on_user_error
 def main(cfg: DictConfig) -> None:
     """Build the data config's datamodule, check it, print the report; exit 1 on a fatal problem."""
     datamodule = instantiate_data(cfg.data)

@@ -35,3 +35,26 @@ def test_a_forged_probe_cache_is_probed_again(tmp_path, video_writer, cache):
     assert probes.get(video) is None  # not believed: the video is probed again
     probes.put(video, 30.0, 28)
     assert probes.get(video) == (30.0, 28)
+
+
+@pytest.mark.parametrize("case", ["ccd-without-root", "nexar-header", "utf16-ccd-list"])
+def test_check_data_prints_one_clear_line_without_a_traceback(tmp_path, case):
+    """check_data.py on a missing mandatory root, a wrong Nexar header and a UTF-16 CCD list."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if case == "ccd-without-root":
+        args, expected = ["data=ccd"], "Error: data.root is not set, and this data config needs it"
+    elif case == "nexar-header":
+        (tmp_path / "train").mkdir()
+        (tmp_path / "train.csv").write_text("ID,event,alert,label\n1,2,3,1\n")
+        args, expected = ["data=nexar", f"data.root={tmp_path}"], "has the header ID,event,alert,label (line 1)"
+    else:
+        (tmp_path / "videos" / "Crash-1500").mkdir(parents=True)
+        (tmp_path / "videos" / "Crash-1500.txt").write_text("000001,[0,1]\n", encoding="utf-16")
+        args, expected = ["data=ccd", f"data.root={tmp_path}"], "Crash-1500.txt is not UTF-8 text"
+    proc = subprocess.run([sys.executable, "scripts/check_data.py", *args], capture_output=True, text=True,
+                          timeout=300, cwd=Path(__file__).resolve().parents[2])
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert expected in proc.stderr
