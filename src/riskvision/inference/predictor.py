@@ -29,6 +29,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from riskvision.data.transforms import NORMALIZATION_PRESETS
 from riskvision.models import FrameFeatureNet
+from riskvision.models.base import weights_digest
 from riskvision.safe_load import CheckpointError
 from riskvision.tasks import Task
 from riskvision.utils import CLIP_SPAN_KEY, CONFIG_KEY, load_checkpoint, model_name
@@ -108,9 +109,11 @@ class Predictor:
         predictor.export_dir = None if export_dir is None else Path(export_dir)
         return predictor
 
-    def make_backend(self) -> Any:
+    def make_backend(self, threads: int | None = None) -> Any:
         """What runs the net for :meth:`stream`: ``TorchBackend(self, precision)`` or ``OnnxBackend(export_dir)``
-        (exported there, or into a temporary folder, when it holds no export yet)."""
+        (exported there, or into a temporary folder, when it holds no export yet), checked to be an export of
+        this checkpoint. ``threads``: onnxruntime's intra-op threads (``None``: its default; torch's are set with
+        ``torch.set_num_threads``, ``riskvision.inference.threads``)."""
         if self.backend_kind == "torch":
             from riskvision.inference.backends import TorchBackend
 
@@ -123,7 +126,9 @@ class Predictor:
         if not (self.export_dir / "preprocessing.json").is_file():
             log.info(f"Exporting {self.name} to ONNX in {self.export_dir}")
             export_onnx(self, self.export_dir)
-        return OnnxBackend(self.export_dir)
+        backend = OnnxBackend(self.export_dir, intra_op_threads=threads)
+        backend.check_source(weights_digest(self.module.net), self.name)  # not an export of another checkpoint
+        return backend
 
     @classmethod
     def from_run(cls, checkpoint: dict[str, Any], run: DictConfig, name: str, device: str = "cpu",
