@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import torch
+
 from riskvision.data.layout import DataLayoutError
 from riskvision.data.readers import FrameReadError
 from riskvision.files import partial_path
@@ -33,6 +35,7 @@ from riskvision.inference.outputs import (
 from riskvision.inference.predictor import Predictor
 from riskvision.inference.smoothing import Alarm, Smoother
 from riskvision.inference.sources import IMAGE_SUFFIXES, FrameSource, is_live_spec, open_source
+from riskvision.inference.threads import inference_threads
 from riskvision.progress import ProgressLine
 from riskvision.runs import claim_run_folder
 
@@ -175,10 +178,17 @@ def predict_source(predictor: Predictor, source: FrameSource, name: str, out_dir
         outputs["timeline"] = write_stream_timeline(out_dir / f"{name}_timeline.png", read_results(results_path),
                                                     predictor, title, anomaly_s, alarm)
     stats = source.stats()
+    rate = writer.rows / max(bar.elapsed, 1e-9)
+    why = ""
+    if stats.dropped and writer.rows:  # newest frame wins: frames came faster than the net scored them
+        why = (f" (the net took {1000 * bar.elapsed / writer.rows:.0f} ms per result while frames arrived every "
+               f"{1000 / max(stats.received_fps, 1e-9):.0f} ms; the newest frame wins)")
+    jumps = (f"; {stats.discontinuities} timestamp discontinuities (the times jumped back; the timeline continued)"
+             if stats.discontinuities else "")
     log.info(f"{source.name}: {stats.received} frames received ({_rate(source)}) -> {writer.rows} results at "
              f"{predictor.target_fps:g} fps, {bar.done:.1f} s of video scored in {bar.elapsed:.1f} s "
-             f"({bar.real_time_factor:.2f}x real time, {writer.rows / max(bar.elapsed, 1e-9):.1f} results/s); "
-             f"{stats.dropped} frames dropped by the live buffer")
+             f"({bar.real_time_factor:.2f}x real time, achieved {rate:.1f} results/s); {stats.dropped} frames "
+             f"dropped by the live buffer{why}{jumps}")
     return SourceResult(source.name, name, outputs, summary.line(shown, alarm), writer.rows)
 
 
@@ -226,21 +236,36 @@ def predict_videos(ckpt_path: str | Path, videos: str | Path | Sequence[str | Pa
     spans = read_anomaly_spans(annotations) if annotations else {}
     predictor = Predictor.from_checkpoint(ckpt_path, device, batch_size, trusted_targets=trusted_targets,
                                           precision=precision, backend=backend, export_dir=export_dir)
-    engine_backend = predictor.make_backend()  # an unusable export folder fails here, before any source
+    live = any(is_live_spec(spec) for spec in sources)  # a decode thread runs beside the net: leave it a core
+    threads = inference_threads(live=True) if live else None
+    engine_backend = predictor.make_backend(threads.net if threads else None)  # a bad export fails here, first
     on = predictor.threshold if alarm_on is None else float(alarm_on)
     alarm = Alarm(on=on, off=alarm_off, min_on_s=alarm_min_on_s)
-    log.info(f"Model {predictor.describe()}; alarm {alarm.describe()}; {len(sources)} source(s) -> {out_dir}")
+    used = threads.describe() if threads else f"threads: {torch.get_num_threads()} for the net (torch's setting)"
+    log.info(f"Model {predictor.describe()}; alarm {alarm.describe()}; {used}; {len(sources)} source(s) -> {out_dir}")
     out_dir = claim_run_folder(out_dir, run_kind, option=out_option).path  # this process owns it (riskvision.runs)
     report = PredictReport(failures=list(problems))
     for _, message in problems:
         log.error(message)
+    torch_threads = torch.get_num_threads()
+    torch.set_num_threads(threads.net if threads else torch_threads)  # restored below (a library caller's setting)
+    try:
+        _predict_each(predictor, sources, out_dir, report, engine_backend, spans, alarm, frames_fps,
+                      dict(step=int(step), fmt=fmt, timeline=timeline, overlay=overlay,
+                           overlay_short_side=overlay_short_side, smoothing=smoothing, progress=progress))
+    finally:
+        torch.set_num_threads(torch_threads)
+    return report
+
+
+def _predict_each(predictor: Predictor, sources: list[str], out_dir: Path, report: PredictReport, engine_backend: Any,
+                  spans: dict, alarm: Alarm, frames_fps: float, settings: dict[str, Any]) -> None:
+    """Score each source into ``out_dir`` (:func:`predict_source` with ``settings``), recording it in ``report``."""
     for spec, name in zip(sources, output_names(sources)):
         try:
             with open_source(spec, fps=frames_fps) as source:
-                result = predict_source(predictor, source, name, out_dir, backend=engine_backend, step=int(step),
-                                        fmt=fmt, timeline=timeline, overlay=overlay,
-                                        overlay_short_side=overlay_short_side, smoothing=smoothing, alarm=alarm,
-                                        anomaly_s=span_for(spans, spec), progress=progress)
+                result = predict_source(predictor, source, name, out_dir, backend=engine_backend, alarm=alarm,
+                                        anomaly_s=span_for(spans, spec), **settings)
         except VideoInputError as error:  # its message names the source
             _fail(report, spec, str(error))
             continue
@@ -256,7 +281,6 @@ def predict_videos(ckpt_path: str | Path, videos: str | Path | Sequence[str | Pa
         if source.stopped_reason:  # ended early: its results are complete up to there, but the user must know
             _fail(report, spec, f"{source.stopped_reason} (its {result.rows} results are in "
                                 f"{result.outputs['results']})")
-    return report
 
 
 def _fail(report: PredictReport, spec: str, message: str) -> None:
