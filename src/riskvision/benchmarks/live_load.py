@@ -10,7 +10,8 @@ processes spin on the CPU (started before, stopped after; the synthetic load):
 2. live, the old thread count: a named pipe fed at 30 fps (bytes paced frame by frame), ``LiveSource``
    (decode thread, newest frame wins), torch's threads = usable cores;
 3. live, ``inference_threads(live=True)``: the same with one core left to the decode thread;
-4. the cost of converting a decoded frame to RGB (``av.VideoFrame.to_ndarray``), per frame and per second of
+4. file again with row 3's thread count (the like-for-like reference of row 3);
+5. the cost of converting a decoded frame to RGB (``av.VideoFrame.to_ndarray``), per frame and per second of
    30 fps video: what converting every frame (also the ones the live buffer drops) would cost.
 
 Results/s = results written / wall-clock seconds of scoring. A live source cannot give more than the target
@@ -106,9 +107,11 @@ def conversion_ms(path: Path, frames: int = 60) -> float:
     return 1000 * times[len(times) // 2]
 
 
-def busy_processes(count: int) -> list[subprocess.Popen]:
-    """``count`` processes spinning on the CPU (the synthetic load); stop them with :func:`stop`."""
-    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+def busy_processes(count: int, limit_s: float = 900.0) -> list[subprocess.Popen]:
+    """``count`` processes spinning on the CPU (the synthetic load); stop them with :func:`stop` (each also ends
+    by itself after ``limit_s`` seconds, should this process be killed first)."""
+    spin = f"import time\nend = time.monotonic() + {limit_s}\nwhile time.monotonic() < end: pass"
+    return [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(count)]
 
 
 def stop(processes: list[subprocess.Popen]) -> None:
@@ -136,14 +139,18 @@ def run(seconds: float = 6.0, busy: int = 2, frame_size: int = 224) -> list[tupl
             load_avg = os.getloadavg()[0]
             file_rate, file_rows, file_stats = score(predictor, str(video), folder / "file", cores)
             rows.append((f"1. file, {cores} torch threads", file_rate, f"{file_rows} results", file_stats))
-            for label, threads in (("all cores", cores), ("inference_threads", inference_threads(True).net)):
+            live_threads = inference_threads(True).net
+            for label, threads in (("all cores", cores), ("inference_threads", live_threads)):
                 fifo = folder / f"live_{threads}.ts"
                 os.mkfifo(fifo)
                 writer = feed(fifo, data, seconds)
                 rate, count, stats = score(predictor, str(fifo), folder / f"live_{threads}", threads)
                 writer.join(seconds + 30)
                 rows.append((f"{len(rows) + 1}. live pipe 30 fps, {threads} torch threads ({label})", rate,
-                             f"{count} results, {rate / file_rate:.0%} of file", stats))
+                             f"{count} results, {rate / file_rate:.0%} of file (row 1)", stats))
+            same_rate, same_rows, same_stats = score(predictor, str(video), folder / "file_same", live_threads)
+            rows.append((f"{len(rows) + 1}. file, {live_threads} torch threads (as row 3)", same_rate,
+                         f"{same_rows} results; row 3 is {rows[-1][1] / same_rate:.0%} of it", same_stats))
         finally:
             stop(load)
         convert = conversion_ms(video)
