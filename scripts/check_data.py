@@ -17,9 +17,12 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
+from riskvision.utils.run_folder import exits_on_user_error  # light: --help does not import torch
+
 
 @hydra.main(version_base="1.3", config_path=str(Path(__file__).resolve().parents[1] / "conf"),
             config_name="check_data")
+@exits_on_user_error
 def main(cfg: DictConfig) -> None:
     """Build the data config's datamodule, check it, print the report; exit 1 on a fatal problem."""
     from riskvision.data.check import check, print_report  # here, not at the top: --help stays fast

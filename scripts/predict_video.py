@@ -22,6 +22,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parents[1]))
 
@@ -34,19 +35,42 @@ from riskvision.utils.run_folder import exits_on_user_error  # light: --help doe
 log = logging.getLogger(__name__)
 
 
+def _policy(alarm: DictConfig | None) -> Any:
+    """The alarm policy of ``alarm=`` (``None``: the checkpoint's); a bad value is its ``PolicyError`` (one line naming
+    the key), not Hydra's instantiation traceback."""
+    from hydra.errors import InstantiationException
+
+    from riskvision.alarm import PolicyError
+
+    try:
+        return hydra.utils.instantiate(alarm) if alarm else None
+    except InstantiationException as error:
+        if isinstance(error.__cause__, PolicyError):
+            raise error.__cause__ from None
+        raise
+
+
 @hydra.main(version_base="1.3", config_path="../conf", config_name="predict_video.yaml")
 @exits_on_user_error
 def main(cfg: DictConfig) -> None:
     """Hydra entry point: score the sources into the run folder; exit 1 listing the sources that failed."""
     from riskvision.inference import predict_videos  # here, not at the top: --help stays fast
+    from riskvision.inference.settings import check_predict_settings
 
     videos = list(cfg.videos) if isinstance(cfg.videos, ListConfig) else cfg.videos
+    alarm = cfg.get("alarm") or {}
+    policy_values = {f"alarm.{part}.{key}": value for part in ("smoothing", "rule") for key, value in
+                     (alarm.get(part) or {}).items() if key != "_target_"}
+    check_predict_settings({"videos": videos, "step": cfg.step, "batch_size": cfg.batch_size, "device": cfg.device,
+                            "backend": cfg.backend, "precision": cfg.precision, "format": cfg.format,
+                            "overlay_short_side": cfg.overlay_short_side, "frames_fps": cfg.frames_fps,
+                            "alarm_threshold": cfg.alarm_threshold, **policy_values})
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     report = predict_videos(
         cfg.ckpt_path, videos, out_dir, step=cfg.step, batch_size=cfg.batch_size, device=cfg.device,
         overlay=cfg.overlay, overlay_short_side=cfg.overlay_short_side, fmt=cfg.format, timeline=cfg.timeline,
         backend=cfg.backend, precision=cfg.precision, export_dir=cfg.export_dir,
-        policy=hydra.utils.instantiate(cfg.alarm) if cfg.get("alarm") else None, alarm_threshold=cfg.alarm_threshold,
+        policy=_policy(cfg.get("alarm")), alarm_threshold=cfg.alarm_threshold,
         annotations=cfg.annotations, frames_fps=cfg.frames_fps,
         trusted_targets=list(cfg.trusted_targets))
     log.info(f"{report.table()}\nOutputs in {out_dir}")

@@ -243,3 +243,31 @@ def test_eval_uses_this_machines_paths_not_the_checkpoints(real_checkpoint):
     local = OmegaConf.create({"paths": {"data_dir": "/mine/data", "output_dir": "/mine/eval"}})
     run = run_config(stored, local, None)
     assert run.paths.data_dir == "/mine/data" and "output_dir" in run.paths and run.paths.output_dir == "/mine/eval"
+
+
+def test_a_checkpoint_asking_to_run_os_system_is_refused_as_code_in_torch_2_14s_words(tmp_path):
+    """Issue 31: torch 2.14 says "unsupported GLOBAL posix.system whose module posix is blocked"."""
+    import os
+
+    from riskvision.safe_load import load_torch_file
+
+    class RunsACommand:
+        def __reduce__(self):
+            return (os.system, (f"touch {tmp_path / 'ran'}",))
+
+    torch.save({"state_dict": {}, "payload": RunsACommand()}, tmp_path / "evil.ckpt")
+    with pytest.raises(UnsafeCheckpointError, match=r"refusing .*evil.ckpt: it carries pickled code \(posix.system\); "
+                                                    r"refused: the file asks to run code"):
+        load_torch_file(tmp_path / "evil.ckpt", "Fix: x")
+    assert not (tmp_path / "ran").exists()
+
+
+def test_eval_does_not_open_a_file_the_checkpoint_names(real_checkpoint, tmp_path):
+    """Issue 31: a stored data.labels.alerts pointing at any file is not read (its first line is not logged)."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-LINE\n")
+    ckpt = forge(real_checkpoint, tmp_path / "forged.ckpt", "data.labels.alerts", str(secret))
+    message = rf"forged.ckpt: stored run config: data.labels.alerts='{secret}' names a file; .* Fix: .*\+data.labels"
+    with pytest.raises(UntrustedConfigError, match=message) as refused:
+        evaluate_checkpoint(ckpt, OmegaConf.create({}), None, EvalSettings(), tmp_path / "eval")
+    assert "TOP-SECRET" not in str(refused.value)

@@ -48,6 +48,31 @@ def test_a_full_disk_names_the_file_and_keeps_the_previous_version(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
 
 
+def test_a_full_disk_in_numpys_and_torchs_words_is_called_a_full_disk(tmp_path, monkeypatch):
+    """Issue 31: numpy's errno-less short write and torch.save's zip-writer RuntimeError on a full disk."""
+    from riskvision import files
+
+    target = tmp_path / "entry.npy"
+    target.write_text("old, complete")
+
+    def short_write(tmp):
+        raise OSError("4096 requested and 4032 written")
+
+    with pytest.raises(files.WriteError, match=r"cannot write .*entry.npy: the disk is full. Fix: free space there, "
+                                               r"or write elsewhere \(model.feature_cache.dir=...\)"):
+        atomic_write(target, short_write, option="model.feature_cache.dir")
+
+    def torch_full(tmp):
+        raise RuntimeError("[enforce fail at inline_container.cc:664] . PytorchStreamWriter failed writing file "
+                           "data/0: file write failed")
+
+    real_usage = files.shutil.disk_usage
+    monkeypatch.setattr(files.shutil, "disk_usage", lambda folder: real_usage(folder)._replace(free=0))  # full
+    with pytest.raises(files.WriteError, match=r"cannot write .*entry.npy: the disk is full"):
+        atomic_write(target, torch_full)
+    assert target.read_text() == "old, complete" and [p.name for p in tmp_path.iterdir()] == ["entry.npy"]
+
+
 def test_a_folder_that_cannot_be_made_names_the_file(tmp_path):
     (tmp_path / "a_file").write_text("x")
     with pytest.raises(OSError, match=r"cannot write .*a_file/out/metrics.json: .*Fix: hydra.run.dir="):

@@ -67,6 +67,8 @@ def test_a_folder_that_holds_a_finished_run_is_refused_unless_the_run_is_resumed
 
 
 def test_temporary_files_of_a_killed_run_are_removed_by_the_next_run(folder):
+    claim_run_folder(folder, "train")  # the killed run's record
+    release_run_folder(folder)
     (folder / "checkpoints").mkdir(parents=True)
     stale = [folder / "checkpoints" / ".last.ckpt.k1l2.tmp", folder / ".metrics.json.x9.tmp"]
     kept = [folder / "checkpoints" / "last.ckpt", folder / "notes.tmp"]
@@ -74,6 +76,24 @@ def test_temporary_files_of_a_killed_run_are_removed_by_the_next_run(folder):
         path.write_text("x")
     claim_run_folder(folder, "train", resume=True)
     assert not any(path.exists() for path in stale) and all(path.exists() for path in kept)
+
+
+def test_a_users_folder_is_refused_and_keeps_every_file(tmp_path):
+    """Issue 31: a folder without run.json holding a user's files (even ``.*.tmp``) is never claimed or cleaned."""
+    folder = tmp_path / "d"
+    (folder / "sub").mkdir(parents=True)
+    files = {folder / "video.csv": "mine", folder / ".notes.tmp": "notes", folder / "sub" / ".draft.tmp": "draft"}
+    for path, text in files.items():
+        path.write_text(text)
+    with pytest.raises(RunFolderError, match=r"is not a run folder \(no run.json\) and holds files \(.notes.tmp, "
+                                             r"sub, video.csv\).* Fix: --out <a new or empty folder>"):
+        claim_run_folder(folder, "predict", option="--out")
+    assert all(path.read_text() == text for path, text in files.items()) and not (folder / RUN_FILE).exists()
+    hydra_only = tmp_path / "job"  # what Hydra writes into a multirun job's folder before it is claimed
+    (hydra_only / ".hydra").mkdir(parents=True)
+    (hydra_only / "train.log").write_text("")
+    claim_run_folder(hydra_only, "train")
+    release_run_folder(hydra_only)
 
 
 def test_a_run_that_produced_nothing_gives_its_folder_back(folder):

@@ -11,7 +11,10 @@ callback that runs before Hydra writes ``.hydra/`` and the log file):
   folder that holds another run is refused, unless it resumes that run (``train.py ckpt_path=last``), which keeps
   the run id and appends the resume to ``run.json``;
 - **a clean start**: temporary files a killed run left (``.<name>.*.tmp``, :func:`riskvision.files.atomic_write`)
-  are removed once the lock is held (no other process can be writing them).
+  are removed once the lock is held (no other process can be writing them), in a folder that holds a run record
+  only: a user's folder is never cleaned;
+- **a user's folder is left alone**: a folder without ``run.json`` that holds anything besides what Hydra writes
+  (``.hydra/``, ``*.log``) is refused (a run there could overwrite the user's files), unless the run resumes.
 
 The run id goes into ``metrics.json`` and each row of ``predictions.csv`` (``riskvision.evaluation``), so files
 that belong together are checked to come from one run. Standard library only.
@@ -41,6 +44,8 @@ LOCK_FILE = ".run.lock"
 TEMP_PATTERN = ".*.tmp"  # atomic_write's temporary files
 #: What a run that produced nothing leaves in its folder (Hydra's records and logs, the claim itself).
 BOOKKEEPING = (".hydra", RUN_FILE, LOCK_FILE, "config_tree.log")
+#: What Hydra may write into a folder before it is claimed (a multirun's job folder, its sweep record).
+HYDRA_FILES = (".hydra", LOCK_FILE, "multirun.yaml")
 
 
 class RunFolderError(RuntimeError):
@@ -78,13 +83,15 @@ def is_child_rank() -> bool:
     return os.environ.get("LOCAL_RANK", "0") != "0" or os.environ.get("NODE_RANK", "0") != "0"
 
 
-def claim_run_folder(folder: str | os.PathLike, kind: str, resume: bool = False) -> RunFolder:
+def claim_run_folder(folder: str | os.PathLike, kind: str, resume: bool = False,
+                     option: str = "hydra.run.dir") -> RunFolder:
     """Own ``folder`` for this process (see the module docstring); idempotent within a process.
 
     Args:
         folder: the run folder (created if missing).
         kind: what the run is (``train``, ``eval``, ...), recorded in ``run.json``.
         resume: this run continues the run recorded in the folder (keeps its id) instead of starting one.
+        option: the command's option that names the folder (``hydra.run.dir``, ``--out``): refusals name it.
 
     Raises:
         RunFolderError: another process holds the folder, or it holds another run and ``resume`` is false.
@@ -102,7 +109,7 @@ def claim_run_folder(folder: str | os.PathLike, kind: str, resume: bool = False)
         lock = open(path / LOCK_FILE, "a+")  # noqa: SIM115 (held open for the life of the run)
     except OSError as error:
         raise OSError(error.errno, f"the run folder {path} cannot be created or written ({error.strerror}). "
-                      "Fix: hydra.run.dir=<a folder you can write>") from None
+                      f"Fix: {_option(option, 'a folder you can write')}") from None
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -110,10 +117,10 @@ def claim_run_folder(folder: str | os.PathLike, kind: str, resume: bool = False)
         holder = lock.read().strip() or "unknown"
         lock.close()
         raise RunFolderError(f"{path} is in use by another run ({holder}); two runs in one folder would interleave "
-                             "their logs and checkpoints. Fix: hydra.run.dir=<another folder>, or wait for that run "
-                             "to end") from None
+                             f"their logs and checkpoints. Fix: {_option(option, 'another folder')}, or wait for that "
+                             "run to end") from None
     try:
-        claimed = _own(path, kind, resume, lock)
+        claimed = _own(path, kind, resume, lock, option)
     except BaseException:
         lock.close()
         raise
@@ -147,36 +154,49 @@ def abandon_run_folder(folder: str | os.PathLike) -> None:
     release_run_folder(path)
 
 
-def _own(path: Path, kind: str, resume: bool, lock: IO[str]) -> RunFolder:
+def _option(option: str, what: str) -> str:
+    """How to name another folder with ``option``: ``hydra.run.dir=<what>`` or ``--out <what>``."""
+    return f"{option} <{what}>" if option.startswith("-") else f"{option}=<{what}>"
+
+
+def _own(path: Path, kind: str, resume: bool, lock: IO[str], option: str) -> RunFolder:
     """With the lock held: check the folder's owner, record this run, remove stale temporary files."""
     now = dt.datetime.now().astimezone().isoformat(timespec="seconds")
     lock.seek(0)
     lock.truncate()
     lock.write(f"pid {os.getpid()} on {socket.gethostname()} since {now}\n")
     lock.flush()
-    record = _read_record(path)
+    record = _read_record(path, option)
+    if record is None and not resume:
+        user_files = sorted(p.name for p in path.iterdir() if p.name not in HYDRA_FILES and p.suffix != ".log")
+        if user_files:
+            shown = ", ".join(user_files[:5]) + (f" and {len(user_files) - 5} more" if len(user_files) > 5 else "")
+            raise RunFolderError(f"{path} is not a run folder (no {RUN_FILE}) and holds files ({shown}); a run "
+                                 f"there could overwrite them. Fix: {_option(option, 'a new or empty folder')}")
     if record is not None and not resume:
         resumable = str(record.get("command", "")).startswith("train.py")  # only train.py runs are resumed
         raise RunFolderError(
             f"{path} already holds {record.get('kind', 'a')} run {record.get('run_id')} (started "
-            f"{record.get('started')}); a second run there would mix its files with that run's. Fix: a new "
-            "hydra.run.dir (the default is a new timestamped folder)"
+            f"{record.get('started')}); a second run there would mix its files with that run's. Fix: "
+            + (f"{_option(option, 'a new folder')}" if option.startswith("-") else
+               f"a new {option} (the default is a new timestamped folder)")
             + (", or ckpt_path=last to resume that run" if resumable else "")
         )
     command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
+    owned_before = record is not None
     if record is None:
         record = {"run_id": new_run_id(), "kind": kind, "started": now, "command": command, "resumed": []}
     else:
         record.setdefault("resumed", []).append({"at": now, "command": command})
     text = json.dumps(record, indent=2) + "\n"
     atomic_write(path / RUN_FILE, lambda tmp: tmp.write_text(text))
-    for stale in path.rglob(TEMP_PATTERN):
-        if stale.is_file():
+    for stale in path.rglob(TEMP_PATTERN) if owned_before else ():  # a folder without a run record is the user's
+        if stale.is_file() and not stale.is_symlink():
             stale.unlink()
     return RunFolder(path, record["run_id"], resume, lock)
 
 
-def _read_record(path: Path) -> dict | None:
+def _read_record(path: Path, option: str = "hydra.run.dir") -> dict | None:
     """The folder's ``run.json``, or ``None`` when it has none."""
     file = path / RUN_FILE
     if not file.is_file():
@@ -185,8 +205,8 @@ def _read_record(path: Path) -> dict | None:
         record = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise RunFolderError(f"{file} cannot be read ({error}); it records which run owns {path}. Fix: "
-                             "hydra.run.dir=<another folder>") from None
+                             f"{_option(option, 'another folder')}") from None
     if not isinstance(record, dict) or not isinstance(record.get("run_id"), str):
         raise RunFolderError(f"{file} holds no run_id; it records which run owns {path}. Fix: "
-                             "hydra.run.dir=<another folder>")
+                             f"{_option(option, 'another folder')}")
     return record

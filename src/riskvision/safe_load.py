@@ -44,12 +44,14 @@ def load_torch_file(path: str | os.PathLike, fix: str) -> object:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        found = re.search(r"Unsupported global: GLOBAL (\S+)|GLOBAL (\S+) was not an allowed global", str(error))
+        found = re.search(r"unsupported (?:global: )?GLOBAL (\S+)|GLOBAL (\S+) was not an allowed global", str(error),
+                          re.IGNORECASE)  # torch <= 2.13: "Unsupported global: GLOBAL x"; 2.14: "unsupported GLOBAL x"
         if found is None:  # not a pickle of globals: garbage (a text file reads as unsupported opcodes)
             raise CheckpointError(f"{path} is not a readable PyTorch file: {_what_it_is(path)}. {fix}") from None
         what = found.group(1) or found.group(2)
         raise UnsafeCheckpointError(
-            f"refusing {path}: it carries pickled code ({what}), which torch.load(weights_only=True) does not run. "
+            f"refusing {path}: it carries pickled code ({what}); refused: the file asks to run code, which "
+            "torch.load(weights_only=True) does not run (nothing of it ran). "
             "Load it only if you trust it, and re-save its tensors (a dict of tensors) with torch.save"
         ) from None
     except Exception:  # garbage makes the unpickler and the zip reader fail in many (meaningless) ways

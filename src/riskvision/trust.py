@@ -13,7 +13,13 @@ function. Before anything is built (or even imported) from such a config, :func:
   and no string is an OmegaConf interpolation (``${...}`` would call a resolver such as ``oc.env``).
 
 Anything else is refused with :class:`UntrustedConfigError` naming the file, the key and the value.
-Standard library only at import: every layer may import it (the model registry is read when a config is checked).
+
+A stored config's paths are not opened either (:func:`check_stored_files`): a file it names (:data:`STORED_FILE_KEYS`,
+e.g. ``data.labels.alerts``) is read only when the user passes it on the command line, since an error about a file
+that is not what it should be quotes its first line (a stored path could put any file's header into the log). The
+stored data roots of "evaluate on the training data" are only searched for their data set's own file names, and
+never written (``RiskDataModule.forbid_writes``). Standard library only at import: every layer may import it (the
+model registry is read when a config is checked).
 """
 
 from __future__ import annotations
@@ -21,7 +27,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["BUILT_SECTIONS", "OTHER_TARGETS", "UntrustedConfigError", "check_stored_config", "trusted_targets"]
+__all__ = ["BUILT_SECTIONS", "OTHER_TARGETS", "STORED_FILE_KEYS", "UntrustedConfigError", "check_stored_config",
+           "check_stored_files", "trusted_targets"]
 
 #: The ``_target_`` values other than nets a stored config may name: riskvision's module, tasks and data classes
 #: and the optimiser, scheduler and transform classes ``conf/`` ships configs for
@@ -79,6 +86,9 @@ BUILT_SECTIONS = ("model", "data")
 #: shortcuts, ``riskvision.utils.instantiate_data``).
 SPECIAL_KEYS = frozenset({"_target_", "_partial_", "_recursive_", "_convert_", "_args_", "_shortcuts_"})
 PLAIN = (str, int, float, bool, type(None))
+#: Keys of a data config (dotted, under ``data``) that name a file riskvision reads: a stored value is not opened
+#: unless the command line gives the key (:func:`check_stored_files`).
+STORED_FILE_KEYS = ("labels.alerts",)
 
 
 class UntrustedConfigError(ValueError):
@@ -138,3 +148,38 @@ def _check(value: Any, key: str, source: str, allowed: frozenset[str] | set[str]
     elif isinstance(value, str) and "${" in value:
         raise UntrustedConfigError(f"{source}: {key}={value!r} is an interpolation; a stored config is resolved "
                                    "when it is written, so this file was edited. Nothing was resolved")
+
+
+def check_stored_files(stored_data: Mapping[str, Any], given_data: Mapping[str, Any] | None, source: str) -> None:
+    """Refuse a stored data config naming a file (:data:`STORED_FILE_KEYS`) the command line does not name too.
+
+    Args:
+        stored_data: the checkpoint's stored ``data`` config.
+        given_data: the ``data`` keys the command line gives (``+data.labels.alerts=PATH``), or ``None``.
+        source: what to call the stored config in messages.
+
+    Raises:
+        UntrustedConfigError: naming the key, the stored path and the fix; nothing was opened.
+    """
+    for key in STORED_FILE_KEYS:
+        stored = _lookup(stored_data, key)
+        if stored is not None and not _given(given_data or {}, key):
+            raise UntrustedConfigError(
+                f"{source}: data.{key}={stored!r} names a file; riskvision does not open files a checkpoint names, "
+                f"so it was not read. Fix: if you trust it, pass it yourself: +data.{key}={stored} (or "
+                f"+data.{key}=null to evaluate without it)")
+
+
+def _lookup(config: Mapping[str, Any], dotted: str) -> Any:
+    """``config[a][b]`` for ``"a.b"``; ``None`` where a level is missing."""
+    value: Any = config
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value
+
+
+def _given(config: Mapping[str, Any], dotted: str) -> bool:
+    """The command line set ``dotted`` (to ``null`` too)."""
+    *parents, last = dotted.split(".")
+    parent = _lookup(config, ".".join(parents)) if parents else config
+    return isinstance(parent, Mapping) and last in parent

@@ -25,6 +25,7 @@ from riskvision.data.readers import resize_frame
 from riskvision.data.transforms import Normalize
 from riskvision.inference import Predictor
 from riskvision.inference.export import export_checkpoint, export_onnx
+from riskvision.models.base import weights_digest
 from riskvision.utils import RUN_ID_KEY, ConfigError
 
 pytest.importorskip("onnxruntime")  # the dev extra installs it (pip install -e '.[dev]')
@@ -121,7 +122,8 @@ def test_preprocessing_json_round_trips_and_matches_the_predictor(exported, name
     assert (inputs["num_frames"], tuple(inputs["frame_size"]), inputs["target_fps"]) == \
         (predictor.num_frames, predictor.frame_size, predictor.target_fps)
     assert stored["onnx_opset"] == 17 and stored["source"] == {"checkpoint": str(Path(predictor.name).resolve()),
-                                                               "run_id": "run-123"}
+                                                               "run_id": "run-123",
+                                                               "weights_sha256": weights_digest(predictor.module.net)}
     assert (output["task"], output["prob_columns"], output["threshold"]) == \
         (predictor.task.name, predictor.columns, pytest.approx(predictor.threshold))
     assert output["probabilities"]["function"] == {"bilstm": "sigmoid", "r3d101": "softmax"}[name]
@@ -154,8 +156,9 @@ def test_export_script_writes_into_the_run_folder(tmp_path: Path) -> None:
     written = {path.name for path in out.iterdir()}
     assert {"model.onnx", "backbone.onnx", "head.onnx", "preprocessing.json", "run.json"} <= written
     backend = OnnxBackend(out)
-    assert backend.preprocessing["source"] == {"checkpoint": str(ckpt.resolve()), "run_id": "train-run-7"}
     predictor = Predictor.from_checkpoint(ckpt)
+    assert backend.preprocessing["source"] == {"checkpoint": str(ckpt.resolve()), "run_id": "train-run-7",
+                                               "weights_sha256": weights_digest(predictor.module.net)}
     video = windows(predictor, 2)
     assert (probabilities(backend.window(video), backend.preprocessing)
             - torch_probabilities(predictor, video)).abs().max() <= TOLERANCE
@@ -341,3 +344,31 @@ def test_choose_backend_rule(monkeypatch, device, precision, env, expected):
         monkeypatch.setenv(BACKEND_ENV, env)
     backend, why = choose_backend(device, precision)
     assert backend == expected and why
+
+
+def test_an_export_of_another_checkpoint_or_a_swapped_graph_is_refused(exported, tmp_path: Path) -> None:
+    """Issue 31: a whole export of another model, one graph swapped in from it, a graph whose JSON says another
+    input size: each refused at load, naming the folder or file and the fix."""
+    predictor, folder = exported["bilstm"]
+    other = Predictor.from_checkpoint(predictor.name)  # the same model with other weights (another training run)
+    with torch.no_grad():
+        for parameter in other.module.net.parameters():
+            parameter.add_(0.01)
+    other_export = tmp_path / "other_export"
+    export_onnx(other, other_export)
+    predictor.export_dir, predictor.backend_kind = other_export, "onnxruntime"
+    try:
+        with pytest.raises(ExportFolderError, match=rf"{other_export} is an export of another checkpoint .*Fix: "):
+            predictor.make_backend()
+        predictor.export_dir = folder
+        predictor.make_backend()  # its own export: accepted
+    finally:
+        predictor.export_dir, predictor.backend_kind = None, "torch"
+    swapped = broken(folder, tmp_path, lambda f: shutil.copy(other_export / "backbone.onnx", f / "backbone.onnx"))
+    with pytest.raises(ExportFolderError, match=r"backbone.onnx is not the graph this export wrote"):
+        OnnxBackend(swapped)
+    resized = broken(folder, tmp_path / "r", edit_json(lambda d: d["graphs"]["backbone"]["inputs"]["frames"].update(
+        shape=["batch", 3, 64, 64])))
+    with pytest.raises(ExportFolderError, match=r"backbone.onnx takes frames of shape \['batch', 3, 32, 32\] but "
+                                                r"preprocessing.json says \['batch', 3, 64, 64\]"):
+        OnnxBackend(resized)

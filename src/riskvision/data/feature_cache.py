@@ -17,7 +17,13 @@ The key: the backbone and a SHA-256 of its weights, the frame size, the normalis
 settings, the target frame rate, the storage dtype and the format version. An entry's name hashes the rest: the
 video (source, id, path, kind, native rate, the native frames it reads, the file's or folder's size and
 modification time), its target frames, the read size, and for augmented views their number, the augmentation's
-description and seed. A changed key or video is a new name: stale features are never read.
+description and seed. A changed key or video is a new name: stale features are never read (a frame folder's
+frame files are keyed on their own size and modification time: a frame overwritten in place is noticed).
+
+Every entry is checked before it is reused (:meth:`FeatureCache.entry_problem`): a damaged one (a truncated or
+foreign array, another feature width or dtype, a link, a non-finite value, an unreadable record) is re-extracted
+with a warning naming it, and an "unreadable" record is re-tried each run (the video may be fixed). A complete
+cache in a read-only folder is used as it is.
 
 Writing is atomic (``files.atomic_write``: a killed extraction leaves no half-written array under a final name) and
 resumable (an entry whose array exists is skipped). Processes that share a folder (two runs, DDP ranks) take an
@@ -73,6 +79,16 @@ def describe_callable(function: Callable | None) -> str:
     return f"{name}(args={list(args)}, {', '.join(f'{k}={v!r}' for k, v in sorted(keywords.items()))})"
 
 
+def _file_stamp(path: Path) -> list:
+    """``[name, size, mtime_ns]`` of a file (``[name, None, None]`` when it cannot be read): what an entry's name
+    hashes of each frame file, so a frame overwritten in place gives a new name (never stale features)."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return [path.name, None, None]
+    return [path.name, stat.st_size, stat.st_mtime_ns]
+
+
 def _hash(value: Any, length: int = 16) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:length]
 
@@ -117,8 +133,9 @@ class FeatureEntry:
         identity = {"source": record.source, "video_id": record.video_id, "path": str(record.path), "kind": record.kind,
                     "native_fps": record.native_fps, "native_frames": native, "file": file,
                     "frames": list(self.frames), "read_size": list(self.read_size), "views": self.views}
-        if record.kind == "frames":
-            identity["frame_files"] = [record.frame_files[i] for i in native if i < len(record.frame_files)]
+        if record.kind == "frames":  # a frame overwritten in place changes its size or mtime, not the folder's
+            identity["frame_files"] = [_file_stamp(Path(record.path) / record.frame_files[i])
+                                       for i in sorted(set(native)) if i < len(record.frame_files)]
         if self.views:
             identity.update(augment=self.augment_name, seed=self.seed)
         return identity
@@ -254,7 +271,11 @@ class FeatureCache:
                           "model.feature_cache.dir=<a folder you can write>") from None
         key_file = self.path / "key.json"
         if key_file.exists():
-            stored = json.loads(key_file.read_text())
+            try:
+                stored = json.loads(key_file.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+                raise ValueError(f"feature cache key {key_file} cannot be read ({error}); the folder is damaged. "
+                                 f"Fix: delete {self.path} (its features are extracted again)") from None
             if stored != self.key:
                 raise ValueError(f"{key_file} holds another key than its folder name says ({stored} != {self.key}); "
                                  f"the folder is damaged. Fix: delete {self.path}")
@@ -269,15 +290,128 @@ class FeatureCache:
         if (self.videos / f"{name}.npy").exists():
             return True
         meta = self.videos / f"{name}.json"
-        return meta.exists() and bool(self.record(name).get("unreadable"))
+        try:
+            return meta.exists() and bool(self.record(name).get("unreadable"))
+        except ValueError:  # a damaged record: not complete (entry_problem says why)
+            return False
 
     def record(self, name: str) -> dict:
-        """The entry's JSON record."""
-        return json.loads((self.videos / f"{name}.json").read_text())
+        """The entry's JSON record.
+
+        Raises:
+            ValueError: the record is not a JSON object (damaged); the message names it and the fix.
+        """
+        path = self.videos / f"{name}.json"
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ValueError(f"feature cache entry {path} is damaged ({error}). Fix: delete it (it is extracted "
+                             "again)") from None
+        if not isinstance(record, dict):
+            raise ValueError(f"feature cache entry {path} is damaged (a JSON {type(record).__name__}, not an "
+                             "object). Fix: delete it (it is extracted again)")
+        return record
+
+    def entry_problem(self, entry: FeatureEntry, name: str, width: int | None) -> str | None:
+        """What is wrong with the committed entry ``name`` of ``entry`` (``None``: it can be used): its record
+        and array must be plain files (not links), the record a JSON object of this entry, the array a float16
+        ``[rows, frames, width]`` ``.npy`` of finite values (``width``: the features' size, when known). An
+        "unreadable" record is a problem too: it is re-tried."""
+        meta, array_path = self.videos / f"{name}.json", self.videos / f"{name}.npy"
+        for path in (meta, array_path):
+            if path.is_symlink():
+                return f"{path.name} is a link to {os.readlink(path)}, not a file the cache wrote"
+        if not meta.is_file():
+            return f"{meta.name} is missing"
+        try:
+            record = self.record(name)
+        except (OSError, ValueError) as error:
+            return str(error)
+        if record.get("unreadable"):
+            return f"its video was recorded as unreadable ({record['unreadable']}); trying again"
+        if record.get("video_id") != entry.video.record.video_id or record.get("frames") != list(entry.frames):
+            return f"{meta.name} describes video {record.get('video_id')!r}, not {entry.video.record.video_id!r}"
+        try:
+            array = np.load(array_path, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError, EOFError) as error:
+            return f"{array_path.name} is not a readable .npy array ({error})"
+        expected = [entry.rows, len(entry.frames), width if width is not None else array.shape[-1]]
+        if array.dtype != np.dtype(DTYPE) or list(array.shape) != expected:
+            return (f"{array_path.name} holds {array.dtype} {list(array.shape)}, expected {DTYPE} {expected} "
+                    "(views, frames, features)")
+        if not np.isfinite(array).all():
+            return f"{array_path.name} holds non-finite values (NaN or inf)"
+        return None
+
+    def _repair(self, entries: Sequence[FeatureEntry], names: Sequence[str]) -> int:
+        """Remove every committed entry that :meth:`entry_problem` finds damaged, warning once per entry, so
+        :meth:`fill` extracts it again; returns how many. The features' width is the key's ``feature_dim``, else
+        the most common width of the entries' arrays."""
+        width = self.key.get("feature_dim")
+        width = int(width) if isinstance(width, int) else self._common_width(names)
+        removed = 0
+        for entry, name in zip(entries, names):
+            meta, array_path = self.videos / f"{name}.json", self.videos / f"{name}.npy"
+            if not (meta.exists() or meta.is_symlink() or array_path.exists() or array_path.is_symlink()):
+                continue
+            problem = self.entry_problem(entry, name, width)
+            if problem is None:
+                continue
+            try:
+                fd = self._try_lock(name)
+            except OSError:
+                if "unreadable" in problem:  # a read-only cache: its record stands
+                    continue
+                raise
+            if fd is None:  # another process extracts it now
+                continue
+            try:
+                for path in (array_path, meta):
+                    path.unlink(missing_ok=True)
+            except OSError as error:
+                raise OSError(error.errno, f"feature cache entry {self.videos / name}.* cannot be used ({problem}) "
+                              f"and cannot be removed ({error.strerror}). Fix: delete {self.videos / name}.npy and "
+                              f".json, or model.feature_cache.dir=<a folder you can write>") from None
+            finally:
+                os.close(fd)
+            removed += 1
+            if "unreadable" not in problem:
+                warnings.warn(f"feature cache entry {self.videos / name}.npy is damaged: {problem}; extracting it "
+                              "again", DataWarning, stacklevel=3)
+        return removed
+
+    def _common_width(self, names: Sequence[str]) -> int | None:
+        """The most common last dimension of the entries' arrays (``None`` when none can be read)."""
+        widths: dict[int, int] = {}
+        for name in names:
+            path = self.videos / f"{name}.npy"
+            if path.is_file() and not path.is_symlink():
+                try:
+                    shape = np.load(path, mmap_mode="r", allow_pickle=False).shape
+                except (OSError, ValueError, EOFError):
+                    continue
+                if shape:
+                    widths[shape[-1]] = widths.get(shape[-1], 0) + 1
+        return max(widths, key=widths.get) if widths else None
+
+    def _try_lock(self, name: str) -> int | None:
+        """The entry's lock file descriptor, held (``None`` when another process holds it)."""
+        try:
+            fd = os.open(self.videos / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as error:
+            raise OSError(error.errno, f"feature cache {self.videos} is damaged and cannot be repaired "
+                          f"({error.strerror}). Fix: model.feature_cache.dir=<a folder you can write>, or delete "
+                          f"{self.path}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        return fd
 
     def array(self, name: str) -> np.ndarray:
         """The entry's float16 ``[views, frames, D]`` array, memory-mapped read-only."""
-        return np.load(self.videos / f"{name}.npy", mmap_mode="r")
+        return np.load(self.videos / f"{name}.npy", mmap_mode="r", allow_pickle=False)
 
     def remove_leftovers(self, name: str) -> None:
         """Temporary files a killed extraction of ``name`` left (call with the entry's lock held)."""
@@ -292,7 +426,12 @@ class FeatureCache:
             record["unreadable"] = error
         else:
             record["shape"] = list(features.shape)
-        atomic_write(self.videos / f"{name}.json", lambda tmp: tmp.write_text(json.dumps(record)))
+        if features is not None and not np.isfinite(features).all():
+            raise ValueError(f"the backbone gave non-finite features (NaN or inf) for {entry.video.record.video_id} "
+                             f"({entry.video.record.path}); training on them would give a NaN loss. Fix: check the "
+                             "backbone's weights (model.net.pretrained) and that its frames decode")
+        atomic_write(self.videos / f"{name}.json", lambda tmp: tmp.write_text(json.dumps(record)),
+                     option="model.feature_cache.dir")
         if features is None:
             return
 
@@ -300,7 +439,7 @@ class FeatureCache:
             with open(tmp, "wb") as handle:
                 np.save(handle, features)
 
-        atomic_write(self.videos / f"{name}.npy", save)
+        atomic_write(self.videos / f"{name}.npy", save, option="model.feature_cache.dir")
 
     # ------------------------------------------------------------------------- extraction
 
@@ -317,6 +456,7 @@ class FeatureCache:
         dropped, its array missing) is extracted here."""
         self.open()
         names = [entry.name for entry in entries]
+        self._repair(entries, names)
         dataset = _ViewFrames(entries, names, reader_factory)
         start = (len(entries) * rank) // max(1, world_size)
         order = [(start + k) % len(entries) for k in range(len(entries))]
@@ -385,21 +525,45 @@ class FeatureCache:
         return np.concatenate(chunks)
 
     def _update_index(self, entries: Sequence[FeatureEntry], names: Sequence[str]) -> None:
-        """Add ``entries`` to ``index.json`` (under ``index.lock``: processes sharing the folder merge their lists)."""
-        fd = os.open(self.path / "index.lock", os.O_RDWR | os.O_CREAT, 0o666)
+        """Add ``entries`` to ``index.json`` (under ``index.lock``: processes sharing the folder merge their lists).
+        A damaged index (it only lists the folder) is rebuilt; an index already listing every entry is left alone,
+        so a complete cache in a read-only folder can be used."""
+        index_file = self.path / "index.json"
+        if all(name in self._read_index(index_file) for name in names):
+            return
+        try:
+            fd = os.open(self.path / "index.lock", os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as error:
+            log.warning("feature cache %s: index.json not updated (%s)", self.path, error.strerror)
+            return
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            index_file = self.path / "index.json"
-            index = json.loads(index_file.read_text()) if index_file.exists() else {}
+            index = self._read_index(index_file)
             for entry, name in zip(entries, names):
                 array = self.videos / f"{name}.npy"
                 if name not in index and self.committed(name):
                     index[name] = {"video_id": entry.video.record.video_id, "source": entry.video.record.source,
                                    "frames": len(entry.frames), "views": entry.views,
                                    "bytes": array.stat().st_size if array.exists() else 0}
-            atomic_write(index_file, lambda tmp: tmp.write_text(json.dumps(index, indent=0, sort_keys=True)))
+            atomic_write(index_file, lambda tmp: tmp.write_text(json.dumps(index, indent=0, sort_keys=True)),
+                         option="model.feature_cache.dir")
         finally:
             os.close(fd)
+
+    @staticmethod
+    def _read_index(index_file: Path) -> dict:
+        """``index.json`` as a dict of entries; ``{}`` when missing or damaged (it is rebuilt, with a warning)."""
+        if not index_file.exists():
+            return {}
+        try:
+            index = json.loads(index_file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            index = error
+        if isinstance(index, dict) and all(isinstance(value, dict) for value in index.values()):
+            return index
+        log.warning("feature cache index %s is damaged (%s); rebuilding it", index_file,
+                    index if isinstance(index, Exception) else f"a JSON {type(index).__name__}")
+        return {}
 
     def size_bytes(self) -> int:
         """Bytes of every array in the folder."""

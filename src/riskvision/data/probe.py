@@ -3,12 +3,16 @@ each one's frame rate and frame count with PyAV once, cached.
 
 Probing thousands of videos is slow, so fps and frame counts are kept in an index cache file (``.riskvision_index.json``
 next to the data, or ``<cache_dir>/<prefix>_<root name>.riskvision_index.json``), keyed by the path relative to the
-data root, size and mtime. An unwritable location only costs a re-probe.
+data root, size and mtime. An unwritable location only costs a re-probe. The cache file is outside input: an entry
+that is not ``[size, mtime_ns, fps > 0, frames >= 0]``, or claims more frames than the file could hold (a frame
+costs a container at least :data:`MIN_BYTES_PER_FRAME` bytes), is probed again; a file that is not a JSON object is
+ignored (and rewritten).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +27,8 @@ __all__ = ["CACHE_NAME", "VIDEO_SUFFIXES", "ProbeCache", "list_videos", "probe_v
 VIDEO_SUFFIXES = (".mov", ".mp4", ".m4v", ".mkv", ".avi", ".webm")
 """Containers read as videos (any PyAV decodes); matched case-insensitively."""
 CACHE_NAME = ".riskvision_index.json"
+#: The fewest bytes a frame takes in any container read here (MP4's sample-size table alone holds 4 per frame).
+MIN_BYTES_PER_FRAME = 4
 
 
 class ProbeCache:
@@ -39,20 +45,27 @@ class ProbeCache:
         self.dirty = False
         if self.path.is_file():
             try:
-                self.entries = json.loads(self.path.read_text())
-            except (json.JSONDecodeError, OSError):
-                self.entries = {}
+                entries = json.loads(self.path.read_text(encoding="utf-8"))
+            except (json.JSONDecodeError, UnicodeDecodeError, OSError):
+                entries = {}
+            self.entries = entries if isinstance(entries, dict) else {}  # damaged: everything is probed again
 
     def _key(self, path: Path) -> tuple[str, int, int]:
         stat = path.stat()
         return str(path.relative_to(self.root)), stat.st_size, stat.st_mtime_ns
 
     def get(self, path: Path) -> tuple[float, int] | None:
+        """The cached ``(fps, frames)`` of ``path``; ``None`` (probe it) when the entry is missing, stale, malformed
+        or impossible for the file's size."""
         key, size, mtime = self._key(path)
         entry = self.entries.get(key)
-        if entry and entry[0] == size and entry[1] == mtime:
-            return float(entry[2]), int(entry[3])
-        return None
+        if not (isinstance(entry, list) and len(entry) == 4 and entry[:2] == [size, mtime]):
+            return None
+        fps, count = entry[2], entry[3]
+        if not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0 and isinstance(count, int)
+                and 0 <= count <= size // MIN_BYTES_PER_FRAME):
+            return None
+        return float(fps), count
 
     def put(self, path: Path, fps: float, num_frames: int) -> tuple[float, int]:
         key, size, mtime = self._key(path)

@@ -27,6 +27,7 @@ from riskvision.inference.predictor import Predictor
 from riskvision.models import FrameFeatureNet
 from riskvision.progress import ProgressLine
 from riskvision.runs import claim_run_folder
+from riskvision.trust import check_stored_files
 from riskvision.utils import CONFIG_KEY, RUN_ID_KEY, instantiate_data, load_checkpoint, net_name, store_operating_point
 
 __all__ = ["TRAINING_DATA", "EvalSettings", "evaluate_checkpoint", "evaluate_module", "run_config", "scoring_loader"]
@@ -200,6 +201,11 @@ def evaluate_checkpoint(ckpt_path: str | Path, overrides: DictConfig, data_group
     targets, plus ``trusted_targets``). The deployment view uses the checkpoint's operating point (or chooses one on
     validation, :func:`operating_point`); ``store``: write a newly chosen one into ``ckpt_path``."""
     checkpoint = load_checkpoint(ckpt_path, trusted_targets)
+    if stored_data(data_group):  # a file the stored config names is opened only when the user names it too
+        given = overrides.get("data")
+        check_stored_files(checkpoint[CONFIG_KEY].get("data") or {},
+                           None if given is None else OmegaConf.to_container(given, resolve=False),
+                           f"{ckpt_path}: stored run config")
     run = run_config(checkpoint[CONFIG_KEY], overrides, data_group)
     predictor = Predictor.from_run(checkpoint, run, str(ckpt_path))
     if settings.scoring == "sliding" and predictor.span_mismatch():  # it changes what the sliding scores mean

@@ -25,9 +25,15 @@ from collections.abc import Sequence
 from riskvision.inference.outputs import FORMATS
 from riskvision.inference.predictor import Predictor
 from riskvision.alarm import AlarmPolicy, ExponentialSmoother, Hysteresis, MovingAverage, NoSmoothing
+from riskvision.inference.settings import check_predict_settings
 from riskvision.inference.videos import predict_videos
 
 __all__ = ["main"]
+
+#: The options that carry the checked settings (riskvision.inference.settings), for its messages.
+OPTION_NAMES = {"step": "--step", "device": "--device", "frames_fps": "--fps", "alarm.smoothing.time_constant_s":
+                "--time-constant", "alarm.smoothing.n": "--moving-average", "alarm_threshold": "--alarm-on",
+                "alarm.rule.off_ratio": "--alarm-off-ratio", "alarm.rule.min_on_s": "--alarm-min-s"}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -89,16 +95,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     # the run's log lines (which backend runs and why, each source's speed) on stderr; --quiet keeps the warnings
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s", stream=sys.stderr)
     try:
+        check_predict_settings({"step": args.step, "device": args.device, "frames_fps": args.fps,
+                                "alarm.smoothing.time_constant_s": args.time_constant, "alarm_threshold": args.alarm_on,
+                                "alarm.rule.off_ratio": args.alarm_off_ratio, "alarm.rule.min_on_s": args.alarm_min_s,
+                                "alarm.smoothing.n": args.moving_average},
+                               names=OPTION_NAMES)
         report = predict_videos(
             args.checkpoint, args.sources, args.out, step=args.step, device=args.device, overlay=args.overlay,
             fmt=args.format, timeline=args.timeline, backend="onnxruntime" if args.onnx else args.backend,
             precision=args.precision, export_dir=args.onnx, policy=_policy(args), alarm_threshold=args.alarm_on,
             annotations=args.annotations,
             frames_fps=args.fps, trusted_targets=args.trusted_targets, progress=None if args.quiet else sys.stderr,
-            run_kind="predict")
+            run_kind="predict", out_option="--out")
     except (OSError, ValueError, RuntimeError) as error:
         print(f"Error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as error:  # Ctrl-C: the rows so far are kept under the partial name
+        print(f"\n{error.args[0] if error.args else 'interrupted'}", file=sys.stderr)
+        return 130
     print(f"{report.table()}\nOutputs in {args.out}", file=sys.stderr)  # one row per source, failures last
     if report.failures:
         return 1

@@ -13,8 +13,9 @@ writes into ``OUT``
   scaling, normalisation preset with its mean/std, frame rate, layout), how logits become probabilities
   (sigmoid / softmax), the prob columns, the tuned threshold, the deployed alarm (``output.alarm``: the alarm
   policy's parameters, ``riskvision.alarm``, its threshold and the operating point it came from), the source
-  checkpoint and run id, the opset and the riskvision version. :class:`riskvision.inference.onnx_backend.OnnxBackend`
-  reads the folder back.
+  checkpoint, its run id and weights digest (a backend refuses an export of another checkpoint), each graph's
+  SHA-256, the opset and the riskvision version. :class:`riskvision.inference.onnx_backend.OnnxBackend` reads the
+  folder back.
 
 The batch axis (``B``, ``N``) is dynamic; ``T``, ``H``, ``W`` are fixed at the predictor's values. Graphs are
 exported in eval mode, fp32, on the CPU, and every file is written with :func:`riskvision.files.atomic_write`.
@@ -30,6 +31,7 @@ here); when it is removed, switch to ``dynamo=True`` with ``opset >= 18``.
 from __future__ import annotations
 
 import copy
+import hashlib
 import importlib.metadata
 import json
 import math
@@ -47,10 +49,11 @@ from riskvision.data.transforms import NORMALIZATION_PRESETS
 from riskvision.files import atomic_write
 from riskvision.inference.predictor import Predictor
 from riskvision.models import FrameFeatureNet
+from riskvision.models.base import weights_digest
 from riskvision.utils import CONFIG_KEY, RUN_ID_KEY, ConfigError, load_checkpoint
 
 __all__ = ["EXPORT_FORMAT", "FORMATS", "PREPROCESSING_FILE", "PROBABILITY_RULES", "ExportReport", "export_checkpoint",
-           "export_onnx", "preprocessing"]
+           "export_onnx", "file_sha256", "preprocessing"]
 
 #: ``preprocessing.json`` ``format`` and ``format_version``: what :class:`OnnxBackend` accepts.
 EXPORT_FORMAT = ("riskvision-onnx", 2)  # 2: output.alarm (the alarm policy) replaced output.alarm_rule
@@ -149,7 +152,8 @@ def preprocessing(predictor: Predictor, graphs: dict[str, dict[str, Any]], opset
         "riskvision_version": _version(),
         "onnx_opset": opset,
         "exporter": f"torch.onnx.export (TorchScript, dynamo=False), torch {torch.__version__}",
-        "source": {"checkpoint": str(Path(predictor.name).resolve()), "run_id": run_id},
+        "source": {"checkpoint": str(Path(predictor.name).resolve()), "run_id": run_id,
+                   "weights_sha256": weights_digest(predictor.module.net)},
         "graphs": graphs,
         "input": {
             "num_frames": predictor.num_frames,
@@ -230,9 +234,18 @@ def _graph(module: nn.Module, example: Tensor, names: tuple[str, str], output_sh
         onnx.checker.check_model(str(tmp))
 
     atomic_write(path, write)
-    return {"file": path.name,
+    return {"file": path.name, "sha256": file_sha256(path),
             "inputs": {input_name: {"dtype": "float32", "shape": ["batch", *example.shape[1:]]}},
             "outputs": {output_name: {"dtype": "float32", "shape": ["batch", *output_shape]}}}
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 (hex) of a file's bytes: ``preprocessing.json`` records each graph's, so a swapped graph is noticed."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _require_onnx() -> Any:

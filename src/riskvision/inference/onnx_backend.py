@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ import numpy as np
 import torch
 
 from riskvision.alarm import AlarmPolicy, OperatingPoint, PolicyError
-from riskvision.inference.export import EXPORT_FORMAT, PREPROCESSING_FILE, PROBABILITY_RULES
+from riskvision.inference.export import EXPORT_FORMAT, PREPROCESSING_FILE, PROBABILITY_RULES, file_sha256
 
 __all__ = ["ExportFolderError", "OnnxBackend", "probabilities", "read_alarm", "read_preprocessing"]
 
@@ -62,8 +63,30 @@ class OnnxBackend:
             options.intra_op_num_threads = int(intra_op_threads)
         # between two frames the decoder needs the cores: idle operator threads sleep instead of spinning
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._sessions = {name: _session(onnxruntime, self.folder / spec["file"], options, name)
+        self._sessions = {name: _session(onnxruntime, self.folder / spec["file"], options, name, spec)
                           for name, spec in graphs.items()}
+        for spec in graphs.values():  # a graph swapped in from another export (after the name and shape checks)
+            recorded, path = spec.get("sha256"), self.folder / spec["file"]
+            if recorded is not None and file_sha256(path) != recorded:
+                raise ExportFolderError(f"{path} is not the graph this export wrote (its SHA-256 differs from the one "
+                                        f"{PREPROCESSING_FILE} records): a file was replaced. {FIX}")
+
+    def check_source(self, weights_sha256: str, checkpoint: str) -> None:
+        """Refuse an export of another checkpoint: ``preprocessing.json``'s ``source.weights_sha256`` must be
+        ``weights_sha256`` (the digest of the loaded net's weights, ``models.base.weights_digest``); an export
+        that records none (written before it was recorded) is used with a warning."""
+        source = self.preprocessing.get("source") if isinstance(self.preprocessing.get("source"), dict) else {}
+        recorded = source.get("weights_sha256")
+        if recorded is None:
+            warnings.warn(f"{self.folder} records no weights digest (an older export), so it cannot be checked to "
+                          f"come from {checkpoint}. Fix: export the checkpoint again", UserWarning, stacklevel=2)
+        elif recorded != weights_sha256:
+            raise ExportFolderError(
+                f"{self.folder} is an export of another checkpoint ({source.get('checkpoint')}, run "
+                f"{source.get('run_id')}, weights {str(recorded)[:12]}...), not of {checkpoint} (weights "
+                f"{weights_sha256[:12]}...); its scores would be another model's. Fix: --onnx / export_dir=<an export "
+                f"of this checkpoint>, or export it: python scripts/export.py ckpt_path={checkpoint} "
+                "hydra.run.dir=FOLDER")
 
     def features(self, frames: torch.Tensor) -> torch.Tensor:
         """Per-frame features: normalised float ``frames [N, 3, H, W]`` -> ``[N, D]`` (float32, CPU)."""
@@ -189,6 +212,10 @@ def _check_graph(key: str, spec: Any, names: tuple[str, str], fail: Any) -> None
     file = spec.get("file")
     if not (isinstance(file, str) and file.endswith(".onnx") and Path(file).name == file and not file.startswith(".")):
         fail(f"{key}.file", file, "a .onnx file name inside the folder (no path)")
+    digest = spec.get("sha256")
+    if digest is not None and not (isinstance(digest, str) and len(digest) == 64
+                                   and all(c in "0123456789abcdef" for c in digest)):
+        fail(f"{key}.sha256", digest, "64 hex digits (the graph file's SHA-256)")
     for part, name in zip(("inputs", "outputs"), names):
         entry = spec.get(part)
         if not (isinstance(entry, dict) and list(entry) == [name] and isinstance(entry[name], dict)):
@@ -198,8 +225,9 @@ def _check_graph(key: str, spec: Any, names: tuple[str, str], fail: Any) -> None
             fail(f"{key}.{part}.{name}.shape", shape, "['batch', positive sizes...]")
 
 
-def _session(onnxruntime: Any, path: Path, options: Any, graph: str) -> Any:
-    """An onnxruntime CPU session of ``path``, checked to have the input and output names of the ``graph`` graph."""
+def _session(onnxruntime: Any, path: Path, options: Any, graph: str, spec: dict[str, Any]) -> Any:
+    """An onnxruntime CPU session of ``path``, checked to have the input and output names of the ``graph`` graph
+    and the input shape ``spec`` (its ``preprocessing.json`` entry) says, where the graph fixes a size."""
     try:
         session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as error:  # onnxruntime raises its own classes (InvalidProtobuf, Fail, ...)
@@ -210,6 +238,11 @@ def _session(onnxruntime: Any, path: Path, options: Any, graph: str) -> Any:
     if got != ([names[0]], [names[1]]):
         raise ExportFolderError(f"{path} has inputs {got[0]} and outputs {got[1]}; the {graph} graph of an export has "
                                 f"[{names[0]!r}] -> [{names[1]!r}]. {FIX}")
+    graph_shape, json_shape = list(session.get_inputs()[0].shape), spec["inputs"][names[0]]["shape"]
+    fixed = [(a, b) for a, b in zip(graph_shape, json_shape) if isinstance(a, int) and isinstance(b, int)]
+    if len(graph_shape) != len(json_shape) or any(a != b for a, b in fixed):
+        raise ExportFolderError(f"{path} takes {names[0]} of shape {graph_shape} but {PREPROCESSING_FILE} says "
+                                f"{json_shape}: the graph and its description disagree. {FIX}")
     return session
 
 

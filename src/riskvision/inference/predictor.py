@@ -31,6 +31,7 @@ from omegaconf import DictConfig, OmegaConf
 from riskvision.alarm import Alarm, AlarmPolicy, OperatingPoint, PolicyError, Smoother
 from riskvision.data.transforms import NORMALIZATION_PRESETS
 from riskvision.models import FrameFeatureNet
+from riskvision.models.base import weights_digest
 from riskvision.safe_load import CheckpointError
 from riskvision.tasks import Task
 from riskvision.utils import CLIP_SPAN_KEY, CONFIG_KEY, OPERATING_POINT_KEY, load_checkpoint, model_name
@@ -116,11 +117,13 @@ class Predictor:
         predictor.export_dir = None if export_dir is None else Path(export_dir)
         return predictor
 
-    def make_backend(self) -> Any:
+    def make_backend(self, threads: int | None = None) -> Any:
         """What runs the net for :meth:`stream`: ``TorchBackend(self, precision)`` or ``OnnxBackend(export_dir)``
-        (exported there, or into the export cache, when it holds no export yet). ``auto`` picks one
-        (:func:`~riskvision.inference.backend_choice.choose_backend`) and falls back to torch when the export fails;
-        the log says which backend runs and why."""
+        (exported there, or into the export cache, when it holds no export yet), checked to be an export of this
+        checkpoint. ``auto`` picks one (:func:`~riskvision.inference.backend_choice.choose_backend`) and falls back to
+        torch when the export fails; the log says which backend runs and why. ``threads``: onnxruntime's intra-op
+        threads (``None``: one per physical core; torch's are set with ``torch.set_num_threads``,
+        ``riskvision.inference.threads``)."""
         from riskvision.inference.backend_choice import choose_backend
         from riskvision.inference.backends import TorchBackend
 
@@ -128,8 +131,9 @@ class Predictor:
             str(self.device), self.precision)
         if kind == "onnxruntime":
             try:
-                backend = self._onnx_backend()
-                log.info(f"Inference backend: onnxruntime ({why}), onnxruntime's threads (one per physical core), "
+                backend = self._onnx_backend(threads)
+                shown = f"{threads} intra-op threads" if threads else "onnxruntime's threads (one per physical core)"
+                log.info(f"Inference backend: onnxruntime ({why}), {shown}, "
                          f"export {self.export_dir or 'removed after loading'}")
                 return backend
             except (ImportError, RuntimeError, ValueError, OSError) as error:
@@ -140,7 +144,7 @@ class Predictor:
         log.info(f"Inference backend: torch {self.precision} ({why}), {torch.get_num_threads()} threads")
         return TorchBackend(self, precision=self.precision)
 
-    def _onnx_backend(self) -> Any:
+    def _onnx_backend(self, threads: int | None = None) -> Any:
         """``OnnxBackend`` of :attr:`export_dir`; with none, of the checkpoint's cached export (written on first use,
         atomically: an interrupted export is never read), or of a temporary export removed once loaded."""
         from riskvision.inference.backend_choice import onnx_cache_dir
@@ -151,11 +155,12 @@ class Predictor:
             if not (self.export_dir / "preprocessing.json").is_file():
                 log.info(f"Exporting {self.name} to ONNX in {self.export_dir}")
                 export_onnx(self, self.export_dir)
-            return OnnxBackend(self.export_dir)
+            return self._checked(OnnxBackend(self.export_dir, intra_op_threads=threads))
         if not Path(self.name).is_file():  # no checkpoint file to key a cache on: load from a temporary export
             with tempfile.TemporaryDirectory(prefix="riskvision-onnx-") as folder:
                 export_onnx(self, folder)
-                return OnnxBackend(folder)  # the sessions hold the graphs in memory; the folder goes
+                # the sessions hold the graphs in memory; the folder goes
+                return self._checked(OnnxBackend(folder, intra_op_threads=threads))
         cached = onnx_cache_dir(self.name)
         if not (cached / "preprocessing.json").is_file():
             log.info(f"Exporting {self.name} to ONNX once, into the export cache {cached} (remove it to free the "
@@ -170,7 +175,12 @@ class Predictor:
                         raise
                 os.makedirs(folder, exist_ok=True)  # TemporaryDirectory removes its (now renamed) folder
         self.export_dir = cached
-        return OnnxBackend(cached)
+        return self._checked(OnnxBackend(cached, intra_op_threads=threads))
+
+    def _checked(self, backend: Any) -> Any:
+        """``backend`` (an ``OnnxBackend``) once its export is known to come from this checkpoint's weights."""
+        backend.check_source(weights_digest(self.module.net), self.name)  # not an export of another checkpoint
+        return backend
 
     @classmethod
     def from_run(cls, checkpoint: dict[str, Any], run: DictConfig, name: str, device: str = "cpu",

@@ -81,12 +81,14 @@ class SourceStats:
         dropped: frames a live source replaced by a newer one before the consumer took them
             (``received == delivered + dropped`` once the source has ended; 0 for files and folders).
         seconds: wall-clock seconds from the first frame received to the last one delivered.
+        discontinuities: times that jumped back (:class:`Timeline`); the timeline continued across each.
     """
 
     received: int
     delivered: int
     dropped: int
     seconds: float
+    discontinuities: int = 0
 
     @property
     def delivered_fps(self) -> float:
@@ -124,6 +126,7 @@ class FrameSource(ABC):
         self._dropped = 0
         self._first_received_at: float | None = None
         self._last_delivered_at: float | None = None
+        self.timeline = Timeline(name, nominal_fps)
 
     @abstractmethod
     def read(self) -> Frame | None:
@@ -138,7 +141,7 @@ class FrameSource(ABC):
         seconds = 0.0
         if self._first_received_at is not None and self._last_delivered_at is not None:
             seconds = self._last_delivered_at - self._first_received_at
-        return SourceStats(self._received, self._delivered, self._dropped, seconds)
+        return SourceStats(self._received, self._delivered, self._dropped, seconds, self.timeline.discontinuities)
 
     def _count_received(self) -> None:
         self._received += 1
@@ -172,6 +175,42 @@ class FrameSource(ABC):
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+class Timeline:
+    """Source times made continuous: a time before the previous one (concatenated MPEG-TS, a camera that restarts,
+    the 26.5 h PTS wrap) is a discontinuity, not the end of time. The times after it are shifted to continue one
+    frame interval after the previous frame, so the whole input is scored; discontinuities are counted and the
+    first is warned about once (not per frame).
+
+    Args:
+        name: the source, for the warning.
+        nominal_fps: the frame interval used across a jump when none was seen yet (``None``: 30 fps).
+    """
+
+    def __init__(self, name: str, nominal_fps: float | None) -> None:
+        self.name = name
+        self.interval_s = 1.0 / nominal_fps if nominal_fps else 1.0 / 30.0
+        self.offset_s = 0.0
+        self.last_s: float | None = None
+        self.discontinuities = 0
+
+    def __call__(self, time_s: float) -> float:
+        """The continuous time of a frame whose source time is ``time_s`` (seconds)."""
+        shifted = time_s + self.offset_s
+        if self.last_s is not None:
+            if shifted < self.last_s:
+                self.discontinuities += 1
+                if self.discontinuities == 1:
+                    warnings.warn(f"the times of {self.name} jump back by {self.last_s - shifted:.3f} s (concatenated "
+                                  "streams, a restart or a timestamp wrap); treated as a discontinuity: the timeline "
+                                  "continues (each such jump is counted)", stacklevel=3)
+                self.offset_s += self.last_s + self.interval_s - shifted
+                shifted = self.last_s + self.interval_s
+            elif shifted > self.last_s:
+                self.interval_s = min(shifted - self.last_s, 1.0)  # the latest frame interval (a gap: 1 s)
+        self.last_s = shifted
+        return shifted
 
 
 def _time_s(frame: av.VideoFrame, index: int, stream: av.video.stream.VideoStream, start_pts: int) -> float | None:
@@ -257,7 +296,7 @@ class FileSource(FrameSource):
         time_s = _time_s(frame, index, self._stream, self._start_pts)
         image = frame.to_ndarray(format="rgb24")
         self._count_delivered()
-        return Frame(image, float(index) if time_s is None else time_s, index)
+        return Frame(image, self.timeline(float(index) if time_s is None else time_s), index)
 
     def _short_reason(self) -> str | None:
         """A message when fewer frames decoded than the container states (a truncated file), else ``None``."""
@@ -375,7 +414,7 @@ def _inherited_fd(spec: str) -> int | None:
     """The descriptor ``-`` / ``pipe:`` (standard input, 0) or ``pipe:N`` (N) names, else ``None``."""
     if spec in STDIN_SPECS:
         return 0
-    if spec.startswith("pipe:") and spec[5:].isdigit():
+    if spec.startswith("pipe:") and spec[5:].isascii() and spec[5:].isdigit():
         return int(spec[5:])
     return None
 
@@ -537,7 +576,7 @@ class LiveSource(FrameSource):
             if start_pts is None:
                 start_pts, arrival_start = frame.pts or 0, time.monotonic()
             time_s = _time_s(frame, index, self._stream, start_pts)
-            self._put(frame, time.monotonic() - arrival_start if time_s is None else time_s, index)
+            self._put(frame, self.timeline(time.monotonic() - arrival_start if time_s is None else time_s), index)
             index += 1
 
         try:

@@ -237,8 +237,9 @@ class StreamEngine:
         assigned = self.resampler.push(time_s)
         if assigned is None:
             self.dropped += 1
-            warnings.warn(f"frame at time_s={float(time_s)} is not after the previous frame's; dropped "
-                          f"({self.dropped} so far)", stacklevel=2)
+            if self.dropped == 1:  # once per stream, not per frame; the count is in self.dropped
+                warnings.warn(f"frame at time_s={float(time_s)} is not after the previous frame's; dropped (such "
+                              "frames are counted, not warned about again)", stacklevel=2)
             return []
         previous, current = assigned
         pushed = _Pushed(image, time_s)

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import torch
+
 from riskvision.data.layout import DataLayoutError
 from riskvision.data.readers import FrameReadError
 from riskvision.files import partial_path
@@ -33,6 +35,7 @@ from riskvision.inference.outputs import (
 from riskvision.inference.predictor import Predictor
 from riskvision.alarm import Alarm, AlarmPolicy, Smoother, check_threshold
 from riskvision.inference.sources import IMAGE_SUFFIXES, FrameSource, is_live_spec, open_source
+from riskvision.inference.threads import inference_threads
 from riskvision.progress import ProgressLine
 from riskvision.runs import claim_run_folder
 
@@ -164,12 +167,15 @@ def predict_source(predictor: Predictor, source: FrameSource, name: str, out_dir
         outputs = {"results": writer.commit()}
         if overlay_writer:
             outputs["overlay"] = overlay_writer.commit()
-    except BaseException:
+    except BaseException as error:
         writer.close()
         if not writer.rows:  # nothing to keep
             partial_path(results_path).unlink(missing_ok=True)
         if overlay_writer:
             overlay_writer.close()
+        if isinstance(error, KeyboardInterrupt):  # Ctrl-C: say what was kept (the caller prints it, no traceback)
+            kept = f"{writer.rows} rows kept in {partial_path(results_path)}" if writer.rows else "no rows to keep"
+            raise KeyboardInterrupt(f"interrupted; {kept}") from None
         raise
     finally:
         bar.close()
@@ -178,10 +184,17 @@ def predict_source(predictor: Predictor, source: FrameSource, name: str, out_dir
         outputs["timeline"] = write_stream_timeline(out_dir / f"{name}_timeline.png", read_results(results_path),
                                                     predictor, title, anomaly_s, alarm)
     stats = source.stats()
+    rate = writer.rows / max(bar.elapsed, 1e-9)
+    why = ""
+    if stats.dropped and writer.rows:  # newest frame wins: frames came faster than the net scored them
+        why = (f" (the net took {1000 * bar.elapsed / writer.rows:.0f} ms per result while frames arrived every "
+               f"{1000 / max(stats.received_fps, 1e-9):.0f} ms; the newest frame wins)")
+    jumps = (f"; {stats.discontinuities} timestamp discontinuities (the times jumped back; the timeline continued)"
+             if stats.discontinuities else "")
     log.info(f"{source.name}: {stats.received} frames received ({_rate(source)}) -> {writer.rows} results at "
              f"{predictor.target_fps:g} fps, {bar.done:.1f} s of video scored in {bar.elapsed:.1f} s "
-             f"({bar.real_time_factor:.2f}x real time, {writer.rows / max(bar.elapsed, 1e-9):.1f} results/s); "
-             f"{stats.dropped} frames dropped by the live buffer")
+             f"({bar.real_time_factor:.2f}x real time, achieved {rate:.1f} results/s); {stats.dropped} frames "
+             f"dropped by the live buffer{why}{jumps}")
     return SourceResult(source.name, name, outputs, summary.line(shown, alarm), writer.rows, summary.row(shown))
 
 
@@ -195,7 +208,8 @@ def predict_videos(ckpt_path: str | Path, videos: str | Path | Sequence[str | Pa
                    precision: str = "fp32", export_dir: str | Path | None = None, policy: AlarmPolicy | None = None,
                    alarm_threshold: float | None = None, annotations: str | Path | None = None,
                    frames_fps: float = 10.0, trusted_targets: Sequence[str] = (),
-                   progress: IO[str] | None = sys.stderr, run_kind: str = "predict_video") -> PredictReport:
+                   progress: IO[str] | None = sys.stderr, run_kind: str = "predict_video",
+                   out_option: str = "hydra.run.dir") -> PredictReport:
     """Score every source with the checkpoint; a bad source becomes a failure and the others still run.
 
     Args:
@@ -215,6 +229,7 @@ def predict_videos(ckpt_path: str | Path, videos: str | Path | Sequence[str | Pa
         trusted_targets: targets beyond riskvision's own the checkpoint's stored config may name.
         progress: where the progress line goes (``None``: nowhere).
         run_kind: what the run folder records as the command.
+        out_option: the command's option naming ``out_dir`` (``hydra.run.dir``, ``--out``), for refusals.
 
     Raises (before any source) when the checkpoint, a setting or the annotations are unusable.
     """
@@ -228,11 +243,14 @@ def predict_videos(ckpt_path: str | Path, videos: str | Path | Sequence[str | Pa
     spans = read_anomaly_spans(annotations) if annotations else {}
     predictor = Predictor.from_checkpoint(ckpt_path, device, batch_size, trusted_targets=trusted_targets,
                                           precision=precision, backend=backend, export_dir=export_dir)
-    engine_backend = predictor.make_backend()  # an unusable export folder fails here, before any source
+    live = any(is_live_spec(spec) for spec in sources)  # a decode thread runs beside the net: leave it a core
+    threads = inference_threads(live=True) if live else None
+    engine_backend = predictor.make_backend(threads.net if threads else None)  # a bad export fails here, first
     policy = predictor.alarm_policy if policy is None else policy
     threshold = predictor.alarm_threshold if alarm_threshold is None else check_threshold(alarm_threshold,
                                                                                           "alarm_threshold")
-    log.info(f"Model {predictor.describe()}; {len(sources)} source(s) -> {out_dir}")
+    used = threads.describe() if threads else f"threads: {torch.get_num_threads()} for the net (torch's setting)"
+    log.info(f"Model {predictor.describe()}; {used}; {len(sources)} source(s) -> {out_dir}")
     point = predictor.operating_point
     if point is not None and int(step) != point.step:
         log.warning(f"step={step}, but the operating point was chosen on results every {point.step} frames: the "
@@ -240,18 +258,32 @@ def predict_videos(ckpt_path: str | Path, videos: str | Path | Sequence[str | Pa
                     f"may not hold. Fix: step={point.step}")
     if policy != predictor.alarm_policy or threshold != predictor.alarm_threshold:
         log.info(f"Alarm set here: {policy.describe(threshold)} (the checkpoint's: {predictor.describe_alarm()})")
-    out_dir = claim_run_folder(out_dir, run_kind).path  # this process owns it (riskvision.runs)
+    out_dir = claim_run_folder(out_dir, run_kind, option=out_option).path  # this process owns it (riskvision.runs)
     report = PredictReport(failures=list(problems), alarm_rule=policy.describe(threshold))
     for _, message in problems:
         log.error(message)
+    torch_threads = torch.get_num_threads()
+    torch.set_num_threads(threads.net if threads else torch_threads)  # restored below (a library caller's setting)
+    try:
+        _predict_each(predictor, sources, out_dir, report, engine_backend, spans, (policy, threshold), frames_fps,
+                      dict(step=int(step), fmt=fmt, timeline=timeline, overlay=overlay,
+                           overlay_short_side=overlay_short_side, progress=progress))
+    finally:
+        torch.set_num_threads(torch_threads)
+    return report
+
+
+def _predict_each(predictor: Predictor, sources: list[str], out_dir: Path, report: PredictReport, engine_backend: Any,
+                  spans: dict, deployed: tuple[AlarmPolicy, float], frames_fps: float, settings: dict[str, Any]) -> None:
+    """Score each source into ``out_dir`` (:func:`predict_source` with ``settings``; a fresh smoother and alarm of the
+    ``deployed`` policy and threshold each), recording it in ``report``."""
+    policy, threshold = deployed
     for spec, name in zip(sources, output_names(sources)):
         try:
             with open_source(spec, fps=frames_fps) as source:
-                result = predict_source(predictor, source, name, out_dir, backend=engine_backend, step=int(step),
-                                        fmt=fmt, timeline=timeline, overlay=overlay,
-                                        overlay_short_side=overlay_short_side, smoothing=policy.smoother(),
-                                        alarm=policy.alarm(threshold),
-                                        anomaly_s=span_for(spans, spec), progress=progress)
+                result = predict_source(predictor, source, name, out_dir, backend=engine_backend,
+                                        smoothing=policy.smoother(), alarm=policy.alarm(threshold),
+                                        anomaly_s=span_for(spans, spec), **settings)
         except VideoInputError as error:  # its message names the source
             _fail(report, spec, str(error))
             continue
@@ -266,7 +298,6 @@ def predict_videos(ckpt_path: str | Path, videos: str | Path | Sequence[str | Pa
         if source.stopped_reason:  # ended early: its results are complete up to there, but the user must know
             _fail(report, spec, f"{source.stopped_reason} (its {result.rows} results are in "
                                 f"{result.outputs['results']})")
-    return report
 
 
 def _fail(report: PredictReport, spec: str, message: str) -> None:

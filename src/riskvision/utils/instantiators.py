@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import hydra
 from lightning.pytorch import Callback
 from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import InterpolationToMissingValueError, MissingMandatoryValue
 
 from riskvision.utils.pylogger import get_logger
 
@@ -26,9 +28,23 @@ def instantiate_data(data: DictConfig) -> Any:
     so the datamodule's signature stays free of any dataset's names.
     """
     skip = {SHORTCUTS_KEY, *(data.get(SHORTCUTS_KEY) or ())}
-    resolved = {key: OmegaConf.to_container(data[key], resolve=True) if OmegaConf.is_config(data[key]) else data[key]
-                for key in data if key not in skip}
+    try:
+        resolved = {key: OmegaConf.to_container(data[key], resolve=True) if OmegaConf.is_config(data[key])
+                    else data[key] for key in data if key not in skip}
+    except (MissingMandatoryValue, InterpolationToMissingValueError) as error:
+        raise _missing_setting(error) from None
     return hydra.utils.instantiate(resolved)
+
+
+def _missing_setting(error: Exception) -> ValueError:
+    """A ``???`` the user must set (``data=ccd`` without ``data.root``) as one ConfigError naming the key."""
+    from riskvision.utils.config_checks import ConfigError  # config_checks imports this module
+
+    found = re.search(r"Missing mandatory value: (\S+)", str(error))
+    key = found.group(1) if found else str(getattr(error, "full_key", "") or "a data setting")
+    key = key if key.startswith("data.") else f"data.{key}"
+    return ConfigError(f"{key} is not set, and this data config needs it (the folder of the data set). Fix: add "
+                       f"{key}=/path/to/the/data/set to the command (README: Data sets)")
 
 
 def _instantiate_entries(group: DictConfig | None, name: str) -> list:

@@ -33,10 +33,11 @@ def user_errors() -> tuple[type[BaseException], ...]:
     script does, before Hydra parses ``--help``) stays light."""
     from riskvision.alarm import PolicyError
     from riskvision.data.layout import DataLayoutError
+    from riskvision.files import WriteError
     from riskvision.safe_load import CheckpointError
 
     return (ConfigError, CheckpointError, UntrustedConfigError, RunFolderError, RunMismatchError, DataLayoutError,
-            FileNotFoundError, PolicyError)
+            FileNotFoundError, PolicyError, WriteError)
 
 
 def exits_on_user_error(main: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:

@@ -113,7 +113,7 @@ def parse_crash_line(text: str, line: int) -> CrashLine:
     if match is None:
         raise ValueError(f"{text[:60]!r} has no bracketed list of frame labels after its vidname")
     vidname = match["vid"].strip()
-    if not vidname.isdigit():
+    if not (vidname.isascii() and vidname.isdigit()):
         raise ValueError(f"vidname {vidname!r} is not a clip number (e.g. 000001)")
     labels = [value.strip() for value in match["labels"].split(",")]
     if len(labels) != NUM_LABELS:
@@ -128,7 +128,7 @@ def parse_crash_line(text: str, line: int) -> CrashLine:
         raise ValueError(f"clip {vidname} has {len(rest) if match['rest'] else 0} fields after its labels; expected 5 "
                          f"(startframe,youtubeID,timing,weather,egoinvolve)")
     startframe, youtube_id, timing, weather, ego = rest
-    if not startframe.isdigit():
+    if not (startframe.isascii() and startframe.isdigit()):
         raise ValueError(f"clip {vidname} has startframe {startframe!r}, not a frame number")
     if not youtube_id:
         raise ValueError(f"clip {vidname} has an empty youtubeID")
@@ -186,7 +186,7 @@ def parse_split_entry(text: str) -> str:
     if re.fullmatch(r"(crash|normal)_\d+", entry.name):
         return entry.name
     number = entry.stem
-    if not number.isdigit():
+    if not (number.isascii() and number.isdigit()):
         raise ValueError(f"{words[0]!r} does not end in a clip number")
     by_folder = next((kind for kind, names in CLASS_FOLDERS.items() if entry.parent.name in names), None)
     by_label = {"1": "crash", "0": "normal"}.get(label or "")

@@ -55,9 +55,11 @@ class NexarRow:
 
 
 def video_lookup(videos: list[Path]) -> dict[str, Path]:
-    """``{name: path}`` by file stem, and for a numeric stem by its number too (``00822`` and ``822``)."""
+    """``{name: path}`` by file stem, and for a numeric stem (ASCII digits: ``str.isdigit`` alone takes ``²³``) by
+    its number too (``00822`` and ``822``)."""
     out = {path.stem: path for path in videos}
-    out.update({str(int(path.stem)): path for path in videos if path.stem.isdigit() and str(int(path.stem)) not in out})
+    numbered = [path for path in videos if path.stem.isascii() and path.stem.isdigit()]
+    out.update({str(int(path.stem)): path for path in numbered if str(int(path.stem)) not in out})
     return out
 
 
