@@ -9,6 +9,7 @@ warning, and the item is the next readable clip, flagged ``replaced``, so the ep
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 
@@ -132,7 +133,7 @@ class ClipDataset(Dataset):
             FrameReadError: no video of the dataset can be read.
         """
         v = self.clips[index][0]
-        for candidate in [v, *range(v + 1, len(self.videos)), *range(v)]:
+        for candidate in itertools.chain(range(v, len(self.videos)), range(v)):  # lazy: O(1) while v is readable
             if candidate in self.dropped or not self.clips.counts[candidate]:
                 continue
             clip = index if candidate == v else int(self.clips.offsets[candidate])
