@@ -212,6 +212,30 @@ class DataWarning(UserWarning):
     """Warning category for dropped videos, substituted frames and clipped annotations."""
 
 
+#: a kind with more issues than this is told in ONE line (count, first ids, first message), not one line each
+GROUPED_ABOVE = 3
+
+
+def issue_lines(issues: Sequence[DataIssue], first: int = 5) -> list[str]:
+    """What to tell about ``issues``: for each kind (in order of first appearance), its messages when there are at
+    most :data:`GROUPED_ABOVE`, else one line ``"<count> clips with <kind> (fatal) ... first: <ids>; e.g. <message>"``
+    (a metadata file naming 10k missing clips is one line, not 10k)."""
+    by_kind: dict[str, list[DataIssue]] = {}
+    for issue in issues:
+        by_kind.setdefault(issue.kind, []).append(issue)
+    lines = []
+    for kind, items in by_kind.items():
+        if len(items) <= GROUPED_ABOVE:
+            lines += [item.message for item in items]
+            continue
+        ids = list(dict.fromkeys(item.video_id for item in items))
+        shown = ", ".join(ids[:first]) + (f" and {len(ids) - first} more" if len(ids) > first else "")
+        fatal = " (fatal)" if any(item.fatal for item in items) else ""
+        lines.append(f"{len(items)} data issues of kind {kind}{fatal}, videos {shown}; e.g. {items[0].message} "
+                     "(`python scripts/check_data.py` lists them)")
+    return lines
+
+
 def report(issues: list[DataIssue] | None, issue: DataIssue) -> None:
     """Warn about ``issue`` and append it to ``issues`` when a list is given."""
     warnings.warn(issue.message, DataWarning, stacklevel=3)
