@@ -62,7 +62,7 @@ def synthetic_table(task: str, n_crash: int = 6, n_normal: int = 6, skill: float
 
 
 def write_fake_run(folder: Path, task: str, skill: float, seed: int = 0) -> Path:
-    """A run folder as scripts/eval.py leaves it: predictions.csv + metrics.json."""
+    """A run folder as scripts/eval.py leaves it: predictions.parquet + metrics.json."""
     table = synthetic_table(task, skill=skill, seed=seed, probes=("none", "shuffled", "repeated"))
     run = RunInfo(name=folder.name, task=task_of(task), threshold=0.5,
                   extra={"cost": {"parameters": 1000 if task == "binary" else 5000, "gflops_per_window": 0.1,

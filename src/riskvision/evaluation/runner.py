@@ -49,7 +49,7 @@ class EvalSettings:
         n_boot: bootstrap resamples for the confidence intervals.
         latency_repeats: timed batch-1 CPU forwards (0: skip the latency measurement).
         device: where the windows are scored.
-        predictions_file: ``predictions.csv`` or ``predictions.parquet``.
+        predictions_file: ``predictions.parquet`` (default) or ``predictions.csv``.
         false_alarm_cap_per_hour: the deployment view's cap: recall and mTTA at the lowest threshold with at most
             this many false alarms per hour of normal driving (``riskvision.evaluation.deployment``).
     """
@@ -63,7 +63,7 @@ class EvalSettings:
     n_boot: int = 1000
     latency_repeats: int = 3
     device: str = "cpu"
-    predictions_file: str = "predictions.csv"
+    predictions_file: str = "predictions.parquet"
     false_alarm_cap_per_hour: float = 1.0
 
 
@@ -86,9 +86,9 @@ def scoring_loader(datamodule: Any, settings: EvalSettings, num_frames: int, per
 def evaluate_module(module: Any, datamodule: Any, out_dir: str | Path, settings: EvalSettings, name: str,
                     extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Score ``settings.split`` with ``module`` (a RiskModule), measure its cost, write
-    ``out_dir/predictions.csv`` and ``out_dir/metrics.json``; returns the metrics. ``out_dir`` is claimed for this
-    process (``riskvision.runs.claim_run_folder``; already claimed by train.py / eval.py) and both files carry its
-    run id."""
+    ``out_dir/<settings.predictions_file>`` and ``out_dir/metrics.json``; returns the metrics. ``out_dir`` is claimed
+    for this process (``riskvision.runs.claim_run_folder``; already claimed by train.py / eval.py) and both files
+    carry its run id."""
     inputs = module.hparams["inputs"]
     num_frames, size = int(inputs["num_frames"]), inputs["frame_size"]
     height, width = (size, size) if isinstance(size, int) else size

@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # type hints only: riskvision.tasks imports riskvision.evalua
     from riskvision.tasks import Task
 
 __all__ = [
-    "META_COLUMNS", "PROBES", "make_table", "read_predictions", "real_windows",
+    "META_COLUMNS", "PREDICTION_FILES", "PROBES", "find_predictions", "make_table", "read_predictions", "real_windows",
     "spanned_windows", "validate_table", "video_level", "video_scores", "write_predictions",
 ]  # fmt: skip
 
@@ -72,18 +72,31 @@ def validate_table(table: pd.DataFrame, source: str = "predictions table") -> pd
     return table
 
 
+#: the file names of a run folder's predictions table, the default (Parquet) first; CSV on request
+#: (``predictions_file=predictions.csv``).
+PREDICTION_FILES = ("predictions.parquet", "predictions.csv")
+
+
 def write_predictions(table: pd.DataFrame, path: str | Path) -> Path:
-    """Write CSV (default) or Parquet (``.parquet`` suffix, needs pyarrow)."""
+    """Write Parquet (``.parquet`` suffix: zstd-compressed, strings dictionary-encoded, ~10x smaller than CSV) or
+    CSV (any other suffix)."""
     if Path(path).suffix == ".parquet":
-        return atomic_write(path, lambda tmp: table.to_parquet(tmp, index=False))
+        return atomic_write(path, lambda tmp: table.to_parquet(tmp, index=False, compression="zstd"))
     return atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
 
 
 def read_predictions(path: str | Path) -> pd.DataFrame:
-    """Read and validate a table written by :func:`write_predictions`."""
+    """Read and validate a predictions table written by :func:`write_predictions`, Parquet (``.parquet``) or CSV:
+    the one reader of predictions tables (eval, compare, the notebook, the review page)."""
     path = Path(path)
     table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, keep_default_na=False)
     return validate_table(table, str(path))
+
+
+def find_predictions(folder: str | Path) -> Path | None:
+    """The predictions table of run folder ``folder`` (:data:`PREDICTION_FILES`, Parquet first), ``None`` without
+    one."""
+    return next((Path(folder) / name for name in PREDICTION_FILES if (Path(folder) / name).is_file()), None)
 
 
 def video_scores(table: pd.DataFrame, score: str = "p_crash") -> list[VideoScores]:
