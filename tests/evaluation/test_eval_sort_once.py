@@ -80,3 +80,32 @@ def test_bootstrap_intervals_equal_those_of_the_re_sort_path(ties):
 def test_empty_and_one_class_rankings():
     assert np.isnan(Ranking(np.zeros(0), np.zeros(0)).auroc()) and np.isnan(Ranking([0.5, 0.2], [1, 1]).auroc())
     assert np.isnan(Ranking([0.5, 0.2], [0, 0]).average_precision())
+
+
+def _old_video_scores(table, score="p_crash"):
+    """table.video_scores before issue 28: one pandas group per video."""
+    from riskvision.evaluation.anticipation import VideoScores
+
+    out = []
+    for _, rows in table.sort_values("end_frame").groupby("video_id", sort=True):
+        first = rows.iloc[0]
+        out.append(VideoScores(
+            frames=rows["end_frame"].to_numpy(), scores=rows[score].to_numpy(dtype=float),
+            crash=bool(rows["crash"].max()), anomaly_start=int(first["anomaly_start"]),
+            anomaly_end=int(first["anomaly_end"]), fps=float(first["fps"]), num_frames=int(first["num_frames"])))
+    return out
+
+
+def test_video_scores_cut_from_one_sort_equal_the_per_group_ones():
+    from evaluation_fakes import synthetic_table
+
+    from riskvision.evaluation.table import video_scores
+
+    table = synthetic_table("multiclass", n_crash=5, n_normal=4, seed=3).sample(frac=1.0, random_state=0)
+    table.loc[table.index[:7], "video_id"] = "z_late"  # an id sorted last, rows from several videos
+    new, old = video_scores(table), _old_video_scores(table)
+    assert len(new) == len(old) == table["video_id"].nunique()
+    for a, b in zip(new, old):
+        assert np.array_equal(a.frames, b.frames) and np.array_equal(a.scores, b.scores)
+        assert (a.crash, a.anomaly_start, a.anomaly_end, a.fps, a.num_frames) == \
+            (b.crash, b.anomaly_start, b.anomaly_end, b.fps, b.num_frames)

@@ -100,16 +100,24 @@ def find_predictions(folder: str | Path) -> Path | None:
 
 
 def video_scores(table: pd.DataFrame, score: str = "p_crash") -> list[VideoScores]:
-    """Per-video frame scores (windows sorted by ``end_frame``) for the anticipation metrics."""
-    out = []
-    for _, rows in table.sort_values("end_frame").groupby("video_id", sort=True):
-        first = rows.iloc[0]
-        out.append(VideoScores(
-            frames=rows["end_frame"].to_numpy(), scores=rows[score].to_numpy(dtype=float),
-            crash=bool(rows["crash"].max()), anomaly_start=int(first["anomaly_start"]),
-            anomaly_end=int(first["anomaly_end"]), fps=float(first["fps"]), num_frames=int(first["num_frames"]),
-        ))  # fmt: skip
-    return out
+    """Per-video frame scores (windows sorted by ``end_frame``) for the anticipation metrics, videos in ``video_id``
+    order. Arrays are cut from one sort of the whole table (no per-video pandas lookups: 10k videos in a second)."""
+    ordered = table.sort_values("end_frame")
+    ids = ordered["video_id"].to_numpy().astype(str)
+    by_video = np.argsort(ids, kind="stable")  # groupby's order: videos sorted, rows in end_frame order within
+    ids = ids[by_video]
+    if not len(ids):
+        return []
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    ends = np.r_[starts[1:], len(ids)]
+    column = {name: ordered[name].to_numpy()[by_video] for name in
+              ("end_frame", "crash", "anomaly_start", "anomaly_end", "fps", "num_frames")}
+    values = ordered[score].to_numpy(dtype=float)[by_video]
+    crash = np.maximum.reduceat(column["crash"], starts)
+    return [VideoScores(frames=column["end_frame"][a:b], scores=values[a:b], crash=bool(crash[k]),
+                        anomaly_start=int(column["anomaly_start"][a]), anomaly_end=int(column["anomaly_end"][a]),
+                        fps=float(column["fps"][a]), num_frames=int(column["num_frames"][a]))
+            for k, (a, b) in enumerate(zip(starts, ends))]
 
 
 def real_windows(table: pd.DataFrame) -> pd.DataFrame:
