@@ -516,6 +516,11 @@ def run(settings: ScaleSettings) -> dict[str, float]:
           f"{counts['val_decodes']:,} decodes (val_windows_per_video 16) -> {val_s / train_s:.2f}x an epoch "
           f"(target <= 2); before: {counts['val_windows_every_frame']:,} windows, "
           f"{10 * counts['val_windows_every_frame']:,} decodes -> {before_s / train_s:.2f}x")
+    units = counts["val_windows"] / (3 * counts["train_clips"])
+    figures.update({"val_over_train_units": units, "val_over_train_units_before": units * counts[
+        "val_windows_every_frame"] / counts["val_windows"]})
+    print(f"  in net work alone (a training step = 3 forwards, decodes left out): {units:.2f}x an epoch; before "
+          f"{figures['val_over_train_units_before']:.2f}x")
 
     cache = feature_cache_views(work, settings.cache_videos, 8, size)
     figures.update({f"cache_{k}": v for k, v in cache.items()})
