@@ -43,3 +43,23 @@ def test_views_come_from_one_read_per_video_and_equal_one_read_per_view(syntheti
                 augmented = entry.augment(frames)
             want = FeatureCache._encode(augmented, encoder, dm.normalizer, 64)
             assert np.array_equal(np.asarray(dm.feature_cache.array(entry.name)[view]), want)
+
+
+def test_evaluation_clips_of_jpeg_folders_and_mp4_videos_are_those_of_a_clip_read(synthetic_root):  # noqa: F811
+    """The read-once path of ClipDataset's evaluation clips gives the pixels a clip-by-clip read gives, for both
+    record kinds of the synthetic set (DoTA-layout JPEG folders, BDD-layout MP4s)."""
+    from riskvision.data.dataset import ClipDataset, ClipIndex
+    from riskvision.data.sampling import WindowSampler
+
+    dm = datamodule(synthetic_root)
+    videos = [v for split in dm.videos.values() for v in split]
+    assert {v.record.kind for v in videos} == {"frames", "video"}
+    sampler = WindowSampler(3, eval_step=4)
+    dataset = ClipDataset(videos, ClipIndex(videos, sampler.eval_anchors), sampler, dm.labels, lambda x: x, (32, 32),
+                          (32, 32), reader_factory=dm.reader_factory)
+    readers = {}
+    for index in range(len(dataset)):
+        video, frames = dataset.frames_of(index)
+        record = video.record
+        reader = readers.setdefault(record.kind, (dm.reader_factory or reader_for)(record, (32, 32)))
+        assert torch.equal(dataset[index]["video"], reader.read(record, video.native_indices(frames)).frames)
