@@ -3,7 +3,7 @@
     python scripts/eval.py ckpt_path=logs/train/runs/X/checkpoints/last.ckpt hydra.run.dir=DIR
     python scripts/eval.py ckpt_path=... data=dota_bdd data.dota_root=/data/DoTA settings.split=val
 
-Writes DIR/predictions.csv and DIR/metrics.json (``riskvision.evaluation.runner.evaluate_checkpoint``).
+Writes DIR/predictions.parquet and DIR/metrics.json (``riskvision.evaluation.runner.evaluate_checkpoint``).
 """
 
 from __future__ import annotations

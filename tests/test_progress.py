@@ -16,7 +16,7 @@ class Terminal(io.StringIO):
 
 def test_a_log_gets_whole_lines_with_count_percentage_rate_and_eta_then_the_total_time():
     stream = io.StringIO()
-    progress = ProgressLine("scoring test windows", 400, "windows", stream, every_s=0.0)
+    progress = ProgressLine("scoring test windows", 400, "windows", stream, log_every_s=0.0)
     progress.advance(100)
     progress.update(300, "2 alarm(s)")
     progress.close()
@@ -39,12 +39,26 @@ def test_a_terminal_line_is_rewritten_in_place_and_ended_once():
 
 def test_lines_are_rate_limited_off_a_terminal():
     stream = io.StringIO()
-    progress = ProgressLine("x", 10, "items", stream, every_s=60.0)
+    progress = ProgressLine("x", 10, "items", stream)
     for _ in range(10):
         progress.advance()
-    assert stream.getvalue() == ""  # nothing due within 600 s off a terminal
+    assert stream.getvalue() == ""  # nothing due within 60 s off a terminal
     progress.close()
     assert stream.getvalue().startswith("x: 10 / 10 items")
+
+
+def test_a_log_line_waits_for_one_percent_of_a_long_job_and_a_minute_of_a_short_one(monkeypatch):
+    now = [0.0]
+    monkeypatch.setattr("riskvision.progress.time.perf_counter", lambda: now[0])
+    long_job, short_job = io.StringIO(), io.StringIO()
+    slow = ProgressLine("extracting", 10_000, "videos", long_job)   # 1 video a minute: 1% = 100 minutes
+    fast = ProgressLine("scoring", 10_000, "windows", short_job)    # 50 windows a second: 1% = 2 s
+    for minute in range(1, 301):
+        now[0] = 60.0 * minute
+        slow.advance()
+        fast.update(min(10_000, 3000 * minute))
+    assert len(long_job.getvalue().splitlines()) == 3    # at 100, 200 and 300 minutes: every 1%
+    assert len(short_job.getvalue().splitlines()) == 4   # one a minute while the job runs (4 minutes)
 
 
 def test_a_quick_step_closes_quietly_only_when_asked_and_no_line_was_shown(monkeypatch):
@@ -53,7 +67,7 @@ def test_a_quick_step_closes_quietly_only_when_asked_and_no_line_was_shown(monke
     ProgressLine("indexing DoTA clips", 12, "clips", asked).close(min_elapsed_s=60.0)
     assert quick.getvalue().startswith("indexing DoTA clips: 0 / 12 clips") and asked.getvalue() == ""
     shown = io.StringIO()
-    progress = ProgressLine("indexing DoTA clips", 12, "clips", shown, every_s=0.0)
+    progress = ProgressLine("indexing DoTA clips", 12, "clips", shown, log_every_s=0.0)
     progress.advance(6)  # a line was shown: the step ends with its last line, however quick
     progress.close(min_elapsed_s=60.0)
     assert len(shown.getvalue().splitlines()) == 2

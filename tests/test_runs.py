@@ -142,11 +142,11 @@ def test_predictions_and_metrics_of_different_evaluations_are_refused(tmp_path):
     assert len(load_runs([a, b])) == 2
     metrics_id = json.loads((b / "metrics.json").read_text())["run"]["id"]
     table = synthetic_table("binary", skill=3.0, seed=2, probes=("none", "shuffled", "repeated"))
-    interrupted = tmp_path / "interrupted"  # a killed eval: its new predictions.csv next to b's old metrics.json
+    interrupted = tmp_path / "interrupted"  # a killed eval: its new predictions.parquet next to b's old metrics.json
     write_evaluation(table, RunInfo("new", task_of("binary")), interrupted, n_boot=10)
-    shutil.copy(interrupted / "predictions.csv", b / "predictions.csv")
+    shutil.copy(interrupted / "predictions.parquet", b / "predictions.parquet")
     new_id = json.loads((interrupted / "metrics.json").read_text())["run"]["id"]
-    with pytest.raises(ValueError, match=rf"b: predictions.csv comes from run {new_id} but metrics.json from run "
+    with pytest.raises(ValueError, match=rf"b: predictions.parquet comes from run {new_id} but metrics.json from run "
                                          rf"{metrics_id}: .*do not belong together"):
         load_runs([a, b])
 

@@ -143,7 +143,7 @@ def test_train_test_checkpoints_and_config(tmp_path, tiny_data):
     proc = run_train(*tiny_data, *BILSTM, *ONE_EPOCH, "logger=csv", "test=true", "evaluation.step=4", "evaluation.n_boot=20",
                      "evaluation.latency_repeats=0", "evaluation.probes=[none]", f"hydra.run.dir={tmp_path}")
     assert "`weights_only` was not set" not in proc.stdout + proc.stderr  # every checkpoint write says what it keeps
-    assert (tmp_path / "predictions.csv").is_file() and (tmp_path / "metrics.json").is_file()  # the test-time hook
+    assert (tmp_path / "predictions.parquet").is_file() and (tmp_path / "metrics.json").is_file()  # the test-time hook
     checkpoints = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
     assert "last.ckpt" in checkpoints and any(name.startswith("epoch_") for name in checkpoints), checkpoints
     assert not [name for name in checkpoints if name.endswith(".tmp")]

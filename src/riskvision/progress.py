@@ -5,7 +5,9 @@ data tree, feature extraction, window scoring, video prediction, the comparison 
     generating synthetic data: 60 / 200 clips (30%), 2.17 clips/s, ETA 64 s
 
 On a terminal the line is rewritten in place (at most every ``every_s`` seconds); elsewhere (a log file, CI, a
-pipe) one line is written every ``10 * every_s`` seconds, so logs stay short. ``close`` writes the last line
+pipe) a line is written once at least ``log_every_s`` seconds (60) AND ``log_share`` of the total (1%) have passed
+since the last one, whichever is rarer, so a log holds at most ~100 lines of a 59-hour extraction and one line a
+minute of a short step. ``close`` writes the last line
 with the total time. Standard library only.
 """
 
@@ -27,18 +29,22 @@ class ProgressLine:
         unit: the unit counted (``windows``, ``clips``, ``s``).
         stream: where the line goes; the default (``"stderr"``) is ``sys.stderr`` as it is when the line is made,
             which the console shows and logs do not mix.
-        every_s: the shortest interval between two lines on a terminal (10x that elsewhere).
+        every_s: the shortest interval between two lines on a terminal.
         decimals: decimals of the done / total figures (1 for seconds of video).
+        log_every_s, log_share: off a terminal, the shortest interval between two lines in seconds and in the share
+            of ``total`` done (ignored when ``total`` is unknown).
     """
 
     def __init__(self, label: str, total: float | None = None, unit: str = "",
-                 stream: IO[str] | None | Literal["stderr"] = "stderr", every_s: float = 0.5, decimals: int = 0) -> None:
+                 stream: IO[str] | None | Literal["stderr"] = "stderr", every_s: float = 0.5, decimals: int = 0,
+                 log_every_s: float = 60.0, log_share: float = 0.01) -> None:
         stream = sys.stderr if stream == "stderr" else stream  # the standard error of now, not of import time
         self.label, self.total, self.unit, self.stream, self.decimals = label, total, unit, stream, decimals
         self.tty = bool(stream is not None and getattr(stream, "isatty", lambda: False)())
-        self.every_s = every_s if self.tty else 10 * every_s
+        self.every_s = every_s if self.tty else log_every_s
+        self.every_units = 0.0 if self.tty or not total else log_share * total
         self.begin = self.shown = time.perf_counter()
-        self.done, self.note = 0.0, ""
+        self.done, self.note, self.done_shown = 0.0, "", 0.0
 
     @property
     def elapsed(self) -> float:
@@ -53,8 +59,9 @@ class ProgressLine:
     def update(self, done: float, note: str = "") -> None:
         """Set the units done (and a note shown after the ETA); show the line if it is due."""
         self.done, self.note = done, note
-        if self.stream is not None and time.perf_counter() - self.shown >= self.every_s:
-            self.shown = time.perf_counter()
+        due = time.perf_counter() - self.shown >= self.every_s and done - self.done_shown >= self.every_units
+        if self.stream is not None and due:
+            self.shown, self.done_shown = time.perf_counter(), done
             self._write(self.text(), final=False)
 
     def advance(self, units: float = 1, note: str = "") -> None:

@@ -11,6 +11,7 @@ from riskvision.data.layout import DataLayoutError
 from riskvision.data.sampling import WindowSampler
 from riskvision.data.sources.base import EventFilter
 from riskvision.data.sources.ccd import CcdSource, build_ccd_index, parse_split_entry
+from riskvision.evaluation.table import find_predictions, read_predictions
 
 pytestmark = pytest.mark.filterwarnings("ignore::riskvision.data.records.DataWarning")
 
@@ -166,7 +167,8 @@ def test_roots_without_the_layout_are_clear_errors(tmp_path, video_writer):
 def test_train_py_trains_and_evaluates_data_ccd(ccd_root, tmp_path, train_py):
     metrics = train_py("ccd", ccd_root, tmp_path, "data.split.val_fraction=0.5")
     assert metrics["counts"]["sources"] == {"ccd": 2} and metrics["counts"]["crash_videos"] == 1
-    assert (tmp_path / "predictions.csv").read_text().count("\ncrash_000004,") == 10  # 50 frames, step 5
+    video_ids = read_predictions(find_predictions(tmp_path))["video_id"]
+    assert video_ids.str.startswith("crash_000004").sum() == 10  # 50 frames, step 5
 
 
 def test_eval_py_scores_a_checkpoint_on_another_data_group(ccd_root, tmp_path):

@@ -11,6 +11,7 @@ from riskvision.data.layout import DataLayoutError
 from riskvision.data.sampling import WindowSampler
 from riskvision.data.sources.base import EventFilter
 from riskvision.data.sources.dad import DadSource, build_dad_index
+from riskvision.evaluation.table import find_predictions, read_predictions
 
 pytestmark = pytest.mark.filterwarnings("ignore::riskvision.data.records.DataWarning")
 
@@ -97,4 +98,5 @@ def test_roots_without_the_layout_and_empty_splits_are_clear_errors(tmp_path, da
 def test_train_py_trains_and_evaluates_data_dad(dad_root, tmp_path, train_py):
     metrics = train_py("dad", dad_root, tmp_path, "data.split.val_fraction=0.5")
     assert metrics["counts"]["sources"] == {"dad": 3} and metrics["counts"]["crash_videos"] == 2
-    assert (tmp_path / "predictions.csv").read_text().count("\ntesting_positive_000456,") == 10  # 50 frames, step 5
+    video_ids = read_predictions(find_predictions(tmp_path))["video_id"]
+    assert video_ids.str.startswith("testing_positive_000456").sum() == 10  # 50 frames, step 5

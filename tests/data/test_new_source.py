@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from riskvision.evaluation.table import find_predictions, read_predictions
+
 ROOT = Path(__file__).resolve().parents[2]
 TOY = ROOT / "tests" / "fixtures" / "toy_source"
 
@@ -27,4 +29,5 @@ def test_a_source_from_one_py_and_one_yaml_trains_and_is_evaluated(tmp_path):
     assert proc.returncode == 0, proc.stderr[-4000:]
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["counts"]["sources"] == {"toy": 2} and metrics["counts"]["crash_videos"] == 1
-    assert (tmp_path / "predictions.csv").read_text().count("\ntoy0") == 2 * 4  # 2 test clips x 4 windows (step 5)
+    video_ids = read_predictions(find_predictions(tmp_path))["video_id"]
+    assert video_ids.str.startswith("toy0").sum() == 2 * 4  # 2 test clips x 4 windows (step 5)

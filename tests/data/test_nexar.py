@@ -11,6 +11,7 @@ from riskvision.data.labels import DANGER, NORMAL, WARNING
 from riskvision.data.layout import DataFileError, DataLayoutError
 from riskvision.data.sampling import WindowSampler
 from riskvision.data.sources.nexar import NexarSource, build_nexar_index
+from riskvision.evaluation.table import find_predictions, read_predictions
 
 pytestmark = pytest.mark.filterwarnings("ignore::riskvision.data.records.DataWarning")
 
@@ -131,4 +132,5 @@ def test_train_py_trains_and_evaluates_data_nexar(nexar_root, tmp_path, train_py
     metrics = train_py("nexar", nexar_root, tmp_path, "data.test_fraction=0.34", "data.split.val_fraction=0.5",
                        "model.inputs.num_frames=3")
     assert metrics["counts"]["sources"] == {"nexar": 2} and metrics["counts"]["crash_videos"] == 1
-    assert (tmp_path / "predictions.csv").read_text().count("\n0000") == 2 * 6  # 30 target frames, step 5
+    video_ids = read_predictions(find_predictions(tmp_path))["video_id"]
+    assert video_ids.str.startswith("0000").sum() == 2 * 6  # 30 target frames, step 5

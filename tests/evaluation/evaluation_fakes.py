@@ -64,7 +64,7 @@ def synthetic_table(task: str, n_crash: int = 6, n_normal: int = 6, skill: float
 
 
 def write_fake_run(folder: Path, task: str, skill: float, seed: int = 0) -> Path:
-    """A run folder as scripts/eval.py leaves it: predictions.csv + metrics.json."""
+    """A run folder as scripts/eval.py leaves it: predictions.parquet + metrics.json."""
     table = synthetic_table(task, skill=skill, seed=seed, probes=("none", "shuffled", "repeated"))
     validation = synthetic_table(task, skill=skill, seed=seed + 100)  # the operating point is chosen on it
     point = choose_operating_point(validation, AlarmPolicy(), cap_per_hour=1.0, split="val")

@@ -76,7 +76,7 @@ def test_write_evaluation_files(tmp_path):
     assert on_disk == metrics
     assert on_disk["common"]["window"]["auroc"] == 1.0
     assert on_disk["probes"]["repeated"]["drop_window_auroc"] == pytest.approx(0.5)
-    assert len(read_predictions(tmp_path / "predictions.csv")) == 16
+    assert len(read_predictions(tmp_path / "predictions.parquet")) == 16
 
 
 def test_measure_cost_of_a_linear_head():

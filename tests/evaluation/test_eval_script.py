@@ -66,7 +66,7 @@ def test_eval_sliding_windows_with_probes(trained, tmp_path):
     best = next(trained.glob("checkpoints/epoch_*.ckpt"))
     run("scripts/eval.py", f"ckpt_path={best}", f"hydra.run.dir={tmp_path}", "settings.step=4",
         "settings.probes=[none,shuffled]", "settings.n_boot=10", "settings.latency_repeats=1", "name=tiny")
-    table = read_predictions(tmp_path / "predictions.csv")
+    table = read_predictions(tmp_path / "predictions.parquet")
     assert set(table["probe"]) == {"none", "shuffled"}
     real = table[table["probe"] == "none"]
     assert (real["end_frame"] % 4 == 0).all() and real["video_id"].nunique() >= 2
@@ -110,7 +110,7 @@ def source_of(root: Path, video_id: str) -> Path:
 @pytest.mark.parametrize("model", ["bilstm", "resnet3d101"])
 def test_streaming_with_smoothing_off_equals_eval_sliding_scores(trained, tmp_path, model):
     """The streaming engine on the test videos' own files (frame folders at 10 fps, 30 fps MP4s) against the
-    predictions.csv of ``scripts/eval.py settings.step=3``: the same windows, probabilities within 1e-5."""
+    predictions table of ``scripts/eval.py settings.step=3``: the same windows, probabilities within 1e-5."""
     from checkpoint_fakes import R3D101, make_checkpoint
 
     from riskvision.inference import Predictor
@@ -125,7 +125,7 @@ def test_streaming_with_smoothing_off_equals_eval_sliding_scores(trained, tmp_pa
                                                   *sizes, "data.num_workers=0", "data.persistent_workers=false"])
     run("scripts/eval.py", f"ckpt_path={ckpt}", f"hydra.run.dir={tmp_path / 'eval'}", "settings.step=3",
         "settings.probes=[none]", "settings.n_boot=10", "settings.latency_repeats=0")
-    table = read_predictions(tmp_path / "eval" / "predictions.csv")
+    table = read_predictions(tmp_path / "eval" / "predictions.parquet")
     predictor = Predictor.from_checkpoint(ckpt)
     columns = predictor.columns
     assert table["video_id"].nunique() >= 4 and set(table["source"]) == {"dota", "bdd"}
@@ -149,7 +149,7 @@ def test_per_frame_sliding_scoring_equals_the_whole_net_on_every_window(trained,
         run("scripts/eval.py", f"ckpt_path={best}", f"hydra.run.dir={out}", "settings.step=2",
             f"settings.per_frame={per_frame}", "settings.probes=[none,shuffled,repeated]", "settings.n_boot=10",
             "settings.latency_repeats=0")
-        tables[per_frame] = read_predictions(out / "predictions.csv").drop(columns="run_id")
+        tables[per_frame] = read_predictions(out / "predictions.parquet").drop(columns="run_id")
         assert ("backbone once per frame" in (out / "eval.log").read_text()) == (per_frame == "true")
     fast, slow = tables["true"], tables["false"]
     meta = [c for c in slow.columns if not c.startswith("prob_") and c != "p_crash"]

@@ -13,7 +13,8 @@ from riskvision.evaluation.anticipation import frame_auc
 from riskvision.evaluation.summary import (
     RunInfo, breakdown, ci_statistics, compute_metrics, in_anomaly, jsonable, probe_metrics, source_probe,
 )  # fmt: skip
-from riskvision.evaluation.table import read_predictions, video_level, video_scores, write_predictions
+from riskvision.evaluation.predict import write_evaluation
+from riskvision.evaluation.table import find_predictions, read_predictions, video_level, video_scores, write_predictions
 
 
 def tiny(rows: list[dict]) -> pd.DataFrame:
@@ -130,3 +131,18 @@ def test_frame_auc_uses_every_frame_of_crash_videos_in_both_crash_modes(crash_mo
     assert frame_auc(video_scores(table)) == pytest.approx(7 / 8)
     assert breakdown(table, 0.5, by=["source"])["source"]["dota"]["frame_auc"] == pytest.approx(7 / 8)
     assert compute_metrics(table, RunInfo("m", task_of("binary")), n_boot=5)["frame_auc"] == pytest.approx(7 / 8)
+
+
+def test_predictions_tables_are_parquet_by_default_and_both_formats_read_back_the_same(tmp_path):
+    table = synthetic_table("multiclass", skill=1.0, seed=0, probes=("none", "shuffled"))
+    run = RunInfo("r", task_of("multiclass"))
+    write_evaluation(table, run, tmp_path / "run", n_boot=5)
+    assert find_predictions(tmp_path / "run") == tmp_path / "run" / "predictions.parquet"
+    parquet = read_predictions(find_predictions(tmp_path / "run"))
+    write_evaluation(table, run, tmp_path / "run", n_boot=5, filename="predictions.csv")
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["metrics.json", "predictions.csv"]  # no stale twin
+    csv = read_predictions(find_predictions(tmp_path / "run"))
+    pd.testing.assert_frame_equal(parquet.drop(columns="run_id"), csv.drop(columns="run_id"), check_exact=False,
+                                  rtol=1e-15)
+    assert (tmp_path / "run" / "predictions.csv").stat().st_size > 2.5 * write_predictions(
+        csv, tmp_path / "p.parquet").stat().st_size

@@ -17,13 +17,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("values, message", [
-    ({"smoothing.time_constant_s": "abc"}, r"smoothing.time_constant_s='abc' is not a number. Fix: e.g. "),
-    ({"smoothing.time_constant_s": -1.0}, r"smoothing.time_constant_s=-1.0 must be >= 0. Fix: "),
-    ({"alarm.on_threshold": 1.5}, r"alarm.on_threshold=1.5 is a threshold of P\(crash\), between 0 and 1"),
-    ({"alarm.on_threshold": "high"}, r"alarm.on_threshold='high' is not a number"),
-    ({"alarm.on_threshold": 0.5, "alarm.off_threshold": 0.9}, r"alarm.off_threshold=0.9 is above "
-                                                              r"alarm.on_threshold=0.5"),
-    ({"alarm.min_on_s": -1}, r"alarm.min_on_s=-1 must be >= 0"),
+    ({"alarm.smoothing.time_constant_s": "abc"}, r"alarm.smoothing.time_constant_s='abc' is not a number. Fix: e.g. "),
+    ({"alarm.smoothing.time_constant_s": -1.0}, r"alarm.smoothing.time_constant_s=-1.0 must be >= 0. Fix: "),
+    ({"alarm_threshold": 1.5}, r"alarm_threshold=1.5 is a threshold of P\(crash\), between 0 and 1"),
+    ({"alarm_threshold": "high"}, r"alarm_threshold='high' is not a number"),
+    ({"alarm.rule.off_ratio": 1.5}, r"alarm.rule.off_ratio=1.5 is a threshold of P\(crash\), between 0 and 1"),
+    ({"alarm.rule.min_on_s": -1}, r"alarm.rule.min_on_s=-1 must be >= 0"),
     ({"step": 0}, r"step=0 must be a whole number >= 1. Fix: step=1"),
     ({"step": "abc"}, r"step='abc' is not a whole number"),
     ({"format": "xml"}, r"format='xml' is not one of \['csv', 'jsonl'\]. Fix: format=csv"),
@@ -50,7 +49,9 @@ def test_the_console_command_refuses_a_negative_time_constant_like_the_script(tm
 
 def test_the_script_says_the_bad_value_without_a_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "scripts/predict_video.py", "ckpt_path=missing.ckpt", "videos=[x.mp4]",
-                           "smoothing.time_constant_s=abc", f"hydra.run.dir={tmp_path / 'out'}"],
+                           "alarm=hysteresis", "alarm.smoothing.time_constant_s=abc",
+                           f"hydra.run.dir={tmp_path / 'out'}"],
                           capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
-    assert "Error: smoothing.time_constant_s='abc' is not a number" in proc.stderr
+    assert "Error: alarm.smoothing.time_constant_s='abc' is not a number" in proc.stderr
+

@@ -132,7 +132,9 @@ def print_report(summary: dict, problems: list[DataIssue], max_listed: int) -> N
     print(f"\n{len(problems)} problems" + (":" if problems else ""))
     for kind, items in sorted(by_kind.items()):
         fatal = " (FATAL)" if any(i.fatal for i in items) else ""
-        print(f"- {kind}{fatal}: {len(items)}")
+        ids = list(dict.fromkeys(item.video_id for item in items))
+        more = f" and {len(ids) - max_listed} more" if len(ids) > max_listed else ""
+        print(f"- {kind}{fatal}: {len(items)} (videos {', '.join(ids[:max_listed])}{more})")
         for item in items[:max_listed]:
             print(f"    {item.message}")
         if len(items) > max_listed:

@@ -10,6 +10,7 @@ loader, ``scoring_dataloader`` included: evaluation drops those samples).
 from __future__ import annotations
 
 import logging
+import warnings
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -25,7 +26,7 @@ from riskvision.data.dataset import (
 )  # fmt: skip
 from riskvision.data.feature_cache import Encode, FeatureCache, FeatureEntry, describe_callable
 from riskvision.data.labels import RISK_NAMES, LabelPolicy
-from riskvision.data.records import DataIssue, VideoRecord
+from riskvision.data.records import DataIssue, DataWarning, VideoRecord, issue_lines
 from riskvision.data.sampling import ClipSampler, WindowSampler
 from riskvision.data.sources.base import RecordSource
 from riskvision.data.splits import SPLITS, SubsetSplit, duplicates, require_nonempty
@@ -153,8 +154,16 @@ class RiskDataModule(LightningDataModule):
         every file: a fixed clip is back, no problem is listed twice). A source prepares itself on processes that skip
         ``prepare_data`` (DDP ranks > 0, ``scripts/eval.py``)."""
         self.issues = []
-        built = {name: source.build(self.issues) for name, source in self.sources.items()}
-        annotated = iter(self.labels.annotate([r for records in built.values() for r in records], self.issues))
+        with warnings.catch_warnings(record=True) as caught:  # told below, one line per kind of issue
+            warnings.simplefilter("always", DataWarning)
+            built = {name: source.build(self.issues) for name, source in self.sources.items()}
+            annotated = iter(self.labels.annotate([r for records in built.values() for r in records], self.issues))
+        told = {issue.message for issue in self.issues}
+        for warning in caught:
+            if not (issubclass(warning.category, DataWarning) and str(warning.message) in told):
+                warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+        for line in issue_lines(self.issues):
+            warnings.warn(line, DataWarning, stacklevel=2)
         self.records_by_source = {name: [next(annotated) for _ in records] for name, records in built.items()}
         return self.records
 
@@ -212,12 +221,13 @@ class RiskDataModule(LightningDataModule):
 
     def dataset(self, split: str, sampler: ClipSampler, train: bool) -> ClipDataset:
         """Clips of ``split``: training anchors, augmentation and random frames (if the sampler draws
-        any), or every evaluation anchor with fixed frames. After :meth:`use_feature_cache`, the clips of the
+        any), or the evaluation anchors with fixed frames (``val``: at most the sampler's
+        ``val_windows_per_video`` per video). After :meth:`use_feature_cache`, the clips of the
         configured sampler carry cached features instead of pixels (``CachedClipDataset``)."""
         if self.videos is None or self._normalize is None:
             raise RuntimeError("call datamodule.setup() before asking for datasets")
         videos = self.videos[split]
-        anchors = sampler.train_anchors if train else sampler.eval_anchors
+        anchors = sampler.train_anchors if train else sampler.val_anchors if split == "val" else sampler.eval_anchors
         if self.feature_cache is not None and sampler is self.sampler:
             return CachedClipDataset(videos, ClipIndex(videos, anchors), sampler, self.labels, self.feature_cache,
                                      self.feature_entries[split], random_frames=train)

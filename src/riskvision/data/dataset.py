@@ -9,8 +9,10 @@ warning, and the item is the next readable clip, flagged ``replaced``, so the ep
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -18,7 +20,7 @@ from torch.utils.data import Dataset, Sampler, default_collate
 
 from riskvision.batch import LABEL_KEYS, REPLACED
 from riskvision.data.labels import LabelPolicy
-from riskvision.data.readers import FrameReader, FrameReadError, reader_for
+from riskvision.data.readers import FrameReader, FrameReadError, ReadResult, reader_for
 from riskvision.data.records import DataWarning, VideoRecord
 from riskvision.data.sampling import ClipSampler
 from riskvision.data.timebase import TargetVideo
@@ -43,6 +45,11 @@ class ClipIndex:
 
     def __len__(self) -> int:
         return int(self.offsets[-1])
+
+    def anchors(self, v: int) -> range:
+        """The end frames of video ``v``'s clips."""
+        start, step = int(self.start[v]), int(self.step[v])
+        return range(start, start + int(self.counts[v]) * step, step)
 
     def __getitem__(self, index: int) -> tuple[int, int]:
         if not 0 <= index < len(self):
@@ -89,6 +96,7 @@ class ClipDataset(Dataset):
         self.random_frames = random_frames
         self._readers: dict[str, FrameReader] = {}
         self.dropped: set[int] = set()
+        self._video_frames: VideoFrames | None = None
 
     def __len__(self) -> int:
         return len(self.clips)
@@ -132,7 +140,7 @@ class ClipDataset(Dataset):
             FrameReadError: no video of the dataset can be read.
         """
         v = self.clips[index][0]
-        for candidate in [v, *range(v + 1, len(self.videos)), *range(v)]:
+        for candidate in itertools.chain(range(v, len(self.videos)), range(v)):  # lazy: O(1) while v is readable
             if candidate in self.dropped or not self.clips.counts[candidate]:
                 continue
             clip = index if candidate == v else int(self.clips.offsets[candidate])
@@ -152,7 +160,10 @@ class ClipDataset(Dataset):
         """The batch item of clip ``index`` (:class:`FrameReadError` when its video cannot be read)."""
         video, frames = self.frames_of(index, random=self.random_frames)
         record = video.record
-        result = self._reader(record.kind, record).read(record, video.native_indices(frames))
+        if self.random_frames or self.augment is not None:
+            result = self._reader(record.kind, record).read(record, video.native_indices(frames))
+        else:
+            result = self._read_from_video(self.clips[index][0], video, frames)
         clip = result.frames
         if self.augment is not None:
             clip = self.augment(clip)
@@ -161,6 +172,37 @@ class ClipDataset(Dataset):
                              f"frame_size {self.frame_size}; make the augment's crop size match data.frame_size")
         return {"video": self.normalize(clip), **clip_fields(video, frames, self.labels),
                 "substituted": torch.tensor(len(result.substituted), dtype=torch.int64)}
+
+    def _read_from_video(self, v: int, video: TargetVideo, frames: list[int]) -> ReadResult:
+        """Evaluation clips: the frames every clip of video ``v`` uses are read ONCE (one decode per frame, one pass
+        over a video file) and kept while the clips of ``v`` follow each other; a clip is a gather from them. A video
+        with a frame the reader had to substitute is read clip by clip, as before: substitution looks for the
+        nearest readable frame within the clip, so the pixels stay those of a clip read."""
+        if self._video_frames is None or self._video_frames.video != v:
+            record = video.record
+            used = sorted({t for end in self.clips.anchors(v) for t in self.sampler.frames(video.num_frames, end)})
+            result = self._reader(record.kind, record).read(record, video.native_indices(used))
+            self._video_frames = VideoFrames(v, {t: k for k, t in enumerate(used)},
+                                             None if result.substituted else result.frames)
+        cached = self._video_frames
+        if cached.frames is None:
+            return self._reader(video.record.kind, video.record).read(video.record, video.native_indices(frames))
+        return ReadResult(cached.frames[[cached.position[t] for t in frames]])
+
+
+@dataclass
+class VideoFrames:
+    """The decoded frames of one video that :class:`ClipDataset` keeps while reading its evaluation clips.
+
+    Attributes:
+        video: index of the video in the dataset's ``videos``.
+        position: target frame -> its row in ``frames``.
+        frames: uint8 ``[F, 3, H, W]``; ``None`` when the reader substituted a frame (read clip by clip then).
+    """
+
+    video: int
+    position: dict[int, int]
+    frames: torch.Tensor | None
 
 
 class CachedClipDataset(ClipDataset):

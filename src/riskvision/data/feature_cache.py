@@ -160,21 +160,20 @@ class FillReport:
 
 
 class _ViewFrames(Dataset):
-    """Item ``(entry, view)``: the entry's frames read (and for a view, augmented with its own seeded draw) as
-    uint8 ``[F, 3, H, W]``, plus the substituted-frame count; ``{"error": message}`` for an unreadable video.
-    Runs in DataLoader workers; readers are built once per worker and record kind."""
+    """Item ``entry``: the entry's frames read ONCE and its rows drawn from them: ``views`` uint8 ``[F, 3, H, W]``
+    tensors (the frames as read, or one per augmented view, each with its own seeded draw), plus the
+    substituted-frame count; ``{"error": message}`` for an unreadable video. Runs in DataLoader workers; readers
+    are built once per worker and record kind."""
 
     def __init__(self, entries: Sequence[FeatureEntry], names: Sequence[str], reader_factory: Callable | None):
         self.entries, self.names = list(entries), list(names)
         self.reader_factory = reader_factory or reader_for
-        self.items = [(e, v) for e, entry in enumerate(self.entries) for v in range(entry.rows)]
         self._readers: dict[tuple[str, tuple[int, int]], FrameReader] = {}
 
     def __len__(self) -> int:
-        return len(self.items)
+        return len(self.entries)
 
-    def __getitem__(self, index: int) -> dict:
-        e, view = self.items[index]
+    def __getitem__(self, e: int) -> dict:
         entry = self.entries[e]
         record = entry.video.record
         reader_key = (record.kind, entry.read_size)
@@ -183,33 +182,36 @@ class _ViewFrames(Dataset):
         try:
             result = self._readers[reader_key].read(record, entry.video.native_indices(list(entry.frames)))
         except FrameReadError as error:
-            return {"entry": e, "view": view, "error": str(error)}
-        frames = result.frames
-        if entry.views:
-            seed = int(hashlib.sha256(f"{self.names[e]}:{view}:{entry.seed}".encode()).hexdigest()[:15], 16)
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
-                frames = entry.augment(frames)
-        return {"entry": e, "view": view, "frames": frames, "substituted": len(result.substituted)}
+            return {"entry": e, "error": str(error)}
+        return {"entry": e, "views": [self._view(e, view, result.frames) for view in range(entry.rows)],
+                "substituted": len(result.substituted)}
+
+    def _view(self, e: int, view: int, frames: torch.Tensor) -> torch.Tensor:
+        """Row ``view`` of entry ``e`` from its decoded ``frames``: the frames as read, or the augmentation drawn
+        with the view's own seed (what a separate read of the video would give: the augmentation gets a copy)."""
+        entry = self.entries[e]
+        if not entry.views:
+            return frames
+        seed = int(hashlib.sha256(f"{self.names[e]}:{view}:{entry.seed}".encode()).hexdigest()[:15], 16)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return entry.augment(frames.clone())
 
 
 class _ClaimingSampler(Sampler[int]):
-    """Yields the items of the entries this process claims, in the main process, as the DataLoader asks for them:
+    """Yields the entries this process claims, in the main process, as the DataLoader asks for them:
     an entry already committed is skipped (:attr:`reused`), one whose lock another process holds is left for later
-    (:attr:`deferred`), otherwise its lock is taken (:attr:`locks`, released once the entry is committed) and its
-    view items are yielded. It never waits for a lock, so processes that share a folder cannot deadlock."""
+    (:attr:`deferred`), otherwise its lock is taken (:attr:`locks`, released once the entry is committed) and it is
+    yielded. It never waits for a lock, so processes that share a folder cannot deadlock."""
 
     def __init__(self, cache: FeatureCache, dataset: _ViewFrames, order: Sequence[int]) -> None:
         self.cache, self.dataset, self.order = cache, dataset, list(order)
         self.locks: dict[int, int] = {}
         self.reused = 0
         self.deferred: list[int] = []
-        self.first: dict[int, int] = {}
-        for index, (e, _) in enumerate(dataset.items):
-            self.first.setdefault(e, index)
 
     def __len__(self) -> int:
-        return sum(self.dataset.entries[e].rows for e in self.order)
+        return len(self.order)
 
     def _claim(self, e: int) -> bool:
         name = self.dataset.names[e]
@@ -234,7 +236,7 @@ class _ClaimingSampler(Sampler[int]):
     def __iter__(self) -> Iterator[int]:
         for e in self.order:
             if self._claim(e):
-                yield from range(self.first[e], self.first[e] + self.dataset.entries[e].rows)
+                yield e
 
     def release(self, e: int) -> None:
         fd = self.locks.pop(e, None)
@@ -485,32 +487,23 @@ class FeatureCache:
                   num_workers: int, batch_frames: int, report: FillReport, progress: ProgressLine) -> None:
         """Extract the entries ``sampler`` claims, committing each once its last view is encoded."""
         loader = DataLoader(dataset, batch_size=None, sampler=sampler, num_workers=num_workers)
-        pending: dict[int, dict] = {}
         try:
             for item in loader:
                 e = item["entry"]
                 entry = dataset.entries[e]
-                state = pending.setdefault(e, {"views": [None] * entry.rows, "substituted": 0, "error": None})
                 if "error" in item:
-                    state["error"] = item["error"]
-                else:
-                    state["views"][item["view"]] = self._encode(item["frames"], encode, normalize, batch_frames)
-                    state["substituted"] = max(state["substituted"], item["substituted"])
-                    report.frames += len(item["frames"])
-                progress.advance()
-                if item["view"] < entry.rows - 1:
-                    continue
-                state = pending.pop(e)
-                if state["error"] is not None:
-                    self._commit(entry, dataset.names[e], None, 0, state["error"])
+                    self._commit(entry, dataset.names[e], None, 0, item["error"])
                     report.unreadable += 1
                     record = entry.video.record
-                    warnings.warn(f"feature cache: {record.video_id} ({record.path}) cannot be read: {state['error']} "
-                                  "Its clips are replaced by the next readable clip; `python scripts/check_data.py` lists "
-                                  "every such file.", DataWarning, stacklevel=2)
+                    warnings.warn(f"feature cache: {record.video_id} ({record.path}) cannot be read: {item['error']} "
+                                  "Its clips are replaced by the next readable clip; `python scripts/check_data.py` "
+                                  "lists every such file.", DataWarning, stacklevel=2)
                 else:
-                    self._commit(entry, dataset.names[e], np.stack(state["views"]), state["substituted"], None)
+                    views = [self._encode(frames, encode, normalize, batch_frames) for frames in item["views"]]
+                    self._commit(entry, dataset.names[e], np.stack(views), item["substituted"], None)
                     report.extracted += 1
+                    report.frames += sum(len(frames) for frames in item["views"])
+                progress.advance(entry.rows)
                 sampler.release(e)
         finally:
             sampler.release_all()

@@ -7,9 +7,108 @@ rate happens in :mod:`riskvision.data.timebase`. Frame indices here are native i
 
 from __future__ import annotations
 
+import re
 import warnings
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
+
+#: a frame name that is a zero-padded number between a prefix and a suffix: ``000123.jpg``, ``frame_0001.png``
+_NUMBERED = re.compile(r"^(.*?)(\d+)(\.[^.]*)$")
+
+
+class FrameNames(Sequence[str]):
+    """The file names of a frame folder, index ``i`` = native frame ``i``, in a form forked DataLoader workers share.
+
+    A tuple of ``str`` holds one Python object per name, and reading a clip touches their reference counts, so
+    every forked worker gradually copies the pages holding them (94 MB per worker after one epoch at 477k DoTA
+    names). Here the names are either a PATTERN (``prefix + f"{start + i:0{width}d}" + suffix`` for ``i < count``,
+    what a folder numbered without gaps holds: no per-name memory at all) or one ``uint8`` buffer of the UTF-8 names
+    with ``int64`` offsets into it (any other list). Reading a name builds a fresh ``str``; nothing shared is
+    written. Compares equal to any sequence holding the same names (a tuple, a list).
+    """
+
+    __slots__ = ("_pattern", "_buffer", "_offsets")
+
+    def __init__(self, names: Sequence[str]) -> None:
+        names = list(names)
+        self._pattern = _pattern_of(names)
+        self._buffer = self._offsets = None
+        if self._pattern is None:
+            encoded = [name.encode("utf-8", "surrogateescape") for name in names]
+            self._offsets = np.cumsum([0, *map(len, encoded)], dtype=np.int64)
+            self._buffer = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+
+    def __len__(self) -> int:
+        if self._pattern is not None:
+            return self._pattern[4]
+        return len(self._offsets) - 1
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return tuple(self[i] for i in range(*index.indices(len(self))))
+        n = len(self)
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError(f"frame name {index} out of range [0, {n})")
+        if self._pattern is not None:
+            prefix, start, width, suffix, _ = self._pattern
+            return f"{prefix}{start + index:0{width}d}{suffix}"
+        begin, end = int(self._offsets[index]), int(self._offsets[index + 1])
+        return self._buffer[begin:end].tobytes().decode("utf-8", "surrogateescape")
+
+    def __iter__(self) -> Iterator[str]:
+        return (self[i] for i in range(len(self)))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, FrameNames) and self._pattern is not None and other._pattern is not None:
+            return self._pattern == other._pattern
+        if not isinstance(other, Sequence) or isinstance(other, str):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        if self._pattern is not None:
+            prefix, start, width, suffix, count = self._pattern
+            return f"FrameNames({prefix}{{{start}..{start + count - 1}:0{width}d}}{suffix}, {count} names)"
+        return f"FrameNames({len(self)} names)"
+
+    def __reduce__(self):
+        return _frame_names_from_parts, (self._pattern, self._buffer, self._offsets)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of name data held (0 for a pattern)."""
+        return 0 if self._buffer is None else self._buffer.nbytes + self._offsets.nbytes
+
+
+def _frame_names_from_parts(pattern, buffer, offsets) -> FrameNames:
+    """Unpickle a :class:`FrameNames` without re-reading its names."""
+    names = FrameNames.__new__(FrameNames)
+    names._pattern, names._buffer, names._offsets = pattern, buffer, offsets
+    return names
+
+
+def _pattern_of(names: list[str]) -> tuple[str, int, int, str, int] | None:
+    """``(prefix, start, width, suffix, count)`` when ``names`` are ``prefix + zero-padded consecutive numbers +
+    suffix`` (every number written with ``width`` digits), else ``None``."""
+    if not names:
+        return None
+    first = _NUMBERED.match(names[0])
+    if first is None:
+        return None
+    prefix, digits, suffix = first.groups()
+    start, width = int(digits), len(digits)
+    for i, name in enumerate(names):
+        if name != f"{prefix}{start + i:0{width}d}{suffix}":
+            return None
+    return prefix, start, width, suffix, len(names)
 
 
 @dataclass(frozen=True)
@@ -28,7 +127,8 @@ class VideoRecord:
         category: accident category (``"lateral"``, ``"turning"``, ...; ``"normal"`` for BDD).
         ego: the ego vehicle is involved (``False`` for normal videos).
         night: recorded at night (``False`` when unknown).
-        frame_files: for ``kind == "frames"``, the sorted JPEG file names inside ``path``.
+        frame_files: for ``kind == "frames"``, the sorted JPEG file names inside ``path`` (any sequence of ``str``
+            given is stored as :class:`FrameNames`, which forked DataLoader workers share without copying).
         synthetic: the record comes from the procedurally generated data set.
         subset: the split the data set's own files put the video in (DoTA ``metadata_{train,val}``,
             BDD ``videos/100k/{train,val}``, the seed's ``final_{train,val}_split.txt``), ``None`` if none.
@@ -51,7 +151,7 @@ class VideoRecord:
     category: str = "normal"
     ego: bool = False
     night: bool = False
-    frame_files: tuple[str, ...] = ()
+    frame_files: Sequence[str] = ()
     synthetic: bool = False
     subset: str | None = None
     ignore: bool = False
@@ -59,6 +159,8 @@ class VideoRecord:
     alert_start: int | None = None
 
     def __post_init__(self) -> None:
+        if self.frame_files and not isinstance(self.frame_files, FrameNames):
+            object.__setattr__(self, "frame_files", FrameNames(self.frame_files))
         if not self.group:
             object.__setattr__(self, "group", self.video_id)
 
@@ -108,6 +210,30 @@ class DataIssue:
 
 class DataWarning(UserWarning):
     """Warning category for dropped videos, substituted frames and clipped annotations."""
+
+
+#: a kind with more issues than this is told in ONE line (count, first ids, first message), not one line each
+GROUPED_ABOVE = 3
+
+
+def issue_lines(issues: Sequence[DataIssue], first: int = 5) -> list[str]:
+    """What to tell about ``issues``: for each kind (in order of first appearance), its messages when there are at
+    most :data:`GROUPED_ABOVE`, else one line ``"<count> clips with <kind> (fatal) ... first: <ids>; e.g. <message>"``
+    (a metadata file naming 10k missing clips is one line, not 10k)."""
+    by_kind: dict[str, list[DataIssue]] = {}
+    for issue in issues:
+        by_kind.setdefault(issue.kind, []).append(issue)
+    lines = []
+    for kind, items in by_kind.items():
+        if len(items) <= GROUPED_ABOVE:
+            lines += [item.message for item in items]
+            continue
+        ids = list(dict.fromkeys(item.video_id for item in items))
+        shown = ", ".join(ids[:first]) + (f" and {len(ids) - first} more" if len(ids) > first else "")
+        fatal = " (fatal)" if any(item.fatal for item in items) else ""
+        lines.append(f"{len(items)} data issues of kind {kind}{fatal}, videos {shown}; e.g. {items[0].message} "
+                     "(`python scripts/check_data.py` lists them)")
+    return lines
 
 
 def report(issues: list[DataIssue] | None, issue: DataIssue) -> None:

@@ -21,15 +21,22 @@ class ClipSampler(ABC):
     Args:
         num_frames: frames per clip (``T`` of the batch).
         clips_per_video: training clips drawn per video per epoch.
+        val_windows_per_video: at most this many validation clips per video (:meth:`val_anchors`: the evaluation
+            anchors thinned to an even stride); ``None``: every evaluation anchor. Test clips and ``scripts/eval.py``
+            never use it.
     """
 
-    def __init__(self, num_frames: int, clips_per_video: int = 1) -> None:
+    def __init__(self, num_frames: int, clips_per_video: int = 1, val_windows_per_video: int | None = None) -> None:
         if num_frames < 1:
             raise ValueError(f"{type(self).__name__} num_frames={num_frames} must be >= 1")
         if clips_per_video < 1:
             raise ValueError(f"{type(self).__name__} clips_per_video={clips_per_video} must be >= 1")
+        if val_windows_per_video is not None and val_windows_per_video < 1:
+            raise ValueError(f"{type(self).__name__} val_windows_per_video={val_windows_per_video} must be >= 1 or "
+                             "null (every evaluation anchor); set model.inputs.val_windows_per_video")
         self.num_frames = int(num_frames)
         self.clips_per_video = int(clips_per_video)
+        self.val_windows_per_video = None if val_windows_per_video is None else int(val_windows_per_video)
 
     @abstractmethod
     def frames(self, video_frames: int, end: int, random: bool = False) -> list[int]:
@@ -45,6 +52,15 @@ class ClipSampler(ABC):
     @abstractmethod
     def eval_anchors(self, video_frames: int) -> range:
         """End frames of the validation/test clips."""
+
+    def val_anchors(self, video_frames: int) -> range:
+        """End frames of the validation clips: :meth:`eval_anchors`, every ``k``-th of them when there are more than
+        ``val_windows_per_video`` (``k = ceil(count / val_windows_per_video)``, starting at the first)."""
+        anchors = self.eval_anchors(video_frames)
+        cap = self.val_windows_per_video
+        if cap is None or len(anchors) <= cap:
+            return anchors
+        return anchors[::-(-len(anchors) // cap)]
 
     def frames_used(self, video_frames: int, train: bool) -> list[int]:
         """Sorted target frames some training (``train``: random draws included) or evaluation clip of a
@@ -100,10 +116,12 @@ class WindowSampler(ClipSampler):
 
     Args:
         eval_step: distance in target frames between evaluation anchors.
+        val_windows_per_video: see :class:`ClipSampler` (``model.inputs.val_windows_per_video``).
     """
 
-    def __init__(self, num_frames: int, clips_per_video: int = 1, eval_step: int = 1) -> None:
-        super().__init__(num_frames, clips_per_video)
+    def __init__(self, num_frames: int, clips_per_video: int = 1, eval_step: int = 1,
+                 val_windows_per_video: int | None = None) -> None:
+        super().__init__(num_frames, clips_per_video, val_windows_per_video)
         if eval_step < 1:
             raise ValueError(f"WindowSampler eval_step={eval_step} must be >= 1")
         self.eval_step = int(eval_step)

@@ -58,6 +58,8 @@ def _row_index(video_ids: Sequence[str], videos: np.ndarray) -> np.ndarray:
 
 
 def _row_weights(counts: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    if len(rows) and rows.min() >= 0:  # every row's video is resampled: one gather
+        return counts.astype(float)[rows]
     return np.where(rows >= 0, counts[np.maximum(rows, 0)], 0).astype(float)
 
 

@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from riskvision.batch import without_replaced
 from riskvision.evaluation.probes import PROBE_TRANSFORMS
 from riskvision.evaluation.summary import RunInfo, compute_metrics, jsonable
-from riskvision.evaluation.table import META_COLUMNS, make_table, write_predictions
+from riskvision.evaluation.table import META_COLUMNS, PREDICTION_FILES, make_table, write_predictions
 from riskvision.files import atomic_write
 from riskvision.progress import ProgressLine
 from riskvision.runs import new_run_id
@@ -164,7 +164,7 @@ def run_info(module: nn.Module, name: str, extra: dict[str, Any] | None = None, 
 
 
 def write_evaluation(table: pd.DataFrame, run: RunInfo, out_dir: str | Path, n_boot: int = 1000,
-                     filename: str = "predictions.csv", seed: int = 0,
+                     filename: str = "predictions.parquet", seed: int = 0,
                      false_alarm_cap_per_hour: float = 1.0) -> dict[str, Any]:
     """Write ``out_dir/<filename>`` and ``out_dir/metrics.json`` (:func:`.summary.compute_metrics`, its
     bootstrap seeded by ``seed``, its deployment view capped at ``false_alarm_cap_per_hour``); returns the metrics.
@@ -176,6 +176,8 @@ def write_evaluation(table: pd.DataFrame, run: RunInfo, out_dir: str | Path, n_b
         run = dataclasses.replace(run, run_id=new_run_id())
     table = table.assign(run_id=run.run_id)
     write_predictions(table, out_dir / filename)
+    for stale in (out_dir / name for name in PREDICTION_FILES if name != filename):
+        stale.unlink(missing_ok=True)  # an earlier evaluation's table in the other format: readers must not pick it
     metrics = jsonable(compute_metrics(table, run, n_boot=n_boot, seed=seed,
                                        false_alarm_cap_per_hour=false_alarm_cap_per_hour))
     text = json.dumps(metrics, indent=2, allow_nan=False) + "\n"

@@ -23,7 +23,7 @@ from riskvision.evaluation.bootstrap import paired_bootstrap_diff, shared_videos
 from riskvision.evaluation.calibration import reliability_table  # noqa: E402
 from riskvision.evaluation.ranking import auroc, average_precision  # noqa: E402
 from riskvision.evaluation.summary import CI_METRICS, TRAINING_DATA, ci_statistics, scored_unit  # noqa: E402
-from riskvision.evaluation.table import read_predictions, real_windows, spanned_windows  # noqa: E402
+from riskvision.evaluation.table import find_predictions, read_predictions, real_windows, spanned_windows  # noqa: E402
 from riskvision.figure_style import ANOMALY_SPAN, GRID, THRESHOLD_LINE, WARNING_SPAN  # noqa: E402
 from riskvision.files import atomic_write  # noqa: E402
 from riskvision.progress import ProgressLine  # noqa: E402
@@ -37,9 +37,6 @@ __all__ = [
     "write_report",
 ]  # fmt: skip
 
-PREDICTION_FILES = ("predictions.csv", "predictions.parquet")
-
-
 @dataclass
 class Run:
     """One evaluated run: its column ``name``, ``folder``, predictions ``table`` and ``metrics`` (metrics.json)."""
@@ -50,10 +47,6 @@ class Run:
     metrics: dict[str, Any]
 
 
-def _predictions_file(folder: Path) -> Path | None:
-    return next((folder / name for name in PREDICTION_FILES if (folder / name).is_file()), None)
-
-
 def find_runs(paths: Iterable[str | Path]) -> list[Path]:
     """Run folders (holding metrics.json and a predictions file) at or anywhere below ``paths``
     (a multirun folder works), sorted, each once."""
@@ -62,9 +55,10 @@ def find_runs(paths: Iterable[str | Path]) -> list[Path]:
         if not path.exists():
             raise FileNotFoundError(f"runs: {path} does not exist")
         candidates = [path, *(p.parent for p in path.rglob("metrics.json"))]
-        found.update(c for c in candidates if (c / "metrics.json").is_file() and _predictions_file(c))
+        found.update(c for c in candidates if (c / "metrics.json").is_file() and find_predictions(c))
     if not found:
-        raise FileNotFoundError(f"no run folder (metrics.json + predictions.csv) under {[str(p) for p in paths]}; "
+        raise FileNotFoundError(f"no run folder (metrics.json + predictions.parquet or .csv) under "
+                                f"{[str(p) for p in paths]}; "
                                 "run scripts/eval.py first")
     return sorted(found)
 
@@ -81,7 +75,7 @@ def load_runs(folders: Sequence[str | Path]) -> list[Run]:
     for folder in map(Path, folders):
         progress.advance(note=str(folder))
         metrics = json.loads((folder / "metrics.json").read_text())
-        predictions = _predictions_file(folder)
+        predictions = find_predictions(folder)
         table = read_predictions(predictions)
         _check_run_id(folder, metrics, table, predictions)
         runs.append(Run(metrics["run"]["name"], folder, table, metrics))

@@ -56,7 +56,7 @@ class EvalSettings:
         n_boot: bootstrap resamples for the confidence intervals.
         latency_repeats: timed batch-1 CPU forwards (0: skip the latency measurement).
         device: where the windows are scored.
-        predictions_file: ``predictions.csv`` or ``predictions.parquet``.
+        predictions_file: ``predictions.parquet`` (default) or ``predictions.csv``.
         false_alarm_cap_per_hour: the deployment view's cap: the operating point is the lowest threshold with at
             most this many false alarms per hour of normal driving (``riskvision.evaluation.deployment``).
         alarm: the deployed alarm policy the deployment view replays (``riskvision.alarm.AlarmPolicy``; ``None``:
@@ -74,7 +74,7 @@ class EvalSettings:
     n_boot: int = 1000
     latency_repeats: int = 3
     device: str = "cpu"
-    predictions_file: str = "predictions.csv"
+    predictions_file: str = "predictions.parquet"
     false_alarm_cap_per_hour: float = 1.0
     alarm: AlarmPolicy | None = None
     operating_point_split: str | None = "val"
@@ -145,7 +145,7 @@ def evaluate_module(module: Any, datamodule: Any, out_dir: str | Path, settings:
                     extra: dict[str, Any] | None = None, stored: OperatingPoint | None = None,
                     store_in: Sequence[str | Path] = ()) -> dict[str, Any]:
     """Score ``settings.split`` with ``module`` (a RiskModule), measure its cost, write
-    ``out_dir/predictions.csv`` and ``out_dir/metrics.json``; returns the metrics. ``out_dir`` is claimed for this
+    ``out_dir/<settings.predictions_file>`` and ``out_dir/metrics.json``; returns the metrics. ``out_dir`` is claimed for this
     process (``riskvision.runs.claim_run_folder``; already claimed by train.py / eval.py) and both files carry its
     run id. The deployment view replays ``settings.alarm`` at the :func:`operating_point` (``stored``: the
     checkpoint's), which is written into the checkpoints ``store_in`` when it was chosen now."""

@@ -22,7 +22,7 @@ from riskvision.evaluation.calibration import brier_score, expected_calibration_
 from riskvision.evaluation.classification import binary_metrics
 from riskvision.evaluation.deployment import deployment_metrics
 from riskvision.evaluation.nexar import nexar_metrics
-from riskvision.evaluation.ranking import auroc, average_precision
+from riskvision.evaluation.ranking import Ranking, auroc
 from riskvision.evaluation.table import real_windows, spanned_windows, video_level, video_scores
 
 if TYPE_CHECKING:  # type hints only: riskvision.tasks imports riskvision.evaluation
@@ -63,7 +63,10 @@ def in_anomaly(table: pd.DataFrame) -> np.ndarray:
 
 
 def _ranking(score: np.ndarray, label: np.ndarray, metric: Callable) -> Callable[[np.ndarray], float]:
-    return lambda weights: metric(score, label, weights)
+    """``statistic(row weights)``: ``metric`` (``Ranking.auroc`` or ``Ranking.average_precision``) of ``score``
+    against ``label``, the scores sorted once for every weighting (a bootstrap resample)."""
+    ranked = Ranking(score, label)
+    return lambda weights: metric(ranked, weights)
 
 
 def _crash_statistic(rows: pd.DataFrame, metric: Callable) -> tuple[np.ndarray, Callable[[np.ndarray], float]]:
@@ -84,12 +87,12 @@ def ci_statistics(table: pd.DataFrame) -> dict[str, tuple[np.ndarray, Callable[[
     spanned = spanned_windows(real)
     out = {}
     for level, rows in (("window", real), ("video", videos)):
-        out[f"{level}_auroc"] = _crash_statistic(rows, auroc)
-        out[f"{level}_ap"] = _crash_statistic(rows, average_precision)
+        out[f"{level}_auroc"] = _crash_statistic(rows, Ranking.auroc)
+        out[f"{level}_ap"] = _crash_statistic(rows, Ranking.average_precision)
     out["frame_auc"] = (spanned["video_id"].to_numpy(),
-                        _ranking(spanned["p_crash"].to_numpy(dtype=float), in_anomaly(spanned), auroc))
+                        _ranking(spanned["p_crash"].to_numpy(dtype=float), in_anomaly(spanned), Ranking.auroc))
     normalised = minmax_per_video(spanned["p_crash"].to_numpy(dtype=float), spanned["video_id"].to_numpy())
-    out["frame_auc_minmax"] = (spanned["video_id"].to_numpy(), _ranking(normalised, in_anomaly(spanned), auroc))
+    out["frame_auc_minmax"] = (spanned["video_id"].to_numpy(), _ranking(normalised, in_anomaly(spanned), Ranking.auroc))
     return out
 
 
@@ -115,7 +118,7 @@ def probe_metrics(table: pd.DataFrame, run: RunInfo, n_boot: int = 1000,
         probed = table[table["probe"] == probe]
         values: dict[str, Any] = headline(probed)
         values.update({f"drop_{k}": reference[k] - values[k] for k in reference})
-        values["drop_window_auroc_ci"] = paired_bootstrap_diff(*_crash_statistic(real, auroc), *_crash_statistic(probed, auroc),
+        values["drop_window_auroc_ci"] = paired_bootstrap_diff(*_crash_statistic(real, Ranking.auroc), *_crash_statistic(probed, Ranking.auroc),
                                                                n_boot=n_boot, seed=seed).as_dict()
         out[probe] = values
     return out

@@ -31,7 +31,8 @@ if TYPE_CHECKING:  # type hints only: riskvision.tasks imports riskvision.evalua
     from riskvision.tasks import Task
 
 __all__ = [
-    "META_COLUMNS", "PROBES", "crash_video_rows", "make_table", "read_predictions", "real_windows",
+    "META_COLUMNS", "PREDICTION_FILES", "PROBES", "crash_video_rows", "find_predictions", "make_table",
+    "read_predictions", "real_windows",
     "spanned_windows", "validate_table", "video_level", "video_scores", "write_predictions",
 ]  # fmt: skip
 
@@ -72,15 +73,22 @@ def validate_table(table: pd.DataFrame, source: str = "predictions table") -> pd
     return table
 
 
+#: the file names of a run folder's predictions table, the default (Parquet) first; CSV on request
+#: (``predictions_file=predictions.csv``).
+PREDICTION_FILES = ("predictions.parquet", "predictions.csv")
+
+
 def write_predictions(table: pd.DataFrame, path: str | Path) -> Path:
-    """Write CSV (default) or Parquet (``.parquet`` suffix, needs pyarrow)."""
+    """Write Parquet (``.parquet`` suffix: zstd-compressed, strings dictionary-encoded, ~10x smaller than CSV) or
+    CSV (any other suffix)."""
     if Path(path).suffix == ".parquet":
-        return atomic_write(path, lambda tmp: table.to_parquet(tmp, index=False))
+        return atomic_write(path, lambda tmp: table.to_parquet(tmp, index=False, compression="zstd"))
     return atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
 
 
 def read_predictions(path: str | Path) -> pd.DataFrame:
-    """Read and validate a table written by :func:`write_predictions`."""
+    """Read and validate a predictions table written by :func:`write_predictions`, Parquet (``.parquet``) or CSV:
+    the one reader of predictions tables (eval, compare, the notebook, the review page)."""
     path = Path(path)
     table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, keep_default_na=False)
     return validate_table(table, str(path))
@@ -97,20 +105,32 @@ def crash_video_rows(table: pd.DataFrame) -> np.ndarray:
     return window_crash | (table["anomaly_start"].to_numpy() >= 0)
 
 
+def find_predictions(folder: str | Path) -> Path | None:
+    """The predictions table of run folder ``folder`` (:data:`PREDICTION_FILES`, Parquet first), ``None`` without
+    one."""
+    return next((Path(folder) / name for name in PREDICTION_FILES if (Path(folder) / name).is_file()), None)
+
+
 def video_scores(table: pd.DataFrame, score: str = "p_crash") -> list[VideoScores]:
-    """Per-video frame scores (windows sorted by ``end_frame``) for the anticipation metrics; a video's ``crash``
-    is :func:`crash_video_rows` (its span or its window labels)."""
-    out = []
+    """Per-video frame scores (windows sorted by ``end_frame``) for the anticipation metrics, videos in ``video_id``
+    order; a video's ``crash`` is :func:`crash_video_rows` (its span or its window labels). Arrays are cut from one
+    sort of the whole table (no per-video pandas lookups: 10k videos in a second)."""
     ordered = table.sort_values("end_frame")
-    ordered = ordered.assign(_crash_video=crash_video_rows(ordered))
-    for _, rows in ordered.groupby("video_id", sort=True):
-        first = rows.iloc[0]
-        out.append(VideoScores(
-            frames=rows["end_frame"].to_numpy(), scores=rows[score].to_numpy(dtype=float),
-            crash=bool(first["_crash_video"]), anomaly_start=int(first["anomaly_start"]),
-            anomaly_end=int(first["anomaly_end"]), fps=float(first["fps"]), num_frames=int(first["num_frames"]),
-        ))  # fmt: skip
-    return out
+    ids = ordered["video_id"].to_numpy().astype(str)
+    by_video = np.argsort(ids, kind="stable")  # groupby's order: videos sorted, rows in end_frame order within
+    ids = ids[by_video]
+    if not len(ids):
+        return []
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    ends = np.r_[starts[1:], len(ids)]
+    column = {name: ordered[name].to_numpy()[by_video] for name in
+              ("end_frame", "crash", "anomaly_start", "anomaly_end", "fps", "num_frames")}
+    values = ordered[score].to_numpy(dtype=float)[by_video]
+    crash = (np.maximum.reduceat(column["crash"], starts) == 1) | (column["anomaly_start"][starts] >= 0)
+    return [VideoScores(frames=column["end_frame"][a:b], scores=values[a:b], crash=bool(crash[k]),
+                        anomaly_start=int(column["anomaly_start"][a]), anomaly_end=int(column["anomaly_end"][a]),
+                        fps=float(column["fps"][a]), num_frames=int(column["num_frames"][a]))
+            for k, (a, b) in enumerate(zip(starts, ends))]
 
 
 def real_windows(table: pd.DataFrame) -> pd.DataFrame:
