@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
     ({"step": "abc"}, r"step='abc' is not a whole number"),
     ({"format": "xml"}, r"format='xml' is not one of \['csv', 'jsonl'\]. Fix: format=csv"),
     ({"videos": []}, r"videos=\[\] names no source. Fix: videos=\[a.mp4,b.mov\]"),
-    ({"backend": "tensorrt"}, r"backend='tensorrt' is not one of \['torch', 'onnxruntime'\]"),
+    ({"backend": "tensorrt"}, r"backend='tensorrt' is not one of \['auto', 'torch', 'onnxruntime'\]"),
     ({"device": "gpu0"}, r"device='gpu0' is not a torch device"),
 ])
 def test_each_bad_setting_is_one_line_naming_it(values, message):

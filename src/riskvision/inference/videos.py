@@ -259,7 +259,7 @@ def predict_videos(ckpt_path: str | Path, videos: str | Path | Sequence[str | Pa
     if policy != predictor.alarm_policy or threshold != predictor.alarm_threshold:
         log.info(f"Alarm set here: {policy.describe(threshold)} (the checkpoint's: {predictor.describe_alarm()})")
     out_dir = claim_run_folder(out_dir, run_kind, option=out_option).path  # this process owns it (riskvision.runs)
-    report = PredictReport(failures=list(problems), alarm_rule=policy.describe(threshold))
+    report = PredictReport(failures=list(problems), alarm_rule=policy.alarm(threshold).describe())
     for _, message in problems:
         log.error(message)
     torch_threads = torch.get_num_threads()
