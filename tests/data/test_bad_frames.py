@@ -273,3 +273,22 @@ def test_check_data_script_exits_non_zero_on_a_clip_with_no_readable_frame(make_
     assert run.returncode == 1, run.stdout[-2000:] + run.stderr[-2000:]
     assert "- unreadable_clip (FATAL): 1" in run.stdout and f"clip {clips[0]} (" in run.stdout
     assert "duplicate_split" not in run.stdout  # the only fatal problem
+
+
+@pytest.mark.parametrize(("middle", "said"), [
+    (Image.new("RGB", (1, 1), (90,) * 3), r"frames smaller than 16 px \(1x1\); its frame sizes 1x1, 32x24"),
+    (Image.new("RGB", (64, 48), (90,) * 3), r"frames of different sizes; its frame sizes 32x24, 64x48"),
+])
+def test_a_clip_of_mixed_or_tiny_frames_is_read_and_said_once(tmp_path, middle, said):
+    """Issue 31: a 1x1 frame, or frames of another size inside one clip, are resized like the others (the clip is
+    read) and one warning per clip read names the folder, the sizes and the fix; a clip of one size says nothing."""
+    record = _folder(tmp_path / "odd", middle, "JPEG")
+    with pytest.warns(UserWarning, match=rf"{record.path} \(video_id odd\): this clip holds {said} are all resized "
+                                         r"to 16x12\. Fix: re-extract") as caught:
+        result = JpegFolderReader((12, 16)).read(record, [0, 1, 2])
+    assert len([w for w in caught if "this clip holds" in str(w.message)]) == 1
+    assert tuple(result.frames.shape) == (3, 3, 12, 16) and result.substituted == []
+    same = _folder(tmp_path / "same", _rgb(), "JPEG")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        JpegFolderReader((12, 16)).read(same, [0, 1, 2])

@@ -261,9 +261,8 @@ def test_video_reader_decodes_only_from_keyframe_before_first_needed_frame(tmp_p
     monkeypatch.setattr(av.container.InputContainer, "decode", spy)
     VideoFileReader(None, thread_type="NONE").read(record, [40, 41, 42])
     with av.open(str(record.path)) as container:
-        stream = container.streams.video[0]
-        to_index = lambda pts: round(pts * stream.time_base * Fraction(30))  # noqa: E731
-    assert [to_index(p) for p in decoded_pts] == list(range(36, 43))
+        time_base = container.streams.video[0].time_base  # read while open: PyAV 18 refuses a closed container
+    assert [round(pts * time_base * Fraction(30)) for pts in decoded_pts] == list(range(36, 43))
 
 
 def test_video_frames_beyond_stream_end_are_substituted_with_warning(tmp_path):

@@ -158,6 +158,38 @@ def _stack(frames: dict[int, torch.Tensor], order: Sequence[int], names: dict[in
     return out
 
 
+#: A frame with a side shorter than this many pixels is not a video frame (a 1x1 placeholder, a thumbnail).
+MIN_FRAME_SIDE = 16
+
+
+def _native_size(data: bytes) -> tuple[int, int] | None:
+    """``(height, width)`` an image file declares in its header (nothing is decoded); ``None`` if it declares none."""
+    try:
+        if simplejpeg.is_jpeg(data):
+            height, width, _, _ = simplejpeg.decode_jpeg_header(data)
+            return int(height), int(width)
+        with Image.open(io.BytesIO(data)) as image:
+            return image.height, image.width
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+
+
+def _warn_odd_sizes(record: VideoRecord, size: Size | None, sizes: Sequence[tuple[int, int]]) -> None:
+    """Say once per clip read (one warning naming the folder) that its frames come in several sizes, or that one is
+    too small to be a video frame: they are all resized to ``size`` and read, but the clip is probably damaged."""
+    shapes = sorted(set(sizes))
+    tiny = [shape for shape in shapes if min(shape) < MIN_FRAME_SIDE]
+    if len(shapes) < 2 and not tiny:
+        return
+    listed = ", ".join(f"{w}x{h}" for h, w in shapes)
+    target = f"{size[1]}x{size[0]}" if size is not None else "the first frame's size"
+    problem = f"frames smaller than {MIN_FRAME_SIDE} px ({', '.join(f'{w}x{h}' for h, w in tiny)})" if tiny else \
+        "frames of different sizes"
+    warnings.warn(f"{record.path} (video_id {record.video_id}): this clip holds {problem}; its frame sizes {listed} "
+                  f"are all resized to {target}. Fix: re-extract the video's frames at one size (scripts/"
+                  "prepare_data.py), or drop the clip from the index", stacklevel=3)
+
+
 def _read_bytes(path: Path) -> bytes:
     """The file's bytes; :class:`FrameDecodeError` when it cannot be read (missing, permissions)."""
     try:
@@ -240,20 +272,31 @@ class JpegFolderReader(FrameReader):
         and are resized in one call; any other file (another size, not a JPEG, CMYK) is decoded and
         resized on its own by :meth:`decode`'s path, with the same decoder and filter.
         """
-        out: list[torch.Tensor | FrameDecodeError] = []
-        for start in range(0, len(paths), self.chunk_size):
-            out.extend(self._decode_chunk(paths[start : start + self.chunk_size]))
-        return out
+        return self._decode_sized(paths)[0]
 
-    def _decode_chunk(self, paths: Sequence[Path]) -> list[torch.Tensor | FrameDecodeError]:
-        """Decode + resize up to ``chunk_size`` files (see :meth:`decode_many`)."""
+    def _decode_sized(self, paths: Sequence[Path]) -> tuple[list[torch.Tensor | FrameDecodeError],
+                                                               list[tuple[int, int] | None]]:
+        """:meth:`decode_many`, and each file's native ``(height, width)`` from its header (``None``: unreadable)."""
+        out: list[torch.Tensor | FrameDecodeError] = []
+        sizes: list[tuple[int, int] | None] = []
+        for start in range(0, len(paths), self.chunk_size):
+            frames, chunk_sizes = self._decode_chunk(paths[start : start + self.chunk_size])
+            out.extend(frames)
+            sizes.extend(chunk_sizes)
+        return out, sizes
+
+    def _decode_chunk(self, paths: Sequence[Path]) -> tuple[list[torch.Tensor | FrameDecodeError],
+                                                             list[tuple[int, int] | None]]:
+        """Decode + resize up to ``chunk_size`` files (see :meth:`decode_many`); their native sizes too."""
         frames: list[torch.Tensor | FrameDecodeError | None] = [None] * len(paths)
         datas: list[bytes | None] = [None] * len(paths)
         shapes: list[tuple[int, int] | None] = [None] * len(paths)
+        native: list[tuple[int, int] | None] = [None] * len(paths)
         for k, path in enumerate(paths):
             try:
                 data = _read_bytes(path)
                 shapes[k] = self._jpeg_shape(data)
+                native[k] = _native_size(data)
                 datas[k] = data
             except FrameDecodeError as error:
                 frames[k] = error
@@ -282,7 +325,7 @@ class JpegFolderReader(FrameReader):
             resized = resize_frames(torch.from_numpy(batch).permute(0, 3, 1, 2), self.size)
             for k in in_batch:
                 frames[k] = resized[k]
-        return frames
+        return frames, native
 
     def _decode_one(self, path: Path, data: bytes) -> torch.Tensor:
         """``data`` (the bytes of ``path``) -> uint8 ``[3, H, W]``; :class:`FrameDecodeError` naming ``path``."""
@@ -389,7 +432,9 @@ class JpegFolderReader(FrameReader):
         indices = self._check_indices(record, native_indices)
         wanted = sorted(set(indices))
         files = {i: record.path / record.frame_files[i] for i in wanted}
-        decoded = dict(zip(wanted, self.decode_many(list(files.values()))))
+        frames_read, native = self._decode_sized(list(files.values()))
+        decoded = dict(zip(wanted, frames_read))
+        _warn_odd_sizes(record, self.size, [size for size in native if size is not None])
 
         def readable(i: int) -> bool:
             if i not in decoded:
