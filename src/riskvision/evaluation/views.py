@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +57,7 @@ from riskvision.data.sampling import ClipSampler, UniformSampler, WindowSampler
 from riskvision.evaluation.predict import predict_table, predict_table_per_frame
 from riskvision.progress import ProgressLine
 from riskvision.tasks import Task
+from riskvision.utils import ConfigError
 
 __all__ = ["SPATIAL_CROPS", "ShortSideCrop", "UniformTemporalView", "Views", "average_views", "check_views",
            "predict_views", "video_view_loaders", "view_loaders"]
@@ -73,12 +74,18 @@ class Views:
 
     @classmethod
     def parse(cls, text: str | Sequence[int]) -> Views:
-        """``"TxS"`` (or ``[T, S]``) -> :class:`Views`; a bad value raises one ``ValueError`` naming the fix."""
-        match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text) if isinstance(text, str) else None
-        numbers = match.groups() if match else text if not isinstance(text, str) and len(text) == 2 else None
-        views = cls(int(numbers[0]), int(numbers[1])) if numbers is not None else None
+        """``"TxS"`` (or ``[T, S]``) -> :class:`Views`; a bad value raises one ``ConfigError`` naming the fix."""
+        if isinstance(text, str):
+            match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+            numbers = match.groups() if match else None
+        else:
+            numbers = list(text) if isinstance(text, Iterable) else None
+        try:
+            views = cls(*(int(n) for n in numbers)) if numbers is not None and len(numbers) == 2 else None
+        except (TypeError, ValueError):
+            views = None
         if views is None or views.temporal < 1 or views.spatial not in SPATIAL_CROPS:
-            raise ValueError(f"settings.views={text!r} is not TEMPORALxSPATIAL with TEMPORAL >= 1 and SPATIAL in "
+            raise ConfigError(f"settings.views={text!r} is not TEMPORALxSPATIAL with TEMPORAL >= 1 and SPATIAL in "
                              f"{list(SPATIAL_CROPS)}. Fix: e.g. settings.views=1x1 (default), 3x1, 1x3 or 3x3")
         return views
 
@@ -154,10 +161,10 @@ class UniformTemporalView(ClipSampler):
 
 
 def check_views(views: Views, scoring: str, sampler: ClipSampler) -> None:
-    """Refuse views that do not exist for this scoring (one ``ValueError`` naming the fix)."""
+    """Refuse views that do not exist for this scoring (one ``ConfigError`` naming the fix: scripts print its line)."""
     if views.temporal > 1 and (scoring == "sliding" or not isinstance(sampler, UniformSampler)):
         what = "scoring=sliding" if scoring == "sliding" else f"the {type(sampler).__name__}'s clips"
-        raise ValueError(f"settings.views={views}: {what} score windows of consecutive frames ending at an anchor, "
+        raise ConfigError(f"settings.views={views}: {what} score windows of consecutive frames ending at an anchor, "
                          "one temporal position each (another window is another anchor). Fix: settings.views="
                          f"1x{views.spatial}, or temporal views with settings.scoring=clips and the uniform sampler")
 
