@@ -288,13 +288,18 @@ class VideoWindowsDataset(Dataset):
         labels: the label policy.
         frame_size: ``(H, W)`` frames are read at.
         reader_factory: ``(record, size) -> FrameReader``; default ``readers.reader_for``.
+        crop: ``None``: frames read at ``frame_size``; else frames read at their native size and passed through it
+            (uint8 ``[F, 3, h, w]`` -> ``[F, 3, H, W]``, e.g. one of multi-view testing's crops,
+            ``evaluation.views.ShortSideCrop``).
     """
 
     def __init__(self, videos: Sequence[TargetVideo], sampler: ClipSampler, labels: LabelPolicy,
-                 frame_size: tuple[int, int], reader_factory: Callable | None = None) -> None:
+                 frame_size: tuple[int, int], reader_factory: Callable | None = None,
+                 crop: VideoTransform | None = None) -> None:
         self.videos = [video for video in videos if len(sampler.eval_anchors(video.num_frames))]
         self.sampler, self.labels, self.frame_size = sampler, labels, tuple(frame_size)
         self.reader_factory = reader_factory or reader_for
+        self.crop = crop
         self._readers: dict[str, FrameReader] = {}
 
     def __len__(self) -> int:
@@ -308,7 +313,7 @@ class VideoWindowsDataset(Dataset):
         used = sorted({t for clip in clips for t in clip})
         position = {t: k for k, t in enumerate(used)}
         if record.kind not in self._readers:
-            self._readers[record.kind] = self.reader_factory(record, self.frame_size)
+            self._readers[record.kind] = self.reader_factory(record, self.frame_size if self.crop is None else None)
         try:
             result = self._readers[record.kind].read(record, video.native_indices(used))
         except FrameReadError as error:
@@ -317,7 +322,8 @@ class VideoWindowsDataset(Dataset):
             return {"frames": torch.empty(0, 3, *self.frame_size, dtype=torch.uint8),
                     "windows": torch.empty(0, self.sampler.num_frames, dtype=torch.int64)}
         items = [{**clip_fields(video, clip, self.labels), REPLACED: torch.tensor(False)} for clip in clips]
-        return {"frames": result.frames, "windows": torch.tensor([[position[t] for t in clip] for clip in clips]),
+        frames = result.frames if self.crop is None else self.crop(result.frames)
+        return {"frames": frames, "windows": torch.tensor([[position[t] for t in clip] for clip in clips]),
                 "substituted": torch.tensor(len(result.substituted), dtype=torch.int64), **default_collate(items)}
 
 

@@ -18,11 +18,13 @@ from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 
 from riskvision.alarm import AlarmPolicy, OperatingPoint
+from riskvision.data.sampling import WindowSampler
 from riskvision.evaluation.deployment import choose_operating_point
 from riskvision.evaluation.predict import (
     measure_cost, predict_table, predict_table_per_frame, run_info, write_evaluation,
 )  # fmt: skip
 from riskvision.evaluation.summary import TRAINING_DATA, headline
+from riskvision.evaluation.views import Views, check_views, predict_views
 from riskvision.inference.predictor import Predictor
 from riskvision.models import FrameFeatureNet
 from riskvision.progress import ProgressLine
@@ -62,7 +64,11 @@ class EvalSettings:
         alarm: the deployed alarm policy the deployment view replays (``riskvision.alarm.AlarmPolicy``; ``None``:
             its defaults).
         operating_point_split: the split the operating point is chosen on (``val``; ``None``: only a stored one).
-            Scored like ``split`` (sliding, same step, real input only) before it.
+            Scored like ``split`` (sliding, same step, views, real input only) before it.
+        views: multi-view testing, ``"TEMPORALxSPATIAL"`` (``riskvision.evaluation.views``): ``1x1`` (default) scores
+            each clip once, as always; ``1x3``: three crops along the long side of each frame; ``3x1`` (``clips``
+            scoring of the uniform sampler): three interleaved clips; class probabilities averaged over the views.
+            Each view costs what one ``1x1`` scoring costs (per-frame reuse included).
     """
 
     split: str = "test"
@@ -78,6 +84,7 @@ class EvalSettings:
     false_alarm_cap_per_hour: float = 1.0
     alarm: AlarmPolicy | None = None
     operating_point_split: str | None = "val"
+    views: str = "1x1"
 
 
 def scoring_loader(datamodule: Any, settings: EvalSettings, num_frames: int, per_frame: bool = False) -> DataLoader:
@@ -104,6 +111,9 @@ def score_split(module: Any, datamodule: Any, settings: EvalSettings, name: str)
     every_frame = settings.scoring == "sliding" and module.task.per_frame  # one causal pass per video
     per_frame = every_frame or (settings.scoring == "sliding" and settings.per_frame
                                 and isinstance(module.net, FrameFeatureNet))
+    views = Views.parse(settings.views)
+    if not views.single:
+        return score_views(module, datamodule, settings, views, per_frame, every_frame, name)
     # one pass needs every frame from 0 read: windows at least ``step`` long cover them
     loader = scoring_loader(datamodule, settings, max(num_frames, settings.step) if every_frame else num_frames,
                             per_frame)
@@ -119,6 +129,22 @@ def score_split(module: Any, datamodule: Any, settings: EvalSettings, name: str)
         table = predict_table(module, loader, module.task, settings.probes, settings.seed, settings.device, progress)
     progress.close()
     return table
+
+
+def score_views(module: Any, datamodule: Any, settings: EvalSettings, views: Views, per_frame: bool,
+                every_frame: bool, name: str) -> pd.DataFrame:
+    """:func:`score_split` with ``settings.views`` other than ``1x1`` (``riskvision.evaluation.views``): the same
+    windows (``per_frame``: each crop of a video read once; ``every_frame``: one causal pass per video and crop)."""
+    num_frames = int(module.hparams["inputs"]["num_frames"])
+    window = max(num_frames, settings.step) if every_frame else num_frames
+    scoring_loader(datamodule, settings, window, per_frame)  # checks the settings and sets the datamodule up
+    sliding = settings.scoring == "sliding"
+    sampler = WindowSampler(window, eval_step=settings.step) if sliding else datamodule.sampler
+    check_views(views, settings.scoring, sampler)
+    how = ", one causal pass per video" if every_frame else ", backbone once per frame" if per_frame else ""
+    log.info(f"Scoring {settings.split} ({settings.scoring}{how}, {views} views: {views.temporal} temporal x "
+             f"{views.spatial} spatial, probabilities averaged, probes {list(settings.probes)}) with {name}")
+    return predict_views(module, datamodule, settings, sampler, views, per_frame, every_frame)
 
 
 def operating_point(module: Any, datamodule: Any, settings: EvalSettings, name: str,
@@ -162,7 +188,8 @@ def evaluate_module(module: Any, datamodule: Any, out_dir: str | Path, settings:
     num_frames, size = int(inputs["num_frames"]), inputs["frame_size"]
     height, width = (size, size) if isinstance(size, int) else size
     cost = measure_cost(module.net, [1, num_frames, 3, height, width], settings.latency_repeats)
-    info = {"split": settings.split, "scoring": settings.scoring, "step": settings.step, "cost": cost, **(extra or {})}
+    info = {"split": settings.split, "scoring": settings.scoring, "step": settings.step,
+            "views": Views.parse(settings.views).to_dict(), "cost": cost, **(extra or {})}
     run = dataclasses.replace(run_info(module, name, info, claim_run_folder(out_dir, "eval").run_id),
                               alarm=point.policy if point is not None else settings.alarm, operating_point=point)
     metrics = write_evaluation(table, run, out_dir, settings.n_boot, settings.predictions_file, settings.seed,
