@@ -91,4 +91,4 @@ def test_write_cache_false_writes_nothing(bdd_frames, tmp_path):
     build_bdd_index(bdd_frames, layout="frames", write_cache=False)
     assert not (bdd_frames / "frames/100k" / LISTING_CACHE_NAME).exists()
     build_bdd_index(bdd_frames, layout="frames", cache_dir=tmp_path / "cache")
-    assert [p.name for p in (tmp_path / "cache").iterdir()] == [f"bdd_100k{LISTING_CACHE_NAME}"]
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == [f"bdd_bdd{LISTING_CACHE_NAME}"]

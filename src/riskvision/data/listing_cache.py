@@ -2,14 +2,13 @@
 
 Listing 2,000 folders of 400 frames took 41 s here (80k folders: minutes). :class:`ListingCache` keeps each folder's
 frame names (:class:`~riskvision.data.records.FrameNames`: a pattern, or the names) in an index cache file
-(``.riskvision_frames_index.json`` in the frames folder, or ``<cache_dir>/<prefix>_<root name>
-.riskvision_frames_index.json``), keyed by the folder's path relative to the root and its ``mtime_ns`` (adding,
-removing or renaming a file changes it). The file is outside input: an entry that is not ``[mtime_ns, count,
-["pattern", prefix, start, width, suffix] or ["names", [...]]]`` with ``count`` names of images inside the folder
-(no path separators, an image suffix) whose first and last name are files of the folder (and, for a pattern, whose
-next name is not) is ignored and the folder listed again; a file that is not a JSON object is ignored (and
-rewritten). Only listings that raised no data issue are kept, so a folder with an issue is listed,
-and its issue reported, at every start.
+(``.riskvision_frames_index.json`` in the frames folder, or ``<cache_dir>/<name>.riskvision_frames_index.json``),
+keyed by the folder's path relative to the root and its ``mtime_ns`` (adding, removing or renaming a file changes
+it). The file is outside input: an entry is believed only when it is ``[mtime_ns, count, ["pattern", prefix, start,
+width, suffix] or ["names", [...]]]`` holding ``count`` plain image names (no path separator, an image suffix)
+whose first and last are files of the folder (and, for a pattern, whose next number is not); else the folder is
+listed again. A file that is not a JSON object is ignored (and rewritten). Only listings that raised no data issue
+are kept: a folder with an issue is listed, and its issue reported, at every start.
 """
 
 from __future__ import annotations
@@ -54,13 +53,12 @@ class ListingCache:
     Args:
         root: the folder the frame folders' keys are relative to (BDD's ``frames/100k``).
         cache_dir: where the file goes instead of ``root`` (``None``: inside ``root``).
-        prefix: the file's prefix inside ``cache_dir``.
+        name: the file's name inside ``cache_dir`` (before the suffix), one per data tree, e.g. ``bdd_<root name>``.
     """
 
-    def __init__(self, root: Path, cache_dir: str | Path | None = None, prefix: str = "bdd") -> None:
+    def __init__(self, root: Path, cache_dir: str | Path | None = None, name: str = "bdd") -> None:
         self.root = root
-        self.path = Path(cache_dir) / f"{prefix}_{root.name}{LISTING_CACHE_NAME}" if cache_dir else \
-            root / LISTING_CACHE_NAME
+        self.path = Path(cache_dir) / f"{name}{LISTING_CACHE_NAME}" if cache_dir else root / LISTING_CACHE_NAME
         self.entries = read_cache_file(self.path)
         self.dirty = False
 

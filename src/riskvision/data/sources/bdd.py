@@ -86,8 +86,8 @@ def build_bdd_index(
     if chosen == "videos":
         return _build_videos(root, synthetic, cache_dir, issues, write_cache)
     if chosen == "frames":
-        return _build_frames(root, synthetic, frames_fps, issues, ListingCache(root / "frames" / "100k", cache_dir),
-                             write_cache)
+        listings = ListingCache(root / "frames" / "100k", cache_dir, f"bdd_{root.name}")
+        return _build_frames(root, synthetic, frames_fps, issues, listings, write_cache)
     raise ValueError(f"BDD layout {layout!r} for {root}; use auto, videos or frames")
 
 
