@@ -3,6 +3,7 @@
     python scripts/check_data.py                                  # the synthetic data
     python scripts/check_data.py data=dota_bdd data.dota_root=/data/DoTA data.bdd_root=/data/bdd100k
     python scripts/check_data.py ... verify_videos=true           # also decode every video to its end (slow)
+    python scripts/check_data.py ... verify_cache=null            # decode every frame file again (no cache)
 
 Problems (``riskvision.data.check``): missing or unreadable frames/videos, anomaly spans beyond the frames,
 label-count mismatches, ids in two splits, empty splits, clips with no readable frame, videos whose decoded
@@ -30,7 +31,8 @@ def main(cfg: DictConfig) -> None:
 
     datamodule = instantiate_data(cfg.data)
     datamodule.prepare_data()
-    summary, problems = check(datamodule, frames=cfg.verify_frames, videos=cfg.verify_videos)
+    summary, problems = check(datamodule, frames=cfg.verify_frames, videos=cfg.verify_videos,
+                              frames_cache=cfg.get("verify_cache"))
     print_report(summary, problems, cfg.max_listed)
     if any(p.fatal for p in problems):
         sys.exit(1)

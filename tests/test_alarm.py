@@ -141,3 +141,22 @@ def test_the_sweep_counts_the_events_each_whole_video_replay_raises():
     k = sweep.index(0.45)
     assert sweep.events_per_video(list(videos), k) == video_alarm_events(table, policy, 0.45)
     assert sum(video_alarm_events(table, policy, 0.45).values()) > 0
+
+
+def test_streams_stepped_together_raise_each_streams_own_events():
+    """on_events_many (streams of unequal length stepped as one [streams, K] alarm, ended ones fed -inf) gives what
+    each stream's own vector alarm gives, output by output."""
+    rng = np.random.default_rng(3)
+    thresholds = np.r_[np.linspace(0.05, 1.0, 30), np.inf]
+    policy = AlarmPolicy(ExponentialSmoother(0.3), Hysteresis(off_ratio=0.7, min_on_s=0.25))
+    streams = [(np.cumsum(rng.uniform(0.05, 0.3, n)), rng.random(n)) for n in (0, 1, 5, 40, 40, 17, 120, 3)]
+    counts, first = policy.on_events_many(streams, thresholds, group=3)
+    for k, (times, values) in enumerate(streams):
+        alarm = policy.alarm(thresholds)
+        own_counts, own_first = np.zeros(len(thresholds), int), np.full(len(thresholds), -1)
+        for i, (value, time_s) in enumerate(zip(policy.smooth(times, values), times)):
+            turned_on, _ = alarm.step(float(value), float(time_s))
+            own_counts += turned_on
+            own_first[turned_on & (own_first < 0)] = i
+        assert np.array_equal(counts[k], own_counts) and np.array_equal(first[k], own_first)
+    assert counts[0].sum() == 0 and counts[6].sum() > 0

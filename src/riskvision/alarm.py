@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -223,9 +223,14 @@ class Alarm:
     def active(self) -> bool | np.ndarray:
         return bool(self.state) if self.scalar else self.state
 
-    def step(self, value: float, time_s: float) -> tuple[np.ndarray, np.ndarray]:
-        """Feed one output to every threshold; returns (turned on, turned off) boolean arrays of ``on``'s shape."""
-        value, time_s = float(value), float(time_s)
+    def step(self, value: float | np.ndarray, time_s: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Feed one output to every threshold; returns (turned on, turned off) boolean arrays of ``on``'s shape.
+        ``value`` and ``time_s`` may be arrays that broadcast against ``on`` (e.g. ``[V, 1]`` against ``[V, K]``:
+        V streams stepped together, :meth:`AlarmPolicy.on_events_many`)."""
+        if np.ndim(value) == 0 and np.ndim(time_s) == 0:
+            value, time_s = float(value), float(time_s)
+        else:
+            value, time_s = np.asarray(value, dtype=float), np.asarray(time_s, dtype=float)
         turned_off = self.state & (value < self.off_levels)
         above = ~self.state & (value >= self.on_levels)
         self.above_since = np.where(above, np.fmin(self.above_since, time_s), np.nan)  # nan: the run starts now
@@ -351,13 +356,39 @@ class AlarmPolicy:
                   ) -> tuple[np.ndarray, np.ndarray]:
         """One stream replayed at every threshold at once (one :class:`Alarm` with a vector of thresholds):
         (alarm-on events ``[K]``, index of the first on-event ``[K]``, -1 where none)."""
-        alarm = self.alarm(np.asarray(thresholds, dtype=float))
-        counts = np.zeros(len(thresholds), dtype=int)
-        first = np.full(len(thresholds), -1)
-        for i, (value, time_s) in enumerate(zip(self.smooth(times_s, p_crash), np.asarray(times_s, float))):
-            turned_on, _ = alarm.step(value, time_s)
-            counts += turned_on
-            first[turned_on & (first < 0)] = i
+        counts, first = self.on_events_many([(times_s, p_crash)], thresholds)
+        return counts[0], first[0]
+
+    def on_events_many(self, streams: Sequence[tuple[np.ndarray, np.ndarray]], thresholds: np.ndarray,
+                       group: int = 256) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`on_events` of many streams (``(times_s, p_crash)`` each): ``([V, K] counts, [V, K] first)``.
+
+        Streams of similar length are stepped together, ``group`` at a time (one :class:`Alarm` of ``[group, K]``
+        thresholds, a step per output index instead of a step per output): the same comparisons on the same values,
+        so the same events. A stream that has ended is fed ``-inf`` (it turns off, never on) until its group ends.
+        """
+        thresholds = np.asarray(thresholds, dtype=float)
+        counts = np.zeros((len(streams), len(thresholds)), dtype=int)
+        first = np.full((len(streams), len(thresholds)), -1)
+        smoothed = [self.smooth(times, values) for times, values in streams]
+        times = [np.asarray(times, dtype=float) for times, _ in streams]
+        by_length = np.argsort([len(values) for values in smoothed], kind="stable")
+        for start in range(0, len(streams), group):
+            members = by_length[start:start + group]
+            length = max(len(smoothed[k]) for k in members)
+            values = np.full((len(members), length), -np.inf)
+            when = np.zeros((len(members), length))
+            for row, k in enumerate(members):
+                values[row, :len(smoothed[k])] = smoothed[k]
+                when[row, :len(times[k])] = times[k]
+                when[row, len(times[k]):] = times[k][-1] if len(times[k]) else 0.0
+            alarm = self.alarm(np.broadcast_to(thresholds, (len(members), len(thresholds))).copy())
+            part_counts, part_first = counts[members], first[members]
+            for i in range(length):
+                turned_on, _ = alarm.step(values[:, i:i + 1], when[:, i:i + 1])
+                part_counts += turned_on
+                part_first[turned_on & (part_first < 0)] = i
+            counts[members], first[members] = part_counts, part_first
         return counts, first
 
     def describe(self, threshold: float | None = None) -> str:

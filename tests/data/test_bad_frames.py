@@ -292,3 +292,46 @@ def test_a_clip_of_mixed_or_tiny_frames_is_read_and_said_once(tmp_path, middle, 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         JpegFolderReader((12, 16)).read(same, [0, 1, 2])
+
+
+# ------------------------------------------------------------------ verification kept across runs (issue 28)
+
+
+def test_a_second_verification_of_an_unchanged_tree_decodes_nothing(tmp_path, monkeypatch):
+    from riskvision.data import check as check_module
+
+    root = _bdd_frames(tmp_path / "bdd", {"aaaa-0001": 5, "bbbb-0002": 4})
+    _damage(root / "frames/100k/val/aaaa-0001", "garbage", "000002.jpg")
+    decoded: list[str] = []
+    real = JpegFolderReader.decode_many
+
+    def counting(self, paths):
+        decoded.extend(Path(p).name for p in paths)
+        return real(self, paths)
+
+    monkeypatch.setattr(JpegFolderReader, "decode_many", counting)
+    cache = tmp_path / "verified.json"
+    dm = _module(root)
+    dm.build_records()
+    first = verify_frames(dm, cache)
+    assert len(decoded) == 9 and [Path(i.path).name for i in first] == ["000002.jpg"]
+    decoded.clear()
+    assert [(i.kind, i.path) for i in verify_frames(dm, cache)] == [(i.kind, i.path) for i in first]
+    assert decoded == ["000002.jpg"]  # only the unreadable file, whose issue is found again
+    # a changed file is decoded again (here: now unreadable); another reader or frame size trusts nothing
+    decoded.clear()
+    _damage(root / "frames/100k/val/bbbb-0002", "empty", "000003.jpg")
+    again = verify_frames(dm, cache)
+    assert sorted(decoded) == ["000002.jpg", "000003.jpg"] and len(again) == 2
+    decoded.clear()
+    larger = RiskDataModule({"bdd": BddSource(root)}, samplers={"window": WindowSampler(2)}, sampler="window",
+                            frame_size=(16, 16), eval_batch_size=4)
+    larger.build_records()
+    verify_frames(larger, cache)
+    assert len(decoded) == 9
+    # a damaged cache file is ignored: everything is decoded again, and the file rewritten
+    for damage in ("not json", '{"reader": "JpegFolderReader (8, 8)", "files": {"x": 3}}', "[]"):
+        cache.write_text(damage)
+        decoded.clear()
+        assert len(verify_frames(dm, cache)) == 2 and len(decoded) == 9
+    assert check_module.VerifiedFrames(cache, "JpegFolderReader (8, 8)").files

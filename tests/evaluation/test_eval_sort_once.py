@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from riskvision.evaluation.bootstrap import bootstrap_ci, paired_bootstrap_diff
@@ -109,3 +110,58 @@ def test_video_scores_cut_from_one_sort_equal_the_per_group_ones():
         assert np.array_equal(a.frames, b.frames) and np.array_equal(a.scores, b.scores)
         assert (a.crash, a.anomaly_start, a.anomaly_end, a.fps, a.num_frames) == \
             (b.crash, b.anomaly_start, b.anomaly_end, b.fps, b.num_frames)
+
+
+# --------------------------------------------------------------- per-resample cost O(videos): the same values
+
+
+@pytest.mark.parametrize("ties", [False, True])
+@pytest.mark.parametrize("metric", ["auroc", "average_precision"])
+def test_statistics_of_video_counts_equal_those_of_row_weights(ties, metric):
+    from riskvision.evaluation.bootstrap import _row_weights, _video_counts
+    from riskvision.evaluation.ranking import RankingStatistic
+
+    videos, scores, labels = _table(ties)
+    rows = videos.astype(int)
+    rows[::7] = -1  # rows of videos outside a paired comparison weigh 0
+    statistic = RankingStatistic(Ranking(scores, labels), metric)
+    of_counts = statistic.of_video_counts(rows)
+    old = _old_auroc if metric == "auroc" else _old_ap
+    for counts in _video_counts(60, 40, 5):
+        weights = _row_weights(counts, rows)
+        assert of_counts(counts) == statistic(weights) == old(scores, labels, weights)
+    one_class = RankingStatistic(Ranking(scores, np.ones(len(scores), bool)), metric).of_video_counts(rows)
+    assert np.isnan(one_class(np.ones(60))) == (metric == "auroc")
+
+
+def test_video_counts_are_the_bincounts_of_the_draws():
+    from riskvision.evaluation.bootstrap import _video_counts
+
+    counts = _video_counts(37, 150, 9)  # more resamples than one bincount chunk
+    draws = np.random.default_rng(9).integers(0, 37, size=(150, 37))
+    assert np.array_equal(counts, np.stack([np.bincount(d, minlength=37) for d in draws]))
+    assert not counts.flags.writeable and _video_counts(37, 150, 9) is counts  # cached: every CI of a table
+
+
+def test_compute_metrics_bootstrap_equals_the_row_weight_path(monkeypatch):
+    """The whole metrics.json (every CI, the deployment view, probes) with the per-video fast paths switched off
+    (every statistic called with row weights, the capped thresholds recomputed) is the same."""
+    from evaluation_fakes import synthetic_table
+
+    from riskvision.evaluation import bootstrap, deployment
+    from riskvision.evaluation.summary import RunInfo, compute_metrics, jsonable
+    from riskvision.tasks import RiskLevels
+
+    table = synthetic_table("multiclass", n_crash=6, n_normal=5, seed=2)
+    probed = table.copy()
+    probed["probe"] = "shuffled"
+    probed["p_crash"] = np.round(probed["p_crash"].to_numpy() * 20) / 20  # ties
+    table = pd.concat([table, probed], ignore_index=True)
+    run = RunInfo("m", RiskLevels(["Normal", "Warning", "Danger"]))
+    fast = jsonable(compute_metrics(table, run, n_boot=60, seed=1))
+    monkeypatch.setattr(bootstrap, "_sampler", lambda statistic, rows: lambda c: statistic(
+        bootstrap._row_weights(c, rows)))
+    monkeypatch.setattr(deployment, "_whole", lambda weights: False)
+    monkeypatch.setattr(deployment, "_key", lambda weights: object())  # never the same resample
+    slow = jsonable(compute_metrics(table, run, n_boot=60, seed=1))
+    assert fast == slow

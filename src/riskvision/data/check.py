@@ -8,15 +8,18 @@ stated one; the fatal ones make the data untrustworthy as it is.
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
+from pathlib import Path
 
 from riskvision.data.datamodule import RiskDataModule, summarize
 from riskvision.data.readers import FrameDecodeError, FrameReadError, count_decoded_frames, reader_for
 from riskvision.data.records import DataIssue, VideoRecord
 from riskvision.data.splits import SPLITS, duplicates
+from riskvision.data.probe import read_cache_file, write_cache_file
 from riskvision.data.timebase import to_target
 
-__all__ = ["check", "print_report", "verify_frames", "verify_videos"]
+__all__ = ["VerifiedFrames", "check", "print_report", "verify_frames", "verify_videos"]
 
 VERIFY_CHUNK = 64
 """Frame files decoded per reader call by :func:`verify_frames` (bounds memory on long clips)."""
@@ -30,7 +33,50 @@ def unreadable_clip(record: VideoRecord, why: str) -> DataIssue:
                      "from the data", fatal=True)
 
 
-def verify_frames(datamodule: RiskDataModule) -> list[DataIssue]:
+class VerifiedFrames:
+    """Frame files that decoded, kept across ``check_data`` runs: ``{"reader": ..., "files": {path: [size,
+    mtime_ns]}}`` as JSON at ``path`` (``None``: nothing kept).
+
+    A file counts as verified only while its size and ``mtime_ns`` are the stored ones and the reader and frame size
+    are the same; anything else in the file (damaged, another reader, malformed entries) is ignored: the file is
+    outside input, and ignoring it only costs decoding again. Unreadable files are never kept, so their issues are
+    found (and reported) at every run.
+    """
+
+    def __init__(self, path: str | Path | None, reader: str) -> None:
+        self.path = Path(path) if path else None
+        self.reader = reader
+        stored = read_cache_file(self.path) if self.path else {}
+        files = stored.get("files") if stored.get("reader") == reader else None
+        self.files: dict[str, list] = files if isinstance(files, dict) else {}
+        self.dirty = False
+
+    @staticmethod
+    def _stamp(path: Path) -> list[int] | None:
+        try:
+            stat = os.stat(path)
+        except OSError:
+            return None
+        return [stat.st_size, stat.st_mtime_ns]
+
+    def known(self, path: Path) -> bool:
+        """``path`` decoded before and has not changed since (same size and ``mtime_ns``)."""
+        stamp = self.files.get(str(path))
+        return isinstance(stamp, list) and stamp == self._stamp(path)
+
+    def add(self, path: Path) -> None:
+        """Remember that ``path`` decodes (as it is now)."""
+        stamp = self._stamp(path)
+        if self.path is not None and stamp is not None:
+            self.files[str(path)] = stamp
+            self.dirty = True
+
+    def save(self) -> None:
+        if self.path is not None and self.dirty:
+            write_cache_file(self.path, {"reader": self.reader, "files": self.files})
+
+
+def verify_frames(datamodule: RiskDataModule, cache: str | Path | None = None) -> list[DataIssue]:
     """One issue per frame file of the indexed frame folders that training would substitute, and a FATAL
     one per folder where no file is readable.
 
@@ -38,24 +84,34 @@ def verify_frames(datamodule: RiskDataModule) -> list[DataIssue]:
     :func:`~riskvision.data.readers.reader_for`, at ``datamodule.frame_size``), so the decision is
     training's own (``JpegFolderReader.decode``): readable means decoded to the right 8-bit RGB picture;
     corrupt, empty, 16-bit, unconvertible and over-``PIL.Image.MAX_IMAGE_PIXELS`` files are not.
+    ``cache``: a :class:`VerifiedFrames` file; files that decoded at an earlier run and have not changed since
+    (size, ``mtime_ns``) are not decoded again.
     """
     factory = datamodule.reader_factory or reader_for
     issues = []
+    verified: VerifiedFrames | None = None
     for record in datamodule.records or []:
         if record.kind != "frames":
             continue
         reader = factory(record, datamodule.frame_size)
+        if verified is None:
+            verified = VerifiedFrames(cache, f"{type(reader).__qualname__} {datamodule.frame_size}")
         paths = [record.path / name for name in dict.fromkeys(record.frame_files)]
         readable = 0
         for start in range(0, len(paths), VERIFY_CHUNK):
-            for result in reader.decode_many(paths[start:start + VERIFY_CHUNK]):
+            chunk = [path for path in paths[start:start + VERIFY_CHUNK] if not verified.known(path)]
+            readable += min(VERIFY_CHUNK, len(paths) - start) - len(chunk)
+            for path, result in zip(chunk, reader.decode_many(chunk) if chunk else []):
                 if isinstance(result, FrameDecodeError):
                     issues.append(DataIssue("unreadable_frame", record.video_id, str(result.path),
                                             f"{result}; training replaces it by the nearest readable frame"))
                 else:
                     readable += 1
+                    verified.add(path)
         if paths and not readable:
             issues.append(unreadable_clip(record, f"none of its {len(paths)} frame files decodes"))
+    if verified is not None:
+        verified.save()
     return issues
 
 
@@ -88,11 +144,13 @@ def verify_videos(datamodule: RiskDataModule) -> list[DataIssue]:
     return issues
 
 
-def check(datamodule: RiskDataModule, frames: bool = True, videos: bool = False) -> tuple[dict, list[DataIssue]]:
+def check(datamodule: RiskDataModule, frames: bool = True, videos: bool = False,
+          frames_cache: str | Path | None = None) -> tuple[dict, list[DataIssue]]:
     """Summary (as :meth:`RiskDataModule.describe`) and every problem found, fatal ones marked.
 
     Args:
         frames: decode every frame file of the frame folders (:func:`verify_frames`).
+        frames_cache: :func:`verify_frames`' cache of the files that decoded (``None``: decode them all).
         videos: decode every video file to the end (:func:`verify_videos`, slow).
     """
     splits = datamodule.build_splits()
@@ -104,7 +162,7 @@ def check(datamodule: RiskDataModule, frames: bool = True, videos: bool = False)
             problems.append(DataIssue("empty_split", "*", "", f"split {name!r} has zero clips after "
                                       f"{datamodule.filters_description()}", fatal=True))
     if frames:
-        problems += verify_frames(datamodule)
+        problems += verify_frames(datamodule, frames_cache)
     if videos:
         problems += verify_videos(datamodule)
     videos_by_split = {name: [to_target(r, datamodule.target_fps) for r in records] for name, records in splits.items()}

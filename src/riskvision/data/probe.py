@@ -22,7 +22,8 @@ from riskvision.data.readers import FrameReadError, probe_video
 from riskvision.data.records import DataIssue, report
 from riskvision.progress import ProgressLine
 
-__all__ = ["CACHE_NAME", "VIDEO_SUFFIXES", "ProbeCache", "list_videos", "probe_videos"]
+__all__ = ["CACHE_NAME", "VIDEO_SUFFIXES", "ProbeCache", "list_videos", "probe_videos", "read_cache_file",
+           "write_cache_file"]
 
 VIDEO_SUFFIXES = (".mov", ".mp4", ".m4v", ".mkv", ".avi", ".webm")
 """Containers read as videos (any PyAV decodes); matched case-insensitively."""
@@ -41,14 +42,8 @@ class ProbeCache:
     def __init__(self, root: Path, cache_dir: str | Path | None = None, prefix: str = "bdd") -> None:
         self.root = root
         self.path = Path(cache_dir) / f"{prefix}_{root.name}{CACHE_NAME}" if cache_dir else root / CACHE_NAME
-        self.entries: dict[str, list] = {}
+        self.entries: dict[str, list] = read_cache_file(self.path)  # damaged: everything is probed again
         self.dirty = False
-        if self.path.is_file():
-            try:
-                entries = json.loads(self.path.read_text(encoding="utf-8"))
-            except (json.JSONDecodeError, UnicodeDecodeError, OSError):
-                entries = {}
-            self.entries = entries if isinstance(entries, dict) else {}  # damaged: everything is probed again
 
     def _key(self, path: Path) -> tuple[str, int, int]:
         stat = path.stat()
@@ -74,15 +69,32 @@ class ProbeCache:
         return float(fps), int(num_frames)
 
     def save(self) -> None:
-        if not self.dirty:
-            return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(self.entries))
-            tmp.replace(self.path)
-        except OSError:
-            pass
+        if self.dirty:
+            write_cache_file(self.path, self.entries)
+
+
+def read_cache_file(path: Path) -> dict[str, list]:
+    """The entries of an index cache file; ``{}`` when there is none or it is not a JSON object (damaged: ignored,
+    and rewritten by the next save). Each entry is still checked by its reader: the file is outside input."""
+    if not path.is_file():
+        return {}
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError):
+        return {}
+    return entries if isinstance(entries, dict) else {}
+
+
+def write_cache_file(path: Path, entries: dict[str, list]) -> None:
+    """Write an index cache file whole (a temporary file renamed over it); an unwritable location only costs a
+    rebuild at the next start."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(entries))
+        tmp.replace(path)
+    except OSError:
+        pass
 
 
 def probe_videos(root: Path, paths: Sequence[Path], dataset: str, cache_dir: str | Path | None = None,

@@ -83,6 +83,16 @@ class FrameNames(Sequence[str]):
         return _frame_names_from_parts, (self._pattern, self._buffer, self._offsets)
 
     @property
+    def pattern(self) -> tuple[str, int, int, str, int] | None:
+        """``(prefix, start, width, suffix, count)`` when the names follow one (see the class doc), else ``None``."""
+        return self._pattern
+
+    @classmethod
+    def from_pattern(cls, prefix: str, start: int, width: int, suffix: str, count: int) -> FrameNames:
+        """The ``count`` names ``prefix + f"{start + i:0{width}d}" + suffix`` without building them."""
+        return _frame_names_from_parts((prefix, int(start), int(width), suffix, int(count)), None, None)
+
+    @property
     def nbytes(self) -> int:
         """Bytes of name data held (0 for a pattern)."""
         return 0 if self._buffer is None else self._buffer.nbytes + self._offsets.nbytes

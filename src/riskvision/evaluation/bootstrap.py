@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -33,11 +34,28 @@ class Interval:
         return {"value": self.value, "low": self.low, "high": self.high, "p_above_zero": self.p_above_zero}
 
 
+@lru_cache(maxsize=2)
 def _video_counts(n_videos: int, n_boot: int, seed: int) -> np.ndarray:
-    """``[n_boot, n_videos]`` draw counts: each row is one resample of ``n_videos`` videos with replacement."""
+    """``[n_boot, n_videos]`` draw counts (``int32``, read-only): each row is one resample of ``n_videos`` videos
+    with replacement. Cached: every CI of one table draws the same resamples (40 MB at 1,000 x 10k videos)."""
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, n_videos, size=(n_boot, n_videos))
-    return np.stack([np.bincount(d, minlength=n_videos) for d in draws])
+    counts = np.empty((n_boot, n_videos), dtype=np.int32)
+    for start in range(0, n_boot, 64):  # one bincount per 64 resamples: resample b's draws offset by b * n_videos
+        chunk = draws[start:start + 64] + (np.arange(len(draws[start:start + 64])) * n_videos)[:, None]
+        counts[start:start + 64] = np.bincount(chunk.ravel(), minlength=chunk.size).reshape(-1, n_videos)
+    counts.flags.writeable = False
+    return counts
+
+
+def _sampler(statistic: Statistic, rows: np.ndarray) -> Callable[[np.ndarray], float]:
+    """``statistic`` as a function of one resample's per-video draw counts ``[n_videos]``: its own
+    ``of_video_counts(rows)`` where it has one (a statistic that gathers the counts in its own row order, e.g.
+    :class:`.ranking.RankingStatistic`: no ``[N]`` row-weight vector per resample), else of :func:`_row_weights`."""
+    of_video_counts = getattr(statistic, "of_video_counts", None)
+    if of_video_counts is not None:
+        return of_video_counts(rows)
+    return lambda counts: statistic(_row_weights(counts, rows))
 
 
 def _interval(point: float, samples: np.ndarray, level: float) -> Interval:
@@ -70,8 +88,8 @@ def bootstrap_ci(video_ids: Sequence[str], statistic: Statistic, n_boot: int = 1
     videos = np.unique(np.asarray(video_ids).astype(str))
     rows = _row_index(video_ids, videos)
     point = statistic(np.ones(len(rows)))
-    counts = _video_counts(len(videos), n_boot, seed)
-    samples = np.array([statistic(_row_weights(c, rows)) for c in counts])
+    sample = _sampler(statistic, rows)
+    samples = np.array([sample(c) for c in _video_counts(len(videos), n_boot, seed)])
     return _interval(point, samples, level)
 
 
@@ -94,6 +112,6 @@ def paired_bootstrap_diff(video_ids_a: Sequence[str], statistic_a: Statistic, vi
     rows_a, rows_b = _row_index(video_ids_a, shared), _row_index(video_ids_b, shared)
     ones = np.ones(len(shared), dtype=int)
     point = statistic_a(_row_weights(ones, rows_a)) - statistic_b(_row_weights(ones, rows_b))
-    counts = _video_counts(len(shared), n_boot, seed)
-    samples = np.array([statistic_a(_row_weights(c, rows_a)) - statistic_b(_row_weights(c, rows_b)) for c in counts])
+    sample_a, sample_b = _sampler(statistic_a, rows_a), _sampler(statistic_b, rows_b)
+    samples = np.array([sample_a(c) - sample_b(c) for c in _video_counts(len(shared), n_boot, seed)])
     return _interval(point, samples, level)

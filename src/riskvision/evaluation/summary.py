@@ -22,7 +22,7 @@ from riskvision.evaluation.calibration import brier_score, expected_calibration_
 from riskvision.evaluation.classification import binary_metrics
 from riskvision.evaluation.deployment import deployment_metrics
 from riskvision.evaluation.nexar import nexar_metrics
-from riskvision.evaluation.ranking import Ranking, auroc
+from riskvision.evaluation.ranking import Ranking, RankingStatistic, auroc
 from riskvision.evaluation.table import real_windows, spanned_windows, video_level, video_scores
 
 if TYPE_CHECKING:  # type hints only: riskvision.tasks imports riskvision.evaluation
@@ -62,14 +62,13 @@ def in_anomaly(table: pd.DataFrame) -> np.ndarray:
     return (start >= 0) & (frame >= start) & (frame < end)
 
 
-def _ranking(score: np.ndarray, label: np.ndarray, metric: Callable) -> Callable[[np.ndarray], float]:
-    """``statistic(row weights)``: ``metric`` (``Ranking.auroc`` or ``Ranking.average_precision``) of ``score``
-    against ``label``, the scores sorted once for every weighting (a bootstrap resample)."""
-    ranked = Ranking(score, label)
-    return lambda weights: metric(ranked, weights)
+def _ranking(score: np.ndarray, label: np.ndarray, metric: str) -> RankingStatistic:
+    """``statistic(row weights)``: ``metric`` (``"auroc"`` or ``"average_precision"``) of ``score`` against
+    ``label``, the scores sorted once for every weighting (a bootstrap resample)."""
+    return RankingStatistic(Ranking(score, label), metric)
 
 
-def _crash_statistic(rows: pd.DataFrame, metric: Callable) -> tuple[np.ndarray, Callable[[np.ndarray], float]]:
+def _crash_statistic(rows: pd.DataFrame, metric: str) -> tuple[np.ndarray, Callable[[np.ndarray], float]]:
     """``(video_id per row, statistic(row weights))``: ``metric`` of P(crash) against ``crash`` over ``rows``."""
     return rows["video_id"].to_numpy(), _ranking(rows["p_crash"].to_numpy(float), rows["crash"].to_numpy(), metric)
 
@@ -87,12 +86,12 @@ def ci_statistics(table: pd.DataFrame) -> dict[str, tuple[np.ndarray, Callable[[
     spanned = spanned_windows(real)
     out = {}
     for level, rows in (("window", real), ("video", videos)):
-        out[f"{level}_auroc"] = _crash_statistic(rows, Ranking.auroc)
-        out[f"{level}_ap"] = _crash_statistic(rows, Ranking.average_precision)
+        out[f"{level}_auroc"] = _crash_statistic(rows, "auroc")
+        out[f"{level}_ap"] = _crash_statistic(rows, "average_precision")
     out["frame_auc"] = (spanned["video_id"].to_numpy(),
-                        _ranking(spanned["p_crash"].to_numpy(dtype=float), in_anomaly(spanned), Ranking.auroc))
+                        _ranking(spanned["p_crash"].to_numpy(dtype=float), in_anomaly(spanned), "auroc"))
     normalised = minmax_per_video(spanned["p_crash"].to_numpy(dtype=float), spanned["video_id"].to_numpy())
-    out["frame_auc_minmax"] = (spanned["video_id"].to_numpy(), _ranking(normalised, in_anomaly(spanned), Ranking.auroc))
+    out["frame_auc_minmax"] = (spanned["video_id"].to_numpy(), _ranking(normalised, in_anomaly(spanned), "auroc"))
     return out
 
 
@@ -118,7 +117,8 @@ def probe_metrics(table: pd.DataFrame, run: RunInfo, n_boot: int = 1000,
         probed = table[table["probe"] == probe]
         values: dict[str, Any] = headline(probed)
         values.update({f"drop_{k}": reference[k] - values[k] for k in reference})
-        values["drop_window_auroc_ci"] = paired_bootstrap_diff(*_crash_statistic(real, Ranking.auroc), *_crash_statistic(probed, Ranking.auroc),
+        values["drop_window_auroc_ci"] = paired_bootstrap_diff(*_crash_statistic(real, "auroc"),
+                                                               *_crash_statistic(probed, "auroc"),
                                                                n_boot=n_boot, seed=seed).as_dict()
         out[probe] = values
     return out

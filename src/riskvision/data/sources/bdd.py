@@ -30,8 +30,9 @@ from pathlib import Path
 from riskvision.data.layout import (
     INDEX_PROGRESS_S, DataFileError, DataLayoutError, is_synthetic, list_frames, load_json, require_folder,
 )
+from riskvision.data.listing_cache import ListingCache
 from riskvision.data.probe import VIDEO_SUFFIXES, list_folder, list_videos, probe_videos
-from riskvision.data.records import DataIssue, VideoRecord
+from riskvision.data.records import DataIssue, FrameNames, VideoRecord
 from riskvision.data.sources.base import RecordSource
 from riskvision.progress import ProgressLine
 
@@ -72,7 +73,8 @@ def build_bdd_index(
         layout: ``auto``, ``videos`` or ``frames``.
         frames_fps: frame rate of frame folders when no ``prepared.json`` says it.
         cache_dir: where the probe cache goes when ``root`` is not writable (default: next to data).
-        write_cache: save the probe cache (``False``: read it if present, probe the rest, write nothing).
+        write_cache: save the probe cache, or for frame folders the listing cache (``False``: read it if present,
+            probe / list the rest, write nothing).
 
     Raises:
         DataLayoutError: ``root`` is not a readable folder (the message names ``data.bdd_root``), matches no
@@ -84,7 +86,8 @@ def build_bdd_index(
     if chosen == "videos":
         return _build_videos(root, synthetic, cache_dir, issues, write_cache)
     if chosen == "frames":
-        return _build_frames(root, synthetic, frames_fps, issues)
+        listings = ListingCache(root / "frames" / "100k", cache_dir, f"bdd_{root.name}")
+        return _build_frames(root, synthetic, frames_fps, issues, listings, write_cache)
     raise ValueError(f"BDD layout {layout!r} for {root}; use auto, videos or frames")
 
 
@@ -96,8 +99,8 @@ def _build_videos(root: Path, synthetic: bool, cache_dir: str | Path | None,
             for subset, path in videos if path in probed]
 
 
-def _build_frames(root: Path, synthetic: bool, frames_fps: float | None,
-                  issues: list[DataIssue] | None) -> list[VideoRecord]:
+def _build_frames(root: Path, synthetic: bool, frames_fps: float | None, issues: list[DataIssue] | None,
+                  cache: ListingCache, write_cache: bool) -> list[VideoRecord]:
     fps = _prepared_fps(root) or frames_fps
     if not fps:
         raise DataLayoutError(f"BDD frame folders under {root}/frames/100k have no prepared.json with an 'fps' and "
@@ -109,11 +112,21 @@ def _build_frames(root: Path, synthetic: bool, frames_fps: float | None,
     records = []
     for subset, entry in folders:
         progress.advance()
-        files = list_frames(entry, entry.name, None, issues)
+        files = cache.get(entry)
+        if files is None:
+            found: list[DataIssue] = []
+            files = list_frames(entry, entry.name, None, found)
+            if files is not None and not found:  # a folder with an issue is listed (and reported) every start
+                files = FrameNames(files)
+                cache.put(entry, files)
+            if issues is not None:
+                issues.extend(found)
         if files is not None:
             records.append(VideoRecord(entry.name, "bdd", entry, "frames", float(fps), len(files),
                                        frame_files=files, synthetic=synthetic, subset=subset))
     progress.close(min_elapsed_s=INDEX_PROGRESS_S)
+    if write_cache:
+        cache.save()
     return records
 
 
