@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from riskvision.evaluation.bootstrap import bootstrap_ci, paired_bootstrap_diff
-from riskvision.evaluation.ranking import Ranking, auroc, average_precision
+from riskvision.metrics.ranking import Ranking, auroc, average_precision
 
 
 def _old_tied_counts(scores, labels, weights=None):
