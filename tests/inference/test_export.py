@@ -328,7 +328,8 @@ def test_auto_runs_onnxruntime_on_a_cpu_from_a_cached_export_and_leaves_nothing_
         raise RuntimeError("the exporter cannot trace this net")
 
     monkeypatch.setattr("riskvision.inference.backend_factory.export_onnx", broken_export)
-    with caplog.at_level("WARNING", logger="riskvision.inference.backend_factory"):  # export fails: torch, and it says so
+    # the export fails: torch runs, and the log says so
+    with caplog.at_level("WARNING", logger="riskvision.inference.backend_factory"):
         assert isinstance(Predictor.from_checkpoint(ckpt).make_backend(), TorchBackend)
     assert "Inference backend: torch instead of onnxruntime (the ONNX export failed" in caplog.text
 
