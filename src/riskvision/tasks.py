@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from riskvision.evaluation.classification import binary_metrics, multiclass_metrics
+from riskvision.metrics.classification import binary_metrics, multiclass_metrics
 
 if TYPE_CHECKING:
     import pandas as pd

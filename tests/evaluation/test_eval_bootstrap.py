@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from riskvision.evaluation.bootstrap import bootstrap_ci, paired_bootstrap_diff
-from riskvision.evaluation.ranking import auroc
+from riskvision.metrics.ranking import auroc
 
 
 def test_resamples_whole_videos():

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from riskvision.evaluation.calibration import brier_score, expected_calibration_error, reliability_table
-from riskvision.evaluation.classification import binary_metrics, multiclass_metrics
-from riskvision.evaluation.ranking import auroc, average_precision
+from riskvision.metrics.calibration import brier_score, expected_calibration_error, reliability_table
+from riskvision.metrics.classification import binary_metrics, multiclass_metrics
+from riskvision.metrics.ranking import auroc, average_precision
 
 
 def test_binary_metrics_by_hand():

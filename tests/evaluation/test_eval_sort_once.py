@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from riskvision.evaluation.bootstrap import bootstrap_ci, paired_bootstrap_diff
-from riskvision.evaluation.ranking import Ranking, auroc, average_precision
+from riskvision.metrics.ranking import Ranking, auroc, average_precision
 
 
 def _old_tied_counts(scores, labels, weights=None):
@@ -119,7 +119,7 @@ def test_video_scores_cut_from_one_sort_equal_the_per_group_ones():
 @pytest.mark.parametrize("metric", ["auroc", "average_precision"])
 def test_statistics_of_video_counts_equal_those_of_row_weights(ties, metric):
     from riskvision.evaluation.bootstrap import _row_weights, _video_counts
-    from riskvision.evaluation.ranking import RankingStatistic
+    from riskvision.metrics.ranking import RankingStatistic
 
     videos, scores, labels = _table(ties)
     rows = videos.astype(int)

@@ -7,10 +7,17 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from riskvision.evaluation.ranking import auroc, average_precision
-from riskvision.evaluation.report import (confusion_figure, curve_bands, load_runs, pick_videos, reliability_figure,
-                                          roc_pr_figure, timelines_figure)
+from riskvision.evaluation.report import (
+    confusion_figure,
+    curve_bands,
+    load_runs,
+    pick_videos,
+    reliability_figure,
+    roc_pr_figure,
+    timelines_figure,
+)
 from riskvision.evaluation.table import real_windows, spanned_windows
+from riskvision.metrics.ranking import auroc, average_precision
 
 
 @pytest.fixture

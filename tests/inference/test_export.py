@@ -308,7 +308,7 @@ def test_auto_runs_onnxruntime_on_a_cpu_from_a_cached_export_and_leaves_nothing_
     ckpt = make_checkpoint(tmp_path / "bilstm", BILSTM)
     frames = [(np.full((32, 32, 3), 10 * i, np.uint8), i / 10) for i in range(12)]
     reference = [r.p_crash for r in Predictor.from_checkpoint(ckpt, backend="torch").stream(frames)]
-    with caplog.at_level("INFO", logger="riskvision.inference.predictor"):
+    with caplog.at_level("INFO", logger="riskvision.inference.backend_factory"):
         auto = Predictor.from_checkpoint(ckpt)
         assert isinstance(auto.make_backend(), OnnxBackend)
     assert "Inference backend: onnxruntime (installed, CPU, fp32" in caplog.text
@@ -318,7 +318,8 @@ def test_auto_runs_onnxruntime_on_a_cpu_from_a_cached_export_and_leaves_nothing_
     assert list((tmp_path / "tmp").iterdir()) == []
     assert np.allclose([r.p_crash for r in auto.stream(frames)], reference, atol=TOLERANCE)
     stamp = (auto.export_dir / "preprocessing.json").stat().st_mtime_ns
-    monkeypatch.setattr("riskvision.inference.export.export_onnx", lambda *a, **k: pytest.fail("exported twice"))
+    monkeypatch.setattr("riskvision.inference.backend_factory.export_onnx",
+                        lambda *a, **k: pytest.fail("exported twice"))
     Predictor.from_checkpoint(ckpt).make_backend()  # the cached export is reused
     assert (auto.export_dir / "preprocessing.json").stat().st_mtime_ns == stamp
     shutil.rmtree(auto.export_dir)
@@ -326,8 +327,9 @@ def test_auto_runs_onnxruntime_on_a_cpu_from_a_cached_export_and_leaves_nothing_
     def broken_export(*args, **kwargs):
         raise RuntimeError("the exporter cannot trace this net")
 
-    monkeypatch.setattr("riskvision.inference.export.export_onnx", broken_export)
-    with caplog.at_level("WARNING", logger="riskvision.inference.predictor"):  # export fails: torch, and it says so
+    monkeypatch.setattr("riskvision.inference.backend_factory.export_onnx", broken_export)
+    # the export fails: torch runs, and the log says so
+    with caplog.at_level("WARNING", logger="riskvision.inference.backend_factory"):
         assert isinstance(Predictor.from_checkpoint(ckpt).make_backend(), TorchBackend)
     assert "Inference backend: torch instead of onnxruntime (the ONNX export failed" in caplog.text
 

@@ -414,7 +414,7 @@ def metrics_at_scale(work: Path, rows: int, n_boot: int) -> dict[str, float]:
     child.join()
     result = json.loads((work / "metrics.json").read_text())
     from riskvision.evaluation.bootstrap import bootstrap_ci
-    from riskvision.evaluation.ranking import Ranking, auroc
+    from riskvision.metrics.ranking import Ranking, auroc
     from riskvision.evaluation.summary import ci_statistics
     from riskvision.evaluation.table import read_predictions
 

@@ -7,13 +7,13 @@ The metric modules (numpy/pandas only) are imported here; :mod:`.predict` (torch
 
 from riskvision.evaluation.anticipation import VideoScores, anticipation_metrics, frame_auc, frame_auc_minmax
 from riskvision.evaluation.bootstrap import Interval, bootstrap_ci, paired_bootstrap_diff
-from riskvision.evaluation.calibration import brier_score, expected_calibration_error, reliability_table
-from riskvision.evaluation.classification import binary_metrics, multiclass_metrics
 from riskvision.evaluation.deployment import deployment_metrics
 from riskvision.evaluation.nexar import nexar_metrics, write_submission
-from riskvision.evaluation.ranking import auroc, average_precision
 from riskvision.evaluation.summary import RunInfo, compute_metrics
 from riskvision.evaluation.table import make_table, read_predictions, write_predictions
+from riskvision.metrics.calibration import brier_score, expected_calibration_error, reliability_table
+from riskvision.metrics.classification import binary_metrics, multiclass_metrics
+from riskvision.metrics.ranking import auroc, average_precision
 
 __all__ = [
     "Interval", "RunInfo", "VideoScores", "anticipation_metrics", "auroc", "average_precision", "binary_metrics",

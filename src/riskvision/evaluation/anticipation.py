@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from riskvision.evaluation.ranking import auroc
+from riskvision.metrics.ranking import auroc
 
 __all__ = [
     "CONVENTIONS", "AnticipationCurve", "VideoScores", "anticipation_curve", "anticipation_metrics", "frame_auc",

@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from riskvision.evaluation.ranking import average_precision
 from riskvision.evaluation.table import crash_video_rows, real_windows
 from riskvision.files import atomic_write
+from riskvision.metrics.ranking import average_precision
 
 __all__ = ["NEXAR_HORIZONS_S", "horizon_scores", "last_window_scores", "nexar_metrics", "write_submission"]
 

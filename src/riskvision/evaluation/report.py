@@ -20,12 +20,12 @@ from matplotlib.ticker import NullFormatter, ScalarFormatter  # noqa: E402
 from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
 
 from riskvision.evaluation.bootstrap import paired_bootstrap_diff, shared_videos  # noqa: E402
-from riskvision.evaluation.calibration import reliability_table  # noqa: E402
-from riskvision.evaluation.ranking import auroc, average_precision  # noqa: E402
 from riskvision.evaluation.summary import CI_METRICS, TRAINING_DATA, ci_statistics, scored_unit  # noqa: E402
 from riskvision.evaluation.table import find_predictions, read_predictions, real_windows, spanned_windows  # noqa: E402
 from riskvision.figure_style import ANOMALY_SPAN, GRID, THRESHOLD_LINE, WARNING_SPAN  # noqa: E402
 from riskvision.files import atomic_write  # noqa: E402
+from riskvision.metrics.calibration import reliability_table  # noqa: E402
+from riskvision.metrics.ranking import auroc, average_precision  # noqa: E402
 from riskvision.progress import ProgressLine  # noqa: E402
 from riskvision.runs import RunMismatchError, claim_run_folder  # noqa: E402
 

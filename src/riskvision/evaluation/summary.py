@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,15 +18,13 @@ import pandas as pd
 from riskvision.alarm import AlarmPolicy, OperatingPoint
 from riskvision.evaluation.anticipation import anticipation_metrics, minmax_per_video
 from riskvision.evaluation.bootstrap import bootstrap_ci, paired_bootstrap_diff
-from riskvision.evaluation.calibration import brier_score, expected_calibration_error, reliability_table
-from riskvision.evaluation.classification import binary_metrics
 from riskvision.evaluation.deployment import deployment_metrics
 from riskvision.evaluation.nexar import nexar_metrics
-from riskvision.evaluation.ranking import Ranking, RankingStatistic, auroc
 from riskvision.evaluation.table import real_windows, spanned_windows, video_level, video_scores
-
-if TYPE_CHECKING:  # type hints only: riskvision.tasks imports riskvision.evaluation
-    from riskvision.tasks import Task
+from riskvision.metrics.calibration import brier_score, expected_calibration_error, reliability_table
+from riskvision.metrics.classification import binary_metrics
+from riskvision.metrics.ranking import Ranking, RankingStatistic, auroc
+from riskvision.tasks import Task
 
 __all__ = [
     "CI_METRICS", "TRAINING_DATA", "RunInfo", "breakdown", "ci_statistics", "compute_metrics", "headline", "in_anomaly",

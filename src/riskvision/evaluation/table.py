@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,9 +26,7 @@ import pandas as pd
 from riskvision.batch import METADATA_KEYS
 from riskvision.evaluation.anticipation import VideoScores
 from riskvision.files import atomic_write
-
-if TYPE_CHECKING:  # type hints only: riskvision.tasks imports riskvision.evaluation
-    from riskvision.tasks import Task
+from riskvision.tasks import Task
 
 __all__ = [
     "META_COLUMNS", "PREDICTION_FILES", "PROBES", "crash_video_rows", "find_predictions", "make_table",

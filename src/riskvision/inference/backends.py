@@ -1,5 +1,6 @@
 """What the streaming engine (:mod:`.stream`) runs a model with: the :class:`Backend` protocol and
-:class:`TorchBackend`, a :class:`~riskvision.inference.predictor.Predictor`'s own net.
+:class:`TorchBackend`, a loaded model's own net (:class:`~riskvision.inference.loaded.LoadedModel`, e.g. a
+:class:`~riskvision.inference.predictor.Predictor`).
 
 A backend takes NORMALISED float tensors (``riskvision.data.transforms.Normalize`` output, on the CPU or on
 its device: it moves them where it runs) and returns logits; everything before (timestamps, resizing,
@@ -17,10 +18,13 @@ from typing import Any, Protocol, runtime_checkable
 import torch
 from torch import Tensor
 
-from riskvision.inference.predictor import Predictor
+from riskvision.inference.loaded import LoadedModel
 from riskvision.models import FrameFeatureNet
 
-__all__ = ["Backend", "TorchBackend"]
+__all__ = ["PRECISIONS", "Backend", "TorchBackend"]
+
+#: What the torch backend runs the net in: ``fp32`` (as trained) or ``bf16`` (autocast).
+PRECISIONS = ("fp32", "bf16")
 
 
 @runtime_checkable
@@ -52,39 +56,39 @@ class Backend(Protocol):
 
 
 class TorchBackend:
-    """A predictor's net (``predictor.module.net``) in eval mode, without autograd, on ``predictor.device``.
+    """A loaded model's net (``model.module.net``) in eval mode, without autograd, on ``model.device``.
 
-    ``per_frame`` is ``predictor.cache_features``: True for a ``FrameFeatureNet`` unless the predictor was
-    built with ``cache_features=False`` (then every window runs the whole net).
-    Outputs stay on the predictor's device; logits are float32 whatever the precision.
+    ``per_frame`` is ``model.cache_features``: True for a ``FrameFeatureNet`` unless the model was
+    loaded with ``cache_features=False`` (then every window runs the whole net).
+    Outputs stay on the model's device; logits are float32 whatever the precision.
 
     Args:
-        predictor: the loaded checkpoint.
+        model: the loaded checkpoint (a ``LoadedModel``: a ``Predictor`` is one).
         precision: ``"fp32"`` (the default: the net as trained) or ``"bf16"``: the net runs under
             ``torch.autocast(device type, dtype=torch.bfloat16)``, except a ``FrameFeatureNet``'s sequence
             head, which stays fp32 (oneDNN has no bf16 LSTM on CPUs without bf16 instructions, and the head
             is a small part of the work). ``scripts/benchmark_inference.py`` measures the speed and the
             P(crash) difference on a given machine.
         channels_last: run the 2D convolutions on channels-last memory (a COPY of the net converted with
-            ``to(memory_format=torch.channels_last)``; the predictor's own net is left as it is). Same numbers
+            ``to(memory_format=torch.channels_last)``; the model's own net is left as it is). Same numbers
             up to float rounding; faster on some CPUs. For the 2D backbone (the bilstm) only: a 3D net is
             left in its own layout.
     """
 
-    PRECISIONS = Predictor.PRECISIONS
+    PRECISIONS = PRECISIONS
 
-    def __init__(self, predictor: Predictor, precision: str = "fp32", channels_last: bool = False) -> None:
+    def __init__(self, model: LoadedModel, precision: str = "fp32", channels_last: bool = False) -> None:
         if precision not in self.PRECISIONS:
             raise ValueError(f"precision={precision!r} is not one of {list(self.PRECISIONS)}")
-        net = predictor.module.net.eval()
+        net = model.module.net.eval()
         if channels_last and isinstance(net, FrameFeatureNet):
             net = copy.deepcopy(net).to(memory_format=torch.channels_last)
         self.net = net
-        self.device = predictor.device
+        self.device = model.device
         self.precision = precision
         self.channels_last = bool(channels_last) and isinstance(net, FrameFeatureNet)
-        self.per_frame = bool(predictor.cache_features and isinstance(self.net, FrameFeatureNet))
-        self.recurrent = bool(self.per_frame and predictor.task.per_frame and getattr(self.net, "causal", False))
+        self.per_frame = bool(model.cache_features and isinstance(self.net, FrameFeatureNet))
+        self.recurrent = bool(self.per_frame and model.spec.task.per_frame and getattr(self.net, "causal", False))
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         """bf16 autocast on the backend's device type when ``precision == "bf16"``, else nothing."""

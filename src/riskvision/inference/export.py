@@ -1,4 +1,5 @@
-"""ONNX export of a :class:`~riskvision.inference.Predictor`: the graphs and everything needed to feed them.
+"""ONNX export of a loaded model (:class:`~riskvision.inference.loaded.LoadedModel`, e.g. a
+:class:`~riskvision.inference.Predictor`): the graphs and everything needed to feed them.
 
     report = export_onnx(Predictor.from_checkpoint("RUN/checkpoints/last.ckpt"), "OUT")   # or:
     report = export_checkpoint("RUN/checkpoints/last.ckpt", "OUT")   # also records the training run's id
@@ -17,7 +18,7 @@ writes into ``OUT``
   SHA-256, the opset and the riskvision version. :class:`riskvision.inference.onnx_backend.OnnxBackend` reads the
   folder back.
 
-The batch axis (``B``, ``N``) is dynamic; ``T``, ``H``, ``W`` are fixed at the predictor's values. Graphs are
+The batch axis (``B``, ``N``) is dynamic; ``T``, ``H``, ``W`` are fixed at the model's values. Graphs are
 exported in eval mode, fp32, on the CPU, and every file is written with :func:`riskvision.files.atomic_write`.
 
 Exporter: torch's TorchScript exporter (``torch.onnx.export(..., dynamo=False)``). Under torch 2.14 both exporters
@@ -47,10 +48,12 @@ from torch import Tensor, nn
 
 from riskvision.data.transforms import NORMALIZATION_PRESETS
 from riskvision.files import atomic_write
-from riskvision.inference.predictor import Predictor
+from riskvision.inference.loaded import LoadedModel
+from riskvision.inference.spec import ModelSpec
 from riskvision.models import FrameFeatureNet
 from riskvision.models.base import weights_digest
-from riskvision.utils import CONFIG_KEY, RUN_ID_KEY, ConfigError, load_checkpoint
+from riskvision.utils.checkpointing import CONFIG_KEY, RUN_ID_KEY, load_checkpoint
+from riskvision.utils.overrides import ConfigError
 
 __all__ = ["EXPORT_FORMAT", "FORMATS", "PREPROCESSING_FILE", "PROBABILITY_RULES", "ExportReport", "export_checkpoint",
            "export_onnx", "file_sha256", "preprocessing"]
@@ -102,28 +105,30 @@ def export_checkpoint(ckpt_path: str | Path, out_dir: str | Path, format: str = 
     if not isinstance(opset, int) or isinstance(opset, bool) or opset < 7:
         raise ConfigError(f"opset={opset!r} is not an ONNX opset version; pass an integer such as opset=17")
     checkpoint = load_checkpoint(ckpt_path, trusted_targets)
-    predictor = Predictor.from_run(checkpoint, OmegaConf.create(checkpoint[CONFIG_KEY]), str(ckpt_path))
+    model = LoadedModel.from_run(checkpoint, OmegaConf.create(checkpoint[CONFIG_KEY]), str(ckpt_path))
     run_id = checkpoint.get(RUN_ID_KEY)
-    return export_onnx(predictor, out_dir, opset, run_id=None if run_id is None else str(run_id))
+    return export_onnx(model, out_dir, opset, run_id=None if run_id is None else str(run_id))
 
 
-def export_onnx(predictor: Predictor, out_dir: str | Path, opset: int = 17, run_id: str | None = None) -> ExportReport:
+def export_onnx(model: LoadedModel, out_dir: str | Path, opset: int = 17, run_id: str | None = None) -> ExportReport:
     """Write ``model.onnx`` (+ ``backbone.onnx`` / ``head.onnx`` for a FrameFeatureNet) and ``preprocessing.json``
     into ``out_dir`` (see the module docstring).
 
     Args:
-        predictor: the loaded checkpoint; it is not changed (a CPU fp32 copy of its net is exported).
+        model: the loaded checkpoint (a ``LoadedModel``, e.g. a ``Predictor``); it is not changed (a CPU fp32 copy of
+            its net is exported).
         out_dir: the folder to write into (created if needed; files of the same names are replaced).
         opset: the ONNX operator set version.
         run_id: the training run's id, recorded in ``preprocessing.json`` (``None``: not known).
     """
-    if predictor.task.per_frame:  # its graphs would score windows; the stream needs the carried recurrent state
-        raise ValueError(f"{predictor.name} scores every frame with a carried recurrent state (model=causal_gru), "
+    spec = model.spec
+    if spec.task.per_frame:  # its graphs would score windows; the stream needs the carried recurrent state
+        raise ValueError(f"{spec.name} scores every frame with a carried recurrent state (model=causal_gru), "
                          "which the exported graphs (whole windows) cannot carry. Fix: stream it with backend=torch")
     onnx = _require_onnx()
     out = Path(out_dir)
-    net = copy.deepcopy(predictor.module.net).to("cpu", torch.float32).eval()
-    t, (h, w), k = predictor.num_frames, predictor.frame_size, predictor.task.num_outputs
+    net = copy.deepcopy(model.module.net).to("cpu", torch.float32).eval()
+    t, (h, w), k = spec.num_frames, spec.frame_size, spec.task.num_outputs
     video = torch.randn(EXAMPLE_BATCH, t, 3, h, w)
     graphs = {"model": _graph(net, video, ("video", "logits"), [k], opset, out / "model.onnx", onnx)}
     if isinstance(net, FrameFeatureNet):
@@ -132,38 +137,38 @@ def export_onnx(predictor: Predictor, out_dir: str | Path, opset: int = 17, run_
         graphs["backbone"] = _graph(_Backbone(net), video[:, 0], ("frames", "features"), [features.shape[-1]], opset,
                                     out / "backbone.onnx", onnx)
         graphs["head"] = _graph(_Head(net), features, ("features", "logits"), [k], opset, out / "head.onnx", onnx)
-    data = preprocessing(predictor, graphs, opset, run_id)
+    data = preprocessing(spec, weights_digest(model.module.net), graphs, opset, run_id)
     written = atomic_write(out / PREPROCESSING_FILE,
                            lambda tmp: tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8"))
     return ExportReport(out, tuple(out / spec["file"] for spec in graphs.values()) + (written,), data)
 
 
-def preprocessing(predictor: Predictor, graphs: dict[str, dict[str, Any]], opset: int,
+def preprocessing(spec: ModelSpec, weights_sha256: str, graphs: dict[str, dict[str, Any]], opset: int,
                   run_id: str | None) -> dict[str, Any]:
-    """The content of ``preprocessing.json`` (plain data) for ``predictor`` and the ``graphs`` written."""
-    task = predictor.task
+    """The content of ``preprocessing.json`` (plain data) for a model of ``spec`` whose weights have the digest
+    ``weights_sha256`` (``models.base.weights_digest``) and the ``graphs`` written."""
+    task = spec.task
     if task.name not in PROBABILITY_RULES:
         raise ValueError(f"export_onnx does not know how task {task.name!r} ({type(task).__name__}) turns logits into "
                          "probabilities. Fix: add it to riskvision.inference.export.PROBABILITY_RULES")
-    scale, mean, std = NORMALIZATION_PRESETS[predictor.normalization]
+    scale, mean, std = NORMALIZATION_PRESETS[spec.normalization]
     return {
         "format": EXPORT_FORMAT[0],
         "format_version": EXPORT_FORMAT[1],
         "riskvision_version": _version(),
         "onnx_opset": opset,
         "exporter": f"torch.onnx.export (TorchScript, dynamo=False), torch {torch.__version__}",
-        "source": {"checkpoint": str(Path(predictor.name).resolve()), "run_id": run_id,
-                   "weights_sha256": weights_digest(predictor.module.net)},
+        "source": {"checkpoint": str(Path(spec.name).resolve()), "run_id": run_id, "weights_sha256": weights_sha256},
         "graphs": graphs,
         "input": {
-            "num_frames": predictor.num_frames,
-            "frame_size": list(predictor.frame_size),
-            "target_fps": predictor.target_fps,
+            "num_frames": spec.num_frames,
+            "frame_size": list(spec.frame_size),
+            "target_fps": spec.target_fps,
             "layout": "[B, T, C, H, W], C = RGB",
             "resize": {"function": "riskvision.data.readers.resize_frame", "mode": "bilinear", "antialias": True,
                        "align_corners": False, "rule": "each uint8 RGB frame resized to frame_size [H, W] (no crop), "
                                                        "rounded back to uint8, before scaling"},
-            "normalization": {"preset": predictor.normalization, "scale": scale, "mean": list(mean), "std": list(std),
+            "normalization": {"preset": spec.normalization, "scale": scale, "mean": list(mean), "std": list(std),
                               "rule": "float32 (uint8 * scale - mean[c]) / std[c] per channel c"},
         },
         "output": {
@@ -173,19 +178,19 @@ def preprocessing(predictor: Predictor, graphs: dict[str, dict[str, Any]], opset
             "class_names": None if task.class_names is None else list(task.class_names),
             "prob_columns": task.prob_columns,
             "probabilities": PROBABILITY_RULES[task.name],
-            "threshold": predictor.threshold,
-            "alarm": alarm_entry(predictor),
+            "threshold": spec.threshold,
+            "alarm": alarm_entry(spec),
         },
     }
 
 
-def alarm_entry(predictor: Predictor) -> dict[str, Any]:
+def alarm_entry(spec: ModelSpec) -> dict[str, Any]:
     """``output.alarm`` of ``preprocessing.json``: ``policy`` (:meth:`AlarmPolicy.to_dict`: smoother and rule with
     their parameters), ``threshold`` on the smoothed P(crash) (``null``: no alarm) and ``operating_point`` (where
     it came from, :meth:`OperatingPoint.to_dict`; ``null``: the decision threshold, none was chosen)."""
-    threshold = predictor.alarm_threshold
-    point = predictor.operating_point
-    return {"policy": predictor.alarm_policy.to_dict(), "threshold": None if math.isinf(threshold) else threshold,
+    threshold = spec.alarm_threshold
+    point = spec.operating_point
+    return {"policy": spec.alarm_policy.to_dict(), "threshold": None if math.isinf(threshold) else threshold,
             "operating_point": None if point is None else point.to_dict()}
 
 

@@ -20,7 +20,7 @@ import torch
 
 from riskvision.inference.outputs import FORMATS
 from riskvision.inference.predictor import Predictor
-from riskvision.utils import ConfigError
+from riskvision.utils.overrides import ConfigError
 
 __all__ = ["check_predict_settings"]
 

@@ -22,9 +22,9 @@ clip-level test metrics. The steps:
    ``round(i * native_fps / target_fps)`` (halves up) with the same frame count; a higher rate drops
    frames, a lower one repeats them, and a variable rate (a phone, a camera that stalls) gets each target
    time's nearest picture. A frame whose time is not after the previous one is dropped (counted, warned).
-2. Frames: each used frame is resized to ``predictor.frame_size`` with ``riskvision.data.readers.resize_frame``
+2. Frames: each used frame is resized to the model's ``spec.frame_size`` with ``riskvision.data.readers.resize_frame``
    (the training/eval resize; any input size, also changing mid-stream) and normalised with
-   ``Normalize(predictor.normalization)``, once however many target frames repeat it.
+   ``Normalize(spec.normalization)``, once however many target frames repeat it.
 3. Windows (``riskvision.data.sampling.WindowSampler``): the result of target frame ``t`` (``t % step == 0``)
    is the window of ``num_frames`` consecutive target frames ending at ``t``; one that would start before
    frame 0 repeats frame 0, so the first frames get results at once. A per-frame net (``backend.per_frame``,
@@ -38,7 +38,7 @@ clip-level test metrics. The steps:
    per video (``predict_table_per_frame(every_frame=True)``).
 4. Emission: a target frame is complete when the frame it takes is known: at the push of that frame when its
    time is at or before that frame's, else at the next push (or :meth:`StreamEngine.finish`). The results a
-   push completes run in batches of ``predictor.batch_size`` windows and are returned by that push.
+   push completes run in batches of the model's ``batch_size`` windows and are returned by that push.
 5. Post-processing (:mod:`.smoothing`): the task's probability columns, P(crash) (``Task.crash_probability``),
    its causal smoothing, the risk level and the alarm with hysteresis, and the alarm's on/off events.
 """
@@ -59,7 +59,7 @@ from riskvision.data.readers import resize_frame
 from riskvision.data.sampling import WindowSampler
 from riskvision.data.transforms import Normalize
 from riskvision.inference.backends import Backend, TorchBackend
-from riskvision.inference.predictor import Predictor
+from riskvision.inference.loaded import LoadedModel
 from riskvision.inference.smoothing import (
     Alarm, AlarmEvent, Levels, Smoother, default_levels,
 )  # fmt: skip
@@ -171,42 +171,44 @@ class StreamEngine:
     """Per-frame risk of a live or decoded video (see the module docstring).
 
     Args:
-        predictor: the checkpoint and how it is fed (``num_frames``, ``frame_size``, ``normalization``,
-            ``target_fps``, ``task``, ``threshold``, ``batch_size``, ``device``).
+        model: the loaded checkpoint (a :class:`~riskvision.inference.loaded.LoadedModel`, e.g. a ``Predictor``):
+            how it is fed (its ``spec``: ``num_frames``, ``frame_size``, ``normalization``, ``target_fps``,
+            ``task``, ``threshold``), ``batch_size`` and ``device``.
         backend: what runs the net (:class:`~riskvision.inference.backends.Backend`); ``None``:
-            ``TorchBackend(predictor)``.
+            ``TorchBackend(model)``.
         step: a result for every ``step``-th target frame (``0, step, 2*step, ...``).
         smoothing: the smoother of P(crash) (:mod:`riskvision.alarm`); ``None``: the deployed alarm policy's
-            (``predictor.make_smoother()``: the checkpoint's operating point's policy, else exponential 0.5 s).
+            (``spec.make_smoother()``: the checkpoint's operating point's policy, else exponential 0.5 s).
             ``NoSmoothing()`` turns it off.
         levels: the risk levels; ``None``: ``smoothing.default_levels(task, threshold)`` (the class names of a
             class task; bands ``low`` < 0.5 * threshold <= ``medium`` < threshold <= ``high`` of the smoothed
             P(crash) for the binary task).
-        alarm: the alarm on the smoothed P(crash); ``None``: the deployed one (``predictor.make_alarm()``: the
+        alarm: the alarm on the smoothed P(crash); ``None``: the deployed one (``spec.make_alarm()``: the
             policy's rule at the checkpoint's operating point, else at the decision threshold).
         latest_only: a live source: when one push completes several results (the source dropped frames, so
             its time jumped), score only the newest and count the others in :attr:`skipped`, so the engine never
             falls behind a live source; ``False`` (files): every result.
     """
 
-    def __init__(self, predictor: Predictor, backend: Backend | None = None, step: int = 1,
+    def __init__(self, model: LoadedModel, backend: Backend | None = None, step: int = 1,
                  smoothing: Smoother | None = None, levels: Levels | None = None, alarm: Alarm | None = None,
                  latest_only: bool = False) -> None:
         if int(step) < 1:
             raise ValueError(f"step={step} must be >= 1 (a result every step-th target-rate frame)")
-        self.predictor = predictor
-        self.backend = TorchBackend(predictor) if backend is None else backend
+        spec = model.spec
+        self.spec, self.device, self.batch_size = spec, model.device, model.batch_size
+        self.backend = TorchBackend(model) if backend is None else backend
         self.step = int(step)
         self.latest_only = bool(latest_only)
-        self.smoother = predictor.make_smoother() if smoothing is None else smoothing
-        self.levels = default_levels(predictor.task, predictor.threshold) if levels is None else levels
-        self.alarm = predictor.make_alarm() if alarm is None else alarm
-        self.sampler = WindowSampler(predictor.num_frames, eval_step=self.step)
-        self.normalize = Normalize(predictor.normalization)
-        self.resampler = TimestampResampler(predictor.target_fps)
+        self.smoother = spec.make_smoother() if smoothing is None else smoothing
+        self.levels = default_levels(spec.task, spec.threshold) if levels is None else levels
+        self.alarm = spec.make_alarm() if alarm is None else alarm
+        self.sampler = WindowSampler(spec.num_frames, eval_step=self.step)
+        self.normalize = Normalize(spec.normalization)
+        self.resampler = TimestampResampler(spec.target_fps)
         self.recurrent = bool(getattr(self.backend, "recurrent", False))
-        if predictor.task.per_frame and not self.recurrent:
-            raise ValueError(f"{predictor.name} scores every frame with a carried recurrent state, which "
+        if spec.task.per_frame and not self.recurrent:
+            raise ValueError(f"{spec.name} scores every frame with a carried recurrent state, which "
                              f"{type(self.backend).__name__} does not run. Fix: backend=torch with cache_features=True")
         self.reset()
 
@@ -216,8 +218,8 @@ class StreamEngine:
         self.smoother.reset()
         self.alarm.reset()
         self.latest: _Pushed | None = None
-        self.indices: deque[int] = deque(maxlen=self.predictor.num_frames)  # target frames in the buffer
-        self.buffer: deque[Tensor] = deque(maxlen=self.predictor.num_frames)  # their features / frames
+        self.indices: deque[int] = deque(maxlen=self.spec.num_frames)  # target frames in the buffer
+        self.buffer: deque[Tensor] = deque(maxlen=self.spec.num_frames)  # their features / frames
         self.state = None  # a recurrent backend's state after the latest target frame
         self.dropped = 0  # pushed frames dropped for a time not after the previous one
         self.skipped = 0  # results not scored because a newer one was ready in the same push (latest_only)
@@ -267,7 +269,7 @@ class StreamEngine:
     def _needed(self, t: int) -> bool:
         """Whether a result uses target frame ``t``: the first result at or after it is within the window (every
         frame for a recurrent backend: the state runs through all of them)."""
-        return self.recurrent or -(-t // self.step) * self.step - t < self.predictor.num_frames
+        return self.recurrent or -(-t // self.step) * self.step - t < self.spec.num_frames
 
     def _advance(self, targets: list[tuple[int, _Pushed]], start: float) -> list[StreamResult]:
         """Append the target frames (in order) to the ring buffer and score the windows they complete."""
@@ -285,7 +287,7 @@ class StreamEngine:
             if t in scored:
                 windows.append((t, pushed.time_s, self._window(t)))
         results = []
-        size = self.predictor.batch_size
+        size = self.batch_size
         for a in range(0, len(windows), size):
             results += self._score(windows[a:a + size], start)
         return results
@@ -308,7 +310,7 @@ class StreamEngine:
         todo = list({id(p): p for p in used if p.prepared is None}.values())
         if not todo:
             return
-        size, device = self.predictor.frame_size, self.predictor.device
+        size, device = self.spec.frame_size, self.device
         frames = torch.stack([self.normalize(resize_frame(p.image, size)) for p in todo]).to(device)  # [N, 3, H, W]
         prepared = self.backend.features(frames) if self.backend.per_frame else frames  # [N, D] or [N, 3, H, W]
         for p, x in zip(todo, prepared):
@@ -328,14 +330,14 @@ class StreamEngine:
     def _results(self, rows: list[tuple[int, float]], logits: Tensor, start: float) -> list[StreamResult]:
         """Results of target frames ``rows`` (``(frame, source time)``) from their logits ``[B, K]``: probabilities,
         P(crash), smoothing, level and alarm, in order."""
-        task = self.predictor.task
+        task = self.spec.task
         values = task.table_values(logits)  # [B] or [B, K]
         p_crash = task.crash_probability(values)  # [B]
         latency_ms = (time.perf_counter() - start) * 1000
         results = []
         for (t, source_time), row, p in zip(rows, values, p_crash):
             row = np.atleast_1d(row)
-            time_s = t / self.predictor.target_fps
+            time_s = t / self.spec.target_fps
             smoothed = self.smoother.update(float(p), time_s)
             events = self.alarm.update(smoothed, time_s, t)
             results.append(StreamResult(

@@ -19,16 +19,39 @@ from __future__ import annotations
 import hashlib
 from abc import abstractmethod
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
-if TYPE_CHECKING:  # type hints only: pretrained.py imports this module
-    from riskvision.models.pretrained import PretrainedWeights
+__all__ = ["CLASSIFIER_KEYS", "ClipNet", "FrameFeatureNet", "PretrainedWeights", "weights_digest"]
 
-__all__ = ["ClipNet", "FrameFeatureNet", "weights_digest"]
+#: a torchvision ResNet's classifier keys: the default of :attr:`PretrainedWeights.classifier`
+CLASSIFIER_KEYS = frozenset({"fc.weight", "fc.bias"})
+
+
+@dataclass
+class PretrainedWeights:
+    """A pretrained source, read (before any net is built).
+
+    ``state``: its tensors, keyed relative to ``prefix`` (the part of the net they go into, e.g.
+    ``backbone.``). ``normalization``: the input preset the weights expect. ``source``: what to call them
+    in logs (a path, or torchvision's weights name). ``classifier``: the keys of the head (dropped when its width
+    differs); ``inputs``: other input settings the weights fix (a fixed-size net's clip length and frame size).
+    """
+
+    source: str
+    format: str
+    normalization: str
+    state: dict[str, Tensor]
+    prefix: str = ""
+    notes: list[str] = field(default_factory=list)
+    #: the classifier's keys (relative to ``prefix``): skipped when the model's head has another width
+    classifier: frozenset[str] = CLASSIFIER_KEYS
+    #: more of ``model.inputs`` the weights fix (``num_frames``, ``frame_size``), set like ``normalization``
+    inputs: dict[str, int] = field(default_factory=dict)
 
 
 class ClipNet(nn.Module):

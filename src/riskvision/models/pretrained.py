@@ -24,7 +24,7 @@ import torch
 import torchvision
 from torch import Tensor, nn
 
-from riskvision.models.base import ClipNet
+from riskvision.models.base import CLASSIFIER_KEYS, ClipNet, PretrainedWeights
 from riskvision.safe_load import UnsafeCheckpointError, load_torch_file
 
 __all__ = [
@@ -40,7 +40,6 @@ __all__ = [
     "torchvision_state_dict",
 ]
 
-CLASSIFIER_KEYS = frozenset({"fc.weight", "fc.bias"})
 MAX_LISTED = 8
 
 WHERE_TO_GET = (
@@ -61,28 +60,6 @@ class PretrainedUnavailable(OSError):
 
 class ArchitectureMismatch(ValueError):
     """The weights do not fit the model outside its classifier (shapes or key sets differ)."""
-
-
-@dataclass
-class PretrainedWeights:
-    """A pretrained source, read (before any net is built).
-
-    ``state``: its tensors, keyed relative to ``prefix`` (the part of the net they go into, e.g.
-    ``backbone.``). ``normalization``: the input preset the weights expect. ``source``: what to call them
-    in logs (a path, or torchvision's weights name). ``classifier``: the keys of the head (dropped when its width
-    differs); ``inputs``: other input settings the weights fix (a fixed-size net's clip length and frame size).
-    """
-
-    source: str
-    format: str
-    normalization: str
-    state: dict[str, Tensor]
-    prefix: str = ""
-    notes: list[str] = field(default_factory=list)
-    #: the classifier's keys (relative to ``prefix``): skipped when the model's head has another width
-    classifier: frozenset[str] = CLASSIFIER_KEYS
-    #: more of ``model.inputs`` the weights fix (``num_frames``, ``frame_size``), set like ``normalization``
-    inputs: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass

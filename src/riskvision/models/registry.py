@@ -19,11 +19,15 @@ reads the family's weights before anything is built). A ``ClipNet`` subclass who
 - :func:`net_class`: the ClipNet class a ``_target_`` builds, without building it;
 - :func:`upgrade_net_config`: a stored net config of an older riskvision in today's form (``num_classes`` ->
   ``num_outputs``).
+
+The package's ``__init__`` imports every family module (each registers its models on import); Python runs it before
+this module, so every lookup here sees every built-in model.
 """
 
 from __future__ import annotations
 
 import difflib
+import sys
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -31,6 +35,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from riskvision.models.base import ClipNet
+from riskvision.models.pretrained import load_pretrained
 
 __all__ = [
     "OLD_WIDTH_KEYS",
@@ -125,8 +130,6 @@ def create_model(name: str, *, num_outputs: int, pretrained: str | Path | None =
             :func:`riskvision.models.pretrained.load_pretrained` (the classifier is skipped when its width differs).
         kwargs: the net's own arguments.
     """
-    from riskvision.models.pretrained import load_pretrained  # pretrained.py imports base.py only; no cycle
-
     net = model_entry(name).builder(num_outputs=int(num_outputs), **kwargs)
     if pretrained is not None:
         load_pretrained(net, pretrained)
@@ -136,8 +139,6 @@ def create_model(name: str, *, num_outputs: int, pretrained: str | Path | None =
 def model_targets() -> frozenset[str]:
     """Every registered builder's and net class's import path, with its ``riskvision.models.<name>`` alias where
     the package exports it: the net ``_target_`` values a stored config may name (``riskvision.trust``)."""
-    import riskvision.models  # noqa: F401  (every family module registers its models on import)
-
     return frozenset(path for entry in _REGISTRY.values() for path in entry.targets)
 
 
@@ -148,8 +149,6 @@ def net_class(target: str) -> type[ClipNet]:
     Raises:
         UnknownModelError: ``target`` is no registered builder or net class.
     """
-    import riskvision.models  # noqa: F401  (every family module registers its models on import)
-
     for entry in _REGISTRY.values():
         if target in entry.targets:
             return entry.net_class
@@ -178,8 +177,7 @@ def _import_path(obj: Any) -> str:
 
 def _import_paths(obj: Any) -> set[str]:
     """``obj``'s import path, and ``riskvision.models.<name>`` when the package exports it under its own name."""
-    import riskvision.models as package
-
+    package = sys.modules[PACKAGE]  # imported before this module: its __init__ imports every family
     paths = {_import_path(obj)}
     if getattr(package, obj.__name__, None) is obj:
         paths.add(f"{PACKAGE}.{obj.__name__}")

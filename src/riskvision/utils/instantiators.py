@@ -11,6 +11,7 @@ from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import InterpolationToMissingValueError, MissingMandatoryValue
 
+from riskvision.utils.overrides import ConfigError
 from riskvision.utils.pylogger import get_logger
 
 log = get_logger(__name__)
@@ -38,8 +39,6 @@ def instantiate_data(data: DictConfig) -> Any:
 
 def _missing_setting(error: Exception) -> ValueError:
     """A ``???`` the user must set (``data=ccd`` without ``data.root``) as one ConfigError naming the key."""
-    from riskvision.utils.config_checks import ConfigError  # config_checks imports this module
-
     found = re.search(r"Missing mandatory value: (\S+)", str(error))
     key = found.group(1) if found else str(getattr(error, "full_key", "") or "a data setting")
     key = key if key.startswith("data.") else f"data.{key}"

@@ -1,7 +1,7 @@
 """Ranking metrics (AUROC, average precision) with optional per-sample weights.
 
 Weights make the per-video bootstrap cheap: resampling videos with replacement is the same as
-weighting every row by the number of times its video was drawn (see :mod:`.bootstrap`).
+weighting every row by the number of times its video was drawn (see :mod:`riskvision.evaluation.bootstrap`).
 Both functions agree with ``sklearn.metrics.roc_auc_score`` / ``average_precision_score`` (with
 ``sample_weight``), ties included; they return ``nan`` where a class is absent instead of raising.
 """

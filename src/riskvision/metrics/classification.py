@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from riskvision.evaluation.ranking import auroc, average_precision
+from riskvision.metrics.ranking import auroc, average_precision
 
 __all__ = ["binary_metrics", "confusion_matrix", "multiclass_metrics", "precision_recall_f1"]
 
