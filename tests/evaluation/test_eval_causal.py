@@ -13,7 +13,7 @@ from riskvision.batch import METADATA_KEYS
 from riskvision.data.sources.synthetic import ensure_synthetic
 from riskvision.data.transforms import Normalize
 from riskvision.evaluation.predict import predict_table_per_frame
-from riskvision.evaluation.table import read_predictions
+from riskvision.evaluation.table import find_predictions, read_predictions
 from riskvision.inference import Predictor
 from riskvision.inference.smoothing import NoSmoothing
 from riskvision.models import FrameNet
@@ -75,7 +75,7 @@ def test_causal_gru_trains_evaluates_in_one_pass_and_streams_the_same(tmp_path):
         "settings.probes=[none]", "settings.n_boot=10", "settings.latency_repeats=0")
     assert "one causal pass per video" in (out / "eval.log").read_text()
     assert json.loads((out / "metrics.json").read_text())["run"]["task"] == "binary"
-    table = read_predictions(out / "predictions.csv")
+    table = read_predictions(find_predictions(out))
     predictor = Predictor.from_checkpoint(checkpoint)
     for video_id, rows in table.groupby("video_id"):
         rows = rows.sort_values("end_frame")
