@@ -1,4 +1,5 @@
-"""Writing video: deterministic H.264 MP4 encoding, shared by the synthetic data, overlays and benchmarks."""
+"""Video frames: deterministic H.264 MP4 encoding (the synthetic data, overlays, review clips, benchmarks) and the
+one conversion of a decoded frame to RGB that every reader uses (:func:`frame_to_rgb`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,17 @@ from pathlib import Path
 import av
 import numpy as np
 
-__all__ = ["Mp4Writer", "encode_mp4", "h264_roundtrip"]
+__all__ = ["Mp4Writer", "encode_mp4", "frame_to_rgb", "h264_roundtrip"]
+
+#: PyAV >= 18 converts pixel formats with a pool of libswscale slice threads by default. A process forked after such
+#: a conversion (a DataLoader worker, prepare_data's process pool) inherits the pool without its threads and hangs
+#: in its first conversion; one thread per conversion has no pool. Older PyAV has no ``threads`` argument.
+_ONE_THREAD = {"threads": 1} if "threads" in (av.VideoFrame.reformat.__doc__ or "") else {}
+
+
+def frame_to_rgb(frame: av.VideoFrame) -> np.ndarray:
+    """A decoded frame -> uint8 RGB ``[H, W, 3]``, converted in the calling thread (safe in forked processes)."""
+    return frame.to_ndarray(format="rgb24", **_ONE_THREAD)
 
 
 def h264_roundtrip(frames: list[np.ndarray], fps: int, qp: int) -> list[np.ndarray]:
@@ -23,7 +34,7 @@ def h264_roundtrip(frames: list[np.ndarray], fps: int, qp: int) -> list[np.ndarr
     encode_mp4(buffer, frames, (frames[0].shape[1], frames[0].shape[0]), fps, qp)
     buffer.seek(0)
     with av.open(buffer, "r", format="mp4") as container:
-        return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+        return [frame_to_rgb(frame) for frame in container.decode(video=0)]
 
 
 class Mp4Writer:

@@ -38,6 +38,7 @@ from riskvision.inference.predictor import Predictor
 from riskvision.inference.sources import open_source
 from riskvision.inference.threads import inference_threads, usable_cores
 from riskvision.inference.videos import predict_source
+from riskvision.video_io import frame_to_rgb
 
 __all__ = ["run"]
 
@@ -101,7 +102,7 @@ def conversion_ms(path: Path, frames: int = 60) -> float:
             if k >= frames:
                 break
             start = time.perf_counter()
-            frame.to_ndarray(format="rgb24")
+            frame_to_rgb(frame)
             times.append(time.perf_counter() - start)
     times.sort()
     return 1000 * times[len(times) // 2]

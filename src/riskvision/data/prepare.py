@@ -39,6 +39,7 @@ from riskvision.data.records import VideoRecord
 from riskvision.data.sources.dota import DOTA_FPS, clip_frame_folder
 from riskvision.data.timebase import native_index
 from riskvision.files import atomic_write
+from riskvision.video_io import frame_to_rgb
 
 __all__ = ["Settings", "prepare", "prepare_bdd_video", "prepare_dota_clip", "short_side_size"]
 
@@ -190,7 +191,7 @@ def prepare_bdd_video(video: Path, final: Path, tmp: Path, settings: Settings) -
             index = position if frame.pts is None else round((frame.pts - start) * time_base * native_fps)
             if native_index(written, native_fps, settings.fps) > index:
                 continue
-            image = resize_frame(frame.to_ndarray(format="rgb24"), size)
+            image = resize_frame(frame_to_rgb(frame), size)
             while native_index(written, native_fps, settings.fps) <= index:  # also fills gaps in the stream
                 _save(image, tmp / f"{written:06d}.jpg", settings.quality)
                 written += 1

@@ -55,6 +55,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from riskvision.data.records import VideoRecord
+from riskvision.video_io import frame_to_rgb
 
 Size = tuple[int, int]
 """Frame size ``(height, width)`` in pixels."""
@@ -573,7 +574,7 @@ class _Shown:
     def rgb(self, size: Size | None) -> torch.Tensor:
         """uint8 ``[3, H, W]``, converted once however many indices hold this frame."""
         if self._rgb is None:
-            self._rgb = resize_frame(self.frame.to_ndarray(format="rgb24"), size)
+            self._rgb = resize_frame(frame_to_rgb(self.frame), size)
         return self._rgb
 
 

@@ -46,6 +46,7 @@ import numpy as np
 
 from riskvision.data.readers import FrameDecodeError, JpegFolderReader
 from riskvision.inference.inputs import VideoInputError
+from riskvision.video_io import frame_to_rgb
 
 __all__ = ["FileSource", "FolderSource", "Frame", "FrameSource", "IMAGE_SUFFIXES", "LIVE_URL_SCHEMES", "LiveSource",
            "SourceStats", "is_live_spec", "open_source"]
@@ -294,7 +295,7 @@ class FileSource(FrameSource):
         index = self._received
         self._count_received()
         time_s = _time_s(frame, index, self._stream, self._start_pts)
-        image = frame.to_ndarray(format="rgb24")
+        image = frame_to_rgb(frame)
         self._count_delivered()
         return Frame(image, self.timeline(float(index) if time_s is None else time_s), index)
 
@@ -629,7 +630,7 @@ class LiveSource(FrameSource):
             frame, time_s, index = self._newest
             self._newest = None
             self._count_delivered()
-        return Frame(frame.to_ndarray(format="rgb24"), time_s, index)
+        return Frame(frame_to_rgb(frame), time_s, index)
 
     def _stop_thread(self, join_s: float = 0.0) -> None:
         """Ask the thread to stop (it closes the input); wait up to ``join_s`` seconds for it."""
