@@ -168,5 +168,7 @@ def test_check_data_prints_counts_and_fails_on_fatal_problems(make_official_tree
     assert run.returncode == 1, run.stderr[-2000:]
     assert "- duplicate_split (FATAL): 1" in run.stdout
     # kept: the OO and LA clips of official train (-> train, val), the TC and LA clips of official val (-> test)
-    table = {line.split()[0]: line.split()[1] for line in run.stdout.splitlines()[2:5]}
+    lines = run.stdout.splitlines()
+    header = next(k for k, line in enumerate(lines) if line.split()[:2] == ["split", "clips"])  # after the log lines
+    table = {line.split()[0]: line.split()[1] for line in lines[header + 1:header + 4]}
     assert table == {"train": "1", "val": "1", "test": "2"}

@@ -37,4 +37,5 @@ def test_a_zoo_of_eleven_runs_keeps_distinct_colours_and_one_chance_line(tmp_pat
     roc_ax, pr_ax = figure.axes
     assert len({str(line.get_color()) for line in roc_ax.get_lines()[:11]}) == 11
     labels = [text.get_text() for text in pr_ax.get_legend().get_texts()]
-    assert len(labels) == 12 and sum(label.startswith("chance: crash fraction") for label in labels) == 1
+    assert len(labels) == 13 and sum(label.startswith("chance: crash fraction") for label in labels) == 1
+    assert sum(label.startswith("95% bands") for label in labels) == 1  # one band entry for every run's band

@@ -389,11 +389,12 @@ def roc_pr_figure(runs: Sequence[Run], n_boot: int = 200, seed: int = 0) -> plt.
         bands = curve_bands(labels, scores, real["video_id"].to_numpy(), n_boot, seed)
         colour = run_colour(k, len(runs))
         roc_ax.plot(fpr, tpr, color=colour, label=f"{run.name} (AUROC {auroc(scores, labels):.3f})")
+        band = f"95% bands ({n_boot} video resamples)" if k == 0 else "_nolegend_"  # one legend entry, any runs
         roc_ax.fill_between(CURVE_GRID, bands["tpr_low"], bands["tpr_high"], color=colour, alpha=0.18, lw=0,
-                            label=f"{run.name}: 95% band ({n_boot} video resamples)")
+                            label=band)
         pr_ax.plot(recall, precision, color=colour, label=f"{run.name} (AP {average_precision(scores, labels):.3f})")
         pr_ax.fill_between(CURVE_GRID, bands["precision_low"], bands["precision_high"], color=colour, alpha=0.18,
-                           lw=0, label=f"{run.name}: 95% band")
+                           lw=0, label=band)
         chance.setdefault(f"{labels.mean():.3f}", colour)
     for fraction, colour in chance.items():  # runs on the same data share one chance line (grey)
         pr_ax.axhline(float(fraction), color="0.4" if len(chance) == 1 else colour, ls=":", lw=1,

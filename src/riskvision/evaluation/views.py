@@ -57,7 +57,7 @@ from riskvision.data.sampling import ClipSampler, UniformSampler, WindowSampler
 from riskvision.evaluation.predict import predict_table, predict_table_per_frame
 from riskvision.progress import ProgressLine
 from riskvision.tasks import Task
-from riskvision.utils import ConfigError
+from riskvision.utils.overrides import ConfigError
 
 __all__ = ["SPATIAL_CROPS", "ShortSideCrop", "UniformTemporalView", "Views", "average_views", "check_views",
            "predict_views", "video_view_loaders", "view_loaders"]
