@@ -1,8 +1,8 @@
 """Train (and optionally test) one model on one data set.
 
-    python train.py model=bilstm                      # the main job, on built-in synthetic data
-    python train.py model=resnet3d101 data=dota_bdd data.dota_root=/data/DoTA data.bdd_root=/data/bdd100k
-    python train.py -m model=bilstm,resnet3d101 seed=1,2
+python train.py model=bilstm                      # the main job, on built-in synthetic data
+python train.py model=resnet3d101 data=dota_bdd data.dota_root=/data/DoTA data.bdd_root=/data/bdd100k
+python train.py -m model=bilstm,resnet3d101 seed=1,2
 """
 
 from __future__ import annotations
@@ -41,8 +41,17 @@ def train(cfg: DictConfig) -> dict[str, float]:
     from riskvision.models import load_weights, model_summary
     from riskvision.runs import claim_run_folder
     from riskvision.utils import (
-        RunConfigInCheckpoint, check_clip_length, check_data_roots, data_model_file, instantiate_callbacks,
-        instantiate_data, instantiate_loggers, log_hyperparameters, metrics_table, resume_path, validate_config,
+        RunConfigInCheckpoint,
+        check_clip_length,
+        check_data_roots,
+        data_model_file,
+        instantiate_callbacks,
+        instantiate_data,
+        instantiate_loggers,
+        log_hyperparameters,
+        metrics_table,
+        resume_path,
+        validate_config,
     )
     from riskvision.utils.weights import resolve_pretrained
 
@@ -76,10 +85,14 @@ def train(cfg: DictConfig) -> dict[str, float]:
     log.info(f"Instantiating trainer <{cfg.trainer._target_}>")
     trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     log_hyperparameters(
-        cfg, model, trainer,
-        extra={"pretrained": cfg.model.pretrained.source if weights is not None else "none",
-               "synthetic_data": bool(datamodule.is_synthetic)},
-    )  # fmt: skip
+        cfg,
+        model,
+        trainer,
+        extra={
+            "pretrained": cfg.model.pretrained.source if weights is not None else "none",
+            "synthetic_data": bool(datamodule.is_synthetic),
+        },
+    )
 
     if cfg.get("train"):
         log.info("Starting training")
@@ -98,16 +111,19 @@ def train(cfg: DictConfig) -> dict[str, float]:
         metrics.update({key: float(value) for key, value in trainer.callback_metrics.items()})
         if cfg.get("evaluation") and trainer.is_global_zero:
             write_predictions(cfg, model, datamodule, ckpt_path)
-        title = (f"Test metrics of {ckpt_path or 'the current weights'} (test split, one value per test clip; "
-                 "a binary model's threshold tuned on validation):")
+        title = (
+            f"Test metrics of {ckpt_path or 'the current weights'} (test split, one value per test clip; "
+            "a binary model's threshold tuned on validation):"
+        )
         log.info(metrics_table(metrics, title, ("test/",)))
     if best is not None and best.best_model_path:
         log.info(f"Best checkpoint ({best.monitor}={float(best.best_model_score):.4f}): {best.best_model_path}")
     return metrics
 
 
-def write_predictions(cfg: DictConfig, model: L.LightningModule, datamodule: L.LightningDataModule,
-                      ckpt_path: str | None) -> None:
+def write_predictions(
+    cfg: DictConfig, model: L.LightningModule, datamodule: L.LightningDataModule, ckpt_path: str | None
+) -> None:
     """Hook after testing: the tested weights' per-window ``predictions.csv`` and ``metrics.json`` in the run
     folder (``riskvision.evaluation``, the same as ``scripts/eval.py ckpt_path=BEST``), and the alarm operating point
     chosen on validation written into the best checkpoint; ``evaluation=none`` skips it."""
@@ -117,8 +133,12 @@ def write_predictions(cfg: DictConfig, model: L.LightningModule, datamodule: L.L
 
     settings = hydra.utils.instantiate(cfg.evaluation)
     name = net_name(OmegaConf.to_container(cfg.model, resolve=True))
-    extra = {"checkpoint": ckpt_path, "trained_run": claim_run_folder(cfg.paths.output_dir, "train").run_id,
-             "synthetic": bool(datamodule.is_synthetic), "data": TRAINING_DATA}
+    extra = {
+        "checkpoint": ckpt_path,
+        "trained_run": claim_run_folder(cfg.paths.output_dir, "train").run_id,
+        "synthetic": bool(datamodule.is_synthetic),
+        "data": TRAINING_DATA,
+    }
     # the alarm operating point, chosen on validation, goes into the best checkpoint this run wrote
     store_in = [ckpt_path] if cfg.get("train") and ckpt_path else []
     evaluate_module(model, datamodule, cfg.paths.output_dir, settings, name, extra, store_in=store_in)

@@ -76,20 +76,41 @@ def measure_train(model: str, work: Path) -> dict:
     before = load()
     minutes = _run([sys.executable, str(ROOT / "train.py"), f"model={model}", f"hydra.run.dir={folder}"], ROOT)
     metric, value, epoch = parse_best((folder / "train.log").read_text())
-    return {"command": f"python train.py model={model}", "metric": metric, "value": value, "epoch": epoch,
-            "minutes": round(minutes, 1), "load": [before, load()], "run_dir": str(folder)}
+    return {
+        "command": f"python train.py model={model}",
+        "metric": metric,
+        "value": value,
+        "epoch": epoch,
+        "minutes": round(minutes, 1),
+        "load": [before, load()],
+        "run_dir": str(folder),
+    }
 
 
 def measure_compare(work: Path) -> dict:
     """The comparison run (both quickstart jobs with test=true, then compare.py): wall clock."""
     sweep = work / "qs"
     before = load()
-    minutes = _run([sys.executable, str(ROOT / "train.py"), "-m", "experiment=quickstart", "model=bilstm,resnet3d101",
-                    f"hydra.sweep.dir={sweep}"], ROOT)
-    minutes += _run([sys.executable, str(ROOT / "scripts" / "compare.py"), f"runs={sweep}",
-                     f"hydra.run.dir={work / 'compare'}"], ROOT)
-    return {"command": "python train.py -m experiment=quickstart model=bilstm,resnet3d101 + scripts/compare.py",
-            "minutes": round(minutes, 1), "load": [before, load()]}
+    minutes = _run(
+        [
+            sys.executable,
+            str(ROOT / "train.py"),
+            "-m",
+            "experiment=quickstart",
+            "model=bilstm,resnet3d101",
+            f"hydra.sweep.dir={sweep}",
+        ],
+        ROOT,
+    )
+    minutes += _run(
+        [sys.executable, str(ROOT / "scripts" / "compare.py"), f"runs={sweep}", f"hydra.run.dir={work / 'compare'}"],
+        ROOT,
+    )
+    return {
+        "command": "python train.py -m experiment=quickstart model=bilstm,resnet3d101 + scripts/compare.py",
+        "minutes": round(minutes, 1),
+        "load": [before, load()],
+    }
 
 
 def measure_predict(work: Path, checkpoint: Path, video: Path) -> dict:
@@ -100,8 +121,12 @@ def measure_predict(work: Path, checkpoint: Path, video: Path) -> dict:
     rows = (out / f"{video.stem}.csv").read_text().splitlines()
     column = rows[0].split(",").index("latency_ms")
     latency = statistics.median(float(row.split(",")[column]) for row in rows[1:])
-    return {"command": "riskvision-predict CKPT VIDEO --out OUT", "ms_per_result": round(latency, 1),
-            "load": [before, load()], "video": video.name}
+    return {
+        "command": "riskvision-predict CKPT VIDEO --out OUT",
+        "ms_per_result": round(latency, 1),
+        "load": [before, load()],
+        "video": video.name,
+    }
 
 
 def _auto_backend() -> str:
@@ -114,8 +139,10 @@ def _auto_backend() -> str:
 def render_row(entry_id: str, entry: dict) -> str:
     """README's table row of one entry: the command, its one measured figure, and when/where/how loaded."""
     if entry_id.startswith("train_"):
-        figure = (f"best `{entry['metric']}` {entry['value']:.3f} at epoch {entry['epoch']} "
-                  f"(validation split, per validation clip); {entry['minutes']:.1f} min")
+        figure = (
+            f"best `{entry['metric']}` {entry['value']:.3f} at epoch {entry['epoch']} "
+            f"(validation split, per validation clip); {entry['minutes']:.1f} min"
+        )
     elif entry_id == "compare":
         figure = f"{entry['minutes']:.1f} min for both jobs, their test scoring and `comparison.md`"
     else:
@@ -165,8 +192,10 @@ def main(argv: list[str] | None = None) -> None:
                     if not trained.is_dir():
                         results["train_bilstm"] = {**measure_train("bilstm", work), **stamp}
                     video = next((ROOT / "data" / "synthetic").rglob("*.mp4"))
-                    entry = {**measure_predict(work, trained / "checkpoints" / "last.ckpt", video),
-                             "backend": "auto: " + _auto_backend()}
+                    entry = {
+                        **measure_predict(work, trained / "checkpoints" / "last.ckpt", video),
+                        "backend": "auto: " + _auto_backend(),
+                    }
                 else:
                     entry = measure_train(entry_id.removeprefix("train_"), work)
                 entry.pop("run_dir", None)

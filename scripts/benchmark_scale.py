@@ -32,9 +32,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes: nets at 32x32, 20k metric rows")
     args = parser.parse_args(argv)
     quick = {"metrics_rows": 20_000, "n_boot": 50, "missing_clips": 500, "item_videos": (670, 8_000), "net_size": 32}
-    settings = ScaleSettings(TreeSize(args.metadata, args.bdd_folders, args.bdd_frames), args.work_dir,
-                             metrics_rows=args.metrics_rows, n_boot=args.n_boot, missing_clips=args.missing_clips,
-                             threads=args.threads, net_size=args.net_size, quick=args.quick)
+    settings = ScaleSettings(
+        TreeSize(args.metadata, args.bdd_folders, args.bdd_frames),
+        args.work_dir,
+        metrics_rows=args.metrics_rows,
+        n_boot=args.n_boot,
+        missing_clips=args.missing_clips,
+        threads=args.threads,
+        net_size=args.net_size,
+        quick=args.quick,
+    )
     if args.quick:
         for key, value in quick.items():
             setattr(settings, key, value)

@@ -21,8 +21,7 @@ from omegaconf import DictConfig
 from riskvision.utils.run_folder import exits_on_user_error  # light: --help does not import torch
 
 
-@hydra.main(version_base="1.3", config_path=str(Path(__file__).resolve().parents[1] / "conf"),
-            config_name="check_data")
+@hydra.main(version_base="1.3", config_path=str(Path(__file__).resolve().parents[1] / "conf"), config_name="check_data")
 @exits_on_user_error
 def main(cfg: DictConfig) -> None:
     """Build the data config's datamodule, check it, print the report; exit 1 on a fatal problem."""
@@ -31,8 +30,9 @@ def main(cfg: DictConfig) -> None:
 
     datamodule = instantiate_data(cfg.data)
     datamodule.prepare_data()
-    summary, problems = check(datamodule, frames=cfg.verify_frames, videos=cfg.verify_videos,
-                              frames_cache=cfg.get("verify_cache"))
+    summary, problems = check(
+        datamodule, frames=cfg.verify_frames, videos=cfg.verify_videos, frames_cache=cfg.get("verify_cache")
+    )
     print_report(summary, problems, cfg.max_listed)
     if any(p.fatal for p in problems):
         sys.exit(1)

@@ -28,8 +28,16 @@ def main(cfg: DictConfig) -> None:
 
     runtime = HydraConfig.get().runtime
     settings = hydra.utils.instantiate(cfg.settings)
-    evaluate_checkpoint(cfg.ckpt_path, cfg, runtime.choices.get("data"), settings, runtime.output_dir, cfg.name,
-                        list(cfg.trusted_targets), store=bool(cfg.store_operating_point))
+    evaluate_checkpoint(
+        cfg.ckpt_path,
+        cfg,
+        runtime.choices.get("data"),
+        settings,
+        runtime.output_dir,
+        cfg.name,
+        list(cfg.trusted_targets),
+        store=bool(cfg.store_operating_point),
+    )
 
 
 if __name__ == "__main__":

@@ -29,8 +29,9 @@ def main(cfg: DictConfig) -> None:
     """Hydra entry point: export ``ckpt_path`` into the run folder."""
     from riskvision.inference.export import export_checkpoint  # here, not at the top: --help stays fast
 
-    report = export_checkpoint(cfg.ckpt_path, HydraConfig.get().runtime.output_dir, cfg.format, cfg.opset,
-                               list(cfg.trusted_targets))
+    report = export_checkpoint(
+        cfg.ckpt_path, HydraConfig.get().runtime.output_dir, cfg.format, cfg.opset, list(cfg.trusted_targets)
+    )
     log.info(report.describe())
 
 

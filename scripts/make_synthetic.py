@@ -24,9 +24,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for f in fields(SyntheticSizes):
         value = getattr(defaults, f.name)
         pair = isinstance(value, tuple)
-        parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, default=None,
-                            type=type(value[0]) if pair else type(value), nargs=2 if pair else None,
-                            metavar=("MIN", "MAX") if pair else None, help=f"default: {value}")
+        parser.add_argument(
+            f"--{f.name.replace('_', '-')}",
+            dest=f.name,
+            default=None,
+            type=type(value[0]) if pair else type(value),
+            nargs=2 if pair else None,
+            metavar=("MIN", "MAX") if pair else None,
+            help=f"default: {value}",
+        )
     return parser.parse_args(argv)
 
 

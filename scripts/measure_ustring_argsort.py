@@ -21,8 +21,9 @@ import numpy as np
 METRICS = ("ap", "mtta", "tta_r80", "p_r80")
 
 
-def ustring_evaluation(pred: np.ndarray, labels: np.ndarray, toa: np.ndarray, fps: float,
-                       kind: str) -> dict[str, float]:
+def ustring_evaluation(
+    pred: np.ndarray, labels: np.ndarray, toa: np.ndarray, fps: float, kind: str
+) -> dict[str, float]:
     """UString's ``evaluation`` (+ DSTA's P@R80) on ``pred`` ``[N, T]``, ``labels`` ``[N]`` (0/1) and ``toa`` ``[N]``
     (frames), ordering the per-threshold arrays with ``np.argsort(Recall, kind=kind)``."""
     scored = [p[: int(t)] if y > 0 else p for p, y, t in zip(pred, labels, toa)]
@@ -47,16 +48,22 @@ def ustring_evaluation(pred: np.ndarray, labels: np.ndarray, toa: np.ndarray, fp
     _, starts = np.unique(recall, return_index=True)
     starts = starts[1:]  # drops the recall-0 group (the unused slots)
     group_time = np.array([time[a:b].max() for a, b in zip(starts[:-1], starts[1:])] + [time[starts[-1]]])
-    group_precision = np.array([precision[a:b].max() for a, b in zip(starts[:-1], starts[1:])]
-                               + [precision[starts[-1]]])
+    group_precision = np.array(
+        [precision[a:b].max() for a, b in zip(starts[:-1], starts[1:])] + [precision[starts[-1]]]
+    )
     group_recall = recall[starts]
-    ap = group_precision[0] * group_recall[0] + np.sum((group_precision[1:] + group_precision[:-1]) / 2
-                                                        * np.diff(group_recall))
+    ap = group_precision[0] * group_recall[0] + np.sum(
+        (group_precision[1:] + group_precision[:-1]) / 2 * np.diff(group_recall)
+    )
     seconds = pred.shape[1] / fps
     at80 = int(np.argmin(np.abs(group_recall - 0.8)))
     reach = np.flatnonzero(group_recall >= 0.8)
-    return {"ap": float(ap), "mtta": float(group_time.mean() * seconds), "tta_r80": float(group_time[at80] * seconds),
-            "p_r80": float(group_precision[reach[0]]) if len(reach) else float("nan")}
+    return {
+        "ap": float(ap),
+        "mtta": float(group_time.mean() * seconds),
+        "tta_r80": float(group_time[at80] * seconds),
+        "p_r80": float(group_precision[reach[0]]) if len(reach) else float("nan"),
+    }
 
 
 def dad_shaped(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -88,7 +95,10 @@ def coarse(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 
 SHAPES: dict[str, Callable[[np.random.Generator], tuple[np.ndarray, np.ndarray, np.ndarray, float]]] = {
-    "DAD-shaped (continuous)": dad_shaped, "saturating at 0.999": saturating, "two-decimal scores": coarse}
+    "DAD-shaped (continuous)": dad_shaped,
+    "saturating at 0.999": saturating,
+    "two-decimal scores": coarse,
+}
 
 
 def main() -> None:

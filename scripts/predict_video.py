@@ -59,20 +59,48 @@ def main(cfg: DictConfig) -> None:
 
     videos = list(cfg.videos) if isinstance(cfg.videos, ListConfig) else cfg.videos
     alarm = cfg.get("alarm") or {}
-    policy_values = {f"alarm.{part}.{key}": value for part in ("smoothing", "rule") for key, value in
-                     (alarm.get(part) or {}).items() if key != "_target_"}
-    check_predict_settings({"videos": videos, "step": cfg.step, "batch_size": cfg.batch_size, "device": cfg.device,
-                            "backend": cfg.backend, "precision": cfg.precision, "format": cfg.format,
-                            "overlay_short_side": cfg.overlay_short_side, "frames_fps": cfg.frames_fps,
-                            "alarm_threshold": cfg.alarm_threshold, **policy_values})
+    policy_values = {
+        f"alarm.{part}.{key}": value
+        for part in ("smoothing", "rule")
+        for key, value in (alarm.get(part) or {}).items()
+        if key != "_target_"
+    }
+    check_predict_settings(
+        {
+            "videos": videos,
+            "step": cfg.step,
+            "batch_size": cfg.batch_size,
+            "device": cfg.device,
+            "backend": cfg.backend,
+            "precision": cfg.precision,
+            "format": cfg.format,
+            "overlay_short_side": cfg.overlay_short_side,
+            "frames_fps": cfg.frames_fps,
+            "alarm_threshold": cfg.alarm_threshold,
+            **policy_values,
+        }
+    )
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     report = predict_videos(
-        cfg.ckpt_path, videos, out_dir, step=cfg.step, batch_size=cfg.batch_size, device=cfg.device,
-        overlay=cfg.overlay, overlay_short_side=cfg.overlay_short_side, fmt=cfg.format, timeline=cfg.timeline,
-        backend=cfg.backend, precision=cfg.precision, export_dir=cfg.export_dir,
-        policy=_policy(cfg.get("alarm")), alarm_threshold=cfg.alarm_threshold,
-        annotations=cfg.annotations, frames_fps=cfg.frames_fps,
-        trusted_targets=list(cfg.trusted_targets))
+        cfg.ckpt_path,
+        videos,
+        out_dir,
+        step=cfg.step,
+        batch_size=cfg.batch_size,
+        device=cfg.device,
+        overlay=cfg.overlay,
+        overlay_short_side=cfg.overlay_short_side,
+        fmt=cfg.format,
+        timeline=cfg.timeline,
+        backend=cfg.backend,
+        precision=cfg.precision,
+        export_dir=cfg.export_dir,
+        policy=_policy(cfg.get("alarm")),
+        alarm_threshold=cfg.alarm_threshold,
+        annotations=cfg.annotations,
+        frames_fps=cfg.frames_fps,
+        trusted_targets=list(cfg.trusted_targets),
+    )
     log.info(f"{report.table()}\nOutputs in {out_dir}")
     if report.failures:
         lines = "\n".join(f"  {source}: {message}" for source, message in report.failures)

@@ -43,8 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     for failure in failures:
         print(f"FAILED {failure}", file=sys.stderr)
     if failures:
-        print(f"{len(failures)} video(s) or annotation(s) failed; fix or delete them and rerun (finished ones are "
-              "skipped).", file=sys.stderr)
+        print(
+            f"{len(failures)} video(s) or annotation(s) failed; fix or delete them and rerun (finished ones are "
+            "skipped).",
+            file=sys.stderr,
+        )
     return 1 if failures else 0
 
 

@@ -1,8 +1,9 @@
 """Test helpers shared by test folders: a checkpoint in the format train.py writes, and a small test video.
 
 The checkpoints are built in-process from the composed training config (tiny nets, random weights, an
-optional non-default tuned threshold; ``riskvision.benchmarks.inference.make_checkpoint``): the resolved run config under ``riskvision_cfg``, ``state_dict`` and
-``hyper_parameters``. No training: readers of a checkpoint only use these keys.
+optional non-default tuned threshold; ``riskvision.benchmarks.inference.make_checkpoint``): the resolved run
+config under ``riskvision_cfg``, ``state_dict`` and ``hyper_parameters``. No training: readers of a checkpoint
+only use these keys.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def write_video(path: Path, seconds: float, fps: int, width: int, height: int, g
         for i in range(round(seconds * fps)):
             frame = background.copy()
             x = int(i * (width - 16) / max(1, seconds * fps - 1))
-            frame[height // 3: height // 3 + 12, x: x + 16] = (230, 200, 40)
+            frame[height // 3 : height // 3 + 12, x : x + 16] = (230, 200, 40)
             for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
                 container.mux(packet)
         for packet in stream.encode():
@@ -48,8 +49,9 @@ def write_video(path: Path, seconds: float, fps: int, width: int, height: int, g
     return path
 
 
-def make_checkpoint(folder: Path, overrides: list[str],
-                    threshold: Callable[[torch.nn.Module], float] | None = None) -> Path:
+def make_checkpoint(
+    folder: Path, overrides: list[str], threshold: Callable[[torch.nn.Module], float] | None = None
+) -> Path:
     """A checkpoint as train.py writes it, for the composed train config with ``overrides`` (random weights);
     ``threshold(module)`` gives the binary "tuned" threshold (the default buffer is 0.5)."""
     return benchmark_checkpoint(folder, overrides, threshold, name="tiny.ckpt")

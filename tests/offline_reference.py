@@ -22,8 +22,9 @@ from riskvision.inference.predictor import Predictor
 def decode_video(path: Path, size: tuple[int, int], target_fps: float) -> torch.Tensor:
     """Every target-rate frame of ``path``, resized to ``size`` (H, W): uint8 ``[N, 3, H, W]``."""
     native_fps, num_frames = probe_video(path)
-    record = VideoRecord(video_id=path.stem, source="user", path=path, kind="video", native_fps=native_fps,
-                         num_frames=num_frames)
+    record = VideoRecord(
+        video_id=path.stem, source="user", path=path, kind="video", native_fps=native_fps, num_frames=num_frames
+    )
     target = to_target(record, target_fps)
     return VideoFileReader(size).read(record, target.native_indices(list(range(target.num_frames)))).frames
 
@@ -38,10 +39,12 @@ def score_windows(predictor: Predictor, frames: torch.Tensor, step: int = 1) -> 
     windows = torch.tensor([sampler.frames(n, end) for end in ends], dtype=torch.long)  # [W, T]
     normalize = Normalize(predictor.normalization)
     module, device, size = predictor.module.eval(), predictor.device, predictor.batch_size
-    batches = [windows[a:a + size] for a in range(0, len(windows), size)]
+    batches = [windows[a : a + size] for a in range(0, len(windows), size)]
     if predictor.cache_features:
         features = module.net.forward_features(normalize(frames).to(device)[None])[0]  # [N, D]
-        out = [predictor.task.table_values(module.net.forward_sequence(features[batch.to(device)])) for batch in batches]
+        out = [
+            predictor.task.table_values(module.net.forward_sequence(features[batch.to(device)])) for batch in batches
+        ]
     else:
         out = [predictor.task.table_values(module(normalize(frames[batch]).to(device))) for batch in batches]
     return np.asarray(ends, dtype=np.int64), np.concatenate(out)

@@ -10,9 +10,16 @@ import pandas as pd
 import pytest
 
 from riskvision.alarm import (
-    Alarm, AlarmPolicy, ExponentialSmoother, Hysteresis, MovingAverage, NoSmoothing, OperatingPoint,
-    PolicyError, check_threshold,
-)  # fmt: skip
+    Alarm,
+    AlarmPolicy,
+    ExponentialSmoother,
+    Hysteresis,
+    MovingAverage,
+    NoSmoothing,
+    OperatingPoint,
+    PolicyError,
+    check_threshold,
+)
 from riskvision.evaluation.anticipation import VideoScores
 from riskvision.evaluation.deployment import PolicySweep, choose_operating_point, video_alarm_events
 
@@ -55,31 +62,42 @@ def test_the_policy_round_trips_as_plain_data():
     assert silent.to_dict()["threshold"] is None and OperatingPoint.from_dict(silent.to_dict()) == silent
 
 
-@pytest.mark.parametrize(("build", "message"), [
-    (lambda: Alarm(on=0.4, off=0.6), r"alarm off-threshold=0.6 is not in \[0, on\] .* Fix: give an off-threshold"),
-    (lambda: Hysteresis(min_on_s=-1), r"alarm min_on_s=-1 is not a number >= 0 \(seconds\). Fix: e.g. min_on_s=0.5"),
-    (lambda: Hysteresis(off_ratio=1.2), r"alarm off_ratio=1.2 is not a number in \[0, 1\]"),
-    (lambda: Hysteresis(min_on_s="0.5"), r"alarm min_on_s='0.5' is not a number >= 0"),
-    (lambda: Alarm(on=1.5), r"alarm on-threshold=1.5 is not a probability in \(0, 1\]"),
-    (lambda: check_threshold(0.0, "alarm_threshold"), r"alarm_threshold=0.0 is not a probability in \(0, 1\). Fix"),
-    (lambda: check_threshold("high", "alarm_threshold"), r"alarm_threshold='high' is not a probability"),
-    (lambda: ExponentialSmoother(float("nan")), r"time_constant_s=nan is not a number >= 0"),
-    (lambda: MovingAverage(0), r"MovingAverage n=0 is not an integer >= 1"),
-])
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: Alarm(on=0.4, off=0.6), r"alarm off-threshold=0.6 is not in \[0, on\] .* Fix: give an off-threshold"),
+        (
+            lambda: Hysteresis(min_on_s=-1),
+            r"alarm min_on_s=-1 is not a number >= 0 \(seconds\). Fix: e.g. min_on_s=0.5",
+        ),
+        (lambda: Hysteresis(off_ratio=1.2), r"alarm off_ratio=1.2 is not a number in \[0, 1\]"),
+        (lambda: Hysteresis(min_on_s="0.5"), r"alarm min_on_s='0.5' is not a number >= 0"),
+        (lambda: Alarm(on=1.5), r"alarm on-threshold=1.5 is not a probability in \(0, 1\]"),
+        (lambda: check_threshold(0.0, "alarm_threshold"), r"alarm_threshold=0.0 is not a probability in \(0, 1\). Fix"),
+        (lambda: check_threshold("high", "alarm_threshold"), r"alarm_threshold='high' is not a probability"),
+        (lambda: ExponentialSmoother(float("nan")), r"time_constant_s=nan is not a number >= 0"),
+        (lambda: MovingAverage(0), r"MovingAverage n=0 is not an integer >= 1"),
+    ],
+)
 def test_bad_policy_values_are_one_clear_line(build, message):
     with pytest.raises(PolicyError, match=message) as error:
         build()
     assert "\n" not in str(error.value) and "Fix:" in str(error.value)
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    (lambda d: d.pop("rule"), r"X: \(the policy\)=.* is not \{smoothing"),
-    (lambda d: d["rule"].update(kind="custom"), r"X: rule.kind='custom' is not one of \['hysteresis'\]"),
-    (lambda d: d["smoothing"].update(time_constant_s=None),
-     r"X: smoothing.time_constant_s=None is not a finite number"),
-    (lambda d: d["rule"].update(extra=1), r"X: rule=\{.*\} is not \{kind: 'hysteresis', off_ratio, min_on_s\}"),
-    (lambda d: d["rule"].update(off_ratio=2.0), r"X: rule: alarm off_ratio=2.0 is not a number in \[0, 1\]"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d.pop("rule"), r"X: \(the policy\)=.* is not \{smoothing"),
+        (lambda d: d["rule"].update(kind="custom"), r"X: rule.kind='custom' is not one of \['hysteresis'\]"),
+        (
+            lambda d: d["smoothing"].update(time_constant_s=None),
+            r"X: smoothing.time_constant_s=None is not a finite number",
+        ),
+        (lambda d: d["rule"].update(extra=1), r"X: rule=\{.*\} is not \{kind: 'hysteresis', off_ratio, min_on_s\}"),
+        (lambda d: d["rule"].update(off_ratio=2.0), r"X: rule: alarm off_ratio=2.0 is not a number in \[0, 1\]"),
+    ],
+)
 def test_a_malformed_stored_policy_is_refused_naming_the_key(change, message):
     data = AlarmPolicy().to_dict()
     change(data)
@@ -93,9 +111,23 @@ def _video(scores, crash, start=-1, fps=10.0, num_frames=36_000) -> VideoScores:
 
 
 def _table(videos: dict[str, VideoScores]) -> pd.DataFrame:
-    return pd.DataFrame([{"video_id": name, "end_frame": f, "p_crash": s, "crash": int(v.crash), "fps": v.fps,
-                          "anomaly_start": v.anomaly_start, "anomaly_end": v.anomaly_end, "num_frames": v.num_frames,
-                          "probe": "none"} for name, v in videos.items() for f, s in zip(v.frames, v.scores)])
+    return pd.DataFrame(
+        [
+            {
+                "video_id": name,
+                "end_frame": f,
+                "p_crash": s,
+                "crash": int(v.crash),
+                "fps": v.fps,
+                "anomaly_start": v.anomaly_start,
+                "anomaly_end": v.anomaly_end,
+                "num_frames": v.num_frames,
+                "probe": "none",
+            }
+            for name, v in videos.items()
+            for f, s in zip(v.frames, v.scores)
+        ]
+    )
 
 
 RAW = AlarmPolicy(NoSmoothing(), Hysteresis(off_ratio=1.0, min_on_s=0.0))

@@ -35,12 +35,24 @@ def test_dataset_batches_follow_the_schema(tmp_path):
     (tmp_path / "clip").mkdir()
     for i in range(6):
         Image.fromarray(np.full((12, 16, 3), 20 * i, np.uint8)).save(tmp_path / "clip" / f"{i:06d}.jpg")
-    record = VideoRecord("clip_000001", "dota", tmp_path / "clip", "frames", 10.0, 6, 2, 4, "lateral", True,
-                         frame_files=tuple(sorted(p.name for p in (tmp_path / "clip").iterdir())))
+    record = VideoRecord(
+        "clip_000001",
+        "dota",
+        tmp_path / "clip",
+        "frames",
+        10.0,
+        6,
+        2,
+        4,
+        "lateral",
+        True,
+        frame_files=tuple(sorted(p.name for p in (tmp_path / "clip").iterdir())),
+    )
     videos = [to_target(record)]
     sampler = WindowSampler(3)
-    dataset = ClipDataset(videos, ClipIndex(videos, sampler.eval_anchors), sampler, LabelPolicy(),
-                          Normalize("imagenet"), (8, 8), (8, 8))
+    dataset = ClipDataset(
+        videos, ClipIndex(videos, sampler.eval_anchors), sampler, LabelPolicy(), Normalize("imagenet"), (8, 8), (8, 8)
+    )
     batch = next(iter(DataLoader(dataset, batch_size=4)))
     assert set(batch) == {f.key for f in FIELDS} - {"features"}  # features: a feature cache's batches instead of video
     for entry in FIELDS:
@@ -57,6 +69,8 @@ def test_dataset_batches_follow_the_schema(tmp_path):
 
 
 def test_metric_modules_import_no_torch():
-    code = ("import sys, riskvision.evaluation.anticipation, riskvision.evaluation.summary, riskvision.batch; "
-            "assert not {'torch', 'av', 'simplejpeg'} & set(sys.modules), sorted({'torch', 'av'} & set(sys.modules))")
+    code = (
+        "import sys, riskvision.evaluation.anticipation, riskvision.evaluation.summary, riskvision.batch; "
+        "assert not {'torch', 'av', 'simplejpeg'} & set(sys.modules), sorted({'torch', 'av'} & set(sys.modules))"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -86,22 +86,36 @@ def test_forged_hyperparameters_are_refused_by_load_from_checkpoint(real_checkpo
     assert not marker.exists()
 
 
-@pytest.mark.parametrize(("key", "value", "message"), [
-    ("model.inputs.num_frames", "${oc.env:HOME}", r"model.inputs.num_frames='\$\{oc.env:HOME\}' is an interpolation"),
-    ("model.net._call_", "x", r"model.net._call_ is a special key riskvision does not accept"),
-    ("model.net.hidden_size", torch.zeros(2), r"model.net.hidden_size holds a Tensor where a stored config holds plain"),
-])
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        (
+            "model.inputs.num_frames",
+            "${oc.env:HOME}",
+            r"model.inputs.num_frames='\$\{oc.env:HOME\}' is an interpolation",
+        ),
+        ("model.net._call_", "x", r"model.net._call_ is a special key riskvision does not accept"),
+        (
+            "model.net.hidden_size",
+            torch.zeros(2),
+            r"model.net.hidden_size holds a Tensor where a stored config holds plain",
+        ),
+    ],
+)
 def test_stored_values_must_be_plain_data(real_checkpoint, tmp_path, key, value, message):
     with pytest.raises(UntrustedConfigError, match=message):
         Predictor.from_checkpoint(forge(real_checkpoint, tmp_path / "forged.ckpt", key, value))
 
 
-@pytest.mark.parametrize(("key", "value", "expected"), [
-    ("data.target_fps", "fast", "a positive number"),
-    ("model.inputs.num_frames", -4, "a positive integer"),
-    ("data.frame_size", [32], r"a positive integer or a \[height, width\] pair"),
-    ("data.normalization", "mine", "one of"),
-])
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("data.target_fps", "fast", "a positive number"),
+        ("model.inputs.num_frames", -4, "a positive integer"),
+        ("data.frame_size", [32], r"a positive integer or a \[height, width\] pair"),
+        ("data.normalization", "mine", "one of"),
+    ],
+)
 def test_stored_values_of_the_wrong_type_name_the_key(real_checkpoint, tmp_path, key, value, expected):
     with pytest.raises(CheckpointError, match=rf"forged.ckpt: stored {key}=.* is not {expected}"):
         Predictor.from_checkpoint(forge(real_checkpoint, tmp_path / "forged.ckpt", key, value))
@@ -137,8 +151,10 @@ def test_every_target_our_model_and_data_configs_name_is_trusted_and_exists():
     targets = _conf_targets()
     assert "riskvision.models.ResNet3D" in targets and "torch.optim.Adam" in targets  # the walk finds them
     trusted = trusted_targets()
-    assert targets <= trusted, ("register the model (riskvision.models.register_model) or add to "
-                                f"riskvision.trust.OTHER_TARGETS: {sorted(targets - trusted)}")
+    assert targets <= trusted, (
+        "register the model (riskvision.models.register_model) or add to "
+        f"riskvision.trust.OTHER_TARGETS: {sorted(targets - trusted)}"
+    )
     for target in trusted:
         assert callable(hydra.utils.get_object(target)), target
 
@@ -146,8 +162,12 @@ def test_every_target_our_model_and_data_configs_name_is_trusted_and_exists():
 def test_the_trusted_nets_are_the_registered_models_and_nothing_else():
     from riskvision.models import model_targets
 
-    assert {"riskvision.models.ResNet3D", "riskvision.models.ResNetBiLSTM", "riskvision.models.resnet3d101",
-            "riskvision.models.resnet3d.resnet3d101"} <= model_targets()
+    assert {
+        "riskvision.models.ResNet3D",
+        "riskvision.models.ResNetBiLSTM",
+        "riskvision.models.resnet3d101",
+        "riskvision.models.resnet3d.resnet3d101",
+    } <= model_targets()
     assert not {target for target in OTHER_TARGETS if target.startswith("riskvision.models")}  # no hand-kept nets
 
 
@@ -157,16 +177,28 @@ def _bad_files(folder: Path) -> dict[str, tuple[Path, str]]:
     full = folder / "full.ckpt"
     torch.save({"state_dict": {"w": torch.zeros(64)}}, full)
     files = {
-        "text": (folder / "text.ckpt", r"text.ckpt is not a readable PyTorch file: a text file of 43 bytes starting "
-                                       r"'version https://git-lfs"),
+        "text": (
+            folder / "text.ckpt",
+            r"text.ckpt is not a readable PyTorch file: a text file of 43 bytes starting "
+            r"'version https://git-lfs",
+        ),
         "empty": (folder / "empty.ckpt", r"empty.ckpt is not a readable PyTorch file: it is empty \(0 bytes\)"),
-        "truncated": (folder / "truncated.ckpt", r"truncated.ckpt is not a readable PyTorch file: a zip archive of "
-                                                 r"\d+ bytes that is truncated or damaged"),
+        "truncated": (
+            folder / "truncated.ckpt",
+            r"truncated.ckpt is not a readable PyTorch file: a zip archive of "
+            r"\d+ bytes that is truncated or damaged",
+        ),
         "folder": (folder / "folder.ckpt", r"folder.ckpt is a folder, not a checkpoint file"),
-        "hara": (folder / "hara.pth", r"hara.pth is not a checkpoint of riskvision's train.py: it holds Hara's "
-                                      r"pretrained resnet-101 weights .*model.pretrained.source"),
-        "state_dict": (folder / "weights.pth", r"weights.pth is not a checkpoint of riskvision's train.py: it holds a "
-                                               r"bare state dict of 2 tensors"),
+        "hara": (
+            folder / "hara.pth",
+            r"hara.pth is not a checkpoint of riskvision's train.py: it holds Hara's "
+            r"pretrained resnet-101 weights .*model.pretrained.source",
+        ),
+        "state_dict": (
+            folder / "weights.pth",
+            r"weights.pth is not a checkpoint of riskvision's train.py: it holds a "
+            r"bare state dict of 2 tensors",
+        ),
         "pickle": (folder / "pickle.ckpt", r"refusing .*pickle.ckpt: it carries pickled code"),
     }
     files["text"][0].write_text("version https://git-lfs.github.com/spec/v1\n")
@@ -196,10 +228,13 @@ def test_bad_checkpoint_files_say_what_they_are_in_eval_predict_and_train(tmp_pa
 
 def test_train_refuses_a_checkpoint_of_another_model_before_building_anything(tmp_path, compose_train):
     ckpt = make_checkpoint(tmp_path / "r3d", R3D101)
-    with pytest.raises(ConfigError, match=r"holds a ResNet3D-101 \(RiskLevels\) checkpoint .* but this run builds "
-                                          r"ResNetBiLSTM-resnet18 \(BinaryCrash\): model.net._target_ "
-                                          r"\('riskvision.models.ResNet3D' in the checkpoint, "
-                                          r"'riskvision.models.ResNetBiLSTM' here\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"holds a ResNet3D-101 \(RiskLevels\) checkpoint .* but this run builds "
+        r"ResNetBiLSTM-resnet18 \(BinaryCrash\): model.net._target_ "
+        r"\('riskvision.models.ResNet3D' in the checkpoint, "
+        r"'riskvision.models.ResNetBiLSTM' here\)",
+    ):
         validate_config(compose_train(*BILSTM, f"ckpt_path={ckpt}"))
     validate_config(compose_train(*R3D101, f"ckpt_path={ckpt}"))  # the same model: accepted
 
@@ -209,8 +244,11 @@ def test_weights_that_do_not_fit_an_overridden_model_say_both_models(tmp_path):
     checkpoint = load_checkpoint(ckpt)
     run = OmegaConf.create(checkpoint[CONFIG_KEY])
     run.model.net.hidden_size = 16  # e.g. +model.net.hidden_size=16 on eval.py's command line
-    with pytest.raises(CheckpointError, match=r"its weights \(ResNetBiLSTM-resnet18 \(BinaryCrash\)\) do not fit the "
-                                              r"model built .*: \d+ mismatch\(es\) \(first: size mismatch"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"its weights \(ResNetBiLSTM-resnet18 \(BinaryCrash\)\) do not fit the "
+        r"model built .*: \d+ mismatch\(es\) \(first: size mismatch",
+    ):
         Predictor.from_run(checkpoint, run, str(ckpt))
     assert np.isfinite(Predictor.from_checkpoint(ckpt).threshold)
 
@@ -219,8 +257,11 @@ def test_weights_that_do_not_fit_an_overridden_model_say_both_models(tmp_path):
 def test_data_rebuilt_from_a_stored_config_is_never_generated_where_it_says(real_checkpoint, tmp_path):
     elsewhere = tmp_path / "their_machine" / "synthetic"
     ckpt = forge(real_checkpoint, tmp_path / "moved.ckpt", "data.sources.synthetic.root", str(elsewhere))
-    with pytest.raises(DataLayoutError, match=r"the synthetic data set of this checkpoint's stored config is not at "
-                                              r".*their_machine/synthetic .*Fix: data=synthetic on the command line"):
+    with pytest.raises(
+        DataLayoutError,
+        match=r"the synthetic data set of this checkpoint's stored config is not at "
+        r".*their_machine/synthetic .*Fix: data=synthetic on the command line",
+    ):
         evaluate_checkpoint(ckpt, OmegaConf.create({}), None, EvalSettings(), tmp_path / "eval")
     assert not (tmp_path / "their_machine").exists()
 
@@ -256,8 +297,11 @@ def test_a_checkpoint_asking_to_run_os_system_is_refused_as_code_in_torch_2_14s_
             return (os.system, (f"touch {tmp_path / 'ran'}",))
 
     torch.save({"state_dict": {}, "payload": RunsACommand()}, tmp_path / "evil.ckpt")
-    with pytest.raises(UnsafeCheckpointError, match=r"refusing .*evil.ckpt: it carries pickled code \(posix.system\); "
-                                                    r"refused: the file asks to run code"):
+    with pytest.raises(
+        UnsafeCheckpointError,
+        match=r"refusing .*evil.ckpt: it carries pickled code \(posix.system\); "
+        r"refused: the file asks to run code",
+    ):
         load_torch_file(tmp_path / "evil.ckpt", "Fix: x")
     assert not (tmp_path / "ran").exists()
 

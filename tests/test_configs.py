@@ -14,16 +14,25 @@ from omegaconf import OmegaConf
 
 from riskvision.module import RiskModule
 from riskvision.utils import (
-    ConfigError, check_clip_length, check_renamed_overrides, data_model_file, instantiate_callbacks, instantiate_loggers,
+    ConfigError,
+    check_clip_length,
+    check_renamed_overrides,
+    data_model_file,
+    instantiate_callbacks,
+    instantiate_loggers,
     validate_config,
-)  # fmt: skip
+)
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 MODELS = ["bilstm", "resnet3d101", "resnet3d50", "resnet3d18", "frame_net", "causal_gru"]
 DATA = ["synthetic", "dota_bdd", "ccd", "dad", "nexar"]
 REAL = ["data.dota_root=/nonexistent/DoTA"]  # composing needs a root; nothing is read here
-ROOTS = {"dota_bdd": REAL, "ccd": ["data.root=/nonexistent/CarCrash"], "dad": ["data.root=/nonexistent/DAD"],
-         "nexar": ["data.root=/nonexistent/nexar"]}
+ROOTS = {
+    "dota_bdd": REAL,
+    "ccd": ["data.root=/nonexistent/CarCrash"],
+    "dad": ["data.root=/nonexistent/DAD"],
+    "nexar": ["data.root=/nonexistent/nexar"],
+}
 
 
 @pytest.mark.parametrize("data", DATA)
@@ -104,7 +113,11 @@ def test_debug_configs(compose_train, debug):
 
 @pytest.mark.parametrize(
     ("experiment", "model", "data"),
-    [("seed_bilstm", "bilstm", "dota_bdd"), ("seed_resnet3d101", "resnet3d101", "dota_bdd"), ("quickstart", "bilstm", "synthetic")],
+    [
+        ("seed_bilstm", "bilstm", "dota_bdd"),
+        ("seed_resnet3d101", "resnet3d101", "dota_bdd"),
+        ("quickstart", "bilstm", "synthetic"),
+    ],
 )
 def test_experiments_compose(compose_train, experiment, model, data):
     cfg = compose_train(f"experiment={experiment}", *(REAL if data == "dota_bdd" else []))
@@ -134,14 +147,19 @@ def test_optuna_search_composes(compose_train):
         (["model.feature_cache.views=-1"], "model.feature_cache.views=-1: use 0"),
         (["ckpt_path=/no/such.ckpt"], "ckpt_path='/no/such.ckpt' is not a file"),
         # values checked against the signatures they are passed to (riskvision.utils.config_types)
-        (["trainer.max_epochs=abc"], "trainer.max_epochs='abc' is not an int or None (the type of "
-                                     "lightning.pytorch.trainer.trainer.Trainer's argument 'max_epochs')"),
+        (
+            ["trainer.max_epochs=abc"],
+            "trainer.max_epochs='abc' is not an int or None (the type of "
+            "lightning.pytorch.trainer.trainer.Trainer's argument 'max_epochs')",
+        ),
         (["model.net.hidden_size=big"], "model.net.hidden_size='big' is not an int"),
         (["model.optimizer.lr=fast"], "model.optimizer.lr='fast' is not a number or a Tensor"),
         (["callbacks.model_checkpoint.save_top_k=x"], "callbacks.model_checkpoint.save_top_k='x' is not an int"),
         (["data.frame_size=big"], "data.frame_size='big' is not an int or a Sequence"),
-        (["data=dota_bdd", *REAL, "+data.sources.dota.rooot=/x"],
-         "data.sources.dota.rooot is not an argument of riskvision.data.sources.dota.DotaSource (it takes: root, "),
+        (
+            ["data=dota_bdd", *REAL, "+data.sources.dota.rooot=/x"],
+            "data.sources.dota.rooot is not an argument of riskvision.data.sources.dota.DotaSource (it takes: root, ",
+        ),
     ],
 )
 def test_impossible_values_are_clear_errors(compose_train, overrides, message):
@@ -162,20 +180,33 @@ def test_task_settings_live_under_model_task(compose_train):
     assert hydra.utils.instantiate(compose_train("model.task.pos_weight=3.0").model).task.pos_weight == 3.0
 
 
-@pytest.mark.parametrize(("override", "new"), [("model.pos_weight=3.0", "model.task.pos_weight=3.0"),
-                                               ("+model.class_weights=[1,2,2]", "model.task.class_weights=[1,2,2]"),
-                                               ("data/augment=none", "model.inputs.augment=none")])
+@pytest.mark.parametrize(
+    ("override", "new"),
+    [
+        ("model.pos_weight=3.0", "model.task.pos_weight=3.0"),
+        ("+model.class_weights=[1,2,2]", "model.task.class_weights=[1,2,2]"),
+        ("data/augment=none", "model.inputs.augment=none"),
+    ],
+)
 def test_moved_keys_name_their_new_place(override, new):
     key = override.lstrip("+").split("=")[0]
-    with pytest.raises(ConfigError, match=re.escape(f"{key} moved to {new.split('=')[0]}: write") + ".*" + re.escape(new)):
+    with pytest.raises(
+        ConfigError, match=re.escape(f"{key} moved to {new.split('=')[0]}: write") + ".*" + re.escape(new)
+    ):
         check_renamed_overrides(["model=bilstm", override])
     check_renamed_overrides(["model.task.pos_weight=3.0", "data.dota_root=/x", "model.inputs.augment=none"])
 
 
-@pytest.mark.parametrize(("overrides", "expected"), [
-    (["model=resnet3d18"], "conf/data_model/synthetic_resnet3d18.yaml"),
-    (["data=dota_bdd", "data.dota_root=/x"], "none (no conf/data_model/dota_bdd_bilstm.yaml for data=dota_bdd model=bilstm)"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (["model=resnet3d18"], "conf/data_model/synthetic_resnet3d18.yaml"),
+        (
+            ["data=dota_bdd", "data.dota_root=/x"],
+            "none (no conf/data_model/dota_bdd_bilstm.yaml for data=dota_bdd model=bilstm)",
+        ),
+    ],
+)
 def test_the_run_log_names_the_data_model_file_applied(overrides, expected):
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
@@ -183,13 +214,16 @@ def test_the_run_log_names_the_data_model_file_applied(overrides, expected):
         assert data_model_file() == expected
 
 
-@pytest.mark.parametrize(("data", "override", "key"), [
-    ("dota_bdd", "data.dota_root", "data.dota_root"),
-    ("dota_bdd", "data.bdd_root", "data.bdd_root"),
-    ("ccd", "data.root", "data.root (data.sources.ccd.root)"),
-    ("dad", "data.root", "data.root (data.sources.dad.root)"),
-    ("nexar", "data.root", "data.root (data.sources.nexar.root)"),
-])
+@pytest.mark.parametrize(
+    ("data", "override", "key"),
+    [
+        ("dota_bdd", "data.dota_root", "data.dota_root"),
+        ("dota_bdd", "data.bdd_root", "data.bdd_root"),
+        ("ccd", "data.root", "data.root (data.sources.ccd.root)"),
+        ("dad", "data.root", "data.root (data.sources.dad.root)"),
+        ("nexar", "data.root", "data.root (data.sources.nexar.root)"),
+    ],
+)
 def test_a_missing_data_root_is_an_error_before_anything_is_built(compose_train, tmp_path, data, override, key):
     from riskvision.data.layout import DataLayoutError
     from riskvision.utils import check_data_roots

@@ -58,13 +58,18 @@ def test_a_full_disk_in_numpys_and_torchs_words_is_called_a_full_disk(tmp_path, 
     def short_write(tmp):
         raise OSError("4096 requested and 4032 written")
 
-    with pytest.raises(files.WriteError, match=r"cannot write .*entry.npy: the disk is full. Fix: free space there, "
-                                               r"or write elsewhere \(model.feature_cache.dir=...\)"):
+    with pytest.raises(
+        files.WriteError,
+        match=r"cannot write .*entry.npy: the disk is full. Fix: free space there, "
+        r"or write elsewhere \(model.feature_cache.dir=...\)",
+    ):
         atomic_write(target, short_write, option="model.feature_cache.dir")
 
     def torch_full(tmp):
-        raise RuntimeError("[enforce fail at inline_container.cc:664] . PytorchStreamWriter failed writing file "
-                           "data/0: file write failed")
+        raise RuntimeError(
+            "[enforce fail at inline_container.cc:664] . PytorchStreamWriter failed writing file "
+            "data/0: file write failed"
+        )
 
     real_usage = files.shutil.disk_usage
     monkeypatch.setattr(files.shutil, "disk_usage", lambda folder: real_usage(folder)._replace(free=0))  # full

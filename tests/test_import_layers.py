@@ -138,24 +138,33 @@ def layers() -> list[list[str]]:
 
 def test_no_import_cycle(graph):
     found = cycles(graph)
-    lines = [f"{' <-> '.join(c)}: " + "; ".join(f"{a} -> {b}" for a in c for b in sorted(graph[a]) if b in c)
-             for c in found]
+    lines = [
+        f"{' <-> '.join(c)}: " + "; ".join(f"{a} -> {b}" for a in c for b in sorted(graph[a]) if b in c) for c in found
+    ]
     assert not found, "import cycles (break each: move what both sides need below them):\n" + "\n".join(lines)
 
 
 def test_every_module_has_a_layer(graph, layers):
     unlisted = [module for module in sorted(graph) if layer_of(module, layers) is None]
-    assert not unlisted, (f"modules in no layer of {ARCHITECTURE.name}: {unlisted}. Fix: add each (or its package) "
-                          "to the '## Layers' list")
-    stale = [entry for entries in layers for entry in entries
-             if not any(m == entry or m.startswith(entry + ".") for m in graph)]
+    assert not unlisted, (
+        f"modules in no layer of {ARCHITECTURE.name}: {unlisted}. Fix: add each (or its package) "
+        "to the '## Layers' list"
+    )
+    stale = [
+        entry
+        for entries in layers
+        for entry in entries
+        if not any(m == entry or m.startswith(entry + ".") for m in graph)
+    ]
     assert not stale, f"{ARCHITECTURE.name} lists layers for modules that do not exist: {stale}. Fix: update the list"
 
 
 def test_no_upward_import(graph, layers):
     found = upward_arrows(graph, layers)
-    assert not found, ("imports against the layer order of docs/architecture.md (a module imports only its own "
-                       "layer and the layers below):\n" + "\n".join(found))
+    assert not found, (
+        "imports against the layer order of docs/architecture.md (a module imports only its own "
+        "layer and the layers below):\n" + "\n".join(found)
+    )
 
 
 def test_the_checks_see_what_they_must(tmp_path):
@@ -166,8 +175,9 @@ def test_the_checks_see_what_they_must(tmp_path):
     (package / "__init__.py").write_text("")
     (package / "low" / "__init__.py").write_text("from .a import thing\n")
     (package / "low" / "a.py").write_text("def f():\n    from riskvision.low.b import g\n")
-    (package / "low" / "b.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
-                                          "    from riskvision.low import a\n")
+    (package / "low" / "b.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from riskvision.low import a\n"
+    )
     (package / "high.py").write_text("from riskvision.low import thing\n")
     (package / "bad.py").write_text("from . import high\n")
     graph = import_graph(module_files(package))

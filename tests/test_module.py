@@ -11,7 +11,6 @@ from riskvision.module import RiskModule
 from riskvision.tasks import BinaryCrash
 from riskvision.trust import UntrustedConfigError
 
-
 # A net whose logit for a clip [B, 1, 1, 1, 1] is the clip's single value (after weight=1, bias=0).
 SCORE_NET = {"_target_": "tests.checkpoint_fakes.ScoreNet"}
 TINY_NET_TARGETS = ["tests.checkpoint_fakes.ScoreNet"]
@@ -40,9 +39,15 @@ def batches_from_probs(probs: list[float], labels: list[int]) -> DataLoader:
 
 def quiet_trainer(tmp_path, **kwargs) -> L.Trainer:
     return L.Trainer(
-        default_root_dir=tmp_path, accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
-        enable_model_summary=False, num_sanity_val_steps=0, **kwargs,
-    )  # fmt: skip
+        default_root_dir=tmp_path,
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        **kwargs,
+    )
 
 
 def test_threshold_tuned_on_validation_stored_and_used_at_test(tmp_path):
@@ -74,8 +79,16 @@ def test_threshold_tuned_on_validation_stored_and_used_at_test(tmp_path):
 def test_sanity_check_does_not_move_the_threshold(tmp_path):
     loader = batches_from_probs([0.95, 0.9, 0.2, 0.15], [1, 1, 0, 0])
     module = score_module()
-    trainer = L.Trainer(default_root_dir=tmp_path, accelerator="cpu", logger=False, enable_progress_bar=False,
-                        enable_model_summary=False, max_epochs=1, limit_train_batches=0, num_sanity_val_steps=2)
+    trainer = L.Trainer(
+        default_root_dir=tmp_path,
+        accelerator="cpu",
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        max_epochs=1,
+        limit_train_batches=0,
+        num_sanity_val_steps=2,
+    )
     trainer.fit(module, train_dataloaders=loader, val_dataloaders=loader)
     assert module.threshold.item() == pytest.approx(0.5)
 
@@ -103,8 +116,13 @@ def test_multiclass_metrics_per_class_and_confusion_matrix(tmp_path):
         module.net[1].bias.zero_()
     labels = [0, 1, 2, 2, 1, 0]
     predicted = [0, 1, 2, 1, 1, 0]  # one Danger clip called Warning
-    items = [{"video": torch.nn.functional.one_hot(torch.tensor(p), 3).float().reshape(1, 3, 1, 1) * 5,
-              "risk": torch.tensor(y)} for p, y in zip(predicted, labels)]
+    items = [
+        {
+            "video": torch.nn.functional.one_hot(torch.tensor(p), 3).float().reshape(1, 3, 1, 1) * 5,
+            "risk": torch.tensor(y),
+        }
+        for p, y in zip(predicted, labels)
+    ]
     loader = DataLoader(items, batch_size=3)
     trainer = quiet_trainer(tmp_path, max_epochs=1, enable_checkpointing=False)
     trainer.fit(module, train_dataloaders=loader, val_dataloaders=loader)
@@ -151,8 +169,11 @@ def test_substituted_frames_are_logged_when_the_batch_reports_them(tmp_path):
 
 def test_predict_step_returns_probabilities_and_metadata():
     module = score_module()
-    batch = {"video": torch.logit(torch.tensor([0.25, 0.75])).reshape(2, 1, 1, 1, 1), "crash": torch.tensor([0, 1]),
-             "video_id": ["a", "b"]}
+    batch = {
+        "video": torch.logit(torch.tensor([0.25, 0.75])).reshape(2, 1, 1, 1, 1),
+        "crash": torch.tensor([0, 1]),
+        "video_id": ["a", "b"],
+    }
     out = module.predict_step(batch, 0)
     assert out["video_id"] == ["a", "b"]
     torch.testing.assert_close(out["probs"], torch.tensor([[0.75, 0.25], [0.25, 0.75]]))

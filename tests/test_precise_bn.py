@@ -51,8 +51,9 @@ class FakeTrainer:
         self.state, self.sanity_checking = SimpleNamespace(fn=fn), sanity_checking
 
 
-@pytest.mark.parametrize(("fn", "sanity", "recomputed"), [("fit", False, True), ("fit", True, False),
-                                                          ("validate", False, False)])
+@pytest.mark.parametrize(
+    ("fn", "sanity", "recomputed"), [("fit", False, True), ("fit", True, False), ("validate", False, False)]
+)
 def test_only_a_fits_own_validations_recompute(fn, sanity, recomputed):
     module, callback = TwoNorms(), PreciseBatchNorm(num_batches=4)
     batch = {"video": torch.randn(8, 3) + 4.0}

@@ -23,7 +23,9 @@ def test_a_log_gets_whole_lines_with_count_percentage_rate_and_eta_then_the_tota
     lines = stream.getvalue().splitlines()
     assert re.fullmatch(r"scoring test windows: 100 / 400 windows \(25%\), [0-9.]+ windows/s, ETA \d+ s", lines[0])
     assert lines[1].startswith("scoring test windows: 300 / 400 windows (75%)") and lines[1].endswith("2 alarm(s)")
-    assert re.fullmatch(r"scoring test windows: 300 / 400 windows, [0-9.]+ windows/s, [0-9.]+ s, 2 alarm\(s\)", lines[2])
+    assert re.fullmatch(
+        r"scoring test windows: 300 / 400 windows, [0-9.]+ windows/s, [0-9.]+ s, 2 alarm\(s\)", lines[2]
+    )
 
 
 def test_a_terminal_line_is_rewritten_in_place_and_ended_once():
@@ -51,14 +53,14 @@ def test_a_log_line_waits_for_one_percent_of_a_long_job_and_a_minute_of_a_short_
     now = [0.0]
     monkeypatch.setattr("riskvision.progress.time.perf_counter", lambda: now[0])
     long_job, short_job = io.StringIO(), io.StringIO()
-    slow = ProgressLine("extracting", 10_000, "videos", long_job)   # 1 video a minute: 1% = 100 minutes
-    fast = ProgressLine("scoring", 10_000, "windows", short_job)    # 50 windows a second: 1% = 2 s
+    slow = ProgressLine("extracting", 10_000, "videos", long_job)  # 1 video a minute: 1% = 100 minutes
+    fast = ProgressLine("scoring", 10_000, "windows", short_job)  # 50 windows a second: 1% = 2 s
     for minute in range(1, 301):
         now[0] = 60.0 * minute
         slow.advance()
         fast.update(min(10_000, 3000 * minute))
-    assert len(long_job.getvalue().splitlines()) == 3    # at 100, 200 and 300 minutes: every 1%
-    assert len(short_job.getvalue().splitlines()) == 4   # one a minute while the job runs (4 minutes)
+    assert len(long_job.getvalue().splitlines()) == 3  # at 100, 200 and 300 minutes: every 1%
+    assert len(short_job.getvalue().splitlines()) == 4  # one a minute while the job runs (4 minutes)
 
 
 def test_a_quick_step_closes_quietly_only_when_asked_and_no_line_was_shown(monkeypatch):
@@ -93,13 +95,17 @@ def test_indexing_a_bdd_tree_shows_its_progress_once_it_is_slow(tmp_path, monkey
 
 def test_headline_names_split_counts_f1_and_the_cis():
     ci = {"value": 0.9, "low": 0.8, "high": 0.95}
-    metrics = {"run": {"name": "ResNet3D-101", "split": "test"},
-               "counts": {"windows": 1234, "videos": 50, "crash_videos": 25},
-               "own_task": {"f1_macro": 0.61234, "f1": None}, "anticipation": {"mtta": 1.5},
-               "ci": {"window_auroc": ci, "video_auroc": ci, "frame_auc": {"value": None}}}
+    metrics = {
+        "run": {"name": "ResNet3D-101", "split": "test"},
+        "counts": {"windows": 1234, "videos": 50, "crash_videos": 25},
+        "own_task": {"f1_macro": 0.61234, "f1": None},
+        "anticipation": {"mtta": 1.5},
+        "ci": {"window_auroc": ci, "video_auroc": ci, "frame_auc": {"value": None}},
+    }
     line = headline(metrics)
-    assert line.startswith("ResNet3D-101 on the test split: 1,234 windows of 50 videos (25 crash) | window macro-F1 "
-                           "0.612 |")
+    assert line.startswith(
+        "ResNet3D-101 on the test split: 1,234 windows of 50 videos (25 crash) | window macro-F1 0.612 |"
+    )
     metrics["run"].update(scoring="clips", threshold=0.45)
     metrics["own_task"] = {"f1": 0.469, "precision": 0.9, "recall": 0.31}
     binary = headline(metrics)  # the unit, and what a low F1 is made of

@@ -28,8 +28,9 @@ def test_readme_quotes_exactly_the_figures_of_the_results_file():
     for entry in results.values():  # every figure says when, on what and under which load it was measured
         assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", entry["date"]) and entry["machine"] and "load" in entry
     block = script.readme_block(README.read_text())
-    assert block == script.render_table(results), "README's results table differs from docs/results.json: run " \
-                                                  "python scripts/benchmark_quickstart.py --render"
+    assert block == script.render_table(results), (
+        "README's results table differs from docs/results.json: run python scripts/benchmark_quickstart.py --render"
+    )
 
 
 def test_a_changed_figure_in_the_results_file_no_longer_matches_readme():
@@ -40,10 +41,12 @@ def test_a_changed_figure_in_the_results_file_no_longer_matches_readme():
 
 
 def test_parse_best_reads_the_best_epoch_table_train_log_ends_with():
-    log = ("[2026-12-02 10:00:00][riskvision][INFO] - Epoch 12/12: train/loss 0.1 | val/f1 0.9 (best 1.0 at epoch 9)\n"
-           "[2026-12-02 10:00:01][riskvision][INFO] - Best epoch 9 by val/f1 (validation split, one value per "
-           "validation clip):\n  val/ap        1.000\n  val/f1        1.000\n  val/loss      0.101\n"
-           "[2026-12-02 10:00:02][riskvision][INFO] - Best checkpoint (val/f1=1.0000): x/epoch_009.ckpt\n")
+    log = (
+        "[2026-12-02 10:00:00][riskvision][INFO] - Epoch 12/12: train/loss 0.1 | val/f1 0.9 (best 1.0 at epoch 9)\n"
+        "[2026-12-02 10:00:01][riskvision][INFO] - Best epoch 9 by val/f1 (validation split, one value per "
+        "validation clip):\n  val/ap        1.000\n  val/f1        1.000\n  val/loss      0.101\n"
+        "[2026-12-02 10:00:02][riskvision][INFO] - Best checkpoint (val/f1=1.0000): x/epoch_009.ckpt\n"
+    )
     assert benchmark_script().parse_best(log) == ("val/f1", 1.0, 9)
     with pytest.raises(ValueError, match="no 'Best epoch N by METRIC' table"):
         benchmark_script().parse_best("Epoch 1/12: train/loss 0.5")

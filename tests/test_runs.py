@@ -28,9 +28,11 @@ def folder(tmp_path):
 
 
 def claim_in_another_process(folder: Path, resume: bool = False) -> subprocess.CompletedProcess:
-    code = ("import sys; from riskvision.runs import claim_run_folder\n"
-            f"try: print(claim_run_folder({str(folder)!r}, 'train', {resume}).run_id)\n"
-            "except Exception as error: sys.exit(f'{type(error).__name__}: {error}')")
+    code = (
+        "import sys; from riskvision.runs import claim_run_folder\n"
+        f"try: print(claim_run_folder({str(folder)!r}, 'train', {resume}).run_id)\n"
+        "except Exception as error: sys.exit(f'{type(error).__name__}: {error}')"
+    )
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
 
 
@@ -58,8 +60,11 @@ def test_a_folder_that_holds_a_finished_run_is_refused_unless_the_run_is_resumed
     monkeypatch.setattr(sys, "argv", ["train.py", "model=bilstm"])
     first = claim_run_folder(folder, "train")
     release_run_folder(folder)
-    with pytest.raises(RunFolderError, match=rf"already holds train run {first.run_id} .* Fix: a new hydra.run.dir.*"
-                                             "ckpt_path=last to resume that run"):
+    with pytest.raises(
+        RunFolderError,
+        match=rf"already holds train run {first.run_id} .* Fix: a new hydra.run.dir.*"
+        "ckpt_path=last to resume that run",
+    ):
         claim_run_folder(folder, "train")
     resumed = claim_run_folder(folder, "train", resume=True)
     assert resumed.run_id == first.run_id and resumed.resumed
@@ -85,8 +90,11 @@ def test_a_users_folder_is_refused_and_keeps_every_file(tmp_path):
     files = {folder / "video.csv": "mine", folder / ".notes.tmp": "notes", folder / "sub" / ".draft.tmp": "draft"}
     for path, text in files.items():
         path.write_text(text)
-    with pytest.raises(RunFolderError, match=r"is not a run folder \(no run.json\) and holds files \(.notes.tmp, "
-                                             r"sub, video.csv\).* Fix: --out <a new or empty folder>"):
+    with pytest.raises(
+        RunFolderError,
+        match=r"is not a run folder \(no run.json\) and holds files \(.notes.tmp, "
+        r"sub, video.csv\).* Fix: --out <a new or empty folder>",
+    ):
         claim_run_folder(folder, "predict", option="--out")
     assert all(path.read_text() == text for path, text in files.items()) and not (folder / RUN_FILE).exists()
     hydra_only = tmp_path / "job"  # what Hydra writes into a multirun job's folder before it is claimed
@@ -111,9 +119,18 @@ def test_a_run_that_produced_nothing_gives_its_folder_back(folder):
 def test_a_child_rank_joins_the_folder_its_parent_holds(folder, monkeypatch):
     parent = claim_run_folder(folder, "train")
     release_run_folder(folder)
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from riskvision.runs import claim_run_folder; "
-                               f"claim_run_folder({str(folder)!r}, 'train', True); print('held', flush=True); "
-                               "time.sleep(60)"], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from riskvision.runs import claim_run_folder; "
+            f"claim_run_folder({str(folder)!r}, 'train', True); print('held', flush=True); "
+            "time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         monkeypatch.setenv("LOCAL_RANK", "1")
@@ -126,8 +143,11 @@ def test_a_child_rank_joins_the_folder_its_parent_holds(folder, monkeypatch):
 
 def test_a_run_folder_that_cannot_be_created_names_it(tmp_path):
     (tmp_path / "a_file").write_text("x")
-    with pytest.raises(OSError, match=r"the run folder .*a_file/run cannot be created or written .*Fix: "
-                                      r"hydra.run.dir=<a folder you can write>"):
+    with pytest.raises(
+        OSError,
+        match=r"the run folder .*a_file/run cannot be created or written .*Fix: "
+        r"hydra.run.dir=<a folder you can write>",
+    ):
         claim_run_folder(tmp_path / "a_file" / "run", "train")
 
 
@@ -146,8 +166,11 @@ def test_predictions_and_metrics_of_different_evaluations_are_refused(tmp_path):
     write_evaluation(table, RunInfo("new", task_of("binary")), interrupted, n_boot=10)
     shutil.copy(interrupted / "predictions.parquet", b / "predictions.parquet")
     new_id = json.loads((interrupted / "metrics.json").read_text())["run"]["id"]
-    with pytest.raises(ValueError, match=rf"b: predictions.parquet comes from run {new_id} but metrics.json from run "
-                                         rf"{metrics_id}: .*do not belong together"):
+    with pytest.raises(
+        ValueError,
+        match=rf"b: predictions.parquet comes from run {new_id} but metrics.json from run "
+        rf"{metrics_id}: .*do not belong together",
+    ):
         load_runs([a, b])
 
 
@@ -179,9 +202,21 @@ def test_an_abandoned_run_removes_the_folder_it_created_and_keeps_one_that_exist
 
 def test_train_with_a_missing_data_root_fails_before_any_work_and_leaves_no_run_folder(tmp_path):
     run_dir = tmp_path / "logs" / "run"
-    proc = subprocess.run([sys.executable, str(ROOT / "train.py"), "data=dota_bdd", f"data.dota_root={tmp_path}/nope",
-                           f"hydra.run.dir={run_dir}", "logger=none"], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=300, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "train.py"),
+            "data=dota_bdd",
+            f"data.dota_root={tmp_path}/nope",
+            f"hydra.run.dir={run_dir}",
+            "logger=none",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
     assert proc.returncode == 1, proc.stderr[-2000:]
     assert f"Error: data.dota_root={tmp_path}/nope does not exist" in proc.stderr
     assert "Fix: set data.dota_root to the folder" in proc.stderr

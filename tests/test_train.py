@@ -22,13 +22,34 @@ from riskvision.data.sources.synthetic import ensure_synthetic
 from riskvision.utils import CONFIG_KEY, OPERATING_POINT_KEY, RUN_ID_KEY
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY_SIZES = {"num_crash": 6, "num_normal": 6, "width": 32, "height": 32, "crash_seconds": [2, 3], "normal_seconds": [2, 3],
-              "clips_per_source": [1, 1]}
-BILSTM = ["model=bilstm", "model.inputs.frame_size=32", "model.inputs.num_frames=4", "model.inputs.batch_size=2",
-          "model.net.hidden_size=8"]
-R3D101 = ["model=resnet3d101", "model.inputs.frame_size=32", "model.inputs.batch_size=2", "model.net.widen_factor=0.125"]
-ONE_EPOCH = ["trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.limit_val_batches=2",
-             "trainer.limit_test_batches=2"]
+TINY_SIZES = {
+    "num_crash": 6,
+    "num_normal": 6,
+    "width": 32,
+    "height": 32,
+    "crash_seconds": [2, 3],
+    "normal_seconds": [2, 3],
+    "clips_per_source": [1, 1],
+}
+BILSTM = [
+    "model=bilstm",
+    "model.inputs.frame_size=32",
+    "model.inputs.num_frames=4",
+    "model.inputs.batch_size=2",
+    "model.net.hidden_size=8",
+]
+R3D101 = [
+    "model=resnet3d101",
+    "model.inputs.frame_size=32",
+    "model.inputs.batch_size=2",
+    "model.net.widen_factor=0.125",
+]
+ONE_EPOCH = [
+    "trainer.max_epochs=1",
+    "trainer.limit_train_batches=2",
+    "trainer.limit_val_batches=2",
+    "trainer.limit_test_batches=2",
+]
 
 
 @pytest.fixture(scope="session")
@@ -37,19 +58,35 @@ def tiny_data(tmp_path_factory) -> list[str]:
     root = tmp_path_factory.mktemp("synthetic")
     ensure_synthetic(root, seed=0, **TINY_SIZES)
     sizes = [f"++data.synthetic.{key}={value}".replace(" ", "") for key, value in TINY_SIZES.items()]
-    return [f"data.synthetic.root={root}", "data.synthetic.seed=0", *sizes, "data.num_workers=0",
-            "data.persistent_workers=false", "data.split.val_fraction=0.3", "trainer=cpu",
-            "extras.print_config=false"]
+    return [
+        f"data.synthetic.root={root}",
+        "data.synthetic.seed=0",
+        *sizes,
+        "data.num_workers=0",
+        "data.persistent_workers=false",
+        "data.split.val_fraction=0.3",
+        "trainer=cpu",
+        "extras.print_config=false",
+    ]
 
 
 def run_train(*overrides: str, expect_ok: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
     """Run ``python train.py OVERRIDES`` with no stdin; fail with its output if the exit code surprises."""
     env = {**os.environ, "CI": "true", "WANDB_SILENT": "true"}
     env.pop("WANDB_MODE", None)  # the logger config alone must keep wandb offline
-    proc = subprocess.run([sys.executable, "train.py", *overrides], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "train.py", *overrides],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     if (proc.returncode == 0) != expect_ok:
-        pytest.fail(f"train.py exited {proc.returncode}\n--- stdout\n{proc.stdout[-6000:]}\n--- stderr\n{proc.stderr[-6000:]}")
+        pytest.fail(
+            f"train.py exited {proc.returncode}\n--- stdout\n{proc.stdout[-6000:]}\n--- stderr\n{proc.stderr[-6000:]}"
+        )
     return proc
 
 
@@ -63,16 +100,29 @@ def test_fast_dev_run(tmp_path, tiny_data, model):
     run_train(*tiny_data, *model, "debug=fast_dev_run", "test=true", "evaluation=none", f"hydra.run.dir={tmp_path}")
 
 
-@pytest.mark.parametrize("model, speed", [
-    (BILSTM, ["trainer.precision=bf16-mixed", "model.memory_format=channels_last", "model.compile=true"]),
-    (R3D101, ["trainer.precision=bf16-mixed", "model.memory_format=channels_last"]),  # compiling it takes minutes
-], ids=["bilstm", "resnet3d101"])
+@pytest.mark.parametrize(
+    "model, speed",
+    [
+        (BILSTM, ["trainer.precision=bf16-mixed", "model.memory_format=channels_last", "model.compile=true"]),
+        (R3D101, ["trainer.precision=bf16-mixed", "model.memory_format=channels_last"]),  # compiling it takes minutes
+    ],
+    ids=["bilstm", "resnet3d101"],
+)
 def test_speed_options_train_and_test(tmp_path, tiny_data, model, speed):
     """The training speed options from the command line, together: bf16 autocast, channels-last convolutions and
     (bilstm) torch.compile. The run trains, tests and writes a checkpoint whose weights keep their names (compile
     in place) and load into a plain net."""
-    run_train(*tiny_data, *model, *speed, *ONE_EPOCH, "test=true", "evaluation=none", "logger=csv",
-              f"hydra.run.dir={tmp_path}", timeout=600)
+    run_train(
+        *tiny_data,
+        *model,
+        *speed,
+        *ONE_EPOCH,
+        "test=true",
+        "evaluation=none",
+        "logger=csv",
+        f"hydra.run.dir={tmp_path}",
+        timeout=600,
+    )
     checkpoint = torch.load(next(tmp_path.glob("checkpoints/*.ckpt")), weights_only=True)
     stored = checkpoint[CONFIG_KEY]
     assert stored["model"]["compile"] == ("model.compile=true" in speed)
@@ -88,12 +138,16 @@ def test_console_shows_one_line_per_epoch_and_the_best_and_test_metrics(tmp_path
     headline metrics, per-class F1 of the 3 classes), and the run ends with tables of the best epoch's validation
     metrics and of the test metrics, rounded to 3 decimals; the console and train.log show the same."""
     two_epochs = ["trainer.max_epochs=2", *ONE_EPOCH[1:]]
-    proc = run_train(*tiny_data, *R3D101, *two_epochs, "test=true", "evaluation=none", "logger=csv",
-                     f"hydra.run.dir={tmp_path}")
+    proc = run_train(
+        *tiny_data, *R3D101, *two_epochs, "test=true", "evaluation=none", "logger=csv", f"hydra.run.dir={tmp_path}"
+    )
     log = (tmp_path / "train.log").read_text()
-    lines = re.findall(r"Epoch (\d)/2: train/loss ([0-9.]+) \| val/f1_macro ([0-9.]+) \(best ([0-9.]+) at epoch (\d)\)"
-                       r" \| val/loss [0-9.]+ \| val/auroc [0-9.n]+ \| val/ap [0-9.n]+ \| val/acc [0-9.]+"
-                       r" \| F1 Normal [0-9.]+, Warning [0-9.]+, Danger [0-9.]+ \| [0-9.]+ min", log)
+    lines = re.findall(
+        r"Epoch (\d)/2: train/loss ([0-9.]+) \| val/f1_macro ([0-9.]+) \(best ([0-9.]+) at epoch (\d)\)"
+        r" \| val/loss [0-9.]+ \| val/auroc [0-9.n]+ \| val/ap [0-9.n]+ \| val/acc [0-9.]+"
+        r" \| F1 Normal [0-9.]+, Warning [0-9.]+, Danger [0-9.]+ \| [0-9.]+ min",
+        log,
+    )
     assert [line[0] for line in lines] == ["1", "2"], log
     logged = [row for row in csv_metrics(tmp_path) if row.get("val/f1_macro")]
     for (_, loss, f1, best, _), row in zip(lines, logged):
@@ -126,10 +180,22 @@ def test_both_models_overfit_two_batches(tmp_path, tiny_data, model, chance):
 def test_feature_cache_trains_tests_and_is_reused_by_the_next_run(tmp_path, tiny_data):
     """model.feature_cache.enabled=true from the command line: the frozen backbone's features are extracted when the
     fit starts, training and testing read them, and a second run with the same key extracts nothing."""
-    cache = ["model.net.freeze=all", "model.feature_cache.enabled=true", f"model.feature_cache.dir={tmp_path / 'cache'}"]
+    cache = [
+        "model.net.freeze=all",
+        "model.feature_cache.enabled=true",
+        f"model.feature_cache.dir={tmp_path / 'cache'}",
+    ]
     for run in ("first", "second"):
-        run_train(*tiny_data, *BILSTM, *cache, *ONE_EPOCH, "test=true", "evaluation=none", "logger=csv",
-                  f"hydra.run.dir={tmp_path / run}")
+        run_train(
+            *tiny_data,
+            *BILSTM,
+            *cache,
+            *ONE_EPOCH,
+            "test=true",
+            "evaluation=none",
+            "logger=csv",
+            f"hydra.run.dir={tmp_path / run}",
+        )
     first, second = ((tmp_path / run / "train.log").read_text() for run in ("first", "second"))
     assert "extracted" in first and "0 reused" in first and "Clear it with: rm -rf" in first
     assert "(this run: 0 extracted, 0 backbone frames;" in second
@@ -140,8 +206,18 @@ def test_feature_cache_trains_tests_and_is_reused_by_the_next_run(tmp_path, tiny
 
 
 def test_train_test_checkpoints_and_config(tmp_path, tiny_data):
-    proc = run_train(*tiny_data, *BILSTM, *ONE_EPOCH, "logger=csv", "test=true", "evaluation.step=4", "evaluation.n_boot=20",
-                     "evaluation.latency_repeats=0", "evaluation.probes=[none]", f"hydra.run.dir={tmp_path}")
+    proc = run_train(
+        *tiny_data,
+        *BILSTM,
+        *ONE_EPOCH,
+        "logger=csv",
+        "test=true",
+        "evaluation.step=4",
+        "evaluation.n_boot=20",
+        "evaluation.latency_repeats=0",
+        "evaluation.probes=[none]",
+        f"hydra.run.dir={tmp_path}",
+    )
     assert "`weights_only` was not set" not in proc.stdout + proc.stderr  # every checkpoint write says what it keeps
     assert (tmp_path / "predictions.parquet").is_file() and (tmp_path / "metrics.json").is_file()  # the test-time hook
     checkpoints = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
@@ -158,8 +234,10 @@ def test_train_test_checkpoints_and_config(tmp_path, tiny_data):
     # the alarm operating point chosen on validation, stored in the best checkpoint (last.ckpt still its link)
     point = checkpoint[OPERATING_POINT_KEY]
     assert (point["chosen_on"], point["step"], point["cap_per_hour"]) == ("val", 4, 1.0)
-    assert point["policy"] == {"smoothing": {"kind": "exponential", "time_constant_s": 0.5},
-                               "rule": {"kind": "hysteresis", "off_ratio": 0.8, "min_on_s": 0.5}}
+    assert point["policy"] == {
+        "smoothing": {"kind": "exponential", "time_constant_s": 0.5},
+        "rule": {"kind": "hysteresis", "off_ratio": 0.8, "min_on_s": 0.5},
+    }
     deployment = json.loads((tmp_path / "metrics.json").read_text())["deployment"]
     assert deployment["operating_point"]["threshold"] == point["threshold"]
     assert (tmp_path / ".hydra" / "config.yaml").is_file() and (tmp_path / "train.log").is_file()
@@ -171,8 +249,16 @@ def test_train_test_checkpoints_and_config(tmp_path, tiny_data):
 
 
 def test_weights_only_best_checkpoint_keeps_the_run_config_and_tests(tmp_path, tiny_data):
-    run_train(*tiny_data, *BILSTM, *ONE_EPOCH, "logger=csv", "test=true", "evaluation=none",
-              "callbacks.model_checkpoint.save_weights_only=true", f"hydra.run.dir={tmp_path}")
+    run_train(
+        *tiny_data,
+        *BILSTM,
+        *ONE_EPOCH,
+        "logger=csv",
+        "test=true",
+        "evaluation=none",
+        "callbacks.model_checkpoint.save_weights_only=true",
+        f"hydra.run.dir={tmp_path}",
+    )
     best, last = next(tmp_path.glob("checkpoints/epoch_*.ckpt")), tmp_path / "checkpoints" / "last.ckpt"
     weights, full = torch.load(best, weights_only=True), torch.load(last, weights_only=True)
     assert "optimizer_states" not in weights and "optimizer_states" in full  # last.ckpt stays resumable
@@ -185,7 +271,10 @@ def test_weights_only_best_checkpoint_keeps_the_run_config_and_tests(tmp_path, t
 
 def test_resume_restores_epoch_optimizer_and_scheduler(tmp_path, tiny_data):
     # replaces the synthetic specialisation's cosine schedule (delete, then add: a dict override would merge)
-    halving = ["~model.scheduler", "+model.scheduler={_target_:torch.optim.lr_scheduler.StepLR,_partial_:true,step_size:1,gamma:0.5}"]
+    halving = [
+        "~model.scheduler",
+        "+model.scheduler={_target_:torch.optim.lr_scheduler.StepLR,_partial_:true,step_size:1,gamma:0.5}",
+    ]
     common = [*tiny_data, *BILSTM, *ONE_EPOCH, *halving, "logger=none", f"hydra.run.dir={tmp_path}"]
     run_train(*common)
     first = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
@@ -203,8 +292,17 @@ def test_resume_restores_epoch_optimizer_and_scheduler(tmp_path, tiny_data):
 
 def test_last_checkpoint_is_the_latest_epoch_not_the_best(tmp_path, tiny_data):
     # lr 0: every epoch has the same val/f1, so the best checkpoint stays epoch 0 while training goes on
-    common = [*tiny_data, *BILSTM, "trainer.limit_train_batches=2", "trainer.limit_val_batches=2", "logger=none",
-              "model.optimizer.lr=0", "~model.scheduler", "+model.scheduler=null", f"hydra.run.dir={tmp_path}"]
+    common = [
+        *tiny_data,
+        *BILSTM,
+        "trainer.limit_train_batches=2",
+        "trainer.limit_val_batches=2",
+        "logger=none",
+        "model.optimizer.lr=0",
+        "~model.scheduler",
+        "+model.scheduler=null",
+        f"hydra.run.dir={tmp_path}",
+    ]
     run_train(*common, "trainer.max_epochs=3")
     last = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
     progress = last["loops"]["fit_loop"]["epoch_progress"]["total"]["completed"]
@@ -226,11 +324,22 @@ def test_ckpt_path_last_without_a_last_checkpoint_is_an_error(tmp_path, tiny_dat
 
 @pytest.mark.slow
 def test_sigkilled_run_resumes_from_its_last_checkpoint(tmp_path, tiny_data):
-    args = [*tiny_data, *BILSTM, "trainer.limit_train_batches=2", "trainer.limit_val_batches=1", "logger=none",
-            f"hydra.run.dir={tmp_path}"]
+    args = [
+        *tiny_data,
+        *BILSTM,
+        "trainer.limit_train_batches=2",
+        "trainer.limit_val_batches=1",
+        "logger=none",
+        f"hydra.run.dir={tmp_path}",
+    ]
     last = tmp_path / "checkpoints" / "last.ckpt"
-    proc = subprocess.Popen([sys.executable, "train.py", *args, "trainer.max_epochs=50"], cwd=ROOT,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "train.py", *args, "trainer.max_epochs=50"],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 240
         while not last.exists():
@@ -256,8 +365,13 @@ def test_sigkilled_run_resumes_from_its_last_checkpoint(tmp_path, tiny_data):
 @pytest.mark.slow
 def test_a_second_run_in_a_run_folder_is_refused_and_leaves_it_untouched(tmp_path, tiny_data):
     args = [*tiny_data, *BILSTM, "logger=none", f"hydra.run.dir={tmp_path}"]
-    proc = subprocess.Popen([sys.executable, "train.py", *args, "trainer.max_epochs=50"], cwd=ROOT,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "train.py", *args, "trainer.max_epochs=50"],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 240
         while not (tmp_path / "checkpoints" / "last.ckpt").exists():
@@ -290,8 +404,17 @@ def test_multirun_gives_each_job_its_own_folder(tmp_path, tiny_data):
 
 @pytest.mark.slow
 def test_optuna_sweep_two_trials(tmp_path, tiny_data):
-    run_train("-m", "hparams_search=optuna", "hydra.sweeper.n_trials=2", "hydra.sweeper.sampler.n_startup_trials=1",
-              *tiny_data, *BILSTM, *ONE_EPOCH, "logger=none", f"hydra.sweep.dir={tmp_path}")
+    run_train(
+        "-m",
+        "hparams_search=optuna",
+        "hydra.sweeper.n_trials=2",
+        "hydra.sweeper.sampler.n_startup_trials=1",
+        *tiny_data,
+        *BILSTM,
+        *ONE_EPOCH,
+        "logger=none",
+        f"hydra.sweep.dir={tmp_path}",
+    )
     results = yaml.safe_load((tmp_path / "optimization_results.yaml").read_text())
     assert results["name"] == "optuna" and 0.0 <= results["best_value"] <= 1.0
     assert (tmp_path / "0").is_dir() and (tmp_path / "1").is_dir()
@@ -316,17 +439,25 @@ def test_wandb_offline_writes_files_and_never_prompts(tmp_path, tiny_data):
 
 def test_clip_too_short_for_the_net_fails_before_any_data_is_read(tmp_path, tiny_data):
     fresh = tmp_path / "never_created"
-    proc = run_train(*tiny_data, *R3D101, "model.inputs.num_frames=4", f"data.synthetic.root={fresh}",
-                     f"hydra.run.dir={tmp_path / 'run'}", expect_ok=False)
+    proc = run_train(
+        *tiny_data,
+        *R3D101,
+        "model.inputs.num_frames=4",
+        f"data.synthetic.root={fresh}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        expect_ok=False,
+    )
     assert "model.inputs.num_frames=4 is shorter than the ResNet3D's minimum clip length 9" in proc.stderr
     assert not fresh.exists()
 
 
 @pytest.mark.parametrize(
     ("override", "message"),
-    [("model.inptus.num_frames=3", "Could not override 'model.inptus.num_frames'"),
-     ("model=bilstmm", "Could not find 'model/bilstmm'"),
-     ("trainer.max_epochs=abc", "trainer.max_epochs='abc' is not an int or None")],
+    [
+        ("model.inptus.num_frames=3", "Could not override 'model.inptus.num_frames'"),
+        ("model=bilstmm", "Could not find 'model/bilstmm'"),
+        ("trainer.max_epochs=abc", "trainer.max_epochs='abc' is not an int or None"),
+    ],
 )
 def test_typo_in_an_override_is_a_clear_error(tmp_path, override, message):
     proc = run_train(override, f"hydra.run.dir={tmp_path}", expect_ok=False)

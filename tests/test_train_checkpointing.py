@@ -87,8 +87,13 @@ class _StateAtEpochEnd(Checkpoint):
         last = self.dirpath / "last.ckpt"
         fresh = self.dirpath / f"fresh_{trainer.current_epoch}.pt"
         trainer.save_checkpoint(fresh)
-        self.epochs.append({"links": last.stat().st_nlink, "last": torch.load(last, weights_only=True),
-                            "fresh": torch.load(fresh, weights_only=True)})
+        self.epochs.append(
+            {
+                "links": last.stat().st_nlink,
+                "last": torch.load(last, weights_only=True),
+                "fresh": torch.load(fresh, weights_only=True),
+            }
+        )
         fresh.unlink()
 
 
@@ -107,16 +112,36 @@ def test_last_checkpoint_links_the_best_saved_the_same_epoch_instead_of_writing_
     save would; an epoch that does not improve writes last.ckpt anew; the end of training writes it once more."""
     writes = []
     save = AtomicCheckpointIO.save_checkpoint
-    monkeypatch.setattr(AtomicCheckpointIO, "save_checkpoint",
-                        lambda self, checkpoint, path, storage_options=None: (writes.append(os.path.basename(path)),
-                                                                             save(self, checkpoint, path))[1])
+    monkeypatch.setattr(
+        AtomicCheckpointIO,
+        "save_checkpoint",
+        lambda self, checkpoint, path, storage_options=None: (
+            writes.append(os.path.basename(path)),
+            save(self, checkpoint, path),
+        )[1],
+    )
     dirpath = tmp_path / "checkpoints"
     probe = _StateAtEpochEnd(dirpath)
-    best = ModelCheckpoint(dirpath=dirpath, filename="epoch_{epoch:03d}", monitor="score", mode="max", save_top_k=1,
-                           auto_insert_metric_name=False)
-    trainer = Trainer(max_epochs=3, limit_train_batches=2, limit_val_batches=1, num_sanity_val_steps=0,
-                      callbacks=[best, LastCheckpoint(dirpath), probe], plugins=[AtomicCheckpointIO()],
-                      logger=False, enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path)
+    best = ModelCheckpoint(
+        dirpath=dirpath,
+        filename="epoch_{epoch:03d}",
+        monitor="score",
+        mode="max",
+        save_top_k=1,
+        auto_insert_metric_name=False,
+    )
+    trainer = Trainer(
+        max_epochs=3,
+        limit_train_batches=2,
+        limit_val_batches=1,
+        num_sanity_val_steps=0,
+        callbacks=[best, LastCheckpoint(dirpath), probe],
+        plugins=[AtomicCheckpointIO()],
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+    )
     trainer.fit(_ScriptedScore())
 
     saved = [name for name in writes if not name.startswith("fresh_")]
@@ -136,8 +161,9 @@ def test_the_best_checkpoint_and_the_progress_bar_count_epochs_from_1_as_the_log
 
     from riskvision.utils import BestCheckpoint, EpochProgressBar
 
-    best = BestCheckpoint(dirpath=tmp_path, filename="epoch_{epoch:03d}", monitor="val/f1",
-                          auto_insert_metric_name=False)
+    best = BestCheckpoint(
+        dirpath=tmp_path, filename="epoch_{epoch:03d}", monitor="val/f1", auto_insert_metric_name=False
+    )
     assert best.format_checkpoint_name({"epoch": torch.tensor(8)}) == str(tmp_path / "epoch_009.ckpt")  # "Best epoch 9"
     bar = EpochProgressBar()
     bar._trainer = SimpleNamespace(max_epochs=12)

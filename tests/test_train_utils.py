@@ -21,8 +21,15 @@ def tiny_r3d() -> ResNet3D:
 def run_config(source, require: bool, normalization: str = "imagenet"):
     """The parts of a run config resolve_pretrained reads: a tiny ResNet3D and its pretrained source."""
     net = {"_target_": "riskvision.models.ResNet3D", "depth": 10, "widen_factor": 0.125, "num_outputs": 3}
-    return OmegaConf.create({"model": {"net": net, "pretrained": {"source": source, "require": require},
-                                       "inputs": {"normalization": normalization}}})
+    return OmegaConf.create(
+        {
+            "model": {
+                "net": net,
+                "pretrained": {"source": source, "require": require},
+                "inputs": {"normalization": normalization},
+            }
+        }
+    )
 
 
 def test_missing_weights_warn_loudly_and_record_none(tmp_path, caplog):
@@ -43,8 +50,13 @@ def test_null_source_is_random_init_on_purpose(caplog):
     cfg = run_config(None, require=True)
     with caplog.at_level(logging.WARNING):
         assert resolve_pretrained(cfg) is None
-    assert dict(cfg.model.pretrained) == {"source": None, "require": True, "status": "none", "format": "none",
-                                          "normalization": None}
+    assert dict(cfg.model.pretrained) == {
+        "source": None,
+        "require": True,
+        "status": "none",
+        "format": "none",
+        "normalization": None,
+    }
     assert not caplog.text  # no warning: nothing was asked for
 
 
@@ -61,8 +73,9 @@ def test_weights_resolve_their_normalisation_before_the_net_is_built(tiny_r3d, t
 
 def test_whole_config_is_written_resolved_and_untruncated_and_the_console_gets_a_summary(tmp_path):
     long_path = "/data/" + "x" * 200
-    cfg = OmegaConf.create({"model": {"lr": 0.1, "root": long_path}, "data": {"lr": "${model.lr}"},
-                            "paths": {"output_dir": str(tmp_path)}})
+    cfg = OmegaConf.create(
+        {"model": {"lr": 0.1, "root": long_path}, "data": {"lr": "${model.lr}"}, "paths": {"output_dir": str(tmp_path)}}
+    )
     write_config(cfg, tmp_path / "config_tree.log")
     saved = OmegaConf.load(tmp_path / "config_tree.log")
     assert saved.data.lr == 0.1 and saved.model.root == long_path  # resolved, and no line cut at 80 columns

@@ -28,9 +28,22 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
-__all__ = ["RULES", "SMOOTHERS", "Alarm", "AlarmEpisode", "AlarmEvent", "AlarmPolicy", "ExponentialSmoother",
-           "Hysteresis", "MovingAverage", "NoSmoothing", "OperatingPoint", "PolicyError", "Smoother",
-           "check_threshold"]
+__all__ = [
+    "RULES",
+    "SMOOTHERS",
+    "Alarm",
+    "AlarmEpisode",
+    "AlarmEvent",
+    "AlarmPolicy",
+    "ExponentialSmoother",
+    "Hysteresis",
+    "MovingAverage",
+    "NoSmoothing",
+    "OperatingPoint",
+    "PolicyError",
+    "Smoother",
+    "check_threshold",
+]
 
 _EPS = 1e-9  # seconds: a duration this close to min_on_s counts as reaching it (float sums of 0.1 s steps)
 
@@ -44,8 +57,11 @@ def _fail(where: str, key: str, value: Any, expected: str, fix: str) -> PolicyEr
 
 
 def _number(value: Any) -> bool:
-    return isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool) \
+    return (
+        isinstance(value, (int, float, np.floating, np.integer))
+        and not isinstance(value, bool)
         and math.isfinite(float(value))
+    )
 
 
 # --------------------------------------------------------------------------------------------------- smoothers
@@ -98,8 +114,13 @@ class ExponentialSmoother:
 
     def __init__(self, time_constant_s: float) -> None:
         if not (_number(time_constant_s) and time_constant_s >= 0):
-            raise _fail("", "ExponentialSmoother time_constant_s", time_constant_s, "a number >= 0 (seconds)",
-                        "e.g. time_constant_s=0.5, or 0 for no smoothing")
+            raise _fail(
+                "",
+                "ExponentialSmoother time_constant_s",
+                time_constant_s,
+                "a number >= 0 (seconds)",
+                "e.g. time_constant_s=0.5, or 0 for no smoothing",
+            )
         self.time_constant_s = float(time_constant_s)
         self.reset()
 
@@ -191,10 +212,18 @@ class Alarm:
         in_range = (on_values > 0) & ((on_values <= 1) | np.isposinf(on_values))
         if not (np.all(in_range) and not np.isnan(on_values).any()):
             raise _fail("", "alarm on-threshold", on, "a probability in (0, 1]", "give a threshold such as 0.5")
-        if off_values.shape != on_values.shape or np.isnan(off_values).any() or \
-                not np.all((off_values >= 0) & (off_values <= on_values)):
-            raise _fail("", "alarm off-threshold", off, f"in [0, on] (on={on!r}: hysteresis needs off <= on)",
-                        "give an off-threshold at or below the on-threshold, or leave it out (0.8 x on)")
+        if (
+            off_values.shape != on_values.shape
+            or np.isnan(off_values).any()
+            or not np.all((off_values >= 0) & (off_values <= on_values))
+        ):
+            raise _fail(
+                "",
+                "alarm off-threshold",
+                off,
+                f"in [0, on] (on={on!r}: hysteresis needs off <= on)",
+                "give an off-threshold at or below the on-threshold, or leave it out (0.8 x on)",
+            )
         if not (_number(min_on_s) and min_on_s >= 0):
             raise _fail("", "alarm min_on_s", min_on_s, "a number >= 0 (seconds)", "e.g. min_on_s=0.5")
         self.scalar = on_values.ndim == 0
@@ -262,8 +291,14 @@ class Hysteresis:
 
     def __init__(self, off_ratio: float = 0.8, min_on_s: float = 0.5) -> None:
         if not (_number(off_ratio) and 0 <= off_ratio <= 1):
-            raise _fail("", "alarm off_ratio", off_ratio, "a number in [0, 1] (off-level = off_ratio x threshold; "
-                        "above 1 the alarm would turn off above the level that turns it on)", "e.g. off_ratio=0.8")
+            raise _fail(
+                "",
+                "alarm off_ratio",
+                off_ratio,
+                "a number in [0, 1] (off-level = off_ratio x threshold; "
+                "above 1 the alarm would turn off above the level that turns it on)",
+                "e.g. off_ratio=0.8",
+            )
         if not (_number(min_on_s) and min_on_s >= 0):
             raise _fail("", "alarm min_on_s", min_on_s, "a number >= 0 (seconds)", "e.g. min_on_s=0.5")
         self.off_ratio, self.min_on_s = float(off_ratio), float(min_on_s)
@@ -315,8 +350,10 @@ class AlarmPolicy:
             kind = getattr(getattr(self, part), "kind", None)
             if kind not in known:
                 registry = "SMOOTHERS" if part == "smoothing" else "RULES"
-                raise PolicyError(f"alarm {part}={getattr(self, part)!r} is not one of the known kinds {list(known)}. "
-                                  f"Fix: add its class to riskvision.alarm.{registry}")
+                raise PolicyError(
+                    f"alarm {part}={getattr(self, part)!r} is not one of the known kinds {list(known)}. "
+                    f"Fix: add its class to riskvision.alarm.{registry}"
+                )
 
     def smoother(self) -> Smoother:
         """A fresh copy of the smoother (its own state: one per stream)."""
@@ -331,8 +368,9 @@ class AlarmPolicy:
         smoother = self.smoother()
         return np.array([smoother.update(p, t) for p, t in zip(np.asarray(p_crash, float), np.asarray(times_s, float))])
 
-    def replay(self, times_s: np.ndarray, p_crash: np.ndarray, threshold: float,
-               frames: np.ndarray | None = None) -> list[AlarmEpisode]:
+    def replay(
+        self, times_s: np.ndarray, p_crash: np.ndarray, threshold: float, frames: np.ndarray | None = None
+    ) -> list[AlarmEpisode]:
         """The alarm episodes of one stream (a video's per-window P(crash) in time order, at the step it was scored
         at) at ``threshold``: exactly the alarm-on / off events the streaming engine raises on the same values.
         ``frames``: the target frame of each value (``None``: ``0, 1, ...``)."""
@@ -352,15 +390,20 @@ class AlarmPolicy:
             episodes.append(AlarmEpisode(start[0], start[1], None, None))
         return episodes
 
-    def on_events(self, times_s: np.ndarray, p_crash: np.ndarray, thresholds: np.ndarray,
-                  ) -> tuple[np.ndarray, np.ndarray]:
+    def on_events(
+        self,
+        times_s: np.ndarray,
+        p_crash: np.ndarray,
+        thresholds: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """One stream replayed at every threshold at once (one :class:`Alarm` with a vector of thresholds):
         (alarm-on events ``[K]``, index of the first on-event ``[K]``, -1 where none)."""
         counts, first = self.on_events_many([(times_s, p_crash)], thresholds)
         return counts[0], first[0]
 
-    def on_events_many(self, streams: Sequence[tuple[np.ndarray, np.ndarray]], thresholds: np.ndarray,
-                       group: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    def on_events_many(
+        self, streams: Sequence[tuple[np.ndarray, np.ndarray]], thresholds: np.ndarray, group: int = 256
+    ) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`on_events` of many streams (``(times_s, p_crash)`` each): ``([V, K] counts, [V, K] first)``.
 
         Streams of similar length are stepped together, ``group`` at a time (one :class:`Alarm` of ``[group, K]``
@@ -374,18 +417,18 @@ class AlarmPolicy:
         times = [np.asarray(times, dtype=float) for times, _ in streams]
         by_length = np.argsort([len(values) for values in smoothed], kind="stable")
         for start in range(0, len(streams), group):
-            members = by_length[start:start + group]
+            members = by_length[start : start + group]
             length = max(len(smoothed[k]) for k in members)
             values = np.full((len(members), length), -np.inf)
             when = np.zeros((len(members), length))
             for row, k in enumerate(members):
-                values[row, :len(smoothed[k])] = smoothed[k]
-                when[row, :len(times[k])] = times[k]
-                when[row, len(times[k]):] = times[k][-1] if len(times[k]) else 0.0
+                values[row, : len(smoothed[k])] = smoothed[k]
+                when[row, : len(times[k])] = times[k]
+                when[row, len(times[k]) :] = times[k][-1] if len(times[k]) else 0.0
             alarm = self.alarm(np.broadcast_to(thresholds, (len(members), len(thresholds))).copy())
             part_counts, part_first = counts[members], first[members]
             for i in range(length):
-                turned_on, _ = alarm.step(values[:, i:i + 1], when[:, i:i + 1])
+                turned_on, _ = alarm.step(values[:, i : i + 1], when[:, i : i + 1])
                 part_counts += turned_on
                 part_first[turned_on & (part_first < 0)] = i
             counts[members], first[members] = part_counts, part_first
@@ -398,8 +441,10 @@ class AlarmPolicy:
         level = "the threshold" if threshold is None else f"{threshold:.3f}"
         if threshold is not None and math.isinf(threshold):
             return f"no alarm ({smoothing}; no threshold met the false-alarm cap)"
-        return (f"on when {smoothing} >= {level} for {rule.min_on_s:g} s, off below {rule.off_ratio:g} x "
-                f"{'it' if threshold is None else f'{threshold:.3f}'}")
+        return (
+            f"on when {smoothing} >= {level} for {rule.min_on_s:g} s, off below {rule.off_ratio:g} x "
+            f"{'it' if threshold is None else f'{threshold:.3f}'}"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data: ``{"smoothing": {"kind", ...}, "rule": {"kind", ...}}``."""
@@ -410,8 +455,13 @@ class AlarmPolicy:
         """The policy stored by :meth:`to_dict`; a :class:`PolicyError` naming the key (prefixed by ``where``,
         e.g. ``"EXPORT/preprocessing.json: output.alarm."``) when it is malformed."""
         if not isinstance(data, Mapping) or set(data) != {"smoothing", "rule"}:
-            raise _fail(where, "(the policy)", data, "{smoothing: {kind, ...}, rule: {kind, ...}}",
-                        "write it with riskvision's export / train.py, or re-export")
+            raise _fail(
+                where,
+                "(the policy)",
+                data,
+                "{smoothing: {kind, ...}, rule: {kind, ...}}",
+                "write it with riskvision's export / train.py, or re-export",
+            )
         return cls(_build(SMOOTHERS, data["smoothing"], where, "smoothing"), _build(RULES, data["rule"], where, "rule"))
 
     def __eq__(self, other: object) -> bool:
@@ -424,12 +474,22 @@ class AlarmPolicy:
 def _build(known: Mapping[str, tuple[type, tuple[str, ...]]], data: Any, where: str, key: str) -> Any:
     """The object of ``known[data["kind"]]`` with ``data``'s parameters, checked: exactly its parameters, each valid."""
     if not isinstance(data, Mapping) or data.get("kind") not in known:
-        raise _fail(where, f"{key}.kind", data.get("kind") if isinstance(data, Mapping) else data,
-                    f"one of {list(known)}", "re-export, or write the policy with riskvision")
+        raise _fail(
+            where,
+            f"{key}.kind",
+            data.get("kind") if isinstance(data, Mapping) else data,
+            f"one of {list(known)}",
+            "re-export, or write the policy with riskvision",
+        )
     cls, params = known[data["kind"]]
     if set(data) != {"kind", *params}:
-        raise _fail(where, key, dict(data), f"{{kind: {data['kind']!r}, {', '.join(params)}}}",
-                    "re-export, or write the policy with riskvision")
+        raise _fail(
+            where,
+            key,
+            dict(data),
+            f"{{kind: {data['kind']!r}, {', '.join(params)}}}",
+            "re-export, or write the policy with riskvision",
+        )
     for param in params:
         if not _number(data[param]):
             raise _fail(where, f"{key}.{param}", data[param], "a finite number", "re-export")
@@ -465,15 +525,22 @@ class OperatingPoint:
     def describe(self) -> str:
         """Where the threshold came from, in words."""
         value = "no alarm" if math.isinf(self.threshold) else f"{self.threshold:.3f}"
-        return (f"operating point {value} chosen on {self.chosen_on} for <= {self.cap_per_hour:g} false alarms/h "
-                f"(there: {self.false_alarms_per_hour:.3g}/h, recall {self.recall:.3g}, step {self.step})")
+        return (
+            f"operating point {value} chosen on {self.chosen_on} for <= {self.cap_per_hour:g} false alarms/h "
+            f"(there: {self.false_alarms_per_hour:.3g}/h, recall {self.recall:.3g}, step {self.step})"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (JSON: ``threshold`` ``None`` stands for no alarm)."""
-        return {"threshold": None if math.isinf(self.threshold) else float(self.threshold),
-                "cap_per_hour": self.cap_per_hour, "chosen_on": self.chosen_on, "policy": self.policy.to_dict(),
-                "false_alarms_per_hour": _json_number(self.false_alarms_per_hour), "recall": _json_number(self.recall),
-                "step": self.step}
+        return {
+            "threshold": None if math.isinf(self.threshold) else float(self.threshold),
+            "cap_per_hour": self.cap_per_hour,
+            "chosen_on": self.chosen_on,
+            "policy": self.policy.to_dict(),
+            "false_alarms_per_hour": _json_number(self.false_alarms_per_hour),
+            "recall": _json_number(self.recall),
+            "step": self.step,
+        }
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "") -> OperatingPoint:
@@ -495,9 +562,15 @@ class OperatingPoint:
         if not (isinstance(data["step"], int) and not isinstance(data["step"], bool) and data["step"] >= 1):
             raise _fail(where, "step", data["step"], "an integer >= 1", fix)
         policy = AlarmPolicy.from_dict(data["policy"], f"{where}policy.")
-        return cls(math.inf if threshold is None else float(threshold), float(data["cap_per_hour"]),
-                   data["chosen_on"], policy, _from_json(data["false_alarms_per_hour"]), _from_json(data["recall"]),
-                   int(data["step"]))
+        return cls(
+            math.inf if threshold is None else float(threshold),
+            float(data["cap_per_hour"]),
+            data["chosen_on"],
+            policy,
+            _from_json(data["false_alarms_per_hour"]),
+            _from_json(data["recall"]),
+            int(data["step"]),
+        )
 
 
 def _json_number(value: float) -> float | None:
@@ -511,7 +584,11 @@ def _from_json(value: float | None) -> float:
 def check_threshold(value: Any, key: str) -> float:
     """A user's alarm threshold: a probability in (0, 1); a :class:`PolicyError` naming ``key`` otherwise."""
     if not (_number(value) and 0 < value < 1):
-        raise _fail("", key, value, "a probability in (0, 1)", f"set {key} to e.g. 0.5, or null for the "
-                    "checkpoint's operating point")
+        raise _fail(
+            "",
+            key,
+            value,
+            "a probability in (0, 1)",
+            f"set {key} to e.g. 0.5, or null for the checkpoint's operating point",
+        )
     return float(value)
-

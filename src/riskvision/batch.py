@@ -16,7 +16,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["FEATURES", "FIELDS", "LABEL_KEYS", "METADATA_KEYS", "REPLACED", "VIDEO", "Field", "field", "without_replaced"]
+__all__ = [
+    "FEATURES",
+    "FIELDS",
+    "LABEL_KEYS",
+    "METADATA_KEYS",
+    "REPLACED",
+    "VIDEO",
+    "Field",
+    "field",
+    "without_replaced",
+]
 
 
 @dataclass(frozen=True)
@@ -31,9 +41,16 @@ class Field:
 
 
 FIELDS: tuple[Field, ...] = (
-    Field("video", "float32", "[B, T, C, H, W]", "normalised clip (preset imagenet, kinetics or activitynet), C = 3 RGB"),
-    Field("features", "float32", "[B, T, D]", "per-frame features of a frozen backbone read from the feature cache "
-          "(riskvision.data.feature_cache), in place of video when model.feature_cache.enabled=true"),
+    Field(
+        "video", "float32", "[B, T, C, H, W]", "normalised clip (preset imagenet, kinetics or activitynet), C = 3 RGB"
+    ),
+    Field(
+        "features",
+        "float32",
+        "[B, T, D]",
+        "per-frame features of a frozen backbone read from the feature cache "
+        "(riskvision.data.feature_cache), in place of video when model.feature_cache.enabled=true",
+    ),
     Field("crash", "int64", "[B]", "0/1 crash label from the LabelPolicy"),
     Field("risk", "int64", "[B]", "0 Normal / 1 Warning / 2 Danger of the window's last frame"),
     Field("video_id", "str", "list[B]", "clip id"),
@@ -46,11 +63,21 @@ FIELDS: tuple[Field, ...] = (
     Field("num_frames", "int64", "[B]", "video length in target-rate frames"),
     Field("anomaly_start", "int64", "[B]", "first target-rate frame of the anomaly, -1 when there is none"),
     Field("anomaly_end", "int64", "[B]", "target-rate frame after the anomaly (exclusive), -1 when there is none"),
-    Field("substituted", "int64", "[B]", "frames of the clip that were unreadable and replaced by the nearest "
-          "readable frame (log the sum per epoch; works with any num_workers)"),
-    Field("replaced", "bool", "[B]", "the sample stands in for a clip whose video is unreadable: it is the first clip "
-          "of the next readable video (a real clip, labels and metadata its own). Training learns from it; "
-          "validation, test and evaluation drop it (without_replaced), so no evaluated number counts a clip twice"),
+    Field(
+        "substituted",
+        "int64",
+        "[B]",
+        "frames of the clip that were unreadable and replaced by the nearest "
+        "readable frame (log the sum per epoch; works with any num_workers)",
+    ),
+    Field(
+        "replaced",
+        "bool",
+        "[B]",
+        "the sample stands in for a clip whose video is unreadable: it is the first clip "
+        "of the next readable video (a real clip, labels and metadata its own). Training learns from it; "
+        "validation, test and evaluation drop it (without_replaced), so no evaluated number counts a clip twice",
+    ),
 )
 
 #: The clip tensor's key.
@@ -61,12 +88,22 @@ FEATURES = "features"
 REPLACED = "replaced"
 #: The label keys a task can learn (``tasks.BinaryCrash`` reads ``crash``, ``tasks.RiskLevels`` ``risk``).
 LABEL_KEYS = ("crash", "risk")
-#: Keys besides ``video`` (or ``features``), ``substituted`` and ``replaced``: the clip's labels and the metadata that evaluation keeps per
-#: window (the columns of its predictions table, in this order).
+#: Keys besides ``video`` (or ``features``), ``substituted`` and ``replaced``: the clip's labels and the
+#: metadata that evaluation keeps per window (the columns of its predictions table, in this order).
 METADATA_KEYS = (
-    "video_id", "source", "category", "ego", "night", "end_frame", "fps", "num_frames",
-    "anomaly_start", "anomaly_end", "crash", "risk",
-)  # fmt: skip
+    "video_id",
+    "source",
+    "category",
+    "ego",
+    "night",
+    "end_frame",
+    "fps",
+    "num_frames",
+    "anomaly_start",
+    "anomaly_end",
+    "crash",
+    "risk",
+)
 
 
 def field(key: str) -> Field:
@@ -90,5 +127,7 @@ def without_replaced(batch: Mapping[str, Any]) -> dict[str, Any]:
         return dict(batch)
     keep = ~flags
     rows = keep.tolist()
-    return {key: [v for v, k in zip(value, rows) if k] if isinstance(value, list) else value[keep]
-            for key, value in batch.items()}
+    return {
+        key: [v for v, k in zip(value, rows) if k] if isinstance(value, list) else value[keep]
+        for key, value in batch.items()
+    }

@@ -115,10 +115,12 @@ def _as_disk_full(error: OSError, full: bool) -> OSError:
 
 def _write_error(path: Path, error: OSError, option: str = "hydra.run.dir") -> WriteError:
     """``error`` with a message that names ``path`` and the fix (the previous version of ``path`` is intact)."""
-    fixes = {errno.ENOSPC: f"the disk is full. Fix: free space there, or write elsewhere ({option}=...)",
-             errno.EDQUOT: f"the disk quota is used up. Fix: free space, or write elsewhere ({option}=...)",
-             errno.EACCES: f"the folder is not writable. Fix: {option}=<a folder you can write>",
-             errno.EROFS: f"the file system is read-only. Fix: {option}=<a folder you can write>"}
+    fixes = {
+        errno.ENOSPC: f"the disk is full. Fix: free space there, or write elsewhere ({option}=...)",
+        errno.EDQUOT: f"the disk quota is used up. Fix: free space, or write elsewhere ({option}=...)",
+        errno.EACCES: f"the folder is not writable. Fix: {option}=<a folder you can write>",
+        errno.EROFS: f"the file system is read-only. Fix: {option}=<a folder you can write>",
+    }
     why = fixes.get(error.errno, f"{error.strerror or error}. Fix: {option}=<a folder you can write>")
     return WriteError(error.errno, f"cannot write {path}: {why}; nothing under that name was changed")
 

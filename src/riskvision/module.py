@@ -50,14 +50,18 @@ def build_net(net: Mapping[str, Any], task: Task) -> torch.nn.Module:
     """
     for key in OLD_WIDTH_KEYS:
         if key in net:
-            raise ValueError(f"model.net.{key}={net[key]!r}: the head width is now set by the task (num_outputs="
-                             f"task.num_outputs = {task.num_outputs} for {type(task).__name__}). Fix: remove "
-                             f"model.net.{key}")
+            raise ValueError(
+                f"model.net.{key}={net[key]!r}: the head width is now set by the task (num_outputs="
+                f"task.num_outputs = {task.num_outputs} for {type(task).__name__}). Fix: remove "
+                f"model.net.{key}"
+            )
     stated = net.get("num_outputs")
     if stated is not None and stated != task.num_outputs:
-        raise ValueError(f"model.net.num_outputs={stated!r} contradicts the task: {type(task).__name__} needs "
-                         f"{task.num_outputs} logits per clip. Fix: remove model.net.num_outputs (the width comes "
-                         "from model.task), or change the task")
+        raise ValueError(
+            f"model.net.num_outputs={stated!r} contradicts the task: {type(task).__name__} needs "
+            f"{task.num_outputs} logits per clip. Fix: remove model.net.num_outputs (the width comes "
+            "from model.task), or change the task"
+        )
     config = {key: value for key, value in net.items() if key != "num_outputs"}
     return hydra.utils.instantiate(config, num_outputs=task.num_outputs)
 
@@ -65,13 +69,17 @@ def build_net(net: Mapping[str, Any], task: Task) -> torch.nn.Module:
 def _check_per_frame_net(net: torch.nn.Module, task: Task, inputs: Mapping[str, Any] | None) -> None:
     """A ValueError naming the fix unless a ``per_frame`` task gets a causal net fed consecutive frames."""
     if not getattr(net, "causal", False):
-        raise ValueError(f"model.task={type(task).__name__} learns P(crash) at every frame and needs a causal "
-                         f"per-frame net; {type(net).__name__} is none. Fix: model=causal_gru, or "
-                         "model.net.head=gru / lstm")
+        raise ValueError(
+            f"model.task={type(task).__name__} learns P(crash) at every frame and needs a causal "
+            f"per-frame net; {type(net).__name__} is none. Fix: model=causal_gru, or "
+            "model.net.head=gru / lstm"
+        )
     sampler = (inputs or {}).get("sampler", "window")
     if sampler != "window":
-        raise ValueError(f"model.inputs.sampler={sampler!r}: model.task={type(task).__name__} needs clips of "
-                         "consecutive frames to know each frame's time. Fix: model.inputs.sampler=window")
+        raise ValueError(
+            f"model.inputs.sampler={sampler!r}: model.task={type(task).__name__} needs clips of "
+            "consecutive frames to know each frame's time. Fix: model.inputs.sampler=window"
+        )
 
 
 class RiskModule(LightningModule):
@@ -160,20 +168,29 @@ class RiskModule(LightningModule):
         self.checkpoint_metadata: dict[str, Any] = {}
 
     @classmethod
-    def load_from_checkpoint(cls, checkpoint_path: Any, map_location: Any = None, hparams_file: Any = None,
-                             strict: bool | None = None, weights_only: bool | None = None,
-                             trusted_targets: Sequence[str] = (), **kwargs: Any) -> RiskModule:
+    def load_from_checkpoint(
+        cls,
+        checkpoint_path: Any,
+        map_location: Any = None,
+        hparams_file: Any = None,
+        strict: bool | None = None,
+        weights_only: bool | None = None,
+        trusted_targets: Sequence[str] = (),
+        **kwargs: Any,
+    ) -> RiskModule:
         """Lightning's ``load_from_checkpoint`` after checking the stored hyperparameters
         (``riskvision.trust.check_stored_config``: trusted targets plus ``trusted_targets``, plain values); always
         ``weights_only``. ``kwargs`` (the caller's own hyperparameter overrides) are not checked."""
         checkpoint = load_torch_file(checkpoint_path, "Fix: pass a .ckpt written by riskvision's train.py")
         hparams = checkpoint.get("hyper_parameters", {}) if isinstance(checkpoint, Mapping) else None
-        check_stored_config(hparams, f"{checkpoint_path}: stored hyperparameters", sections=None,
-                            trusted=trusted_targets)
+        check_stored_config(
+            hparams, f"{checkpoint_path}: stored hyperparameters", sections=None, trusted=trusted_targets
+        )
         if isinstance(hparams.get("net"), Mapping) and "net" not in kwargs:  # an older version's width name
             kwargs["net"] = upgrade_net_config(hparams["net"])
-        return super().load_from_checkpoint(checkpoint_path, map_location, hparams_file, strict, weights_only=True,
-                                            **kwargs)
+        return super().load_from_checkpoint(
+            checkpoint_path, map_location, hparams_file, strict, weights_only=True, **kwargs
+        )
 
     # ----------------------------------------------------------------------------- metrics
     def _make_metrics(self, split: str) -> torch.nn.ModuleDict:
@@ -210,14 +227,19 @@ class RiskModule(LightningModule):
 
         identity = self.net.feature_identity() if isinstance(self.net, FrameFeatureNet) else None
         if identity is None:
+            why = " trains its backbone (model.net.freeze)"
+            if not isinstance(self.net, FrameFeatureNet):
+                why = " has no per-frame features"
             raise ValueError(
-                f"model.feature_cache.enabled=true needs a net whose per-frame features do not train; "
-                f"{type(self.net).__name__}{'' if isinstance(self.net, FrameFeatureNet) else ' has no per-frame features'}"
-                f"{' trains its backbone (model.net.freeze)' if isinstance(self.net, FrameFeatureNet) else ''}. Fix: "
-                "model.feature_cache.enabled=false, or model=bilstm with model.net.freeze=all")
+                "model.feature_cache.enabled=true needs a net whose per-frame features do not train; "
+                f"{type(self.net).__name__}{why}. Fix: "
+                "model.feature_cache.enabled=false, or model=bilstm with model.net.freeze=all"
+            )
         datamodule = self.trainer.datamodule
         if not hasattr(datamodule, "use_feature_cache"):
-            raise ValueError("model.feature_cache.enabled=true needs a RiskDataModule (trainer.fit(..., datamodule=...))")
+            raise ValueError(
+                "model.feature_cache.enabled=true needs a RiskDataModule (trainer.fit(..., datamodule=...))"
+            )
         net, device = self.net, self.device
 
         def encode(frames: Tensor) -> Tensor:
@@ -226,10 +248,16 @@ class RiskModule(LightningModule):
         was_training = net.training
         net.eval()
         try:
-            datamodule.use_feature_cache(config["dir"], identity, encode, views=int(config.get("views") or 0),
-                                         seed=int(config.get("seed") or 0),
-                                         batch_frames=int(config.get("batch_frames") or 64), rank=self.global_rank,
-                                         world_size=self.trainer.world_size)
+            datamodule.use_feature_cache(
+                config["dir"],
+                identity,
+                encode,
+                views=int(config.get("views") or 0),
+                seed=int(config.get("seed") or 0),
+                batch_frames=int(config.get("batch_frames") or 64),
+                rank=self.global_rank,
+                world_size=self.trainer.world_size,
+            )
         finally:
             net.train(was_training)
 
@@ -286,7 +314,15 @@ class RiskModule(LightningModule):
             count = torch.as_tensor(batch["substituted"]).sum()
             previous = self._substituted[split]
             self._substituted[split] = count if previous is None else previous + count
-        self.log(f"{split}/loss", loss, on_step=split == "train", on_epoch=True, prog_bar=split == "train", batch_size=len(labels), sync_dist=split != "train")
+        self.log(
+            f"{split}/loss",
+            loss,
+            on_step=split == "train",
+            on_epoch=True,
+            prog_bar=split == "train",
+            batch_size=len(labels),
+            sync_dist=split != "train",
+        )
         return loss
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
@@ -327,7 +363,13 @@ class RiskModule(LightningModule):
                 flat.update({f"{split}/{name}_{cls}": v for cls, v in zip(self.task.class_names, value)})
             else:
                 names = self.task.confusion_labels
-                flat.update({f"{split}/confmat/true_{t}_pred_{p}": value[i, j].float() for i, t in enumerate(names) for j, p in enumerate(names)})
+                flat.update(
+                    {
+                        f"{split}/confmat/true_{t}_pred_{p}": value[i, j].float()
+                        for i, t in enumerate(names)
+                        for j, p in enumerate(names)
+                    }
+                )
         if self._substituted[split] is not None:
             flat[f"{split}/substituted_frames"] = self._substituted[split].float()
         self._substituted[split] = None
@@ -378,5 +420,10 @@ class RiskModule(LightningModule):
         scheduler = hydra.utils.instantiate(self.hparams.scheduler)(optimizer=optimizer)
         return {
             "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "monitor": self.hparams.scheduler_monitor, "interval": "epoch", "frequency": 1},
+            "lr_scheduler": {
+                "scheduler": scheduler,
+                "monitor": self.hparams.scheduler_monitor,
+                "interval": "epoch",
+                "frequency": 1,
+            },
         }

@@ -1,5 +1,6 @@
 """A progress line for a step that can take more than a few seconds (synthetic data generation, indexing a
-data tree, feature extraction, window scoring, video prediction, the comparison report): what is done of how much, the rate and the time left.
+data tree, feature extraction, window scoring, video prediction, the comparison report): what is done of how much,
+the rate and the time left.
 
     scoring test windows: 1,200 / 4,800 windows (25%), 41.3 windows/s, ETA 87 s
     generating synthetic data: 60 / 200 clips (30%), 2.17 clips/s, ETA 64 s
@@ -35,9 +36,17 @@ class ProgressLine:
             of ``total`` done (ignored when ``total`` is unknown).
     """
 
-    def __init__(self, label: str, total: float | None = None, unit: str = "",
-                 stream: IO[str] | None | Literal["stderr"] = "stderr", every_s: float = 0.5, decimals: int = 0,
-                 log_every_s: float = 60.0, log_share: float = 0.01) -> None:
+    def __init__(
+        self,
+        label: str,
+        total: float | None = None,
+        unit: str = "",
+        stream: IO[str] | None | Literal["stderr"] = "stderr",
+        every_s: float = 0.5,
+        decimals: int = 0,
+        log_every_s: float = 60.0,
+        log_share: float = 0.01,
+    ) -> None:
         stream = sys.stderr if stream == "stderr" else stream  # the standard error of now, not of import time
         self.label, self.total, self.unit, self.stream, self.decimals = label, total, unit, stream, decimals
         self.tty = bool(stream is not None and getattr(stream, "isatty", lambda: False)())

@@ -36,8 +36,16 @@ from typing import IO
 
 from riskvision.files import atomic_write
 
-__all__ = ["RunFolder", "RunFolderError", "RunMismatchError", "abandon_run_folder", "claim_run_folder", "is_child_rank",
-           "new_run_id", "release_run_folder"]
+__all__ = [
+    "RunFolder",
+    "RunFolderError",
+    "RunMismatchError",
+    "abandon_run_folder",
+    "claim_run_folder",
+    "is_child_rank",
+    "new_run_id",
+    "release_run_folder",
+]
 
 RUN_FILE = "run.json"
 LOCK_FILE = ".run.lock"
@@ -83,8 +91,9 @@ def is_child_rank() -> bool:
     return os.environ.get("LOCAL_RANK", "0") != "0" or os.environ.get("NODE_RANK", "0") != "0"
 
 
-def claim_run_folder(folder: str | os.PathLike, kind: str, resume: bool = False,
-                     option: str = "hydra.run.dir") -> RunFolder:
+def claim_run_folder(
+    folder: str | os.PathLike, kind: str, resume: bool = False, option: str = "hydra.run.dir"
+) -> RunFolder:
     """Own ``folder`` for this process (see the module docstring); idempotent within a process.
 
     Args:
@@ -108,17 +117,22 @@ def claim_run_folder(folder: str | os.PathLike, kind: str, resume: bool = False,
         path.mkdir(parents=True, exist_ok=True)
         lock = open(path / LOCK_FILE, "a+")  # noqa: SIM115 (held open for the life of the run)
     except OSError as error:
-        raise OSError(error.errno, f"the run folder {path} cannot be created or written ({error.strerror}). "
-                      f"Fix: {_option(option, 'a folder you can write')}") from None
+        raise OSError(
+            error.errno,
+            f"the run folder {path} cannot be created or written ({error.strerror}). "
+            f"Fix: {_option(option, 'a folder you can write')}",
+        ) from None
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         lock.seek(0)
         holder = lock.read().strip() or "unknown"
         lock.close()
-        raise RunFolderError(f"{path} is in use by another run ({holder}); two runs in one folder would interleave "
-                             f"their logs and checkpoints. Fix: {_option(option, 'another folder')}, or wait for that "
-                             "run to end") from None
+        raise RunFolderError(
+            f"{path} is in use by another run ({holder}); two runs in one folder would interleave "
+            f"their logs and checkpoints. Fix: {_option(option, 'another folder')}, or wait for that "
+            "run to end"
+        ) from None
     try:
         claimed = _own(path, kind, resume, lock, option)
     except BaseException:
@@ -171,15 +185,20 @@ def _own(path: Path, kind: str, resume: bool, lock: IO[str], option: str) -> Run
         user_files = sorted(p.name for p in path.iterdir() if p.name not in HYDRA_FILES and p.suffix != ".log")
         if user_files:
             shown = ", ".join(user_files[:5]) + (f" and {len(user_files) - 5} more" if len(user_files) > 5 else "")
-            raise RunFolderError(f"{path} is not a run folder (no {RUN_FILE}) and holds files ({shown}); a run "
-                                 f"there could overwrite them. Fix: {_option(option, 'a new or empty folder')}")
+            raise RunFolderError(
+                f"{path} is not a run folder (no {RUN_FILE}) and holds files ({shown}); a run "
+                f"there could overwrite them. Fix: {_option(option, 'a new or empty folder')}"
+            )
     if record is not None and not resume:
         resumable = str(record.get("command", "")).startswith("train.py")  # only train.py runs are resumed
         raise RunFolderError(
             f"{path} already holds {record.get('kind', 'a')} run {record.get('run_id')} (started "
             f"{record.get('started')}); a second run there would mix its files with that run's. Fix: "
-            + (f"{_option(option, 'a new folder')}" if option.startswith("-") else
-               f"a new {option} (the default is a new timestamped folder)")
+            + (
+                f"{_option(option, 'a new folder')}"
+                if option.startswith("-")
+                else f"a new {option} (the default is a new timestamped folder)"
+            )
             + (", or ckpt_path=last to resume that run" if resumable else "")
         )
     command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
@@ -204,9 +223,12 @@ def _read_record(path: Path, option: str = "hydra.run.dir") -> dict | None:
     try:
         record = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise RunFolderError(f"{file} cannot be read ({error}); it records which run owns {path}. Fix: "
-                             f"{_option(option, 'another folder')}") from None
+        raise RunFolderError(
+            f"{file} cannot be read ({error}); it records which run owns {path}. Fix: "
+            f"{_option(option, 'another folder')}"
+        ) from None
     if not isinstance(record, dict) or not isinstance(record.get("run_id"), str):
-        raise RunFolderError(f"{file} holds no run_id; it records which run owns {path}. Fix: "
-                             f"{_option(option, 'another folder')}")
+        raise RunFolderError(
+            f"{file} holds no run_id; it records which run owns {path}. Fix: {_option(option, 'another folder')}"
+        )
     return record

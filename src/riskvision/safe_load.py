@@ -44,8 +44,9 @@ def load_torch_file(path: str | os.PathLike, fix: str) -> object:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        found = re.search(r"unsupported (?:global: )?GLOBAL (\S+)|GLOBAL (\S+) was not an allowed global", str(error),
-                          re.IGNORECASE)  # torch <= 2.13: "Unsupported global: GLOBAL x"; 2.14: "unsupported GLOBAL x"
+        found = re.search(
+            r"unsupported (?:global: )?GLOBAL (\S+)|GLOBAL (\S+) was not an allowed global", str(error), re.IGNORECASE
+        )  # torch <= 2.13: "Unsupported global: GLOBAL x"; 2.14: "unsupported GLOBAL x"
         if found is None:  # not a pickle of globals: garbage (a text file reads as unsupported opcodes)
             raise CheckpointError(f"{path} is not a readable PyTorch file: {_what_it_is(path)}. {fix}") from None
         what = found.group(1) or found.group(2)

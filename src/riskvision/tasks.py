@@ -192,12 +192,22 @@ class BinaryCrash(Task):
     def metrics(self, with_confusion: bool) -> dict[str, Any]:
         from torchmetrics import MetricCollection
         from torchmetrics.classification import (
-            BinaryAccuracy, BinaryAUROC, BinaryAveragePrecision, BinaryConfusionMatrix, BinaryF1Score,
-            BinaryPrecision, BinaryRecall,
-        )  # fmt: skip
+            BinaryAccuracy,
+            BinaryAUROC,
+            BinaryAveragePrecision,
+            BinaryConfusionMatrix,
+            BinaryF1Score,
+            BinaryPrecision,
+            BinaryRecall,
+        )
 
         ranking = {"auroc": BinaryAUROC(), "ap": BinaryAveragePrecision()}
-        hard = {"acc": BinaryAccuracy(), "precision": BinaryPrecision(), "recall": BinaryRecall(), "f1": BinaryF1Score()}
+        hard = {
+            "acc": BinaryAccuracy(),
+            "precision": BinaryPrecision(),
+            "recall": BinaryRecall(),
+            "f1": BinaryF1Score(),
+        }
         if with_confusion:
             hard["confmat"] = BinaryConfusionMatrix()
         return {"ranking": MetricCollection(ranking), "hard": MetricCollection(hard)}
@@ -286,8 +296,10 @@ class CrashAnticipation(BinaryCrash):
 
     def __init__(self, pos_weight: float | None = None, thresholds: Sequence[float] = (0.10, 0.90, 0.05)) -> None:
         if pos_weight is not None:
-            raise ValueError(f"CrashAnticipation pos_weight={pos_weight}: the anticipation loss has no class weight. "
-                             "Fix: model.task.pos_weight=null")
+            raise ValueError(
+                f"CrashAnticipation pos_weight={pos_weight}: the anticipation loss has no class weight. "
+                "Fix: model.task.pos_weight=null"
+            )
         super().__init__(None, thresholds)
 
     def frame_loss(self, frame_logits: Tensor, batch: Mapping[str, Any]) -> Tensor:
@@ -313,13 +325,15 @@ class RiskLevels(Task):
     name = "multiclass"
     target = "risk"
 
-    def __init__(self, class_names: Sequence[str] = ("Normal", "Warning", "Danger"),
-                 class_weights: Sequence[float] | None = None) -> None:
+    def __init__(
+        self, class_names: Sequence[str] = ("Normal", "Warning", "Danger"), class_weights: Sequence[float] | None = None
+    ) -> None:
         if len(class_names) < 2:
             raise ValueError(f"RiskLevels needs >= 2 class_names, got {list(class_names)}")
         if class_weights is not None and len(class_weights) != len(class_names):
-            raise ValueError(f"RiskLevels class_weights={list(class_weights)} needs one weight per class "
-                             f"{list(class_names)}")
+            raise ValueError(
+                f"RiskLevels class_weights={list(class_weights)} needs one weight per class {list(class_names)}"
+            )
         self.class_names = tuple(str(name) for name in class_names)
         self.class_weights = None if class_weights is None else [float(w) for w in class_weights]
         self.num_outputs = len(self.class_names)
@@ -345,9 +359,14 @@ class RiskLevels(Task):
     def metrics(self, with_confusion: bool) -> dict[str, Any]:
         from torchmetrics import MetricCollection
         from torchmetrics.classification import (
-            MulticlassAccuracy, MulticlassAUROC, MulticlassAveragePrecision, MulticlassConfusionMatrix,
-            MulticlassF1Score, MulticlassPrecision, MulticlassRecall,
-        )  # fmt: skip
+            MulticlassAccuracy,
+            MulticlassAUROC,
+            MulticlassAveragePrecision,
+            MulticlassConfusionMatrix,
+            MulticlassF1Score,
+            MulticlassPrecision,
+            MulticlassRecall,
+        )
 
         k = self.num_outputs
         ranking = {"auroc": MulticlassAUROC(k), "ap": MulticlassAveragePrecision(k)}
@@ -387,4 +406,3 @@ class RiskLevels(Task):
 
     def describe(self, threshold: float) -> str:
         return f"{self.num_outputs} classes {list(self.class_names)}"
-

@@ -27,57 +27,66 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["BUILT_SECTIONS", "OTHER_TARGETS", "STORED_FILE_KEYS", "UntrustedConfigError", "check_stored_config",
-           "check_stored_files", "trusted_targets"]
+__all__ = [
+    "BUILT_SECTIONS",
+    "OTHER_TARGETS",
+    "STORED_FILE_KEYS",
+    "UntrustedConfigError",
+    "check_stored_config",
+    "check_stored_files",
+    "trusted_targets",
+]
 
 #: The ``_target_`` values other than nets a stored config may name: riskvision's module, tasks and data classes
 #: and the optimiser, scheduler and transform classes ``conf/`` ships configs for
 #: (``tests/test_checkpoint_trust.py`` checks that every ``_target_`` under conf/model and conf/data is trusted). A
 #: new source or task class joins this list to be rebuildable from its checkpoints; a new model is trusted by
 #: being registered (``riskvision.models.register_model``).
-OTHER_TARGETS = frozenset({
-    # the module and its tasks
-    "riskvision.module.RiskModule",
-    "riskvision.tasks.BinaryCrash",
-    "riskvision.tasks.RiskLevels",
-    "riskvision.tasks.CrashAnticipation",
-    # data: the datamodule, sources, splits, labels, samplers, readers, augmentation
-    "riskvision.data.datamodule.RiskDataModule",
-    "riskvision.data.sources.dota.DotaSource",
-    "riskvision.data.sources.dota.DotaFilter",
-    "riskvision.data.sources.bdd.BddSource",
-    "riskvision.data.sources.synthetic.SyntheticSource",
-    "riskvision.data.sources.ccd.CcdSource",
-    "riskvision.data.sources.dad.DadSource",
-    "riskvision.data.sources.nexar.NexarSource",
-    "riskvision.data.sources.base.EventFilter",
-    "riskvision.data.splits.SubsetSplit",
-    "riskvision.data.splits.FileSplit",
-    "riskvision.data.splits.RandomSplit",
-    "riskvision.data.labels.LabelPolicy",
-    "riskvision.data.sampling.UniformSampler",
-    "riskvision.data.sampling.WindowSampler",
-    "riskvision.data.readers.reader_for",
-    "riskvision.data.transforms.ClipAugment",
-    "riskvision.data.transforms.MultiScaleCornerCrop",
-    # optimisers and schedulers
-    "torch.optim.Adam",
-    "torch.optim.AdamW",
-    "torch.optim.SGD",
-    "torch.optim.lr_scheduler.ReduceLROnPlateau",
-    "torch.optim.lr_scheduler.CosineAnnealingLR",
-    "torch.optim.lr_scheduler.StepLR",
-    "torch.optim.lr_scheduler.MultiStepLR",
-    # torchvision transforms of the augmentation configs
-    "torchvision.transforms.v2.AutoAugment",
-    "torchvision.transforms.v2.AutoAugmentPolicy",
-    "torchvision.transforms.v2.ColorJitter",
-    "torchvision.transforms.v2.GaussianBlur",
-    "torchvision.transforms.v2.RandomErasing",
-    "torchvision.transforms.v2.RandomHorizontalFlip",
-    "torchvision.transforms.v2.RandomPerspective",
-    "torchvision.transforms.v2.RandomResizedCrop",
-})  # fmt: skip
+OTHER_TARGETS = frozenset(
+    {
+        # the module and its tasks
+        "riskvision.module.RiskModule",
+        "riskvision.tasks.BinaryCrash",
+        "riskvision.tasks.RiskLevels",
+        "riskvision.tasks.CrashAnticipation",
+        # data: the datamodule, sources, splits, labels, samplers, readers, augmentation
+        "riskvision.data.datamodule.RiskDataModule",
+        "riskvision.data.sources.dota.DotaSource",
+        "riskvision.data.sources.dota.DotaFilter",
+        "riskvision.data.sources.bdd.BddSource",
+        "riskvision.data.sources.synthetic.SyntheticSource",
+        "riskvision.data.sources.ccd.CcdSource",
+        "riskvision.data.sources.dad.DadSource",
+        "riskvision.data.sources.nexar.NexarSource",
+        "riskvision.data.sources.base.EventFilter",
+        "riskvision.data.splits.SubsetSplit",
+        "riskvision.data.splits.FileSplit",
+        "riskvision.data.splits.RandomSplit",
+        "riskvision.data.labels.LabelPolicy",
+        "riskvision.data.sampling.UniformSampler",
+        "riskvision.data.sampling.WindowSampler",
+        "riskvision.data.readers.reader_for",
+        "riskvision.data.transforms.ClipAugment",
+        "riskvision.data.transforms.MultiScaleCornerCrop",
+        # optimisers and schedulers
+        "torch.optim.Adam",
+        "torch.optim.AdamW",
+        "torch.optim.SGD",
+        "torch.optim.lr_scheduler.ReduceLROnPlateau",
+        "torch.optim.lr_scheduler.CosineAnnealingLR",
+        "torch.optim.lr_scheduler.StepLR",
+        "torch.optim.lr_scheduler.MultiStepLR",
+        # torchvision transforms of the augmentation configs
+        "torchvision.transforms.v2.AutoAugment",
+        "torchvision.transforms.v2.AutoAugmentPolicy",
+        "torchvision.transforms.v2.ColorJitter",
+        "torchvision.transforms.v2.GaussianBlur",
+        "torchvision.transforms.v2.RandomErasing",
+        "torchvision.transforms.v2.RandomHorizontalFlip",
+        "torchvision.transforms.v2.RandomPerspective",
+        "torchvision.transforms.v2.RandomResizedCrop",
+    }
+)
 
 #: Sections of a stored run config that are ever built (their ``_target_`` values are checked); the other
 #: sections (trainer, callbacks, logger, ...) are kept as a record and never instantiated.
@@ -103,8 +112,9 @@ def trusted_targets() -> frozenset[str]:
     return OTHER_TARGETS | model_targets()
 
 
-def check_stored_config(config: Mapping[str, Any], source: str, sections: Iterable[str] | None = BUILT_SECTIONS,
-                        trusted: Iterable[str] = ()) -> None:
+def check_stored_config(
+    config: Mapping[str, Any], source: str, sections: Iterable[str] | None = BUILT_SECTIONS, trusted: Iterable[str] = ()
+) -> None:
     """Raise :class:`UntrustedConfigError` unless ``config`` is plain data whose built parts name only trusted
     targets (see the module docstring).
 
@@ -129,8 +139,10 @@ def _check(value: Any, key: str, source: str, allowed: frozenset[str] | set[str]
             if not isinstance(name, str):
                 raise UntrustedConfigError(f"{source}: key {name!r} under {key!r} is not a string")
             if name.startswith("_") and name.endswith("_") and name not in SPECIAL_KEYS:
-                raise UntrustedConfigError(f"{source}: {key}.{name} is a special key riskvision does not accept in a "
-                                           f"stored config (accepted: {sorted(SPECIAL_KEYS)})")
+                raise UntrustedConfigError(
+                    f"{source}: {key}.{name} is a special key riskvision does not accept in a "
+                    f"stored config (accepted: {sorted(SPECIAL_KEYS)})"
+                )
             _check(item, f"{key}.{name}", source, allowed)
         target = value.get("_target_")
         if allowed is not None and target is not None and target not in allowed:
@@ -143,11 +155,15 @@ def _check(value: Any, key: str, source: str, allowed: frozenset[str] | set[str]
         for index, item in enumerate(value):
             _check(item, f"{key}[{index}]", source, allowed)
     elif not isinstance(value, PLAIN):
-        raise UntrustedConfigError(f"{source}: {key} holds a {type(value).__name__} where a stored config holds "
-                                   "plain values (str, int, float, bool, null, lists, mappings)")
+        raise UntrustedConfigError(
+            f"{source}: {key} holds a {type(value).__name__} where a stored config holds "
+            "plain values (str, int, float, bool, null, lists, mappings)"
+        )
     elif isinstance(value, str) and "${" in value:
-        raise UntrustedConfigError(f"{source}: {key}={value!r} is an interpolation; a stored config is resolved "
-                                   "when it is written, so this file was edited. Nothing was resolved")
+        raise UntrustedConfigError(
+            f"{source}: {key}={value!r} is an interpolation; a stored config is resolved "
+            "when it is written, so this file was edited. Nothing was resolved"
+        )
 
 
 def check_stored_files(stored_data: Mapping[str, Any], given_data: Mapping[str, Any] | None, source: str) -> None:
@@ -167,7 +183,8 @@ def check_stored_files(stored_data: Mapping[str, Any], given_data: Mapping[str, 
             raise UntrustedConfigError(
                 f"{source}: data.{key}={stored!r} names a file; riskvision does not open files a checkpoint names, "
                 f"so it was not read. Fix: if you trust it, pass it yourself: +data.{key}={stored} (or "
-                f"+data.{key}=null to evaluate without it)")
+                f"+data.{key}=null to evaluate without it)"
+            )
 
 
 def _lookup(config: Mapping[str, Any], dotted: str) -> Any:

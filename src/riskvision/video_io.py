@@ -51,12 +51,20 @@ class Mp4Writer:
     instead of 298 KB for 10 s of synthetic DoTA frames at 320x180).
     """
 
-    def __init__(self, path: Path | io.BytesIO, size: tuple[int, int], fps: int | Fraction, qp: int,
-                 options: dict[str, str] | None = None, gop: int = 1) -> None:
+    def __init__(
+        self,
+        path: Path | io.BytesIO,
+        size: tuple[int, int],
+        fps: int | Fraction,
+        qp: int,
+        options: dict[str, str] | None = None,
+        gop: int = 1,
+    ) -> None:
         self.size = (int(size[0]), int(size[1]))
         self.frames = 0
-        self._container = av.open(path if isinstance(path, io.BytesIO) else str(path), "w", format="mp4",
-                                  options=options or {})
+        self._container = av.open(
+            path if isinstance(path, io.BytesIO) else str(path), "w", format="mp4", options=options or {}
+        )
         self._stream = self._container.add_stream("libx264", rate=Fraction(fps))
         self._stream.width, self._stream.height = self.size
         self._stream.pix_fmt = "yuv420p"
@@ -66,8 +74,10 @@ class Mp4Writer:
     def write(self, frame: np.ndarray) -> None:
         """Encode one uint8 RGB frame ``[H, W, 3]`` of :attr:`size` ``(W, H)``."""
         if frame.shape != (self.size[1], self.size[0], 3):
-            raise ValueError(f"frame of shape {frame.shape} written to an MP4 of {self.size[0]}x{self.size[1]}: "
-                             f"expected ({self.size[1]}, {self.size[0]}, 3)")
+            raise ValueError(
+                f"frame of shape {frame.shape} written to an MP4 of {self.size[0]}x{self.size[1]}: "
+                f"expected ({self.size[1]}, {self.size[0]}, 3)"
+            )
         for packet in self._stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
             self._container.mux(packet)
         self.frames += 1

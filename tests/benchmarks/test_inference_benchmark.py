@@ -10,7 +10,8 @@ def test_quick_run_reports_every_row(capsys):
     rows = run(quick=True, seconds=1, threads=1)
     names = [name for name, *_ in rows]
     assert [name.split(".")[0] for name in names] == ["1"] * 2 + ["2"] * 6 + ["3"] * len(
-        [n for n in names if n.startswith("3.")]) + ["4"] * 2 + ["5"]
+        [n for n in names if n.startswith("3.")]
+    ) + ["4"] * 2 + ["5"]
     variants = ["fp32", "bf16 autocast", "channels_last", "channels_last + bf16", "onnxruntime (CPU)"]
     assert [name.rsplit(", ", 1)[1] for name in names[2:7]] == variants
     assert "picked: fastest variant within 0.01 of fp32 -> " in names[7]

@@ -9,21 +9,38 @@ import warnings
 import pandas as pd
 
 from riskvision.benchmarks.scale import (
-    TreeSize, _datamodule, bad_input_lines, build_tree, item_time_us, metrics_table, window_counts, worker_memory,
+    TreeSize,
+    _datamodule,
+    bad_input_lines,
+    build_tree,
+    item_time_us,
+    metrics_table,
+    window_counts,
+    worker_memory,
 )
 from riskvision.data.records import DataWarning
 
 
 def test_tree_from_metadata_indexes_every_clip_and_folder_and_counts_windows(tmp_path):
-    entries = {f"clip{k}_000001": {"num_frames": 30 + k, "anomaly_start": 5, "anomaly_end": 9,
-                                   "anomaly_class": "ego: lateral", "subset": "train"} for k in range(12)}
+    entries = {
+        f"clip{k}_000001": {
+            "num_frames": 30 + k,
+            "anomaly_start": 5,
+            "anomaly_end": 9,
+            "anomaly_class": "ego: lateral",
+            "subset": "train",
+        }
+        for k in range(12)
+    }
     (tmp_path / "metadata_train.json").write_text(json.dumps(entries))
     (tmp_path / "metadata_val.json").write_text(json.dumps({"v_000001": {**entries["clip0_000001"], "subset": "val"}}))
-    dota, bdd = build_tree(TreeSize([tmp_path / "metadata_train.json", tmp_path / "metadata_val.json"], 5, 40),
-                           tmp_path / "tree")
+    dota, bdd = build_tree(
+        TreeSize([tmp_path / "metadata_train.json", tmp_path / "metadata_val.json"], 5, 40), tmp_path / "tree"
+    )
     assert (dota / "frames" / "clip3_000001" / "images" / "000032.jpg").stat().st_nlink == 12 * 30 + 66 + 31 + 5 * 40
-    assert build_tree(TreeSize([tmp_path / "metadata_train.json", tmp_path / "metadata_val.json"], 5, 40),
-                      tmp_path / "tree") == (dota, bdd)  # reused
+    assert build_tree(
+        TreeSize([tmp_path / "metadata_train.json", tmp_path / "metadata_val.json"], 5, 40), tmp_path / "tree"
+    ) == (dota, bdd)  # reused
     dm = _datamodule(dota, bdd)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)

@@ -15,13 +15,16 @@ def test_quick_run_reports_every_variant_of_both_models(capsys):
         mine = [name.split(": ", 1)[1] for name in names if name.startswith(f"{model} quickstart")]
         assert mine[0].startswith("loader (") and mine[1:-1] == variants and mine[-1].startswith("loader vs")
         seed = [name.split(": ", 1)[1] for name in names if name.startswith(f"{model} seed")]
-        assert seed[1:1 + len(variants)] == variants
+        assert seed[1 : 1 + len(variants)] == variants
         cached = [name for name in seed if name.startswith("cached features")]
         # the bilstm's frozen backbone is cached; the 3D-ResNet has no per-frame features to cache
         assert [name.split(",")[1].split("(")[0].strip() for name in cached] == (
-            ["extraction", "training"] if model == "bilstm" else [])
+            ["extraction", "training"] if model == "bilstm" else []
+        )
     cached = {name.rsplit(", ", 1)[1].split(" (")[0]: row for row in rows for name in [row[0]] if "cached" in name}
-    assert "of the backbone's inference bound" in cached["extraction"][2] and "x fp32 on pixels" in cached["training"][2]
+    assert (
+        "of the backbone's inference bound" in cached["extraction"][2] and "x fp32 on pixels" in cached["training"][2]
+    )
     assert all(fps is None or (fps > 0 and math.isfinite(fps)) for _, fps, *_ in rows)
     assert all("model-only bound" in row[3] for row in rows if row[0].endswith(VARIANTS))
     assert VARIANTS == ("fp32", "bf16", "channels_last", "compile", "onednn_backward")  # a full run measures all

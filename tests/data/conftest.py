@@ -41,8 +41,7 @@ def write_frames(folder: Path, count: int, first: int = 0, value: Callable[[int]
         Image.fromarray(np.full((*FRAME_SIZE, 3), grey, np.uint8)).save(folder / f"{first + i:06d}.jpg")
 
 
-def write_official_tree(root: Path, metadata: dict[str, dict], clips: Iterable[str],
-                        annotations: bool = True) -> Path:
+def write_official_tree(root: Path, metadata: dict[str, dict], clips: Iterable[str], annotations: bool = True) -> Path:
     """An official-layout DoTA tree holding ``clips`` (real metadata, tiny frames, real annotation
     files when the fixtures have them)."""
     clips = list(clips)
@@ -75,7 +74,10 @@ def frame_writer() -> Callable[..., None]:
 
 
 def write_video(path: Path, num_frames: int, fps: int = 10, size: tuple[int, int] = (32, 32)) -> Path:
-    """An H.264 MP4 of ``num_frames`` frames of ``size`` (W, H) at ``fps``; native frame ``i`` is grey ``(4 * i) % 256``."""
+    """An H.264 MP4 of ``num_frames`` frames of ``size`` (W, H) at ``fps``.
+
+    Native frame ``i`` is grey ``(4 * i) % 256``.
+    """
     from riskvision.video_io import encode_mp4
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -94,16 +96,36 @@ def train_on(data: str, root: Path, run_dir: Path, *overrides: str) -> dict:
     """``python train.py data=DATA data.root=ROOT OVERRIDES`` with a tiny bilstm (16x16, 4 frames), fast_dev_run,
     ``test=true`` and the evaluation (every 5th window, no probes); its ``metrics.json``."""
     command = [
-        sys.executable, "train.py", f"data={data}", f"data.root={root}", f"hydra.run.dir={run_dir}",
-        "model=bilstm", "model.inputs.frame_size=16", "model.inputs.num_frames=4", "model.inputs.batch_size=2",
-        "model.net.hidden_size=4", "model.pretrained.source=null", "data.num_workers=0", "data.pin_memory=false",
-        "debug=fast_dev_run", "test=true", "evaluation.step=5", "evaluation.n_boot=10",
-        "evaluation.latency_repeats=0", "evaluation.probes=[none]", "extras.print_config=false", *overrides,
-    ]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
-           "CI": "true"}
-    proc = subprocess.run(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          timeout=300)
+        sys.executable,
+        "train.py",
+        f"data={data}",
+        f"data.root={root}",
+        f"hydra.run.dir={run_dir}",
+        "model=bilstm",
+        "model.inputs.frame_size=16",
+        "model.inputs.num_frames=4",
+        "model.inputs.batch_size=2",
+        "model.net.hidden_size=4",
+        "model.pretrained.source=null",
+        "data.num_workers=0",
+        "data.pin_memory=false",
+        "debug=fast_dev_run",
+        "test=true",
+        "evaluation.step=5",
+        "evaluation.n_boot=10",
+        "evaluation.latency_repeats=0",
+        "evaluation.probes=[none]",
+        "extras.print_config=false",
+        *overrides,
+    ]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
+        "CI": "true",
+    }
+    proc = subprocess.run(
+        command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     return json.loads((run_dir / "metrics.json").read_text())
 

@@ -58,17 +58,19 @@ def test_seconds_become_the_first_frame_at_or_after_them():
 
 # ----------------------------------------------------------------------------- the consensus alert labels overlay
 
-HEADER = ("id,batch,Event-type,Nexar-vehicle-involved,min_support,Time-of-alert,Time-of-collision,Diff,article_category,"
-          "ego_discrepancy")
+HEADER = (
+    "id,batch,Event-type,Nexar-vehicle-involved,min_support,Time-of-alert,Time-of-collision,Diff,article_category,"
+    "ego_discrepancy"
+)
 ROWS = [
     "0RJPQ_97dcs_000199.mp4,1,collision,no,3,2.5,4.1,1.6,other,yes",  # 2: alert 25 < anomaly 40; ego re-annotated no
-    "88LcRU7uEFE_003534.mp4,1,collision,yes,3,3.0,3.2,0.2,ego,",      # 3: alert 30 >= anomaly start 28
-    "pWZSG2cUdEo_003797.mp4,1,collision,yes,3,1.0,3.0,2.0,ego,",      # 4: collision past the 2.6 s clip
-    "WWyeuvpHmfc_004101.mp4,1,collision,yes,3,2.0,1.5,-0.5,ego,",     # 5: collision before the alert
-    "000456.mp4,2,collision,yes,3,3.9,4.5,0.6,ego,",                  # 6: a DAD clip, by its file name
-    "0RJPQ_97dcs_000199.mp4,1,collision,yes,3,1.0,4.1,3.1,ego,",      # 7: a repeat
-    "images_001.mp4,3,collision,yes,2,1.0,2.0,1.0,ego,",              # 8: a DADA-2000 clip: no record
-    "XYZ_000001.mp4,3,collision,maybe,2,1.0,2.0,1.0,ego,",            # 9: no record (its ego is not checked)
+    "88LcRU7uEFE_003534.mp4,1,collision,yes,3,3.0,3.2,0.2,ego,",  # 3: alert 30 >= anomaly start 28
+    "pWZSG2cUdEo_003797.mp4,1,collision,yes,3,1.0,3.0,2.0,ego,",  # 4: collision past the 2.6 s clip
+    "WWyeuvpHmfc_004101.mp4,1,collision,yes,3,2.0,1.5,-0.5,ego,",  # 5: collision before the alert
+    "000456.mp4,2,collision,yes,3,3.9,4.5,0.6,ego,",  # 6: a DAD clip, by its file name
+    "0RJPQ_97dcs_000199.mp4,1,collision,yes,3,1.0,4.1,3.1,ego,",  # 7: a repeat
+    "images_001.mp4,3,collision,yes,2,1.0,2.0,1.0,ego,",  # 8: a DADA-2000 clip: no record
+    "XYZ_000001.mp4,3,collision,maybe,2,1.0,2.0,1.0,ego,",  # 9: no record (its ego is not checked)
 ]
 DOTA_CLIPS = ["0RJPQ_97dcs_000199", "88LcRU7uEFE_003534", "pWZSG2cUdEo_003797", "WWyeuvpHmfc_004101"]
 
@@ -87,8 +89,14 @@ def trees(tmp_path, make_official_tree, video_writer):
 
 def module(dota, dad, split=None, **labels):
     sources = {"dota": DotaSource(dota)} | ({"dad": DadSource(dad)} if dad else {})
-    return RiskDataModule(sources, samplers={"window": WindowSampler(2)}, sampler="window", frame_size=(8, 8),
-                          labels=LabelPolicy(**labels), split=split or SubsetSplit(val_fraction=0.5))
+    return RiskDataModule(
+        sources,
+        samplers={"window": WindowSampler(2)},
+        sampler="window",
+        frame_size=(8, 8),
+        labels=LabelPolicy(**labels),
+        split=split or SubsetSplit(val_fraction=0.5),
+    )
 
 
 def test_listed_records_take_the_alert_and_ego_of_the_csv_and_bad_rows_are_reported(trees):
@@ -100,11 +108,20 @@ def test_listed_records_take_the_alert_and_ego_of_the_csv_and_bad_rows_are_repor
     assert (records["testing_positive_000456"].alert_start, records["testing_positive_000456"].ego) == (78, True)
     for dropped in ("pWZSG2cUdEo_003797", "WWyeuvpHmfc_004101"):  # their rows are dropped: the source's own labels
         assert (records[dropped].alert_start, records[dropped].ego) == (None, True)
-    assert records["testing_negative_000830"] == replace(records["testing_negative_000830"], alert_start=None, ego=False)
-    by_line = {int(i.message.split(", line ")[1].split(":")[0]): i for i in dm.issues if i.path == str(csv)
-               and i.kind != "unmatched_alert"}
+    assert records["testing_negative_000830"] == replace(
+        records["testing_negative_000830"], alert_start=None, ego=False
+    )
+    by_line = {
+        int(i.message.split(", line ")[1].split(":")[0]): i
+        for i in dm.issues
+        if i.path == str(csv) and i.kind != "unmatched_alert"
+    }
     assert {line: (i.kind, i.fatal) for line, i in by_line.items()} == {
-        3: ("alert_after_anomaly", False), 4: ("bad_line", True), 5: ("bad_line", True), 7: ("bad_line", True)}
+        3: ("alert_after_anomaly", False),
+        4: ("bad_line", True),
+        5: ("bad_line", True),
+        7: ("bad_line", True),
+    }
     assert "Time-of-collision 3 s is past the video's end (2.6 s: 26 frames at 10 fps)" in by_line[4].message
     assert "Time-of-collision 1.5 s is before Time-of-alert 2 s" in by_line[5].message
     assert "repeats video 0RJPQ_97dcs_000199 of line 2" in by_line[7].message
@@ -131,7 +148,11 @@ def test_the_ego_filter_and_listed_only_keep_the_reannotated_clips(trees):
     assert [r.video_id for r in not_ego.build_splits()["train"]] == ["0RJPQ_97dcs_000199", "testing_negative_000830"]
     listed = module(dota, dad, everything, alerts=csv, alerts_listed_only=True)
     assert [r.video_id for r in listed.build_splits()["train"]] == [
-        "0RJPQ_97dcs_000199", "88LcRU7uEFE_003534", "testing_positive_000456", "testing_negative_000830"]
+        "0RJPQ_97dcs_000199",
+        "88LcRU7uEFE_003534",
+        "testing_positive_000456",
+        "testing_negative_000830",
+    ]
     with pytest.raises(ValueError, match="alerts is null; set data.labels.alerts=PATH"):
         LabelPolicy(alerts_ego=True)
 
@@ -139,8 +160,11 @@ def test_the_ego_filter_and_listed_only_keep_the_reannotated_clips(trees):
 def test_an_empty_split_names_the_alert_filter(trees):
     dota, _, csv = trees
     dm = module(dota, None, alerts=csv, alerts_ego=False)  # DoTA's val clips are ego-involved
-    with pytest.raises(ValueError, match=r"split 'test' has zero clips after the filters of .*DotaSource.* labels "
-                                         r"LabelPolicy\(.*alerts=AlertLabels\('.*consensus.csv', ego=False"):
+    with pytest.raises(
+        ValueError,
+        match=r"split 'test' has zero clips after the filters of .*DotaSource.* labels "
+        r"LabelPolicy\(.*alerts=AlertLabels\('.*consensus.csv', ego=False",
+    ):
         dm.setup("test")
 
 

@@ -66,6 +66,7 @@ def refuse_listing(monkeypatch, folder: Path) -> None:
 
 # ----------------------------------------------------------------------------- 1. the root (and test_bad_trees.py)
 
+
 def test_layout_detection_checks_the_root_first(tmp_path):
     (tmp_path / "bdd100k.zip").write_bytes(b"PK")
     with pytest.raises(DataLayoutError, match=r"data.bdd_root=.*bdd100k.zip is a file, not a folder"):
@@ -73,6 +74,7 @@ def test_layout_detection_checks_the_root_first(tmp_path):
 
 
 # ----------------------------------------------------------------------------- 2. frame folders
+
 
 def test_symlink_loop_and_broken_link_among_frame_folders_are_reported(tmp_path, frame_writer):
     root = frames_tree(tmp_path / "bdd", frame_writer, {"train": ["good-0001"]})
@@ -120,11 +122,14 @@ def test_chmod_000_split_folder_is_reported(tmp_path, frame_writer):
     assert kept == ["bbbb-0001"] and "Permission denied" in only_fatal(issues).message
 
 
-@pytest.mark.parametrize("text, says", [
-    ("{", "is not valid JSON"),
-    ("[10]", "holds a list where a JSON object is expected"),
-    ('{"fps": "ten"}', "has fps='ten', which is not a positive number. Fix: set fps"),
-])
+@pytest.mark.parametrize(
+    "text, says",
+    [
+        ("{", "is not valid JSON"),
+        ("[10]", "holds a list where a JSON object is expected"),
+        ('{"fps": "ten"}', "has fps='ten', which is not a positive number. Fix: set fps"),
+    ],
+)
 def test_bad_prepared_json_is_a_layout_error_naming_it(tmp_path, frame_writer, text, says):
     root = frames_tree(tmp_path / "bdd", frame_writer, {"train": ["aaaa-0001"]})
     prepared = root / "frames" / "100k" / "prepared.json"
@@ -134,6 +139,7 @@ def test_bad_prepared_json_is_a_layout_error_naming_it(tmp_path, frame_writer, t
 
 
 # ----------------------------------------------------------------------------- 3. video files
+
 
 def test_unlistable_video_folder_is_reported_and_the_other_split_indexed(tmp_path, monkeypatch):
     root = tmp_path / "bdd"
@@ -162,8 +168,13 @@ def test_unreadable_video_fails_check_data_and_the_rest_trains(tmp_path):
     for k in range(4):
         write_video(root / f"videos/100k/train/good-{k:04d}.mp4")
     (root / "videos/100k/train/bad-0001.mov").write_bytes(b"not a video")
-    dm = RiskDataModule({"bdd": BddSource(root)}, samplers={"window": WindowSampler(2)}, sampler="window",
-                        frame_size=(8, 8), split=RandomSplit({"train": 0.5, "val": 0.25, "test": 0.25}))
+    dm = RiskDataModule(
+        {"bdd": BddSource(root)},
+        samplers={"window": WindowSampler(2)},
+        sampler="window",
+        frame_size=(8, 8),
+        split=RandomSplit({"train": 0.5, "val": 0.25, "test": 0.25}),
+    )
     _, problems = check(dm, frames=False)
     issue = only_fatal(problems)  # no other fatal problem: the broken video is why check_data fails
     assert (issue.kind, issue.video_id) == ("unreadable_video", "bad-0001")

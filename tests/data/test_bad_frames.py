@@ -62,7 +62,9 @@ def _folder(root: Path, middle: Image.Image, fmt: str) -> VideoRecord:
     Image.new("RGB", SIZE[::-1], (60,) * 3).save(root / "000000.jpg", quality=95)
     middle.save(root / "000001.jpg", format=fmt)
     Image.new("RGB", SIZE[::-1], (200,) * 3).save(root / "000002.jpg", quality=95)
-    return VideoRecord(root.name, "dota", root, "frames", 10.0, 3, frame_files=("000000.jpg", "000001.jpg", "000002.jpg"))
+    return VideoRecord(
+        root.name, "dota", root, "frames", 10.0, 3, frame_files=("000000.jpg", "000001.jpg", "000002.jpg")
+    )
 
 
 @pytest.mark.parametrize("name", READABLE)
@@ -99,14 +101,14 @@ def test_high_bit_depth_files_count_as_unreadable_and_are_substituted(tmp_path, 
 def _declare_jpeg_size(data: bytes, height: int, width: int) -> bytes:
     """``data`` (a baseline JPEG) with its SOF0 header declaring ``height`` x ``width``."""
     sof = data.index(b"\xff\xc0")
-    return data[:sof + 5] + struct.pack(">HH", height, width) + data[sof + 9:]
+    return data[: sof + 5] + struct.pack(">HH", height, width) + data[sof + 9 :]
 
 
 def _declare_png_size(data: bytes, height: int, width: int) -> bytes:
     """``data`` (a PNG) with its IHDR declaring ``height`` x ``width`` (CRC recomputed)."""
     start = data.index(b"IHDR")
-    body = struct.pack(">II", width, height) + data[start + 12:start + 17]
-    return data[:start] + b"IHDR" + body + struct.pack(">I", zlib.crc32(b"IHDR" + body)) + data[start + 21:]
+    body = struct.pack(">II", width, height) + data[start + 12 : start + 17]
+    return data[:start] + b"IHDR" + body + struct.pack(">I", zlib.crc32(b"IHDR" + body)) + data[start + 21 :]
 
 
 def test_files_declaring_huge_sizes_are_unreadable_before_decoding(tmp_path):
@@ -151,8 +153,14 @@ def _bdd_frames(root: Path, clips: dict[str, int], subset: str = "val") -> Path:
 
 def _module(root: Path, **kwargs) -> RiskDataModule:
     """The BDD frame folders of ``root`` (subset val: the test split), 2-frame windows of 8 x 8."""
-    return RiskDataModule({"bdd": BddSource(root)}, samplers={"window": WindowSampler(2)}, sampler="window",
-                          frame_size=(8, 8), eval_batch_size=4, **kwargs)
+    return RiskDataModule(
+        {"bdd": BddSource(root)},
+        samplers={"window": WindowSampler(2)},
+        sampler="window",
+        frame_size=(8, 8),
+        eval_batch_size=4,
+        **kwargs,
+    )
 
 
 def _damage(folder: Path, kind: str, name: str) -> None:
@@ -262,29 +270,47 @@ def test_check_reports_a_clip_with_no_readable_frame_as_fatal(tmp_path):
 
 
 def test_check_data_script_exits_non_zero_on_a_clip_with_no_readable_frame(make_official_tree):
-    clips = ["pWZSG2cUdEo_003797", "WWyeuvpHmfc_004101", "Z9K13eBUwJM_000135", "JV0D-YkWHD8_000689",
-             "0RJPQ_97dcs_000199", "88LcRU7uEFE_003534"]  # as test_check_data_prints_counts_and_fails_on_fatal_problems
+    clips = [
+        "pWZSG2cUdEo_003797",
+        "WWyeuvpHmfc_004101",
+        "Z9K13eBUwJM_000135",
+        "JV0D-YkWHD8_000689",
+        "0RJPQ_97dcs_000199",
+        "88LcRU7uEFE_003534",
+    ]  # as test_check_data_prints_counts_and_fails_on_fatal_problems
     root = make_official_tree(clips)
     for path in (root / "frames" / clips[0] / "images").iterdir():
         path.write_bytes(b"garbage" * 30)
-    command = [sys.executable, str(REPO / "scripts" / "check_data.py"), "data=dota_bdd", f"data.dota_root={root}",
-               "data.split.val_fraction=0.5", "data.filters.categories=[LA,TC,OO]"]
+    command = [
+        sys.executable,
+        str(REPO / "scripts" / "check_data.py"),
+        "data=dota_bdd",
+        f"data.dota_root={root}",
+        "data.split.val_fraction=0.5",
+        "data.filters.categories=[LA,TC,OO]",
+    ]
     run = subprocess.run(command, capture_output=True, text=True, cwd=root.parent, timeout=300)
     assert run.returncode == 1, run.stdout[-2000:] + run.stderr[-2000:]
     assert "- unreadable_clip (FATAL): 1" in run.stdout and f"clip {clips[0]} (" in run.stdout
     assert "duplicate_split" not in run.stdout  # the only fatal problem
 
 
-@pytest.mark.parametrize(("middle", "said"), [
-    (Image.new("RGB", (1, 1), (90,) * 3), r"frames smaller than 16 px \(1x1\); its frame sizes 1x1, 32x24"),
-    (Image.new("RGB", (64, 48), (90,) * 3), r"frames of different sizes; its frame sizes 32x24, 64x48"),
-])
+@pytest.mark.parametrize(
+    ("middle", "said"),
+    [
+        (Image.new("RGB", (1, 1), (90,) * 3), r"frames smaller than 16 px \(1x1\); its frame sizes 1x1, 32x24"),
+        (Image.new("RGB", (64, 48), (90,) * 3), r"frames of different sizes; its frame sizes 32x24, 64x48"),
+    ],
+)
 def test_a_clip_of_mixed_or_tiny_frames_is_read_and_said_once(tmp_path, middle, said):
     """Issue 31: a 1x1 frame, or frames of another size inside one clip, are resized like the others (the clip is
     read) and one warning per clip read names the folder, the sizes and the fix; a clip of one size says nothing."""
     record = _folder(tmp_path / "odd", middle, "JPEG")
-    with pytest.warns(UserWarning, match=rf"{record.path} \(video_id odd\): this clip holds {said} are all resized "
-                                         r"to 16x12\. Fix: re-extract") as caught:
+    with pytest.warns(
+        UserWarning,
+        match=rf"{record.path} \(video_id odd\): this clip holds {said} are all resized "
+        r"to 16x12\. Fix: re-extract",
+    ) as caught:
         result = JpegFolderReader((12, 16)).read(record, [0, 1, 2])
     assert len([w for w in caught if "this clip holds" in str(w.message)]) == 1
     assert tuple(result.frames.shape) == (3, 3, 12, 16) and result.substituted == []
@@ -324,8 +350,13 @@ def test_a_second_verification_of_an_unchanged_tree_decodes_nothing(tmp_path, mo
     again = verify_frames(dm, cache)
     assert sorted(decoded) == ["000002.jpg", "000003.jpg"] and len(again) == 2
     decoded.clear()
-    larger = RiskDataModule({"bdd": BddSource(root)}, samplers={"window": WindowSampler(2)}, sampler="window",
-                            frame_size=(16, 16), eval_batch_size=4)
+    larger = RiskDataModule(
+        {"bdd": BddSource(root)},
+        samplers={"window": WindowSampler(2)},
+        sampler="window",
+        frame_size=(16, 16),
+        eval_batch_size=4,
+    )
     larger.build_records()
     verify_frames(larger, cache)
     assert len(decoded) == 9

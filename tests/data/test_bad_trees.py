@@ -54,6 +54,7 @@ def only_fatal(issues: list[DataIssue]) -> DataIssue:
 
 # ----------------------------------------------------------------------------- 1. clips without their frames
 
+
 def no_frames_in_annotation(root):
     edit_json(annotation(root), lambda d: d.update(num_frames=0))
 
@@ -68,16 +69,25 @@ def fewer_frames_than_num_frames(root):
         path.unlink()
 
 
-@pytest.mark.parametrize("damage, kind, says", [
-    (no_frames_in_annotation, "bad_clip_file", "says num_frames=0"),
-    (empty_frame_folder, "missing_folder", "holds no images"),
-    (fewer_frames_than_num_frames, "too_few_frames", "has 3 frames, its metadata says num_frames=26"),
-])
+@pytest.mark.parametrize(
+    "damage, kind, says",
+    [
+        (no_frames_in_annotation, "bad_clip_file", "says num_frames=0"),
+        (empty_frame_folder, "missing_folder", "holds no images"),
+        (fewer_frames_than_num_frames, "too_few_frames", "has 3 frames, its metadata says num_frames=26"),
+    ],
+)
 def test_clip_without_its_frames_is_dropped_fails_check_and_the_rest_trains(make_official_tree, damage, kind, says):
     root = make_official_tree([BAD, GOOD, *TRAIN])
     damage(root)
-    dm = RiskDataModule({"dota": DotaSource(root)}, samplers={"window": WindowSampler(4)}, sampler="window",
-                        frame_size=(8, 8), batch_size=64, split=SubsetSplit(val_fraction=0.5))
+    dm = RiskDataModule(
+        {"dota": DotaSource(root)},
+        samplers={"window": WindowSampler(4)},
+        sampler="window",
+        frame_size=(8, 8),
+        batch_size=64,
+        split=SubsetSplit(val_fraction=0.5),
+    )
     summary, problems = check(dm, frames=False)
     issue = only_fatal(problems)  # no empty split or other fatal problem: this clip is the reason
     assert (issue.kind, issue.video_id) == (kind, BAD) and says in issue.message and "Fix:" in issue.message
@@ -93,14 +103,19 @@ def test_clip_without_its_frames_is_dropped_fails_check_and_the_rest_trains(make
 def test_num_frames_zero_reported_by_check_data_script_function_once(make_official_tree):
     root = make_official_tree([BAD, GOOD, *TRAIN])
     no_frames_in_annotation(root)
-    dm = RiskDataModule({"dota": DotaSource(root)}, samplers={"window": WindowSampler(4)}, sampler="window",
-                        split=SubsetSplit(val_fraction=0.5))
+    dm = RiskDataModule(
+        {"dota": DotaSource(root)},
+        samplers={"window": WindowSampler(4)},
+        sampler="window",
+        split=SubsetSplit(val_fraction=0.5),
+    )
     dm.setup("test")
     _, problems = check(dm, frames=False)  # check rebuilds the index: the problem is listed once
     assert [p.video_id for p in problems if p.fatal] == [BAD]
 
 
 # ----------------------------------------------------------------------------- 2. bad metadata / annotation files
+
 
 def utf16(path: Path) -> None:
     path.write_bytes(path.read_text().encode("utf-16"))
@@ -114,24 +129,43 @@ def metadata_entry(root: Path, change) -> None:
     edit_json(root / "metadata_val.json", lambda d: change(d, d[BAD]))
 
 
-@pytest.mark.parametrize("damage, file, says", [
-    (lambda r: utf16(annotation(r)), "annotation", "not UTF-8 text: byte 0xff at offset 0 (it starts with a UTF-16"),
-    (lambda r: latin1(annotation(r)), "annotation", "not UTF-8 text: byte 0xe9"),
-    (lambda r: annotation(r).write_text("[1, 2]"), "annotation", "holds a list where a JSON object is expected"),
-    (lambda r: annotation(r).write_text('{"num_frames": 26,'), "annotation", "is not valid JSON"),
-    (lambda r: edit_json(annotation(r), lambda d: d.pop("num_frames")), "annotation", "has no 'num_frames' field"),
-    (lambda r: edit_json(annotation(r), lambda d: d.update(num_frames="26")), "annotation",
-     "has num_frames='26' in the annotation of clip pWZSG2cUdEo_003797, which is a string, not an integer"),
-    (lambda r: edit_json(annotation(r), lambda d: d.update(night="false")), "annotation", "night='false'"),
-    (lambda r: edit_json(annotation(r), lambda d: d.update(anomaly_start=20, anomaly_end=10)), "annotation",
-     "says anomaly_start=20 > anomaly_end=10"),
-    (lambda r: metadata_entry(r, lambda d, e: e.update(anomaly_start=20, anomaly_end=10)), "metadata",
-     "says anomaly_start=20 > anomaly_end=10 for the entry of clip pWZSG2cUdEo_003797"),
-    (lambda r: metadata_entry(r, lambda d, e: e.pop("anomaly_end")), "metadata", "has no 'anomaly_end' field"),
-    (lambda r: metadata_entry(r, lambda d, e: e.update(anomaly_start=1.5)), "metadata", "anomaly_start=1.5"),
-    (lambda r: metadata_entry(r, lambda d, e: d.update({BAD: [26, 19, 26]})), "metadata",
-     "holds a list for the entry of clip pWZSG2cUdEo_003797 where a JSON object is expected"),
-])
+@pytest.mark.parametrize(
+    "damage, file, says",
+    [
+        (
+            lambda r: utf16(annotation(r)),
+            "annotation",
+            "not UTF-8 text: byte 0xff at offset 0 (it starts with a UTF-16",
+        ),
+        (lambda r: latin1(annotation(r)), "annotation", "not UTF-8 text: byte 0xe9"),
+        (lambda r: annotation(r).write_text("[1, 2]"), "annotation", "holds a list where a JSON object is expected"),
+        (lambda r: annotation(r).write_text('{"num_frames": 26,'), "annotation", "is not valid JSON"),
+        (lambda r: edit_json(annotation(r), lambda d: d.pop("num_frames")), "annotation", "has no 'num_frames' field"),
+        (
+            lambda r: edit_json(annotation(r), lambda d: d.update(num_frames="26")),
+            "annotation",
+            "has num_frames='26' in the annotation of clip pWZSG2cUdEo_003797, which is a string, not an integer",
+        ),
+        (lambda r: edit_json(annotation(r), lambda d: d.update(night="false")), "annotation", "night='false'"),
+        (
+            lambda r: edit_json(annotation(r), lambda d: d.update(anomaly_start=20, anomaly_end=10)),
+            "annotation",
+            "says anomaly_start=20 > anomaly_end=10",
+        ),
+        (
+            lambda r: metadata_entry(r, lambda d, e: e.update(anomaly_start=20, anomaly_end=10)),
+            "metadata",
+            "says anomaly_start=20 > anomaly_end=10 for the entry of clip pWZSG2cUdEo_003797",
+        ),
+        (lambda r: metadata_entry(r, lambda d, e: e.pop("anomaly_end")), "metadata", "has no 'anomaly_end' field"),
+        (lambda r: metadata_entry(r, lambda d, e: e.update(anomaly_start=1.5)), "metadata", "anomaly_start=1.5"),
+        (
+            lambda r: metadata_entry(r, lambda d, e: d.update({BAD: [26, 19, 26]})),
+            "metadata",
+            "holds a list for the entry of clip pWZSG2cUdEo_003797 where a JSON object is expected",
+        ),
+    ],
+)
 def test_bad_clip_file_drops_only_that_clip(make_official_tree, damage, file, says):
     root = make_official_tree([BAD, GOOD])
     damage(root)
@@ -156,11 +190,14 @@ def test_a_fixed_clip_is_read_again(make_official_tree):
     assert BAD in {r.video_id for r in dm.build_records()} and not any(i.fatal for i in dm.issues)
 
 
-@pytest.mark.parametrize("damage, says", [
-    (lambda p: p.write_text("[]"), "holds a list where a JSON object is expected"),
-    (utf16, "is not UTF-8 text"),
-    (lambda p: p.write_text("{"), "is not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "damage, says",
+    [
+        (lambda p: p.write_text("[]"), "holds a list where a JSON object is expected"),
+        (utf16, "is not UTF-8 text"),
+        (lambda p: p.write_text("{"), "is not valid JSON"),
+    ],
+)
 def test_broken_metadata_file_is_a_layout_error_naming_it(make_official_tree, damage, says):
     root = make_official_tree([BAD, GOOD])
     damage(root / "metadata_val.json")
@@ -176,6 +213,7 @@ def test_split_file_in_utf16_is_a_layout_error_naming_it(make_official_tree):
 
 
 # ----------------------------------------------------------------------------- 3. loops and unreadable entries
+
 
 def test_symlink_loops_drop_their_clip(make_official_tree):
     root = make_official_tree([BAD, GOOD, *TRAIN])
@@ -208,16 +246,21 @@ def test_unreadable_frame_folder_and_annotation_drop_their_clip(make_official_tr
 
 # ----------------------------------------------------------------------------- 4. roots that are not folders
 
-ROOTS = [pytest.param(DotaSource, build_dota_index, "data.dota_root", "official", id="dota"),
-         pytest.param(BddSource, build_bdd_index, "data.bdd_root", "frames", id="bdd")]
+ROOTS = [
+    pytest.param(DotaSource, build_dota_index, "data.dota_root", "official", id="dota"),
+    pytest.param(BddSource, build_bdd_index, "data.bdd_root", "frames", id="bdd"),
+]
 
 
 @pytest.mark.parametrize("source, build_index, key, layout", ROOTS)
 def test_root_that_is_a_file_or_missing_names_the_setting_and_the_fix(tmp_path, source, build_index, key, layout):
     file = tmp_path / "data.zip"
     file.write_bytes(b"PK")
-    with pytest.raises(DataLayoutError, match=rf"{key}={file} is a file, not a folder\. Fix: set "
-                                              rf"{key} to the folder that holds"):
+    with pytest.raises(
+        DataLayoutError,
+        match=rf"{key}={file} is a file, not a folder\. Fix: set "
+        rf"{key} to the folder that holds",
+    ):
         source(file).build([])
     with pytest.raises(DataLayoutError, match=rf"{key}={tmp_path / 'nowhere'} does not exist.*Fix: "):
         build_index(tmp_path / "nowhere", layout=layout)

@@ -26,8 +26,14 @@ def _level(i: int) -> int:
     return 20 + 22 * (i % 10)
 
 
-def _write(path: Path, pts: list[int], fmt: str | None = None, codec: str = "libx264", textured: bool = False,
-           options: dict | None = None) -> Path:
+def _write(
+    path: Path,
+    pts: list[int],
+    fmt: str | None = None,
+    codec: str = "libx264",
+    textured: bool = False,
+    options: dict | None = None,
+) -> Path:
     """Frame ``k`` at time ``pts[k] / 30`` s, grey ``_level(k)`` (random texture when ``textured``), 32 x 32."""
     rng = np.random.default_rng(0)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -37,8 +43,11 @@ def _write(path: Path, pts: list[int], fmt: str | None = None, codec: str = "lib
         stream.pix_fmt = "yuv420p"
         stream.codec_context.time_base = Fraction(1, 30)
         for k, t in enumerate(pts):
-            array = (rng.integers(0, 256, (32, 32, 3), dtype=np.uint8) if textured
-                     else np.full((32, 32, 3), _level(k), np.uint8))
+            array = (
+                rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+                if textured
+                else np.full((32, 32, 3), _level(k), np.uint8)
+            )
             frame = av.VideoFrame.from_ndarray(array, format="rgb24")
             frame.pts, frame.time_base = t, Fraction(1, 30)
             container.mux(stream.encode(frame))
@@ -126,8 +135,15 @@ def test_still_image_named_mp4_is_reported_with_its_path_not_decoded(tmp_path):
     assert "still image" in issues[0].message
 
 
-@pytest.mark.parametrize(("name", "fmt", "codec"), [("a.mkv", "matroska", "libx264"), ("b.avi", "avi", "mpeg4"),
-                                                    ("c.mov", "mov", "libx264"), ("d.webm", "webm", "libvpx-vp9")])
+@pytest.mark.parametrize(
+    ("name", "fmt", "codec"),
+    [
+        ("a.mkv", "matroska", "libx264"),
+        ("b.avi", "avi", "mpeg4"),
+        ("c.mov", "mov", "libx264"),
+        ("d.webm", "webm", "libvpx-vp9"),
+    ],
+)
 def test_bdd_index_reads_other_containers(tmp_path, name, fmt, codec):
     """.mkv (no frame count in the header: packets are counted), .avi, .mov and .webm are indexed and read."""
     path = _write(tmp_path / "videos/100k/val" / name, list(range(12)), fmt=fmt, codec=codec)
@@ -150,8 +166,10 @@ def test_bdd_index_lists_the_files_it_skips(tmp_path):
     issues = []
     with pytest.warns(DataWarning, match="not a video file BDD reads"):
         (record,) = build_bdd_index(tmp_path, issues=issues)
-    assert sorted((i.kind, Path(i.path).name) for i in issues) == [("skipped_file", "clip.flv"),
-                                                                   ("skipped_file", "notes.txt")]
+    assert sorted((i.kind, Path(i.path).name) for i in issues) == [
+        ("skipped_file", "clip.flv"),
+        ("skipped_file", "notes.txt"),
+    ]
 
 
 def test_check_decodes_videos_only_when_asked_and_vfr_is_not_damage(tmp_path):
@@ -169,5 +187,10 @@ def test_check_decodes_videos_only_when_asked_and_vfr_is_not_damage(tmp_path):
 
 def _module(root: Path) -> RiskDataModule:
     """BDD videos under ``root/videos/100k/val`` (the test split), 2-frame windows of 8 x 8."""
-    return RiskDataModule({"bdd": BddSource(root)}, samplers={"window": WindowSampler(2)}, sampler="window",
-                          frame_size=(8, 8), eval_batch_size=4)
+    return RiskDataModule(
+        {"bdd": BddSource(root)},
+        samplers={"window": WindowSampler(2)},
+        sampler="window",
+        frame_size=(8, 8),
+        eval_batch_size=4,
+    )

@@ -10,10 +10,10 @@ import pytest
 
 from riskvision.data.datamodule import RiskDataModule
 from riskvision.data.layout import DataLayoutError
-from riskvision.data.sources.bdd import BddSource, build_bdd_index, detect_bdd_layout
-from riskvision.data.sources.dota import DotaFilter, DotaSource, build_dota_index
 from riskvision.data.records import DataWarning
 from riskvision.data.sampling import UniformSampler, WindowSampler
+from riskvision.data.sources.bdd import BddSource, build_bdd_index, detect_bdd_layout
+from riskvision.data.sources.dota import DotaFilter, DotaSource, build_dota_index
 from riskvision.data.splits import RandomSplit, SubsetSplit
 
 pytestmark = pytest.mark.filterwarnings("ignore:DoTA annotation", "ignore:DoTA root")
@@ -34,9 +34,16 @@ def write_mp4(path: Path, num_frames: int, fps: int = 30) -> None:
 
 
 def bdd_module(root, **kwargs):
-    return RiskDataModule({"bdd": BddSource(root)}, samplers={"window": WindowSampler(3)}, sampler="window",
-                          frame_size=(8, 8), normalization="activitynet", eval_batch_size=64,
-                          split=kwargs.pop("split", SubsetSplit(val_fraction=0.5)), **kwargs)
+    return RiskDataModule(
+        {"bdd": BddSource(root)},
+        samplers={"window": WindowSampler(3)},
+        sampler="window",
+        frame_size=(8, 8),
+        normalization="activitynet",
+        eval_batch_size=64,
+        split=kwargs.pop("split", SubsetSplit(val_fraction=0.5)),
+        **kwargs,
+    )
 
 
 def test_bdd_mp4_30fps_loads_at_10fps(tmp_path):
@@ -47,7 +54,10 @@ def test_bdd_mp4_30fps_loads_at_10fps(tmp_path):
     assert detect_bdd_layout(root) == "videos"
     records = {r.video_id: r for r in build_bdd_index(root)}
     assert {k: (r.native_fps, r.num_frames, r.subset) for k, r in records.items()} == {
-        "aaaa-0001": (30.0, 45, "train"), "aaaa-0002": (30.0, 46, "train"), "bbbb-0001": (30.0, 30, "val")}
+        "aaaa-0001": (30.0, 45, "train"),
+        "aaaa-0002": (30.0, 46, "train"),
+        "bbbb-0001": (30.0, 30, "val"),
+    }
     assert (root / ".riskvision_index.json").is_file()  # probe cache written next to the data
     dm = bdd_module(root)
     dm.setup("test")
@@ -95,8 +105,13 @@ def test_corrupt_and_empty_jpegs_are_substituted_and_counted(make_official_tree)
     folder = root / "frames" / CLIP / "images"
     (folder / "000003.jpg").write_bytes(b"")
     (folder / "000005.jpg").write_bytes((folder / "000005.jpg").read_bytes()[:40])
-    dm = RiskDataModule({"dota": DotaSource(root)}, samplers={"window": WindowSampler(8)}, sampler="window",
-                        frame_size=(8, 8), eval_batch_size=64)
+    dm = RiskDataModule(
+        {"dota": DotaSource(root)},
+        samplers={"window": WindowSampler(8)},
+        sampler="window",
+        frame_size=(8, 8),
+        eval_batch_size=64,
+    )
     dm.setup("test")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -123,8 +138,12 @@ def test_missing_frame_folder_is_dropped_and_gaps_filled(make_official_tree):
 
 def test_zero_clip_split_names_split_and_filters(make_official_tree):
     root = make_official_tree([CLIP])  # "ego: moving_ahead_or_waiting"
-    dm = RiskDataModule({"dota": DotaSource(root, filters=DotaFilter(categories=["LA"]))},
-                        samplers={"window": WindowSampler(8)}, sampler="window", frame_size=(8, 8))
+    dm = RiskDataModule(
+        {"dota": DotaSource(root, filters=DotaFilter(categories=["LA"]))},
+        samplers={"window": WindowSampler(8)},
+        sampler="window",
+        frame_size=(8, 8),
+    )
     with pytest.raises(ValueError, match=r"(?s)split 'test' has zero clips.*categories=\['lateral'\]"):
         dm.setup("test")
 
@@ -146,7 +165,11 @@ def test_seed_layout_is_detected_and_read(tmp_path, fixtures_dir, frame_writer):
         frame_writer(root / "BDD100K/BDD_Frames" / clip, 7, first=1)  # numbered from 1
     records = {r.video_id: r for r in build_dota_index(root)}
     assert {k: (r.source, r.subset) for k, r in records.items()} == {
-        dota[0]: ("dota", "train"), bdd[0]: ("bdd", "train"), dota[1]: ("dota", "val"), bdd[1]: ("bdd", "val")}
+        dota[0]: ("dota", "train"),
+        bdd[0]: ("bdd", "train"),
+        dota[1]: ("dota", "val"),
+        bdd[1]: ("bdd", "val"),
+    }
     assert records[dota[0]].category == "turning" and records[dota[0]].anomaly_start == meta[dota[0]]["anomaly_start"]
     assert records[bdd[0]].num_frames == 7 and records[bdd[0]].frame_files[0] == "000001.jpg"
     assert records[bdd[0]].native_fps == 10.0 and not records[bdd[0]].has_anomaly
@@ -161,8 +184,13 @@ def test_unknown_dota_layout_shows_both(tmp_path):
 def test_dota_and_bdd_together_share_one_frame_rate(make_official_tree, tmp_path):
     dota = make_official_tree([CLIP])
     write_mp4(tmp_path / "bdd/videos/100k/val/dddd-0001.mp4", 60)
-    dm = RiskDataModule([DotaSource(dota), BddSource(tmp_path / "bdd")], samplers={"uniform": UniformSampler(4)},
-                        sampler="uniform", frame_size=(8, 8), split=RandomSplit({"test": 1.0}))
+    dm = RiskDataModule(
+        [DotaSource(dota), BddSource(tmp_path / "bdd")],
+        samplers={"uniform": UniformSampler(4)},
+        sampler="uniform",
+        frame_size=(8, 8),
+        split=RandomSplit({"test": 1.0}),
+    )
     dm.setup("test")
     (batch,) = list(dm.test_dataloader())
     assert dict(zip(batch["source"], batch["fps"].tolist())) == {"dota": 10.0, "bdd": 10.0}

@@ -27,8 +27,14 @@ LINES = {
     "000003": f"000003,{labels(41)},97,Zq3v5iT0x1M,Day,Snowy,Yes",
     "000004": f"000004,{labels(10)},12,Zq3v5iT0x1M,Night,Normal,No",
 }
-TRAIN_LIST = ["positive/000001.npz 1", "positive/000002.npz 1", "positive/000003.npz 1",
-              "negative/000001.npz 0", "negative/000002.npz 0", "negative/000003.npz 0"]
+TRAIN_LIST = [
+    "positive/000001.npz 1",
+    "positive/000002.npz 1",
+    "positive/000003.npz 1",
+    "negative/000001.npz 0",
+    "negative/000002.npz 0",
+    "negative/000003.npz 0",
+]
 TEST_LIST = ["Crash-1500/000004.mp4", "Normal/000004.mp4"]
 
 
@@ -54,8 +60,16 @@ def ccd_root(tmp_path_factory, video_writer) -> Path:
 def test_records_carry_the_lines_labels_night_ego_groups_and_subsets(ccd_root):
     issues = []
     records = {r.video_id: r for r in build_ccd_index(ccd_root, issues=issues)}
-    assert list(records) == ["crash_000001", "crash_000002", "crash_000003", "crash_000004",
-                             "normal_000001", "normal_000002", "normal_000003", "normal_000004"]
+    assert list(records) == [
+        "crash_000001",
+        "crash_000002",
+        "crash_000003",
+        "crash_000004",
+        "normal_000001",
+        "normal_000002",
+        "normal_000003",
+        "normal_000004",
+    ]
     crash = records["crash_000001"]
     assert (crash.source, crash.kind, crash.native_fps, crash.num_frames) == ("ccd", "video", 10.0, 50)
     assert (crash.anomaly_start, crash.anomaly_end, crash.category) == (34, 50, "crash")
@@ -71,8 +85,13 @@ def test_records_carry_the_lines_labels_night_ego_groups_and_subsets(ccd_root):
 
 
 def test_the_datamodule_resamples_and_labels_ccd_windows(ccd_root):
-    dm = RiskDataModule({"ccd": CcdSource(ccd_root)}, samplers={"window": WindowSampler(2)}, sampler="window",
-                        frame_size=(8, 8), eval_batch_size=200)
+    dm = RiskDataModule(
+        {"ccd": CcdSource(ccd_root)},
+        samplers={"window": WindowSampler(2)},
+        sampler="window",
+        frame_size=(8, 8),
+        eval_batch_size=200,
+    )
     dm.setup("test")
     assert [v.record.video_id for v in dm.videos["test"]] == ["crash_000004", "normal_000004"]
     split = dm.describe()["splits"]["test"]
@@ -80,19 +99,30 @@ def test_the_datamodule_resamples_and_labels_ccd_windows(ccd_root):
     assert split["risk_frames"] == {"normal": 50, "warning": 10, "danger": 40}
 
 
-@pytest.mark.parametrize("entry, expected", [
-    ("positive/000001.npz 1", "crash_000001"), ("negative/000123.npz 0", "normal_000123"),
-    ("vgg16_features/Crash-1500/000001.npz", "crash_000001"), ("Normal/000007.mp4", "normal_000007"),
-    ("000009.npz 1", "crash_000009"), ("000009 0", "normal_000009"), ("crash_000002", "crash_000002"),
-])
+@pytest.mark.parametrize(
+    "entry, expected",
+    [
+        ("positive/000001.npz 1", "crash_000001"),
+        ("negative/000123.npz 0", "normal_000123"),
+        ("vgg16_features/Crash-1500/000001.npz", "crash_000001"),
+        ("Normal/000007.mp4", "normal_000007"),
+        ("000009.npz 1", "crash_000009"),
+        ("000009 0", "normal_000009"),
+        ("crash_000002", "crash_000002"),
+    ],
+)
 def test_split_entries_name_a_clip_by_folder_label_or_id(entry, expected):
     assert parse_split_entry(entry) == expected
 
 
-@pytest.mark.parametrize("entry, message", [
-    ("000009.npz", "names no class"), ("positive/000001.npz 0", "lies in a crash folder but has the label 0"),
-    ("positive/abc.npz 1", "does not end in a clip number"),
-])
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        ("000009.npz", "names no class"),
+        ("positive/000001.npz 0", "lies in a crash folder but has the label 0"),
+        ("positive/abc.npz 1", "does not end in a clip number"),
+    ],
+)
 def test_bad_split_entries_say_why(entry, message):
     with pytest.raises(ValueError, match=message):
         parse_split_entry(entry)
@@ -102,9 +132,9 @@ def test_malformed_lines_are_reported_by_file_and_line_and_their_clips_dropped(t
     lines = {
         "000001": LINES["000001"],
         "000002": f"000002,{labels(20, count=49)},1520,KxpqG9QjKCs,Night,Rainy,No",  # 49 labels
-        "000003": f"000003,{labels(41)},97,Zq3v5iT0x1M,Day",                          # fields missing
-        "000004": f"000004,{labels(10)},12,Zq3v5iT0x1M,Dusk,Normal,No",               # timing not Day/Night
-        "000009": f"000009,{labels(10)},12,Zq3v5iT0x1M,Day,Normal,No",                # no video
+        "000003": f"000003,{labels(41)},97,Zq3v5iT0x1M,Day",  # fields missing
+        "000004": f"000004,{labels(10)},12,Zq3v5iT0x1M,Dusk,Normal,No",  # timing not Day/Night
+        "000009": f"000009,{labels(10)},12,Zq3v5iT0x1M,Day,Normal,No",  # no video
     }
     root = write_ccd_tree(tmp_path / "ccd", video_writer, lines=lines, train=None)
     issues = []
@@ -139,7 +169,10 @@ def test_split_lists_decide_the_clips_and_bad_entries_are_reported(tmp_path, vid
     records = build_ccd_index(root, issues=issues)
     assert [(r.video_id, r.subset) for r in records] == [("crash_000001", "train"), ("normal_000001", "train")]
     messages = {i.kind: i.message for i in issues}
-    assert f"{root / 'vgg16_features' / 'train.txt'}, line 2: 'something' does not end in a clip number" in messages["bad_line"]
+    assert (
+        f"{root / 'vgg16_features' / 'train.txt'}, line 2: 'something' does not end in a clip number"
+        in messages["bad_line"]
+    )
     assert "crash_000042 is in the split lists" in messages["missing_video"]
     assert "test.txt, line 1: lists crash_000001, which train.txt line 1 lists too" in messages["duplicate_split"]
     assert "6 CCD videos under" in messages["unlisted_video"]
@@ -147,10 +180,17 @@ def test_split_lists_decide_the_clips_and_bad_entries_are_reported(tmp_path, vid
 
 def test_an_empty_split_names_the_source_and_its_filters(tmp_path, video_writer):
     root = write_ccd_tree(tmp_path / "ccd", video_writer, test=["Crash-1500/000004.mp4"])  # not ego-involved
-    dm = RiskDataModule({"ccd": CcdSource(root, filters=EventFilter(ego=True))}, samplers={"window": WindowSampler(2)},
-                        sampler="window", frame_size=(8, 8))
-    with pytest.raises(ValueError, match=r"split 'test' has zero clips after the filters of .*CcdSource\(root=.*"
-                                         r"filters=EventFilter\(ego=True, skip_night=False\)"):
+    dm = RiskDataModule(
+        {"ccd": CcdSource(root, filters=EventFilter(ego=True))},
+        samplers={"window": WindowSampler(2)},
+        sampler="window",
+        frame_size=(8, 8),
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"split 'test' has zero clips after the filters of .*CcdSource\(root=.*"
+        r"filters=EventFilter\(ego=True, skip_night=False\)",
+    ):
         dm.setup("test")
 
 
@@ -180,21 +220,55 @@ def test_eval_py_scores_a_checkpoint_on_another_data_group(ccd_root, tmp_path):
     import sys
 
     root = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root / "src"), os.environ.get("PYTHONPATH", "")]),
-           "CI": "true"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(root / "src"), os.environ.get("PYTHONPATH", "")]),
+        "CI": "true",
+    }
 
     def run(*command: str) -> None:
-        proc = subprocess.run([sys.executable, *command], cwd=root, env=env, stdin=subprocess.DEVNULL,
-                              capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(
+            [sys.executable, *command],
+            cwd=root,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert proc.returncode == 0, proc.stderr[-4000:]
 
-    run("train.py", "data=ccd", f"data.root={ccd_root}", "data.split.val_fraction=0.5", "model=bilstm",
-        "model.inputs.frame_size=16", "model.inputs.num_frames=4", "model.inputs.batch_size=2", "model.net.hidden_size=4",
-        "model.pretrained.source=null", "data.num_workers=0", "trainer.max_epochs=1", "trainer.limit_train_batches=1",
-        "trainer.limit_val_batches=1", "logger=none", "extras.print_config=false", f"hydra.run.dir={tmp_path / 'train'}")
-    run("scripts/eval.py", f"ckpt_path={tmp_path / 'train' / 'checkpoints' / 'last.ckpt'}", "data=ccd",
-        f"data.root={ccd_root}", "data.num_workers=0", "settings.step=5", "settings.n_boot=10",
-        "settings.latency_repeats=0", "settings.probes=[none]", f"hydra.run.dir={tmp_path / 'eval'}")
+    run(
+        "train.py",
+        "data=ccd",
+        f"data.root={ccd_root}",
+        "data.split.val_fraction=0.5",
+        "model=bilstm",
+        "model.inputs.frame_size=16",
+        "model.inputs.num_frames=4",
+        "model.inputs.batch_size=2",
+        "model.net.hidden_size=4",
+        "model.pretrained.source=null",
+        "data.num_workers=0",
+        "trainer.max_epochs=1",
+        "trainer.limit_train_batches=1",
+        "trainer.limit_val_batches=1",
+        "logger=none",
+        "extras.print_config=false",
+        f"hydra.run.dir={tmp_path / 'train'}",
+    )
+    run(
+        "scripts/eval.py",
+        f"ckpt_path={tmp_path / 'train' / 'checkpoints' / 'last.ckpt'}",
+        "data=ccd",
+        f"data.root={ccd_root}",
+        "data.num_workers=0",
+        "settings.step=5",
+        "settings.n_boot=10",
+        "settings.latency_repeats=0",
+        "settings.probes=[none]",
+        f"hydra.run.dir={tmp_path / 'eval'}",
+    )
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert metrics["run"]["data"] == "data=ccd" and metrics["run"]["name"] == "ResNetBiLSTM-resnet18 on ccd"
     assert metrics["counts"]["sources"] == {"ccd": 2}

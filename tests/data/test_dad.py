@@ -39,12 +39,23 @@ def dad_root(tmp_path_factory, video_writer) -> Path:
 def test_records_have_the_accident_at_frame_90_and_the_releases_subsets(dad_root):
     issues = []
     records = {r.video_id: r for r in build_dad_index(dad_root, issues=issues)}
-    assert list(records) == ["training_positive_000001", "training_positive_000002", "training_negative_000001",
-                             "training_negative_000002", "testing_positive_000456", "testing_positive_000457",
-                             "testing_negative_000830"]
+    assert list(records) == [
+        "training_positive_000001",
+        "training_positive_000002",
+        "training_negative_000001",
+        "training_negative_000002",
+        "testing_positive_000456",
+        "testing_positive_000457",
+        "testing_negative_000830",
+    ]
     positive = records["training_positive_000001"]
     assert (positive.source, positive.native_fps, positive.num_frames) == ("dad", 20.0, 100)
-    assert (positive.anomaly_start, positive.anomaly_end, positive.category, positive.subset) == (90, 100, "accident", "train")
+    assert (positive.anomaly_start, positive.anomaly_end, positive.category, positive.subset) == (
+        90,
+        100,
+        "accident",
+        "train",
+    )
     assert (positive.ego, positive.night, positive.group) == (False, False, "training_positive_000001")
     negative = records["testing_negative_000830"]
     assert (negative.anomaly_start, negative.category, negative.subset) == (None, "normal", "val")
@@ -54,8 +65,9 @@ def test_records_have_the_accident_at_frame_90_and_the_releases_subsets(dad_root
 
 
 def test_at_10_fps_the_accident_is_the_last_half_second_and_warning_the_2_s_before(dad_root):
-    dm = RiskDataModule({"dad": DadSource(dad_root)}, samplers={"window": WindowSampler(2)}, sampler="window",
-                        frame_size=(8, 8))
+    dm = RiskDataModule(
+        {"dad": DadSource(dad_root)}, samplers={"window": WindowSampler(2)}, sampler="window", frame_size=(8, 8)
+    )
     dm.setup("test")
     video = next(v for v in dm.videos["test"] if v.record.video_id == "testing_positive_000456")
     assert (video.num_frames, video.anomaly_start, video.anomaly_end) == (50, 45, 50)
@@ -82,14 +94,24 @@ def test_unreadable_videos_are_dropped_and_named(tmp_path, video_writer):
 
 
 def test_roots_without_the_layout_and_empty_splits_are_clear_errors(tmp_path, dad_root):
-    with pytest.raises(DataLayoutError, match=r"DAD root .* has no videos/training/ or videos/testing/ folder.*"
-                                              r"Fix: set data.root \(data.sources.dad.root\)"):
+    with pytest.raises(
+        DataLayoutError,
+        match=r"DAD root .* has no videos/training/ or videos/testing/ folder.*"
+        r"Fix: set data.root \(data.sources.dad.root\)",
+    ):
         build_dad_index(tmp_path)
-    dm = RiskDataModule({"dad": DadSource(dad_root, filters=EventFilter(ego=True))},
-                        samplers={"window": WindowSampler(2)}, sampler="window", frame_size=(8, 8),
-                        split=lambda records: {"train": [], "val": [], "test": [r for r in records if r.has_anomaly]})
-    with pytest.raises(ValueError, match=r"split 'test' has zero clips after the filters of .*DadSource\(.*"
-                                         r"EventFilter\(ego=True"):
+    dm = RiskDataModule(
+        {"dad": DadSource(dad_root, filters=EventFilter(ego=True))},
+        samplers={"window": WindowSampler(2)},
+        sampler="window",
+        frame_size=(8, 8),
+        split=lambda records: {"train": [], "val": [], "test": [r for r in records if r.has_anomaly]},
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"split 'test' has zero clips after the filters of .*DadSource\(.*"
+        r"EventFilter\(ego=True",
+    ):
         dm.setup("test")  # DAD annotates no ego involvement: ego=True keeps no positive clip
     with pytest.raises(ValueError, match="accident_frame=-1"):
         DadSource(dad_root, accident_frame=-1)

@@ -14,10 +14,10 @@ from torchvision.transforms import v2
 
 from riskvision.data.check import check
 from riskvision.data.datamodule import RiskDataModule
-from riskvision.data.sources.dota import DotaSource
 from riskvision.data.dataset import ClassBalancedSampler, ClipIndex, PerVideoSampler
 from riskvision.data.labels import LabelPolicy
 from riskvision.data.sampling import UniformSampler, WindowSampler
+from riskvision.data.sources.dota import DotaSource
 from riskvision.data.splits import FileSplit
 from riskvision.data.timebase import TargetVideo
 from riskvision.data.transforms import ClipAugment
@@ -37,8 +37,15 @@ def module(root, **kwargs):
     (root / "ours_val.txt").write_text(HELD_OUT)
     (root / "ours_test.txt").write_text("")
     split = FileSplit(root / "ours_train.txt", root / "ours_test.txt", root / "ours_val.txt")
-    kwargs = {"samplers": {"window": WindowSampler(4, clips_per_video=3)}, "sampler": "window",
-              "sources": {"dota": DotaSource(root)}, "frame_size": (8, 8), "split": split, "batch_size": 64, **kwargs}
+    kwargs = {
+        "samplers": {"window": WindowSampler(4, clips_per_video=3)},
+        "sampler": "window",
+        "sources": {"dota": DotaSource(root)},
+        "frame_size": (8, 8),
+        "split": split,
+        "batch_size": 64,
+        **kwargs,
+    }
     dm = RiskDataModule(**kwargs)
     dm.setup("fit")
     return dm
@@ -78,8 +85,9 @@ def test_class_balanced_sampler():
 
 def test_train_loader_draws_random_windows_with_augmentation(make_official_tree):
     augment = ClipAugment([v2.RandomResizedCrop((8, 8), antialias=True), v2.RandomHorizontalFlip()])
-    dm = module(make_official_tree(CLIPS + [HELD_OUT]), augments={"crop": augment}, augment="crop",
-                train_read_size=(12, 16))
+    dm = module(
+        make_official_tree(CLIPS + [HELD_OUT]), augments={"crop": augment}, augment="crop", train_read_size=(12, 16)
+    )
     torch.manual_seed(0)
     (batch,) = list(dm.train_dataloader())
     assert batch["video"].shape == (len(CLIPS) * 3, 4, 3, 8, 8)
@@ -88,15 +96,20 @@ def test_train_loader_draws_random_windows_with_augmentation(make_official_tree)
 
 
 def test_augment_output_size_must_match_frame_size(make_official_tree):
-    dm = module(make_official_tree(CLIPS[:1] + [HELD_OUT]), augments={"crop": ClipAugment([v2.CenterCrop(6)])},
-                augment="crop")
+    dm = module(
+        make_official_tree(CLIPS[:1] + [HELD_OUT]), augments={"crop": ClipAugment([v2.CenterCrop(6)])}, augment="crop"
+    )
     with pytest.raises(ValueError, match=r"\(6, 6\) after augmentation, expected frame_size \(8, 8\)"):
         next(iter(dm.train_dataloader()))
 
 
 def test_balanced_sampler_balances_risk(make_official_tree):
-    dm = module(make_official_tree(CLIPS + [HELD_OUT]), balanced=True, target="risk",
-                samplers={"window": WindowSampler(1, clips_per_video=100)})
+    dm = module(
+        make_official_tree(CLIPS + [HELD_OUT]),
+        balanced=True,
+        target="risk",
+        samplers={"window": WindowSampler(1, clips_per_video=100)},
+    )
     candidates = np.bincount(dm.dataset("train", dm.sampler, train=True).target_labels("risk"))
     assert candidates.max() > 2 * candidates.min()  # unbalanced candidates...
     torch.manual_seed(0)
@@ -105,24 +118,31 @@ def test_balanced_sampler_balances_risk(make_official_tree):
 
 
 def test_workers_build_their_own_reader(make_official_tree):
-    dm = module(make_official_tree(CLIPS[:2] + [HELD_OUT]), num_workers=1,
-                samplers={"uniform": UniformSampler(5)}, sampler="uniform")
+    dm = module(
+        make_official_tree(CLIPS[:2] + [HELD_OUT]),
+        num_workers=1,
+        samplers={"uniform": UniformSampler(5)},
+        sampler="uniform",
+    )
     loader = dm.train_dataloader()
     batches = [list(loader) for _ in range(2)]  # two epochs on the same persistent worker
     assert all(b[0]["video"].shape == (2, 5, 3, 8, 8) for b in batches)
     assert loader.persistent_workers and loader.dataset._readers == {}  # read in the worker, not here
 
 
-
 def test_uniform_jitter_varies_training_clips_and_keeps_evaluation_clips_fixed(make_official_tree):
-    dm = module(make_official_tree(CLIPS[:1] + [HELD_OUT]), samplers={"uniform": UniformSampler(4, jitter=True)},
-                sampler="uniform")
+    dm = module(
+        make_official_tree(CLIPS[:1] + [HELD_OUT]),
+        samplers={"uniform": UniformSampler(4, jitter=True)},
+        sampler="uniform",
+    )
     train, val = dm.dataset("train", dm.sampler, train=True), dm.dataset("val", dm.sampler, train=False)
     torch.manual_seed(0)
     assert len({tuple(train.frames_of(0, random=True)[1]) for _ in range(20)}) > 1
     assert len({tuple(train[0]["video"].flatten()[::97].tolist()) for _ in range(10)}) > 1  # other frames
     assert torch.equal(val[0]["video"], val[0]["video"])
     assert val[0]["end_frame"] == val.videos[0].num_frames - 1  # evaluation: evenly spread, ends at the last
+
 
 def compose_data(overrides):
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
@@ -131,10 +151,20 @@ def compose_data(overrides):
 
 def test_dota_bdd_config_instantiates_with_model_inputs(make_official_tree):
     root = make_official_tree(CLIPS)
-    cfg = compose_data(["data=dota_bdd", f"data.dota_root={root}", "model.inputs.sampler=uniform",
-                        "model.inputs.num_frames=6", "model.inputs.frame_size=16", "data.num_workers=0",
-                        "data.filters.categories=[TC,OC]", "data.split._target_=riskvision.data.splits.RandomSplit",
-                        "~data.split.val_fraction", "+data.split.fractions={train: 0.5, test: 0.5}"])
+    cfg = compose_data(
+        [
+            "data=dota_bdd",
+            f"data.dota_root={root}",
+            "model.inputs.sampler=uniform",
+            "model.inputs.num_frames=6",
+            "model.inputs.frame_size=16",
+            "data.num_workers=0",
+            "data.filters.categories=[TC,OC]",
+            "data.split._target_=riskvision.data.splits.RandomSplit",
+            "~data.split.val_fraction",
+            "+data.split.fractions={train: 0.5, test: 0.5}",
+        ]
+    )
     dm = instantiate_data(cfg.data)
     assert isinstance(dm.sampler, UniformSampler) and dm.sampler.num_frames == 6 and dm.frame_size == (16, 16)
     assert isinstance(dm.labels, LabelPolicy) and dm.normalization == "imagenet"
@@ -154,21 +184,29 @@ def test_check_data_lists_problems(make_official_tree):
     kinds = Counter((p.kind, p.fatal) for p in problems)
     assert kinds[("unreadable_frame", False)] == 2 and kinds[("span_clipped", False)] == 1
     assert kinds[("duplicate_split", True)] == 1  # listed in train_split.txt and val_split.txt
-    assert summary["splits"]["test"]["clips"] + summary["splits"]["train"]["clips"] + \
-        summary["splits"]["val"]["clips"] == 5
+    assert (
+        summary["splits"]["test"]["clips"] + summary["splits"]["train"]["clips"] + summary["splits"]["val"]["clips"]
+        == 5
+    )
 
 
 def test_check_data_prints_counts_and_fails_on_fatal_problems(make_official_tree):
     root = make_official_tree(CLIPS + ["0RJPQ_97dcs_000199", "88LcRU7uEFE_003534"])  # 4 val + 2 train clips
     with (root / "train_split.txt").open("a") as split_file:
         split_file.write("Z9K13eBUwJM_000135\n")  # also in val_split.txt: fatal
-    command = [sys.executable, str(REPO / "scripts" / "check_data.py"), "data=dota_bdd", f"data.dota_root={root}",
-               "data.split.val_fraction=0.5", "data.filters.categories=[LA,TC,OO]"]
+    command = [
+        sys.executable,
+        str(REPO / "scripts" / "check_data.py"),
+        "data=dota_bdd",
+        f"data.dota_root={root}",
+        "data.split.val_fraction=0.5",
+        "data.filters.categories=[LA,TC,OO]",
+    ]
     run = subprocess.run(command, capture_output=True, text=True, cwd=root.parent, timeout=300)
     assert run.returncode == 1, run.stderr[-2000:]
     assert "- duplicate_split (FATAL): 1" in run.stdout
     # kept: the OO and LA clips of official train (-> train, val), the TC and LA clips of official val (-> test)
     lines = run.stdout.splitlines()
     header = next(k for k, line in enumerate(lines) if line.split()[:2] == ["split", "clips"])  # after the log lines
-    table = {line.split()[0]: line.split()[1] for line in lines[header + 1:header + 4]}
+    table = {line.split()[0]: line.split()[1] for line in lines[header + 1 : header + 4]}
     assert table == {"train": "1", "val": "1", "test": "2"}

@@ -5,10 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from riskvision.data.sources.dota import (
-    CATEGORIES, build_dota_index, parse_anomaly_class, read_official_splits, resolve_categories,
-)
 from riskvision.data.records import DataWarning
+from riskvision.data.sources.dota import (
+    CATEGORIES,
+    build_dota_index,
+    parse_anomaly_class,
+    read_official_splits,
+    resolve_categories,
+)
 
 ANNOTATED = sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "fixtures/dota/annotations").glob("*.json"))
 
@@ -61,7 +65,12 @@ def test_real_span_beyond_num_frames_is_clipped_and_reported(make_official_tree)
 
 def test_category_codes_and_names():
     assert resolve_categories(["ST", "ah", "lateral", "OC", "TC"]) == {
-        "start_stop_or_stationary", "moving_ahead_or_waiting", "lateral", "oncoming", "turning"}
+        "start_stop_or_stationary",
+        "moving_ahead_or_waiting",
+        "lateral",
+        "oncoming",
+        "turning",
+    }
     assert resolve_categories(["OO"]) == {"leave_to_right", "leave_to_left"}
     with pytest.raises(ValueError, match="unknown DoTA category 'XX'"):
         resolve_categories(["XX"])

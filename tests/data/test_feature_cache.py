@@ -25,8 +25,15 @@ from riskvision.module import RiskModule
 from riskvision.utils import instantiate_data
 
 REPO = Path(__file__).resolve().parents[2]
-SIZES = {"num_crash": 4, "num_normal": 4, "width": 32, "height": 32, "crash_seconds": [2, 3],
-         "normal_seconds": [2, 3], "clips_per_source": [1, 1]}
+SIZES = {
+    "num_crash": 4,
+    "num_normal": 4,
+    "width": 32,
+    "height": 32,
+    "crash_seconds": [2, 3],
+    "normal_seconds": [2, 3],
+    "clips_per_source": [1, 1],
+}
 
 
 @pytest.fixture(scope="module")
@@ -40,10 +47,22 @@ def datamodule(root: Path, *overrides: str):
     """The synthetic data (DoTA-layout JPEG folders and BDD-layout MP4s) for a bilstm of 4 frames of 32x32."""
     sizes = [f"++data.synthetic.{key}={value}".replace(" ", "") for key, value in SIZES.items()]
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        cfg = compose("check_data", overrides=[
-            f"data.synthetic.root={root}", "data.synthetic.seed=0", *sizes, "model.inputs.sampler=uniform", "model.inputs.target=crash", "model.inputs.frame_size=32",
-            "model.inputs.num_frames=4", "model.inputs.augment=none", "data.num_workers=0", "data.split.val_fraction=0.5",
-            *overrides])
+        cfg = compose(
+            "check_data",
+            overrides=[
+                f"data.synthetic.root={root}",
+                "data.synthetic.seed=0",
+                *sizes,
+                "model.inputs.sampler=uniform",
+                "model.inputs.target=crash",
+                "model.inputs.frame_size=32",
+                "model.inputs.num_frames=4",
+                "model.inputs.augment=none",
+                "data.num_workers=0",
+                "data.split.val_fraction=0.5",
+                *overrides,
+            ],
+        )
     dm = instantiate_data(cfg.data)
     dm.setup()
     return dm
@@ -74,8 +93,10 @@ def use_cache(dm, net, cache_dir: Path, encoder=None, **kwargs) -> FeatureCache:
 
 def test_cached_features_give_the_head_the_same_inputs_and_logits(synthetic_root, tmp_path):
     dm, net = datamodule(synthetic_root), frozen_net()
-    plain = {split: next(iter(DataLoader(dm.dataset(split, dm.sampler, train=False), batch_size=16)))
-             for split in ("train", "val", "test")}
+    plain = {
+        split: next(iter(DataLoader(dm.dataset(split, dm.sampler, train=False), batch_size=16)))
+        for split in ("train", "val", "test")
+    }
     use_cache(dm, net, tmp_path)
     with torch.no_grad():
         for split, batch in plain.items():
@@ -159,9 +180,13 @@ def test_augmentation_needs_views_and_views_are_distinct_draws_picked_per_clip(s
     assert augmented.feature_cache.array(val.names[0]).shape[0] == 1  # evaluation is never augmented
     # the same seed draws the same views: a second datamodule reuses them, another seed does not
     encoder = CountingEncoder(net)
-    use_cache(datamodule(synthetic_root, "model.inputs.augment=multiscale_corner"), net, tmp_path, encoder, views=4, seed=7)
+    use_cache(
+        datamodule(synthetic_root, "model.inputs.augment=multiscale_corner"), net, tmp_path, encoder, views=4, seed=7
+    )
     assert encoder.calls == 0
-    use_cache(datamodule(synthetic_root, "model.inputs.augment=multiscale_corner"), net, tmp_path, encoder, views=4, seed=8)
+    use_cache(
+        datamodule(synthetic_root, "model.inputs.augment=multiscale_corner"), net, tmp_path, encoder, views=4, seed=8
+    )
     assert encoder.calls > 0
 
 
@@ -210,8 +235,16 @@ def test_two_processes_sharing_a_cache_extract_each_video_once(synthetic_root, t
     """Two DDP ranks, or two runs walking the videos in the same order, fill one cache at once: every entry is
     extracted by exactly one of them, and both end with every entry."""
     script = SHARED_FILL.format(tests=str(REPO / "tests"), root=str(synthetic_root), cache=str(tmp_path / "cache"))
-    procs = [subprocess.Popen([sys.executable, "-c", script, str(rank)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, cwd=REPO) for rank in ranks]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(rank)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+        )
+        for rank in ranks
+    ]
     outputs = [proc.communicate(timeout=240) for proc in procs]
     for proc, (out, err) in zip(procs, outputs):
         assert proc.returncode == 0, err[-3000:]
@@ -224,19 +257,26 @@ def test_two_processes_sharing_a_cache_extract_each_video_once(synthetic_root, t
 
 def test_the_cache_refuses_nets_whose_features_train():
     config = {"enabled": True, "dir": "unused", "views": 0}
-    for net in ({"_target_": "riskvision.models.ResNetBiLSTM", "hidden_size": 8, "freeze": "none"},
-                {"_target_": "riskvision.models.resnet3d101", "widen_factor": 0.125}):
-        module = RiskModule(net=net, task={"_target_": "riskvision.tasks.BinaryCrash"},
-                            optimizer={"_target_": "torch.optim.Adam", "_partial_": True})
+    for net in (
+        {"_target_": "riskvision.models.ResNetBiLSTM", "hidden_size": 8, "freeze": "none"},
+        {"_target_": "riskvision.models.resnet3d101", "widen_factor": 0.125},
+    ):
+        module = RiskModule(
+            net=net,
+            task={"_target_": "riskvision.tasks.BinaryCrash"},
+            optimizer={"_target_": "torch.optim.Adam", "_partial_": True},
+        )
         with pytest.raises(ValueError, match="model.feature_cache.enabled=true needs a net whose per-frame features"):
             module._use_feature_cache(config)
 
 
 def test_features_and_pixels_take_the_same_step_in_the_module(synthetic_root, tmp_path):
     """RiskModule trains its head on a cached batch exactly as on the pixel batch."""
-    module = RiskModule(net={"_target_": "riskvision.models.ResNetBiLSTM", "hidden_size": 8},
-                        task={"_target_": "riskvision.tasks.BinaryCrash"},
-                        optimizer={"_target_": "torch.optim.Adam", "_partial_": True}).eval()
+    module = RiskModule(
+        net={"_target_": "riskvision.models.ResNetBiLSTM", "hidden_size": 8},
+        task={"_target_": "riskvision.tasks.BinaryCrash"},
+        optimizer={"_target_": "torch.optim.Adam", "_partial_": True},
+    ).eval()
     dm = datamodule(synthetic_root)
     pixels = next(iter(DataLoader(dm.dataset("val", dm.sampler, train=False), batch_size=8)))
     use_cache(dm, module.net, tmp_path)

@@ -16,8 +16,15 @@ from data.test_feature_cache import CountingEncoder, datamodule, frozen_net, use
 from riskvision.data import feature_cache
 from riskvision.data.sources.synthetic import ensure_synthetic
 
-SIZES = {"num_crash": 2, "num_normal": 2, "width": 32, "height": 32, "crash_seconds": [2, 2],
-         "normal_seconds": [2, 2], "clips_per_source": [1, 1]}
+SIZES = {
+    "num_crash": 2,
+    "num_normal": 2,
+    "width": 32,
+    "height": 32,
+    "crash_seconds": [2, 2],
+    "normal_seconds": [2, 2],
+    "clips_per_source": [1, 1],
+}
 
 
 @pytest.fixture(scope="module")
@@ -99,8 +106,11 @@ def test_a_damaged_key_is_named_and_a_damaged_index_rebuilt(synthetic_root, tmp_
     use_cache(datamodule(synthetic_root), net, tmp_path, encoder)
     assert encoder.calls == 0 and isinstance(json.loads((cache.path / "index.json").read_text()), dict)
     (cache.path / "key.json").write_text("\x00garbage")
-    with pytest.raises(ValueError, match=rf"feature cache key {cache.path / 'key.json'} cannot be read .*Fix: delete "
-                                         rf"{cache.path}"):
+    with pytest.raises(
+        ValueError,
+        match=rf"feature cache key {cache.path / 'key.json'} cannot be read .*Fix: delete "
+        rf"{cache.path}",
+    ):
         use_cache(datamodule(synthetic_root), net, tmp_path)
 
 

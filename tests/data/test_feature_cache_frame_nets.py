@@ -13,15 +13,19 @@ from riskvision.module import RiskModule
 OPTIMIZER = {"_target_": "torch.optim.Adam", "_partial_": True}
 
 
-@pytest.mark.parametrize(("backbone", "head", "task", "sampler"), [
-    ("mobilenet_v3_large", "transformer", "BinaryCrash", "uniform"),
-    ("resnet18", "gru", "CrashAnticipation", "window"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("backbone", "head", "task", "sampler"),
+    [
+        ("mobilenet_v3_large", "transformer", "BinaryCrash", "uniform"),
+        ("resnet18", "gru", "CrashAnticipation", "window"),
+    ],
+)
 def test_cached_features_train_the_head_as_pixels_do(synthetic_root, tmp_path, backbone, head, task, sampler):  # noqa: F811
     torch.manual_seed(0)
     net = {"_target_": "riskvision.models.FrameNet", "backbone": backbone, "head": head, "hidden_size": 8}
-    module = RiskModule(net=net, task={"_target_": f"riskvision.tasks.{task}"}, optimizer=OPTIMIZER,
-                        inputs={"sampler": sampler}).eval()
+    module = RiskModule(
+        net=net, task={"_target_": f"riskvision.tasks.{task}"}, optimizer=OPTIMIZER, inputs={"sampler": sampler}
+    ).eval()
     module.log = lambda *args, **kwargs: None
     dm = datamodule(synthetic_root, f"model.inputs.sampler={sampler}")
     pixels = next(iter(DataLoader(dm.dataset("val", dm.sampler, train=False), batch_size=8)))

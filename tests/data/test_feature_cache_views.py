@@ -24,6 +24,7 @@ def test_views_come_from_one_read_per_video_and_equal_one_read_per_view(syntheti
         def counted(record, indices):
             reads.append(record.video_id)
             return read(record, indices)
+
         reader.read = counted
         return reader
 
@@ -55,8 +56,16 @@ def test_evaluation_clips_of_jpeg_folders_and_mp4_videos_are_those_of_a_clip_rea
     videos = [v for split in dm.videos.values() for v in split]
     assert {v.record.kind for v in videos} == {"frames", "video"}
     sampler = WindowSampler(3, eval_step=4)
-    dataset = ClipDataset(videos, ClipIndex(videos, sampler.eval_anchors), sampler, dm.labels, lambda x: x, (32, 32),
-                          (32, 32), reader_factory=dm.reader_factory)
+    dataset = ClipDataset(
+        videos,
+        ClipIndex(videos, sampler.eval_anchors),
+        sampler,
+        dm.labels,
+        lambda x: x,
+        (32, 32),
+        (32, 32),
+        reader_factory=dm.reader_factory,
+    )
     readers = {}
     for index in range(len(dataset)):
         video, frames = dataset.frames_of(index)

@@ -35,8 +35,12 @@ def expected_risk(t, s, e):
 def datamodule(root, crash_mode, sampler="window"):
     dm = RiskDataModule(
         samplers={"window": WindowSampler(WINDOW, eval_step=1), "uniform": UniformSampler(64)},
-        sources={"dota": DotaSource(root)}, sampler=sampler, split=SubsetSplit(), frame_size=(8, 8),
-        labels=LabelPolicy(crash_mode=crash_mode, warning_horizon_s=HORIZON_S), batch_size=4,
+        sources={"dota": DotaSource(root)},
+        sampler=sampler,
+        split=SubsetSplit(),
+        frame_size=(8, 8),
+        labels=LabelPolicy(crash_mode=crash_mode, warning_horizon_s=HORIZON_S),
+        batch_size=4,
         eval_batch_size=128,
     )
     dm.setup("test")
@@ -58,16 +62,25 @@ def test_every_window_label_matches_the_rule(make_official_tree, official_metada
             seen.add((clip, t))
     assert seen == {(c, t) for c in CLIPS for t in range(official_metadata[c]["num_frames"])}
     assert dm.describe()["splits"]["test"]["risk_frames"]["danger"] == sum(
-        official_metadata[c]["anomaly_end"] - official_metadata[c]["anomaly_start"] for c in CLIPS)
+        official_metadata[c]["anomaly_end"] - official_metadata[c]["anomaly_start"] for c in CLIPS
+    )
 
 
 def test_batch_layout_and_metadata(make_official_tree, official_metadata):
     dm = datamodule(make_official_tree(CLIPS), "video")
     batch = next(iter(dm.test_dataloader()))
     assert batch["video"].shape[1:] == (WINDOW, 3, 8, 8) and batch["video"].dtype == torch.float32
-    for key, dtype in [("crash", torch.int64), ("risk", torch.int64), ("end_frame", torch.int64),
-                       ("ego", torch.bool), ("night", torch.bool), ("fps", torch.float32),
-                       ("num_frames", torch.int64), ("anomaly_start", torch.int64), ("substituted", torch.int64)]:
+    for key, dtype in [
+        ("crash", torch.int64),
+        ("risk", torch.int64),
+        ("end_frame", torch.int64),
+        ("ego", torch.bool),
+        ("night", torch.bool),
+        ("fps", torch.float32),
+        ("num_frames", torch.int64),
+        ("anomaly_start", torch.int64),
+        ("substituted", torch.int64),
+    ]:
         assert batch[key].dtype == dtype, key
     assert set(batch["source"]) == {"dota"} and batch["fps"][0] == FPS
     assert batch["category"][0] == "lateral" and bool(batch["ego"][0])  # JV0D-YkWHD8_000689: "ego: lateral"
@@ -86,6 +99,9 @@ def test_uniform_gives_one_clip_per_video_ending_at_its_last_frame(make_official
 
 def test_scoring_dataloader_steps(make_official_tree, official_metadata):
     dm = datamodule(make_official_tree(CLIPS[:2]), "video", sampler="uniform")
-    ends = [(v, int(t)) for b in dm.scoring_dataloader("test", num_frames=4, step=5)
-            for v, t in zip(b["video_id"], b["end_frame"])]
+    ends = [
+        (v, int(t))
+        for b in dm.scoring_dataloader("test", num_frames=4, step=5)
+        for v, t in zip(b["video_id"], b["end_frame"])
+    ]
     assert ends == [(c, t) for c in CLIPS[:2] for t in range(0, official_metadata[c]["num_frames"], 5)]

@@ -62,12 +62,18 @@ def test_a_second_start_lists_no_frame_folder_and_a_changed_one_is_listed_again(
     assert again["aaaa-0001"] == first["aaaa-0001"]
 
 
-@pytest.mark.parametrize("damage", [
-    "not json", "[1, 2]",
-    # entries that lie: another count, a name outside the folder, a non-image, a wrong type
-    {"train/aaaa-0001": "COUNT"}, {"train/aaaa-0001": "ESCAPE"}, {"train/aaaa-0001": "NOT_IMAGE"},
-    {"train/aaaa-0001": "TYPE"},
-])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "not json",
+        "[1, 2]",
+        # entries that lie: another count, a name outside the folder, a non-image, a wrong type
+        {"train/aaaa-0001": "COUNT"},
+        {"train/aaaa-0001": "ESCAPE"},
+        {"train/aaaa-0001": "NOT_IMAGE"},
+        {"train/aaaa-0001": "TYPE"},
+    ],
+)
 def test_a_damaged_cache_is_ignored_and_rebuilt(bdd_frames, damage):
     first = _index(bdd_frames)
     cache = bdd_frames / "frames/100k" / LISTING_CACHE_NAME

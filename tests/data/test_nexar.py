@@ -1,4 +1,5 @@
-"""The Nexar source (collision prediction) on tiny trees in its real layout: records, alert labels, bad rows, training."""
+"""The Nexar source (collision prediction) on tiny trees in its real layout: records, alert labels, bad rows,
+training."""
 
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ HEADER = "id,time_of_event,time_of_alert,target"
 ROWS = ["00001,1.5,0.8,1", "00002,2.0,,1", "00003,,,0", "00004,,,0", "00005,2.5,1.2,1", "00006,,,0"]
 
 
-def write_nexar_tree(root: Path, video_writer, rows=ROWS, videos=("00001", "00002", "00003", "00004", "00005", "00006"),
-                     frames: int = 90) -> Path:
+def write_nexar_tree(
+    root: Path, video_writer, rows=ROWS, videos=("00001", "00002", "00003", "00004", "00005", "00006"), frames: int = 90
+) -> Path:
     """A Nexar tree: ``train.csv`` with ``rows``, ``videos`` of ``frames`` frames of 48x32 at 30 fps (3 s), and an
     unlabelled test set."""
     for video_id in videos:
@@ -51,12 +53,19 @@ def test_records_carry_the_event_as_anomaly_and_the_alert_time(nexar_root):
     assert again == {k: r.subset for k, r in records.items()}  # a seeded draw: the same test videos every run
     (issue,) = issues
     assert (issue.kind, issue.fatal) == ("missing_alert", False)
-    assert issue.message.startswith(f"{nexar_root / 'train.csv'}, line 3: gives video 00002 (target 1) no time_of_alert")
+    assert issue.message.startswith(
+        f"{nexar_root / 'train.csv'}, line 3: gives video 00002 (target 1) no time_of_alert"
+    )
 
 
 def test_warning_runs_from_the_alert_and_danger_from_the_event_at_10_fps(nexar_root):
-    dm = RiskDataModule({"nexar": NexarSource(nexar_root, test_fraction=0.0)}, samplers={"window": WindowSampler(2)},
-                        sampler="window", frame_size=(8, 8), split=lambda records: {"test": records})
+    dm = RiskDataModule(
+        {"nexar": NexarSource(nexar_root, test_fraction=0.0)},
+        samplers={"window": WindowSampler(2)},
+        sampler="window",
+        frame_size=(8, 8),
+        split=lambda records: {"test": records},
+    )
     dm.setup("test")
     videos = {v.record.video_id: v for v in dm.videos["test"]}
     first = videos["00001"]  # alert 0.8 s -> target 8, event 1.5 s -> 15, end 30
@@ -72,17 +81,19 @@ def test_event_span_s_ends_the_danger(nexar_root):
 
 
 def test_malformed_rows_and_ids_without_video_are_reported_by_file_and_line(tmp_path, video_writer):
-    rows = ["00001,1.5,0.8,1",
-            "00007,4.0,1.0,1",      # 3: the event past the 3 s video
-            "00008,1.0,2.0,1",      # 4: alert after the event
-            "00009,1.0,0.5,2",      # 5: target not 0/1
-            "00010,abc,0.5,1",      # 6: not a number
-            "00011,1.0,0.5",        # 7: a field missing
-            "00099,1.0,0.5,1",      # 8: no video
-            "00001,1.5,0.8,1",      # 9: a repeat
-            "12,1.0,0.5,1",         # 10: the number of 00012.mp4
-            "00013,1.0,0.5,0",      # 11: target 0 with times: kept without them
-            "00014,1.0,3.5,1"]      # 12: an alert past the end is after the event
+    rows = [
+        "00001,1.5,0.8,1",
+        "00007,4.0,1.0,1",  # 3: the event past the 3 s video
+        "00008,1.0,2.0,1",  # 4: alert after the event
+        "00009,1.0,0.5,2",  # 5: target not 0/1
+        "00010,abc,0.5,1",  # 6: not a number
+        "00011,1.0,0.5",  # 7: a field missing
+        "00099,1.0,0.5,1",  # 8: no video
+        "00001,1.5,0.8,1",  # 9: a repeat
+        "12,1.0,0.5,1",  # 10: the number of 00012.mp4
+        "00013,1.0,0.5,0",  # 11: target 0 with times: kept without them
+        "00014,1.0,3.5,1",
+    ]  # 12: an alert past the end is after the event
     videos = ("00001", "00007", "00008", "00009", "00010", "00011", "00012", "00013", "00014")
     root = write_nexar_tree(tmp_path / "nexar", video_writer, rows=rows, videos=videos)
     issues = []
@@ -121,16 +132,25 @@ def test_roots_without_the_layout_are_clear_errors(tmp_path, video_writer):
         build_nexar_index(tmp_path)
     root = write_nexar_tree(tmp_path / "nexar", video_writer, videos=("00001",))
     (root / "train.csv").write_text("id,time_of_event,target\n00001,1.0,1\n")
-    with pytest.raises(DataFileError, match=r"train.csv has the header id,time_of_event,target \(line 1\), which lacks "
-                                            r"the column\(s\) time_of_alert"):
+    with pytest.raises(
+        DataFileError,
+        match=r"train.csv has the header id,time_of_event,target \(line 1\), which lacks "
+        r"the column\(s\) time_of_alert",
+    ):
         build_nexar_index(root)
     with pytest.raises(ValueError, match="test_fraction=1.0"):
         NexarSource(root, test_fraction=1.0)
 
 
 def test_train_py_trains_and_evaluates_data_nexar(nexar_root, tmp_path, train_py):
-    metrics = train_py("nexar", nexar_root, tmp_path, "data.test_fraction=0.34", "data.split.val_fraction=0.5",
-                       "model.inputs.num_frames=3")
+    metrics = train_py(
+        "nexar",
+        nexar_root,
+        tmp_path,
+        "data.test_fraction=0.34",
+        "data.split.val_fraction=0.5",
+        "model.inputs.num_frames=3",
+    )
     assert metrics["counts"]["sources"] == {"nexar": 2} and metrics["counts"]["crash_videos"] == 1
     video_ids = read_predictions(find_predictions(tmp_path))["video_id"]
     assert video_ids.str.startswith("0000").sum() == 2 * 6  # 30 target frames, step 5

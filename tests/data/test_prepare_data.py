@@ -31,8 +31,11 @@ def _raw_dota(root: Path) -> Path:
         for i in range(frames):
             Image.fromarray(_grey(30 * i + 20, (36, 64))).save(folder / f"{i:06d}.jpg", quality=95)
     (root / "annotations").mkdir()
-    label = {"frame_id": 0, "image_path": "frames/aaaaaaaaaaa_000001/images/000000.jpg",
-             "objects": [{"obj_track_id": 1, "bbox": [32, 18, 64, 36], "category": "car"}]}
+    label = {
+        "frame_id": 0,
+        "image_path": "frames/aaaaaaaaaaa_000001/images/000000.jpg",
+        "objects": [{"obj_track_id": 1, "bbox": [32, 18, 64, 36], "category": "car"}],
+    }
     (root / "annotations" / "aaaaaaaaaaa_000001.json").write_text(json.dumps({"num_frames": 5, "labels": [label]}))
     (root / "metadata_val.json").write_text(json.dumps({"aaaaaaaaaaa_000001": {"num_frames": 5}}))
     (root / "val_split.txt").write_text("aaaaaaaaaaa_000001\n")
@@ -118,8 +121,18 @@ def test_rerun_redoes_half_written_video_and_skips_finished_ones(prepared):
 def test_corrupt_video_is_reported_and_others_finish(tmp_path):
     bdd = _raw_bdd(tmp_path / "raw_bdd", frames=4)
     (bdd / "videos/100k/val/dead0000-dead0000.mov").write_bytes(b"\x00" * 64)
-    command = [sys.executable, str(SCRIPT), "--bdd-root", str(bdd), "--out", str(tmp_path / "out"), "--workers", "1",
-               "--bdd-splits", "val"]
+    command = [
+        sys.executable,
+        str(SCRIPT),
+        "--bdd-root",
+        str(bdd),
+        "--out",
+        str(tmp_path / "out"),
+        "--workers",
+        "1",
+        "--bdd-splits",
+        "val",
+    ]
     proc = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
     assert proc.returncode == 1
     assert "dead0000-dead0000.mov" in proc.stderr
@@ -132,8 +145,13 @@ def test_missing_layout_names_path_and_expected_layout(tmp_path):
         prepare(tmp_path, None, tmp_path / "out")
     with pytest.raises(DataLayoutError, match="videos/100k/train"):
         prepare(None, tmp_path, tmp_path / "out")
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--bdd-root", str(tmp_path), "--out", str(tmp_path / "out")],
-                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--bdd-root", str(tmp_path), "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
     assert proc.returncode == 2 and "videos/100k/train" in proc.stderr and "Traceback" not in proc.stderr
 
 

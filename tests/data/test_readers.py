@@ -84,7 +84,12 @@ def test_jpeg_reader_native_size_when_size_is_none(tmp_path):
 
 @pytest.mark.parametrize(
     ("target", "fraction", "decoded"),
-    [((224, 224), 1.0, (360, 640)), ((100, 100), 1.0, (180, 320)), ((224, 224), 0.8, (180, 320)), ((800, 800), 1.0, (720, 1280))],
+    [
+        ((224, 224), 1.0, (360, 640)),
+        ((100, 100), 1.0, (180, 320)),
+        ((224, 224), 0.8, (180, 320)),
+        ((800, 800), 1.0, (720, 1280)),
+    ],
 )
 def test_draft_decodes_at_largest_reduction_not_below_target(tmp_path, monkeypatch, target, fraction, decoded):
     """1280x720: the DCT-scaled decode keeps both sides >= fraction x target (PIL draft scales 1/2, 1/4, 1/8)."""
@@ -116,7 +121,9 @@ def test_decode_many_equals_decoding_each_file_alone(tmp_path, chunk_size, size)
 
     def save(name: str, shape: tuple[int, int], **kwargs) -> None:
         paths.append(tmp_path / name)
-        Image.fromarray(rng.integers(0, 256, (*shape, 3), dtype=np.uint8)).convert(kwargs.pop("mode", "RGB")).save(paths[-1], **kwargs)
+        Image.fromarray(rng.integers(0, 256, (*shape, 3), dtype=np.uint8)).convert(kwargs.pop("mode", "RGB")).save(
+            paths[-1], **kwargs
+        )
 
     save("a.jpg", (72, 128), quality=90)
     save("b.jpg", (72, 128), quality=90)
@@ -217,7 +224,9 @@ def test_dota_bdd_config_passes_min_decode_fraction_to_the_jpeg_reader(tmp_path)
     node = node("data.reader_factory.min_decode_fraction=0.8")
     reader = instantiate(node)(frames, (224, 224))
     assert isinstance(reader, JpegFolderReader) and reader.min_decode_fraction == 0.8 and reader.size == (224, 224)
-    assert isinstance(instantiate(node)(VideoRecord("b", "bdd", tmp_path / "b.mp4", "video", 30.0, 1), None), VideoFileReader)
+    assert isinstance(
+        instantiate(node)(VideoRecord("b", "bdd", tmp_path / "b.mp4", "video", 30.0, 1), None), VideoFileReader
+    )
 
 
 def test_probe_video_reports_fps_and_frame_count(tmp_path):

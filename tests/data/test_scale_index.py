@@ -19,12 +19,12 @@ from riskvision.data.sampling import WindowSampler
 from riskvision.data.timebase import to_target
 
 NAME_LISTS = [
-    [f"{i:06d}.jpg" for i in range(7)],                     # DoTA: a pattern
-    [f"{i:06d}.jpg" for i in range(1, 401)],                # BDD seed frames, numbered from 1
-    [f"frame_{i}.png" for i in range(8, 12)],               # unpadded numbers crossing a digit
+    [f"{i:06d}.jpg" for i in range(7)],  # DoTA: a pattern
+    [f"{i:06d}.jpg" for i in range(1, 401)],  # BDD seed frames, numbered from 1
+    [f"frame_{i}.png" for i in range(8, 12)],  # unpadded numbers crossing a digit
     ["000000.jpg", "000001.jpg", "000001.jpg", "000003.jpg"],  # a gap filled by its neighbour
-    ["b.jpg", "a.jpg", "é.jpg", "x.JPG"],                    # no pattern: the buffer form
-    ["0009.jpg", "0010.jpg", "011.jpg"],                    # digits widths differ: the buffer form
+    ["b.jpg", "a.jpg", "é.jpg", "x.JPG"],  # no pattern: the buffer form
+    ["0009.jpg", "0010.jpg", "011.jpg"],  # digits widths differ: the buffer form
 ]
 
 
@@ -60,19 +60,32 @@ class _Reader(FrameReader):
 
         class Result:
             pass
+
         result = Result()
         result.frames, result.substituted = frames.view(-1, 1, 1, 1).expand(-1, 3, 2, 2).contiguous(), []
         return result
 
 
 def _dataset(tmp_path, lengths, broken):
-    records = [VideoRecord(f"v{k:02d}", "dota", tmp_path, "frames", 10.0, n,
-                           frame_files=tuple(f"{i:06d}.jpg" for i in range(n))) for k, n in enumerate(lengths)]
+    records = [
+        VideoRecord(
+            f"v{k:02d}", "dota", tmp_path, "frames", 10.0, n, frame_files=tuple(f"{i:06d}.jpg" for i in range(n))
+        )
+        for k, n in enumerate(lengths)
+    ]
     videos = [to_target(record, 10.0) for record in records]
     sampler = WindowSampler(3, eval_step=2)
     clips = ClipIndex(videos, sampler.eval_anchors)
-    return ClipDataset(videos, clips, sampler, LabelPolicy(), normalize=lambda x: x, read_size=None,
-                       frame_size=(2, 2), reader_factory=lambda record, size: _Reader(broken))
+    return ClipDataset(
+        videos,
+        clips,
+        sampler,
+        LabelPolicy(),
+        normalize=lambda x: x,
+        read_size=None,
+        frame_size=(2, 2),
+        reader_factory=lambda record, size: _Reader(broken),
+    )
 
 
 def _old_walk(dataset, index):
@@ -123,8 +136,9 @@ def _jpeg_videos(root: Path, lengths: dict[str, int], damaged: dict[str, int]) -
             Image.fromarray(rng.integers(0, 255, (12, 16, 3), dtype=np.uint8)).save(folder / f"{i:06d}.jpg")
         if name in damaged:
             (folder / f"{damaged[name]:06d}.jpg").write_bytes(b"not a jpeg")
-        records.append(VideoRecord(name, "dota", folder, "frames", 10.0, n,
-                                   frame_files=tuple(f"{i:06d}.jpg" for i in range(n))))
+        records.append(
+            VideoRecord(name, "dota", folder, "frames", 10.0, n, frame_files=tuple(f"{i:06d}.jpg" for i in range(n)))
+        )
     return [to_target(record, 10.0) for record in records]
 
 
@@ -137,8 +151,16 @@ def test_evaluation_clips_read_each_video_once_with_the_pixels_of_a_clip_read(tm
         readers.append(_CountingReader(size))
         return readers[-1]
 
-    dataset = ClipDataset(videos, ClipIndex(videos, sampler.eval_anchors), sampler, LabelPolicy(),
-                          normalize=lambda x: x, read_size=(8, 8), frame_size=(8, 8), reader_factory=factory)
+    dataset = ClipDataset(
+        videos,
+        ClipIndex(videos, sampler.eval_anchors),
+        sampler,
+        LabelPolicy(),
+        normalize=lambda x: x,
+        read_size=(8, 8),
+        frame_size=(8, 8),
+        reader_factory=factory,
+    )
     reference = JpegFolderReader((8, 8))
     for index in range(len(dataset)):
         video, frames = dataset.frames_of(index)
@@ -186,8 +208,12 @@ def test_a_metadata_file_naming_thousands_of_missing_clips_is_one_line_per_kind(
     lines = [str(w.message) for w in caught if issubclass(w.category, DataWarning)]
     assert len(dm.issues) == 2_001 and len(dm.records) == 1
     assert len(lines) == 2  # missing_annotation (the folder) + the 2k missing frame folders in one line
-    assert lines[1].startswith("2000 data issues of kind missing_folder (fatal), videos missing00000_000001, "
-                               "missing00001_000001") and "and 1995 more" in lines[1]
+    assert (
+        lines[1].startswith(
+            "2000 data issues of kind missing_folder (fatal), videos missing00000_000001, missing00001_000001"
+        )
+        and "and 1995 more" in lines[1]
+    )
     summary, problems = check(dm, frames=False)
     print_report(summary, problems, max_listed=10)
     out = capsys.readouterr().out

@@ -5,10 +5,16 @@ from pathlib import Path
 
 import pytest
 
-from riskvision.data.sources.dota import parse_anomaly_class, read_official_splits
 from riskvision.data.records import VideoRecord
+from riskvision.data.sources.dota import parse_anomaly_class, read_official_splits
 from riskvision.data.splits import (
-    FileSplit, RandomSplit, SubsetSplit, duplicates, partition, require_nonempty, shared_groups,
+    FileSplit,
+    RandomSplit,
+    SubsetSplit,
+    duplicates,
+    partition,
+    require_nonempty,
+    shared_groups,
 )
 
 
@@ -18,11 +24,26 @@ def records(official_metadata):
     out = []
     for clip, meta in official_metadata.items():
         ego, category = parse_anomaly_class(meta["anomaly_class"])
-        out.append(VideoRecord(clip, "dota", Path(clip), "frames", 10.0, meta["num_frames"],
-                               meta["anomaly_start"], meta["anomaly_end"], category, ego, subset=meta["subset"],
-                               group=clip.rsplit("_", 1)[0]))  # as DotaSource sets it
-    out += [VideoRecord(f"{i:08x}-bdd", "bdd", Path("b"), "video", 30.0, 1200, subset="train" if i % 4 else "val")
-            for i in range(300)]
+        out.append(
+            VideoRecord(
+                clip,
+                "dota",
+                Path(clip),
+                "frames",
+                10.0,
+                meta["num_frames"],
+                meta["anomaly_start"],
+                meta["anomaly_end"],
+                category,
+                ego,
+                subset=meta["subset"],
+                group=clip.rsplit("_", 1)[0],
+            )
+        )  # as DotaSource sets it
+    out += [
+        VideoRecord(f"{i:08x}-bdd", "bdd", Path("b"), "video", 30.0, 1200, subset="train" if i % 4 else "val")
+        for i in range(300)
+    ]
     return out
 
 
@@ -31,16 +52,21 @@ def test_official_dota_split_shares_source_videos(fixtures_dir):
     groups = {s: {c.rsplit("_", 1)[0] for c, sub in subsets.items() if sub == s} for s in ("train", "val")}
     shared = groups["train"] & groups["val"]
     leaked = sum(c.rsplit("_", 1)[0] in shared for c, s in subsets.items() if s == "val")
-    print(f"official DoTA: {len(groups['train'])} train / {len(groups['val'])} val source videos, "
-          f"{len(shared)} in both; {leaked} of 1402 val clips come from a video with train clips")
+    print(
+        f"official DoTA: {len(groups['train'])} train / {len(groups['val'])} val source videos, "
+        f"{len(shared)} in both; {leaked} of 1402 val clips come from a video with train clips"
+    )
     assert (len(groups["train"]), len(groups["val"]), len(shared), leaked) == (188, 179, 177, 1400)
 
 
-@pytest.mark.parametrize("strategy", [
-    SubsetSplit(val_fraction=0.1, seed=3),
-    RandomSplit({"train": 0.7, "val": 0.15, "test": 0.15}, seed=1),
-    RandomSplit({"train": 0.7, "val": 0.15, "test": 0.15}, seed=1, grouped=True),
-])
+@pytest.mark.parametrize(
+    "strategy",
+    [
+        SubsetSplit(val_fraction=0.1, seed=3),
+        RandomSplit({"train": 0.7, "val": 0.15, "test": 0.15}, seed=1),
+        RandomSplit({"train": 0.7, "val": 0.15, "test": 0.15}, seed=1, grouped=True),
+    ],
+)
 def test_no_clip_in_two_splits_and_every_clip_somewhere(records, strategy):
     splits = strategy(records)
     assert duplicates(splits) == {}
@@ -89,9 +115,13 @@ def test_random_parts_keep_source_proportions(records):
 
 
 def _small(n_per_source: int, subset: str = "train") -> list[VideoRecord]:
-    return [VideoRecord(f"{subset}-{source}{i}", source, Path("x"), "frames", 10.0, 50, subset=subset,
-                        group=f"{subset}-{source}{i}")
-            for source in ("dota", "bdd") for i in range(n_per_source)]
+    return [
+        VideoRecord(
+            f"{subset}-{source}{i}", source, Path("x"), "frames", 10.0, 50, subset=subset, group=f"{subset}-{source}{i}"
+        )
+        for source in ("dota", "bdd")
+        for i in range(n_per_source)
+    ]
 
 
 def test_val_fraction_of_a_small_split_takes_one_group_per_source(caplog):

@@ -35,6 +35,7 @@ def _tree_bytes(root: Path, pattern: str) -> dict[str, bytes]:
 
 # ----------------------------------------------------------------------------- layout and schema
 
+
 def test_dota_tree_matches_the_official_layout_and_schema(tiny) -> None:
     real = json.loads(REAL_ANNOTATION.read_text())
     root = tiny.dota_root
@@ -55,15 +56,22 @@ def test_dota_tree_matches_the_official_layout_and_schema(tiny) -> None:
             assert isinstance(annotation["accident_id"], str) and meta["subset"] == subset
             who = "ego" if annotation["ego_involve"] else "other"
             assert meta["anomaly_class"] == f"{who}: {annotation['accident_name']}"
-            assert {k: meta[k] for k in ("anomaly_start", "anomaly_end", "num_frames")} == \
-                {"anomaly_start": a, "anomaly_end": b, "num_frames": n}
+            assert {k: meta[k] for k in ("anomaly_start", "anomaly_end", "num_frames")} == {
+                "anomaly_start": a,
+                "anomaly_end": b,
+                "num_frames": n,
+            }
             ids = [label["accident_id"] for label in annotation["labels"]]
             assert ids == [int(annotation["accident_id"]) if a <= i < b else 0 for i in range(n)]
             frames = sorted((root / "frames" / clip / "images").iterdir())
             assert [p.name for p in frames] == [f"{i:06d}.jpg" for i in range(n)]
             assert Image.open(frames[0]).size == (TINY["width"], TINY["height"])
-    for obj in (o for f in sorted((root / "annotations").iterdir())
-                for label in json.loads(f.read_text())["labels"] for o in label["objects"]):
+    for obj in (
+        o
+        for f in sorted((root / "annotations").iterdir())
+        for label in json.loads(f.read_text())["labels"]
+        for o in label["objects"]
+    ):
         x0, y0, x1, y1 = obj["bbox"]
         assert 0 <= x0 < x1 <= TINY["width"] and 0 <= y0 < y1 <= TINY["height"] and "category ID" in obj
 
@@ -97,6 +105,7 @@ def test_index_builders_mark_records_synthetic(tiny) -> None:
 
 
 # ----------------------------------------------------------------------------- caching, determinism
+
 
 def test_same_seed_gives_identical_bytes_and_a_second_call_reuses(tiny, tmp_path: Path) -> None:
     again = ensure_synthetic(tmp_path, seed=3, **TINY)
@@ -158,7 +167,9 @@ def _grey_small(frame: np.ndarray, cells: tuple[int, int] = (8, 12)) -> np.ndarr
 def single_frame_features(frame: np.ndarray) -> np.ndarray:
     """Grey thumbnail + per-channel colour histograms + compression-artefact statistics of one frame."""
     pixels = frame.astype(np.float32)
-    hist = np.concatenate([np.histogram(frame[..., c], bins=8, range=(0, 256))[0] / frame[..., 0].size for c in range(3)])
+    hist = np.concatenate(
+        [np.histogram(frame[..., c], bins=8, range=(0, 256))[0] / frame[..., 0].size for c in range(3)]
+    )
     grey = pixels.mean(axis=2)
     laplace = np.abs(4 * grey[1:-1, 1:-1] - grey[:-2, 1:-1] - grey[2:, 1:-1] - grey[1:-1, :-2] - grey[1:-1, 2:])
     block_edges = np.abs(np.diff(grey, axis=1))[:, 7::8].mean() / (np.abs(np.diff(grey, axis=1)).mean() + 1e-6)
@@ -180,8 +191,9 @@ def _probe_accuracy(features: list[np.ndarray], labels: list[int], groups: list[
     return float(scores.mean())
 
 
-def shortcut_probe(dota_root: Path, bdd_root: Path, phase: str = "anomaly", per_video: int = 4,
-                   gap: int = 3) -> tuple[float, float]:
+def shortcut_probe(
+    dota_root: Path, bdd_root: Path, phase: str = "anomaly", per_video: int = 4, gap: int = 3
+) -> tuple[float, float]:
     """(single-frame accuracy, motion accuracy) for crash vs normal on held-out videos.
 
     Crash samples come from ``phase`` of each crash clip: ``anomaly``, the anomaly span (single frames evenly

@@ -8,15 +8,30 @@ from hydra import compose, initialize_config_dir
 from riskvision.utils import instantiate_data
 
 REPO = Path(__file__).resolve().parents[2]
-TINY = ["++data.synthetic.num_crash=4", "++data.synthetic.num_normal=4", "++data.synthetic.width=32",
-        "++data.synthetic.height=32", "++data.synthetic.clips_per_source=[1,1]", "++data.synthetic.crash_seconds=[3,4]", "++data.synthetic.normal_seconds=[3,4]"]
+TINY = [
+    "++data.synthetic.num_crash=4",
+    "++data.synthetic.num_normal=4",
+    "++data.synthetic.width=32",
+    "++data.synthetic.height=32",
+    "++data.synthetic.clips_per_source=[1,1]",
+    "++data.synthetic.crash_seconds=[3,4]",
+    "++data.synthetic.normal_seconds=[3,4]",
+]
 
 
 @pytest.mark.filterwarnings("ignore:DoTA annotation")
 def test_synthetic_config_generates_and_marks_data(tmp_path):
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        cfg = compose("check_data", overrides=[f"paths.data_dir={tmp_path}", "model.inputs.frame_size=16",
-                                               "data.num_workers=0", "data.split.val_fraction=0.5", *TINY])
+        cfg = compose(
+            "check_data",
+            overrides=[
+                f"paths.data_dir={tmp_path}",
+                "model.inputs.frame_size=16",
+                "data.num_workers=0",
+                "data.split.val_fraction=0.5",
+                *TINY,
+            ],
+        )
     dm = instantiate_data(cfg.data)
     assert dm.is_synthetic and not list(tmp_path.iterdir())  # nothing generated before prepare_data
     dm.prepare_data()

@@ -38,7 +38,6 @@ def test_uniform_spreads_long_and_pads_short_videos_like_the_seed():
     assert list(sampler.train_anchors(10)) == list(sampler.eval_anchors(10)) == [9]
 
 
-
 def test_uniform_jitter_draws_one_frame_per_segment_for_training_clips_only():
     sampler = UniformSampler(4, jitter=True)
     torch.manual_seed(0)
@@ -54,6 +53,7 @@ def test_uniform_jitter_draws_one_frame_per_segment_for_training_clips_only():
     first = sampler.frames(40, 39, random=True)
     torch.manual_seed(1)
     assert sampler.frames(40, 39, random=True) == first  # torch's RNG, seeded per worker by Lightning
+
 
 def test_window_repeats_frame_zero_before_the_start():
     sampler = WindowSampler(4, eval_step=3)
@@ -84,8 +84,11 @@ def test_crash_modes():
         LabelPolicy("frame")
 
 
-@pytest.mark.parametrize("sampler", [WindowSampler(4, eval_step=3), WindowSampler(16), UniformSampler(5),
-                                     UniformSampler(5, jitter=True)], ids=["window-step3", "window16", "uniform", "jitter"])
+@pytest.mark.parametrize(
+    "sampler",
+    [WindowSampler(4, eval_step=3), WindowSampler(16), UniformSampler(5), UniformSampler(5, jitter=True)],
+    ids=["window-step3", "window16", "uniform", "jitter"],
+)
 @pytest.mark.parametrize("length", [1, 3, 12, 40])
 def test_frames_used_holds_every_frame_a_clip_can_take(sampler, length):
     """What a feature cache stores: the union of every clip's frames (random draws included for training)."""

@@ -17,7 +17,9 @@ AUGMENT_DIR = Path(__file__).resolve().parents[2] / "conf" / "data" / "augment"
 
 def _load_augment(name: str, frame_size) -> ClipAugment:
     """Instantiate ``conf/data/augment/<name>.yaml`` with ``model.inputs.frame_size`` set."""
-    cfg = OmegaConf.create({"model": {"inputs": {"frame_size": frame_size}}, "augment": OmegaConf.load(AUGMENT_DIR / f"{name}.yaml")})
+    cfg = OmegaConf.create(
+        {"model": {"inputs": {"frame_size": frame_size}}, "augment": OmegaConf.load(AUGMENT_DIR / f"{name}.yaml")}
+    )
     return instantiate(cfg.augment)
 
 
@@ -31,7 +33,6 @@ def _textured_clip(frames: int = 8, size: tuple[int, int] = (40, 48), identical:
 
 def _seed_list(frame_size: int = 32) -> list[v2.Transform]:
     return _load_augment("seed", frame_size).transforms
-
 
 
 @pytest.mark.parametrize("index", range(7))
@@ -88,11 +89,14 @@ def test_none_augment_is_identity_and_validates_input():
         augment(clip.float())
 
 
-@pytest.mark.parametrize(("preset", "value", "expected"), [
-    ("imagenet", 255, [(1 - 0.485) / 0.229, (1 - 0.456) / 0.224, (1 - 0.406) / 0.225]),
-    ("kinetics", 0, [-0.4345 / 0.2768, -0.4051 / 0.2713, -0.3775 / 0.2737]),
-    ("activitynet", 200, [200 - 114.7748, 200 - 107.7354, 200 - 99.4750]),
-])
+@pytest.mark.parametrize(
+    ("preset", "value", "expected"),
+    [
+        ("imagenet", 255, [(1 - 0.485) / 0.229, (1 - 0.456) / 0.224, (1 - 0.406) / 0.225]),
+        ("kinetics", 0, [-0.4345 / 0.2768, -0.4051 / 0.2713, -0.3775 / 0.2737]),
+        ("activitynet", 200, [200 - 114.7748, 200 - 107.7354, 200 - 99.4750]),
+    ],
+)
 def test_normalize_presets(preset, value, expected):
     clip = torch.full((2, 3, 4, 5), value, dtype=torch.uint8)
     out = Normalize(preset)(clip)
@@ -103,10 +107,14 @@ def test_normalize_presets(preset, value, expected):
 def test_unknown_preset_lists_the_presets():
     with pytest.raises(ValueError, match="activitynet.*imagenet.*kinetics"):
         Normalize("imagenet21k")
-    assert {"imagenet", "kinetics", "activitynet", "kinetics-torchvision", "kinetics-mvit"} == set(NORMALIZATION_PRESETS)
+    assert {"imagenet", "kinetics", "activitynet", "kinetics-torchvision", "kinetics-mvit"} == set(
+        NORMALIZATION_PRESETS
+    )
 
 
-@pytest.mark.parametrize(("position", "top", "left"), [("tl", 0, 0), ("br", 4, 8), ("c", 2, 4), ("tr", 0, 8), ("bl", 4, 0)])
+@pytest.mark.parametrize(
+    ("position", "top", "left"), [("tl", 0, 0), ("br", 4, 8), ("c", 2, 4), ("tr", 0, 8), ("bl", 4, 0)]
+)
 def test_multiscale_corner_crop_positions(position, top, left):
     clip = _textured_clip(frames=2, size=(8, 12), identical=False)
     out = MultiScaleCornerCrop(4, scales=[0.5], crop_positions=[position])(clip)

@@ -12,7 +12,11 @@ from evaluation_fakes import write_fake_run
 @pytest.fixture
 def fake_runs(tmp_path) -> Callable[..., list[Path]]:
     """``fake_runs()`` -> two run folders (binary, multiclass) under tmp_path/runs."""
+
     def make() -> list[Path]:
-        return [write_fake_run(tmp_path / "runs" / "bilstm", "binary", 2.0, 0),
-                write_fake_run(tmp_path / "runs" / "resnet3d101", "multiclass", 1.0, 1)]
+        return [
+            write_fake_run(tmp_path / "runs" / "bilstm", "binary", 2.0, 0),
+            write_fake_run(tmp_path / "runs" / "resnet3d101", "multiclass", 1.0, 1),
+        ]
+
     return make

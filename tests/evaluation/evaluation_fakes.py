@@ -27,8 +27,14 @@ def task_of(name: str) -> BinaryCrash | RiskLevels:
     return BinaryCrash() if name == "binary" else RiskLevels(CLASSES)
 
 
-def synthetic_table(task: str, n_crash: int = 6, n_normal: int = 6, skill: float = 2.0, seed: int = 0,
-                    probes: tuple[str, ...] = ("none",)) -> pd.DataFrame:
+def synthetic_table(
+    task: str,
+    n_crash: int = 6,
+    n_normal: int = 6,
+    skill: float = 2.0,
+    seed: int = 0,
+    probes: tuple[str, ...] = ("none",),
+) -> pd.DataFrame:
     """One window per frame of ``n_crash`` DoTA videos (anomaly [15, 25) at 10 fps) and ``n_normal`` BDD
     videos; P(crash) rises before the anomaly by ``skill`` (0 = noise only). Probes get skill 0."""
     rng = np.random.default_rng(seed)
@@ -44,11 +50,17 @@ def synthetic_table(task: str, n_crash: int = 6, n_normal: int = 6, skill: float
             base = rng.normal(0, 1, FRAMES)
             logits.append(base + gain * (risk - 0.8 + 0.4 * crash))
             rows = {
-                "video_id": f"{'dota' if crash else 'bdd'}_{v:02d}", "source": "dota" if crash else "bdd",
-                "category": ["lateral", "turning"][v % 2] if crash else "normal", "ego": crash and v % 3 == 0,
-                "night": v % 4 == 0, "fps": FPS, "num_frames": FRAMES, "anomaly_start": START if crash else -1,
-                "anomaly_end": END if crash else -1, "crash": int(crash),
-            }  # fmt: skip
+                "video_id": f"{'dota' if crash else 'bdd'}_{v:02d}",
+                "source": "dota" if crash else "bdd",
+                "category": ["lateral", "turning"][v % 2] if crash else "normal",
+                "ego": crash and v % 3 == 0,
+                "night": v % 4 == 0,
+                "fps": FPS,
+                "num_frames": FRAMES,
+                "anomaly_start": START if crash else -1,
+                "anomaly_end": END if crash else -1,
+                "crash": int(crash),
+            }
             for key, value in rows.items():
                 meta[key] += [value] * FRAMES
             meta["end_frame"] += frames.tolist()
@@ -68,9 +80,20 @@ def write_fake_run(folder: Path, task: str, skill: float, seed: int = 0) -> Path
     table = synthetic_table(task, skill=skill, seed=seed, probes=("none", "shuffled", "repeated"))
     validation = synthetic_table(task, skill=skill, seed=seed + 100)  # the operating point is chosen on it
     point = choose_operating_point(validation, AlarmPolicy(), cap_per_hour=1.0, split="val")
-    run = RunInfo(name=folder.name, task=task_of(task), threshold=0.5,
-                  extra={"split": "test",
-                         "cost": {"parameters": 1000 if task == "binary" else 5000, "gflops_per_window": 0.1,
-                                  "cpu_latency_ms_per_window": 1.0}}, alarm=point.policy, operating_point=point)
+    run = RunInfo(
+        name=folder.name,
+        task=task_of(task),
+        threshold=0.5,
+        extra={
+            "split": "test",
+            "cost": {
+                "parameters": 1000 if task == "binary" else 5000,
+                "gflops_per_window": 0.1,
+                "cpu_latency_ms_per_window": 1.0,
+            },
+        },
+        alarm=point.policy,
+        operating_point=point,
+    )
     write_evaluation(table, run, folder, n_boot=50)
     return folder

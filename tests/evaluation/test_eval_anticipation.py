@@ -16,8 +16,8 @@ def video(scores, crash, start=-1, end=-1, fps=10.0, frames=None) -> VideoScores
 
 
 # Two crash videos (anomaly from frame 5 and 4) and one normal video, 10 fps.
-V1 = video([0.1, 0.2, 0.6, 0.7, 0.9, 0.95, 0.99], True, start=5, end=7)   # scored on frames 0..4
-V2 = video([0.3, 0.4, 0.5, 0.8, 0.99, 0.99], True, start=4, end=6)        # scored on frames 0..3
+V1 = video([0.1, 0.2, 0.6, 0.7, 0.9, 0.95, 0.99], True, start=5, end=7)  # scored on frames 0..4
+V2 = video([0.3, 0.4, 0.5, 0.8, 0.99, 0.99], True, start=4, end=6)  # scored on frames 0..3
 QUIET_NEGATIVE = video([0.2, 0.65, 0.3], False)
 LOUD_NEGATIVE = video([0.2, 0.9, 0.3], False)
 THRESHOLDS = np.array([0.5, 0.7, 0.85])

@@ -26,10 +26,18 @@ def video_item(frames: int, window: int, step: int, seed: int) -> dict:
     windows = torch.tensor([[max(0, end - window + 1 + k) for k in range(window)] for end in ends])
     generator = torch.Generator().manual_seed(seed)
     meta = {key: torch.zeros(len(ends), dtype=torch.int64) for key in METADATA_KEYS}
-    meta.update(video_id=[f"v{seed}"] * len(ends), source=["dota"] * len(ends), category=["x"] * len(ends),
-                end_frame=torch.tensor(ends), fps=torch.full((len(ends),), 10.0))
-    return {"frames": torch.randint(0, 255, (frames, 3, 32, 32), dtype=torch.uint8, generator=generator),
-            "windows": windows, **meta}
+    meta.update(
+        video_id=[f"v{seed}"] * len(ends),
+        source=["dota"] * len(ends),
+        category=["x"] * len(ends),
+        end_frame=torch.tensor(ends),
+        fps=torch.full((len(ends),), 10.0),
+    )
+    return {
+        "frames": torch.randint(0, 255, (frames, 3, 32, 32), dtype=torch.uint8, generator=generator),
+        "windows": windows,
+        **meta,
+    }
 
 
 def test_every_frame_is_scored_from_one_pass_per_video():
@@ -63,16 +71,43 @@ def test_causal_gru_trains_evaluates_in_one_pass_and_streams_the_same(tmp_path):
     synthetic = tmp_path / "synthetic"
     ensure_synthetic(synthetic, seed=0, **SIZES)
     sizes = [f"++data.synthetic.{key}={value}".replace(" ", "") for key, value in SIZES.items()]
-    data = [f"data.synthetic.root={synthetic}", "data.synthetic.seed=0", *sizes, "data.num_workers=0",
-            "data.persistent_workers=false"]
-    model = ["model=causal_gru", "model.inputs.frame_size=32", "model.inputs.num_frames=4", "model.inputs.batch_size=4",
-             "model.net.hidden_size=8"]
-    run("train.py", *data, *model, "trainer=cpu", "trainer.max_epochs=1", "logger=csv", "test=false",
-        "extras.print_config=false", f"hydra.run.dir={tmp_path / 'train'}")
+    data = [
+        f"data.synthetic.root={synthetic}",
+        "data.synthetic.seed=0",
+        *sizes,
+        "data.num_workers=0",
+        "data.persistent_workers=false",
+    ]
+    model = [
+        "model=causal_gru",
+        "model.inputs.frame_size=32",
+        "model.inputs.num_frames=4",
+        "model.inputs.batch_size=4",
+        "model.net.hidden_size=8",
+    ]
+    run(
+        "train.py",
+        *data,
+        *model,
+        "trainer=cpu",
+        "trainer.max_epochs=1",
+        "logger=csv",
+        "test=false",
+        "extras.print_config=false",
+        f"hydra.run.dir={tmp_path / 'train'}",
+    )
     checkpoint = next((tmp_path / "train").glob("checkpoints/epoch_*.ckpt"))
     out = tmp_path / "eval"
-    run("scripts/eval.py", f"ckpt_path={checkpoint}", f"hydra.run.dir={out}", "settings.split=val", "settings.step=2",
-        "settings.probes=[none]", "settings.n_boot=10", "settings.latency_repeats=0")
+    run(
+        "scripts/eval.py",
+        f"ckpt_path={checkpoint}",
+        f"hydra.run.dir={out}",
+        "settings.split=val",
+        "settings.step=2",
+        "settings.probes=[none]",
+        "settings.n_boot=10",
+        "settings.latency_repeats=0",
+    )
     assert "one causal pass per video" in (out / "eval.log").read_text()
     assert json.loads((out / "metrics.json").read_text())["run"]["task"] == "binary"
     table = read_predictions(find_predictions(out))

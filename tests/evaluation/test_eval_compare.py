@@ -18,8 +18,11 @@ from riskvision.evaluation.report import MINMAX_ROW, ROWS, comparison_table, fin
 
 ROOT = Path(__file__).resolve().parents[2]
 NEXAR_ROW = "Nexar mAP (AP at 0.5 / 1.0 / 1.5 s before the event)"
-DEPLOYMENT_CI_ROWS = ("false alarms / h of normal driving at threshold [95% CI]",
-                      "recall at the false-alarm cap [95% CI]", "mTTA (s) at the false-alarm cap [95% CI]")
+DEPLOYMENT_CI_ROWS = (
+    "false alarms / h of normal driving at threshold [95% CI]",
+    "recall at the false-alarm cap [95% CI]",
+    "mTTA (s) at the false-alarm cap [95% CI]",
+)
 
 
 def test_find_runs_recursively_and_names_unique(fake_runs, tmp_path):
@@ -74,17 +77,27 @@ def test_comparison_rows_of_nexar_and_deployment(fake_runs):
         assert "[" in table.loc[label, "bilstm"], label
     assert "cap 1 / h" in table.loc["threshold at the false-alarm cap on test", "bilstm"]
     # the deployed alarm: its policy, and the operating point chosen on validation with its test metrics
-    assert table.loc["alarm policy (deployed: replayed per video)", "bilstm"] == \
-        "exponential (time_constant_s 0.5); on for 0.5 s, off below 0.8 x threshold"
+    assert (
+        table.loc["alarm policy (deployed: replayed per video)", "bilstm"]
+        == "exponential (time_constant_s 0.5); on for 0.5 s, off below 0.8 x threshold"
+    )
     assert "on val, step 1)" in table.loc["alarm operating point (chosen on validation)", "bilstm"]
     for label in ("false alarms / h at the operating point [95% CI]", "recall at the operating point [95% CI]"):
         assert "[" in table.loc[label, "bilstm"], label
 
 
-@pytest.mark.parametrize("label", ["mTTA (s), UString convention", MINMAX_ROW, NEXAR_ROW,
-                                   "threshold at the false-alarm cap on test", *DEPLOYMENT_CI_ROWS,
-                                   "alarm policy (deployed: replayed per video)",
-                                   "alarm operating point (chosen on validation)"])
+@pytest.mark.parametrize(
+    "label",
+    [
+        "mTTA (s), UString convention",
+        MINMAX_ROW,
+        NEXAR_ROW,
+        "threshold at the false-alarm cap on test",
+        *DEPLOYMENT_CI_ROWS,
+        "alarm policy (deployed: replayed per video)",
+        "alarm operating point (chosen on validation)",
+    ],
+)
 def test_rows_of_an_older_metrics_json_read_as_missing(label):
     old = {"run": {"task": "binary"}, "counts": {}, "ci": {}, "anticipation": {}}  # before these metrics existed
     assert dict((row, fmt) for row, fmt in ROWS)[label](old) == "—"
@@ -93,9 +106,21 @@ def test_rows_of_an_older_metrics_json_read_as_missing(label):
 def test_compare_script_writes_report(fake_runs, tmp_path):
     fake_runs()
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "scripts/compare.py", f"runs=[{tmp_path / 'runs'}]", f"hydra.run.dir={out}",
-                           "n_boot=50", "wandb.mode=offline", "review.enabled=true"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "scripts/compare.py",
+            f"runs=[{tmp_path / 'runs'}]",
+            f"hydra.run.dir={out}",
+            "n_boot=50",
+            "wandb.mode=offline",
+            "review.enabled=true",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     console = proc.stdout + proc.stderr
     assert "wandb:" not in console and "logged to the offline wandb run" in console  # one line of ours, not wandb's 7
@@ -114,12 +139,16 @@ def test_notebook_executes_on_synthetic_runs(fake_runs, tmp_path, monkeypatch):
     metrics = json.loads((folders[0] / "metrics.json").read_text())  # the first run's model, as eval.py records it
     metrics["run"]["checkpoint"] = str(make_checkpoint(tmp_path / "ckpt", BILSTM))
     (folders[0] / "metrics.json").write_text(json.dumps(metrics))
-    monkeypatch.setenv("RISKVISION_VIDEO", str(write_video(tmp_path / "drive.mp4", seconds=1, fps=10, width=48, height=32)))
+    monkeypatch.setenv(
+        "RISKVISION_VIDEO", str(write_video(tmp_path / "drive.mp4", seconds=1, fps=10, width=48, height=32))
+    )
     monkeypatch.setenv("RISKVISION_RUNS", os.pathsep.join(map(str, folders)))
     monkeypatch.setenv("RISKVISION_COMPARE_OUT", str(tmp_path / "nb"))
     monkeypatch.setenv("RISKVISION_N_BOOT", "30")
     notebook = nbformat.read(ROOT / "notebooks" / "compare.ipynb", as_version=4)
-    NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    NotebookClient(
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     markdown = [o["data"]["text/markdown"] for o in outputs if "text/markdown" in o.get("data", {})]

@@ -6,8 +6,13 @@ import numpy as np
 import pytest
 
 from riskvision.evaluation.anticipation import (
-    VideoScores, anticipation_curve, anticipation_metrics, frame_auc, frame_auc_minmax, minmax_per_video,
-)  # fmt: skip
+    VideoScores,
+    anticipation_curve,
+    anticipation_metrics,
+    frame_auc,
+    frame_auc_minmax,
+    minmax_per_video,
+)
 
 
 def video(scores, crash, start=-1, end=-1, fps=10.0, num_frames=10) -> VideoScores:
@@ -46,8 +51,9 @@ def test_ustring_tta_on_dad_shapes():
         positive = VideoScores(np.arange(100), scores, True, 90, 100, 20.0, 100)
         negative = VideoScores(np.arange(100), np.full(100, 0.1), False, -1, -1, 20.0, 100)
         assert anticipation_metrics([positive, negative], np.array([0.5]))["mtta"] == pytest.approx(ours)
-        assert anticipation_metrics([positive, negative], np.array([0.5]), convention="ustring")["mtta"] == \
-            pytest.approx(ustring)
+        assert anticipation_metrics([positive, negative], np.array([0.5]), convention="ustring")[
+            "mtta"
+        ] == pytest.approx(ustring)
 
 
 def test_ustring_takes_the_first_threshold_of_the_highest_recall_group():
@@ -67,9 +73,9 @@ def test_ustring_takes_the_first_threshold_of_the_highest_recall_group():
 def test_dsta_precision_at_the_first_recall_reaching_80_percent():
     # three positives (toa 5) and a negative peaking at .6; thresholds .5 / .7 / .9 reach recall 1 / 2/3 / 1/3
     d = video([0.1, 0.95, 0.95, 0.95, 0.95], True, start=5, end=8)  # alarms at frame 1 at every threshold
-    e = video([0.1, 0.1, 0.1, 0.8, 0.1], True, start=5, end=8)      # at frame 3 for .5 and .7
-    f = video([0.55, 0.1, 0.1, 0.1, 0.1], True, start=5, end=8)     # at frame 0 for .5 only
-    n = video(np.full(10, 0.6), False)                               # a false alarm at .5 only
+    e = video([0.1, 0.1, 0.1, 0.8, 0.1], True, start=5, end=8)  # at frame 3 for .5 and .7
+    f = video([0.55, 0.1, 0.1, 0.1, 0.1], True, start=5, end=8)  # at frame 0 for .5 only
+    n = video(np.full(10, 0.6), False)  # a false alarm at .5 only
     out = anticipation_metrics([d, e, f, n], np.array([0.5, 0.7, 0.9]), convention="ustring")
     # recalls 1/3, 2/3, 1 with precision 1, 1, 3/4; UString TTAs: d .8, e .4, f 1.0 ->
     #   R 1/3: .8;  R 2/3: (.8 + .4) / 2 = .6;  R 1: (.8 + .4 + 1.0) / 3
@@ -98,11 +104,13 @@ def test_length_defaults_to_one_past_the_last_frame():
 def test_frame_auc_minmax_reproduces_dota_test_py_exactly():
     # issue 27: DoTA's ConvAE/test.py get_score_label normalises (s - min) / (max - min + 1e-7), so the maxima of
     # videos of different ranges do not tie: A's positive 0.99999986 beats B's negative 0.99999967
-    a = VideoScores(np.arange(2), np.array([0.2, 0.9]), True, 1, 2, 10.0, 2)   # labels 0, 1
-    b = VideoScores(np.arange(2), np.array([0.1, 0.4]), True, 0, 1, 10.0, 2)   # labels 1, 0
+    a = VideoScores(np.arange(2), np.array([0.2, 0.9]), True, 1, 2, 10.0, 2)  # labels 0, 1
+    b = VideoScores(np.arange(2), np.array([0.1, 0.4]), True, 0, 1, 10.0, 2)  # labels 1, 0
     assert frame_auc_minmax([a, b]) == 0.625
     s_a, s_b = np.array([0.2, 0.9]), np.array([0.1, 0.4])
-    expected = np.r_[(s_a - s_a.min()) / (s_a.max() - s_a.min() + 1e-7), (s_b - s_b.min()) / (s_b.max() - s_b.min() + 1e-7)]
+    expected = np.r_[
+        (s_a - s_a.min()) / (s_a.max() - s_a.min() + 1e-7), (s_b - s_b.min()) / (s_b.max() - s_b.min() + 1e-7)
+    ]
     np.testing.assert_array_equal(minmax_per_video(np.array([0.2, 0.9, 0.1, 0.4]), np.array(list("aabb"))), expected)
 
 
@@ -113,10 +121,10 @@ def test_minmax_per_video_by_hand():
 
 
 def test_dota_frame_auc_normalises_each_video_by_hand():
-    a = video([0.2, 0.4, 0.6], True, start=2, end=3)        # -> 0, .5, 1 - 2.5e-7    labels 0 0 1
-    b = video([0.8, 0.9, 0.7, 0.9], True, start=1, end=2)   # -> .5, 1 - 5e-7, 0, 1 - 5e-7  labels 0 1 0 0
-    c = video([0.5, 0.5], True, start=0, end=1)             # -> 0, 0         labels 1 0
-    normal = video([0.99, 0.0], False)                      # takes no part
+    a = video([0.2, 0.4, 0.6], True, start=2, end=3)  # -> 0, .5, 1 - 2.5e-7    labels 0 0 1
+    b = video([0.8, 0.9, 0.7, 0.9], True, start=1, end=2)  # -> .5, 1 - 5e-7, 0, 1 - 5e-7  labels 0 1 0 0
+    c = video([0.5, 0.5], True, start=0, end=1)  # -> 0, 0         labels 1 0
+    normal = video([0.99, 0.0], False)  # takes no part
     # DoTA's eps: a's maximum (range .4) lands above b's (range .2), so a's positive beats all 6 negatives (6),
     # b's ties b's other maximum and beats 5 (5.5), c's 0 ties 3 (1.5): 13 / 18 (without the eps: 12.5 / 18)
     assert frame_auc_minmax([a, b, c, normal]) == pytest.approx(13 / 18)

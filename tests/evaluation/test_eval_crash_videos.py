@@ -12,8 +12,11 @@ from riskvision.evaluation.table import crash_video_rows
 # 10 fps, 100-frame videos, 10-frame windows ending at 0, 8, ..., 96 (settings.step = 8)
 FRAMES = range(0, 97, 8)
 SPANS = {"crashA": (40, 60), "crashB": (97, 100), "normal": (-1, -1)}
-SCORES = {"crashA": lambda f: 0.2 + 0.006 * f, "crashB": lambda f: 0.3 + 0.005 * f,
-          "normal": lambda f: 0.45 if f in (80, 88) else 0.1}
+SCORES = {
+    "crashA": lambda f: 0.2 + 0.006 * f,
+    "crashB": lambda f: 0.3 + 0.005 * f,
+    "normal": lambda f: 0.45 if f in (80, 88) else 0.1,
+}
 
 
 def table(crash_mode: str) -> pd.DataFrame:
@@ -23,9 +26,24 @@ def table(crash_mode: str) -> pd.DataFrame:
         for f in FRAMES:
             overlaps = start >= 0 and f >= start and f - 9 < end
             crash = int(start >= 0) if crash_mode == "video" else int(overlaps)
-            rows.append({"video_id": video, "source": "dota" if start >= 0 else "bdd", "category": "x", "ego": False,
-                         "night": False, "fps": 10.0, "num_frames": 100, "risk": 0, "probe": "none", "end_frame": f,
-                         "anomaly_start": start, "anomaly_end": end, "crash": crash, "p_crash": SCORES[video](f)})
+            rows.append(
+                {
+                    "video_id": video,
+                    "source": "dota" if start >= 0 else "bdd",
+                    "category": "x",
+                    "ego": False,
+                    "night": False,
+                    "fps": 10.0,
+                    "num_frames": 100,
+                    "risk": 0,
+                    "probe": "none",
+                    "end_frame": f,
+                    "anomaly_start": start,
+                    "anomaly_end": end,
+                    "crash": crash,
+                    "p_crash": SCORES[video](f),
+                }
+            )
     return pd.DataFrame(rows).assign(prob_crash=lambda t: t["p_crash"])
 
 

@@ -7,11 +7,14 @@ import pandas as pd
 import pytest
 from evaluation_fakes import synthetic_table
 
-from riskvision.evaluation.anticipation import VideoScores
 from riskvision.alarm import AlarmPolicy, Hysteresis, NoSmoothing
+from riskvision.evaluation.anticipation import VideoScores
 from riskvision.evaluation.deployment import (
-    AlarmSweep, deployment_metrics, raw_threshold_metrics, raw_threshold_statistics,
-)  # fmt: skip
+    AlarmSweep,
+    deployment_metrics,
+    raw_threshold_metrics,
+    raw_threshold_statistics,
+)
 
 HALF_HOUR = 18_000  # frames at 10 fps
 
@@ -44,8 +47,9 @@ def test_false_alarm_curve_matches_counting_at_each_threshold():
     direct = [sweep.false_alarms_per_hour(t) for t in sweep.thresholds]
     assert sweep.false_alarm_curve() == pytest.approx(direct)
     weights = np.array([2.0, 0.0, 1.0, 3.0])  # a bootstrap draw: N1 twice, N2 never
-    assert sweep.false_alarm_curve(weights) == pytest.approx([sweep.false_alarms_per_hour(t, weights)
-                                                              for t in sweep.thresholds])
+    assert sweep.false_alarm_curve(weights) == pytest.approx(
+        [sweep.false_alarms_per_hour(t, weights) for t in sweep.thresholds]
+    )
 
 
 def test_recall_and_mtta_at_the_operating_threshold():
@@ -89,9 +93,21 @@ RAW = AlarmPolicy(NoSmoothing(), Hysteresis(off_ratio=1.0, min_on_s=0.0))
 
 
 def _table(videos: dict[str, VideoScores]) -> pd.DataFrame:
-    rows = [{"video_id": name, "end_frame": f, "p_crash": s, "crash": int(v.crash), "anomaly_start": v.anomaly_start,
-             "anomaly_end": v.anomaly_end, "fps": v.fps, "num_frames": v.num_frames, "probe": "none"}
-            for name, v in videos.items() for f, s in zip(v.frames, v.scores)]
+    rows = [
+        {
+            "video_id": name,
+            "end_frame": f,
+            "p_crash": s,
+            "crash": int(v.crash),
+            "anomaly_start": v.anomaly_start,
+            "anomaly_end": v.anomaly_end,
+            "fps": v.fps,
+            "num_frames": v.num_frames,
+            "probe": "none",
+        }
+        for name, v in videos.items()
+        for f, s in zip(v.frames, v.scores)
+    ]
     return pd.DataFrame(rows)
 
 

@@ -67,7 +67,8 @@ def test_multiclass_metrics_by_hand_and_sklearn():
     probs = np.eye(3)[predicted] * 0.8 + 0.2 / 3
     out = multiclass_metrics(probs, labels, ["Normal", "Warning", "Danger"])
     assert out["confusion_matrix"] == [[1, 1, 0], [0, 2, 0], [1, 0, 2]]
-    # Normal: TP 1, FP 1, FN 1 -> P = R = F1 = 1/2; Warning: TP 2, FP 1 -> P 2/3, R 1, F1 0.8; Danger: P 1, R 2/3, F1 0.8
+    # Normal: TP 1, FP 1, FN 1 -> P = R = F1 = 1/2; Warning: TP 2, FP 1 -> P 2/3, R 1, F1 0.8;
+    # Danger: P 1, R 2/3, F1 0.8
     assert out["precision_Normal"] == pytest.approx(0.5)
     assert out["f1_Warning"] == pytest.approx(0.8)
     assert out["recall_Danger"] == pytest.approx(2 / 3)

@@ -13,10 +13,25 @@ def rows(video_id, frames, scores, start=-1, num_frames=30, crash_from=None, pro
     """Windows of one video at 10 fps; ``crash_from``: windows ending there or later are labelled crash
     (crash_mode=overlap), ``None``: every window of a video with an anomaly."""
     crash = [int(start >= 0 and (crash_from is None or f >= crash_from)) for f in frames]
-    return [{"video_id": video_id, "source": "dota" if start >= 0 else "bdd", "category": "x", "ego": False,
-             "night": False, "fps": 10.0, "num_frames": num_frames, "anomaly_start": start,
-             "anomaly_end": start + 5 if start >= 0 else -1, "end_frame": f, "crash": c, "risk": 0, "probe": probe,
-             "p_crash": p} for f, p, c in zip(frames, scores, crash)]
+    return [
+        {
+            "video_id": video_id,
+            "source": "dota" if start >= 0 else "bdd",
+            "category": "x",
+            "ego": False,
+            "night": False,
+            "fps": 10.0,
+            "num_frames": num_frames,
+            "anomaly_start": start,
+            "anomaly_end": start + 5 if start >= 0 else -1,
+            "end_frame": f,
+            "crash": c,
+            "risk": 0,
+            "probe": probe,
+            "p_crash": p,
+        }
+        for f, p, c in zip(frames, scores, crash)
+    ]
 
 
 # P1: anomaly at frame 20, labelled as crash_mode=overlap does; windows every 5th frame
@@ -67,12 +82,15 @@ def test_submission_csv_keeps_ids_and_order(tmp_path):
     assert back["id"].tolist() == ["n1", "p1", "p2", "u"]
 
 
-@pytest.mark.parametrize("scores, message", [
-    (pd.Series([0.1, 0.2], index=["7", "7"]), r"ids \['7'\] appear more than once"),
-    ({"a": 1.5}, r"\('a', 1\.5\).*not probabilities in \[0, 1\]"),
-    ({"a": float("nan")}, r"not probabilities"),
-    ({"": 0.5}, r"an empty id"),
-])
+@pytest.mark.parametrize(
+    "scores, message",
+    [
+        (pd.Series([0.1, 0.2], index=["7", "7"]), r"ids \['7'\] appear more than once"),
+        ({"a": 1.5}, r"\('a', 1\.5\).*not probabilities in \[0, 1\]"),
+        ({"a": float("nan")}, r"not probabilities"),
+        ({"": 0.5}, r"an empty id"),
+    ],
+)
 def test_bad_submission_is_refused(tmp_path, scores, message):
     with pytest.raises(ValueError, match=message):
         write_submission(scores, tmp_path / "submission.csv")

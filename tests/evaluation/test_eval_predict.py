@@ -29,13 +29,20 @@ def ramp_batch(batch: int = 4, frames: int = 6, start: int = 0) -> dict:
     time = torch.arange(frames, dtype=torch.float32)[None, :, None, None, None]
     video = (time * crash[:, None, None, None, None]).expand(batch, frames, 3, 2, 2).contiguous()
     return {
-        "video": video, "crash": crash, "risk": 2 * crash, "video_id": [f"v{start + i}" for i in range(batch)],
-        "source": ["dota" if c else "bdd" for c in crash.tolist()], "end_frame": torch.full((batch,), frames - 1),
-        "category": ["lateral" if c else "normal" for c in crash.tolist()], "ego": crash.bool(),
-        "night": torch.zeros(batch, dtype=torch.bool), "fps": torch.full((batch,), 10.0),
-        "num_frames": torch.full((batch,), frames), "anomaly_start": torch.where(crash.bool(), 2, -1),
+        "video": video,
+        "crash": crash,
+        "risk": 2 * crash,
+        "video_id": [f"v{start + i}" for i in range(batch)],
+        "source": ["dota" if c else "bdd" for c in crash.tolist()],
+        "end_frame": torch.full((batch,), frames - 1),
+        "category": ["lateral" if c else "normal" for c in crash.tolist()],
+        "ego": crash.bool(),
+        "night": torch.zeros(batch, dtype=torch.bool),
+        "fps": torch.full((batch,), 10.0),
+        "num_frames": torch.full((batch,), frames),
+        "anomaly_start": torch.where(crash.bool(), 2, -1),
         "anomaly_end": torch.where(crash.bool(), 5, -1),
-    }  # fmt: skip
+    }
 
 
 def test_shuffle_keeps_frames_changes_order_and_is_seeded():
@@ -70,7 +77,9 @@ def test_predict_table_rows_probes_and_probabilities():
 
 
 def test_write_evaluation_files(tmp_path):
-    table = predict_table(LastMinusFirst(), [ramp_batch(), ramp_batch(start=4)], BinaryCrash(), probes=("none", "repeated"))
+    table = predict_table(
+        LastMinusFirst(), [ramp_batch(), ramp_batch(start=4)], BinaryCrash(), probes=("none", "repeated")
+    )
     metrics = write_evaluation(table, RunInfo("toy", BinaryCrash(), 0.6), tmp_path, n_boot=20)
     on_disk = json.loads((tmp_path / "metrics.json").read_text())
     assert on_disk == metrics
@@ -92,7 +101,10 @@ def test_run_name_and_bad_settings():
     from riskvision.utils import net_name
 
     assert net_name({"net": {"_target_": "riskvision.models.ResNet3D", "depth": 101}}) == "ResNet3D-101"
-    assert net_name({"net": {"_target_": "riskvision.models.ResNetBiLSTM", "backbone": "resnet18"}}) == "ResNetBiLSTM-resnet18"
+    assert (
+        net_name({"net": {"_target_": "riskvision.models.ResNetBiLSTM", "backbone": "resnet18"}})
+        == "ResNetBiLSTM-resnet18"
+    )
     frame_net = {"_target_": "riskvision.models.FrameNet", "backbone": "convnext_tiny", "head": "gru"}
     assert net_name({"net": frame_net}) == "FrameNet-convnext_tiny-gru"  # the head tells frame_net from causal_gru
     with pytest.raises(ValueError, match="scoring='frames'"):

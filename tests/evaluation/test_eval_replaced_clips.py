@@ -38,25 +38,40 @@ def frame_record(root: Path, video_id: str, source: str, corrupt: bool = False) 
         else:
             Image.fromarray(np.full((8, 8, 3), 250, np.uint8)).save(path)
     anomaly = (1, 3) if source == "dota" else (None, None)
-    return VideoRecord(video_id, source, folder, "frames", 10.0, FRAMES, *anomaly,
-                       frame_files=tuple(f"{i:06d}.jpg" for i in range(FRAMES)))
+    return VideoRecord(
+        video_id,
+        source,
+        folder,
+        "frames",
+        10.0,
+        FRAMES,
+        *anomaly,
+        frame_files=tuple(f"{i:06d}.jpg" for i in range(FRAMES)),
+    )
 
 
 @pytest.fixture
 def dataset(tmp_path) -> ClipDataset:
     """Crash clip ``a``, normal clip ``b`` with no readable frame (replaced by ``c``'s first window), normal
     clip ``c``; windows of 2 frames ending at every frame: 4 + 4 + 4 clips, 8 of them evaluated."""
-    records = [frame_record(tmp_path, "a", "dota"), frame_record(tmp_path, "b", "bdd", corrupt=True),
-               frame_record(tmp_path, "c", "bdd")]
+    records = [
+        frame_record(tmp_path, "a", "dota"),
+        frame_record(tmp_path, "b", "bdd", corrupt=True),
+        frame_record(tmp_path, "c", "bdd"),
+    ]
     videos = [to_target(r) for r in records]
     sampler = WindowSampler(2)
-    return ClipDataset(videos, ClipIndex(videos, sampler.eval_anchors), sampler, LabelPolicy(),
-                       Normalize("imagenet"), SIZE, SIZE)
+    return ClipDataset(
+        videos, ClipIndex(videos, sampler.eval_anchors), sampler, LabelPolicy(), Normalize("imagenet"), SIZE, SIZE
+    )
 
 
 def mean_module() -> RiskModule:
-    module = RiskModule(net=MEAN_NET, task={"_target_": "riskvision.tasks.BinaryCrash"},
-                        optimizer={"_target_": "torch.optim.SGD", "_partial_": True, "lr": 0.0})
+    module = RiskModule(
+        net=MEAN_NET,
+        task={"_target_": "riskvision.tasks.BinaryCrash"},
+        optimizer={"_target_": "torch.optim.SGD", "_partial_": True, "lr": 0.0},
+    )
     with torch.no_grad():
         module.net[1].weight.fill_(1.0 / module.net[1].in_features)
         module.net[1].bias.zero_()
@@ -64,8 +79,17 @@ def mean_module() -> RiskModule:
 
 
 def quiet_trainer(tmp_path) -> L.Trainer:
-    return L.Trainer(default_root_dir=tmp_path, accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
-                     enable_model_summary=False, num_sanity_val_steps=0, max_epochs=1, enable_checkpointing=False)
+    return L.Trainer(
+        default_root_dir=tmp_path,
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        max_epochs=1,
+        enable_checkpointing=False,
+    )
 
 
 def test_the_stand_in_of_a_dropped_clip_is_flagged_and_only_it(dataset):

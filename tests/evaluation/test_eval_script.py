@@ -17,15 +17,34 @@ from riskvision.data.sources.synthetic import ensure_synthetic
 from riskvision.evaluation.table import read_predictions
 
 ROOT = Path(__file__).resolve().parents[2]
-SIZES = {"num_crash": 10, "num_normal": 10, "width": 32, "height": 32, "crash_seconds": [2, 3], "normal_seconds": [2, 3]}
-BILSTM = ["model=bilstm", "model.inputs.frame_size=32", "model.inputs.num_frames=4", "model.inputs.batch_size=2",
-          "model.net.hidden_size=8"]
+SIZES = {
+    "num_crash": 10,
+    "num_normal": 10,
+    "width": 32,
+    "height": 32,
+    "crash_seconds": [2, 3],
+    "normal_seconds": [2, 3],
+}
+BILSTM = [
+    "model=bilstm",
+    "model.inputs.frame_size=32",
+    "model.inputs.num_frames=4",
+    "model.inputs.batch_size=2",
+    "model.net.hidden_size=8",
+]
 
 
 def run(script: str, *overrides: str) -> None:
     env = {**os.environ, "CI": "true", "WANDB_SILENT": "true", "WANDB_MODE": "offline"}
-    proc = subprocess.run([sys.executable, script, *overrides], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, script, *overrides],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if proc.returncode != 0:
         pytest.fail(f"{script} exited {proc.returncode}\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
 
@@ -36,10 +55,25 @@ def trained(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("evalrun")
     ensure_synthetic(root / "synthetic", seed=0, **SIZES)
     sizes = [f"++data.synthetic.{key}={value}".replace(" ", "") for key, value in SIZES.items()]
-    data = [f"data.synthetic.root={root / 'synthetic'}", "data.synthetic.seed=0", *sizes, "data.num_workers=0",
-            "data.persistent_workers=false"]
-    run("train.py", *data, *BILSTM, "trainer=cpu", "trainer.max_epochs=2", "logger=csv", "test=true", "evaluation=none",
-        "extras.print_config=false", f"hydra.run.dir={root / 'train'}")
+    data = [
+        f"data.synthetic.root={root / 'synthetic'}",
+        "data.synthetic.seed=0",
+        *sizes,
+        "data.num_workers=0",
+        "data.persistent_workers=false",
+    ]
+    run(
+        "train.py",
+        *data,
+        *BILSTM,
+        "trainer=cpu",
+        "trainer.max_epochs=2",
+        "logger=csv",
+        "test=true",
+        "evaluation=none",
+        "extras.print_config=false",
+        f"hydra.run.dir={root / 'train'}",
+    )
     return root / "train"
 
 
@@ -52,8 +86,15 @@ def logged_test_metrics(run_dir: Path) -> dict[str, float]:
 @pytest.mark.slow
 def test_eval_reproduces_the_test_metrics_logged_by_training(trained, tmp_path):
     best = next(trained.glob("checkpoints/epoch_*.ckpt"))
-    run("scripts/eval.py", f"ckpt_path={best}", f"hydra.run.dir={tmp_path}", "settings.scoring=clips",
-        "settings.probes=[none]", "settings.n_boot=10", "settings.latency_repeats=0")
+    run(
+        "scripts/eval.py",
+        f"ckpt_path={best}",
+        f"hydra.run.dir={tmp_path}",
+        "settings.scoring=clips",
+        "settings.probes=[none]",
+        "settings.n_boot=10",
+        "settings.latency_repeats=0",
+    )
     own = json.loads((tmp_path / "metrics.json").read_text())["own_task"]
     logged = logged_test_metrics(trained)
     for name in ("f1", "precision", "recall", "auroc", "ap", "threshold"):
@@ -64,8 +105,16 @@ def test_eval_reproduces_the_test_metrics_logged_by_training(trained, tmp_path):
 @pytest.mark.slow
 def test_eval_sliding_windows_with_probes(trained, tmp_path):
     best = next(trained.glob("checkpoints/epoch_*.ckpt"))
-    run("scripts/eval.py", f"ckpt_path={best}", f"hydra.run.dir={tmp_path}", "settings.step=4",
-        "settings.probes=[none,shuffled]", "settings.n_boot=10", "settings.latency_repeats=1", "name=tiny")
+    run(
+        "scripts/eval.py",
+        f"ckpt_path={best}",
+        f"hydra.run.dir={tmp_path}",
+        "settings.step=4",
+        "settings.probes=[none,shuffled]",
+        "settings.n_boot=10",
+        "settings.latency_repeats=1",
+        "name=tiny",
+    )
     table = read_predictions(tmp_path / "predictions.parquet")
     assert set(table["probe"]) == {"none", "shuffled"}
     real = table[table["probe"] == "none"]
@@ -90,10 +139,12 @@ def test_checkpoints_record_the_training_clip_span_and_the_predictor_reports_it(
     assert predictor.train_clip_span_s == span and predictor.window_span_s == pytest.approx(0.4)
     assert f"trained on clips spanning {span['min']:.1f}-{span['max']:.1f} s" in predictor.describe()
     assert "a streamed window spans" not in caplog.text  # loading (eval.py, export) changes no answer: not said
-    assert predictor.span_mismatch().endswith("Fix: read them against eval.py's sliding scores, not its clip metrics "
-                                              "(eval.py settings.scoring=clips scores the clips it was trained on); to "
-                                              "stream what it learned, train it on consecutive frames "
-                                              "(model.inputs.sampler=window)")
+    assert predictor.span_mismatch().endswith(
+        "Fix: read them against eval.py's sliding scores, not its clip metrics "
+        "(eval.py settings.scoring=clips scores the clips it was trained on); to "
+        "stream what it learned, train it on consecutive frames "
+        "(model.inputs.sampler=window)"
+    )
     frames = [(np.zeros((16, 16, 3), np.uint8), i / 10) for i in range(3)]
     list(predictor.stream(frames, backend=None)) + list(predictor.stream(frames))  # where windows are scored: once
     assert caplog.text.count("a streamed window spans 0.4 s (4 consecutive frames at 10 fps)") == 1
@@ -121,10 +172,26 @@ def test_streaming_with_smoothing_off_equals_eval_sliding_scores(trained, tmp_pa
         ckpt = next(trained.glob("checkpoints/epoch_*.ckpt"))
     else:  # random weights; the stored data config reads the same synthetic set
         sizes = [f"++data.synthetic.{key}={value}".replace(" ", "") for key, value in SIZES.items()]
-        ckpt = make_checkpoint(tmp_path / "r3d", [*R3D101, f"data.synthetic.root={synthetic}", "data.synthetic.seed=0",
-                                                  *sizes, "data.num_workers=0", "data.persistent_workers=false"])
-    run("scripts/eval.py", f"ckpt_path={ckpt}", f"hydra.run.dir={tmp_path / 'eval'}", "settings.step=3",
-        "settings.probes=[none]", "settings.n_boot=10", "settings.latency_repeats=0")
+        ckpt = make_checkpoint(
+            tmp_path / "r3d",
+            [
+                *R3D101,
+                f"data.synthetic.root={synthetic}",
+                "data.synthetic.seed=0",
+                *sizes,
+                "data.num_workers=0",
+                "data.persistent_workers=false",
+            ],
+        )
+    run(
+        "scripts/eval.py",
+        f"ckpt_path={ckpt}",
+        f"hydra.run.dir={tmp_path / 'eval'}",
+        "settings.step=3",
+        "settings.probes=[none]",
+        "settings.n_boot=10",
+        "settings.latency_repeats=0",
+    )
     table = read_predictions(tmp_path / "eval" / "predictions.parquet")
     predictor = Predictor.from_checkpoint(ckpt)
     columns = predictor.columns
@@ -146,9 +213,16 @@ def test_per_frame_sliding_scoring_equals_the_whole_net_on_every_window(trained,
     tables = {}
     for per_frame in ("true", "false"):
         out = tmp_path / per_frame
-        run("scripts/eval.py", f"ckpt_path={best}", f"hydra.run.dir={out}", "settings.step=2",
-            f"settings.per_frame={per_frame}", "settings.probes=[none,shuffled,repeated]", "settings.n_boot=10",
-            "settings.latency_repeats=0")
+        run(
+            "scripts/eval.py",
+            f"ckpt_path={best}",
+            f"hydra.run.dir={out}",
+            "settings.step=2",
+            f"settings.per_frame={per_frame}",
+            "settings.probes=[none,shuffled,repeated]",
+            "settings.n_boot=10",
+            "settings.latency_repeats=0",
+        )
         tables[per_frame] = read_predictions(out / "predictions.parquet").drop(columns="run_id")
         assert ("backbone once per frame" in (out / "eval.log").read_text()) == (per_frame == "true")
     fast, slow = tables["true"], tables["false"]
@@ -172,9 +246,18 @@ def test_streaming_raises_the_alarms_metrics_json_replays(trained, tmp_path, cap
 
     ckpt = tmp_path / "best.ckpt"
     shutil.copy(next(trained.glob("checkpoints/epoch_*.ckpt")), ckpt)
-    run("scripts/eval.py", f"ckpt_path={ckpt}", f"hydra.run.dir={tmp_path / 'eval'}", "settings.step=3",
-        "settings.probes=[none]", "settings.n_boot=10", "settings.latency_repeats=0", "store_operating_point=true",
-        "settings.false_alarm_cap_per_hour=2000", "settings.alarm.rule.min_on_s=0.3")
+    run(
+        "scripts/eval.py",
+        f"ckpt_path={ckpt}",
+        f"hydra.run.dir={tmp_path / 'eval'}",
+        "settings.step=3",
+        "settings.probes=[none]",
+        "settings.n_boot=10",
+        "settings.latency_repeats=0",
+        "store_operating_point=true",
+        "settings.false_alarm_cap_per_hour=2000",
+        "settings.alarm.rule.min_on_s=0.3",
+    )
     deployment = json.loads((tmp_path / "eval" / "metrics.json").read_text())["deployment"]
     point = deployment["operating_point"]
     assert point["chosen_on"] == "val" and point["step"] == 3 and point["cap_per_hour"] == 2000

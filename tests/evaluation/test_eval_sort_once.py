@@ -73,8 +73,14 @@ def test_bootstrap_intervals_equal_those_of_the_re_sort_path(ties):
     b_videos, b_scores, b_labels = _table(ties, seed=4)
     b_ranked = Ranking(b_scores, b_labels)
     got = paired_bootstrap_diff(videos, ranked.auroc, b_videos, b_ranked.auroc, n_boot=200, seed=3)
-    want = paired_bootstrap_diff(videos, lambda w: _old_auroc(scores, labels, w),
-                                 b_videos, lambda w: _old_auroc(b_scores, b_labels, w), n_boot=200, seed=3)
+    want = paired_bootstrap_diff(
+        videos,
+        lambda w: _old_auroc(scores, labels, w),
+        b_videos,
+        lambda w: _old_auroc(b_scores, b_labels, w),
+        n_boot=200,
+        seed=3,
+    )
     assert got == want
 
 
@@ -90,10 +96,17 @@ def _old_video_scores(table, score="p_crash"):
     out = []
     for _, rows in table.sort_values("end_frame").groupby("video_id", sort=True):
         first = rows.iloc[0]
-        out.append(VideoScores(
-            frames=rows["end_frame"].to_numpy(), scores=rows[score].to_numpy(dtype=float),
-            crash=bool(rows["crash"].max()), anomaly_start=int(first["anomaly_start"]),
-            anomaly_end=int(first["anomaly_end"]), fps=float(first["fps"]), num_frames=int(first["num_frames"])))
+        out.append(
+            VideoScores(
+                frames=rows["end_frame"].to_numpy(),
+                scores=rows[score].to_numpy(dtype=float),
+                crash=bool(rows["crash"].max()),
+                anomaly_start=int(first["anomaly_start"]),
+                anomaly_end=int(first["anomaly_end"]),
+                fps=float(first["fps"]),
+                num_frames=int(first["num_frames"]),
+            )
+        )
     return out
 
 
@@ -108,8 +121,13 @@ def test_video_scores_cut_from_one_sort_equal_the_per_group_ones():
     assert len(new) == len(old) == table["video_id"].nunique()
     for a, b in zip(new, old):
         assert np.array_equal(a.frames, b.frames) and np.array_equal(a.scores, b.scores)
-        assert (a.crash, a.anomaly_start, a.anomaly_end, a.fps, a.num_frames) == \
-            (b.crash, b.anomaly_start, b.anomaly_end, b.fps, b.num_frames)
+        assert (a.crash, a.anomaly_start, a.anomaly_end, a.fps, a.num_frames) == (
+            b.crash,
+            b.anomaly_start,
+            b.anomaly_end,
+            b.fps,
+            b.num_frames,
+        )
 
 
 # --------------------------------------------------------------- per-resample cost O(videos): the same values
@@ -159,8 +177,9 @@ def test_compute_metrics_bootstrap_equals_the_row_weight_path(monkeypatch):
     table = pd.concat([table, probed], ignore_index=True)
     run = RunInfo("m", RiskLevels(["Normal", "Warning", "Danger"]))
     fast = jsonable(compute_metrics(table, run, n_boot=60, seed=1))
-    monkeypatch.setattr(bootstrap, "_sampler", lambda statistic, rows: lambda c: statistic(
-        bootstrap._row_weights(c, rows)))
+    monkeypatch.setattr(
+        bootstrap, "_sampler", lambda statistic, rows: lambda c: statistic(bootstrap._row_weights(c, rows))
+    )
     monkeypatch.setattr(deployment, "_whole", lambda weights: False)
     monkeypatch.setattr(deployment, "_key", lambda weights: object())  # never the same resample
     slow = jsonable(compute_metrics(table, run, n_boot=60, seed=1))

@@ -10,16 +10,32 @@ import pytest
 from evaluation_fakes import synthetic_table, task_of
 
 from riskvision.evaluation.anticipation import frame_auc
-from riskvision.evaluation.summary import (
-    RunInfo, breakdown, ci_statistics, compute_metrics, in_anomaly, jsonable, probe_metrics, source_probe,
-)  # fmt: skip
 from riskvision.evaluation.predict import write_evaluation
+from riskvision.evaluation.summary import (
+    RunInfo,
+    breakdown,
+    ci_statistics,
+    compute_metrics,
+    in_anomaly,
+    jsonable,
+    probe_metrics,
+    source_probe,
+)
 from riskvision.evaluation.table import find_predictions, read_predictions, video_level, video_scores, write_predictions
 
 
 def tiny(rows: list[dict]) -> pd.DataFrame:
-    base = {"category": "x", "ego": False, "night": False, "fps": 10.0, "num_frames": 10, "risk": 0, "probe": "none",
-            "anomaly_start": -1, "anomaly_end": -1}
+    base = {
+        "category": "x",
+        "ego": False,
+        "night": False,
+        "fps": 10.0,
+        "num_frames": 10,
+        "risk": 0,
+        "probe": "none",
+        "anomaly_start": -1,
+        "anomaly_end": -1,
+    }
     return pd.DataFrame([{**base, **r} for r in rows])
 
 
@@ -38,14 +54,18 @@ def test_missing_column_is_named(tmp_path):
 
 
 def test_in_anomaly_by_hand():
-    rows = tiny([{"anomaly_start": 2, "anomaly_end": 4, "end_frame": f} for f in range(5)]
-                + [{"anomaly_start": -1, "anomaly_end": -1, "end_frame": 0}])
+    rows = tiny(
+        [{"anomaly_start": 2, "anomaly_end": 4, "end_frame": f} for f in range(5)]
+        + [{"anomaly_start": -1, "anomaly_end": -1, "end_frame": 0}]
+    )
     assert in_anomaly(rows).tolist() == [False, False, True, True, False, False]
 
 
 def test_video_level_takes_max_score():
-    table = tiny([{"video_id": "a", "crash": 1, "p_crash": p, "source": "dota"} for p in (0.1, 0.7, 0.3)]
-                 + [{"video_id": "b", "crash": 0, "p_crash": 0.4, "source": "bdd"}])
+    table = tiny(
+        [{"video_id": "a", "crash": 1, "p_crash": p, "source": "dota"} for p in (0.1, 0.7, 0.3)]
+        + [{"video_id": "b", "crash": 0, "p_crash": 0.4, "source": "bdd"}]
+    )
     videos = video_level(table)
     assert videos["p_crash"].tolist() == [0.7, 0.4] and videos["crash"].tolist() == [1, 0]
 
@@ -53,20 +73,66 @@ def test_video_level_takes_max_score():
 def test_source_probe_by_hand():
     # quiet windows: DoTA frames before the anomaly (0.6, 0.2) vs BDD (0.5, 0.1); DoTA's frame at the
     # anomaly (0.99) and the Warning-labelled frame are excluded. AUROC: .6 beats both, .2 beats .1 -> 3/4
-    rows = [{"video_id": "d", "source": "dota", "crash": 1, "anomaly_start": 3, "anomaly_end": 5, "end_frame": f,
-             "risk": r, "p_crash": p} for f, r, p in [(0, 0, 0.6), (1, 0, 0.2), (2, 1, 0.95), (3, 2, 0.99)]]
-    rows += [{"video_id": "b", "source": "bdd", "crash": 0, "anomaly_start": -1, "anomaly_end": -1, "end_frame": f,
-              "p_crash": p} for f, p in [(0, 0.5), (1, 0.1)]]
+    rows = [
+        {
+            "video_id": "d",
+            "source": "dota",
+            "crash": 1,
+            "anomaly_start": 3,
+            "anomaly_end": 5,
+            "end_frame": f,
+            "risk": r,
+            "p_crash": p,
+        }
+        for f, r, p in [(0, 0, 0.6), (1, 0, 0.2), (2, 1, 0.95), (3, 2, 0.99)]
+    ]
+    rows += [
+        {
+            "video_id": "b",
+            "source": "bdd",
+            "crash": 0,
+            "anomaly_start": -1,
+            "anomaly_end": -1,
+            "end_frame": f,
+            "p_crash": p,
+        }
+        for f, p in [(0, 0.5), (1, 0.1)]
+    ]
     out = source_probe(tiny(rows))
     assert out == {"auroc": pytest.approx(0.75), "n_dota": 2, "n_bdd": 2}
 
 
 def test_breakdown_by_hand():
-    rows = [{"video_id": v, "source": "dota", "crash": 1, "category": c, "anomaly_start": 1, "anomaly_end": 2,
-             "end_frame": f, "p_crash": p} for v, c, f, p in
-            [("d1", "lateral", 0, 0.2), ("d1", "lateral", 1, 0.9), ("d2", "turning", 0, 0.3), ("d2", "turning", 1, 0.4)]]
-    rows += [{"video_id": "b1", "source": "bdd", "crash": 0, "category": "normal", "anomaly_start": -1,
-              "anomaly_end": -1, "end_frame": 0, "p_crash": 0.6}]
+    rows = [
+        {
+            "video_id": v,
+            "source": "dota",
+            "crash": 1,
+            "category": c,
+            "anomaly_start": 1,
+            "anomaly_end": 2,
+            "end_frame": f,
+            "p_crash": p,
+        }
+        for v, c, f, p in [
+            ("d1", "lateral", 0, 0.2),
+            ("d1", "lateral", 1, 0.9),
+            ("d2", "turning", 0, 0.3),
+            ("d2", "turning", 1, 0.4),
+        ]
+    ]
+    rows += [
+        {
+            "video_id": "b1",
+            "source": "bdd",
+            "crash": 0,
+            "category": "normal",
+            "anomaly_start": -1,
+            "anomaly_end": -1,
+            "end_frame": 0,
+            "p_crash": 0.6,
+        }
+    ]
     out = breakdown(tiny(rows), threshold=0.5, by=["category"])["category"]
     assert out["lateral"]["detection_rate"] == 1.0 and out["turning"]["detection_rate"] == 0.0
     assert out["lateral"]["video_auroc_vs_all_normals"] == 1.0  # video score .9 vs the normal's .6
@@ -121,10 +187,30 @@ def test_frame_auc_uses_every_frame_of_crash_videos_in_both_crash_modes(crash_mo
     # labelled crash alone (.7, .6 vs .2) would give 1.0
     scores = [0.1, 0.65, 0.3, 0.7, 0.6, 0.2]
     overlaps = [f >= 3 and f - 2 < 5 for f in range(6)]
-    rows = [{"video_id": "d", "source": "dota", "crash": int(crash_mode == "video" or overlaps[f]), "anomaly_start": 3,
-             "anomaly_end": 5, "end_frame": f, "p_crash": p} for f, p in enumerate(scores)]
-    rows += [{"video_id": "b", "source": "bdd", "crash": 0, "anomaly_start": -1, "anomaly_end": -1, "end_frame": f,
-              "p_crash": 0.9} for f in range(6)]
+    rows = [
+        {
+            "video_id": "d",
+            "source": "dota",
+            "crash": int(crash_mode == "video" or overlaps[f]),
+            "anomaly_start": 3,
+            "anomaly_end": 5,
+            "end_frame": f,
+            "p_crash": p,
+        }
+        for f, p in enumerate(scores)
+    ]
+    rows += [
+        {
+            "video_id": "b",
+            "source": "bdd",
+            "crash": 0,
+            "anomaly_start": -1,
+            "anomaly_end": -1,
+            "end_frame": f,
+            "p_crash": 0.9,
+        }
+        for f in range(6)
+    ]
     table = tiny(rows).assign(prob_crash=lambda t: t["p_crash"])
     ids, statistic = ci_statistics(table)["frame_auc"]
     assert statistic(np.ones(len(ids))) == pytest.approx(7 / 8) and set(ids) == {"d"}
@@ -142,7 +228,9 @@ def test_predictions_tables_are_parquet_by_default_and_both_formats_read_back_th
     write_evaluation(table, run, tmp_path / "run", n_boot=5, filename="predictions.csv")
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["metrics.json", "predictions.csv"]  # no stale twin
     csv = read_predictions(find_predictions(tmp_path / "run"))
-    pd.testing.assert_frame_equal(parquet.drop(columns="run_id"), csv.drop(columns="run_id"), check_exact=False,
-                                  rtol=1e-15)
+    pd.testing.assert_frame_equal(
+        parquet.drop(columns="run_id"), csv.drop(columns="run_id"), check_exact=False, rtol=1e-15
+    )
     assert (tmp_path / "run" / "predictions.csv").stat().st_size > 2.5 * write_predictions(
-        csv, tmp_path / "p.parquet").stat().st_size
+        csv, tmp_path / "p.parquet"
+    ).stat().st_size

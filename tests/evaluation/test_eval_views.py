@@ -24,8 +24,15 @@ from riskvision.utils import ConfigError, instantiate_data
 
 REPO = Path(__file__).resolve().parents[2]
 # landscape frames (64x32) for a 32x32 model: the three crops differ
-SIZES = {"num_crash": 2, "num_normal": 2, "width": 64, "height": 32, "crash_seconds": [2, 2],
-         "normal_seconds": [2, 2], "clips_per_source": [1, 1]}
+SIZES = {
+    "num_crash": 2,
+    "num_normal": 2,
+    "width": 64,
+    "height": 32,
+    "crash_seconds": [2, 2],
+    "normal_seconds": [2, 2],
+    "clips_per_source": [1, 1],
+}
 SETTINGS = EvalSettings(probes=("none", "shuffled"), n_boot=10, latency_repeats=0, operating_point_split=None)
 
 
@@ -67,10 +74,21 @@ def synthetic_root(tmp_path_factory) -> Path:
 def datamodule(root: Path, sampler: str = "uniform"):
     sizes = [f"++data.synthetic.{key}={value}".replace(" ", "") for key, value in SIZES.items()]
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        cfg = compose("check_data", overrides=[
-            f"data.synthetic.root={root}", "data.synthetic.seed=0", *sizes, f"model.inputs.sampler={sampler}",
-            "model.inputs.target=crash", "model.inputs.frame_size=32", "model.inputs.num_frames=4",
-            "model.inputs.augment=none", "data.num_workers=0", "data.split.val_fraction=0.5"])
+        cfg = compose(
+            "check_data",
+            overrides=[
+                f"data.synthetic.root={root}",
+                "data.synthetic.seed=0",
+                *sizes,
+                f"model.inputs.sampler={sampler}",
+                "model.inputs.target=crash",
+                "model.inputs.frame_size=32",
+                "model.inputs.num_frames=4",
+                "model.inputs.augment=none",
+                "data.num_workers=0",
+                "data.split.val_fraction=0.5",
+            ],
+        )
     return instantiate_data(cfg.data)
 
 
@@ -93,8 +111,9 @@ def test_views_1x1_reproduce_the_default_table_and_metrics_bit_for_bit(synthetic
     assert len(default) > 0 and set(default["probe"]) == {"none", "shuffled"}
     pd.testing.assert_frame_equal(viewed, default, check_exact=True)
     assert metrics_of(viewed, module, tmp_path / "views") == metrics_of(default, module, tmp_path / "default")
-    pd.testing.assert_frame_equal(score_split(module, dm, dataclasses.replace(settings, views="1x1"), "tiny"), default,
-                                  check_exact=True)
+    pd.testing.assert_frame_equal(
+        score_split(module, dm, dataclasses.replace(settings, views="1x1"), "tiny"), default, check_exact=True
+    )
 
 
 def test_per_frame_scoring_keeps_its_reuse_in_every_crop(synthetic_root):
@@ -123,8 +142,9 @@ def test_the_causal_per_frame_model_gets_crops_of_its_one_pass_per_video(synthet
     module.task = CrashAnticipation()
     settings = dataclasses.replace(SETTINGS, step=3)
     default = score_split(module, dm, settings, "tiny")
-    viewed = predict_views(module, dm, settings, WindowSampler(4, eval_step=3), Views(1, 1), per_frame=True,
-                           every_frame=True)
+    viewed = predict_views(
+        module, dm, settings, WindowSampler(4, eval_step=3), Views(1, 1), per_frame=True, every_frame=True
+    )
     pd.testing.assert_frame_equal(viewed, default, check_exact=True)
     three = score_split(module, dm, dataclasses.replace(settings, views="1x3"), "tiny")
     meta = ["video_id", "end_frame", "probe"]
@@ -155,8 +175,9 @@ def test_temporal_views_interleave_and_view_0_is_the_samplers_clip():
     assert UniformTemporalView(base, 2, 3).frames(3, 2) == base.frames(3, 2)  # padded short video: one view
 
 
-@pytest.mark.parametrize(("scoring", "views"),
-                         [("clips", "1x3"), ("clips", "3x1"), ("clips", "2x3"), ("sliding", "1x3")])
+@pytest.mark.parametrize(
+    ("scoring", "views"), [("clips", "1x3"), ("clips", "3x1"), ("clips", "2x3"), ("sliding", "1x3")]
+)
 def test_views_average_the_probabilities_of_each_view(synthetic_root, tmp_path, scoring, views):
     module, dm = PooledLinear(), datamodule(synthetic_root)
     settings = dataclasses.replace(SETTINGS, scoring=scoring, views=views, step=2)
@@ -164,8 +185,10 @@ def test_views_average_the_probabilities_of_each_view(synthetic_root, tmp_path, 
     default = score_split(module, dm, dataclasses.replace(settings, views="1x1"), "tiny")
     table = score_split(module, dm, settings, "tiny")
     parsed = Views.parse(views)
-    per_view = [predict_table(module, loader, module.task, settings.probes, settings.seed)
-                for loader in view_loaders(dm, "test", sampler, parsed)]
+    per_view = [
+        predict_table(module, loader, module.task, settings.probes, settings.seed)
+        for loader in view_loaders(dm, "test", sampler, parsed)
+    ]
     assert len(per_view) == parsed.temporal * parsed.spatial
     stacked = np.stack([t["prob_crash"].to_numpy() for t in per_view])
     assert np.abs(stacked - stacked[0]).max() > 1e-4  # the views differ, so the average means something
@@ -182,8 +205,12 @@ def test_metrics_json_records_the_views(synthetic_root, tmp_path):
         out = tmp_path / views
         evaluate_module(module, dm, out, dataclasses.replace(SETTINGS, scoring="clips", views=views), "tiny")
         run = json.loads((out / "metrics.json").read_text())["run"]
-        assert run["views"] == {"views": views, "temporal": int(views[0]), "spatial": int(views[2]),
-                                "average": "probabilities"}
+        assert run["views"] == {
+            "views": views,
+            "temporal": int(views[0]),
+            "spatial": int(views[2]),
+            "average": "probabilities",
+        }
 
 
 def test_views_that_do_not_exist_are_refused_with_the_fix(synthetic_root):
@@ -195,5 +222,9 @@ def test_views_that_do_not_exist_are_refused_with_the_fix(synthetic_root):
     with pytest.raises(ConfigError, match=r"one temporal position each.*Fix: settings.views=1x3"):
         score_split(module, datamodule(synthetic_root), dataclasses.replace(SETTINGS, views="3x3"), "tiny")
     with pytest.raises(ValueError, match=r"WindowSampler's clips.*one temporal position"):
-        score_split(module, datamodule(synthetic_root, "window"),
-                    dataclasses.replace(SETTINGS, scoring="clips", views="2x1"), "tiny")
+        score_split(
+            module,
+            datamodule(synthetic_root, "window"),
+            dataclasses.replace(SETTINGS, scoring="clips", views="2x1"),
+            "tiny",
+        )

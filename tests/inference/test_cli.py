@@ -7,12 +7,11 @@ import json
 import os
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
-
+import tomllib
 from checkpoint_fakes import BILSTM, make_checkpoint, write_video
 from live_fakes import FifoWriter
 from offline_reference import decode_video, score_windows
@@ -41,8 +40,9 @@ def test_stream_api_gives_eval_sliding_scores(files):
 def test_console_command_writes_each_source_and_lists_the_bad_ones(files, tmp_path):
     out = tmp_path / "out"
     missing = tmp_path / "nowhere.mp4"
-    code = main([str(files["ckpt"]), str(files["video"]), str(missing), "--out", str(out), "--format", "jsonl",
-                 "--quiet"])
+    code = main(
+        [str(files["ckpt"]), str(files["video"]), str(missing), "--out", str(out), "--format", "jsonl", "--quiet"]
+    )
     assert code == 1  # one source failed, the other was scored
     rows = [json.loads(line) for line in (out / "drive.jsonl").read_text().splitlines()]
     expected = Predictor.from_checkpoint(files["ckpt"]).predict_video(files["video"])
@@ -65,8 +65,13 @@ def test_an_unusable_checkpoint_is_exit_code_2_with_the_message(tmp_path, capsys
 def test_the_console_command_is_declared_and_runs():
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts["riskvision-predict"] == "riskvision.inference.cli:main"
-    proc = subprocess.run([sys.executable, "-m", "riskvision.inference.cli", "--help"], capture_output=True,
-                          text=True, timeout=120, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "riskvision.inference.cli", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
     assert proc.returncode == 0 and "riskvision-predict" in proc.stdout and "rtsp://" in proc.stdout
 
 
@@ -87,8 +92,21 @@ def test_a_live_mpegts_pipe_is_scored_as_it_arrives(files, tmp_path):
 
 def test_the_timeline_example_and_the_timeline_option(files, tmp_path):
     png = tmp_path / "timeline.png"
-    proc = subprocess.run([sys.executable, "examples/stream_timeline.py", str(files["ckpt"]), str(files["video"]),
-                           str(png), "0.5", "1.5"], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "examples/stream_timeline.py",
+            str(files["ckpt"]),
+            str(files["video"]),
+            str(png),
+            "0.5",
+            "1.5",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert png.stat().st_size > 10_000 and "results, max P(crash)" in proc.stdout
     assert main([str(files["ckpt"]), str(files["video"]), "--out", str(tmp_path / "out"), "--timeline", "--quiet"]) == 0
@@ -100,6 +118,17 @@ def test_sources_with_one_stem_get_one_output_each(files, tmp_path):
         (tmp_path / folder).mkdir()
         (tmp_path / folder / "drive.mp4").write_bytes(files["video"].read_bytes())
     out = tmp_path / "out"
-    assert main([str(files["ckpt"]), str(tmp_path / "a" / "drive.mp4"), str(tmp_path / "b" / "drive.mp4"),
-                 "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                str(files["ckpt"]),
+                str(tmp_path / "a" / "drive.mp4"),
+                str(tmp_path / "b" / "drive.mp4"),
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert sorted(p.name for p in out.glob("*.csv")) == ["drive_mp4.csv", "drive_mp4_1.csv"]  # inputs.output_names

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from checkpoint_fakes import BILSTM, make_checkpoint, write_video
 
 from riskvision.inference import videos

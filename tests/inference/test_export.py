@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from checkpoint_fakes import BILSTM, R3D101, make_checkpoint
 
 from riskvision.data.readers import resize_frame
@@ -76,8 +75,10 @@ def test_onnxruntime_probabilities_match_torch(exported, name: str, batch: int) 
     with torch.no_grad():
         torch_logits = predictor.module(video)
     logit_difference, scale = (logits - torch_logits).abs().max().item(), torch_logits.abs().max().item()
-    print(f"\n{name} model.onnx batch {batch}: max |p_onnx - p_torch| = {difference:.3g}, "
-          f"max |logits_onnx - logits_torch| = {logit_difference:.3g} (max |logit| {scale:.3g})")
+    print(
+        f"\n{name} model.onnx batch {batch}: max |p_onnx - p_torch| = {difference:.3g}, "
+        f"max |logits_onnx - logits_torch| = {logit_difference:.3g} (max |logit| {scale:.3g})"
+    )
     assert difference <= TOLERANCE
 
 
@@ -94,9 +95,11 @@ def test_bilstm_backbone_and_head_match_the_full_graph_and_torch(exported, batch
     split = probabilities(backend.sequence(features.view(batch, predictor.num_frames, -1)), backend.preprocessing)
     full = probabilities(backend.window(video), backend.preprocessing)
     reference = torch_probabilities(predictor, video)
-    differences = {"features vs torch": (features.view_as(torch_features) - torch_features).abs().max().item(),
-                   "backbone+head vs model.onnx": (split - full).abs().max().item(),
-                   "backbone+head vs torch": (split - reference).abs().max().item()}
+    differences = {
+        "features vs torch": (features.view_as(torch_features) - torch_features).abs().max().item(),
+        "backbone+head vs model.onnx": (split - full).abs().max().item(),
+        "backbone+head vs torch": (split - reference).abs().max().item(),
+    }
     print(f"\nbilstm batch {batch}: " + ", ".join(f"max |{k}| = {v:.3g}" for k, v in differences.items()))
     assert differences["backbone+head vs model.onnx"] <= TOLERANCE
     assert differences["backbone+head vs torch"] <= TOLERANCE
@@ -119,28 +122,42 @@ def test_preprocessing_json_round_trips_and_matches_the_predictor(exported, name
     assert OnnxBackend(folder).preprocessing == stored
     assert not list(folder.glob(".*.tmp"))  # atomic writes leave no temporary files
     inputs, output = stored["input"], stored["output"]
-    assert (inputs["num_frames"], tuple(inputs["frame_size"]), inputs["target_fps"]) == \
-        (predictor.num_frames, predictor.frame_size, predictor.target_fps)
-    assert stored["onnx_opset"] == 17 and stored["source"] == {"checkpoint": str(Path(predictor.name).resolve()),
-                                                               "run_id": "run-123",
-                                                               "weights_sha256": weights_digest(predictor.module.net)}
-    assert (output["task"], output["prob_columns"], output["threshold"]) == \
-        (predictor.task.name, predictor.columns, pytest.approx(predictor.threshold))
+    assert (inputs["num_frames"], tuple(inputs["frame_size"]), inputs["target_fps"]) == (
+        predictor.num_frames,
+        predictor.frame_size,
+        predictor.target_fps,
+    )
+    assert stored["onnx_opset"] == 17 and stored["source"] == {
+        "checkpoint": str(Path(predictor.name).resolve()),
+        "run_id": "run-123",
+        "weights_sha256": weights_digest(predictor.module.net),
+    }
+    assert (output["task"], output["prob_columns"], output["threshold"]) == (
+        predictor.task.name,
+        predictor.columns,
+        pytest.approx(predictor.threshold),
+    )
     assert output["probabilities"]["function"] == {"bilstm": "sigmoid", "r3d101": "softmax"}[name]
     assert output["class_names"] == (None if name == "bilstm" else ["Normal", "Warning", "Danger"])
     if name == "bilstm":
         assert output["threshold"] == pytest.approx(0.35) and set(stored["graphs"]) == {"model", "backbone", "head"}
     # the deployed alarm's own parameters, not a sentence (no operating point stored: the decision threshold)
-    assert output["alarm"] == {"policy": {"smoothing": {"kind": "exponential", "time_constant_s": 0.5},
-                                          "rule": {"kind": "hysteresis", "off_ratio": 0.8, "min_on_s": 0.5}},
-                               "threshold": pytest.approx(predictor.threshold), "operating_point": None}
+    assert output["alarm"] == {
+        "policy": {
+            "smoothing": {"kind": "exponential", "time_constant_s": 0.5},
+            "rule": {"kind": "hysteresis", "off_ratio": 0.8, "min_on_s": 0.5},
+        },
+        "threshold": pytest.approx(predictor.threshold),
+        "operating_point": None,
+    }
     # the stored resize and normalisation rule reproduces the data pipeline's resize_frame + Normalize
     norm = inputs["normalization"]
     assert norm["preset"] == predictor.normalization
     frame = torch.randint(0, 256, (3, 45, 80), dtype=torch.uint8)
     resized = resize_frame(frame, tuple(inputs["frame_size"]))
-    by_rule = (resized.float() * norm["scale"] - torch.tensor(norm["mean"])[:, None, None]) / \
-        torch.tensor(norm["std"])[:, None, None]
+    by_rule = (resized.float() * norm["scale"] - torch.tensor(norm["mean"])[:, None, None]) / torch.tensor(norm["std"])[
+        :, None, None
+    ]
     assert torch.allclose(by_rule, Normalize(norm["preset"])(resized), atol=1e-5)
 
 
@@ -150,18 +167,29 @@ def test_export_script_writes_into_the_run_folder(tmp_path: Path) -> None:
     torch.save({**checkpoint, RUN_ID_KEY: "train-run-7"}, ckpt)
     out = tmp_path / "out"
     env = {**os.environ, "HYDRA_FULL_ERROR": "0", "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, str(SCRIPT), f"ckpt_path={ckpt}", f"hydra.run.dir={out}"], cwd=ROOT, env=env,
-                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), f"ckpt_path={ckpt}", f"hydra.run.dir={out}"],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     written = {path.name for path in out.iterdir()}
     assert {"model.onnx", "backbone.onnx", "head.onnx", "preprocessing.json", "run.json"} <= written
     backend = OnnxBackend(out)
     predictor = Predictor.from_checkpoint(ckpt)
-    assert backend.preprocessing["source"] == {"checkpoint": str(ckpt.resolve()), "run_id": "train-run-7",
-                                               "weights_sha256": weights_digest(predictor.module.net)}
+    assert backend.preprocessing["source"] == {
+        "checkpoint": str(ckpt.resolve()),
+        "run_id": "train-run-7",
+        "weights_sha256": weights_digest(predictor.module.net),
+    }
     video = windows(predictor, 2)
-    assert (probabilities(backend.window(video), backend.preprocessing)
-            - torch_probabilities(predictor, video)).abs().max() <= TOLERANCE
+    assert (
+        probabilities(backend.window(video), backend.preprocessing) - torch_probabilities(predictor, video)
+    ).abs().max() <= TOLERANCE
 
 
 def test_export_checkpoint_refuses_an_unknown_format_before_loading(tmp_path: Path) -> None:
@@ -184,38 +212,59 @@ def edit_json(change):
         data = json.loads(path.read_text(encoding="utf-8"))
         change(data)
         path.write_text(json.dumps(data), encoding="utf-8")
+
     return apply
 
 
 BROKEN = [  # (what is done to a good export folder, the error it gives)
     (lambda f: (f / "preprocessing.json").unlink(), r"preprocessing.json is missing: .* is not an ONNX export"),
     (lambda f: (f / "head.onnx").unlink(), r"head.onnx is missing \(.*preprocessing.json lists it\)"),
-    (lambda f: (f / "preprocessing.json").write_bytes(b"\x80\x04\x95 pickle"),
-     r"preprocessing.json is not readable JSON"),
-    (lambda f: (f / "preprocessing.json").write_text("[1, 2]"),
-     r"preprocessing.json: \(the file\)='list' is not a JSON object"),
-    (lambda f: (f / "preprocessing.json").write_text('{"format": NaN}'),
-     r"preprocessing.json is not readable JSON \(NaN"),
-    (edit_json(lambda d: d["graphs"]["model"].update(file="../../model.onnx")),
-     r"graphs.model.file='../../model.onnx' is not a .onnx file name inside the folder"),
-    (edit_json(lambda d: d["graphs"].pop("head")),
-     r"graphs=\['backbone', 'model'\] is not model, optionally with both backbone and head"),
+    (
+        lambda f: (f / "preprocessing.json").write_bytes(b"\x80\x04\x95 pickle"),
+        r"preprocessing.json is not readable JSON",
+    ),
+    (
+        lambda f: (f / "preprocessing.json").write_text("[1, 2]"),
+        r"preprocessing.json: \(the file\)='list' is not a JSON object",
+    ),
+    (
+        lambda f: (f / "preprocessing.json").write_text('{"format": NaN}'),
+        r"preprocessing.json is not readable JSON \(NaN",
+    ),
+    (
+        edit_json(lambda d: d["graphs"]["model"].update(file="../../model.onnx")),
+        r"graphs.model.file='../../model.onnx' is not a .onnx file name inside the folder",
+    ),
+    (
+        edit_json(lambda d: d["graphs"].pop("head")),
+        r"graphs=\['backbone', 'model'\] is not model, optionally with both backbone and head",
+    ),
     (edit_json(lambda d: d["input"].update(num_frames="4")), r"input.num_frames='4' is not a positive integer"),
     (edit_json(lambda d: d["input"]["normalization"].update(std=[0, 1, 1])), r"input.normalization=.* is not \{preset"),
     (edit_json(lambda d: d.update(format_version=99)), r"format, format_version=\['riskvision-onnx', 99\]"),
     (lambda f: (f / "model.onnx").write_bytes(b"not a graph"), r"model.onnx is not an ONNX graph onnxruntime can load"),
     # the stored alarm policy (issue 27): refused naming the key
     (edit_json(lambda d: d["output"].pop("alarm")), r"output.alarm=None is not \{policy, threshold, operating_point\}"),
-    (edit_json(lambda d: d["output"]["alarm"]["policy"]["rule"].update(off_ratio=1.5)),
-     r"output.alarm.policy.rule: alarm off_ratio=1.5 is not a number in \[0, 1\]"),
-    (edit_json(lambda d: d["output"]["alarm"]["policy"]["smoothing"].update(kind="os.system")),
-     r"output.alarm.policy.smoothing.kind='os.system' is not one of \['none', 'exponential', 'moving_average'\]"),
-    (edit_json(lambda d: d["output"]["alarm"]["policy"]["rule"].update(min_on_s="0.5")),
-     r"output.alarm.policy.rule.min_on_s='0.5' is not a finite number"),
-    (edit_json(lambda d: d["output"]["alarm"].update(threshold=1.7)),
-     r"output.alarm.threshold=1.7 is not a probability in \(0, 1\] or null"),
-    (lambda f: shutil.copy(f / "head.onnx", f / "model.onnx"),
-     r"model.onnx has inputs \['features'\] and outputs \['logits'\]"),
+    (
+        edit_json(lambda d: d["output"]["alarm"]["policy"]["rule"].update(off_ratio=1.5)),
+        r"output.alarm.policy.rule: alarm off_ratio=1.5 is not a number in \[0, 1\]",
+    ),
+    (
+        edit_json(lambda d: d["output"]["alarm"]["policy"]["smoothing"].update(kind="os.system")),
+        r"output.alarm.policy.smoothing.kind='os.system' is not one of \['none', 'exponential', 'moving_average'\]",
+    ),
+    (
+        edit_json(lambda d: d["output"]["alarm"]["policy"]["rule"].update(min_on_s="0.5")),
+        r"output.alarm.policy.rule.min_on_s='0.5' is not a finite number",
+    ),
+    (
+        edit_json(lambda d: d["output"]["alarm"].update(threshold=1.7)),
+        r"output.alarm.threshold=1.7 is not a probability in \(0, 1\] or null",
+    ),
+    (
+        lambda f: shutil.copy(f / "head.onnx", f / "model.onnx"),
+        r"model.onnx has inputs \['features'\] and outputs \['logits'\]",
+    ),
 ]
 
 
@@ -290,8 +339,11 @@ def test_the_operating_point_travels_from_checkpoint_to_predictor_and_export(tmp
     broken = point.to_dict()
     broken["policy"]["rule"]["min_on_s"] = -1.0
     store_operating_point(ckpt, broken)
-    with pytest.raises(CheckpointError, match=r"tiny.ckpt: stored riskvision_operating_point.policy.rule: alarm "
-                                              r"min_on_s=-1.0 is not a number >= 0"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"tiny.ckpt: stored riskvision_operating_point.policy.rule: alarm "
+        r"min_on_s=-1.0 is not a number >= 0",
+    ):
         Predictor.from_checkpoint(ckpt)
 
 
@@ -318,8 +370,9 @@ def test_auto_runs_onnxruntime_on_a_cpu_from_a_cached_export_and_leaves_nothing_
     assert list((tmp_path / "tmp").iterdir()) == []
     assert np.allclose([r.p_crash for r in auto.stream(frames)], reference, atol=TOLERANCE)
     stamp = (auto.export_dir / "preprocessing.json").stat().st_mtime_ns
-    monkeypatch.setattr("riskvision.inference.backend_factory.export_onnx",
-                        lambda *a, **k: pytest.fail("exported twice"))
+    monkeypatch.setattr(
+        "riskvision.inference.backend_factory.export_onnx", lambda *a, **k: pytest.fail("exported twice")
+    )
     Predictor.from_checkpoint(ckpt).make_backend()  # the cached export is reused
     assert (auto.export_dir / "preprocessing.json").stat().st_mtime_ns == stamp
     shutil.rmtree(auto.export_dir)
@@ -334,10 +387,15 @@ def test_auto_runs_onnxruntime_on_a_cpu_from_a_cached_export_and_leaves_nothing_
     assert "Inference backend: torch instead of onnxruntime (the ONNX export failed" in caplog.text
 
 
-@pytest.mark.parametrize(("device", "precision", "env", "expected"), [
-    ("cuda", "fp32", None, "torch"), ("cpu", "bf16", None, "torch"), ("cpu", "fp32", "torch", "torch"),
-    ("cuda", "fp32", "onnxruntime", "onnxruntime"),
-])
+@pytest.mark.parametrize(
+    ("device", "precision", "env", "expected"),
+    [
+        ("cuda", "fp32", None, "torch"),
+        ("cpu", "bf16", None, "torch"),
+        ("cpu", "fp32", "torch", "torch"),
+        ("cuda", "fp32", "onnxruntime", "onnxruntime"),
+    ],
+)
 def test_choose_backend_rule(monkeypatch, device, precision, env, expected):
     from riskvision.inference.backend_choice import BACKEND_ENV, choose_backend
 
@@ -369,8 +427,14 @@ def test_an_export_of_another_checkpoint_or_a_swapped_graph_is_refused(exported,
     swapped = broken(folder, tmp_path, lambda f: shutil.copy(other_export / "backbone.onnx", f / "backbone.onnx"))
     with pytest.raises(ExportFolderError, match=r"backbone.onnx is not the graph this export wrote"):
         OnnxBackend(swapped)
-    resized = broken(folder, tmp_path / "r", edit_json(lambda d: d["graphs"]["backbone"]["inputs"]["frames"].update(
-        shape=["batch", 3, 64, 64])))
-    with pytest.raises(ExportFolderError, match=r"backbone.onnx takes frames of shape \['batch', 3, 32, 32\] but "
-                                                r"preprocessing.json says \['batch', 3, 64, 64\]"):
+    resized = broken(
+        folder,
+        tmp_path / "r",
+        edit_json(lambda d: d["graphs"]["backbone"]["inputs"]["frames"].update(shape=["batch", 3, 64, 64])),
+    )
+    with pytest.raises(
+        ExportFolderError,
+        match=r"backbone.onnx takes frames of shape \['batch', 3, 32, 32\] but "
+        r"preprocessing.json says \['batch', 3, 64, 64\]",
+    ):
         OnnxBackend(resized)

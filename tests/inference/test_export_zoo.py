@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from checkpoint_fakes import make_checkpoint
 
 from riskvision.inference import Predictor
@@ -22,8 +21,12 @@ TOLERANCE = 1e-4
 
 @pytest.mark.parametrize("name", ["r3d_18", "mc3_18", "r2plus1d_18", pytest.param("swin3d_t", marks=pytest.mark.slow)])
 def test_a_torchvision_video_net_exports_and_onnxruntime_gives_torchs_logits(tmp_path, name):
-    overrides = [f"model={name}", "model.pretrained.source=null", "model.inputs.num_frames=8",
-                 "model.inputs.frame_size=32"]
+    overrides = [
+        f"model={name}",
+        "model.pretrained.source=null",
+        "model.inputs.num_frames=8",
+        "model.inputs.frame_size=32",
+    ]
     predictor = Predictor.from_checkpoint(make_checkpoint(tmp_path, overrides))
     export_onnx(predictor, tmp_path / "onnx")
     video = torch.randn(3, 8, 3, 32, 32, generator=torch.Generator().manual_seed(0))  # another batch size than traced

@@ -19,7 +19,6 @@ import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
-
 from checkpoint_fakes import BILSTM, R3D101, make_checkpoint, write_video
 from offline_reference import decode_video, score_windows
 
@@ -43,12 +42,14 @@ def decode_all(path: Path) -> list[np.ndarray]:
 
 def median_window_probability(clip: Path) -> Callable[[torch.nn.Module], float]:
     """A threshold between the middle two P(crash) of the clip's windows: about half of them raise the alarm."""
+
     def threshold(module: torch.nn.Module) -> float:
         frames = decode_all(clip)
         with torch.no_grad():
             video = torch.cat([hand_window(frames, end, 4, 3, 32, "imagenet") for end in range(30)])
             probs = np.sort(torch.sigmoid(module.eval()(video).reshape(-1)).numpy())
         return float(probs[14] + probs[15]) / 2
+
     return threshold
 
 
@@ -81,15 +82,32 @@ def binary_run(files) -> tuple[subprocess.CompletedProcess, Path]:
     env = {**os.environ, "HYDRA_FULL_ERROR": "0", "OMP_NUM_THREADS": "1"}
     threshold = stored_threshold(files["binary"])
     proc = subprocess.run(
-        [sys.executable, str(SCRIPT), f"ckpt_path={files['binary']}", f"videos=[{','.join(map(str, videos))}]",
-         f"hydra.run.dir={out}", "overlay=true", "batch_size=4", "alarm=hysteresis", "alarm.rule.off_ratio=1.0",
-         "alarm.rule.min_on_s=0", f"alarm_threshold={threshold}"],
-        cwd=ROOT, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            str(SCRIPT),
+            f"ckpt_path={files['binary']}",
+            f"videos=[{','.join(map(str, videos))}]",
+            f"hydra.run.dir={out}",
+            "overlay=true",
+            "batch_size=4",
+            "alarm=hysteresis",
+            "alarm.rule.off_ratio=1.0",
+            "alarm.rule.min_on_s=0",
+            f"alarm_threshold={threshold}",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     return proc, out
 
 
-def hand_window(frames: list[np.ndarray], end: int, num_frames: int, native_per_target: int, size: int,
-                preset: str) -> torch.Tensor:
+def hand_window(
+    frames: list[np.ndarray], end: int, num_frames: int, native_per_target: int, size: int, preset: str
+) -> torch.Tensor:
     """The window ending at target frame ``end``, built without the script: native frame ``3 * i`` (30 -> 10
     fps), frame 0 repeated before the start, antialiased bilinear resize, ``(x * scale - mean) / std``."""
     scale, mean, std = NORMALIZATION_PRESETS[preset]
@@ -118,7 +136,7 @@ def test_command_line_scores_good_videos_and_fails_on_bad_ones(binary_run, files
     threshold = stored_threshold(files["binary"])
     assert f"alarm on when smoothed P(crash) >= {threshold:.2f} for 0 s, off below {threshold:.2f}" in lines[start]
     assert lines[start + 1].split()[:3] == ["source", "results", "seconds"]
-    row = next(line for line in lines[start + 2:start + 4] if line.startswith("clip.mp4 "))
+    row = next(line for line in lines[start + 2 : start + 4] if line.startswith("clip.mp4 "))
     table = pd.read_csv(out / "clip.csv")
     first = table.query("alarm")["time_s"].iloc[0]
     best = table["p_crash"].idxmax()
@@ -134,8 +152,19 @@ def test_command_line_scores_good_videos_and_fails_on_bad_ones(binary_run, files
 def test_binary_csv_rows_times_padding_decision_smoothing_and_alarm(binary_run, files):
     _, out = binary_run
     table = pd.read_csv(out / "clip.csv")
-    assert list(table.columns) == ["video", "frame", "time_s", "padded_frames", "prob_crash", "p_crash", "decision",
-                                   "smoothed", "level", "alarm", "latency_ms"]
+    assert list(table.columns) == [
+        "video",
+        "frame",
+        "time_s",
+        "padded_frames",
+        "prob_crash",
+        "p_crash",
+        "decision",
+        "smoothed",
+        "level",
+        "alarm",
+        "latency_ms",
+    ]
     assert table["frame"].tolist() == list(range(30))  # 3 s at the checkpoint's 10 fps
     assert (table["video"] == "clip.mp4").all()
     np.testing.assert_allclose(table["time_s"], table["frame"] / 10.0)
@@ -206,8 +235,21 @@ def test_multiclass_checkpoint_with_step(files, tmp_path):
     report = predict_videos(files["multiclass"], [files["clip"]], tmp_path, step=3, batch_size=4, fmt="jsonl")
     assert not report.failures and len(report.results) == 1
     table = pd.read_json(tmp_path / "clip.jsonl", lines=True)
-    assert list(table.columns) == ["video", "frame", "time_s", "padded_frames", "prob_normal", "prob_warning",
-                                   "prob_danger", "p_crash", "decision", "smoothed", "level", "alarm", "latency_ms"]
+    assert list(table.columns) == [
+        "video",
+        "frame",
+        "time_s",
+        "padded_frames",
+        "prob_normal",
+        "prob_warning",
+        "prob_danger",
+        "p_crash",
+        "decision",
+        "smoothed",
+        "level",
+        "alarm",
+        "latency_ms",
+    ]
     assert table["frame"].tolist() == list(range(0, 30, 3))
     assert table["padded_frames"].tolist() == [max(0, 9 - f) for f in range(0, 30, 3)]  # 10-frame windows
     probs = table[["prob_normal", "prob_warning", "prob_danger"]].to_numpy()
@@ -229,8 +271,11 @@ def test_multiclass_checkpoint_with_step(files, tmp_path):
 def test_bad_inputs_are_clear_errors(files, tmp_path):
     no_config = tmp_path / "weights_only.ckpt"
     torch.save({"state_dict": {}}, no_config)
-    with pytest.raises(ValueError, match="weights_only.ckpt is not a checkpoint of riskvision's train.py: it holds a "
-                       "checkpoint without riskvision's run config"):
+    with pytest.raises(
+        ValueError,
+        match="weights_only.ckpt is not a checkpoint of riskvision's train.py: it holds a "
+        "checkpoint without riskvision's run config",
+    ):
         Predictor.from_checkpoint(no_config)
     old = tmp_path / "old.ckpt"  # a run config of the version before riskvision.tasks
     torch.save({"state_dict": {}, "riskvision_cfg": {"model": {"task": "binary"}}}, old)
@@ -260,8 +305,9 @@ def test_bad_inputs_are_clear_errors(files, tmp_path):
     assert "holds no video files" in report.failures[0][1]
     assert "empty.mp4 has no video stream. Fix" in report.failures[1][1]
     assert "broken_frames gave no frame to score. Fix" in report.failures[2][1]
-    assert sorted(p.name for p in (tmp_path / "out").iterdir() if not p.name.startswith(".")) == [
-        "run.json"], "a source without frames leaves no file"
+    assert sorted(p.name for p in (tmp_path / "out").iterdir() if not p.name.startswith(".")) == ["run.json"], (
+        "a source without frames leaves no file"
+    )
 
 
 class FailingSource(FileSource):
@@ -281,8 +327,11 @@ def test_a_source_failing_midway_keeps_its_complete_rows_under_a_partial_name(fi
     import riskvision.inference.videos as videos
 
     opened = videos.open_source
-    monkeypatch.setattr(videos, "open_source", lambda spec, **kw: FailingSource(Path(spec), 45)
-                        if Path(spec).name == "clip.mp4" else opened(spec, **kw))
+    monkeypatch.setattr(
+        videos,
+        "open_source",
+        lambda spec, **kw: FailingSource(Path(spec), 45) if Path(spec).name == "clip.mp4" else opened(spec, **kw),
+    )
     report = predict_videos(files["binary"], [files["clip"], files["odd"]], tmp_path, overlay=True)
     assert [Path(v).name for v, _ in report.failures] == ["clip.mp4"] and "simulated" in report.failures[0][1]
     assert [r.name for r in report.results] == ["odd"]  # the next source still ran
@@ -344,15 +393,19 @@ def test_a_malformed_training_clip_span_is_refused(files, tmp_path):
     assert Predictor.from_checkpoint(forged).train_clip_span_s["median"] == 0.4
 
 
-@pytest.mark.parametrize("choice, expected", [("exponential", "ExponentialSmoother"), ("moving_average", "MovingAverage"),
-                                              ("none", "NoSmoothing")])
+@pytest.mark.parametrize(
+    "choice, expected",
+    [("exponential", "ExponentialSmoother"), ("moving_average", "MovingAverage"), ("none", "NoSmoothing")],
+)
 def test_the_smoothing_choices_of_the_script_config(choice, expected):
     import hydra
     from hydra import compose, initialize_config_dir
 
     with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("predict_video", overrides=["ckpt_path=x.ckpt", "videos=a.mp4", "alarm=hysteresis",
-                                                  f"smoothing@alarm.smoothing={choice}"])
+        cfg = compose(
+            "predict_video",
+            overrides=["ckpt_path=x.ckpt", "videos=a.mp4", "alarm=hysteresis", f"smoothing@alarm.smoothing={choice}"],
+        )
     smoother = hydra.utils.instantiate(cfg.alarm).smoother()
     assert type(smoother).__name__ == expected
     assert smoother.update(0.8, 0.0) == pytest.approx(0.8)  # every smoother starts at the first value

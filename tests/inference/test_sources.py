@@ -16,10 +16,9 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from PIL import Image
-
 from checkpoint_fakes import write_video
 from live_fakes import CODEC, FPS, HEIGHT, WIDTH, FifoWriter, gray_frame
+from PIL import Image
 
 from riskvision.inference.inputs import VideoInputError
 from riskvision.inference.sources import FileSource, FolderSource, Frame, LiveSource, open_source
@@ -229,7 +228,7 @@ def test_folder_source_orders_frames_by_name_at_fps(tmp_path: Path) -> None:
         open_source(empty)
 
 
-HTTP_SERVER = r'''
+HTTP_SERVER = r"""
 import sys, time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -253,7 +252,7 @@ class Live(BaseHTTPRequestHandler):
 server = HTTPServer(("127.0.0.1", 0), Live)
 print(server.server_address[1], flush=True)
 server.handle_request()
-'''
+"""
 
 
 @pytest.mark.timeout(60)

@@ -15,7 +15,6 @@ import av
 import numpy as np
 import pytest
 import torch
-
 from checkpoint_fakes import BILSTM, R3D101, make_checkpoint, write_video
 from offline_reference import decode_video, score_windows
 
@@ -24,9 +23,15 @@ from riskvision.data.timebase import native_index, target_num_frames
 from riskvision.inference import Predictor
 from riskvision.inference.backends import Backend, TorchBackend
 from riskvision.inference.smoothing import (
-    Alarm, AlarmEvent, ClassLevels, ExponentialSmoother, MovingAverage, NoSmoothing, ProbabilityBands,
+    Alarm,
+    AlarmEvent,
+    ClassLevels,
+    ExponentialSmoother,
+    MovingAverage,
+    NoSmoothing,
+    ProbabilityBands,
     default_levels,
-)  # fmt: skip
+)
 from riskvision.inference.stream import StreamEngine, TimestampResampler
 from riskvision.tasks import BinaryCrash, RiskLevels
 
@@ -65,10 +70,16 @@ def table(results, predictor: Predictor) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------- the offline reference, both models
-@pytest.mark.parametrize(("model", "video", "step"), [
-    ("bilstm", "clip", 1), ("bilstm", "odd", 1), ("bilstm", "clip", 7), ("resnet3d101", "clip", 1),
-    ("resnet3d101", "odd", 2),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("model", "video", "step"),
+    [
+        ("bilstm", "clip", 1),
+        ("bilstm", "odd", 1),
+        ("bilstm", "clip", 7),
+        ("resnet3d101", "clip", 1),
+        ("resnet3d101", "odd", 2),
+    ],
+)
 def test_stream_equals_score_windows(files, predictors, model, video, step):
     """Without smoothing the stream gives eval.py's sliding scores of the decoded file: same end frames and
     probabilities (1e-5), the frame count of timebase.to_target included."""
@@ -227,7 +238,6 @@ def test_buffers_are_bounded_by_the_window(predictors, per_frame):
     assert shapes == ({(3,)} if per_frame else {(3, *predictor.frame_size)})
 
 
-
 @pytest.mark.parametrize("per_frame", [True, False])
 def test_latest_only_never_falls_behind_a_source_that_drops_frames(predictors, per_frame):
     """A live source that dropped frames jumps in time: with latest_only a push scores only its newest result
@@ -316,4 +326,3 @@ def test_engine_smooths_levels_and_alarms(predictors):
     flips = [r.frame for prev, r in zip(results, results[1:]) if r.alarm != prev.alarm]
     assert flips == [e.frame for r in results for e in r.events if r.frame > 0]
     assert StreamEngine(predictor).alarm.on == predictor.threshold
-

@@ -8,7 +8,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from checkpoint_fakes import make_checkpoint, write_video
 from offline_reference import decode_video, score_windows
 from test_stream import decoded, stream_all
@@ -19,15 +18,22 @@ from riskvision.inference.backends import TorchBackend
 from riskvision.inference.smoothing import NoSmoothing
 from riskvision.inference.stream import StreamEngine
 
-CAUSAL = ["model=causal_gru", "model.inputs.frame_size=32", "model.inputs.num_frames=4", "model.net.hidden_size=8",
-          "model.pretrained.source=null"]
+CAUSAL = [
+    "model=causal_gru",
+    "model.inputs.frame_size=32",
+    "model.inputs.num_frames=4",
+    "model.net.hidden_size=8",
+    "model.pretrained.source=null",
+]
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     root = tmp_path_factory.mktemp("causal")
-    return {"ckpt": make_checkpoint(root / "causal", CAUSAL),
-            "clip": write_video(root / "clip.mp4", seconds=3, fps=30, width=96, height=64)}  # 90 frames -> 30
+    return {
+        "ckpt": make_checkpoint(root / "causal", CAUSAL),
+        "clip": write_video(root / "clip.mp4", seconds=3, fps=30, width=96, height=64),
+    }  # 90 frames -> 30
 
 
 @pytest.fixture(scope="module")
@@ -93,12 +99,19 @@ def test_a_backend_without_recurrent_state_is_refused(predictor):
         StreamEngine(predictor, backend=WindowsOnly())
 
 
-@pytest.mark.parametrize(("backbone", "head"), [("mobilenet_v3_large", "transformer"), ("regnet_y_800mf", "gru"),
-                                                ("resnet18", "bilstm")])
+@pytest.mark.parametrize(
+    ("backbone", "head"), [("mobilenet_v3_large", "transformer"), ("regnet_y_800mf", "gru"), ("resnet18", "bilstm")]
+)
 def test_frame_net_streams_eval_windows(files, tmp_path, backbone, head):
-    overrides = ["model=frame_net", f"model.net.backbone={backbone}", f"model.net.head={head}",
-                 "model.inputs.frame_size=32", "model.inputs.num_frames=4", "model.net.hidden_size=8",
-                 "model.pretrained.source=null"]
+    overrides = [
+        "model=frame_net",
+        f"model.net.backbone={backbone}",
+        f"model.net.head={head}",
+        "model.inputs.frame_size=32",
+        "model.inputs.num_frames=4",
+        "model.net.hidden_size=8",
+        "model.pretrained.source=null",
+    ]
     predictor = Predictor.from_checkpoint(make_checkpoint(tmp_path, overrides), batch_size=3)
     backend = TorchBackend(predictor)
     assert backend.per_frame and not backend.recurrent

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
 from checkpoint_fakes import R3D101, make_checkpoint
 
 from riskvision.inference import Predictor
@@ -28,9 +27,16 @@ def test_the_legend_sits_below_the_axes(tmp_path, monkeypatch):
 
     predictor = Predictor.from_checkpoint(make_checkpoint(tmp_path, R3D101), backend="torch")
     times = np.arange(0, 4, 0.1)
-    p = np.clip(np.exp(-((times - 2) / 0.5) ** 2), 0, 1)
-    table = pd.DataFrame({"time_s": times, "p_crash": p, "smoothed": p, "alarm": p > 0.6,
-                          "level": np.where(p > 0.6, "Danger", np.where(p > 0.3, "Warning", "Normal"))})
+    p = np.clip(np.exp(-(((times - 2) / 0.5) ** 2)), 0, 1)
+    table = pd.DataFrame(
+        {
+            "time_s": times,
+            "p_crash": p,
+            "smoothed": p,
+            "alarm": p > 0.6,
+            "level": np.where(p > 0.6, "Danger", np.where(p > 0.3, "Warning", "Normal")),
+        }
+    )
     for column in predictor.columns:
         table[column] = p / len(predictor.columns)
     seen = {}
@@ -39,8 +45,11 @@ def test_the_legend_sits_below_the_axes(tmp_path, monkeypatch):
     def measure_then_close(fig=None):  # the figure as it was saved
         renderer = fig.canvas.get_renderer()
         ax = fig.axes[0]
-        seen.update(legend=ax.get_legend().get_window_extent(renderer), axes=ax.get_window_extent(renderer),
-                    bars=len(ax.collections))
+        seen.update(
+            legend=ax.get_legend().get_window_extent(renderer),
+            axes=ax.get_window_extent(renderer),
+            bars=len(ax.collections),
+        )
         close(fig)
 
     monkeypatch.setattr(plt, "close", measure_then_close)

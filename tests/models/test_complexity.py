@@ -29,11 +29,10 @@ def test_gflops_are_per_clip_flops_of_matmuls() -> None:
 def test_resnet3d101_table_model_flops_equal_the_summary_table() -> None:
     rows = json.loads((FIXTURES / "r3d101_keys.json").read_text())["torchsummary_rows"]
     # bias-free convolutions: 2 FLOPs per weight per output position; the fc: 2 per weight
-    expected = sum(
-        2 * row["params"] * math.prod(row["output_shape"][2:])
-        for row in rows
-        if row["layer"].startswith("Conv3d")
-    ) + 2 * 2048 * 3
+    expected = (
+        sum(2 * row["params"] * math.prod(row["output_shape"][2:]) for row in rows if row["layer"].startswith("Conv3d"))
+        + 2 * 2048 * 3
+    )
     with torch.device("meta"):
         model = ResNet3D(depth=101, shortcut_type="A", num_outputs=3)
     assert forward_gflops(model, (1, 10, 3, 224, 224)) * 1e9 == expected

@@ -164,12 +164,18 @@ def test_freeze_all_none_and_partial():
     assert trained.forward_features(torch.zeros(1, 2, 3, 32, 32)).requires_grad
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"backbone": "resnet19"}, r"model\.net\.backbone='resnet19' is not a torchvision model\. Fix: .*convnext_tiny"),
-    ({"head": "lstmm"}, r"model\.net\.head='lstmm' is not a temporal head\. Fix: one of \['bilstm', 'gru'"),
-    ({"freeze": 9}, r"model\.net\.freeze=9 for backbone resnet18\. Fix: 'all', 'none' or an int 0\.\.4"),
-    ({"head_options": {"readout": "mean"}, "head": "gru"}, r"head_options=\{'readout': 'mean'\} do not fit"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {"backbone": "resnet19"},
+            r"model\.net\.backbone='resnet19' is not a torchvision model\. Fix: .*convnext_tiny",
+        ),
+        ({"head": "lstmm"}, r"model\.net\.head='lstmm' is not a temporal head\. Fix: one of \['bilstm', 'gru'"),
+        ({"freeze": 9}, r"model\.net\.freeze=9 for backbone resnet18\. Fix: 'all', 'none' or an int 0\.\.4"),
+        ({"head_options": {"readout": "mean"}, "head": "gru"}, r"head_options=\{'readout': 'mean'\} do not fit"),
+    ],
+)
 def test_bad_settings_give_one_line_with_the_fix(kwargs, message):
     with pytest.raises(ValueError, match=message):
         FrameNet(**{"hidden_size": 8, **kwargs})
@@ -189,10 +195,12 @@ def test_registered_as_frame_net_and_causal_gru(tmp_path):
     path = tmp_path / "mobilenet.pth"
     reference = _torchvision_model("mobilenet_v3_large")
     torch.save(reference.state_dict(), path)
-    net = create_model("frame_net", num_outputs=3, backbone="mobilenet_v3_large", head="transformer",
-                       hidden_size=8, pretrained=path)
+    net = create_model(
+        "frame_net", num_outputs=3, backbone="mobilenet_v3_large", head="transformer", hidden_size=8, pretrained=path
+    )
     assert isinstance(net, FrameNet) and net.head.head.out_features == 3 and not net.causal
-    torch.testing.assert_close(net.backbone.model.features[4].block[0][0].weight,
-                               reference.features[4].block[0][0].weight)
+    torch.testing.assert_close(
+        net.backbone.model.features[4].block[0][0].weight, reference.features[4].block[0][0].weight
+    )
     causal = create_model("causal_gru", num_outputs=1, hidden_size=8)
     assert causal.causal and causal.head_name == "gru" and causal.backbone_name == "resnet18"

@@ -22,15 +22,33 @@ def tiny_folder(path: Path, family: str = "videomae", num_labels: int = 3) -> to
     """A tiny random transformers model of ``family`` saved as a local folder (safetensors); returned in eval mode."""
     torch.manual_seed(0)
     if family == "videomae":
-        config = transformers.VideoMAEConfig(image_size=32, patch_size=16, num_frames=4, tubelet_size=2, hidden_size=32,
-                                             num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-                                             num_labels=num_labels)
+        config = transformers.VideoMAEConfig(
+            image_size=32,
+            patch_size=16,
+            num_frames=4,
+            tubelet_size=2,
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            num_labels=num_labels,
+        )
         model = transformers.VideoMAEForVideoClassification(config)
     else:
-        config = transformers.VJEPA2Config(crop_size=32, frames_per_clip=4, tubelet_size=2, patch_size=16,
-                                           hidden_size=32, num_hidden_layers=1, num_attention_heads=2, mlp_ratio=2.0,
-                                           pred_hidden_size=32, pred_num_hidden_layers=1, pred_num_attention_heads=2,
-                                           num_labels=num_labels)
+        config = transformers.VJEPA2Config(
+            crop_size=32,
+            frames_per_clip=4,
+            tubelet_size=2,
+            patch_size=16,
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            mlp_ratio=2.0,
+            pred_hidden_size=32,
+            pred_num_hidden_layers=1,
+            pred_num_attention_heads=2,
+            num_labels=num_labels,
+        )
         model = transformers.VJEPA2ForVideoClassification(config)
     model.save_pretrained(path, safe_serialization=True)
     (path / "preprocessor_config.json").write_text(json.dumps(IMAGENET))

@@ -199,12 +199,16 @@ def test_full_bilstm_state_dict_round_trip(tmp_path: Path) -> None:
     assert torch.equal(model.backbone.conv1.weight, source.backbone.conv1.weight)
 
 
-
 def test_shortcut_a_model_takes_a_shortcut_b_file_non_strictly() -> None:
-    """README.md (Models and pretrained weights): the seed's table model (shortcut A) from a shortcut-B Kinetics file."""
+    """README.md (Models and pretrained weights): the seed's table model (shortcut A) from a shortcut-B Kinetics
+    file."""
     model = small_r3d(shortcut_type="A", num_outputs=3)
     report = load_pretrained(model, OLD_B400, strict_backbone=False)
     assert sorted({key.split(".downsample")[0] for key in report.skipped if "downsample" in key}) == [
-        "layer1.0", "layer2.0", "layer3.0", "layer4.0"]  # fmt: skip
+        "layer1.0",
+        "layer2.0",
+        "layer3.0",
+        "layer4.0",
+    ]
     assert {"fc.weight", "fc.bias"} <= set(report.skipped) and report.missing == ["fc.weight", "fc.bias"]
     assert report.normalization == "activitynet"

@@ -24,10 +24,10 @@ from riskvision.models import (
     model_targets,
     net_class,
     register_model,
+    registry,
     upgrade_net_config,
 )
 from riskvision.module import RiskModule
-from riskvision.models import registry
 from riskvision.trust import UntrustedConfigError, check_stored_config
 from riskvision.utils import CONFIG_KEY, load_checkpoint
 from tests.checkpoint_fakes import R3D101, make_checkpoint
@@ -40,15 +40,26 @@ RISK = {"_target_": "riskvision.tasks.RiskLevels"}
 
 
 def test_the_seed_families_are_registered_under_their_names():
-    assert {"bilstm", "resnet3d10", "resnet3d18", "resnet3d34", "resnet3d50", "resnet3d101", "resnet3d152",
-            "resnet3d200"} <= set(list_models())
+    assert {
+        "bilstm",
+        "resnet3d10",
+        "resnet3d18",
+        "resnet3d34",
+        "resnet3d50",
+        "resnet3d101",
+        "resnet3d152",
+        "resnet3d200",
+    } <= set(list_models())
     assert list_models() == sorted(list_models())
 
 
-@pytest.mark.parametrize(("name", "kwargs", "cls", "fc"), [
-    ("bilstm", {"hidden_size": 8}, ResNetBiLSTM, "head"),
-    ("resnet3d18", {"widen_factor": 0.125}, ResNet3D, "fc"),
-])
+@pytest.mark.parametrize(
+    ("name", "kwargs", "cls", "fc"),
+    [
+        ("bilstm", {"hidden_size": 8}, ResNetBiLSTM, "head"),
+        ("resnet3d18", {"widen_factor": 0.125}, ResNet3D, "fc"),
+    ],
+)
 def test_create_model_builds_the_family_net_at_the_asked_width(name, kwargs, cls, fc):
     torch.manual_seed(0)
     net = create_model(name, num_outputs=5, **kwargs)
@@ -66,21 +77,27 @@ def test_create_model_loads_pretrained_weights_from_a_file(tmp_path):
 
 
 def test_a_misspelt_name_lists_the_registered_models():
-    with pytest.raises(UnknownModelError, match=r"model 'resnet3d11' is not registered. Did you mean 'resnet3d101'\? "
-                                                r"Registered models: bilstm, .*resnet3d18"):
+    with pytest.raises(
+        UnknownModelError,
+        match=r"model 'resnet3d11' is not registered. Did you mean 'resnet3d101'\? "
+        r"Registered models: bilstm, .*resnet3d18",
+    ):
         create_model("resnet3d11", num_outputs=1)
 
 
 def test_a_name_is_registered_once_and_a_builder_says_what_it_builds():
     with pytest.raises(ValueError, match="model name 'resnet3d18' is already registered by riskvision.models"):
+
         @register_model("resnet3d18")
         def other(*, num_outputs: int) -> ResNet3D:
             return ResNet3D(num_outputs=num_outputs)
 
     with pytest.raises(ValueError, match="does not say which ClipNet it builds"):
+
         @register_model("unannotated_test_net")
         def unannotated(*, num_outputs: int):
             return ResNet3D(num_outputs=num_outputs)
+
     assert "unannotated_test_net" not in list_models()
 
 
@@ -103,11 +120,17 @@ def test_the_module_builds_the_net_at_the_task_width():
 
 def test_a_width_that_contradicts_the_task_is_refused():
     net = {"_target_": "riskvision.models.ResNet3D", "depth": 10, "widen_factor": 0.125}
-    with pytest.raises(ValueError, match=r"model.net.num_outputs=3 contradicts the task: BinaryCrash needs 1 logits "
-                                         r"per clip. Fix: remove model.net.num_outputs"):
+    with pytest.raises(
+        ValueError,
+        match=r"model.net.num_outputs=3 contradicts the task: BinaryCrash needs 1 logits "
+        r"per clip. Fix: remove model.net.num_outputs",
+    ):
         RiskModule(net={**net, "num_outputs": 3}, task=BINARY, optimizer=ADAM)
-    with pytest.raises(ValueError, match=r"model.net.num_classes=3: the head width is now set by the task .* Fix: "
-                                         r"remove model.net.num_classes"):
+    with pytest.raises(
+        ValueError,
+        match=r"model.net.num_classes=3: the head width is now set by the task .* Fix: "
+        r"remove model.net.num_classes",
+    ):
         RiskModule(net={**net, "num_classes": 3}, task=RISK, optimizer=ADAM)
 
 
@@ -172,13 +195,25 @@ def test_a_model_from_one_py_and_one_yaml_trains(tmp_path):
     """docs/architecture.md, Adding a model: tests/fixtures/toy_model has the file and the yaml, nothing else."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TOY), os.environ.get("PYTHONPATH", "")]), "CI": "true"}
     command = [
-        sys.executable, "train.py", "model=toy_net", f"hydra.searchpath=[file://{TOY / 'conf'}]",
-        f"paths.data_dir={tmp_path / 'data'}", f"hydra.run.dir={tmp_path}", "data.num_workers=0",
-        "++data.synthetic.num_crash=6", "++data.synthetic.num_normal=6", "++data.synthetic.width=32",
-        "++data.synthetic.height=32", "++data.synthetic.crash_seconds=[2,3]", "++data.synthetic.normal_seconds=[2,3]",
-        "data.split.val_fraction=0.3", "debug=fast_dev_run", "extras.print_config=false",
-    ]  # fmt: skip
-    proc = subprocess.run(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          timeout=300)
+        sys.executable,
+        "train.py",
+        "model=toy_net",
+        f"hydra.searchpath=[file://{TOY / 'conf'}]",
+        f"paths.data_dir={tmp_path / 'data'}",
+        f"hydra.run.dir={tmp_path}",
+        "data.num_workers=0",
+        "++data.synthetic.num_crash=6",
+        "++data.synthetic.num_normal=6",
+        "++data.synthetic.width=32",
+        "++data.synthetic.height=32",
+        "++data.synthetic.crash_seconds=[2,3]",
+        "++data.synthetic.normal_seconds=[2,3]",
+        "data.split.val_fraction=0.3",
+        "debug=fast_dev_run",
+        "extras.print_config=false",
+    ]
+    proc = subprocess.run(
+        command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert "Instantiating model <toy_model.toy_net>" in proc.stdout + proc.stderr

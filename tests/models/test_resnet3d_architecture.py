@@ -30,9 +30,14 @@ def meta_model(**kwargs) -> ResNet3D:
 
 @pytest.mark.parametrize(
     ("shortcut_type", "num_outputs", "expected"),
-    [("A", 3, 82_474_691), ("B", 3, 85_251_267), ("B", 400, 86_064_720),
-     ("B", 700, 86_679_420), ("B", 1039, 87_374_031)],
-)  # fmt: skip
+    [
+        ("A", 3, 82_474_691),
+        ("B", 3, 85_251_267),
+        ("B", 400, 86_064_720),
+        ("B", 700, 86_679_420),
+        ("B", 1039, 87_374_031),
+    ],
+)
 def test_resnet3d101_parameter_counts(shortcut_type: str, num_outputs: int, expected: int) -> None:
     model = meta_model(depth=101, shortcut_type=shortcut_type, num_outputs=num_outputs)
     assert count_parameters(model) == (expected, expected)
@@ -93,7 +98,12 @@ def test_default_is_shortcut_b_three_classes_and_takes_btchw() -> None:
     assert isinstance(model.layer1[0].downsample, nn.Sequential)
     stages = model.forward_stages(torch.zeros(2, 3, 10, 224, 224, device="meta"))
     assert [tuple(stages[s].shape) for s in ("stem_relu", "maxpool", "layer4", "pooled", "logits")] == [
-        (2, 64, 10, 112, 112), (2, 64, 5, 56, 56), (2, 2048, 1, 7, 7), (2, 2048), (2, 3)]  # fmt: skip
+        (2, 64, 10, 112, 112),
+        (2, 64, 5, 56, 56),
+        (2, 2048, 1, 7, 7),
+        (2, 2048),
+        (2, 3),
+    ]
     assert model(torch.zeros(2, 10, 3, 224, 224, device="meta")).shape == (2, 3)
 
 
@@ -101,9 +111,7 @@ def test_default_is_shortcut_b_three_classes_and_takes_btchw() -> None:
     ("kwargs", "expected"),
     [({}, 9), ({"no_max_pool": True}, 5), ({"conv1_t_stride": 2}, 17)],
 )
-def test_min_frames_is_the_shortest_clip_whose_strided_stages_all_see_two_frames(
-    kwargs: dict, expected: int
-) -> None:
+def test_min_frames_is_the_shortest_clip_whose_strided_stages_all_see_two_frames(kwargs: dict, expected: int) -> None:
     model = meta_model(widen_factor=0.125, **kwargs)
     assert model.min_frames == expected
 
@@ -159,7 +167,11 @@ def test_zero_init_residual_makes_every_block_start_as_its_shortcut(depth: int) 
     last_bn = "bn2" if depth == 18 else "bn3"
     blocks = [m for m in zeroed.modules() if hasattr(m, last_bn) and hasattr(m, "conv1")]
     assert blocks and all(torch.all(getattr(b, last_bn).weight == 0) for b in blocks)
-    assert all(torch.all(getattr(b, last_bn).weight == 1) for b in default.modules() if hasattr(b, last_bn) and hasattr(b, "conv1"))
+    assert all(
+        torch.all(getattr(b, last_bn).weight == 1)
+        for b in default.modules()
+        if hasattr(b, last_bn) and hasattr(b, "conv1")
+    )
     block = zeroed.layer1[1].eval()  # identity shortcut: the block is relu(x) at init
     x = torch.randn(1, block.conv1.in_channels, 2, 4, 4)
     assert torch.equal(block(x), torch.relu(x))

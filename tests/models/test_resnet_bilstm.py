@@ -20,9 +20,7 @@ def clip() -> torch.Tensor:
 def frozen(model: ResNetBiLSTM, names: tuple[str, ...]) -> bool:
     modules = [getattr(model.backbone, name) for name in names]
     params = [p for m in modules for p in m.parameters()]
-    return all(not p.requires_grad for p in params) and all(
-        not sub.training for m in modules for sub in m.modules()
-    )
+    return all(not p.requires_grad for p in params) and all(not sub.training for m in modules for sub in m.modules())
 
 
 def test_seed_structure() -> None:
@@ -117,9 +115,14 @@ def test_attention_readout_weights_time_steps() -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"freeze": 5}, "freeze=5"), ({"freeze": "some"}, "freeze='some'"), ({"freeze": True}, "freeze=True"),
-     ({"readout": "max"}, "readout='max'"), ({"backbone": "squeezenet1_0"}, "SqueezeNet")],
-)  # fmt: skip
+    [
+        ({"freeze": 5}, "freeze=5"),
+        ({"freeze": "some"}, "freeze='some'"),
+        ({"freeze": True}, "freeze=True"),
+        ({"readout": "max"}, "readout='max'"),
+        ({"backbone": "squeezenet1_0"}, "SqueezeNet"),
+    ],
+)
 def test_rejects_bad_options(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         ResNetBiLSTM(**kwargs)

@@ -113,7 +113,9 @@ def test_resnet3d_tap_backward_gives_the_same_step_as_onednn(monkeypatch: pytest
     assert tap_calls[0] > 20 and tap_calls[1] == 0  # layer2-4's convolutions, then none
     assert grads[0].keys() == grads[1].keys()
     for name in grads[0]:
-        torch.testing.assert_close(grads[0][name], grads[1][name], rtol=1e-9, atol=1e-9, msg=name)  # gradients reach 1e3 here
+        torch.testing.assert_close(
+            grads[0][name], grads[1][name], rtol=1e-9, atol=1e-9, msg=name
+        )  # gradients reach 1e3 here
 
 
 def test_tap_conv_state_dict_is_nn_conv3d_s() -> None:

@@ -24,16 +24,24 @@ from riskvision.models import (
 
 # swin3d_t / _s / _b: building and saving 28M / 50M / 88M parameters twice took 56 / 91 / 111 s on the shared 2-core
 # machine (load 15), so they run under the slow marker (they still run in the whole suite), as do the nets below
-SMALL = pytest.mark.parametrize(("arch", "frames", "size"), [
-    ("r3d_18", 4, 32), ("mc3_18", 4, 32), ("r2plus1d_18", 4, 32),
-    pytest.param("swin3d_t", 2, 32, marks=pytest.mark.slow),
-    pytest.param("swin3d_s", 2, 32, marks=pytest.mark.slow), pytest.param("swin3d_b", 2, 32, marks=pytest.mark.slow),
-])
+SMALL = pytest.mark.parametrize(
+    ("arch", "frames", "size"),
+    [
+        ("r3d_18", 4, 32),
+        ("mc3_18", 4, 32),
+        ("r2plus1d_18", 4, 32),
+        pytest.param("swin3d_t", 2, 32, marks=pytest.mark.slow),
+        pytest.param("swin3d_s", 2, 32, marks=pytest.mark.slow),
+        pytest.param("swin3d_b", 2, 32, marks=pytest.mark.slow),
+    ],
+)
 # the smallest clip each of these takes: 14 (s3d) / exactly 16 (MViT) frames of 224x224; one MViT forward takes
 # 10-30 s on a loaded 2-core machine
-LARGE = [pytest.param("s3d", 14, 224, marks=pytest.mark.slow),
-         pytest.param("mvit_v1_b", 16, 224, marks=pytest.mark.slow),
-         pytest.param("mvit_v2_s", 16, 224, marks=pytest.mark.slow)]
+LARGE = [
+    pytest.param("s3d", 14, 224, marks=pytest.mark.slow),
+    pytest.param("mvit_v1_b", 16, 224, marks=pytest.mark.slow),
+    pytest.param("mvit_v2_s", 16, 224, marks=pytest.mark.slow),
+]
 
 
 def torchvision_reference(arch: str, path: Path) -> torch.nn.Module:
@@ -115,22 +123,30 @@ def test_kinetics_weights_load_into_a_smaller_head_and_set_the_preset(tmp_path):
 def test_torchvision_weights_come_from_the_cache_and_are_never_downloaded(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     cached = tmp_path / "torch" / "hub" / "checkpoints" / "r3d_18-b3b3357e.pth"
-    with pytest.raises(PretrainedUnavailable, match=rf"not in torchvision's cache: {cached} does not exist; riskvision "
-                                                    r"never downloads. Fix: copy https://download.pytorch.org/"):
+    with pytest.raises(
+        PretrainedUnavailable,
+        match=rf"not in torchvision's cache: {cached} does not exist; riskvision "
+        r"never downloads. Fix: copy https://download.pytorch.org/",
+    ):
         create_model("r3d_18", num_outputs=1, pretrained="torchvision")
     cached.parent.mkdir(parents=True)
     reference = torchvision_reference("r3d_18", cached)
     net = create_model("r3d_18", num_outputs=400, pretrained="torchvision").eval()
     assert torch.equal(net.model.layer1[0].conv1[0].weight, reference.layer1[0].conv1[0].weight)
-    with pytest.raises(ValueError, match=r"names no weights of r3d_18. Fix: one of "
-                                         r"torchvision:R3D_18_Weights.KINETICS400_V1"):
+    with pytest.raises(
+        ValueError,
+        match=r"names no weights of r3d_18. Fix: one of "
+        r"torchvision:R3D_18_Weights.KINETICS400_V1",
+    ):
         create_model("r3d_18", num_outputs=1, pretrained="torchvision:MC3_18_Weights.KINETICS400_V1")
 
 
 def test_weights_of_another_architecture_name_the_first_mismatching_keys_and_shapes(tmp_path):
     torchvision_reference("mc3_18", tmp_path / "mc3.pth")
-    message = (r"mc3.pth does not fit the model outside its classifier; \d+ shape mismatches: "
-               r"model.layer2.0.conv1.0.weight: \(128, 64, 1, 3, 3\) in the file, \(128, 64, 3, 3, 3\) in the model")
+    message = (
+        r"mc3.pth does not fit the model outside its classifier; \d+ shape mismatches: "
+        r"model.layer2.0.conv1.0.weight: \(128, 64, 1, 3, 3\) in the file, \(128, 64, 3, 3, 3\) in the model"
+    )
     with pytest.raises(ArchitectureMismatch, match=message):
         create_model("r3d_18", num_outputs=1, pretrained=tmp_path / "mc3.pth")
 
@@ -139,8 +155,11 @@ def test_a_clip_shorter_than_the_minimum_says_the_minimum():
     net = TorchvisionVideoNet.__new__(TorchvisionVideoNet)  # the check runs before the model: no MViT is built
     torch.nn.Module.__init__(net)
     net.arch, net.recipe, net.min_frames = "mvit_v2_s", VIDEO_RECIPES["mvit_v2_s"], 16
-    with pytest.raises(ValueError, match=r"mvit_v2_s takes clips of exactly 16 frames of 224x224; got 8 frames of "
-                                         r"64x64. Fix: model.inputs.num_frames=16 model.inputs.frame_size=224"):
+    with pytest.raises(
+        ValueError,
+        match=r"mvit_v2_s takes clips of exactly 16 frames of 224x224; got 8 frames of "
+        r"64x64. Fix: model.inputs.num_frames=16 model.inputs.frame_size=224",
+    ):
         net(torch.zeros(1, 8, 3, 64, 64))
     s3d = create_model("s3d", num_outputs=1)
     assert s3d.min_frames == 14

@@ -17,14 +17,23 @@ from riskvision.evaluation.deployment import deployment_metrics  # noqa: E402
 from riskvision.evaluation.report import Run  # noqa: E402
 from riskvision.video_io import encode_mp4  # noqa: E402
 
-__all__ = ["FPS", "FRAMES", "browser_unavailable", "numbered_frame", "write_frame_folder", "write_runs", "write_video", "scale_runs"]
+__all__ = [
+    "FPS",
+    "FRAMES",
+    "browser_unavailable",
+    "numbered_frame",
+    "write_frame_folder",
+    "write_runs",
+    "write_video",
+    "scale_runs",
+]
 
 
 def numbered_frame(index: int, size: tuple[int, int] = (160, 96)) -> np.ndarray:
     """uint8 ``[H, W, 3]`` whose brightness tells its ``index`` (``8 * index``, a bar moving right)."""
     width, height = size
     frame = np.full((height, width, 3), min(255, 8 * index), np.uint8)
-    frame[height // 3: height // 2, (3 * index) % (width - 10):(3 * index) % (width - 10) + 10] = (255, 0, 0)
+    frame[height // 3 : height // 2, (3 * index) % (width - 10) : (3 * index) % (width - 10) + 10] = (255, 0, 0)
     return frame
 
 
@@ -47,8 +56,10 @@ def write_video(path: Path, count: int, fps: int) -> Path:
 def write_runs(root: Path) -> list[Path]:
     """The evaluation tests' two run folders (binary ``bilstm``, 3-class ``resnet3d101``) under ``root/runs``: 6
     DoTA crash videos ``dota_00..05`` and 6 BDD normal videos ``bdd_06..11`` of 30 frames at 10 fps."""
-    return [write_fake_run(root / "runs" / "bilstm", "binary", 2.0, 0),
-            write_fake_run(root / "runs" / "resnet3d101", "multiclass", 1.0, 1)]
+    return [
+        write_fake_run(root / "runs" / "bilstm", "binary", 2.0, 0),
+        write_fake_run(root / "runs" / "resnet3d101", "multiclass", 1.0, 1),
+    ]
 
 
 def scale_runs(n_videos: int, n_runs: int, root: Path) -> list[Run]:
@@ -57,10 +68,13 @@ def scale_runs(n_videos: int, n_runs: int, root: Path) -> list[Run]:
     runs = []
     for r in range(n_runs):
         task = "binary" if r % 2 == 0 else "multiclass"
-        table = synthetic_table(task, n_crash=n_videos // 2, n_normal=n_videos - n_videos // 2, skill=1.0 + r % 3,
-                                seed=r)
-        metrics = {"run": {"name": f"run{r}", "threshold": 0.5, "task": task_of(task).name},
-                   "deployment": deployment_metrics(table, 0.5, n_boot=2)}
+        table = synthetic_table(
+            task, n_crash=n_videos // 2, n_normal=n_videos - n_videos // 2, skill=1.0 + r % 3, seed=r
+        )
+        metrics = {
+            "run": {"name": f"run{r}", "threshold": 0.5, "task": task_of(task).name},
+            "deployment": deployment_metrics(table, 0.5, n_boot=2),
+        }
         runs.append(Run(f"run{r}", root / f"run{r}", table, metrics))
     return runs
 

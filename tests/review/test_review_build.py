@@ -43,8 +43,9 @@ def _check_counts(outcomes: pd.DataFrame, deployment: dict, entry: str) -> None:
     assert counts.get("false alarm", 0) + counts.get("correct rejection", 0) == deployment["n_negative_videos"]
     assert outcomes["false_alarms"].sum() == at["false_alarms"]
     negatives = outcomes.dropna(subset=["false_alarms"])
-    assert dict(zip(negatives["video_id"], negatives["false_alarms"])) == \
-        {v: n for v, n in at["alarm_events_per_video"].items() if v in set(negatives["video_id"])}
+    assert dict(zip(negatives["video_id"], negatives["false_alarms"])) == {
+        v: n for v, n in at["alarm_events_per_video"].items() if v in set(negatives["video_id"])
+    }
     detected = outcomes[outcomes["outcome"] == "detected"]
     if len(detected):
         assert np.isclose(detected["tta_s"].mean(), at["mtta"]["value"])
@@ -60,8 +61,9 @@ def test_outcome_counts_are_metrics_json_policy_counts(threshold, policy):
 
 def test_outcome_counts_at_the_operating_point_are_metrics_json_operating_point_counts():
     table = synthetic_table("binary", n_crash=8, n_normal=8, skill=1.0, seed=3)
-    point = choose_operating_point(synthetic_table("binary", n_crash=8, n_normal=8, skill=1.0, seed=4), AlarmPolicy(),
-                                   cap_per_hour=100.0)
+    point = choose_operating_point(
+        synthetic_table("binary", n_crash=8, n_normal=8, skill=1.0, seed=4), AlarmPolicy(), cap_per_hour=100.0
+    )
     deployment = deployment_metrics(table, 0.5, n_boot=2, operating_point=point)
     assert deployment["operating_point"]["threshold"] != 0.5
     _check_counts(video_outcomes(table, point.policy, point.threshold), deployment, "operating_point")
@@ -69,23 +71,40 @@ def test_outcome_counts_at_the_operating_point_are_metrics_json_operating_point_
 
 def _one_video(video_id: str, scores: list[float], crash: bool, start: int = -1) -> pd.DataFrame:
     n = len(scores)
-    return pd.DataFrame({"video_id": video_id, "source": "dota" if crash else "bdd", "category": "x", "ego": False,
-                         "night": False, "end_frame": np.arange(n), "fps": 10.0, "num_frames": n,
-                         "anomaly_start": start, "anomaly_end": start + 2 if start >= 0 else -1, "crash": int(crash),
-                         "risk": 0, "probe": "none", "prob_crash": scores, "p_crash": scores})
+    return pd.DataFrame(
+        {
+            "video_id": video_id,
+            "source": "dota" if crash else "bdd",
+            "category": "x",
+            "ego": False,
+            "night": False,
+            "end_frame": np.arange(n),
+            "fps": 10.0,
+            "num_frames": n,
+            "anomaly_start": start,
+            "anomaly_end": start + 2 if start >= 0 else -1,
+            "crash": int(crash),
+            "risk": 0,
+            "probe": "none",
+            "prob_crash": scores,
+            "p_crash": scores,
+        }
+    )
 
 
 def test_each_outcome_by_hand():
     """Under the raw policy (no smoothing, off below the threshold, no minimum on-time) an episode is a run of
     windows >= threshold."""
-    table = pd.concat([
-        _one_video("a_detected", [0.1, 0.9, 0.1, 0.1, 0.1, 0.1], True, start=3),   # alarm at frame 1 < 3
-        _one_video("b_late", [0.1, 0.1, 0.1, 0.1, 0.9, 0.1], True, start=3),       # first alarm at 4 >= 3
-        _one_video("c_missed", [0.1] * 6, True, start=3),
-        _one_video("d_false_alarm", [0.9, 0.1, 0.9, 0.9, 0.1, 0.9], False),        # three episodes
-        _one_video("e_rejection", [0.4] * 6, False),
-        _one_video("f_no_span", [0.9] * 6, True),
-    ])
+    table = pd.concat(
+        [
+            _one_video("a_detected", [0.1, 0.9, 0.1, 0.1, 0.1, 0.1], True, start=3),  # alarm at frame 1 < 3
+            _one_video("b_late", [0.1, 0.1, 0.1, 0.1, 0.9, 0.1], True, start=3),  # first alarm at 4 >= 3
+            _one_video("c_missed", [0.1] * 6, True, start=3),
+            _one_video("d_false_alarm", [0.9, 0.1, 0.9, 0.9, 0.1, 0.9], False),  # three episodes
+            _one_video("e_rejection", [0.4] * 6, False),
+            _one_video("f_no_span", [0.9] * 6, True),
+        ]
+    )
     out = video_outcomes(table, RAW, 0.5).set_index("video_id")
     assert list(out["outcome"]) == ["detected", "late", "missed", "false alarm", "correct rejection", "no span"]
     assert out.at["a_detected", "tta_s"] == pytest.approx(0.2) and out.at["b_late", "tta_s"] == pytest.approx(-0.1)
@@ -95,11 +114,13 @@ def test_each_outcome_by_hand():
 
 
 def test_outcomes_follow_the_policy_not_the_raw_threshold():
-    table = pd.concat([
-        _one_video("a_spike", [0.1, 0.9, 0.1, 0.1, 0.1, 0.1], True, start=4),      # one window >= 0.5
-        _one_video("b_held", [0.1, 0.9, 0.9, 0.1, 0.1, 0.1], True, start=4),       # two: 0.1 s held
-        _one_video("c_dips", [0.9, 0.3, 0.9, 0.9, 0.1, 0.9], False),               # 3 raw episodes
-    ])
+    table = pd.concat(
+        [
+            _one_video("a_spike", [0.1, 0.9, 0.1, 0.1, 0.1, 0.1], True, start=4),  # one window >= 0.5
+            _one_video("b_held", [0.1, 0.9, 0.9, 0.1, 0.1, 0.1], True, start=4),  # two: 0.1 s held
+            _one_video("c_dips", [0.9, 0.3, 0.9, 0.9, 0.1, 0.9], False),  # 3 raw episodes
+        ]
+    )
     held = AlarmPolicy(NoSmoothing(), Hysteresis(off_ratio=0.5, min_on_s=0.1))  # on after 0.1 s, off below 0.25
     out = video_outcomes(table, held, 0.5).set_index("video_id")
     assert out.at["a_spike", "outcome"] == "missed" and out.at["a_spike", "first_alarm"] == -1
@@ -130,15 +151,20 @@ def test_policy_trace_waits_min_on_and_releases_below_off():
 def test_run_policy_reads_metrics_json_and_refuses_a_malformed_one():
     policy = AlarmPolicy(ExponentialSmoother(0.25), Hysteresis(0.7, 0.2))
     point = {"threshold": 0.42, "chosen_on": "val", "cap_per_hour": 1.0}
-    at_point = run_policy({"run": {"threshold": 0.5}, "deployment": {"policy": policy.to_dict(),
-                                                                     "operating_point": point}}, "R/metrics.json")
+    at_point = run_policy(
+        {"run": {"threshold": 0.5}, "deployment": {"policy": policy.to_dict(), "operating_point": point}},
+        "R/metrics.json",
+    )
     assert (at_point.policy, at_point.threshold, at_point.basis) == (policy, 0.42, "operating point")
     assert at_point.describe.startswith("operating point 0.420, chosen on val for <= 1 false alarms/h: on when")
-    at_run = run_policy({"run": {"threshold": 0.5}, "deployment": {"policy": policy.to_dict(),
-                                                                   "operating_point": None}}, "R/metrics.json")
+    at_run = run_policy(
+        {"run": {"threshold": 0.5}, "deployment": {"policy": policy.to_dict(), "operating_point": None}},
+        "R/metrics.json",
+    )
     assert (at_run.threshold, at_run.basis) == (0.5, "run threshold") and "no operating point" in at_run.describe
-    silent = run_policy({"deployment": {"policy": policy.to_dict(), "operating_point": {**point, "threshold": None}}},
-                        "R/metrics.json")
+    silent = run_policy(
+        {"deployment": {"policy": policy.to_dict(), "operating_point": {**point, "threshold": None}}}, "R/metrics.json"
+    )
     assert silent.threshold == float("inf") and "no alarm" in silent.describe
     with pytest.raises(PolicyError, match=r"R/metrics.json: deployment.policy is missing .* Fix: re-run"):
         run_policy({"run": {"threshold": 0.5}, "deployment": {"at_threshold": {}}}, "R/metrics.json")
@@ -172,8 +198,9 @@ def test_a_ten_second_clip_stays_under_a_megabyte(tmp_path):
     folder = tmp_path / "frames"
     folder.mkdir()
     for i in range(100):
-        av.VideoFrame.from_ndarray(np.ascontiguousarray(texture[:, 6 * i:6 * i + 1280])).to_image().save(
-            folder / f"{i:06d}.jpg", quality=85)
+        av.VideoFrame.from_ndarray(np.ascontiguousarray(texture[:, 6 * i : 6 * i + 1280])).to_image().save(
+            folder / f"{i:06d}.jpg", quality=85
+        )
     clip = write_clip(folder, tmp_path / "c.mp4", 10.0, 100, ClipSettings())
     assert clip.stat().st_size <= 1_000_000, f"{clip.stat().st_size / 1e6:.2f} MB for 10 s"
     assert _decoded(clip)[0][0].shape == (240, 426, 3)
@@ -199,9 +226,11 @@ def test_find_videos_in_dota_and_bdd_layouts(tmp_path):
     write_frame_folder(tmp_path / "plain" / "clip_2", 2)
     write_video(tmp_path / "bdd" / "videos" / "100k" / "val" / "abc.mov", 3, 30)
     found = find_videos([tmp_path], ["clip_1", "clip_2", "abc", "absent"])
-    assert found == {"clip_1": tmp_path / "dota" / "frames" / "clip_1" / "images",
-                     "clip_2": tmp_path / "plain" / "clip_2",
-                     "abc": tmp_path / "bdd" / "videos" / "100k" / "val" / "abc.mov"}
+    assert found == {
+        "clip_1": tmp_path / "dota" / "frames" / "clip_1" / "images",
+        "clip_2": tmp_path / "plain" / "clip_2",
+        "abc": tmp_path / "bdd" / "videos" / "100k" / "val" / "abc.mov",
+    }
     with pytest.raises(FileNotFoundError, match="videos: .*nowhere is not a folder. Fix"):
         find_videos([tmp_path / "nowhere"], ["abc"])
 
@@ -232,7 +261,7 @@ def _page_data(out: Path) -> tuple[dict, list]:
     series = []
     for k in range(len(data["videos"])):
         text = (out / "series" / f"{k}.js").read_text()
-        series.append(json.loads(text[text.index("["):text.rindex(")")]))
+        series.append(json.loads(text[text.index("[") : text.rindex(")")]))
     return data, series
 
 
@@ -250,8 +279,11 @@ def test_table_and_timelines_are_one_replay_of_each_runs_policy(small_review):
             first = timeline["episodes"][0][0] if timeline["episodes"] else None
             assert row[1] == pytest.approx(first, abs=1e-3) if first is not None else row[1] is None, video["id"]
             if video["id"].startswith("bdd"):  # a negative: its FA episodes are the drawn on-events
-                assert row[3] == len(timeline["episodes"]) == deployment["operating_point"][
-                    "alarm_events_per_video"][video["id"]]
+                assert (
+                    row[3]
+                    == len(timeline["episodes"])
+                    == deployment["operating_point"]["alarm_events_per_video"][video["id"]]
+                )
 
 
 def test_page_files_are_package_data():
@@ -267,8 +299,9 @@ def test_a_no_alarm_operating_point_raises_no_alarm_and_agrees_with_metrics_json
 
     table = synthetic_table("binary", n_crash=3, n_normal=3)
     point = OperatingPoint(float("inf"), 0.0, "val", AlarmPolicy(), float("nan"), float("nan"), 1)
-    metrics = jsonable({"run": {"threshold": 0.5}, "deployment": deployment_metrics(table, 0.5, n_boot=2,
-                                                                                    operating_point=point)})
+    metrics = jsonable(
+        {"run": {"threshold": 0.5}, "deployment": deployment_metrics(table, 0.5, n_boot=2, operating_point=point)}
+    )
     assert metrics["deployment"]["operating_point"]["threshold"] is None  # as metrics.json stores it
     out = write_review([Run("r", tmp_path, table, metrics)], tmp_path / "review").parent
     data, series = _page_data(out)
@@ -276,16 +309,31 @@ def test_a_no_alarm_operating_point_raises_no_alarm_and_agrees_with_metrics_json
     assert "no alarm" in data["runs"][0]["policy"]
     assert {OUTCOMES[v["runs"][0][4]] for v in data["videos"]} == {"missed", "correct rejection"}
     assert all(timelines[0]["episodes"] == [] for timelines in series)
-    assert data["runs"][0]["reference"] == {"key": "operating_point", "n_positive": 3, "n_negative": 3,
-                                            "false_alarms": 0.0, "detected": 0}
+    assert data["runs"][0]["reference"] == {
+        "key": "operating_point",
+        "n_positive": 3,
+        "n_negative": 3,
+        "false_alarms": 0.0,
+        "detected": 0,
+    }
 
 
 def test_review_script_writes_the_page(small_review, tmp_path):
     out = tmp_path / "out"
     folders = ",".join(str(f) for f in small_review["folders"])
-    proc = subprocess.run([sys.executable, "scripts/review.py", f"runs=[{folders}]",
-                           f"videos=[{small_review['data']}]", f"hydra.run.dir={out}"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "scripts/review.py",
+            f"runs=[{folders}]",
+            f"videos=[{small_review['data']}]",
+            f"hydra.run.dir={out}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Review page:" in proc.stdout and (out / "review" / "index.html").is_file()
     assert len(list((out / "review" / "clips").glob("*.mp4"))) == 9
@@ -302,17 +350,32 @@ def test_review_script_refuses_a_malformed_policy_in_metrics_json(small_review, 
     metrics = json.loads((run / "metrics.json").read_text())
     metrics["deployment"]["policy"]["smoothing"] = {"kind": "__import__('os')"}
     (run / "metrics.json").write_text(json.dumps(metrics))
-    proc = subprocess.run([sys.executable, "scripts/review.py", f"runs=[{run}]", f"hydra.run.dir={tmp_path / 'out'}"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "scripts/review.py", f"runs=[{run}]", f"hydra.run.dir={tmp_path / 'out'}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
     assert f"{run / 'metrics.json'}: deployment.policy.smoothing.kind=\"__import__('os')\" is not one of" in proc.stderr
     assert not (tmp_path / "out" / "review" / "data.js").exists()
 
 
 def test_review_script_refuses_a_missing_videos_folder(small_review, tmp_path):
-    proc = subprocess.run([sys.executable, "scripts/review.py", f"runs=[{small_review['folders'][0]}]",
-                           f"videos=[{tmp_path / 'nowhere'}]", f"hydra.run.dir={tmp_path / 'out'}"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "scripts/review.py",
+            f"runs=[{small_review['folders'][0]}]",
+            f"videos=[{tmp_path / 'nowhere'}]",
+            f"hydra.run.dir={tmp_path / 'out'}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "is not a folder. Fix:" in proc.stderr
 
@@ -356,11 +419,24 @@ def test_a_data_config_locates_the_videos_and_alert_times(tmp_path):
     from riskvision.evaluation.review import ReviewSettings, write_review
     from riskvision.evaluation.review.locate import VideoLocation, locate_videos
 
-    config = OmegaConf.create({"data": {
-        "synthetic": {"_target_": "riskvision.data.sources.synthetic.SyntheticSource", "_convert_": "all",
-                      "root": str(tmp_path / "syn"), "num_crash": 2, "num_normal": 2, "width": 64, "height": 48,
-                      "crash_seconds": [1.0, 1.0], "normal_seconds": [1.0, 1.0]},
-        "sources": {"synthetic": "${data.synthetic}", "unused": None}}})
+    config = OmegaConf.create(
+        {
+            "data": {
+                "synthetic": {
+                    "_target_": "riskvision.data.sources.synthetic.SyntheticSource",
+                    "_convert_": "all",
+                    "root": str(tmp_path / "syn"),
+                    "num_crash": 2,
+                    "num_normal": 2,
+                    "width": 64,
+                    "height": 48,
+                    "crash_seconds": [1.0, 1.0],
+                    "normal_seconds": [1.0, 1.0],
+                },
+                "sources": {"synthetic": "${data.synthetic}", "unused": None},
+            }
+        }
+    )
     located = locate_videos(config.data)
     assert len(located) == 4 and all(place.path.exists() for place in located.values())
     crash = sorted(i for i in located if located[i].path.is_dir())  # DoTA-format frame folders

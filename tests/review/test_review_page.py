@@ -59,8 +59,11 @@ def _open(page, video_id: str) -> None:
 
 
 def _playing(page) -> None:
-    page.wait_for_function("() => { const v = document.getElementById('v-video'); "
-                           "return v.readyState >= 2 && v.currentTime > 0 && !v.paused; }", timeout=15000)
+    page.wait_for_function(
+        "() => { const v = document.getElementById('v-video'); "
+        "return v.readyState >= 2 && v.currentTime > 0 && !v.paused; }",
+        timeout=15000,
+    )
 
 
 def test_opens_from_disk_with_a_row_per_video_and_the_counts_of_metrics_json(page, small_review, tmp_path):
@@ -70,8 +73,10 @@ def test_opens_from_disk_with_a_row_per_video_and_the_counts_of_metrics_json(pag
     for r, run in enumerate(runs):  # the deployed policy at the operating point: metrics.json's policy counts
         deployment = run.metrics["deployment"]
         point = deployment["operating_point"]
-        count = {o: int(page.text_content(f"#count-{r}-{o.replace(' ', '-')}"))
-                 for o in ("detected", "late", "missed", "false-alarm", "correct-rejection")}
+        count = {
+            o: int(page.text_content(f"#count-{r}-{o.replace(' ', '-')}"))
+            for o in ("detected", "late", "missed", "false-alarm", "correct-rejection")
+        }
         positives = count["detected"] + count["late"] + count["missed"]
         assert positives == deployment["n_positive_videos"]
         assert count["detected"] == round(point["recall"]["value"] * positives)
@@ -154,8 +159,10 @@ def test_500_videos_by_6_runs_load_fast_and_load_no_clip(browser, tmp_path, reco
     built_ms, painted_ms = page.evaluate("[window.REVIEW.readyMs, window.REVIEW.paintedMs]")
     load_ms = page.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd")
     data_kb = (index.parent / "data.js").stat().st_size / 1024
-    print(f"\n500 videos x 6 runs (data.js {data_kb:.0f} KB), ms after navigation start: table built {built_ms:.0f}, "
-          f"painted {painted_ms:.0f}, load event {load_ms:.0f}")
+    print(
+        f"\n500 videos x 6 runs (data.js {data_kb:.0f} KB), ms after navigation start: table built {built_ms:.0f}, "
+        f"painted {painted_ms:.0f}, load event {load_ms:.0f}"
+    )
     record_property("table_painted_ms", painted_ms)
     assert errors == [] and page.locator("#videos tbody tr").count() == 500
     assert page.text_content("#basis-0") == "run threshold 0.500"  # no operating point in these metrics
@@ -190,8 +197,9 @@ def test_a_no_alarm_operating_point_draws_without_threshold_or_errors(browser, t
 
     table = synthetic_table("binary", n_crash=2, n_normal=2)
     point = OperatingPoint(float("inf"), 0.0, "val", AlarmPolicy(), float("nan"), float("nan"), 1)
-    metrics = jsonable({"run": {"threshold": 0.5},
-                        "deployment": deployment_metrics(table, 0.5, n_boot=2, operating_point=point)})
+    metrics = jsonable(
+        {"run": {"threshold": 0.5}, "deployment": deployment_metrics(table, 0.5, n_boot=2, operating_point=point)}
+    )
     context, page, errors = _load(browser, write_review([Run("silent", tmp_path, table, metrics)], tmp_path / "review"))
     page.wait_for_function("window.REVIEW && window.REVIEW.readyMs > 0")
     assert page.text_content("#basis-0") == "operating point (no alarm)"

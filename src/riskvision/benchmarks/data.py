@@ -169,8 +169,10 @@ def jpeg_rows(tmp: Path, num_frames: int, repeats: int) -> list[tuple]:
     base = seconds[next(iter(contenders))]
     sizes = [p.stat().st_size / 1024 for p in paths]
     psizes = [(pfolder / n).stat().st_size / 1024 for n in raw.frame_files]
-    print(f"raw JPEGs: {num_frames} x 1280x720, {min(sizes):.0f}-{max(sizes):.0f} KB (mean {np.mean(sizes):.0f}); "
-          f"prepared: {Image.open(pfolder / raw.frame_files[0]).size}, mean {np.mean(psizes):.0f} KB")
+    print(
+        f"raw JPEGs: {num_frames} x 1280x720, {min(sizes):.0f}-{max(sizes):.0f} KB (mean {np.mean(sizes):.0f}); "
+        f"prepared: {Image.open(pfolder / raw.frame_files[0]).size}, mean {np.mean(psizes):.0f} KB"
+    )
     rows = []
     for name, sec in seconds.items():
         quality = psnr(pixels[name], reference) if name in pixels else None
@@ -215,8 +217,12 @@ def train_rows(steps: int) -> list[tuple]:
     rows = []
     setups = [
         ("train bilstm (ResNet18 frozen + BiLSTM), batch 2 x 16 frames", ResNetBiLSTM(), BinaryCrash(), (2, 16)),
-        ("train resnet3d101 (shortcut A), batch 1 x 10 frames", ResNet3D(depth=101, shortcut_type="A"), RiskLevels(),
-         (1, 10)),
+        (
+            "train resnet3d101 (shortcut A), batch 1 x 10 frames",
+            ResNet3D(depth=101, shortcut_type="A"),
+            RiskLevels(),
+            (1, 10),
+        ),
     ]
     for name, model, task, (batch, frames) in setups:
         optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)

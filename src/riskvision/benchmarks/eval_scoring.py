@@ -31,19 +31,32 @@ from riskvision.utils import instantiate_data
 __all__ = ["run"]
 
 FULL = {"videos": 4, "seconds": 8, "size": (320, 192), "batches": 1, "extra": {}}
-QUICK = {"videos": 2, "seconds": 2, "size": (48, 32), "batches": 1,
-         "extra": {"model.inputs.frame_size": 32, "model.inputs.num_frames": 8, "model.net.hidden_size": 8}}
+QUICK = {
+    "videos": 2,
+    "seconds": 2,
+    "size": (48, 32),
+    "batches": 1,
+    "extra": {"model.inputs.frame_size": 32, "model.inputs.num_frames": 8, "model.net.hidden_size": 8},
+}
 
 
 def _build(folder: Path, sizes: dict):
     """(module, datamodule after setup, the split eval.py scores: test)."""
     width, height = sizes["size"]
-    synthetic = {"num_crash": sizes["videos"], "num_normal": sizes["videos"], "width": width, "height": height,
-                 "crash_seconds": [sizes["seconds"], sizes["seconds"]],
-                 "normal_seconds": [sizes["seconds"], sizes["seconds"]]}
+    synthetic = {
+        "num_crash": sizes["videos"],
+        "num_normal": sizes["videos"],
+        "width": width,
+        "height": height,
+        "crash_seconds": [sizes["seconds"], sizes["seconds"]],
+        "normal_seconds": [sizes["seconds"], sizes["seconds"]],
+    }
     ensure_synthetic(folder / "synthetic", seed=0, **synthetic)
-    data = [f"data.synthetic.root={folder / 'synthetic'}", "data.synthetic.seed=0",
-            *[f"++data.synthetic.{key}={value}".replace(" ", "") for key, value in synthetic.items()]]
+    data = [
+        f"data.synthetic.root={folder / 'synthetic'}",
+        "data.synthetic.seed=0",
+        *[f"++data.synthetic.{key}={value}".replace(" ", "") for key, value in synthetic.items()],
+    ]
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
@@ -66,21 +79,32 @@ def run(quick: bool = False, threads: int = 2) -> list[tuple]:
         num_frames = int(module.hparams["inputs"]["num_frames"])
         task = module.task
         begin = time.perf_counter()
-        fast = predict_table_per_frame(module.net, datamodule.video_scoring_dataloader(split, num_frames), task,
-                                       datamodule.normalizer)
+        fast = predict_table_per_frame(
+            module.net, datamodule.video_scoring_dataloader(split, num_frames), task, datamodule.normalizer
+        )
         fast_s = time.perf_counter() - begin
         loader = datamodule.scoring_dataloader(split, num_frames)
         begin = time.perf_counter()
         slow = predict_table(module, itertools.islice(loader, sizes["batches"]), task)
         slow_s = time.perf_counter() - begin
     fast_wps, slow_wps = len(fast) / fast_s, len(slow) / slow_s
-    diff = float(np.abs(fast["prob_crash"].to_numpy()[:len(slow)] - slow["prob_crash"].to_numpy()).max())
+    diff = float(np.abs(fast["prob_crash"].to_numpy()[: len(slow)] - slow["prob_crash"].to_numpy()).max())
     frames = f"{num_frames}-frame windows of {datamodule.frame_size[0]}x{datamodule.frame_size[1]}, step 1"
-    rows = [(f"eval.py sliding, backbone once per frame ({frames}; {len(fast)} windows of "
-             f"{fast['video_id'].nunique()} videos)", fast_wps, f"**{fast_wps / slow_wps:.1f}x** the whole net per "
-             "window (target >= 20x)", f"max abs dP vs whole net {diff:.1e} on the {len(slow)} windows both scored"),
-            (f"eval.py sliding, whole net on every window ({len(slow)} windows)", slow_wps, "1.0x",
-             f"loader workers {datamodule.num_workers}")]
+    rows = [
+        (
+            f"eval.py sliding, backbone once per frame ({frames}; {len(fast)} windows of "
+            f"{fast['video_id'].nunique()} videos)",
+            fast_wps,
+            f"**{fast_wps / slow_wps:.1f}x** the whole net per window (target >= 20x)",
+            f"max abs dP vs whole net {diff:.1e} on the {len(slow)} windows both scored",
+        ),
+        (
+            f"eval.py sliding, whole net on every window ({len(slow)} windows)",
+            slow_wps,
+            "1.0x",
+            f"loader workers {datamodule.num_workers}",
+        ),
+    ]
     print(f"\nSUMMARY ({threads} threads; windows/s; every figure measured in this run)")
     print("\n| measurement | windows/s | result | notes |\n|---|---:|---|---|")
     for name, speed, result, notes in rows:

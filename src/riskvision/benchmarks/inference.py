@@ -65,12 +65,31 @@ TOLERANCE = 1e-2  # max |P(crash) - fp32| a variant may differ by to be picked
 TARGET_FPS = 10.0  # what resnet3d101 must keep up with
 
 #: Sizes of a full run (the seed settings, 720p input) and of ``quick`` (the test: seconds).
-FULL = {"video": (1280, 720), "stream_frames": 128, "naive_windows": 3, "bound_frames": 30, "r3d_windows": 2,
-        "memory_s": (60, 600), "memory_frame_size": 224, "live_s": 60, "extra": {}}
-QUICK = {"video": (320, 180), "stream_frames": 12, "naive_windows": 2, "bound_frames": 3, "r3d_windows": 1,
-         "memory_s": (1, 3), "memory_frame_size": 32, "live_s": 1,
-         "extra": {"bilstm": {"model.inputs.frame_size": 32, "model.inputs.num_frames": 4, "model.net.hidden_size": 8},
-                   "resnet3d101": {"model.inputs.frame_size": 32, "model.net.widen_factor": 0.125}}}
+FULL = {
+    "video": (1280, 720),
+    "stream_frames": 128,
+    "naive_windows": 3,
+    "bound_frames": 30,
+    "r3d_windows": 2,
+    "memory_s": (60, 600),
+    "memory_frame_size": 224,
+    "live_s": 60,
+    "extra": {},
+}
+QUICK = {
+    "video": (320, 180),
+    "stream_frames": 12,
+    "naive_windows": 2,
+    "bound_frames": 3,
+    "r3d_windows": 1,
+    "memory_s": (1, 3),
+    "memory_frame_size": 32,
+    "live_s": 1,
+    "extra": {
+        "bilstm": {"model.inputs.frame_size": 32, "model.inputs.num_frames": 4, "model.net.hidden_size": 8},
+        "resnet3d101": {"model.inputs.frame_size": 32, "model.net.widen_factor": 0.125},
+    },
+}
 
 
 # ---------------------------------------------------------------- nets and videos
@@ -79,13 +98,23 @@ def seed_overrides(model: str, changes: dict | None = None) -> list[str]:
     random weights, then ``changes`` (``{"model.inputs.frame_size": 32, ...}``)."""
     seed = OmegaConf.load(CONF / "model" / f"{model}.yaml")
     values = {f"model.net.{key}": value for key, value in seed.net.items() if key != "_target_"}
-    values.update({"model.pretrained.source": None, "model.inputs.num_frames": seed.inputs.num_frames,
-                   "model.inputs.frame_size": seed.inputs.frame_size, **(changes or {})})
+    values.update(
+        {
+            "model.pretrained.source": None,
+            "model.inputs.num_frames": seed.inputs.num_frames,
+            "model.inputs.frame_size": seed.inputs.frame_size,
+            **(changes or {}),
+        }
+    )
     return [f"model={model}"] + [f"{key}={json.dumps(value)}" for key, value in values.items()]
 
 
-def make_checkpoint(folder: Path, overrides: list[str], threshold: Callable[[torch.nn.Module], float] | None = None,
-                    name: str = "random.ckpt") -> Path:
+def make_checkpoint(
+    folder: Path,
+    overrides: list[str],
+    threshold: Callable[[torch.nn.Module], float] | None = None,
+    name: str = "random.ckpt",
+) -> Path:
     """``folder/name``: a train.py checkpoint (random weights, seed 0) of ``conf/train.yaml`` composed with
     ``overrides``; ``threshold(module)`` gives the binary "tuned" threshold (the default buffer is 0.5). Also the
     tests' checkpoints (``tests/checkpoint_fakes.py``)."""
@@ -119,7 +148,7 @@ def scene(i: int, width: int, height: int) -> np.ndarray:
     frame = np.linspace(20, 200, width, dtype=np.uint8)[None, :, None].repeat(height, 0).repeat(3, 2)
     box = max(4, width // 12)
     x = (4 * i) % (width - box)
-    frame[height // 3: height // 3 + box, x: x + box] = (230, 200, 40)
+    frame[height // 3 : height // 3 + box, x : x + box] = (230, 200, 40)
     return frame
 
 
@@ -145,7 +174,7 @@ def write_video(path: Path, seconds: float, size: tuple[int, int], fps: int = NA
         packets = [p for p in source.demux(template) if p.size]
         step = packets[1].pts - packets[0].pts  # one frame in the stream's time base
         for repeat in range(math.ceil(total / unique)):
-            for k, packet in enumerate(packets[:total - repeat * unique]):
+            for k, packet in enumerate(packets[: total - repeat * unique]):
                 packet.stream = stream
                 packet.pts = packet.dts = (repeat * unique + k) * step
                 out.mux(packet)
@@ -193,10 +222,20 @@ def streaming_rows(predictor: Predictor, sizes: dict) -> list[tuple]:
     naive_s, naive = timed(lambda: [p_crash(predictor, backend.window(normalize(x)[None]))[0] for x in windows])
     diff = max(abs(p - streamed[end]) for p, end in zip(naive, ends))
     stream_fps, naive_fps = len(results) / stream_s, k / naive_s
-    return [("1. bilstm streaming (backbone per frame + LSTM per result), frames in memory", stream_fps,
-             f"{stream_fps / naive_fps:.1f}x naive (target >= 30x)", f"max abs dP vs naive {diff:.1e}"),
-            (f"1. bilstm naive sliding window (full {predictor.num_frames}-frame forward per result, step 1)",
-             naive_fps, "1.0x", f"{k} windows")]
+    return [
+        (
+            "1. bilstm streaming (backbone per frame + LSTM per result), frames in memory",
+            stream_fps,
+            f"{stream_fps / naive_fps:.1f}x naive (target >= 30x)",
+            f"max abs dP vs naive {diff:.1e}",
+        ),
+        (
+            f"1. bilstm naive sliding window (full {predictor.num_frames}-frame forward per result, step 1)",
+            naive_fps,
+            "1.0x",
+            f"{k} windows",
+        ),
+    ]
 
 
 # ---------------------------------------------------------------- 2. end to end from a file, variants
@@ -212,6 +251,7 @@ def bound_fps(backend: Backend, predictor: Predictor, count: int) -> float:
 
 def variant_backends(predictor: Predictor, folder: Path, threads: int) -> dict[str, Callable[[], Backend]]:
     """The backends compared end to end (built on demand: the ONNX export runs only when its turn comes)."""
+
     def onnx() -> Backend:
         from riskvision.inference.export import export_onnx
         from riskvision.inference.onnx_backend import OnnxBackend
@@ -228,8 +268,9 @@ def variant_backends(predictor: Predictor, folder: Path, threads: int) -> dict[s
     }
 
 
-def end_to_end_rows(predictor: Predictor, video: Path, folder: Path, sizes: dict,
-                    threads: int) -> tuple[list[tuple], Backend, str]:
+def end_to_end_rows(
+    predictor: Predictor, video: Path, folder: Path, sizes: dict, threads: int
+) -> tuple[list[tuple], Backend, str]:
     """Each variant from the file vs its backbone-only bound; the rows, the picked backend and its name."""
     rows, speeds, probs, diffs, backends = [], {}, {}, {}, {}
     for name, build in variant_backends(predictor, folder, threads).items():
@@ -238,13 +279,24 @@ def end_to_end_rows(predictor: Predictor, video: Path, folder: Path, sizes: dict
         seconds, p = timed(lambda: stream_file(predictor, video, backend))
         speeds[name], probs[name] = len(p) / seconds, np.asarray(p)
         diffs[name] = diff = float(np.max(np.abs(probs[name] - probs["fp32"])))
-        rows.append((f"2. bilstm end to end from {video.name}, {name}", speeds[name],
-                     f"{speeds[name] / bound:.0%} of backbone-only bound (target >= 70%)",
-                     f"bound {bound:.1f} frames/s; max abs dP vs fp32 {diff:.1e}"))
+        rows.append(
+            (
+                f"2. bilstm end to end from {video.name}, {name}",
+                speeds[name],
+                f"{speeds[name] / bound:.0%} of backbone-only bound (target >= 70%)",
+                f"bound {bound:.1f} frames/s; max abs dP vs fp32 {diff:.1e}",
+            )
+        )
     ok = [name for name in speeds if diffs[name] <= TOLERANCE]
     best = max(ok, key=speeds.get)
-    rows.append((f"2. picked: fastest variant within {TOLERANCE:g} of fp32 -> {best}", speeds[best],
-                 f"{speeds[best] / speeds['fp32']:.2f}x fp32", ""))
+    rows.append(
+        (
+            f"2. picked: fastest variant within {TOLERANCE:g} of fp32 -> {best}",
+            speeds[best],
+            f"{speeds[best] / speeds['fp32']:.2f}x fp32",
+            "",
+        )
+    )
     return rows, backends[best], best
 
 
@@ -265,8 +317,14 @@ def r3d_rows(predictor: Predictor, sizes: dict) -> list[tuple]:
     windows = sizes["r3d_windows"]
     r3d_fps(predictor, 1, 1)  # warm-up
     fps1 = r3d_fps(predictor, 1, windows)
-    rows = [(f"3. resnet3d101 ({predictor.num_frames} frames of {predictor.frame_size[0]}), step 1", fps1,
-             f"{1 / fps1:.2f} s per window", "")]
+    rows = [
+        (
+            f"3. resnet3d101 ({predictor.num_frames} frames of {predictor.frame_size[0]}), step 1",
+            fps1,
+            f"{1 / fps1:.2f} s per window",
+            "",
+        )
+    ]
     measured = {1: fps1}
 
     def fps_at(step: int) -> float:
@@ -284,10 +342,22 @@ def r3d_rows(predictor: Predictor, sizes: dict) -> list[tuple]:
     picked = step if fps_at(step) >= TARGET_FPS else None
     for s in sorted(measured):
         if s > 1:
-            rows.append((f"3. resnet3d101, step {s}", measured[s],
-                         "keeps up with 10 fps" if measured[s] >= TARGET_FPS else "below 10 fps", ""))
-    rows.append((f"3. resnet3d101: smallest step with >= {TARGET_FPS:g} frames/s -> "
-                 f"{picked if picked else 'not found'}", measured.get(picked, float('nan')), "", ""))
+            rows.append(
+                (
+                    f"3. resnet3d101, step {s}",
+                    measured[s],
+                    "keeps up with 10 fps" if measured[s] >= TARGET_FPS else "below 10 fps",
+                    "",
+                )
+            )
+    rows.append(
+        (
+            f"3. resnet3d101: smallest step with >= {TARGET_FPS:g} frames/s -> {picked if picked else 'not found'}",
+            measured.get(picked, float("nan")),
+            "",
+            "",
+        )
+    )
     return rows
 
 
@@ -301,19 +371,25 @@ def memory_child(checkpoint: str, video: str, out: str, threads: int) -> None:
     report = predict_videos(checkpoint, [video], out, progress=None)
     if report.failures:
         raise RuntimeError(f"the memory run failed: {report.failures}")
-    print(json.dumps({"peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                      "results": report.results[0].rows}))
+    print(
+        json.dumps(
+            {"peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "results": report.results[0].rows}
+        )
+    )
 
 
 def memory_rows(folder: Path, sizes: dict, extra: dict) -> list[tuple]:
     frame_size = sizes["memory_frame_size"]
-    checkpoint = make_checkpoint(folder / "memory_net",
-                                 seed_overrides("bilstm", {**extra, "model.inputs.frame_size": frame_size}))
+    checkpoint = make_checkpoint(
+        folder / "memory_net", seed_overrides("bilstm", {**extra, "model.inputs.frame_size": frame_size})
+    )
     children = {}  # both at once: separate processes, separate peaks (their speed is not reported)
     for seconds in sizes["memory_s"]:
         video = write_video(folder / f"memory_{seconds}s.mp4", seconds, sizes["video"])
-        code = (f"from riskvision.benchmarks.inference import memory_child; "
-                f"memory_child({str(checkpoint)!r}, {str(video)!r}, {str(folder / f'memory_out_{seconds}')!r}, 1)")
+        code = (
+            f"from riskvision.benchmarks.inference import memory_child; "
+            f"memory_child({str(checkpoint)!r}, {str(video)!r}, {str(folder / f'memory_out_{seconds}')!r}, 1)"
+        )
         children[seconds] = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     peaks = {}
     for seconds, child in children.items():
@@ -324,13 +400,25 @@ def memory_rows(folder: Path, sizes: dict, extra: dict) -> list[tuple]:
     (short, a), (long, b) = peaks.items()
     growth = (b["peak_mib"] - a["peak_mib"]) / a["peak_mib"]
     w, h = sizes["video"]
-    note = (f"predict_videos (engine + results CSV + timeline), a fresh process each, 1 thread; bilstm at "
-            f"{frame_size}x{frame_size}, {sizes['extra'].get('bilstm', {}).get('model.inputs.num_frames', 64)}-frame "
-            "windows")
-    return [(f"4. peak RSS streaming {short} s of {w}x{h} H.264 ({a['results']} results)",
-             None, f"{a['peak_mib']:.0f} MiB", note),
-            (f"4. peak RSS streaming {long} s of {w}x{h} H.264 ({b['results']} results)",
-             None, f"{b['peak_mib']:.0f} MiB", f"{growth:+.1%} vs {short} s (target < 10%)")]
+    note = (
+        f"predict_videos (engine + results CSV + timeline), a fresh process each, 1 thread; bilstm at "
+        f"{frame_size}x{frame_size}, {sizes['extra'].get('bilstm', {}).get('model.inputs.num_frames', 64)}-frame "
+        "windows"
+    )
+    return [
+        (
+            f"4. peak RSS streaming {short} s of {w}x{h} H.264 ({a['results']} results)",
+            None,
+            f"{a['peak_mib']:.0f} MiB",
+            note,
+        ),
+        (
+            f"4. peak RSS streaming {long} s of {w}x{h} H.264 ({b['results']} results)",
+            None,
+            f"{b['peak_mib']:.0f} MiB",
+            f"{growth:+.1%} vs {short} s (target < 10%)",
+        ),
+    ]
 
 
 # ---------------------------------------------------------------- 5. live
@@ -374,10 +462,15 @@ def live_rows(predictor: Predictor, backend: Backend, name: str, seconds: float,
         latencies += [(now - origin - r.source_time_s) * 1000 for r in results]
     producer.join()
     p50, p95 = np.percentile(latencies, [50, 95]) if latencies else (float("nan"), float("nan"))
-    return [(f"5. live {seconds:g} s at 30 fps ({width}x{height}) -> one-slot buffer -> bilstm engine ({name})",
-             len(latencies) / seconds, f"latency p50 {p50:.0f} ms, p95 {p95:.0f} ms",
-             f"dropped {state['dropped']} of {state['produced']} frames; {len(latencies)} results, "
-             f"{engine.skipped} skipped (latest_only)")]
+    return [
+        (
+            f"5. live {seconds:g} s at 30 fps ({width}x{height}) -> one-slot buffer -> bilstm engine ({name})",
+            len(latencies) / seconds,
+            f"latency p50 {p50:.0f} ms, p95 {p95:.0f} ms",
+            f"dropped {state['dropped']} of {state['produced']} frames; {len(latencies)} results, "
+            f"{engine.skipped} skipped (latest_only)",
+        )
+    ]
 
 
 # ---------------------------------------------------------------- the table
@@ -412,7 +505,9 @@ def run(quick: bool = False, seconds: float = 20.0, threads: int = 2) -> list[tu
         r3d_ckpt.unlink()
         rows += memory_rows(folder, sizes, extra.get("bilstm", {}))
         rows += live_rows(bilstm, best, best_name, sizes["live_s"], sizes["video"])
-    print(f"\nSUMMARY ({threads} threads; frames/s = target-rate ({bilstm.target_fps:g} fps) frames scored per "
-          "second; every figure measured in this run)")
+    print(
+        f"\nSUMMARY ({threads} threads; frames/s = target-rate ({bilstm.target_fps:g} fps) frames scored per "
+        "second; every figure measured in this run)"
+    )
     print_table(rows)
     return rows

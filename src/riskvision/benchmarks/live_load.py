@@ -72,7 +72,7 @@ def feed(fifo: Path, data: bytes, seconds: float) -> threading.Thread:
             with open(fifo, "wb", buffering=0) as pipe:
                 for k in range(chunks):
                     time.sleep(max(0.0, start + k / FPS - time.perf_counter()))
-                    pipe.write(data[k * size:(k + 1) * size])
+                    pipe.write(data[k * size : (k + 1) * size])
         except BrokenPipeError:
             pass
 
@@ -129,8 +129,10 @@ def run(seconds: float = 6.0, busy: int = 2, frame_size: int = 224) -> list[tupl
     rows: list[tuple] = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        ckpt = make_checkpoint(folder / "bilstm", seed_overrides("bilstm", {"model.inputs.num_frames": 16,
-                                                                            "model.inputs.frame_size": frame_size}))
+        ckpt = make_checkpoint(
+            folder / "bilstm",
+            seed_overrides("bilstm", {"model.inputs.num_frames": 16, "model.inputs.frame_size": frame_size}),
+        )
         predictor = Predictor.from_checkpoint(ckpt)
         video = write_ts(folder / "drive.ts", seconds)
         data = video.read_bytes()
@@ -147,18 +149,37 @@ def run(seconds: float = 6.0, busy: int = 2, frame_size: int = 224) -> list[tupl
                 writer = feed(fifo, data, seconds)
                 rate, count, stats = score(predictor, str(fifo), folder / f"live_{threads}", threads)
                 writer.join(seconds + 30)
-                rows.append((f"{len(rows) + 1}. live pipe 30 fps, {threads} torch threads ({label})", rate,
-                             f"{count} results, {rate / file_rate:.0%} of file (row 1)", stats))
+                rows.append(
+                    (
+                        f"{len(rows) + 1}. live pipe 30 fps, {threads} torch threads ({label})",
+                        rate,
+                        f"{count} results, {rate / file_rate:.0%} of file (row 1)",
+                        stats,
+                    )
+                )
             same_rate, same_rows, same_stats = score(predictor, str(video), folder / "file_same", live_threads)
-            rows.append((f"{len(rows) + 1}. file, {live_threads} torch threads (as row 3)", same_rate,
-                         f"{same_rows} results; row 3 is {rows[-1][1] / same_rate:.0%} of it", same_stats))
+            rows.append(
+                (
+                    f"{len(rows) + 1}. file, {live_threads} torch threads (as row 3)",
+                    same_rate,
+                    f"{same_rows} results; row 3 is {rows[-1][1] / same_rate:.0%} of it",
+                    same_stats,
+                )
+            )
         finally:
             stop(load)
         convert = conversion_ms(video)
-        rows.append((f"{len(rows) + 1}. RGB conversion of one {SIZE[0]}x{SIZE[1]} frame", None,
-                     f"{convert:.2f} ms", f"{convert * FPS / 10:.1f}% of a core at {FPS} fps if every frame were "
-                                          "converted"))
-    print(f"\nSUMMARY ({busy} busy processes; load average {load_avg:.1f} at the start; {cores} usable cores; "
-          f"bilstm {frame_size}x{frame_size}, 16 frames; results/s measured in this run)")
+        rows.append(
+            (
+                f"{len(rows) + 1}. RGB conversion of one {SIZE[0]}x{SIZE[1]} frame",
+                None,
+                f"{convert:.2f} ms",
+                f"{convert * FPS / 10:.1f}% of a core at {FPS} fps if every frame were converted",
+            )
+        )
+    print(
+        f"\nSUMMARY ({busy} busy processes; load average {load_avg:.1f} at the start; {cores} usable cores; "
+        f"bilstm {frame_size}x{frame_size}, 16 frames; results/s measured in this run)"
+    )
     print_table(rows)
     return rows

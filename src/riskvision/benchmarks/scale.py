@@ -94,6 +94,7 @@ class ScaleSettings:
 
 # ----------------------------------------------------------------------------- the tree
 
+
 def _tiny_jpeg(path: Path) -> Path:
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(path)
     return path
@@ -127,8 +128,11 @@ def build_tree(size: TreeSize, root: Path) -> tuple[Path, Path]:
     (frames hard links to one 16x16 JPEG) and BDD100K frame folders; reused when ``root/tree.json`` says the same
     size was built there."""
     marker = root / "tree.json"
-    wanted = {"metadata": [str(p) for p in size.metadata], "bdd_folders": size.bdd_folders,
-              "bdd_frames": size.bdd_frames}
+    wanted = {
+        "metadata": [str(p) for p in size.metadata],
+        "bdd_folders": size.bdd_folders,
+        "bdd_frames": size.bdd_frames,
+    }
     dota, bdd = root / "dota", root / "bdd"
     if marker.is_file() and json.loads(marker.read_text()) == wanted:
         return dota, bdd
@@ -155,11 +159,13 @@ def _datamodule(dota: Path, bdd: Path, val_windows_per_video: int | None = 16):
     from riskvision.data.sources.dota import DotaSource
 
     sampler = WindowSampler(10, val_windows_per_video=val_windows_per_video)
-    return RiskDataModule({"dota": DotaSource(dota), "bdd": BddSource(bdd, layout="frames")}, {"window": sampler},
-                          "window", target="risk")
+    return RiskDataModule(
+        {"dota": DotaSource(dota), "bdd": BddSource(bdd, layout="frames")}, {"window": sampler}, "window", target="risk"
+    )
 
 
 # ----------------------------------------------------------------------------- worker memory
+
 
 class PathReader(FrameReader):
     """A reader that resolves each frame's path (as the JPEG reader does) and decodes nothing: uint8 zeros."""
@@ -213,8 +219,17 @@ def worker_memory(videos: Sequence[TargetVideo]) -> dict[str, float]:
                 object.__setattr__(record, "frame_files", tuple(record.frame_files))
                 object.__setattr__(v, "record", record)
         clips = ClipIndex(videos, sampler.train_anchors)
-        dataset = ClipDataset(videos, clips, sampler, LabelPolicy(), normalize=lambda x: x, read_size=None,
-                              frame_size=(2, 2), reader_factory=PathReader, random_frames=True)
+        dataset = ClipDataset(
+            videos,
+            clips,
+            sampler,
+            LabelPolicy(),
+            normalize=lambda x: x,
+            read_size=None,
+            frame_size=(2, 2),
+            reader_factory=PathReader,
+            random_frames=True,
+        )
         torch.manual_seed(0)
         order = list(PerVideoSampler(clips))
         start, end = _epoch_in_forked_worker(dataset, order)
@@ -224,16 +239,26 @@ def worker_memory(videos: Sequence[TargetVideo]) -> dict[str, float]:
 
 # ----------------------------------------------------------------------------- __getitem__
 
+
 def item_time_us(num_videos: int, items: int = 2000) -> dict[str, float]:
     """Mean microseconds of ``ClipDataset.__getitem__`` at ``num_videos`` videos (a reader that returns at once),
     and of the eager stand-in list ``[v, *range(v + 1, N), *range(v)]`` it replaced."""
-    record = VideoRecord("v", "bdd", Path("/nonexistent"), "frames", 10.0, 100,
-                         frame_files=[f"{i:06d}.jpg" for i in range(100)])
+    record = VideoRecord(
+        "v", "bdd", Path("/nonexistent"), "frames", 10.0, 100, frame_files=[f"{i:06d}.jpg" for i in range(100)]
+    )
     videos = [to_target(record, 10.0)] * num_videos
     sampler = WindowSampler(10)
-    dataset = ClipDataset(videos, ClipIndex(videos, sampler.eval_anchors), sampler, LabelPolicy(),
-                          normalize=lambda x: x, read_size=None, frame_size=(2, 2), reader_factory=PathReader,
-                          random_frames=True)
+    dataset = ClipDataset(
+        videos,
+        ClipIndex(videos, sampler.eval_anchors),
+        sampler,
+        LabelPolicy(),
+        normalize=lambda x: x,
+        read_size=None,
+        frame_size=(2, 2),
+        reader_factory=PathReader,
+        random_frames=True,
+    )
     indices = np.random.default_rng(0).integers(0, len(dataset), items).tolist()
     begin = time.perf_counter()
     for index in indices:
@@ -249,17 +274,24 @@ def item_time_us(num_videos: int, items: int = 2000) -> dict[str, float]:
 
 # ----------------------------------------------------------------------------- validation vs training
 
+
 def window_counts(datamodule) -> dict[str, float]:
     """Windows and frame decodes of one resnet3d101 training epoch and one validation, at the defaults and as
     before (a window at every frame, 10 decodes each)."""
     sampler = datamodule.sampler
     train, val = datamodule.videos["train"], datamodule.videos["val"]
     capped = [sampler.val_anchors(v.num_frames) for v in val]
-    decodes = sum(len({t for end in anchors for t in sampler.frames(v.num_frames, end)})
-                  for v, anchors in zip(val, capped))
+    decodes = sum(
+        len({t for end in anchors for t in sampler.frames(v.num_frames, end)}) for v, anchors in zip(val, capped)
+    )
     every = sum(len(sampler.eval_anchors(v.num_frames)) for v in val)
-    return {"train_clips": len(train) * sampler.clips_per_video, "val_windows": sum(map(len, capped)),
-            "val_decodes": decodes, "val_windows_every_frame": every, "val_videos": len(val)}
+    return {
+        "train_clips": len(train) * sampler.clips_per_video,
+        "val_windows": sum(map(len, capped)),
+        "val_decodes": decodes,
+        "val_windows_every_frame": every,
+        "val_videos": len(val),
+    }
 
 
 def net_times(size: int, batch: int = 2) -> dict[str, float]:
@@ -299,8 +331,12 @@ def _photo_jpeg(path: Path) -> Path:
 def _photo_video(folder: Path, frames: int) -> TargetVideo:
     source = _photo_jpeg(folder.parent / f"{folder.name}.jpg")
     _link_frames(source, folder, frames)
-    return to_target(VideoRecord(folder.name, "dota", folder, "frames", 10.0, frames,
-                                 frame_files=[f"{i:06d}.jpg" for i in range(frames)]), 10.0)
+    return to_target(
+        VideoRecord(
+            folder.name, "dota", folder, "frames", 10.0, frames, frame_files=[f"{i:06d}.jpg" for i in range(frames)]
+        ),
+        10.0,
+    )
 
 
 def decode_s_per_frame(work: Path, size: int) -> float:
@@ -314,6 +350,7 @@ def decode_s_per_frame(work: Path, size: int) -> float:
 
 
 # ----------------------------------------------------------------------------- feature cache
+
 
 def _seed_augment(size: int) -> Callable:
     from hydra.utils import instantiate
@@ -333,8 +370,12 @@ def feature_cache_views(work: Path, videos: int, views: int, size: int) -> dict[
 
     augment = _seed_augment(size)
     sampler_frames = tuple(range(64))
-    entries = [FeatureEntry(_photo_video(work / f"cache{k}", 64), sampler_frames, (size, size), views, augment,
-                            repr(augment), 0) for k in range(videos)]
+    entries = [
+        FeatureEntry(
+            _photo_video(work / f"cache{k}", 64), sampler_frames, (size, size), views, augment, repr(augment), 0
+        )
+        for k in range(videos)
+    ]
     dataset = _ViewFrames(entries, [e.name for e in entries], None)
     begin = time.perf_counter()
     for e in range(len(entries)):
@@ -357,6 +398,7 @@ def feature_cache_views(work: Path, videos: int, views: int, size: int) -> dict[
 
 # ----------------------------------------------------------------------------- metrics
 
+
 def metrics_table(rows: int, seed: int = 0) -> pd.DataFrame:
     """A 3-class predictions table of ``rows`` windows: 100 per video, half the videos DoTA crashes with an anomaly
     at frames [60, 80), the others BDD; P(Warning) + P(Danger) rise towards the anomaly."""
@@ -373,10 +415,20 @@ def metrics_table(rows: int, seed: int = 0) -> pd.DataFrame:
     danger = crash & (frame >= 60) & (frame < 80)
     warning = crash & (frame >= 40) & (frame < 60)
     risk = np.where(danger, 2, np.where(warning, 1, 0))
-    meta = {"video_id": np.char.add("v", video.astype(str)), "source": np.where(crash, "dota", "bdd"),
-            "category": np.where(crash, "lateral", "normal"), "ego": crash & (video % 4 == 0),
-            "night": video % 3 == 0, "end_frame": frame, "fps": np.full(rows, 10.0), "num_frames": np.full(rows, 100),
-            "anomaly_start": start, "anomaly_end": end, "crash": crash.astype(int), "risk": risk}
+    meta = {
+        "video_id": np.char.add("v", video.astype(str)),
+        "source": np.where(crash, "dota", "bdd"),
+        "category": np.where(crash, "lateral", "normal"),
+        "ego": crash & (video % 4 == 0),
+        "night": video % 3 == 0,
+        "end_frame": frame,
+        "fps": np.full(rows, 10.0),
+        "num_frames": np.full(rows, 100),
+        "anomaly_start": start,
+        "anomaly_end": end,
+        "crash": crash.astype(int),
+        "risk": risk,
+    }
     logits = np.stack([np.zeros(rows), 1.0 * warning, 1.5 * danger], axis=1) + rng.normal(0, 1, (rows, 3))
     probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     return make_table(meta, probs, RiskLevels(["Normal", "Warning", "Danger"]))
@@ -394,8 +446,9 @@ def _metrics_child(rows: int, n_boot: int, out: Path) -> None:
     begin, cpu = time.perf_counter(), time.process_time()
     compute_metrics(table, RunInfo("bench", RiskLevels(["Normal", "Warning", "Danger"])), n_boot=n_boot)
     seconds, cpu = time.perf_counter() - begin, time.process_time() - cpu
-    (out / "metrics.json").write_text(json.dumps({"seconds": seconds, "cpu_s": cpu, "peak_mb": _vm_hwm_mb(),
-                                                  "peak_before_mb": before}))
+    (out / "metrics.json").write_text(
+        json.dumps({"seconds": seconds, "cpu_s": cpu, "peak_mb": _vm_hwm_mb(), "peak_before_mb": before})
+    )
 
 
 def _vm_hwm_mb() -> float:
@@ -414,9 +467,9 @@ def metrics_at_scale(work: Path, rows: int, n_boot: int) -> dict[str, float]:
     child.join()
     result = json.loads((work / "metrics.json").read_text())
     from riskvision.evaluation.bootstrap import bootstrap_ci
-    from riskvision.metrics.ranking import Ranking, auroc
     from riskvision.evaluation.summary import ci_statistics
     from riskvision.evaluation.table import read_predictions
+    from riskvision.metrics.ranking import Ranking, auroc
 
     table = read_predictions(work / "predictions.parquet")
     stats = ci_statistics(table)
@@ -433,14 +486,20 @@ def metrics_at_scale(work: Path, rows: int, n_boot: int) -> dict[str, float]:
     begin = time.perf_counter()
     bootstrap_ci(real["video_id"].to_numpy(), ranked.auroc, n_boot=5)
     once_window = (time.perf_counter() - begin) / 5 * n_boot
-    return {"seconds": result["seconds"], "cpu_s": result.get("cpu_s", float("nan")), "peak_mb": result["peak_mb"],
-            "ci_sort_once_s": sort_once,
-            "window_auroc_ci_resort_s": resort_window, "window_auroc_ci_sort_once_s": once_window,
-            "csv_mb": (work / "predictions.csv").stat().st_size / 2**20,
-            "parquet_mb": (work / "predictions.parquet").stat().st_size / 2**20}
+    return {
+        "seconds": result["seconds"],
+        "cpu_s": result.get("cpu_s", float("nan")),
+        "peak_mb": result["peak_mb"],
+        "ci_sort_once_s": sort_once,
+        "window_auroc_ci_resort_s": resort_window,
+        "window_auroc_ci_sort_once_s": once_window,
+        "csv_mb": (work / "predictions.csv").stat().st_size / 2**20,
+        "parquet_mb": (work / "predictions.parquet").stat().st_size / 2**20,
+    }
 
 
 # ----------------------------------------------------------------------------- bad input
+
 
 def bad_input_lines(work: Path, missing: int) -> dict[str, float]:
     """Warning lines of building a DoTA tree whose metadata names ``missing`` clips that do not exist (plus the
@@ -461,11 +520,16 @@ def bad_input_lines(work: Path, missing: int) -> dict[str, float]:
         warnings.simplefilter("always")
         dm.build_records()
     lines = [str(w.message) for w in caught if issubclass(w.category, DataWarning)]
-    return {"issues": len(dm.issues), "warning_lines": len(lines), "longest_line": max(map(len, lines), default=0),
-            "example": max(lines, key=len, default="")}
+    return {
+        "issues": len(dm.issues),
+        "warning_lines": len(lines),
+        "longest_line": max(map(len, lines), default=0),
+        "example": max(lines, key=len, default=""),
+    }
 
 
 # ----------------------------------------------------------------------------- the run
+
 
 def _load() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
@@ -487,21 +551,30 @@ def run(settings: ScaleSettings) -> dict[str, float]:
         warnings.simplefilter("ignore", DataWarning)
         dm.setup("fit")
     videos = [v for split in dm.videos.values() for v in split]
-    print(f"index: {len(videos):,} videos, {sum(len(v.record.frame_files) for v in videos):,} frame names, "
-          f"{time.perf_counter() - begin:.1f} s")
+    print(
+        f"index: {len(videos):,} videos, {sum(len(v.record.frame_files) for v in videos):,} frame names, "
+        f"{time.perf_counter() - begin:.1f} s"
+    )
 
     memory = worker_memory(videos)
     figures.update({f"memory_{k}": v for k, v in memory.items()})
-    print(f"worker memory after one epoch of clip reads ({memory['names']:,.0f} frame names): private +"
-          f"{memory['compact_growth_mb']:.1f} MB with compact names (target < 10 MB), +{memory['tuple_growth_mb']:.1f}"
-          " MB with tuples of str (before)")
+    print(
+        f"worker memory after one epoch of clip reads ({memory['names']:,.0f} frame names): private +"
+        f"{memory['compact_growth_mb']:.1f} MB with compact names (target < 10 MB), +{memory['tuple_growth_mb']:.1f}"
+        " MB with tuples of str (before)"
+    )
 
     items = {n: item_time_us(n) for n in settings.item_videos}
     low, high = min(items), max(items)
     figures.update({f"item_us_{n}": t["item_us"] for n, t in items.items()})
-    print("__getitem__: " + ", ".join(f"{t['item_us']:.0f} us at {n:,} videos (eager stand-in list "
-                                      f"{t['eager_list_us']:.0f} us)" for n, t in items.items())
-          + f"; ratio {items[high]['item_us'] / items[low]['item_us']:.2f} (target <= 1.2)")
+    print(
+        "__getitem__: "
+        + ", ".join(
+            f"{t['item_us']:.0f} us at {n:,} videos (eager stand-in list {t['eager_list_us']:.0f} us)"
+            for n, t in items.items()
+        )
+        + f"; ratio {items[high]['item_us'] / items[low]['item_us']:.2f} (target <= 1.2)"
+    )
 
     counts = window_counts(dm)
     size = settings.net_size
@@ -510,42 +583,60 @@ def run(settings: ScaleSettings) -> dict[str, float]:
     val_s = counts["val_windows"] * times["forward_s_per_window"] + counts["val_decodes"] * times["decode_s"]
     before_s = counts["val_windows_every_frame"] * (times["forward_s_per_window"] + 10 * times["decode_s"])
     figures.update({**counts, **times, "val_over_train": val_s / train_s, "val_over_train_before": before_s / train_s})
-    print(f"resnet3d101 at {size}x{size}: training step {times['train_step_s_per_clip']:.2f} s/clip, forward "
-          f"{times['forward_s_per_window']:.2f} s/window, decode {1e3 * times['decode_s']:.1f} ms/frame")
-    print(f"validation vs one training epoch (estimated from counts x measured times): {counts['train_clips']:,} "
-          f"training clips; validation {counts['val_windows']:,} windows of {counts['val_videos']:,} videos, "
-          f"{counts['val_decodes']:,} decodes (val_windows_per_video 16) -> {val_s / train_s:.2f}x an epoch "
-          f"(target <= 2); before: {counts['val_windows_every_frame']:,} windows, "
-          f"{10 * counts['val_windows_every_frame']:,} decodes -> {before_s / train_s:.2f}x")
+    print(
+        f"resnet3d101 at {size}x{size}: training step {times['train_step_s_per_clip']:.2f} s/clip, forward "
+        f"{times['forward_s_per_window']:.2f} s/window, decode {1e3 * times['decode_s']:.1f} ms/frame"
+    )
+    print(
+        f"validation vs one training epoch (estimated from counts x measured times): {counts['train_clips']:,} "
+        f"training clips; validation {counts['val_windows']:,} windows of {counts['val_videos']:,} videos, "
+        f"{counts['val_decodes']:,} decodes (val_windows_per_video 16) -> {val_s / train_s:.2f}x an epoch "
+        f"(target <= 2); before: {counts['val_windows_every_frame']:,} windows, "
+        f"{10 * counts['val_windows_every_frame']:,} decodes -> {before_s / train_s:.2f}x"
+    )
     units = counts["val_windows"] / (3 * counts["train_clips"])
-    figures.update({"val_over_train_units": units, "val_over_train_units_before": units * counts[
-        "val_windows_every_frame"] / counts["val_windows"]})
-    print(f"  in net work alone (a training step = 3 forwards, decodes left out): {units:.2f}x an epoch; before "
-          f"{figures['val_over_train_units_before']:.2f}x")
+    figures.update(
+        {
+            "val_over_train_units": units,
+            "val_over_train_units_before": units * counts["val_windows_every_frame"] / counts["val_windows"],
+        }
+    )
+    print(
+        f"  in net work alone (a training step = 3 forwards, decodes left out): {units:.2f}x an epoch; before "
+        f"{figures['val_over_train_units_before']:.2f}x"
+    )
 
     cache = feature_cache_views(work, settings.cache_videos, 8, size)
     figures.update({f"cache_{k}": v for k, v in cache.items()})
     data_ratio = cache["data_s_per_view_reads"] / cache["data_s_one_read"]
     before, after = cache["data_s_per_view_reads"], cache["data_s_one_read"]
     total_ratio = (before + cache["encode_s"]) / (after + cache["encode_s"])
-    print(f"feature cache, views=8, 64 frames of 1280x720 per video: read + augment {before:.2f}"
-          f" s/video reading per view (before) vs {cache['data_s_one_read']:.2f} s reading once: {data_ratio:.1f}x "
-          f"(target >= 5x); with the ResNet-18 encoder ({cache['encode_s']:.1f} s/video): {total_ratio:.2f}x")
+    print(
+        f"feature cache, views=8, 64 frames of 1280x720 per video: read + augment {before:.2f}"
+        f" s/video reading per view (before) vs {cache['data_s_one_read']:.2f} s reading once: {data_ratio:.1f}x "
+        f"(target >= 5x); with the ResNet-18 encoder ({cache['encode_s']:.1f} s/video): {total_ratio:.2f}x"
+    )
 
     metrics = metrics_at_scale(work, settings.metrics_rows, settings.n_boot)
     figures.update({f"metrics_{k}": v for k, v in metrics.items()})
-    print(f"metrics on {settings.metrics_rows:,} rows, n_boot {settings.n_boot}: {metrics['seconds']:.1f} s "
-          f"({metrics['cpu_s']:.1f} s of CPU; target <= 60), peak {metrics['peak_mb']:.0f} MB (target <= 2048); "
-          f"the CI statistics alone "
-          f"{metrics['ci_sort_once_s']:.1f} s; window AUROC CI re-sorting (before) "
-          f"{metrics['window_auroc_ci_resort_s']:.1f} s vs sorted once "
-          f"{metrics['window_auroc_ci_sort_once_s']:.1f} s (extrapolated from 5 resamples)")
-    print(f"predictions table: CSV {metrics['csv_mb']:.1f} MB, Parquet {metrics['parquet_mb']:.1f} MB "
-          f"({metrics['parquet_mb'] / metrics['csv_mb']:.0%} of the CSV; target <= 40%)")
+    print(
+        f"metrics on {settings.metrics_rows:,} rows, n_boot {settings.n_boot}: {metrics['seconds']:.1f} s "
+        f"({metrics['cpu_s']:.1f} s of CPU; target <= 60), peak {metrics['peak_mb']:.0f} MB (target <= 2048); "
+        f"the CI statistics alone "
+        f"{metrics['ci_sort_once_s']:.1f} s; window AUROC CI re-sorting (before) "
+        f"{metrics['window_auroc_ci_resort_s']:.1f} s vs sorted once "
+        f"{metrics['window_auroc_ci_sort_once_s']:.1f} s (extrapolated from 5 resamples)"
+    )
+    print(
+        f"predictions table: CSV {metrics['csv_mb']:.1f} MB, Parquet {metrics['parquet_mb']:.1f} MB "
+        f"({metrics['parquet_mb'] / metrics['csv_mb']:.0%} of the CSV; target <= 40%)"
+    )
 
     bad = bad_input_lines(work, settings.missing_clips)
     figures.update({f"bad_{k}": v for k, v in bad.items() if k != "example"})
-    print(f"bad input: a metadata file naming {settings.missing_clips:,} missing clips -> {bad['issues']:,} issues, "
-          f"{bad['warning_lines']} warning lines, e.g.: {bad['example'][:300]}")
+    print(
+        f"bad input: a metadata file naming {settings.missing_clips:,} missing clips -> {bad['issues']:,} issues, "
+        f"{bad['warning_lines']} warning lines, e.g.: {bad['example'][:300]}"
+    )
     print(f"load after: {_load()}")
     return figures

@@ -11,8 +11,9 @@ trains on the synthetic data, ``conf/data_model``), on a synthetic set at the qu
 * per variant (``fp32``, ``bf16`` autocast, ``channels_last`` (``model.memory_format``), ``compile``
   (``model.compile``), and for the 3D-ResNet ``onednn_backward``: fp32 with ``model.net.tap_backward_max_outputs=0``,
   oneDNN's convolution backward everywhere instead of the tap-by-tap one on small grids
-  (``riskvision.models.tap_conv``)): the model-only bound (forward + backward + Adam step on one batch already in memory)
-  and the training loop (the loader's batches -> the same step), frames/s = clips/s x frames per clip, and the
+  (``riskvision.models.tap_conv``)): the model-only bound (forward + backward + Adam step on one batch already
+  in memory) and the training loop (the loader's batches -> the same step), frames/s = clips/s x frames per clip,
+  and the
   loop's share of its bound;
 * the ratio of each variant's loop to fp32's, and the loader's frames/s over what the fastest loop consumes
   (target >= 1.5x).
@@ -50,14 +51,31 @@ from riskvision.utils import instantiate_data
 __all__ = ["VARIANTS", "run"]
 
 VARIANTS = ("fp32", "bf16", "channels_last", "compile", "onednn_backward")
-FULL = {"videos": 8, "steps": 1, "loader_batches": 6, "bound_calls": 5, "models": ("bilstm", "resnet3d101"),
-        "settings": ("quickstart", "seed"), "variants": VARIANTS, "extra": {}}
+FULL = {
+    "videos": 8,
+    "steps": 1,
+    "loader_batches": 6,
+    "bound_calls": 5,
+    "models": ("bilstm", "resnet3d101"),
+    "settings": ("quickstart", "seed"),
+    "variants": VARIANTS,
+    "extra": {},
+}
 # the smoke run leaves bf16 and compile out: on a CPU without fast bf16 a bf16 step is ~10x slower, and compiling
 # takes minutes (tests/test_train.py trains with both)
-QUICK = {"videos": 6, "steps": 1, "loader_batches": 2, "bound_calls": 2, "models": ("bilstm", "resnet3d101"), "settings": ("quickstart", "seed"),
-         "variants": ("fp32", "channels_last", "onednn_backward"),
-         "extra": {"bilstm": ["model.inputs.frame_size=32", "model.inputs.num_frames=4", "model.net.hidden_size=8"],
-                   "resnet3d101": ["model.inputs.frame_size=32", "model.net.widen_factor=0.125"]}}
+QUICK = {
+    "videos": 6,
+    "steps": 1,
+    "loader_batches": 2,
+    "bound_calls": 2,
+    "models": ("bilstm", "resnet3d101"),
+    "settings": ("quickstart", "seed"),
+    "variants": ("fp32", "channels_last", "onednn_backward"),
+    "extra": {
+        "bilstm": ["model.inputs.frame_size=32", "model.inputs.num_frames=4", "model.net.hidden_size=8"],
+        "resnet3d101": ["model.inputs.frame_size=32", "model.net.widen_factor=0.125"],
+    },
+}
 SYNTHETIC = {"width": 160, "height": 96, "crash_seconds": [4, 7], "normal_seconds": [4, 7], "clips_per_source": [1, 1]}
 
 
@@ -140,12 +158,24 @@ def _rows(model: str, setting: str, cfg, sizes: dict) -> list[tuple]:
         fixed = next(iter(loader))
         bound = _timed(itertools.repeat(fixed), step, sizes["steps"])
         speeds[variant] = loop = _timed(_epochs(loader), step, sizes["steps"], warm_up=False)  # warmed up above
-        rows.append((f"{label}: {variant}", loop, f"{loop / speeds['fp32']:.2f}x fp32",
-                     f"model-only bound {bound:.1f} frames/s; loop at {loop / bound:.0%} of it"))
+        rows.append(
+            (
+                f"{label}: {variant}",
+                loop,
+                f"{loop / speeds['fp32']:.2f}x fp32",
+                f"model-only bound {bound:.1f} frames/s; loop at {loop / bound:.0%} of it",
+            )
+        )
         print(rows[-1], flush=True)
     fastest = max(speeds, key=speeds.get)
-    rows.append((f"{label}: loader vs the fastest loop on pixels ({fastest})", None,
-                 f"{loader_fps / speeds[fastest]:.1f}x what it consumes (target >= 1.5x)", ""))
+    rows.append(
+        (
+            f"{label}: loader vs the fastest loop on pixels ({fastest})",
+            None,
+            f"{loader_fps / speeds[fastest]:.1f}x what it consumes (target >= 1.5x)",
+            "",
+        )
+    )
     if setting == "seed":
         module = _module(cfg, "fp32")
         if getattr(module.net, "feature_identity", lambda: None)() is not None:
@@ -172,16 +202,22 @@ def _cached_rows(module, cfg, datamodule, label: str, pixels_fps: float, sizes: 
     augmented = not getattr(datamodule.augment, "is_identity", True)
     with tempfile.TemporaryDirectory() as folder:
         begin = time.perf_counter()
-        cache = datamodule.use_feature_cache(folder, net.feature_identity(), encode, views=int(augmented),
-                                             batch_frames=batch_frames)
+        cache = datamodule.use_feature_cache(
+            folder, net.feature_identity(), encode, views=int(augmented), batch_frames=batch_frames
+        )
         seconds = time.perf_counter() - begin
         frames = sum(len(entry.frames) * entry.rows for split in datamodule.feature_entries.values() for entry in split)
         extraction = frames / seconds
-        rows = [(f"{label}: cached features, extraction ({datamodule.num_workers} workers"
-                 f"{', 1 augmented view' if augmented else ''})", extraction,
-                 f"{extraction / bound:.0%} of the backbone's inference bound (target >= 90%)",
-                 f"bound {bound:.1f} frames/s ({batch_frames} frames per call, no_grad); {frames} frames in "
-                 f"{seconds:.1f} s; cache {cache.size_bytes() / 2**20:.1f} MB")]
+        rows = [
+            (
+                f"{label}: cached features, extraction ({datamodule.num_workers} workers"
+                f"{', 1 augmented view' if augmented else ''})",
+                extraction,
+                f"{extraction / bound:.0%} of the backbone's inference bound (target >= 90%)",
+                f"bound {bound:.1f} frames/s ({batch_frames} frames per call, no_grad); {frames} frames in "
+                f"{seconds:.1f} s; cache {cache.size_bytes() / 2**20:.1f} MB",
+            )
+        ]
         print(rows[-1], flush=True)
         loader = datamodule.train_dataloader()
         loader_fps = _timed(_epochs(loader), lambda batch: None, sizes["loader_batches"] * 4)
@@ -190,17 +226,28 @@ def _cached_rows(module, cfg, datamodule, label: str, pixels_fps: float, sizes: 
         cached_fixed = next(iter(loader))
         cached_bound = _timed(itertools.repeat(cached_fixed), step, sizes["steps"] * 20)
         loop = _timed(_epochs(loader), step, sizes["steps"] * 20, warm_up=False)
-        rows.append((f"{label}: cached features, training", loop, f"{loop / pixels_fps:.1f}x fp32 on pixels (target >= 20x)",
-                     f"model-only bound {cached_bound:.1f} frames/s; loop at {loop / cached_bound:.0%} of it; cached "
-                     f"loader {loader_fps:.0f} frames/s = {loader_fps / loop:.1f}x what the loop consumes"))
+        rows.append(
+            (
+                f"{label}: cached features, training",
+                loop,
+                f"{loop / pixels_fps:.1f}x fp32 on pixels (target >= 20x)",
+                f"model-only bound {cached_bound:.1f} frames/s; loop at {loop / cached_bound:.0%} of it; cached "
+                f"loader {loader_fps:.0f} frames/s = {loader_fps / loop:.1f}x what the loop consumes",
+            )
+        )
         print(rows[-1], flush=True)
         datamodule.feature_cache = None  # the folder goes away
     return rows
 
 
-def run(quick: bool = False, threads: int = 2, seed_variants: Sequence[str] | None = None,
-        models: Sequence[str] | None = None, settings: Sequence[str] | None = None,
-        variants: Sequence[str] | None = None) -> list[tuple]:
+def run(
+    quick: bool = False,
+    threads: int = 2,
+    seed_variants: Sequence[str] | None = None,
+    models: Sequence[str] | None = None,
+    settings: Sequence[str] | None = None,
+    variants: Sequence[str] | None = None,
+) -> list[tuple]:
     """Every row (module docstring); prints them as they come and the table at the end. ``seed_variants``: the
     variants measured at the seed settings (default: all of :data:`VARIANTS`; on a CPU without fast bf16 a bf16
     step at 224x224 takes minutes, and compiling the seed nets takes minutes too); ``variants``: those measured at
@@ -219,8 +266,12 @@ def run(quick: bool = False, threads: int = 2, seed_variants: Sequence[str] | No
         if quick:
             synthetic.update(width=48, height=32, crash_seconds=[2, 2], normal_seconds=[2, 2])
         ensure_synthetic(Path(tmp) / "synthetic", seed=0, **synthetic)
-        data = [f"data.synthetic.root={Path(tmp) / 'synthetic'}", "data.synthetic.seed=0", "data.split.val_fraction=0.3",
-                *[f"++data.synthetic.{key}={value}".replace(" ", "") for key, value in synthetic.items()]]
+        data = [
+            f"data.synthetic.root={Path(tmp) / 'synthetic'}",
+            "data.synthetic.seed=0",
+            "data.split.val_fraction=0.3",
+            *[f"++data.synthetic.{key}={value}".replace(" ", "") for key, value in synthetic.items()],
+        ]
         for model in sizes["models"]:
             for setting in sizes["settings"]:
                 cfg = _compose(model, setting, data, sizes["extra"].get(model, []))

@@ -9,6 +9,13 @@ from riskvision.data.sampling import ClipSampler, UniformSampler, WindowSampler
 from riskvision.data.timebase import TargetVideo, to_target
 
 __all__ = [
-    "ClipSampler", "DataIssue", "DataWarning", "LabelPolicy", "TargetVideo", "UniformSampler",
-    "VideoRecord", "WindowSampler", "to_target",
+    "ClipSampler",
+    "DataIssue",
+    "DataWarning",
+    "LabelPolicy",
+    "TargetVideo",
+    "UniformSampler",
+    "VideoRecord",
+    "WindowSampler",
+    "to_target",
 ]

@@ -41,8 +41,10 @@ __all__ = ["AlertLabels"]
 
 ID, ALERT, COLLISION, EGO = "id", "Time-of-alert", "Time-of-collision", "Nexar-vehicle-involved"
 EGO_VALUES = {"yes": True, "y": True, "true": True, "1": True, "no": False, "n": False, "false": False, "0": False}
-ROW_FIX = (f"give {ALERT} and {COLLISION} as seconds from the video's start ({COLLISION} >= {ALERT}, both inside the "
-           f"video) and {EGO} as yes or no, or remove the row")
+ROW_FIX = (
+    f"give {ALERT} and {COLLISION} as seconds from the video's start ({COLLISION} >= {ALERT}, both inside the "
+    f"video) and {EGO} as yes or no, or remove the row"
+)
 #: How many unmatched rows the ``unmatched_alert`` issue names.
 LISTED = 10
 
@@ -73,8 +75,10 @@ class AlertLabels:
             DataFileError: the CSV cannot be read, is empty, or its header lacks ``id`` or ``Time-of-alert``.
         """
         if not self.path.is_file():
-            raise DataLayoutError(f"data.labels.alerts={self.path} is not a file. Fix: set data.labels.alerts to the "
-                                  f"consensus alert labels CSV ({ID},...,{ALERT},{COLLISION},...), or to null")
+            raise DataLayoutError(
+                f"data.labels.alerts={self.path} is not a file. Fix: set data.labels.alerts to the "
+                f"consensus alert labels CSV ({ID},...,{ALERT},{COLLISION},...), or to null"
+            )
         by_id = {record.video_id: i for i, record in enumerate(records)}
         by_file: dict[str, list[int]] = {}
         for i, record in enumerate(records):
@@ -91,27 +95,51 @@ class AlertLabels:
                 continue
             record = records[index]
             if record.video_id in matched:
-                report_line(issues, self.path, line, record.video_id, f"repeats video {record.video_id} of line "
-                            f"{matched[record.video_id]}", "keep one row per video", done="this row is ignored")
+                report_line(
+                    issues,
+                    self.path,
+                    line,
+                    record.video_id,
+                    f"repeats video {record.video_id} of line {matched[record.video_id]}",
+                    "keep one row per video",
+                    done="this row is ignored",
+                )
                 continue
             try:
                 out[index] = self._overlay(record, values, line, issues)
             except ValueError as err:
-                report_line(issues, self.path, line, record.video_id, f"{values[ID]} (record {record.video_id}): {err}",
-                            ROW_FIX, done="the row is ignored")
+                report_line(
+                    issues,
+                    self.path,
+                    line,
+                    record.video_id,
+                    f"{values[ID]} (record {record.video_id}): {err}",
+                    ROW_FIX,
+                    done="the row is ignored",
+                )
                 continue
             matched[record.video_id] = line
         if unmatched:
-            shown = ", ".join(unmatched[:LISTED]) + (f" and {len(unmatched) - LISTED} more" if len(unmatched) > LISTED else "")
-            report(issues, DataIssue("unmatched_alert", "*", str(self.path),
-                                     f"{self.path}: {len(unmatched)} rows match no record ({shown}); ignored. A row's "
-                                     f"id minus its video suffix must be a record id or the name of one record's video "
-                                     f"file (fine for clips of data sets this run does not read)"))
+            shown = ", ".join(unmatched[:LISTED]) + (
+                f" and {len(unmatched) - LISTED} more" if len(unmatched) > LISTED else ""
+            )
+            report(
+                issues,
+                DataIssue(
+                    "unmatched_alert",
+                    "*",
+                    str(self.path),
+                    f"{self.path}: {len(unmatched)} rows match no record ({shown}); ignored. A row's "
+                    f"id minus its video suffix must be a record id or the name of one record's video "
+                    f"file (fine for clips of data sets this run does not read)",
+                ),
+            )
         self.listed = frozenset(matched)
         return out
 
-    def _overlay(self, record: VideoRecord, values: dict[str, str], line: int,
-                 issues: list[DataIssue] | None) -> VideoRecord:
+    def _overlay(
+        self, record: VideoRecord, values: dict[str, str], line: int, issues: list[DataIssue] | None
+    ) -> VideoRecord:
         """``record`` with the row's alert frame and ego flag; ``ValueError`` for a malformed row or a time past the
         video's end."""
         try:
@@ -132,19 +160,36 @@ class AlertLabels:
             self._check_alert(record, changes["alert_start"], alert, line, issues)
         return replace(record, **changes)
 
-    def _check_alert(self, record: VideoRecord, frame: int, alert: float, line: int,
-                     issues: list[DataIssue] | None) -> None:
+    def _check_alert(
+        self, record: VideoRecord, frame: int, alert: float, line: int, issues: list[DataIssue] | None
+    ) -> None:
         """Report an alert that gives ``record`` no Warning phase (not fatal: the row still applies)."""
         if not record.has_anomaly:
-            problem, done = f"gives {record.video_id} the alert {alert:g} s, but its source gives it no anomaly", \
-                "the alert changes no label"
+            problem, done = (
+                f"gives {record.video_id} the alert {alert:g} s, but its source gives it no anomaly",
+                "the alert changes no label",
+            )
         elif frame >= record.anomaly_start:
-            problem, done = (f"gives {record.video_id} the alert {alert:g} s (frame {frame}), at or after its anomaly's "
-                             f"start (frame {record.anomaly_start})"), "its Warning phase is empty"
+            problem, done = (
+                (
+                    f"gives {record.video_id} the alert {alert:g} s (frame {frame}), at or after its anomaly's "
+                    f"start (frame {record.anomaly_start})"
+                ),
+                "its Warning phase is empty",
+            )
         else:
             return
-        report_line(issues, self.path, line, record.video_id, problem, f"check {ALERT} against the source's anomaly "
-                    f"span", done=done, kind="alert_after_anomaly", fatal=False)
+        report_line(
+            issues,
+            self.path,
+            line,
+            record.video_id,
+            problem,
+            f"check {ALERT} against the source's anomaly span",
+            done=done,
+            kind="alert_after_anomaly",
+            fatal=False,
+        )
 
     def keep(self, record: VideoRecord) -> bool:
         """The filter: crash records whose ego flag is :attr:`filter`'s (and, with ``listed_only``, that the CSV

@@ -13,10 +13,10 @@ from collections import defaultdict
 from pathlib import Path
 
 from riskvision.data.datamodule import RiskDataModule, summarize
+from riskvision.data.probe import read_cache_file, write_cache_file
 from riskvision.data.readers import FrameDecodeError, FrameReadError, count_decoded_frames, reader_for
 from riskvision.data.records import DataIssue, VideoRecord
 from riskvision.data.splits import SPLITS, duplicates
-from riskvision.data.probe import read_cache_file, write_cache_file
 from riskvision.data.timebase import to_target
 
 __all__ = ["VerifiedFrames", "check", "print_report", "verify_frames", "verify_videos"]
@@ -27,10 +27,15 @@ VERIFY_CHUNK = 64
 
 def unreadable_clip(record: VideoRecord, why: str) -> DataIssue:
     """The FATAL issue of a clip with no readable frame: training drops it (``ClipDataset.__getitem__``)."""
-    return DataIssue("unreadable_clip", record.video_id, str(record.path),
-                     f"clip {record.video_id} ({record.path}) has no readable frame: {why}. Training drops it with "
-                     "a warning and uses the next readable clip. Fix: re-extract or re-download it, or remove it "
-                     "from the data", fatal=True)
+    return DataIssue(
+        "unreadable_clip",
+        record.video_id,
+        str(record.path),
+        f"clip {record.video_id} ({record.path}) has no readable frame: {why}. Training drops it with "
+        "a warning and uses the next readable clip. Fix: re-extract or re-download it, or remove it "
+        "from the data",
+        fatal=True,
+    )
 
 
 class VerifiedFrames:
@@ -99,12 +104,18 @@ def verify_frames(datamodule: RiskDataModule, cache: str | Path | None = None) -
         paths = [record.path / name for name in dict.fromkeys(record.frame_files)]
         readable = 0
         for start in range(0, len(paths), VERIFY_CHUNK):
-            chunk = [path for path in paths[start:start + VERIFY_CHUNK] if not verified.known(path)]
+            chunk = [path for path in paths[start : start + VERIFY_CHUNK] if not verified.known(path)]
             readable += min(VERIFY_CHUNK, len(paths) - start) - len(chunk)
             for path, result in zip(chunk, reader.decode_many(chunk) if chunk else []):
                 if isinstance(result, FrameDecodeError):
-                    issues.append(DataIssue("unreadable_frame", record.video_id, str(result.path),
-                                            f"{result}; training replaces it by the nearest readable frame"))
+                    issues.append(
+                        DataIssue(
+                            "unreadable_frame",
+                            record.video_id,
+                            str(result.path),
+                            f"{result}; training replaces it by the nearest readable frame",
+                        )
+                    )
                 else:
                     readable += 1
                     verified.add(path)
@@ -136,16 +147,22 @@ def verify_videos(datamodule: RiskDataModule) -> list[DataIssue]:
         if decoded == 0:
             issues.append(unreadable_clip(record, f"no frame decodes{stopped}"))
         elif decoded != record.num_frames or error:
-            issues.append(DataIssue(
-                "frame_count", record.video_id, str(record.path),
-                f"video {record.path} states {record.num_frames} frames but {decoded} decode{stopped}; training "
-                f"substitutes the frames that do not decode by the nearest one that does. Fix: re-download or "
-                f"re-encode it (`ffmpeg -i \"{record.path}\" -c:v libx264 -pix_fmt yuv420p fixed.mp4`)"))
+            issues.append(
+                DataIssue(
+                    "frame_count",
+                    record.video_id,
+                    str(record.path),
+                    f"video {record.path} states {record.num_frames} frames but {decoded} decode{stopped}; training "
+                    f"substitutes the frames that do not decode by the nearest one that does. Fix: re-download or "
+                    f're-encode it (`ffmpeg -i "{record.path}" -c:v libx264 -pix_fmt yuv420p fixed.mp4`)',
+                )
+            )
     return issues
 
 
-def check(datamodule: RiskDataModule, frames: bool = True, videos: bool = False,
-          frames_cache: str | Path | None = None) -> tuple[dict, list[DataIssue]]:
+def check(
+    datamodule: RiskDataModule, frames: bool = True, videos: bool = False, frames_cache: str | Path | None = None
+) -> tuple[dict, list[DataIssue]]:
     """Summary (as :meth:`RiskDataModule.describe`) and every problem found, fatal ones marked.
 
     Args:
@@ -159,15 +176,26 @@ def check(datamodule: RiskDataModule, frames: bool = True, videos: bool = False,
         problems.append(DataIssue("duplicate_split", video_id, "", f"{video_id} is in splits {names}", fatal=True))
     for name in SPLITS:
         if not splits.get(name):
-            problems.append(DataIssue("empty_split", "*", "", f"split {name!r} has zero clips after "
-                                      f"{datamodule.filters_description()}", fatal=True))
+            problems.append(
+                DataIssue(
+                    "empty_split",
+                    "*",
+                    "",
+                    f"split {name!r} has zero clips after {datamodule.filters_description()}",
+                    fatal=True,
+                )
+            )
     if frames:
         problems += verify_frames(datamodule, frames_cache)
     if videos:
         problems += verify_videos(datamodule)
     videos_by_split = {name: [to_target(r, datamodule.target_fps) for r in records] for name, records in splits.items()}
-    summary = {"synthetic": datamodule.is_synthetic, "target_fps": datamodule.target_fps,
-               "records": len(datamodule.records), "splits": summarize(videos_by_split, datamodule.labels)}
+    summary = {
+        "synthetic": datamodule.is_synthetic,
+        "target_fps": datamodule.target_fps,
+        "records": len(datamodule.records),
+        "splits": summarize(videos_by_split, datamodule.labels),
+    }
     return summary, problems
 
 
@@ -179,8 +207,10 @@ def print_report(summary: dict, problems: list[DataIssue], max_listed: int) -> N
     for name, s in summary["splits"].items():
         risk = s["risk_frames"]
         sources = ", ".join(f"{k} {v}" for k, v in sorted(s["sources"].items()))
-        print(f"{name:<6} {s['clips']:>6} {s['frames']:>8} {s['crash_clips']:>6}  {risk['normal']:>8} "
-              f"{risk['warning']:>8} {risk['danger']:>8}  {sources}")
+        print(
+            f"{name:<6} {s['clips']:>6} {s['frames']:>8} {s['crash_clips']:>6}  {risk['normal']:>8} "
+            f"{risk['warning']:>8} {risk['danger']:>8}  {sources}"
+        )
     for name, s in summary["splits"].items():
         categories = ", ".join(f"{k} {v}" for k, v in sorted(s["categories"].items()))
         print(f"{name} categories: {categories}")

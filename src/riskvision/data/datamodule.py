@@ -22,8 +22,14 @@ from torch.utils.data import DataLoader
 
 from riskvision.batch import LABEL_KEYS
 from riskvision.data.dataset import (
-    CachedClipDataset, ClassBalancedSampler, ClipDataset, ClipIndex, PerVideoSampler, VideoTransform, VideoWindowsDataset,
-)  # fmt: skip
+    CachedClipDataset,
+    ClassBalancedSampler,
+    ClipDataset,
+    ClipIndex,
+    PerVideoSampler,
+    VideoTransform,
+    VideoWindowsDataset,
+)
 from riskvision.data.feature_cache import Encode, FeatureCache, FeatureEntry, describe_callable
 from riskvision.data.labels import RISK_NAMES, LabelPolicy
 from riskvision.data.records import DataIssue, DataWarning, VideoRecord, issue_lines
@@ -107,13 +113,17 @@ class RiskDataModule(LightningDataModule):
             raise ValueError(f"data.target={target!r}; use one of {list(LABEL_KEYS)}")
         augments = dict(augments or {})
         if augment is not None and augment not in augments:
-            raise ValueError(f"data.augment={augment!r} is not one of data.augments {sorted(augments)}; set "
-                             "model.inputs.augment to one of them")
+            raise ValueError(
+                f"data.augment={augment!r} is not one of data.augments {sorted(augments)}; set "
+                "model.inputs.augment to one of them"
+            )
         self.sources = _named(sources)
         if not any(source.active for source in self.sources.values()):
-            raise ValueError(f"data.sources={self.sources} has no source with data (none, or every root is null); "
-                             "e.g. data=dota_bdd data.dota_root=/path/to/DoTA, or add one: "
-                             "+data/source@data.sources.NAME=SOURCE (conf/data/source/*.yaml)")
+            raise ValueError(
+                f"data.sources={self.sources} has no source with data (none, or every root is null); "
+                "e.g. data=dota_bdd data.dota_root=/path/to/DoTA, or add one: "
+                "+data/source@data.sources.NAME=SOURCE (conf/data/source/*.yaml)"
+            )
         self.sampler = samplers[sampler]
         self.split = split or SubsetSplit()
         self.labels = labels or LabelPolicy()
@@ -179,8 +189,12 @@ class RiskDataModule(LightningDataModule):
         :meth:`build_records`), in source order."""
         if self.records_by_source is None:
             raise RuntimeError("call build_records() before kept_records()")
-        return [r for name, records in self.records_by_source.items() for r in records
-                if self.sources[name].keep(r) and self.labels.keep(r)]
+        return [
+            r
+            for name, records in self.records_by_source.items()
+            for r in records
+            if self.sources[name].keep(r) and self.labels.keep(r)
+        ]
 
     def filters_description(self) -> str:
         """What decides which records are in which split, for an empty split's message: the sources (with their
@@ -199,14 +213,22 @@ class RiskDataModule(LightningDataModule):
             both = duplicates(splits)
             if both:
                 video_id, names = next(iter(both.items()))
-                raise ValueError(f"{len(both)} videos are in more than one split, e.g. {video_id} in {names}; "
-                                 f"fix the split files or data.split ({self.split!r})")
+                raise ValueError(
+                    f"{len(both)} videos are in more than one split, e.g. {video_id} in {names}; "
+                    f"fix the split files or data.split ({self.split!r})"
+                )
             self.videos = {name: [to_target(r, self.target_fps) for r in records] for name, records in splits.items()}
             for name, split in self.videos.items():
                 sources = dict(Counter(v.record.source for v in split))
-                log.info("%s%s split: %d videos (%d with an anomaly), sources %s, target %.4g fps",
-                         "SYNTHETIC " if self.is_synthetic else "", name, len(split),
-                         sum(v.has_anomaly for v in split), sources, self.target_fps)
+                log.info(
+                    "%s%s split: %d videos (%d with an anomaly), sources %s, target %.4g fps",
+                    "SYNTHETIC " if self.is_synthetic else "",
+                    name,
+                    len(split),
+                    sum(v.has_anomaly for v in split),
+                    sources,
+                    self.target_fps,
+                )
         require_nonempty(self.videos, STAGE_SPLITS[stage], self.filters_description())
         self._normalize = Normalize(self.normalization)
 
@@ -229,18 +251,37 @@ class RiskDataModule(LightningDataModule):
         videos = self.videos[split]
         anchors = sampler.train_anchors if train else sampler.val_anchors if split == "val" else sampler.eval_anchors
         if self.feature_cache is not None and sampler is self.sampler:
-            return CachedClipDataset(videos, ClipIndex(videos, anchors), sampler, self.labels, self.feature_cache,
-                                     self.feature_entries[split], random_frames=train)
+            return CachedClipDataset(
+                videos,
+                ClipIndex(videos, anchors),
+                sampler,
+                self.labels,
+                self.feature_cache,
+                self.feature_entries[split],
+                random_frames=train,
+            )
         return ClipDataset(
-            videos, ClipIndex(videos, anchors), sampler, self.labels, self._normalize,
-            self.train_read_size if train else self.frame_size, self.frame_size,
-            self.augment if train else None, self.reader_factory, random_frames=train,
+            videos,
+            ClipIndex(videos, anchors),
+            sampler,
+            self.labels,
+            self._normalize,
+            self.train_read_size if train else self.frame_size,
+            self.frame_size,
+            self.augment if train else None,
+            self.reader_factory,
+            random_frames=train,
         )
 
     def _loader(self, dataset: ClipDataset, batch_size: int, sampler=None) -> DataLoader:
         return DataLoader(
-            dataset, batch_size=batch_size, sampler=sampler, shuffle=False, num_workers=self.num_workers,
-            pin_memory=self.pin_memory, persistent_workers=self.persistent_workers and self.num_workers > 0,
+            dataset,
+            batch_size=batch_size,
+            sampler=sampler,
+            shuffle=False,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.persistent_workers and self.num_workers > 0,
         )
 
     def train_dataloader(self) -> DataLoader:
@@ -269,15 +310,35 @@ class RiskDataModule(LightningDataModule):
         and its windows as indices into them (``VideoWindowsDataset``), for per-frame nets."""
         if self.videos is None or self._normalize is None:
             raise RuntimeError("call datamodule.setup() before asking for a scoring loader")
-        dataset = VideoWindowsDataset(self.videos[split], WindowSampler(num_frames, eval_step=step), self.labels,
-                                      self.frame_size, self.reader_factory)
-        return DataLoader(dataset, batch_size=None, shuffle=False, num_workers=self.num_workers,
-                          pin_memory=self.pin_memory, persistent_workers=self.persistent_workers and self.num_workers > 0)
+        dataset = VideoWindowsDataset(
+            self.videos[split],
+            WindowSampler(num_frames, eval_step=step),
+            self.labels,
+            self.frame_size,
+            self.reader_factory,
+        )
+        return DataLoader(
+            dataset,
+            batch_size=None,
+            shuffle=False,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.persistent_workers and self.num_workers > 0,
+        )
 
     # ------------------------------------------------------------------------- feature cache
 
-    def use_feature_cache(self, root: str | Path, backbone: Mapping[str, Any], encode: Encode, views: int = 0,
-                          seed: int = 0, batch_frames: int = 64, rank: int = 0, world_size: int = 1) -> FeatureCache:
+    def use_feature_cache(
+        self,
+        root: str | Path,
+        backbone: Mapping[str, Any],
+        encode: Encode,
+        views: int = 0,
+        seed: int = 0,
+        batch_frames: int = 64,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> FeatureCache:
         """From now on, the train / val / test clips carry the per-frame features of a frozen backbone, read from
         a feature cache under ``root`` (``riskvision.data.feature_cache``), instead of pixels; missing entries are
         extracted first. Returns the cache.
@@ -308,26 +369,55 @@ class RiskDataModule(LightningDataModule):
                 f"model.feature_cache.enabled=true stores each frame's features once, but training augments clips "
                 f"({self.augment!r}), which changes them every epoch. Fix: model.inputs.augment=none (train without "
                 "augmentation), or model.feature_cache.views=K (K augmented views per training video, extracted once; "
-                "each epoch picks one per clip)")
+                "each epoch picks one per clip)"
+            )
         if not augmented and views:
-            log.warning("model.feature_cache.views=%d ignored: training does not augment (model.inputs.augment), so "
-                        "every view would be the same; caching the frames as read", views)
+            log.warning(
+                "model.feature_cache.views=%d ignored: training does not augment (model.inputs.augment), so "
+                "every view would be the same; caching the frames as read",
+                views,
+            )
             views = 0
-        key = {**backbone, "frame_size": list(self.frame_size), "normalization": self.normalization,
-               "reader": describe_callable(self.reader_factory), "target_fps": self.target_fps, "compute": "float32"}
+        key = {
+            **backbone,
+            "frame_size": list(self.frame_size),
+            "normalization": self.normalization,
+            "reader": describe_callable(self.reader_factory),
+            "target_fps": self.target_fps,
+            "compute": "float32",
+        }
         cache = FeatureCache(root, key)
         entries = {}
         for split, videos in self.videos.items():
             train = split == "train"
-            entries[split] = [FeatureEntry(video, tuple(self.sampler.frames_used(video.num_frames, train)),
-                                           self.train_read_size if train else self.frame_size,
-                                           views if train else 0, self.augment if train and views else None,
-                                           repr(self.augment) if train and views else "", seed)
-                              for video in videos]
-        log.info("Feature cache %s: checking %d entries (%d frames)", cache.path, sum(map(len, entries.values())),
-                 sum(len(e.frames) * e.rows for split in entries.values() for e in split))
-        report = cache.fill([e for split in entries.values() for e in split], encode, self.reader_factory,
-                            self._normalize, self.num_workers, batch_frames, rank, world_size)
+            entries[split] = [
+                FeatureEntry(
+                    video,
+                    tuple(self.sampler.frames_used(video.num_frames, train)),
+                    self.train_read_size if train else self.frame_size,
+                    views if train else 0,
+                    self.augment if train and views else None,
+                    repr(self.augment) if train and views else "",
+                    seed,
+                )
+                for video in videos
+            ]
+        log.info(
+            "Feature cache %s: checking %d entries (%d frames)",
+            cache.path,
+            sum(map(len, entries.values())),
+            sum(len(e.frames) * e.rows for split in entries.values() for e in split),
+        )
+        report = cache.fill(
+            [e for split in entries.values() for e in split],
+            encode,
+            self.reader_factory,
+            self._normalize,
+            self.num_workers,
+            batch_frames,
+            rank,
+            world_size,
+        )
         log.info(cache.describe(report))
         self.feature_cache, self.feature_entries = cache, entries
         return cache
@@ -360,9 +450,12 @@ class RiskDataModule(LightningDataModule):
         """Clips per split / source / category, crash clips and risk labels per target frame."""
         if self.videos is None:
             raise RuntimeError("call datamodule.setup() before describe()")
-        return {"synthetic": self.is_synthetic, "target_fps": self.target_fps,
-                "issues": dict(Counter(i.kind for i in self.issues)),
-                "splits": summarize(self.videos, self.labels)}
+        return {
+            "synthetic": self.is_synthetic,
+            "target_fps": self.target_fps,
+            "issues": dict(Counter(i.kind for i in self.issues)),
+            "splits": summarize(self.videos, self.labels),
+        }
 
 
 def summarize(videos: Mapping[str, Sequence[TargetVideo]], labels: LabelPolicy) -> dict[str, dict]:

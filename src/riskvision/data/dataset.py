@@ -80,10 +80,19 @@ class ClipDataset(Dataset):
             :meth:`__getitem__`).
     """
 
-    def __init__(self, videos: Sequence[TargetVideo], clips: ClipIndex, sampler: ClipSampler,
-                 labels: LabelPolicy, normalize: VideoTransform, read_size: tuple[int, int] | None,
-                 frame_size: tuple[int, int], augment: VideoTransform | None = None,
-                 reader_factory: Callable | None = None, random_frames: bool = False) -> None:
+    def __init__(
+        self,
+        videos: Sequence[TargetVideo],
+        clips: ClipIndex,
+        sampler: ClipSampler,
+        labels: LabelPolicy,
+        normalize: VideoTransform,
+        read_size: tuple[int, int] | None,
+        frame_size: tuple[int, int],
+        augment: VideoTransform | None = None,
+        reader_factory: Callable | None = None,
+        random_frames: bool = False,
+    ) -> None:
         self.videos = list(videos)
         self.clips = clips
         self.sampler = sampler
@@ -117,8 +126,9 @@ class ClipDataset(Dataset):
         for v, video in enumerate(self.videos):
             if video.has_anomaly:
                 first = int(self.clips.offsets[v])
-                out[first:first + int(self.clips.counts[v])] = [rule(*self.frames_of(k)) for k in
-                                                               range(first, first + int(self.clips.counts[v]))]
+                out[first : first + int(self.clips.counts[v])] = [
+                    rule(*self.frames_of(k)) for k in range(first, first + int(self.clips.counts[v]))
+                ]
         return out
 
     def _reader(self, kind: str, record: VideoRecord) -> FrameReader:
@@ -149,12 +159,18 @@ class ClipDataset(Dataset):
             except FrameReadError as error:
                 self.dropped.add(candidate)
                 record = self.videos[candidate].record
-                warnings.warn(f"dropping clip {record.video_id} ({record.path}) for the rest of this run: {error} "
-                              "Its clips are replaced by the next readable clip; `python scripts/check_data.py` "
-                              "lists every such clip.", DataWarning, stacklevel=2)
-        raise FrameReadError(f"no clip of this dataset can be read: all {len(self.dropped)} videos with clips "
-                             "failed (see the warnings above). Fix: check the data root; `python "
-                             "scripts/check_data.py` lists the unreadable files.")
+                warnings.warn(
+                    f"dropping clip {record.video_id} ({record.path}) for the rest of this run: {error} "
+                    "Its clips are replaced by the next readable clip; `python scripts/check_data.py` "
+                    "lists every such clip.",
+                    DataWarning,
+                    stacklevel=2,
+                )
+        raise FrameReadError(
+            f"no clip of this dataset can be read: all {len(self.dropped)} videos with clips "
+            "failed (see the warnings above). Fix: check the data root; `python "
+            "scripts/check_data.py` lists the unreadable files."
+        )
 
     def _item(self, index: int) -> dict:
         """The batch item of clip ``index`` (:class:`FrameReadError` when its video cannot be read)."""
@@ -168,10 +184,15 @@ class ClipDataset(Dataset):
         if self.augment is not None:
             clip = self.augment(clip)
         if tuple(clip.shape[-2:]) != self.frame_size:
-            raise ValueError(f"clip of {record.video_id} is {tuple(clip.shape[-2:])} after augmentation, expected "
-                             f"frame_size {self.frame_size}; make the augment's crop size match data.frame_size")
-        return {"video": self.normalize(clip), **clip_fields(video, frames, self.labels),
-                "substituted": torch.tensor(len(result.substituted), dtype=torch.int64)}
+            raise ValueError(
+                f"clip of {record.video_id} is {tuple(clip.shape[-2:])} after augmentation, expected "
+                f"frame_size {self.frame_size}; make the augment's crop size match data.frame_size"
+            )
+        return {
+            "video": self.normalize(clip),
+            **clip_fields(video, frames, self.labels),
+            "substituted": torch.tensor(len(result.substituted), dtype=torch.int64),
+        }
 
     def _read_from_video(self, v: int, video: TargetVideo, frames: list[int]) -> ReadResult:
         """Evaluation clips: the frames every clip of video ``v`` uses are read ONCE (one decode per frame, one pass
@@ -182,8 +203,9 @@ class ClipDataset(Dataset):
             record = video.record
             used = sorted({t for end in self.clips.anchors(v) for t in self.sampler.frames(video.num_frames, end)})
             result = self._reader(record.kind, record).read(record, video.native_indices(used))
-            self._video_frames = VideoFrames(v, {t: k for k, t in enumerate(used)},
-                                             None if result.substituted else result.frames)
+            self._video_frames = VideoFrames(
+                v, {t: k for k, t in enumerate(used)}, None if result.substituted else result.frames
+            )
         cached = self._video_frames
         if cached.frames is None:
             return self._reader(video.record.kind, video.record).read(video.record, video.native_indices(frames))
@@ -218,10 +240,26 @@ class CachedClipDataset(ClipDataset):
             filled (``FeatureCache.fill``) before the dataset is read.
     """
 
-    def __init__(self, videos: Sequence[TargetVideo], clips: ClipIndex, sampler: ClipSampler, labels: LabelPolicy,
-                 cache, entries: Sequence, random_frames: bool = False) -> None:
-        super().__init__(videos, clips, sampler, labels, normalize=None, read_size=None, frame_size=(0, 0),
-                         random_frames=random_frames)
+    def __init__(
+        self,
+        videos: Sequence[TargetVideo],
+        clips: ClipIndex,
+        sampler: ClipSampler,
+        labels: LabelPolicy,
+        cache,
+        entries: Sequence,
+        random_frames: bool = False,
+    ) -> None:
+        super().__init__(
+            videos,
+            clips,
+            sampler,
+            labels,
+            normalize=None,
+            read_size=None,
+            frame_size=(0, 0),
+            random_frames=random_frames,
+        )
         self.cache = cache
         self.names = [entry.name for entry in entries]
         self.positions = [{t: k for k, t in enumerate(entry.frames)} for entry in entries]
@@ -239,12 +277,17 @@ class CachedClipDataset(ClipDataset):
         try:
             positions = [self.positions[v][t] for t in frames]
         except KeyError as error:
-            raise RuntimeError(f"feature cache entry {self.names[v]} of {video.record.video_id} lacks target frame "
-                               f"{error.args[0]}; its entries were built for another sampler") from None
+            raise RuntimeError(
+                f"feature cache entry {self.names[v]} of {video.record.video_id} lacks target frame "
+                f"{error.args[0]}; its entries were built for another sampler"
+            ) from None
         view = int(torch.randint(self.rows[v], ())) if self.random_frames and self.rows[v] > 1 else 0
         features = np.asarray(self.cache.array(self.names[v])[view, positions], dtype=np.float32)
-        return {"features": torch.from_numpy(features), **clip_fields(video, frames, self.labels),
-                "substituted": torch.tensor(int(record.get("substituted", 0)), dtype=torch.int64)}
+        return {
+            "features": torch.from_numpy(features),
+            **clip_fields(video, frames, self.labels),
+            "substituted": torch.tensor(int(record.get("substituted", 0)), dtype=torch.int64),
+        }
 
 
 def clip_fields(video: TargetVideo, frames: Sequence[int], labels: LabelPolicy) -> dict:
@@ -293,9 +336,15 @@ class VideoWindowsDataset(Dataset):
             ``evaluation.views.ShortSideCrop``).
     """
 
-    def __init__(self, videos: Sequence[TargetVideo], sampler: ClipSampler, labels: LabelPolicy,
-                 frame_size: tuple[int, int], reader_factory: Callable | None = None,
-                 crop: VideoTransform | None = None) -> None:
+    def __init__(
+        self,
+        videos: Sequence[TargetVideo],
+        sampler: ClipSampler,
+        labels: LabelPolicy,
+        frame_size: tuple[int, int],
+        reader_factory: Callable | None = None,
+        crop: VideoTransform | None = None,
+    ) -> None:
         self.videos = [video for video in videos if len(sampler.eval_anchors(video.num_frames))]
         self.sampler, self.labels, self.frame_size = sampler, labels, tuple(frame_size)
         self.reader_factory = reader_factory or reader_for
@@ -317,14 +366,21 @@ class VideoWindowsDataset(Dataset):
         try:
             result = self._readers[record.kind].read(record, video.native_indices(used))
         except FrameReadError as error:
-            warnings.warn(f"dropping video {record.video_id} ({record.path}) from scoring: {error}", DataWarning,
-                          stacklevel=2)
-            return {"frames": torch.empty(0, 3, *self.frame_size, dtype=torch.uint8),
-                    "windows": torch.empty(0, self.sampler.num_frames, dtype=torch.int64)}
+            warnings.warn(
+                f"dropping video {record.video_id} ({record.path}) from scoring: {error}", DataWarning, stacklevel=2
+            )
+            return {
+                "frames": torch.empty(0, 3, *self.frame_size, dtype=torch.uint8),
+                "windows": torch.empty(0, self.sampler.num_frames, dtype=torch.int64),
+            }
         items = [{**clip_fields(video, clip, self.labels), REPLACED: torch.tensor(False)} for clip in clips]
         frames = result.frames if self.crop is None else self.crop(result.frames)
-        return {"frames": frames, "windows": torch.tensor([[position[t] for t in clip] for clip in clips]),
-                "substituted": torch.tensor(len(result.substituted), dtype=torch.int64), **default_collate(items)}
+        return {
+            "frames": frames,
+            "windows": torch.tensor([[position[t] for t in clip] for clip in clips]),
+            "substituted": torch.tensor(len(result.substituted), dtype=torch.int64),
+            **default_collate(items),
+        }
 
 
 class PerVideoSampler(Sampler[int]):

@@ -130,12 +130,24 @@ class FeatureEntry:
         except OSError:
             file = None  # unreadable: extraction reports it
         native = self.video.native_indices(list(self.frames))
-        identity = {"source": record.source, "video_id": record.video_id, "path": str(record.path), "kind": record.kind,
-                    "native_fps": record.native_fps, "native_frames": native, "file": file,
-                    "frames": list(self.frames), "read_size": list(self.read_size), "views": self.views}
+        identity = {
+            "source": record.source,
+            "video_id": record.video_id,
+            "path": str(record.path),
+            "kind": record.kind,
+            "native_fps": record.native_fps,
+            "native_frames": native,
+            "file": file,
+            "frames": list(self.frames),
+            "read_size": list(self.read_size),
+            "views": self.views,
+        }
         if record.kind == "frames":  # a frame overwritten in place changes its size or mtime, not the folder's
-            identity["frame_files"] = [_file_stamp(Path(record.path) / record.frame_files[i])
-                                       for i in sorted(set(native)) if i < len(record.frame_files)]
+            identity["frame_files"] = [
+                _file_stamp(Path(record.path) / record.frame_files[i])
+                for i in sorted(set(native))
+                if i < len(record.frame_files)
+            ]
         if self.views:
             identity.update(augment=self.augment_name, seed=self.seed)
         return identity
@@ -183,8 +195,11 @@ class _ViewFrames(Dataset):
             result = self._readers[reader_key].read(record, entry.video.native_indices(list(entry.frames)))
         except FrameReadError as error:
             return {"entry": e, "error": str(error)}
-        return {"entry": e, "views": [self._view(e, view, result.frames) for view in range(entry.rows)],
-                "substituted": len(result.substituted)}
+        return {
+            "entry": e,
+            "views": [self._view(e, view, result.frames) for view in range(entry.rows)],
+            "substituted": len(result.substituted),
+        }
 
     def _view(self, e: int, view: int, frames: torch.Tensor) -> torch.Tensor:
         """Row ``view`` of entry ``e`` from its decoded ``frames``: the frames as read, or the augmentation drawn
@@ -257,8 +272,11 @@ class FeatureCache:
     """
 
     def __init__(self, root: str | os.PathLike, key: Mapping[str, Any]) -> None:
-        self.key = {**json.loads(json.dumps(dict(key), sort_keys=True, default=str)), "format": FORMAT_VERSION,
-                    "dtype": DTYPE}
+        self.key = {
+            **json.loads(json.dumps(dict(key), sort_keys=True, default=str)),
+            "format": FORMAT_VERSION,
+            "dtype": DTYPE,
+        }
         backbone = "".join(c if c.isalnum() or c in "-_" else "_" for c in str(self.key.get("backbone", "backbone")))
         self.root = Path(root)
         self.path = self.root / f"{backbone}-{_hash(self.key)}"
@@ -269,18 +287,25 @@ class FeatureCache:
         try:
             self.videos.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            raise OSError(error.errno, f"cannot create the feature cache {self.videos}: {error.strerror}. Fix: "
-                          "model.feature_cache.dir=<a folder you can write>") from None
+            raise OSError(
+                error.errno,
+                f"cannot create the feature cache {self.videos}: {error.strerror}. Fix: "
+                "model.feature_cache.dir=<a folder you can write>",
+            ) from None
         key_file = self.path / "key.json"
         if key_file.exists():
             try:
                 stored = json.loads(key_file.read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-                raise ValueError(f"feature cache key {key_file} cannot be read ({error}); the folder is damaged. "
-                                 f"Fix: delete {self.path} (its features are extracted again)") from None
+                raise ValueError(
+                    f"feature cache key {key_file} cannot be read ({error}); the folder is damaged. "
+                    f"Fix: delete {self.path} (its features are extracted again)"
+                ) from None
             if stored != self.key:
-                raise ValueError(f"{key_file} holds another key than its folder name says ({stored} != {self.key}); "
-                                 f"the folder is damaged. Fix: delete {self.path}")
+                raise ValueError(
+                    f"{key_file} holds another key than its folder name says ({stored} != {self.key}); "
+                    f"the folder is damaged. Fix: delete {self.path}"
+                )
         else:
             atomic_write(key_file, lambda tmp: tmp.write_text(json.dumps(self.key, indent=1, sort_keys=True)))
         return self
@@ -307,11 +332,14 @@ class FeatureCache:
         try:
             record = json.loads(path.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise ValueError(f"feature cache entry {path} is damaged ({error}). Fix: delete it (it is extracted "
-                             "again)") from None
+            raise ValueError(
+                f"feature cache entry {path} is damaged ({error}). Fix: delete it (it is extracted again)"
+            ) from None
         if not isinstance(record, dict):
-            raise ValueError(f"feature cache entry {path} is damaged (a JSON {type(record).__name__}, not an "
-                             "object). Fix: delete it (it is extracted again)")
+            raise ValueError(
+                f"feature cache entry {path} is damaged (a JSON {type(record).__name__}, not an "
+                "object). Fix: delete it (it is extracted again)"
+            )
         return record
 
     def entry_problem(self, entry: FeatureEntry, name: str, width: int | None) -> str | None:
@@ -339,8 +367,10 @@ class FeatureCache:
             return f"{array_path.name} is not a readable .npy array ({error})"
         expected = [entry.rows, len(entry.frames), width if width is not None else array.shape[-1]]
         if array.dtype != np.dtype(DTYPE) or list(array.shape) != expected:
-            return (f"{array_path.name} holds {array.dtype} {list(array.shape)}, expected {DTYPE} {expected} "
-                    "(views, frames, features)")
+            return (
+                f"{array_path.name} holds {array.dtype} {list(array.shape)}, expected {DTYPE} {expected} "
+                "(views, frames, features)"
+            )
         if not np.isfinite(array).all():
             return f"{array_path.name} holds non-finite values (NaN or inf)"
         return None
@@ -371,15 +401,21 @@ class FeatureCache:
                 for path in (array_path, meta):
                     path.unlink(missing_ok=True)
             except OSError as error:
-                raise OSError(error.errno, f"feature cache entry {self.videos / name}.* cannot be used ({problem}) "
-                              f"and cannot be removed ({error.strerror}). Fix: delete {self.videos / name}.npy and "
-                              f".json, or model.feature_cache.dir=<a folder you can write>") from None
+                raise OSError(
+                    error.errno,
+                    f"feature cache entry {self.videos / name}.* cannot be used ({problem}) "
+                    f"and cannot be removed ({error.strerror}). Fix: delete {self.videos / name}.npy and "
+                    f".json, or model.feature_cache.dir=<a folder you can write>",
+                ) from None
             finally:
                 os.close(fd)
             removed += 1
             if "unreadable" not in problem:
-                warnings.warn(f"feature cache entry {self.videos / name}.npy is damaged: {problem}; extracting it "
-                              "again", DataWarning, stacklevel=3)
+                warnings.warn(
+                    f"feature cache entry {self.videos / name}.npy is damaged: {problem}; extracting it again",
+                    DataWarning,
+                    stacklevel=3,
+                )
         return removed
 
     def _common_width(self, names: Sequence[str]) -> int | None:
@@ -401,9 +437,12 @@ class FeatureCache:
         try:
             fd = os.open(self.videos / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o666)
         except OSError as error:
-            raise OSError(error.errno, f"feature cache {self.videos} is damaged and cannot be repaired "
-                          f"({error.strerror}). Fix: model.feature_cache.dir=<a folder you can write>, or delete "
-                          f"{self.path}") from None
+            raise OSError(
+                error.errno,
+                f"feature cache {self.videos} is damaged and cannot be repaired "
+                f"({error.strerror}). Fix: model.feature_cache.dir=<a folder you can write>, or delete "
+                f"{self.path}",
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -420,20 +459,31 @@ class FeatureCache:
         for leftover in self.videos.glob(f".{name}.*.tmp"):
             leftover.unlink(missing_ok=True)
 
-    def _commit(self, entry: FeatureEntry, name: str, features: np.ndarray | None, substituted: int,
-                error: str | None) -> None:
-        record = {"video_id": entry.video.record.video_id, "source": entry.video.record.source,
-                  "frames": list(entry.frames), "views": entry.views, "substituted": substituted}
+    def _commit(
+        self, entry: FeatureEntry, name: str, features: np.ndarray | None, substituted: int, error: str | None
+    ) -> None:
+        record = {
+            "video_id": entry.video.record.video_id,
+            "source": entry.video.record.source,
+            "frames": list(entry.frames),
+            "views": entry.views,
+            "substituted": substituted,
+        }
         if error is not None:
             record["unreadable"] = error
         else:
             record["shape"] = list(features.shape)
         if features is not None and not np.isfinite(features).all():
-            raise ValueError(f"the backbone gave non-finite features (NaN or inf) for {entry.video.record.video_id} "
-                             f"({entry.video.record.path}); training on them would give a NaN loss. Fix: check the "
-                             "backbone's weights (model.net.pretrained) and that its frames decode")
-        atomic_write(self.videos / f"{name}.json", lambda tmp: tmp.write_text(json.dumps(record)),
-                     option="model.feature_cache.dir")
+            raise ValueError(
+                f"the backbone gave non-finite features (NaN or inf) for {entry.video.record.video_id} "
+                f"({entry.video.record.path}); training on them would give a NaN loss. Fix: check the "
+                "backbone's weights (model.net.pretrained) and that its frames decode"
+            )
+        atomic_write(
+            self.videos / f"{name}.json",
+            lambda tmp: tmp.write_text(json.dumps(record)),
+            option="model.feature_cache.dir",
+        )
         if features is None:
             return
 
@@ -446,9 +496,18 @@ class FeatureCache:
     # ------------------------------------------------------------------------- extraction
 
     @torch.no_grad()
-    def fill(self, entries: Sequence[FeatureEntry], encode: Encode, reader_factory: Callable | None = None,
-             normalize: Callable[[torch.Tensor], torch.Tensor] | None = None, num_workers: int = 0,
-             batch_frames: int = 64, rank: int = 0, world_size: int = 1, poll_s: float = 2.0) -> FillReport:
+    def fill(
+        self,
+        entries: Sequence[FeatureEntry],
+        encode: Encode,
+        reader_factory: Callable | None = None,
+        normalize: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        num_workers: int = 0,
+        batch_frames: int = 64,
+        rank: int = 0,
+        world_size: int = 1,
+        poll_s: float = 2.0,
+    ) -> FillReport:
         """Extract every entry not committed yet; returns what was done.
 
         Frames are read (and views augmented) in ``num_workers`` DataLoader workers while this process runs
@@ -474,8 +533,11 @@ class FeatureCache:
             report.reused += len(sampler.deferred) - len(order)
             if order:
                 if not waited:
-                    log.info("feature cache %s: %d entries are being extracted by another process; waiting for them",
-                             self.path, len(order))
+                    log.info(
+                        "feature cache %s: %d entries are being extracted by another process; waiting for them",
+                        self.path,
+                        len(order),
+                    )
                     waited = True
                 time.sleep(poll_s)
         if report.extracted or report.unreadable:
@@ -483,8 +545,17 @@ class FeatureCache:
         self._update_index(entries, names)
         return report
 
-    def _run_pass(self, dataset: _ViewFrames, sampler: _ClaimingSampler, encode: Encode, normalize: Callable | None,
-                  num_workers: int, batch_frames: int, report: FillReport, progress: ProgressLine) -> None:
+    def _run_pass(
+        self,
+        dataset: _ViewFrames,
+        sampler: _ClaimingSampler,
+        encode: Encode,
+        normalize: Callable | None,
+        num_workers: int,
+        batch_frames: int,
+        report: FillReport,
+        progress: ProgressLine,
+    ) -> None:
         """Extract the entries ``sampler`` claims, committing each once its last view is encoded."""
         loader = DataLoader(dataset, batch_size=None, sampler=sampler, num_workers=num_workers)
         try:
@@ -495,9 +566,13 @@ class FeatureCache:
                     self._commit(entry, dataset.names[e], None, 0, item["error"])
                     report.unreadable += 1
                     record = entry.video.record
-                    warnings.warn(f"feature cache: {record.video_id} ({record.path}) cannot be read: {item['error']} "
-                                  "Its clips are replaced by the next readable clip; `python scripts/check_data.py` "
-                                  "lists every such file.", DataWarning, stacklevel=2)
+                    warnings.warn(
+                        f"feature cache: {record.video_id} ({record.path}) cannot be read: {item['error']} "
+                        "Its clips are replaced by the next readable clip; `python scripts/check_data.py` "
+                        "lists every such file.",
+                        DataWarning,
+                        stacklevel=2,
+                    )
                 else:
                     views = [self._encode(frames, encode, normalize, batch_frames) for frames in item["views"]]
                     self._commit(entry, dataset.names[e], np.stack(views), item["substituted"], None)
@@ -512,7 +587,7 @@ class FeatureCache:
     def _encode(frames: torch.Tensor, encode: Encode, normalize: Callable | None, batch_frames: int) -> np.ndarray:
         chunks = []
         for start in range(0, len(frames), batch_frames):
-            chunk = frames[start:start + batch_frames]
+            chunk = frames[start : start + batch_frames]
             chunk = normalize(chunk) if normalize is not None else chunk.float()
             chunks.append(encode(chunk).float().cpu().numpy().astype(DTYPE))
         return np.concatenate(chunks)
@@ -535,11 +610,18 @@ class FeatureCache:
             for entry, name in zip(entries, names):
                 array = self.videos / f"{name}.npy"
                 if name not in index and self.committed(name):
-                    index[name] = {"video_id": entry.video.record.video_id, "source": entry.video.record.source,
-                                   "frames": len(entry.frames), "views": entry.views,
-                                   "bytes": array.stat().st_size if array.exists() else 0}
-            atomic_write(index_file, lambda tmp: tmp.write_text(json.dumps(index, indent=0, sort_keys=True)),
-                         option="model.feature_cache.dir")
+                    index[name] = {
+                        "video_id": entry.video.record.video_id,
+                        "source": entry.video.record.source,
+                        "frames": len(entry.frames),
+                        "views": entry.views,
+                        "bytes": array.stat().st_size if array.exists() else 0,
+                    }
+            atomic_write(
+                index_file,
+                lambda tmp: tmp.write_text(json.dumps(index, indent=0, sort_keys=True)),
+                option="model.feature_cache.dir",
+            )
         finally:
             os.close(fd)
 
@@ -554,8 +636,11 @@ class FeatureCache:
             index = error
         if isinstance(index, dict) and all(isinstance(value, dict) for value in index.values()):
             return index
-        log.warning("feature cache index %s is damaged (%s); rebuilding it", index_file,
-                    index if isinstance(index, Exception) else f"a JSON {type(index).__name__}")
+        log.warning(
+            "feature cache index %s is damaged (%s); rebuilding it",
+            index_file,
+            index if isinstance(index, Exception) else f"a JSON {type(index).__name__}",
+        )
         return {}
 
     def size_bytes(self) -> int:
@@ -565,8 +650,16 @@ class FeatureCache:
     def describe(self, report: FillReport | None = None) -> str:
         """Where the cache is, what it holds, how big it is and how to clear it."""
         entries = sum(1 for _ in self.videos.glob("*.npy"))
-        done = "" if report is None else (f" (this run: {report.extracted} extracted, {report.frames} backbone frames; "
-                                          f"{report.reused} reused; {report.unreadable} unreadable)")
-        return (f"Feature cache {self.path}: {entries} arrays, {self.size_bytes() / 2**20:.1f} MB{done}. Key: "
-                f"{json.dumps({k: v for k, v in self.key.items() if k != 'weights_sha256'}, sort_keys=True)}. "
-                f"Clear it with: rm -rf {self.path} (or the whole {self.root})")
+        done = (
+            ""
+            if report is None
+            else (
+                f" (this run: {report.extracted} extracted, {report.frames} backbone frames; "
+                f"{report.reused} reused; {report.unreadable} unreadable)"
+            )
+        )
+        return (
+            f"Feature cache {self.path}: {entries} arrays, {self.size_bytes() / 2**20:.1f} MB{done}. Key: "
+            f"{json.dumps({k: v for k, v in self.key.items() if k != 'weights_sha256'}, sort_keys=True)}. "
+            f"Clear it with: rm -rf {self.path} (or the whole {self.root})"
+        )

@@ -35,9 +35,15 @@ class LabelPolicy:
         alerts_listed_only: with ``alerts``, keep only the crash videos the CSV lists.
     """
 
-    def __init__(self, crash_mode: str = "video", warning_horizon_s: float = 2.0, record_alerts: bool = True,
-                 alerts: str | Path | None = None, alerts_ego: bool | None = None,
-                 alerts_listed_only: bool = False) -> None:
+    def __init__(
+        self,
+        crash_mode: str = "video",
+        warning_horizon_s: float = 2.0,
+        record_alerts: bool = True,
+        alerts: str | Path | None = None,
+        alerts_ego: bool | None = None,
+        alerts_listed_only: bool = False,
+    ) -> None:
         if crash_mode not in CRASH_MODES:
             raise ValueError(f"LabelPolicy crash_mode={crash_mode!r}; use one of {CRASH_MODES}")
         if warning_horizon_s < 0:
@@ -46,8 +52,10 @@ class LabelPolicy:
         self.warning_horizon_s = float(warning_horizon_s)
         self.record_alerts = bool(record_alerts)
         if alerts is None and (alerts_ego is not None or alerts_listed_only):
-            raise ValueError(f"LabelPolicy alerts_ego={alerts_ego}, alerts_listed_only={alerts_listed_only} filter by "
-                             "the consensus alert labels, but alerts is null; set data.labels.alerts=PATH (a CSV)")
+            raise ValueError(
+                f"LabelPolicy alerts_ego={alerts_ego}, alerts_listed_only={alerts_listed_only} filter by "
+                "the consensus alert labels, but alerts is null; set data.labels.alerts=PATH (a CSV)"
+            )
         self.alerts = None if alerts is None else AlertLabels(alerts, alerts_ego, alerts_listed_only)
 
     def annotate(self, records: Sequence[VideoRecord], issues: list[DataIssue] | None) -> list[VideoRecord]:
@@ -91,5 +99,7 @@ class LabelPolicy:
 
     def __repr__(self) -> str:
         alerts = "" if self.alerts is None else f", alerts={self.alerts!r}"
-        return (f"LabelPolicy(crash_mode={self.crash_mode!r}, warning_horizon_s={self.warning_horizon_s}, "
-                f"record_alerts={self.record_alerts}{alerts})")
+        return (
+            f"LabelPolicy(crash_mode={self.crash_mode!r}, warning_horizon_s={self.warning_horizon_s}, "
+            f"record_alerts={self.record_alerts}{alerts})"
+        )

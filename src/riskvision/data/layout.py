@@ -45,8 +45,15 @@ class DataFileError(DataLayoutError):
 
 
 #: JSON type names by Python type, for messages.
-JSON_TYPES = {dict: "an object", list: "a list", str: "a string", int: "an integer", float: "a number",
-              bool: "true/false", type(None): "null"}
+JSON_TYPES = {
+    dict: "an object",
+    list: "a list",
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "true/false",
+    type(None): "null",
+}
 
 
 def require_folder(root: str | Path, key: str, expected: str) -> Path:
@@ -66,8 +73,10 @@ def require_folder(root: str | Path, key: str, expected: str) -> Path:
     try:
         os.scandir(root).close()
     except OSError as err:
-        raise DataLayoutError(f"{key}={root} cannot be read ({err.strerror}). Fix: give this user read and "
-                              f"execute permission on it (chmod u+rx), or set {key} to a readable copy") from err
+        raise DataLayoutError(
+            f"{key}={root} cannot be read ({err.strerror}). Fix: give this user read and "
+            f"execute permission on it (chmod u+rx), or set {key} to a readable copy"
+        ) from err
     return root
 
 
@@ -76,8 +85,9 @@ def is_synthetic(root: Path) -> bool:
     return (Path(root) / SYNTHETIC_MARKER).is_file()
 
 
-def list_frames(folder: Path, clip: str, expected: int | None,
-                issues: list[DataIssue] | None) -> tuple[str, ...] | None:
+def list_frames(
+    folder: Path, clip: str, expected: int | None, issues: list[DataIssue] | None
+) -> tuple[str, ...] | None:
     """Sorted image names of ``folder``, index ``i`` = native frame ``i``; ``None`` when the clip is dropped.
 
     With numeric names, a gap in the numbering is filled with the nearest existing frame and
@@ -91,22 +101,46 @@ def list_frames(folder: Path, clip: str, expected: int | None,
     except (FileNotFoundError, NotADirectoryError):
         names = []
     except OSError as err:
-        report(issues, DataIssue("unreadable_folder", clip, str(folder),
-                                 f"frame folder {folder} of {clip} cannot be read ({err.strerror}); clip dropped. "
-                                 f"Fix: make it a readable folder (chmod u+rx, no symlink loop) or remove the clip "
-                                 f"from the split files", fatal=True))
+        report(
+            issues,
+            DataIssue(
+                "unreadable_folder",
+                clip,
+                str(folder),
+                f"frame folder {folder} of {clip} cannot be read ({err.strerror}); clip dropped. "
+                f"Fix: make it a readable folder (chmod u+rx, no symlink loop) or remove the clip "
+                f"from the split files",
+                fatal=True,
+            ),
+        )
         return None
     if not names:
-        report(issues, DataIssue("missing_folder", clip, str(folder),
-                                 f"frame folder {folder} of {clip} is missing or holds no images; clip dropped. "
-                                 f"Fix: extract its frames or remove the clip from the split files", fatal=True))
+        report(
+            issues,
+            DataIssue(
+                "missing_folder",
+                clip,
+                str(folder),
+                f"frame folder {folder} of {clip} is missing or holds no images; clip dropped. "
+                f"Fix: extract its frames or remove the clip from the split files",
+                fatal=True,
+            ),
+        )
         return None
     files = _fill_gaps(sorted(names), clip, folder, issues)
     if expected is not None and len(files) < expected:
-        report(issues, DataIssue("too_few_frames", clip, str(folder),
-                                 f"frame folder {folder} of {clip} has {len(files)} frames, its metadata says "
-                                 f"num_frames={expected}; clip dropped. Fix: re-extract its frames or correct "
-                                 f"num_frames", fatal=True))
+        report(
+            issues,
+            DataIssue(
+                "too_few_frames",
+                clip,
+                str(folder),
+                f"frame folder {folder} of {clip} has {len(files)} frames, its metadata says "
+                f"num_frames={expected}; clip dropped. Fix: re-extract its frames or correct "
+                f"num_frames",
+                fatal=True,
+            ),
+        )
         return None
     return files[:expected] if expected is not None else files
 
@@ -121,10 +155,19 @@ def _fill_gaps(names: list[str], clip: str, folder: Path, issues: list[DataIssue
         return tuple(by_number[k] for k in range(first, last + 1))
     present = sorted(by_number)
     missing = [k for k in range(first, last + 1) if k not in by_number]
-    report(issues, DataIssue("missing_frames", clip, str(folder),
-                             f"{folder} lacks {len(missing)} numbered frames (first: {missing[0]}); "
-                             f"each is replaced by its nearest existing frame"))
-    filled = [by_number.get(k) or by_number[min(present, key=lambda p: (abs(p - k), p))] for k in range(first, last + 1)]
+    report(
+        issues,
+        DataIssue(
+            "missing_frames",
+            clip,
+            str(folder),
+            f"{folder} lacks {len(missing)} numbered frames (first: {missing[0]}); "
+            f"each is replaced by its nearest existing frame",
+        ),
+    )
+    filled = [
+        by_number.get(k) or by_number[min(present, key=lambda p: (abs(p - k), p))] for k in range(first, last + 1)
+    ]
     return tuple(filled)
 
 
@@ -136,14 +179,18 @@ def read_text(path: Path) -> str:
     except FileNotFoundError:
         raise
     except OSError as err:
-        raise DataFileError(path, f"cannot be read ({err.strerror})",
-                            "make it a readable file (chmod u+r, no symlink loop)") from err
+        raise DataFileError(
+            path, f"cannot be read ({err.strerror})", "make it a readable file (chmod u+r, no symlink loop)"
+        ) from err
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         utf16 = " (it starts with a UTF-16 byte-order mark)" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
-        raise DataFileError(path, f"is not UTF-8 text: byte 0x{data[err.start]:02x} at offset {err.start}{utf16}",
-                            "re-save it as UTF-8 (e.g. iconv -t UTF-8) or restore it from the data set release") from err
+        raise DataFileError(
+            path,
+            f"is not UTF-8 text: byte 0x{data[err.start]:02x} at offset {err.start}{utf16}",
+            "re-save it as UTF-8 (e.g. iconv -t UTF-8) or restore it from the data set release",
+        ) from err
 
 
 def read_id_list(path: Path) -> list[str]:
@@ -159,9 +206,16 @@ def read_subset_lists(paths: Mapping[str, Path], issues: list[DataIssue] | None)
     for subset, path in paths.items():
         for video_id in read_id_list(path):
             if video_id in subsets:
-                report(issues, DataIssue("duplicate_split", video_id, str(path),
-                                         f"{video_id} is listed in both {listed_in[video_id].name} and {path.name} in "
-                                         f"{path.parent}", fatal=True))
+                report(
+                    issues,
+                    DataIssue(
+                        "duplicate_split",
+                        video_id,
+                        str(path),
+                        f"{video_id} is listed in both {listed_in[video_id].name} and {path.name} in {path.parent}",
+                        fatal=True,
+                    ),
+                )
             subsets[video_id], listed_in[video_id] = subset, path
     return subsets
 
@@ -198,25 +252,42 @@ def check_fields(entry: object, fields: Mapping[str, tuple[type, bool]], path: P
         value = entry.get(name)
         if value is None:
             if required:
-                raise DataFileError(path, f"has no {name!r} field (or it is null) in {what}",
-                                    f"add {name} ({JSON_TYPES[kind]}) to it or restore the file from the data set release")
+                raise DataFileError(
+                    path,
+                    f"has no {name!r} field (or it is null) in {what}",
+                    f"add {name} ({JSON_TYPES[kind]}) to it or restore the file from the data set release",
+                )
         elif not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise DataFileError(path, f"has {name}={value!r} in {what}, which is {json_type(value)}, not "
-                                f"{JSON_TYPES[kind]}", f"correct {name} or restore the file from the data set release")
+            raise DataFileError(
+                path,
+                f"has {name}={value!r} in {what}, which is {json_type(value)}, not {JSON_TYPES[kind]}",
+                f"correct {name} or restore the file from the data set release",
+            )
     return entry
 
 
 # ----------------------------------------------------------------------------- annotation lines (CSV, text lists)
 
-def report_line(issues: list[DataIssue] | None, path: Path, line: int, video_id: str, problem: str, fix: str,
-                done: str = "its video is dropped", kind: str = "bad_line", fatal: bool = True) -> None:
+
+def report_line(
+    issues: list[DataIssue] | None,
+    path: Path,
+    line: int,
+    video_id: str,
+    problem: str,
+    fix: str,
+    done: str = "its video is dropped",
+    kind: str = "bad_line",
+    fatal: bool = True,
+) -> None:
     """Report line ``line`` (1-based) of the annotation file ``path`` that cannot be used: the message names the
     file, the line, the problem, what was done about it and the fix."""
     report(issues, DataIssue(kind, video_id, str(path), f"{path}, line {line}: {problem}; {done}. Fix: {fix}", fatal))
 
 
-def read_csv_rows(path: Path, required: Sequence[str], id_column: str,
-                  issues: list[DataIssue] | None) -> list[tuple[int, dict[str, str]]]:
+def read_csv_rows(
+    path: Path, required: Sequence[str], id_column: str, issues: list[DataIssue] | None
+) -> list[tuple[int, dict[str, str]]]:
     """``(line number, {column: stripped value})`` of every data row of the CSV file ``path`` (its first non-empty
     line is the header; blank lines are skipped). A row with another number of fields than the header is reported
     (fatal ``bad_line``, by file and line) and left out.
@@ -228,21 +299,33 @@ def read_csv_rows(path: Path, required: Sequence[str], id_column: str,
     Raises:
         DataFileError: the file cannot be read, is not UTF-8, is empty, or its header lacks a ``required`` column.
     """
-    rows = [(number, fields) for number, fields in enumerate(csv.reader(read_text(path).splitlines()), 1)
-            if any(field.strip() for field in fields)]
+    rows = [
+        (number, fields)
+        for number, fields in enumerate(csv.reader(read_text(path).splitlines()), 1)
+        if any(field.strip() for field in fields)
+    ]
     if not rows:
         raise DataFileError(path, "is empty", f"write its header ({','.join(required)}) and one line per video")
     header = [name.strip() for name in rows[0][1]]
     missing = [name for name in required if name not in header]
     if missing:
-        raise DataFileError(path, f"has the header {','.join(header)} (line {rows[0][0]}), which lacks the column(s) "
-                            f"{', '.join(missing)}", f"name the columns {','.join(required)} in its first line")
+        raise DataFileError(
+            path,
+            f"has the header {','.join(header)} (line {rows[0][0]}), which lacks the column(s) {', '.join(missing)}",
+            f"name the columns {','.join(required)} in its first line",
+        )
     out = []
     for number, fields in rows[1:]:
         values = dict(zip(header, (field.strip() for field in fields)))
         if len(fields) != len(header):
-            report_line(issues, path, number, values.get(id_column) or "*", f"has {len(fields)} fields where the "
-                        f"header has {len(header)} ({','.join(header)})", "write one value per column, empty for none")
+            report_line(
+                issues,
+                path,
+                number,
+                values.get(id_column) or "*",
+                f"has {len(fields)} fields where the header has {len(header)} ({','.join(header)})",
+                "write one value per column, empty for none",
+            )
             continue
         out.append((number, values))
     return out
@@ -268,14 +351,23 @@ def parse_seconds(value: str) -> float | None:
 
 # ----------------------------------------------------------------------------- anomaly spans
 
-def clip_span(clip: str, path: Path, start: int, end: int, num_frames: int,
-              issues: list[DataIssue] | None) -> tuple[int, int]:
+
+def clip_span(
+    clip: str, path: Path, start: int, end: int, num_frames: int, issues: list[DataIssue] | None
+) -> tuple[int, int]:
     """Anomaly span ``[start, end)`` (native frames, ``start <= end``) clipped into ``[0, num_frames]`` and
     made non-empty, reporting any change."""
     new_start = min(max(start, 0), num_frames - 1)
     new_end = min(max(end, new_start + 1), num_frames)
     if (new_start, new_end) != (start, end):
-        report(issues, DataIssue("span_clipped", clip, str(path),
-                                 f"clip {clip}: anomaly span [{start}, {end}) does not fit its {num_frames} frames; "
-                                 f"clipped to [{new_start}, {new_end})"))
+        report(
+            issues,
+            DataIssue(
+                "span_clipped",
+                clip,
+                str(path),
+                f"clip {clip}: anomaly span [{start}, {end}) does not fit its {num_frames} frames; "
+                f"clipped to [{new_start}, {new_end})",
+            ),
+        )
     return new_start, new_end

@@ -27,8 +27,14 @@ LISTING_CACHE_NAME = ".riskvision_frames_index.json"
 
 def _is_image_name(name: object) -> bool:
     """A plain file name of an image inside the folder (no separator, not ``.`` / ``..``, an image suffix)."""
-    return (isinstance(name, str) and name not in ("", ".", "..") and "/" not in name and "\\" not in name
-            and "\x00" not in name and name.lower().endswith(IMAGE_SUFFIXES))
+    return (
+        isinstance(name, str)
+        and name not in ("", ".", "..")
+        and "/" not in name
+        and "\\" not in name
+        and "\x00" not in name
+        and name.lower().endswith(IMAGE_SUFFIXES)
+    )
 
 
 def _names_of(form: object, count: object) -> FrameNames | None:
@@ -37,8 +43,15 @@ def _names_of(form: object, count: object) -> FrameNames | None:
         return None
     if len(form) == 5 and form[0] == "pattern":
         _, prefix, start, width, suffix = form
-        if not (isinstance(prefix, str) and isinstance(suffix, str) and isinstance(start, int) and start >= 0
-                and isinstance(width, int) and 1 <= width <= 12 and not isinstance(start, bool)):
+        if not (
+            isinstance(prefix, str)
+            and isinstance(suffix, str)
+            and isinstance(start, int)
+            and start >= 0
+            and isinstance(width, int)
+            and 1 <= width <= 12
+            and not isinstance(start, bool)
+        ):
             return None
         names = FrameNames.from_pattern(prefix, start, width, suffix, count)
         return names if _is_image_name(names[0]) and _is_image_name(names[-1]) else None

@@ -205,8 +205,10 @@ def prepare_bdd_video(video: Path, final: Path, tmp: Path, settings: Settings) -
 
 
 def _dota_jobs(raw: Path, out_root: Path, settings: Settings) -> list[tuple]:
-    expected = ("frames/<clip>/images/%06d.jpg, annotations/<clip>.json and metadata_{train,val}.json "
-                "(the official release layout)")
+    expected = (
+        "frames/<clip>/images/%06d.jpg, annotations/<clip>.json and metadata_{train,val}.json "
+        "(the official release layout)"
+    )
     frames = require_folder(raw, "--dota-root", expected) / "frames"
     if not frames.is_dir():
         raise DataLayoutError(f"DoTA root {raw} has no frames/ folder; expected {expected}.")
@@ -275,10 +277,16 @@ def prepare(
         jobs = _dota_jobs(dota_root, root, settings)
         failures += copy_dota_metadata(dota_root, root, settings)
         failures += run_jobs(jobs, workers, "DoTA clips")
-        _write_json(root / "prepared.json", {"fps": DOTA_FPS, **info, "source": "dota", "layout": "frames/<clip>/images/%06d.jpg"})
+        _write_json(
+            root / "prepared.json",
+            {"fps": DOTA_FPS, **info, "source": "dota", "layout": "frames/<clip>/images/%06d.jpg"},
+        )
     if bdd_root is not None:
         root = out / "bdd"
         failures += run_jobs(_bdd_jobs(bdd_root, root, settings, list(bdd_splits)), workers, "BDD videos")
         root.mkdir(parents=True, exist_ok=True)
-        _write_json(root / "prepared.json", {"fps": settings.fps, **info, "source": "bdd", "layout": "frames/100k/<split>/<id>/%06d.jpg"})
+        _write_json(
+            root / "prepared.json",
+            {"fps": settings.fps, **info, "source": "bdd", "layout": "frames/100k/<split>/<id>/%06d.jpg"},
+        )
     return failures

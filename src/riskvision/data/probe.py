@@ -22,8 +22,15 @@ from riskvision.data.readers import FrameReadError, probe_video
 from riskvision.data.records import DataIssue, report
 from riskvision.progress import ProgressLine
 
-__all__ = ["CACHE_NAME", "VIDEO_SUFFIXES", "ProbeCache", "list_videos", "probe_videos", "read_cache_file",
-           "write_cache_file"]
+__all__ = [
+    "CACHE_NAME",
+    "VIDEO_SUFFIXES",
+    "ProbeCache",
+    "list_videos",
+    "probe_videos",
+    "read_cache_file",
+    "write_cache_file",
+]
 
 VIDEO_SUFFIXES = (".mov", ".mp4", ".m4v", ".mkv", ".avi", ".webm")
 """Containers read as videos (any PyAV decodes); matched case-insensitively."""
@@ -57,8 +64,13 @@ class ProbeCache:
         if not (isinstance(entry, list) and len(entry) == 4 and entry[:2] == [size, mtime]):
             return None
         fps, count = entry[2], entry[3]
-        if not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0 and isinstance(count, int)
-                and 0 <= count <= size // MIN_BYTES_PER_FRAME):
+        if not (
+            isinstance(fps, (int, float))
+            and math.isfinite(fps)
+            and fps > 0
+            and isinstance(count, int)
+            and 0 <= count <= size // MIN_BYTES_PER_FRAME
+        ):
             return None
         return float(fps), count
 
@@ -97,9 +109,15 @@ def write_cache_file(path: Path, entries: dict[str, list]) -> None:
         pass
 
 
-def probe_videos(root: Path, paths: Sequence[Path], dataset: str, cache_dir: str | Path | None = None,
-                 issues: list[DataIssue] | None = None, write_cache: bool = True,
-                 prefix: str = "bdd") -> dict[Path, tuple[float, int]]:
+def probe_videos(
+    root: Path,
+    paths: Sequence[Path],
+    dataset: str,
+    cache_dir: str | Path | None = None,
+    issues: list[DataIssue] | None = None,
+    write_cache: bool = True,
+    prefix: str = "bdd",
+) -> dict[Path, tuple[float, int]]:
     """``{path: (native_fps, num_frames)}`` of every readable video of ``paths`` (files under ``root``), probed once
     and cached (:class:`ProbeCache`); a video that cannot be probed, or reports no frames, is left out with a fatal
     ``unreadable_video`` issue naming it. A progress line shows when probing takes long.
@@ -131,9 +149,17 @@ def probe_videos(root: Path, paths: Sequence[Path], dataset: str, cache_dir: str
 
 def _unreadable_video(path: Path, dataset: str, problem: str, issues: list[DataIssue] | None) -> None:
     """Report the fatal ``unreadable_video`` issue of a video that is dropped from the index."""
-    report(issues, DataIssue("unreadable_video", path.stem, str(path),
-                             f"{dataset} video {path} {problem}; dropped. Fix: re-download or re-encode it, or move it "
-                             f"out of {path.parent}", fatal=True))
+    report(
+        issues,
+        DataIssue(
+            "unreadable_video",
+            path.stem,
+            str(path),
+            f"{dataset} video {path} {problem}; dropped. Fix: re-download or re-encode it, or move it "
+            f"out of {path.parent}",
+            fatal=True,
+        ),
+    )
 
 
 def list_videos(folder: Path, dataset: str, issues: list[DataIssue] | None) -> list[Path]:
@@ -153,9 +179,17 @@ def list_folder(folder: Path, dataset: str, issues: list[DataIssue] | None) -> l
     try:
         return sorted(folder.iterdir())
     except OSError as err:
-        report(issues, DataIssue("unreadable_folder", "*", str(folder),
-                                 f"{dataset} folder {folder} cannot be read ({err.strerror or err}); its videos are "
-                                 f"dropped. Fix: make it a readable folder (chmod u+rx, no symlink loop)", fatal=True))
+        report(
+            issues,
+            DataIssue(
+                "unreadable_folder",
+                "*",
+                str(folder),
+                f"{dataset} folder {folder} cannot be read ({err.strerror or err}); its videos are "
+                f"dropped. Fix: make it a readable folder (chmod u+rx, no symlink loop)",
+                fatal=True,
+            ),
+        )
         return []
 
 
@@ -164,7 +198,14 @@ def _is_video(path: Path, dataset: str, issues: list[DataIssue] | None) -> bool:
     if path.suffix.lower() in VIDEO_SUFFIXES:
         return True
     if not path.name.startswith("."):
-        report(issues, DataIssue("skipped_file", path.stem, str(path),
-                                 f"{path} is not a video file {dataset} reads ({', '.join(VIDEO_SUFFIXES)}); "
-                                 "skipped. Fix: convert it to one of them or move it out"))
+        report(
+            issues,
+            DataIssue(
+                "skipped_file",
+                path.stem,
+                str(path),
+                f"{path} is not a video file {dataset} reads ({', '.join(VIDEO_SUFFIXES)}); "
+                "skipped. Fix: convert it to one of them or move it out",
+            ),
+        )
     return False

@@ -82,8 +82,10 @@ class FrameDecodeError(FrameReadError):
 
     def __init__(self, path: Path, reason: str) -> None:
         self.path, self.reason = path, reason
-        super().__init__(f"{path} does not decode to an 8-bit RGB picture: {reason}. Fix: re-extract or convert "
-                         "it to an 8-bit RGB JPEG of the data set's frame size")
+        super().__init__(
+            f"{path} does not decode to an 8-bit RGB picture: {reason}. Fix: re-extract or convert "
+            "it to an 8-bit RGB JPEG of the data set's frame size"
+        )
 
 
 class _BadImage(ValueError):
@@ -100,8 +102,10 @@ def _check_pixels(height: int, width: int) -> None:
     from the header, before anything is decoded: a decompression bomb never reaches the decoder)."""
     limit = Image.MAX_IMAGE_PIXELS
     if limit is not None and height * width > limit:
-        raise _BadImage(f"it declares {width}x{height} = {height * width} pixels, more than "
-                        f"PIL.Image.MAX_IMAGE_PIXELS = {limit} (a decompression bomb, or not a video frame)")
+        raise _BadImage(
+            f"it declares {width}x{height} = {height * width} pixels, more than "
+            f"PIL.Image.MAX_IMAGE_PIXELS = {limit} (a decompression bomb, or not a video frame)"
+        )
 
 
 @dataclass
@@ -184,11 +188,17 @@ def _warn_odd_sizes(record: VideoRecord, size: Size | None, sizes: Sequence[tupl
         return
     listed = ", ".join(f"{w}x{h}" for h, w in shapes)
     target = f"{size[1]}x{size[0]}" if size is not None else "the first frame's size"
-    problem = f"frames smaller than {MIN_FRAME_SIDE} px ({', '.join(f'{w}x{h}' for h, w in tiny)})" if tiny else \
-        "frames of different sizes"
-    warnings.warn(f"{record.path} (video_id {record.video_id}): this clip holds {problem}; its frame sizes {listed} "
-                  f"are all resized to {target}. Fix: re-extract the video's frames at one size (scripts/"
-                  "prepare_data.py), or drop the clip from the index", stacklevel=3)
+    problem = (
+        f"frames smaller than {MIN_FRAME_SIDE} px ({', '.join(f'{w}x{h}' for h, w in tiny)})"
+        if tiny
+        else "frames of different sizes"
+    )
+    warnings.warn(
+        f"{record.path} (video_id {record.video_id}): this clip holds {problem}; its frame sizes {listed} "
+        f"are all resized to {target}. Fix: re-extract the video's frames at one size (scripts/"
+        "prepare_data.py), or drop the clip from the index",
+        stacklevel=3,
+    )
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -275,8 +285,9 @@ class JpegFolderReader(FrameReader):
         """
         return self._decode_sized(paths)[0]
 
-    def _decode_sized(self, paths: Sequence[Path]) -> tuple[list[torch.Tensor | FrameDecodeError],
-                                                               list[tuple[int, int] | None]]:
+    def _decode_sized(
+        self, paths: Sequence[Path]
+    ) -> tuple[list[torch.Tensor | FrameDecodeError], list[tuple[int, int] | None]]:
         """:meth:`decode_many`, and each file's native ``(height, width)`` from its header (``None``: unreadable)."""
         out: list[torch.Tensor | FrameDecodeError] = []
         sizes: list[tuple[int, int] | None] = []
@@ -286,8 +297,9 @@ class JpegFolderReader(FrameReader):
             sizes.extend(chunk_sizes)
         return out, sizes
 
-    def _decode_chunk(self, paths: Sequence[Path]) -> tuple[list[torch.Tensor | FrameDecodeError],
-                                                             list[tuple[int, int] | None]]:
+    def _decode_chunk(
+        self, paths: Sequence[Path]
+    ) -> tuple[list[torch.Tensor | FrameDecodeError], list[tuple[int, int] | None]]:
         """Decode + resize up to ``chunk_size`` files (see :meth:`decode_many`); their native sizes too."""
         frames: list[torch.Tensor | FrameDecodeError | None] = [None] * len(paths)
         datas: list[bytes | None] = [None] * len(paths)
@@ -358,8 +370,13 @@ class JpegFolderReader(FrameReader):
         1280x720 frames); without a resize the pixels equal PIL's.
         """
         resized = self.size is not None and shape != self.size
-        return {"colorspace": "RGB", "fastdct": resized, "fastupsample": resized,
-                "min_height": shape[0], "min_width": shape[1]}
+        return {
+            "colorspace": "RGB",
+            "fastdct": resized,
+            "fastupsample": resized,
+            "min_height": shape[0],
+            "min_width": shape[1],
+        }
 
     def _decode_array(self, data: bytes) -> np.ndarray:
         """Encoded image -> uint8 ``[h, w, 3]`` RGB at the DCT scale of :meth:`_draft_scale`.
@@ -397,8 +414,10 @@ class JpegFolderReader(FrameReader):
         with image:
             _check_pixels(image.height, image.width)
             if image.mode not in RGB_MODES:
-                raise _BadImage(f"its pixels are PIL mode {image.mode!r} (not 8 bits per channel); converting "
-                                "them to 8-bit RGB would clip them (a 16-bit frame comes out nearly white)")
+                raise _BadImage(
+                    f"its pixels are PIL mode {image.mode!r} (not 8 bits per channel); converting "
+                    "them to 8-bit RGB would clip them (a 16-bit frame comes out nearly white)"
+                )
             scale = self._draft_scale(image.height, image.width)
             if scale > 1:
                 image.draft("RGB", (math.ceil(image.width / scale), math.ceil(image.height / scale)))
@@ -446,8 +465,10 @@ class JpegFolderReader(FrameReader):
         bad = [i for i in wanted if not readable(i)]
         replacement = {i: self._find_readable(i, record, readable) for i in bad}
         for i in bad:
-            warnings.warn(f"unreadable frame {decoded[i]}; using the nearest readable frame "
-                          f"{files[replacement[i]]} instead", stacklevel=2)
+            warnings.warn(
+                f"unreadable frame {decoded[i]}; using the nearest readable frame {files[replacement[i]]} instead",
+                stacklevel=2,
+            )
         frames = {i: decoded[i] for i in wanted if i not in replacement}
         frames.update({i: decoded[replacement[i]] for i in bad})
         return ReadResult(_stack(frames, indices, files), [str(files[i]) for i in bad])
@@ -578,8 +599,9 @@ class _Shown:
         return self._rgb
 
 
-def _frame_position(frame: av.VideoFrame, start: int, time_base: Fraction, fps: Fraction,
-                    previous: _Shown | None) -> Fraction:
+def _frame_position(
+    frame: av.VideoFrame, start: int, time_base: Fraction, fps: Fraction, previous: _Shown | None
+) -> Fraction:
     """Position of a decoded frame in native frames (from its pts; without one, the previous frame's + 1)."""
     if frame.pts is None:
         return Fraction(0) if previous is None else previous.begin + 1
@@ -614,8 +636,10 @@ def _open_video(path: Path):
     if _is_image_format(container.format.name):
         codec = container.streams.video[0].codec_context.name
         container.close()
-        raise FrameReadError(f"{path} is a still image ({codec}, read by FFmpeg's {container.format.name} "
-                             "demuxer), not a video. Fix: replace it with the video or drop it from the index.")
+        raise FrameReadError(
+            f"{path} is a still image ({codec}, read by FFmpeg's {container.format.name} "
+            "demuxer), not a video. Fix: replace it with the video or drop it from the index."
+        )
     return container
 
 
@@ -671,6 +695,4 @@ def reader_for(record: VideoRecord, size: Size | None, min_decode_fraction: floa
         return JpegFolderReader(size, min_decode_fraction)
     if record.kind == "video":
         return VideoFileReader(size)
-    raise ValueError(
-        f"record {record.video_id} ({record.path}) has kind {record.kind!r}; expected 'frames' or 'video'"
-    )
+    raise ValueError(f"record {record.video_id} ({record.path}) has kind {record.kind!r}; expected 'frames' or 'video'")

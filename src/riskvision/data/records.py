@@ -241,8 +241,10 @@ def issue_lines(issues: Sequence[DataIssue], first: int = 5) -> list[str]:
         ids = list(dict.fromkeys(item.video_id for item in items))
         shown = ", ".join(ids[:first]) + (f" and {len(ids) - first} more" if len(ids) > first else "")
         fatal = " (fatal)" if any(item.fatal for item in items) else ""
-        lines.append(f"{len(items)} data issues of kind {kind}{fatal}, videos {shown}; e.g. {items[0].message} "
-                     "(`python scripts/check_data.py` lists them)")
+        lines.append(
+            f"{len(items)} data issues of kind {kind}{fatal}, videos {shown}; e.g. {items[0].message} "
+            "(`python scripts/check_data.py` lists them)"
+        )
     return lines
 
 

@@ -32,8 +32,10 @@ class ClipSampler(ABC):
         if clips_per_video < 1:
             raise ValueError(f"{type(self).__name__} clips_per_video={clips_per_video} must be >= 1")
         if val_windows_per_video is not None and val_windows_per_video < 1:
-            raise ValueError(f"{type(self).__name__} val_windows_per_video={val_windows_per_video} must be >= 1 or "
-                             "null (every evaluation anchor); set model.inputs.val_windows_per_video")
+            raise ValueError(
+                f"{type(self).__name__} val_windows_per_video={val_windows_per_video} must be >= 1 or "
+                "null (every evaluation anchor); set model.inputs.val_windows_per_video"
+            )
         self.num_frames = int(num_frames)
         self.clips_per_video = int(clips_per_video)
         self.val_windows_per_video = None if val_windows_per_video is None else int(val_windows_per_video)
@@ -60,7 +62,7 @@ class ClipSampler(ABC):
         cap = self.val_windows_per_video
         if cap is None or len(anchors) <= cap:
             return anchors
-        return anchors[::-(-len(anchors) // cap)]
+        return anchors[:: -(-len(anchors) // cap)]
 
     def frames_used(self, video_frames: int, train: bool) -> list[int]:
         """Sorted target frames some training (``train``: random draws included) or evaluation clip of a
@@ -119,8 +121,9 @@ class WindowSampler(ClipSampler):
         val_windows_per_video: see :class:`ClipSampler` (``model.inputs.val_windows_per_video``).
     """
 
-    def __init__(self, num_frames: int, clips_per_video: int = 1, eval_step: int = 1,
-                 val_windows_per_video: int | None = None) -> None:
+    def __init__(
+        self, num_frames: int, clips_per_video: int = 1, eval_step: int = 1, val_windows_per_video: int | None = None
+    ) -> None:
         super().__init__(num_frames, clips_per_video, val_windows_per_video)
         if eval_step < 1:
             raise ValueError(f"WindowSampler eval_step={eval_step} must be >= 1")

@@ -35,8 +35,7 @@ def _key(record: VideoRecord, grouped: bool) -> str:
     return record.group if grouped else record.video_id
 
 
-def partition(records: Sequence[VideoRecord], fractions: Mapping[str, float], seed: int,
-              grouped: bool) -> Splits:
+def partition(records: Sequence[VideoRecord], fractions: Mapping[str, float], seed: int, grouped: bool) -> Splits:
     """Seeded split of ``records`` into ``fractions`` (normalised to sum 1), per source (``grouped``)
     or per clip. Groups are shuffled, then assigned in order until each split's share is reached;
     the result does not depend on the order of ``records``. A split with a fraction > 0 that the shares leave
@@ -68,8 +67,7 @@ def partition(records: Sequence[VideoRecord], fractions: Mapping[str, float], se
     return {name: [record for key in chosen for record in groups[key]] for name, chosen in out.items()}
 
 
-def stratified(records: Sequence[VideoRecord], fractions: Mapping[str, float], seed: int,
-               grouped: bool) -> Splits:
+def stratified(records: Sequence[VideoRecord], fractions: Mapping[str, float], seed: int, grouped: bool) -> Splits:
     """:func:`partition` run separately on each source (``dota``, ``bdd``), so every split gets
     each source in the same proportions (for the crash task, the classes too)."""
     out: Splits = {name: [] for name in fractions}
@@ -80,14 +78,20 @@ def stratified(records: Sequence[VideoRecord], fractions: Mapping[str, float], s
     return out
 
 
-def hold_out_val(train: Sequence[VideoRecord], val_fraction: float, seed: int, grouped: bool,
-                 ) -> tuple[list[VideoRecord], list[VideoRecord]]:
+def hold_out_val(
+    train: Sequence[VideoRecord],
+    val_fraction: float,
+    seed: int,
+    grouped: bool,
+) -> tuple[list[VideoRecord], list[VideoRecord]]:
     """(train, val): ``val_fraction`` of ``train`` held out per source (:func:`stratified`); logs how many
     groups (source videos, or clips when not ``grouped``) went to validation."""
     held = stratified(train, {"train": 1 - val_fraction, "val": val_fraction}, seed, grouped)
     groups = {name: len({_key(r, grouped) for r in held[name]}) for name in held}
-    log.info(f"val_fraction={val_fraction}: {groups['val']} of {groups['train'] + groups['val']} "
-             f"{'groups' if grouped else 'clips'} ({len(held['val'])} videos) held out for validation")
+    log.info(
+        f"val_fraction={val_fraction}: {groups['val']} of {groups['train'] + groups['val']} "
+        f"{'groups' if grouped else 'clips'} ({len(held['val'])} videos) held out for validation"
+    )
     return held["train"], held["val"]
 
 
@@ -116,8 +120,10 @@ class SubsetSplit:
         unknown = set(subsets) - {"train", "val"}
         if unknown:
             example = subsets[next(iter(unknown))][0]
-            raise ValueError(f"SubsetSplit needs records whose subset is train or val; {example.video_id} "
-                             f"({example.path}) has {example.subset!r}. Use data.split=RandomSplit instead")
+            raise ValueError(
+                f"SubsetSplit needs records whose subset is train or val; {example.video_id} "
+                f"({example.path}) has {example.subset!r}. Use data.split=RandomSplit instead"
+            )
         train, val = hold_out_val(subsets["train"], self.val_fraction, self.seed, self.grouped)
         return {"train": train, "val": val, "test": list(subsets["val"])}
 
@@ -130,8 +136,14 @@ class FileSplit:
         val: file listing val ids; when ``None``, ``val_fraction`` of train is held out by source.
     """
 
-    def __init__(self, train: str | Path, test: str | Path, val: str | Path | None = None,
-                 val_fraction: float = 0.1, seed: int = 0) -> None:
+    def __init__(
+        self,
+        train: str | Path,
+        test: str | Path,
+        val: str | Path | None = None,
+        val_fraction: float = 0.1,
+        seed: int = 0,
+    ) -> None:
         self.files = {"train": Path(train), "test": Path(test)} | ({"val": Path(val)} if val else {})
         self.val_fraction, self.seed = val_fraction, seed
 
@@ -191,5 +203,7 @@ def require_nonempty(splits: Mapping[str, Sequence[VideoRecord]], names: Sequenc
     """Raise naming the split and ``context`` (the filters, the split strategy) if one is empty."""
     for name in names:
         if not splits.get(name):
-            raise ValueError(f"split {name!r} has zero clips after {context}; relax the filters or change "
-                             f"data.split (sizes: { {k: len(v) for k, v in splits.items()} })")
+            raise ValueError(
+                f"split {name!r} has zero clips after {context}; relax the filters or change "
+                f"data.split (sizes: { {k: len(v) for k, v in splits.items()} })"
+            )

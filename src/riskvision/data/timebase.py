@@ -34,8 +34,9 @@ def frame_in_video(seconds: float, fps: float, num_frames: int, what: str) -> in
     """
     frame = frame_at(seconds, fps)
     if frame >= num_frames:
-        raise ValueError(f"{what} {seconds:g} s is past the video's end ({num_frames / fps:g} s: {num_frames} frames "
-                         f"at {fps:g} fps)")
+        raise ValueError(
+            f"{what} {seconds:g} s is past the video's end ({num_frames / fps:g} s: {num_frames} frames at {fps:g} fps)"
+        )
     return frame
 
 

@@ -53,9 +53,7 @@ class Normalize:
 
     def __init__(self, preset: str) -> None:
         if preset not in NORMALIZATION_PRESETS:
-            raise ValueError(
-                f"unknown normalization preset {preset!r}; choose one of {sorted(NORMALIZATION_PRESETS)}"
-            )
+            raise ValueError(f"unknown normalization preset {preset!r}; choose one of {sorted(NORMALIZATION_PRESETS)}")
         self.preset = preset
         scale, mean, std = NORMALIZATION_PRESETS[preset]
         self.mean = torch.tensor(mean, dtype=torch.float32)
@@ -113,7 +111,7 @@ class ClipAugment:
         return f"ClipAugment(per_frame={self.per_frame}, transforms={self.transforms})"
 
 
-HARA_SCALES = (1.0, 2 ** -0.25, 2 ** -0.5, 2 ** -0.75, 0.5)
+HARA_SCALES = (1.0, 2**-0.25, 2**-0.5, 2**-0.75, 0.5)
 """Scales of Hara et al.'s MultiScaleCornerCrop (train.py of 3D-ResNets-PyTorch, ``n_scales=5``)."""
 
 

@@ -16,8 +16,26 @@ from riskvision.metrics.classification import binary_metrics, multiclass_metrics
 from riskvision.metrics.ranking import auroc, average_precision
 
 __all__ = [
-    "Interval", "RunInfo", "VideoScores", "anticipation_metrics", "auroc", "average_precision", "binary_metrics",
-    "bootstrap_ci", "brier_score", "compute_metrics", "deployment_metrics", "expected_calibration_error",
-    "frame_auc", "frame_auc_minmax", "make_table", "multiclass_metrics", "nexar_metrics", "paired_bootstrap_diff",
-    "read_predictions", "reliability_table", "write_predictions", "write_submission",
-]  # fmt: skip
+    "Interval",
+    "RunInfo",
+    "VideoScores",
+    "anticipation_metrics",
+    "auroc",
+    "average_precision",
+    "binary_metrics",
+    "bootstrap_ci",
+    "brier_score",
+    "compute_metrics",
+    "deployment_metrics",
+    "expected_calibration_error",
+    "frame_auc",
+    "frame_auc_minmax",
+    "make_table",
+    "multiclass_metrics",
+    "nexar_metrics",
+    "paired_bootstrap_diff",
+    "read_predictions",
+    "reliability_table",
+    "write_predictions",
+    "write_submission",
+]

@@ -20,9 +20,17 @@ import numpy as np
 from riskvision.metrics.ranking import auroc
 
 __all__ = [
-    "CONVENTIONS", "AnticipationCurve", "VideoScores", "anticipation_curve", "anticipation_metrics", "frame_auc",
-    "MINMAX_EPS", "frame_auc_minmax", "minmax_per_video", "ustring_thresholds",
-]  # fmt: skip
+    "CONVENTIONS",
+    "AnticipationCurve",
+    "VideoScores",
+    "anticipation_curve",
+    "anticipation_metrics",
+    "frame_auc",
+    "MINMAX_EPS",
+    "frame_auc_minmax",
+    "minmax_per_video",
+    "ustring_thresholds",
+]
 
 #: ``riskvision``: ours (the default); ``ustring``: UString's / DSTA's evaluation code (:func:`anticipation_metrics`).
 CONVENTIONS = ("riskvision", "ustring")
@@ -95,8 +103,18 @@ def frame_auc_minmax(videos: Sequence[VideoScores]) -> float:
     crash = [v for v in videos if v.has_span]
     if not crash:
         return float("nan")
-    normalised = [VideoScores(v.frames, minmax_per_video(v.scores, np.zeros(len(v.scores))), v.crash,
-                              v.anomaly_start, v.anomaly_end, v.fps, v.num_frames) for v in crash]
+    normalised = [
+        VideoScores(
+            v.frames,
+            minmax_per_video(v.scores, np.zeros(len(v.scores))),
+            v.crash,
+            v.anomaly_start,
+            v.anomaly_end,
+            v.fps,
+            v.num_frames,
+        )
+        for v in crash
+    ]
     return frame_auc(normalised)
 
 
@@ -125,7 +143,9 @@ def _ustring_grid(scores: Sequence[np.ndarray]) -> np.ndarray:
     return np.arange(max(lowest, 0.0), 1.0, 0.001)
 
 
-def _scored_prefixes(videos: Sequence[VideoScores]) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray, list[VideoScores]]:
+def _scored_prefixes(
+    videos: Sequence[VideoScores],
+) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray, list[VideoScores]]:
     """(scores, frames, is_positive, videos) of the videos that take part: positives are crash videos with
     an anomaly start, scored on frames ``< anomaly_start``; negatives are non-crash videos, all frames."""
     used = [v for v in videos if v.has_span or not v.crash]
@@ -147,8 +167,10 @@ def _first_alarms(scores: np.ndarray, frames: np.ndarray, thresholds: np.ndarray
 
 def _check_convention(convention: str) -> None:
     if convention not in CONVENTIONS:
-        raise ValueError(f"anticipation convention={convention!r}; use one of {list(CONVENTIONS)} "
-                         "('riskvision': ours, 'ustring': UString's / DSTA's evaluation code)")
+        raise ValueError(
+            f"anticipation convention={convention!r}; use one of {list(CONVENTIONS)} "
+            "('riskvision': ours, 'ustring': UString's / DSTA's evaluation code)"
+        )
 
 
 def _tta_seconds(alarms: np.ndarray, used: Sequence[VideoScores], convention: str) -> np.ndarray:
@@ -164,8 +186,9 @@ def _tta_seconds(alarms: np.ndarray, used: Sequence[VideoScores], convention: st
     return (1 - relative) * lengths / fps
 
 
-def anticipation_curve(videos: Sequence[VideoScores], thresholds: np.ndarray | None = None,
-                       convention: str = "riskvision") -> AnticipationCurve:
+def anticipation_curve(
+    videos: Sequence[VideoScores], thresholds: np.ndarray | None = None, convention: str = "riskvision"
+) -> AnticipationCurve:
     """Video-level precision / recall and mean TTA (s, in ``convention``) at each threshold (see
     :func:`anticipation_metrics`)."""
     _check_convention(convention)
@@ -181,9 +204,11 @@ def anticipation_curve(videos: Sequence[VideoScores], thresholds: np.ndarray | N
     tta_sum = np.where(true_pos, _tta_seconds(alarms, used, convention), 0.0).sum(axis=0)
     keep = n_tp > 0
     return AnticipationCurve(
-        thresholds=thresholds[keep], precision=n_tp[keep] / n_alarmed[keep],
-        recall=n_tp[keep] / max(positive.sum(), 1), tta=tta_sum[keep] / n_tp[keep],
-    )  # fmt: skip
+        thresholds=thresholds[keep],
+        precision=n_tp[keep] / n_alarmed[keep],
+        recall=n_tp[keep] / max(positive.sum(), 1),
+        tta=tta_sum[keep] / n_tp[keep],
+    )
 
 
 def _per_recall(curve: AnticipationCurve, convention: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -199,8 +224,9 @@ def _per_recall(curve: AnticipationCurve, convention: str) -> tuple[np.ndarray, 
     return recalls, precision, tta
 
 
-def anticipation_metrics(videos: Sequence[VideoScores], thresholds: np.ndarray | None = None,
-                         convention: str = "riskvision") -> dict[str, float]:
+def anticipation_metrics(
+    videos: Sequence[VideoScores], thresholds: np.ndarray | None = None, convention: str = "riskvision"
+) -> dict[str, float]:
     """Accident anticipation as UString (Bao et al. 2020) and DSTA (Karim et al. 2022) evaluate it.
 
     Videos: positives are crash videos with an anomaly span, scored on their frames ``< anomaly_start``

@@ -42,8 +42,8 @@ def _video_counts(n_videos: int, n_boot: int, seed: int) -> np.ndarray:
     draws = rng.integers(0, n_videos, size=(n_boot, n_videos))
     counts = np.empty((n_boot, n_videos), dtype=np.int32)
     for start in range(0, n_boot, 64):  # one bincount per 64 resamples: resample b's draws offset by b * n_videos
-        chunk = draws[start:start + 64] + (np.arange(len(draws[start:start + 64])) * n_videos)[:, None]
-        counts[start:start + 64] = np.bincount(chunk.ravel(), minlength=chunk.size).reshape(-1, n_videos)
+        chunk = draws[start : start + 64] + (np.arange(len(draws[start : start + 64])) * n_videos)[:, None]
+        counts[start : start + 64] = np.bincount(chunk.ravel(), minlength=chunk.size).reshape(-1, n_videos)
     counts.flags.writeable = False
     return counts
 
@@ -81,8 +81,9 @@ def _row_weights(counts: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return np.where(rows >= 0, counts[np.maximum(rows, 0)], 0).astype(float)
 
 
-def bootstrap_ci(video_ids: Sequence[str], statistic: Statistic, n_boot: int = 1000, seed: int = 0,
-                 level: float = 0.95) -> Interval:
+def bootstrap_ci(
+    video_ids: Sequence[str], statistic: Statistic, n_boot: int = 1000, seed: int = 0, level: float = 0.95
+) -> Interval:
     """Percentile bootstrap interval of ``statistic(row_weights)`` resampling videos (see module doc).
     Resamples where the statistic is ``nan`` (e.g. one class only) are dropped."""
     videos = np.unique(np.asarray(video_ids).astype(str))
@@ -98,8 +99,15 @@ def shared_videos(video_ids_a: Sequence[str], video_ids_b: Sequence[str]) -> np.
     return np.intersect1d(np.asarray(video_ids_a).astype(str), np.asarray(video_ids_b).astype(str))
 
 
-def paired_bootstrap_diff(video_ids_a: Sequence[str], statistic_a: Statistic, video_ids_b: Sequence[str],
-                          statistic_b: Statistic, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> Interval:
+def paired_bootstrap_diff(
+    video_ids_a: Sequence[str],
+    statistic_a: Statistic,
+    video_ids_b: Sequence[str],
+    statistic_b: Statistic,
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> Interval:
     """Paired bootstrap of ``statistic_a - statistic_b`` on the videos both tables share.
 
     Each resample draws the shared videos once and applies the SAME draw to both models, so the

@@ -60,9 +60,19 @@ from riskvision.evaluation.anticipation import VideoScores
 from riskvision.evaluation.bootstrap import bootstrap_ci
 from riskvision.evaluation.table import real_windows, video_scores
 
-__all__ = ["MAX_CANDIDATES", "OUTCOMES", "AlarmSweep", "PolicySweep", "choose_operating_point", "deployment_curve",
-           "deployment_metrics", "raw_threshold_metrics", "raw_threshold_statistics", "video_alarm_events",
-           "video_outcomes"]
+__all__ = [
+    "MAX_CANDIDATES",
+    "OUTCOMES",
+    "AlarmSweep",
+    "PolicySweep",
+    "choose_operating_point",
+    "deployment_curve",
+    "deployment_metrics",
+    "raw_threshold_metrics",
+    "raw_threshold_statistics",
+    "video_alarm_events",
+    "video_outcomes",
+]
 
 log = logging.getLogger(__name__)
 
@@ -166,8 +176,9 @@ class AlarmSweep:
                 if len(self._episodes) > 4096:
                     self._episodes.clear()
                 starts = (self._previous < threshold) & (self._scores >= threshold)
-                self._episodes[threshold] = np.bincount(self.negative_of_window, weights=starts,
-                                                        minlength=len(self.negative))
+                self._episodes[threshold] = np.bincount(
+                    self.negative_of_window, weights=starts, minlength=len(self.negative)
+                )
             return float(video_weights @ self._episodes[threshold])
         starts = (self._previous < threshold) & (self._scores >= threshold)
         return float(np.sum(video_weights[self.negative_of_window] * starts))
@@ -182,8 +193,9 @@ class AlarmSweep:
         video_weights = self._weights(weights)[self.negative]
         if _whole(video_weights):
             whole = video_weights.astype(np.int64)
-            episodes = (self._above.at_or_above_by_group(whole) - self._both_above.at_or_above_by_group(whole)
-                        ).astype(float)
+            episodes = (self._above.at_or_above_by_group(whole) - self._both_above.at_or_above_by_group(whole)).astype(
+                float
+            )
         else:
             window_weights = video_weights[self.negative_of_window]
             episodes = self._above.at_or_above(window_weights) - self._both_above.at_or_above(window_weights)
@@ -245,8 +257,13 @@ class PolicySweep:
             known threshold (:func:`video_outcomes`), without the breakpoints of every smoothed value.
     """
 
-    def __init__(self, videos: Sequence[VideoScores], policy: AlarmPolicy, extra_thresholds: Sequence[float] = (),
-                 sweep: bool = True) -> None:
+    def __init__(
+        self,
+        videos: Sequence[VideoScores],
+        policy: AlarmPolicy,
+        extra_thresholds: Sequence[float] = (),
+        sweep: bool = True,
+    ) -> None:
         self.n_videos, self.policy = len(videos), policy
         self.negative = np.array([k for k, v in enumerate(videos) if not v.crash], dtype=int)
         self.positive = np.array([k for k, v in enumerate(videos) if v.has_span], dtype=int)
@@ -263,12 +280,15 @@ class PolicySweep:
         self.events = counts.astype(float).reshape(shape)
         first = first.reshape(shape)
         # [videos, K]: the target frame of each video's first on-event (-1: none)
-        self.first_frames = np.array([np.where(first[k] >= 0, v.frames[np.maximum(first[k], 0)], -1)
-                                      for k, v in enumerate(videos)], dtype=int).reshape(shape)
+        self.first_frames = np.array(
+            [np.where(first[k] >= 0, v.frames[np.maximum(first[k], 0)], -1) for k, v in enumerate(videos)], dtype=int
+        ).reshape(shape)
         self.false_alarm_counts = self.events[self.negative]  # [negatives, K]
         # [positives, K]: seconds before the anomaly start of the first on-event, nan when none came before it
-        tta = [np.where(first[k] >= 0, (videos[k].anomaly_start - self.first_frames[k]) / videos[k].fps, np.nan)
-               for k in self.positive]
+        tta = [
+            np.where(first[k] >= 0, (videos[k].anomaly_start - self.first_frames[k]) / videos[k].fps, np.nan)
+            for k in self.positive
+        ]
         self.tta = np.array(tta, dtype=float).reshape(len(self.positive), len(self.thresholds))
         self.tta[self.tta <= 0] = np.nan  # the first alarm came at or after the anomaly start: not detected
         # per candidate (rows, contiguous): the positives' TTA with 0 where not detected, for :meth:`at`
@@ -341,8 +361,9 @@ class PolicySweep:
         return float(w @ self._tta_or_zero[k] / total) if total > 0 else math.nan
 
 
-def _candidates(policy: AlarmPolicy, streams: Sequence[tuple[np.ndarray, np.ndarray]],
-                extra: Sequence[float]) -> np.ndarray:
+def _candidates(
+    policy: AlarmPolicy, streams: Sequence[tuple[np.ndarray, np.ndarray]], extra: Sequence[float]
+) -> np.ndarray:
     """Ascending candidate thresholds: the rule's breakpoints of every smoothed value in (0, 1], thinned to
     :data:`MAX_CANDIDATES` by quantiles, with ``extra`` and ``inf``."""
     smoothed = [policy.smooth(times, scores) for times, scores in streams]
@@ -357,8 +378,10 @@ def _candidates(policy: AlarmPolicy, streams: Sequence[tuple[np.ndarray, np.ndar
 def video_alarm_events(table: pd.DataFrame, policy: AlarmPolicy, threshold: float) -> dict[str, int]:
     """``{video_id: alarm-on events}`` of ``table``'s real input replayed through ``policy`` at ``threshold``: what
     streaming each video (at the table's step) raises."""
-    return {video_id: len(policy.replay(v.frames / v.fps, v.scores, threshold, v.frames))
-            for video_id, v in zip(*_videos(table))}
+    return {
+        video_id: len(policy.replay(v.frames / v.fps, v.scores, threshold, v.frames))
+        for video_id, v in zip(*_videos(table))
+    }
 
 
 def video_outcomes(table: pd.DataFrame, policy: AlarmPolicy, threshold: float) -> pd.DataFrame:
@@ -379,13 +402,22 @@ def video_outcomes(table: pd.DataFrame, policy: AlarmPolicy, threshold: float) -
     false_alarms[sweep.negative] = sweep.false_alarm_counts[:, k]
     outcome[sweep.negative] = np.where(false_alarms[sweep.negative] > 0, OUTCOMES[3], OUTCOMES[4])
     detected = ~np.isnan(sweep.tta[:, k])
-    outcome[sweep.positive] = np.where(detected, OUTCOMES[0],
-                                       np.where(first_alarm[sweep.positive] >= 0, OUTCOMES[1], OUTCOMES[2]))
+    outcome[sweep.positive] = np.where(
+        detected, OUTCOMES[0], np.where(first_alarm[sweep.positive] >= 0, OUTCOMES[1], OUTCOMES[2])
+    )
     tta = np.full(len(ids), np.nan)
     alarmed = sweep.positive[first_alarm[sweep.positive] >= 0]
     tta[alarmed] = [(videos[j].anomaly_start - first_alarm[j]) / videos[j].fps for j in alarmed]
-    return pd.DataFrame({"video_id": ids, "outcome": outcome, "false_alarms": false_alarms, "first_alarm": first_alarm,
-                         "tta_s": tta, "max_p": [float(v.scores.max()) if len(v.scores) else math.nan for v in videos]})
+    return pd.DataFrame(
+        {
+            "video_id": ids,
+            "outcome": outcome,
+            "false_alarms": false_alarms,
+            "first_alarm": first_alarm,
+            "tta_s": tta,
+            "max_p": [float(v.scores.max()) if len(v.scores) else math.nan for v in videos],
+        }
+    )
 
 
 def _videos(table: pd.DataFrame) -> tuple[np.ndarray, list[VideoScores]]:
@@ -393,8 +425,9 @@ def _videos(table: pd.DataFrame) -> tuple[np.ndarray, list[VideoScores]]:
     return real.groupby("video_id", sort=True).size().index.to_numpy(), video_scores(real)
 
 
-def choose_operating_point(table: pd.DataFrame, policy: AlarmPolicy, cap_per_hour: float, split: str = "val",
-                           step: int = 1) -> OperatingPoint:
+def choose_operating_point(
+    table: pd.DataFrame, policy: AlarmPolicy, cap_per_hour: float, split: str = "val", step: int = 1
+) -> OperatingPoint:
     """The lowest threshold meeting ``cap_per_hour`` false alarms per hour under ``policy`` on ``table`` (the
     ``split`` it was scored on, at ``step``); ``inf`` (no alarm, logged) when none does or the split has no normal
     video to measure false alarms on."""
@@ -404,24 +437,42 @@ def choose_operating_point(table: pd.DataFrame, policy: AlarmPolicy, cap_per_hou
     threshold = float(sweep.thresholds[k]) if k >= 0 else math.inf
     if math.isinf(threshold):
         reason = "no normal video" if k < 0 else f"no threshold gives <= {cap:g} false alarms per hour"
-        log.warning(f"Operating point on {split}: {reason}; the threshold is 'no alarm' (the deployed alarm never "
-                    "turns on). Fix: raise settings.false_alarm_cap_per_hour, or change the alarm policy (conf/alarm/)")
-    point = OperatingPoint(threshold, cap, split, policy, sweep.at(k, "false_alarms_per_hour"), sweep.at(k, "recall"),
-                           int(step))
+        log.warning(
+            f"Operating point on {split}: {reason}; the threshold is 'no alarm' (the deployed alarm never "
+            "turns on). Fix: raise settings.false_alarm_cap_per_hour, or change the alarm policy (conf/alarm/)"
+        )
+    point = OperatingPoint(
+        threshold, cap, split, policy, sweep.at(k, "false_alarms_per_hour"), sweep.at(k, "recall"), int(step)
+    )
     log.info(f"Alarm policy: {policy.describe(threshold)}; {point.describe()}")
     return point
 
 
-def deployment_curve(sweep: PolicySweep, ids: np.ndarray, n_boot: int, seed: int,
-                     points: int = CURVE_POINTS) -> dict[str, list[float]]:
+def deployment_curve(
+    sweep: PolicySweep, ids: np.ndarray, n_boot: int, seed: int, points: int = CURVE_POINTS
+) -> dict[str, list[float]]:
     """Recall and mTTA against false alarms per hour at up to ``points`` thresholds (quantiles of the candidates),
     with per-video bootstrap 95% bands: ``{"thresholds", "false_alarms_per_hour", "recall", "recall_low",
     "recall_high", "mtta", "mtta_low", "mtta_high"}`` (lists; ``None`` for nan)."""
     finite = np.flatnonzero(np.isfinite(sweep.thresholds))
-    chosen = np.unique(finite[np.linspace(0, len(finite) - 1, min(points, len(finite))).round().astype(int)]) \
-        if len(finite) else finite
-    out: dict[str, list[float]] = {key: [] for key in ("thresholds", "false_alarms_per_hour", "recall", "recall_low",
-                                                       "recall_high", "mtta", "mtta_low", "mtta_high")}
+    chosen = (
+        np.unique(finite[np.linspace(0, len(finite) - 1, min(points, len(finite))).round().astype(int)])
+        if len(finite)
+        else finite
+    )
+    out: dict[str, list[float]] = {
+        key: []
+        for key in (
+            "thresholds",
+            "false_alarms_per_hour",
+            "recall",
+            "recall_low",
+            "recall_high",
+            "mtta",
+            "mtta_low",
+            "mtta_high",
+        )
+    }
     for k in chosen:
         out["thresholds"].append(float(sweep.thresholds[k]))
         out["false_alarms_per_hour"].append(sweep.at(int(k), "false_alarms_per_hour"))
@@ -447,8 +498,12 @@ def _sweep(table: pd.DataFrame) -> tuple[np.ndarray, AlarmSweep]:
     return ids, AlarmSweep(video_scores(real))
 
 
-def _statistics(ids: np.ndarray, sweep: AlarmSweep, threshold: float, cap: float,
-                ) -> dict[str, tuple[np.ndarray, Callable[[np.ndarray], float]]]:
+def _statistics(
+    ids: np.ndarray,
+    sweep: AlarmSweep,
+    threshold: float,
+    cap: float,
+) -> dict[str, tuple[np.ndarray, Callable[[np.ndarray], float]]]:
     return {
         "false_alarms_per_hour": (ids, lambda w: sweep.false_alarms_per_hour(threshold, w)),
         "recall": (ids, lambda w: sweep.recall(threshold, w)),
@@ -458,46 +513,68 @@ def _statistics(ids: np.ndarray, sweep: AlarmSweep, threshold: float, cap: float
     }
 
 
-def raw_threshold_statistics(table: pd.DataFrame, threshold: float, cap_per_hour: float = 1.0,
-                             ) -> dict[str, tuple[np.ndarray, Callable[[np.ndarray], float]]]:
+def raw_threshold_statistics(
+    table: pd.DataFrame,
+    threshold: float,
+    cap_per_hour: float = 1.0,
+) -> dict[str, tuple[np.ndarray, Callable[[np.ndarray], float]]]:
     """The raw-threshold view's ``(video_id per row, statistic(row weights))`` per bootstrapped quantity, one row
     per video (the shape of :func:`.summary.ci_statistics`): false alarms per hour, recall and mTTA at
     ``threshold``, and recall and mTTA at the lowest threshold with at most ``cap_per_hour`` false alarms per hour."""
     return _statistics(*_sweep(table), threshold, _check_cap(cap_per_hour))
 
 
-def raw_threshold_metrics(table: pd.DataFrame, threshold: float, cap_per_hour: float = 1.0, n_boot: int = 1000,
-                          seed: int = 0) -> dict[str, Any]:
+def raw_threshold_metrics(
+    table: pd.DataFrame, threshold: float, cap_per_hour: float = 1.0, n_boot: int = 1000, seed: int = 0
+) -> dict[str, Any]:
     """``metrics.json``'s ``deployment.raw_threshold``: alarm episodes as runs of RAW window scores ``>=
     threshold`` (:class:`AlarmSweep`; no smoothing, hysteresis or minimum on-time): ``at_threshold`` (false alarms,
     false alarms per hour, recall, mTTA in s at ``threshold``) and ``at_cap`` (the capped threshold, its false
     alarms per hour, recall and mTTA), with per-video bootstrap CIs."""
     cap = _check_cap(cap_per_hour)
     ids, sweep = _sweep(table)
-    cis = {name: bootstrap_ci(rows, stat, n_boot, seed).as_dict()
-           for name, (rows, stat) in _statistics(ids, sweep, threshold, cap).items()}
+    cis = {
+        name: bootstrap_ci(rows, stat, n_boot, seed).as_dict()
+        for name, (rows, stat) in _statistics(ids, sweep, threshold, cap).items()
+    }
     capped = sweep.capped_threshold(cap)
     capped_rate = sweep.false_alarms_per_hour(capped) if not math.isnan(capped) else math.nan
     return {
-        "at_threshold": {"threshold": float(threshold), "false_alarms": sweep.false_alarms(threshold),
-                         "false_alarms_per_hour": cis["false_alarms_per_hour"], "recall": cis["recall"],
-                         "mtta": cis["mtta"]},
-        "at_cap": {"cap_per_hour": cap, "threshold": capped, "false_alarms_per_hour": capped_rate,
-                   "recall": cis["capped_recall"], "mtta": cis["capped_mtta"]},
+        "at_threshold": {
+            "threshold": float(threshold),
+            "false_alarms": sweep.false_alarms(threshold),
+            "false_alarms_per_hour": cis["false_alarms_per_hour"],
+            "recall": cis["recall"],
+            "mtta": cis["mtta"],
+        },
+        "at_cap": {
+            "cap_per_hour": cap,
+            "threshold": capped,
+            "false_alarms_per_hour": capped_rate,
+            "recall": cis["capped_recall"],
+            "mtta": cis["capped_mtta"],
+        },
     }
 
 
 def _at(sweep: PolicySweep, ids: np.ndarray, k: int, n_boot: int, seed: int) -> dict[str, Any]:
     """False alarms (count), and false alarms per hour, recall and mTTA with CIs at candidate ``k``."""
-    cis = {name: bootstrap_ci(ids, lambda w, name=name: sweep.at(k, name, w), n_boot, seed).as_dict()
-           for name in ("false_alarms_per_hour", "recall", "mtta")}
-    return {"threshold": float(sweep.thresholds[k]), "false_alarms": float(sweep.false_alarm_counts[:, k].sum()),
-            **cis}
+    cis = {
+        name: bootstrap_ci(ids, lambda w, name=name: sweep.at(k, name, w), n_boot, seed).as_dict()
+        for name in ("false_alarms_per_hour", "recall", "mtta")
+    }
+    return {"threshold": float(sweep.thresholds[k]), "false_alarms": float(sweep.false_alarm_counts[:, k].sum()), **cis}
 
 
-def deployment_metrics(table: pd.DataFrame, threshold: float, cap_per_hour: float = 1.0, n_boot: int = 1000,
-                       seed: int = 0, policy: AlarmPolicy | None = None,
-                       operating_point: OperatingPoint | None = None) -> dict[str, Any]:
+def deployment_metrics(
+    table: pd.DataFrame,
+    threshold: float,
+    cap_per_hour: float = 1.0,
+    n_boot: int = 1000,
+    seed: int = 0,
+    policy: AlarmPolicy | None = None,
+    operating_point: OperatingPoint | None = None,
+) -> dict[str, Any]:
     """``metrics.json``'s ``deployment`` entry (see module doc), replaying ``policy`` (``None``: the operating
     point's, else :class:`AlarmPolicy`'s defaults): ``policy``, counts and hours; ``operating_point`` (the
     threshold chosen on validation, where it came from, and false alarms, false alarms per hour, recall, mTTA
@@ -511,30 +588,48 @@ def deployment_metrics(table: pd.DataFrame, threshold: float, cap_per_hour: floa
     if policy is None:
         policy = operating_point.policy if operating_point is not None else AlarmPolicy()
     if operating_point is not None and operating_point.policy != policy:
-        raise ValueError(f"the operating point was chosen under {operating_point.policy}, not {policy}; replay the "
-                         "policy it was chosen under (or choose it again under this one)")
+        raise ValueError(
+            f"the operating point was chosen under {operating_point.policy}, not {policy}; replay the "
+            "policy it was chosen under (or choose it again under this one)"
+        )
     ids, videos = _videos(table)
     fixed = [threshold] + ([operating_point.threshold] if operating_point is not None else [])
     sweep = PolicySweep(videos, policy, fixed)
-    capped = {name: bootstrap_ci(ids, lambda w, name=name: sweep.at(sweep.capped_index(cap, w), name, w), n_boot,
-                                 seed).as_dict() for name in ("recall", "mtta")}
+    capped = {
+        name: bootstrap_ci(
+            ids, lambda w, name=name: sweep.at(sweep.capped_index(cap, w), name, w), n_boot, seed
+        ).as_dict()
+        for name in ("recall", "mtta")
+    }
     k_cap = sweep.capped_index(cap)
     chosen = None
     if operating_point is not None:
         point = operating_point
-        chosen = {"chosen_on": point.chosen_on, "cap_per_hour": point.cap_per_hour, "step": point.step,
-                  "chosen_false_alarms_per_hour": point.false_alarms_per_hour, "chosen_recall": point.recall,
-                  **_at(sweep, ids, sweep.index(point.threshold), n_boot, seed),
-                  "alarm_events_per_video": sweep.events_per_video(ids, sweep.index(point.threshold))}
+        chosen = {
+            "chosen_on": point.chosen_on,
+            "cap_per_hour": point.cap_per_hour,
+            "step": point.step,
+            "chosen_false_alarms_per_hour": point.false_alarms_per_hour,
+            "chosen_recall": point.recall,
+            **_at(sweep, ids, sweep.index(point.threshold), n_boot, seed),
+            "alarm_events_per_video": sweep.events_per_video(ids, sweep.index(point.threshold)),
+        }
     return {
         "policy": policy.to_dict(),
-        "n_negative_videos": len(sweep.negative), "n_positive_videos": len(sweep.positive),
+        "n_negative_videos": len(sweep.negative),
+        "n_positive_videos": len(sweep.positive),
         "negative_hours": sweep.negative_hours(),
         "operating_point": chosen,
-        "at_threshold": {**_at(sweep, ids, sweep.index(float(threshold)), n_boot, seed),
-                         "alarm_events_per_video": sweep.events_per_video(ids, sweep.index(float(threshold)))},
-        "at_cap": {"cap_per_hour": cap, "threshold": float(sweep.thresholds[k_cap]) if k_cap >= 0 else math.nan,
-                   "false_alarms_per_hour": sweep.at(k_cap, "false_alarms_per_hour"), **capped},
+        "at_threshold": {
+            **_at(sweep, ids, sweep.index(float(threshold)), n_boot, seed),
+            "alarm_events_per_video": sweep.events_per_video(ids, sweep.index(float(threshold))),
+        },
+        "at_cap": {
+            "cap_per_hour": cap,
+            "threshold": float(sweep.thresholds[k_cap]) if k_cap >= 0 else math.nan,
+            "false_alarms_per_hour": sweep.at(k_cap, "false_alarms_per_hour"),
+            **capped,
+        },
         "curve": deployment_curve(sweep, ids, n_boot, seed),
         "raw_threshold": raw_threshold_metrics(table, threshold, cap, n_boot, seed),
     }

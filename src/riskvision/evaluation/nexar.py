@@ -46,8 +46,13 @@ def horizon_scores(table: pd.DataFrame, horizon_s: float) -> pd.DataFrame:
     usable = (real["end_frame"].to_numpy() <= cut) & ((crash == 0) | (real["anomaly_start"].to_numpy() >= 0))
     rows = real[usable].assign(crash=crash[usable]).sort_values(["video_id", "end_frame"])
     last = rows.groupby("video_id", sort=True).tail(1)
-    return pd.DataFrame({"video_id": last["video_id"].to_numpy(), "crash": last["crash"].to_numpy(int),
-                         "score": last["p_crash"].to_numpy(float)})
+    return pd.DataFrame(
+        {
+            "video_id": last["video_id"].to_numpy(),
+            "crash": last["crash"].to_numpy(int),
+            "score": last["p_crash"].to_numpy(float),
+        }
+    )
 
 
 def nexar_metrics(table: pd.DataFrame, horizons_s: Sequence[float] = NEXAR_HORIZONS_S) -> dict[str, float]:
@@ -95,7 +100,9 @@ def write_submission(scores: Mapping[str, float] | pd.Series, path: str | Path) 
     values = np.array([float(score) for _, score in items], dtype=float)
     bad = [(ids[k], float(values[k])) for k in np.flatnonzero(~(np.isfinite(values) & (values >= 0) & (values <= 1)))]
     if bad:
-        raise ValueError(f"submission {path}: scores {bad[:5]} are not probabilities in [0, 1]; pass P(crash) "
-                         "(e.g. last_window_scores(table)), not logits")
+        raise ValueError(
+            f"submission {path}: scores {bad[:5]} are not probabilities in [0, 1]; pass P(crash) "
+            "(e.g. last_window_scores(table)), not logits"
+        )
     frame = pd.DataFrame({"id": ids, "score": values})
     return atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))

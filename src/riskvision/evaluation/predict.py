@@ -40,8 +40,9 @@ def _batch_meta(batch: dict[str, Any]) -> dict[str, list]:
     return out
 
 
-def _collectors(probes: Sequence[str], seed: int) -> tuple[dict[str, torch.Generator], dict[str, list],
-                                                         dict[str, list[np.ndarray]]]:
+def _collectors(
+    probes: Sequence[str], seed: int
+) -> tuple[dict[str, torch.Generator], dict[str, list], dict[str, list[np.ndarray]]]:
     """One seeded generator per probe and the empty metadata / per-probe value lists of a table."""
     unknown = set(probes) - set(PROBE_TRANSFORMS)
     if unknown:
@@ -52,13 +53,21 @@ def _collectors(probes: Sequence[str], seed: int) -> tuple[dict[str, torch.Gener
 
 def _table(meta: dict[str, list], probs: dict[str, list[np.ndarray]], task: Task) -> pd.DataFrame:
     """The predictions table: one block of rows per probe."""
-    return pd.concat([make_table(meta, np.concatenate(values), task, probe) for probe, values in probs.items()],
-                     ignore_index=True)
+    return pd.concat(
+        [make_table(meta, np.concatenate(values), task, probe) for probe, values in probs.items()], ignore_index=True
+    )
 
 
 @torch.no_grad()
-def predict_table(model: nn.Module, batches: Iterable[dict[str, Any]], task: Task, probes: Sequence[str] = ("none",),
-                  seed: int = 0, device: str | torch.device = "cpu", progress: ProgressLine | None = None) -> pd.DataFrame:
+def predict_table(
+    model: nn.Module,
+    batches: Iterable[dict[str, Any]],
+    task: Task,
+    probes: Sequence[str] = ("none",),
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    progress: ProgressLine | None = None,
+) -> pd.DataFrame:
     """One row per (window, probe): run ``model`` (eval mode) on each batch's ``video`` after each probe's
     transform (:data:`.probes.PROBE_TRANSFORMS`, seeded by ``seed``, one generator per probe).
 
@@ -82,10 +91,19 @@ def predict_table(model: nn.Module, batches: Iterable[dict[str, Any]], task: Tas
 
 
 @torch.no_grad()
-def predict_table_per_frame(net: nn.Module, videos: Iterable[dict[str, Any]], task: Task,
-                            normalize: Callable[[Tensor], Tensor], probes: Sequence[str] = ("none",), seed: int = 0,
-                            device: str | torch.device = "cpu", batch_size: int = 8, chunk: int = 64,
-                            progress: ProgressLine | None = None, every_frame: bool = False) -> pd.DataFrame:
+def predict_table_per_frame(
+    net: nn.Module,
+    videos: Iterable[dict[str, Any]],
+    task: Task,
+    normalize: Callable[[Tensor], Tensor],
+    probes: Sequence[str] = ("none",),
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    batch_size: int = 8,
+    chunk: int = 64,
+    progress: ProgressLine | None = None,
+    every_frame: bool = False,
+) -> pd.DataFrame:
     """:func:`predict_table`'s rows for a per-frame net (``models.FrameFeatureNet``: ``forward_features`` per frame,
     ``forward_sequence`` per window) from per-video items (``data.dataset.VideoWindowsDataset``: a video's frames
     read once, its windows as indices into them): the backbone runs ONCE per frame (``chunk`` frames a pass), the
@@ -111,8 +129,12 @@ def predict_table_per_frame(net: nn.Module, videos: Iterable[dict[str, Any]], ta
         if not len(windows):  # an unreadable video (its dataset warned)
             continue
         frames = item["frames"]
-        features = torch.cat([net.forward_features(normalize(frames[a:a + chunk]).to(device)[None])[0]
-                              for a in range(0, len(frames), chunk)])  # [F, D]
+        features = torch.cat(
+            [
+                net.forward_features(normalize(frames[a : a + chunk]).to(device)[None])[0]
+                for a in range(0, len(frames), chunk)
+            ]
+        )  # [F, D]
         for key, values in _batch_meta(item).items():
             meta[key] += values
         if every_frame:
@@ -122,7 +144,7 @@ def predict_table_per_frame(net: nn.Module, videos: Iterable[dict[str, Any]], ta
             continue
         for probe in probes:
             for a in range(0, len(windows), batch_size):
-                clip = PROBE_TRANSFORMS[probe](features[windows[a:a + batch_size].to(device)], generators[probe])
+                clip = PROBE_TRANSFORMS[probe](features[windows[a : a + batch_size].to(device)], generators[probe])
                 probs[probe].append(task.table_values(net.forward_sequence(clip)))
     return _table(meta, probs, task)
 
@@ -149,8 +171,13 @@ def measure_cost(model: nn.Module, video_shape: Sequence[int], latency_repeats: 
     from riskvision.models.complexity import count_parameters, forward_gflops
 
     total, trainable = count_parameters(model)
-    cost = {"parameters": total, "trainable_parameters": trainable, "gflops_per_window": forward_gflops(model, video_shape),
-            "window": list(video_shape[1:]), "cpu_threads": torch.get_num_threads()}
+    cost = {
+        "parameters": total,
+        "trainable_parameters": trainable,
+        "gflops_per_window": forward_gflops(model, video_shape),
+        "window": list(video_shape[1:]),
+        "cpu_threads": torch.get_num_threads(),
+    }
     if latency_repeats > 0:
         cost["cpu_latency_ms_per_window"] = _latency_ms(model, video_shape, latency_repeats)
     return cost
@@ -159,13 +186,20 @@ def measure_cost(model: nn.Module, video_shape: Sequence[int], latency_repeats: 
 def run_info(module: nn.Module, name: str, extra: dict[str, Any] | None = None, run_id: str | None = None) -> RunInfo:
     """The :class:`RunInfo` of a ``RiskModule``: its task and its decision threshold (tuned on validation by a
     task that tunes one; 0.5 for the others, e.g. 3-class models decide P(crash) at 0.5)."""
-    return RunInfo(name=name, task=module.task, threshold=float(module.threshold), extra=dict(extra or {}),
-                   run_id=run_id)
+    return RunInfo(
+        name=name, task=module.task, threshold=float(module.threshold), extra=dict(extra or {}), run_id=run_id
+    )
 
 
-def write_evaluation(table: pd.DataFrame, run: RunInfo, out_dir: str | Path, n_boot: int = 1000,
-                     filename: str = "predictions.parquet", seed: int = 0,
-                     false_alarm_cap_per_hour: float = 1.0) -> dict[str, Any]:
+def write_evaluation(
+    table: pd.DataFrame,
+    run: RunInfo,
+    out_dir: str | Path,
+    n_boot: int = 1000,
+    filename: str = "predictions.parquet",
+    seed: int = 0,
+    false_alarm_cap_per_hour: float = 1.0,
+) -> dict[str, Any]:
     """Write ``out_dir/<filename>`` and ``out_dir/metrics.json`` (:func:`.summary.compute_metrics`, its
     bootstrap seeded by ``seed``, its deployment view capped at ``false_alarm_cap_per_hour``); returns the metrics.
 
@@ -178,8 +212,9 @@ def write_evaluation(table: pd.DataFrame, run: RunInfo, out_dir: str | Path, n_b
     write_predictions(table, out_dir / filename)
     for stale in (out_dir / name for name in PREDICTION_FILES if name != filename):
         stale.unlink(missing_ok=True)  # an earlier evaluation's table in the other format: readers must not pick it
-    metrics = jsonable(compute_metrics(table, run, n_boot=n_boot, seed=seed,
-                                       false_alarm_cap_per_hour=false_alarm_cap_per_hour))
+    metrics = jsonable(
+        compute_metrics(table, run, n_boot=n_boot, seed=seed, false_alarm_cap_per_hour=false_alarm_cap_per_hour)
+    )
     text = json.dumps(metrics, indent=2, allow_nan=False) + "\n"
     atomic_write(out_dir / "metrics.json", lambda tmp: tmp.write_text(text))
     return metrics

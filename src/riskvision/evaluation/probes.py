@@ -23,16 +23,20 @@ ProbeTransform = Callable[[Tensor, torch.Generator], Tensor]
 def shuffle_frames(video: Tensor, generator: torch.Generator) -> Tensor:
     """Each clip's frames in an independent random order (same shape)."""
     batch, frames = video.shape[:2]
-    order = torch.stack([torch.randperm(frames, generator=generator) for _ in range(batch)]) if batch else \
-        torch.empty(0, frames, dtype=torch.int64)
+    order = (
+        torch.stack([torch.randperm(frames, generator=generator) for _ in range(batch)])
+        if batch
+        else torch.empty(0, frames, dtype=torch.int64)
+    )
     return video[torch.arange(batch, device=video.device)[:, None], order.to(video.device)]
 
 
 def repeat_one_frame(video: Tensor, generator: torch.Generator) -> Tensor:
     """Each clip becomes one of its frames (chosen uniformly at random) repeated ``T`` times."""
     batch, frames = video.shape[:2]
-    chosen = torch.tensor([int(torch.randint(0, frames, (1,), generator=generator)) for _ in range(batch)],
-                          dtype=torch.int64).to(video.device)
+    chosen = torch.tensor(
+        [int(torch.randint(0, frames, (1,), generator=generator)) for _ in range(batch)], dtype=torch.int64
+    ).to(video.device)
     single = video[torch.arange(batch, device=video.device), chosen]
     return single[:, None].expand_as(video).contiguous()
 
@@ -42,4 +46,8 @@ def _identity(video: Tensor, generator: torch.Generator) -> Tensor:
 
 
 #: ``probe`` column value -> transform.
-PROBE_TRANSFORMS: dict[str, ProbeTransform] = {"none": _identity, "shuffled": shuffle_frames, "repeated": repeat_one_frame}
+PROBE_TRANSFORMS: dict[str, ProbeTransform] = {
+    "none": _identity,
+    "shuffled": shuffle_frames,
+    "repeated": repeat_one_frame,
+}

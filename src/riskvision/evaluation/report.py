@@ -30,12 +30,29 @@ from riskvision.progress import ProgressLine  # noqa: E402
 from riskvision.runs import RunMismatchError, claim_run_folder  # noqa: E402
 
 __all__ = [
-    "Run", "breakdown_table", "comparison_table", "confusion_figure", "deployment_curve_figure", "find_runs",
-    "load_runs", "log_to_wandb", "plot_deployment_curve",
-    "plot_confusion_matrices", "plot_reliability", "plot_roc_pr", "plot_timelines", "reference_first",
-    "reliability_figure", "review_line", "roc_pr_figure", "run_colour", "timelines_figure", "to_markdown",
+    "Run",
+    "breakdown_table",
+    "comparison_table",
+    "confusion_figure",
+    "deployment_curve_figure",
+    "find_runs",
+    "load_runs",
+    "log_to_wandb",
+    "plot_deployment_curve",
+    "plot_confusion_matrices",
+    "plot_reliability",
+    "plot_roc_pr",
+    "plot_timelines",
+    "reference_first",
+    "reliability_figure",
+    "review_line",
+    "roc_pr_figure",
+    "run_colour",
+    "timelines_figure",
+    "to_markdown",
     "write_report",
-]  # fmt: skip
+]
+
 
 @dataclass
 class Run:
@@ -57,9 +74,11 @@ def find_runs(paths: Iterable[str | Path]) -> list[Path]:
         candidates = [path, *(p.parent for p in path.rglob("metrics.json"))]
         found.update(c for c in candidates if (c / "metrics.json").is_file() and find_predictions(c))
     if not found:
-        raise FileNotFoundError(f"no run folder (metrics.json + predictions.parquet or .csv) under "
-                                f"{[str(p) for p in paths]}; "
-                                "run scripts/eval.py first")
+        raise FileNotFoundError(
+            f"no run folder (metrics.json + predictions.parquet or .csv) under "
+            f"{[str(p) for p in paths]}; "
+            "run scripts/eval.py first"
+        )
     return sorted(found)
 
 
@@ -84,9 +103,11 @@ def load_runs(folders: Sequence[str | Path]) -> list[Run]:
     for run in runs:
         first = seen.setdefault(run.metrics["run"]["id"], run.folder)
         if first != run.folder:
-            raise RunMismatchError(f"{first} and {run.folder} hold the same evaluation (run id "
-                                   f"{run.metrics['run']['id']}): "
-                             "a copy compared with itself differs by 0 on every metric. Fix: compare different runs")
+            raise RunMismatchError(
+                f"{first} and {run.folder} hold the same evaluation (run id "
+                f"{run.metrics['run']['id']}): "
+                "a copy compared with itself differs by 0 on every metric. Fix: compare different runs"
+            )
     names = [r.name for r in runs]
     for run in runs:
         if names.count(run.name) > 1:
@@ -107,8 +128,10 @@ def reference_first(runs: Sequence[Run], reference: str | None) -> list[Run]:
     matches = [run for run in runs if reference in (run.name, str(run.folder), run.folder.name)]
     matches = matches or [run for run in runs if reference in run.name]
     if len(matches) != 1:
-        raise RunMismatchError(f"reference={reference!r} matches {len(matches)} of the runs "
-                         f"({'; '.join(run.name for run in runs)}). Fix: reference=<one run's name or folder>")
+        raise RunMismatchError(
+            f"reference={reference!r} matches {len(matches)} of the runs "
+            f"({'; '.join(run.name for run in runs)}). Fix: reference=<one run's name or folder>"
+        )
     return [matches[0], *(run for run in runs if run is not matches[0])]
 
 
@@ -118,13 +141,17 @@ def _check_run_id(folder: Path, metrics: dict[str, Any], table: pd.DataFrame, pr
     metrics_id = metrics.get("run", {}).get("id")
     table_ids = sorted(set(table["run_id"].astype(str))) if "run_id" in table.columns else []
     if metrics_id is None or not table_ids:
-        raise RunMismatchError(f"{folder}: metrics.json and {predictions.name} carry no run id (written before "
-                               "riskvision recorded one), so nothing says they belong together. Fix: evaluate the checkpoint again "
-                         "with scripts/eval.py into a new folder")
+        raise RunMismatchError(
+            f"{folder}: metrics.json and {predictions.name} carry no run id (written before "
+            "riskvision recorded one), so nothing says they belong together. Fix: evaluate the checkpoint again "
+            "with scripts/eval.py into a new folder"
+        )
     if table_ids != [metrics_id]:
-        raise RunMismatchError(f"{folder}: {predictions.name} comes from run {', '.join(table_ids)} but metrics.json "
-                               f"from run {metrics_id}: an evaluation was interrupted or two wrote into this folder, and the "
-                         "files do not belong together. Fix: evaluate the checkpoint again into a new folder")
+        raise RunMismatchError(
+            f"{folder}: {predictions.name} comes from run {', '.join(table_ids)} but metrics.json "
+            f"from run {metrics_id}: an evaluation was interrupted or two wrote into this folder, and the "
+            "files do not belong together. Fix: evaluate the checkpoint again into a new folder"
+        )
 
 
 def _get(metrics: dict[str, Any], path: str) -> Any:
@@ -171,8 +198,10 @@ def _policy(metrics: dict[str, Any]) -> str:
         return "—"
     smoothing = ", ".join(f"{k} {v:g}" for k, v in policy["smoothing"].items() if k != "kind")
     rule = policy["rule"]
-    return (f"{policy['smoothing']['kind']}{f' ({smoothing})' if smoothing else ''}; on for {rule['min_on_s']:g} s, "
-            f"off below {rule['off_ratio']:g} x threshold")
+    return (
+        f"{policy['smoothing']['kind']}{f' ({smoothing})' if smoothing else ''}; on for {rule['min_on_s']:g} s, "
+        f"off below {rule['off_ratio']:g} x threshold"
+    )
 
 
 def _operating_point(metrics: dict[str, Any]) -> str:
@@ -215,8 +244,10 @@ MINMAX_ROW = "DoTA frame AUC, per-video min-max (DoTA convention) [95% CI]"
 #: (row label, formatter of one run's metrics.json) in table order.
 ROWS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("task", lambda m: str(_get(m, "run.task"))),
-    ("own task: F1 per scored unit at the validation-tuned threshold (binary)",
-     lambda m: _number(_get(m, "own_task.f1"))),
+    (
+        "own task: F1 per scored unit at the validation-tuned threshold (binary)",
+        lambda m: _number(_get(m, "own_task.f1")),
+    ),
     ("own task: macro-F1 per scored unit (3-class)", lambda m: _number(_get(m, "own_task.f1_macro"))),
     ("own task: accuracy per scored unit", lambda m: _number(_get(m, "own_task.accuracy"))),
     ("P(crash) threshold (tuned on the validation split)", lambda m: _number(_get(m, "run.threshold"), 2)),
@@ -238,12 +269,16 @@ ROWS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("Nexar mAP (AP at 0.5 / 1.0 / 1.5 s before the event)", _nexar),
     ("alarm policy (deployed: replayed per video)", _policy),
     ("alarm operating point (chosen on validation)", _operating_point),
-    ("false alarms / h at the operating point [95% CI]",
-     lambda m: _with_ci(_get(m, "deployment.operating_point.false_alarms_per_hour"))),
+    (
+        "false alarms / h at the operating point [95% CI]",
+        lambda m: _with_ci(_get(m, "deployment.operating_point.false_alarms_per_hour")),
+    ),
     ("recall at the operating point [95% CI]", lambda m: _with_ci(_get(m, "deployment.operating_point.recall"))),
     ("mTTA (s) at the operating point [95% CI]", lambda m: _with_ci(_get(m, "deployment.operating_point.mtta"))),
-    ("false alarms / h of normal driving at threshold [95% CI]",
-     lambda m: _with_ci(_get(m, "deployment.at_threshold.false_alarms_per_hour"))),
+    (
+        "false alarms / h of normal driving at threshold [95% CI]",
+        lambda m: _with_ci(_get(m, "deployment.at_threshold.false_alarms_per_hour")),
+    ),
     ("threshold at the false-alarm cap on test", _capped_threshold),
     ("recall at the false-alarm cap [95% CI]", lambda m: _with_ci(_get(m, "deployment.at_cap.recall"))),
     ("mTTA (s) at the false-alarm cap [95% CI]", lambda m: _with_ci(_get(m, "deployment.at_cap.mtta"))),
@@ -259,19 +294,27 @@ ROWS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("windows / videos scored", lambda m: f"{_get(m, 'counts.windows')} / {_get(m, 'counts.videos')}"),
     ("evaluated on", _evaluated_on),
 ]
-CI_ROW = {"window_auroc": "window AUROC [95% CI]", "window_ap": "window AP [95% CI]",
-          "video_auroc": "video AUROC [95% CI]", "video_ap": "video AP [95% CI]", "frame_auc": "DoTA frame AUC [95% CI]",
-          "frame_auc_minmax": MINMAX_ROW}
+CI_ROW = {
+    "window_auroc": "window AUROC [95% CI]",
+    "window_ap": "window AP [95% CI]",
+    "video_auroc": "video AUROC [95% CI]",
+    "video_ap": "video AP [95% CI]",
+    "frame_auc": "DoTA frame AUC [95% CI]",
+    "frame_auc_minmax": MINMAX_ROW,
+}
 
 
-def paired_differences(a: Run, b: Run, n_boot: int = 1000, seed: int = 0,
-                       stats_a: dict | None = None) -> dict[str, dict[str, float]]:
+def paired_differences(
+    a: Run, b: Run, n_boot: int = 1000, seed: int = 0, stats_a: dict | None = None
+) -> dict[str, dict[str, float]]:
     """For each of :data:`.summary.CI_METRICS`: ``a - b`` with its paired per-video bootstrap CI
     (``stats_a``: ``ci_statistics(a.table)`` when the caller already has it)."""
     stats_a = ci_statistics(a.table) if stats_a is None else stats_a
     stats_b = ci_statistics(b.table)
-    return {name: paired_bootstrap_diff(*stats_a[name], *stats_b[name], n_boot=n_boot, seed=seed).as_dict()
-            for name in CI_METRICS}
+    return {
+        name: paired_bootstrap_diff(*stats_a[name], *stats_b[name], n_boot=n_boot, seed=seed).as_dict()
+        for name in CI_METRICS
+    }
 
 
 def shares_videos(a: Run, b: Run) -> bool:
@@ -288,8 +331,9 @@ def _difference_cell(diff: dict[str, float]) -> str:
 def comparison_table(runs: Sequence[Run], n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     """Rows = metrics (:data:`ROWS`), columns = runs, then one ``<first> − <other>`` column per other run
     holding the paired difference with its 95% CI and the share of resamples where it is > 0."""
-    table = pd.DataFrame({run.name: [fmt(run.metrics) for _, fmt in ROWS] for run in runs},
-                         index=[label for label, _ in ROWS])
+    table = pd.DataFrame(
+        {run.name: [fmt(run.metrics) for _, fmt in ROWS] for run in runs}, index=[label for label, _ in ROWS]
+    )
     stats_first = ci_statistics(runs[0].table) if len(runs) > 1 else None
     for other in runs[1:]:
         column = pd.Series("", index=table.index)
@@ -304,8 +348,10 @@ def comparison_table(runs: Sequence[Run], n_boot: int = 1000, seed: int = 0) -> 
 
 
 def _group_cell(values: dict[str, Any]) -> str:
-    return (f"det {_number(values.get('detection_rate'), 2)} / FA {_number(values.get('false_alarm_rate'), 2)} / "
-            f"AUROC {_number(values.get('video_auroc_vs_all_normals'), 2)} / fAUC {_number(values.get('frame_auc'), 2)}")
+    return (
+        f"det {_number(values.get('detection_rate'), 2)} / FA {_number(values.get('false_alarm_rate'), 2)} / "
+        f"AUROC {_number(values.get('video_auroc_vs_all_normals'), 2)} / fAUC {_number(values.get('frame_auc'), 2)}"
+    )
 
 
 def breakdown_table(runs: Sequence[Run]) -> pd.DataFrame:
@@ -325,7 +371,9 @@ def to_markdown(table: pd.DataFrame) -> str:
     """A GitHub-flavoured markdown table (index as the first column)."""
     header = [table.index.name or "", *map(str, table.columns)]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join([str(index), *map(str, row)]) + " |" for index, row in zip(table.index, table.to_numpy())]
+    lines += [
+        "| " + " | ".join([str(index), *map(str, row)]) + " |" for index, row in zip(table.index, table.to_numpy())
+    ]
     return "\n".join(lines)
 
 
@@ -339,14 +387,13 @@ def run_colour(k: int, n: int) -> str | tuple:
     return f"C{k}" if n <= 10 else plt.get_cmap("tab20")(k % 20)
 
 
-
-
 #: Points of the grids the ROC / PR bands are drawn on (false positive rate, recall).
 CURVE_GRID = np.linspace(0, 1, 101)
 
 
-def curve_bands(labels: np.ndarray, scores: np.ndarray, videos: np.ndarray, n_boot: int = 200,
-                seed: int = 0) -> dict[str, np.ndarray]:
+def curve_bands(
+    labels: np.ndarray, scores: np.ndarray, videos: np.ndarray, n_boot: int = 200, seed: int = 0
+) -> dict[str, np.ndarray]:
     """Percentile bootstrap 95% bands over videos (the unit the CIs of metrics.json resample) of the ROC curve
     (true positive rate at each false positive rate of :data:`CURVE_GRID`) and the precision-recall curve
     (interpolated precision, the highest precision at a recall at least as high, at each recall of the grid).
@@ -390,20 +437,35 @@ def roc_pr_figure(runs: Sequence[Run], n_boot: int = 200, seed: int = 0) -> plt.
         colour = run_colour(k, len(runs))
         roc_ax.plot(fpr, tpr, color=colour, label=f"{run.name} (AUROC {auroc(scores, labels):.3f})")
         band = f"95% bands ({n_boot} video resamples)" if k == 0 else "_nolegend_"  # one legend entry, any runs
-        roc_ax.fill_between(CURVE_GRID, bands["tpr_low"], bands["tpr_high"], color=colour, alpha=0.18, lw=0,
-                            label=band)
+        roc_ax.fill_between(CURVE_GRID, bands["tpr_low"], bands["tpr_high"], color=colour, alpha=0.18, lw=0, label=band)
         pr_ax.plot(recall, precision, color=colour, label=f"{run.name} (AP {average_precision(scores, labels):.3f})")
-        pr_ax.fill_between(CURVE_GRID, bands["precision_low"], bands["precision_high"], color=colour, alpha=0.18,
-                           lw=0, label=band)
+        pr_ax.fill_between(
+            CURVE_GRID, bands["precision_low"], bands["precision_high"], color=colour, alpha=0.18, lw=0, label=band
+        )
         chance.setdefault(f"{labels.mean():.3f}", colour)
     for fraction, colour in chance.items():  # runs on the same data share one chance line (grey)
-        pr_ax.axhline(float(fraction), color="0.4" if len(chance) == 1 else colour, ls=":", lw=1,
-                      label=f"chance: crash fraction {float(fraction):.2f}")
+        pr_ax.axhline(
+            float(fraction),
+            color="0.4" if len(chance) == 1 else colour,
+            ls=":",
+            lw=1,
+            label=f"chance: crash fraction {float(fraction):.2f}",
+        )
     roc_ax.plot([0, 1], [0, 1], "k:", lw=0.8, label="chance")
-    roc_ax.set(xlabel="false positive rate (windows)", ylabel="true positive rate (windows)",
-               title="ROC, window P(crash)", xlim=(0, 1), ylim=(0, 1.01))
-    pr_ax.set(xlabel="recall (windows)", ylabel="precision (windows)", title="Precision-recall, window P(crash)",
-              xlim=(0, 1), ylim=(0, 1.01))
+    roc_ax.set(
+        xlabel="false positive rate (windows)",
+        ylabel="true positive rate (windows)",
+        title="ROC, window P(crash)",
+        xlim=(0, 1),
+        ylim=(0, 1.01),
+    )
+    pr_ax.set(
+        xlabel="recall (windows)",
+        ylabel="precision (windows)",
+        title="Precision-recall, window P(crash)",
+        xlim=(0, 1),
+        ylim=(0, 1.01),
+    )
     for ax in (roc_ax, pr_ax):
         ax.grid(**GRID)
         ax.legend(fontsize=7, loc="lower right" if ax is roc_ax else "lower left")
@@ -434,15 +496,18 @@ def deployment_curve_figure(runs: Sequence[Run]) -> plt.Figure:
         x = np.array([r if r else floor for r in curve["false_alarms_per_hour"]], dtype=float)
         order = np.argsort(x, kind="stable")
         for ax, name in ((recall_ax, "recall"), (mtta_ax, "mtta")):
-            y, low, high = (np.array([np.nan if v is None else v for v in curve[key]], dtype=float)[order]
-                            for key in (name, f"{name}_low", f"{name}_high"))
+            y, low, high = (
+                np.array([np.nan if v is None else v for v in curve[key]], dtype=float)[order]
+                for key in (name, f"{name}_low", f"{name}_high")
+            )
             ax.plot(x[order], y, color=f"C{k}", label=run.name, drawstyle="steps-post")
             ax.fill_between(x[order], low, high, color=f"C{k}", alpha=0.15, step="post")
             marker, rate, value = _curve_marker(run.metrics, name)
             if value is not None:
                 label = "operating point (val)" if marker == "*" else "cap on test"
-                ax.plot([rate or floor], [value], marker=marker, ms=12, color=f"C{k}", ls="",
-                        label=f"{run.name}: {label}")
+                ax.plot(
+                    [rate or floor], [value], marker=marker, ms=12, color=f"C{k}", ls="", label=f"{run.name}: {label}"
+                )
     recall_ax.set(ylabel="recall (alarm before the anomaly)", ylim=(0, 1.02))
     mtta_ax.set(ylabel="mTTA (s) of the detected crash videos")
     for ax in (recall_ax, mtta_ax):
@@ -479,8 +544,12 @@ def reliability_figure(runs: Sequence[Run], n_bins: int = 15) -> plt.Figure:
         lefts = np.arange(n_bins) / n_bins + k * width
         counts_ax.bar(lefts, bins["count"], width=width, align="edge", color=run_colour(k, len(runs)))
     ax.plot([0, 1], [0, 1], "k:", lw=0.8, label="perfectly calibrated")
-    ax.set(ylabel="fraction of crash windows", xlim=(0, 1), ylim=(0, 1),
-           title=f"Reliability ({n_bins} equal-width bins of P(crash))")
+    ax.set(
+        ylabel="fraction of crash windows",
+        xlim=(0, 1),
+        ylim=(0, 1),
+        title=f"Reliability ({n_bins} equal-width bins of P(crash))",
+    )
     ax.grid(**GRID)
     ax.legend(fontsize=8, loc="upper left")
     counts_ax.set(xlabel="mean P(crash) in bin", ylabel="windows", yscale="log")
@@ -522,8 +591,15 @@ def confusion_figure(runs: Sequence[Run]) -> plt.Figure:
         fractions = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
         image = ax.imshow(fractions, cmap="Blues", vmin=0, vmax=1)
         for (i, j), value in np.ndenumerate(matrix):
-            ax.text(j, i, f"{value}\n{fractions[i, j]:.0%}", ha="center", va="center", fontsize=9,
-                    color="white" if fractions[i, j] > 0.5 else "black")
+            ax.text(
+                j,
+                i,
+                f"{value}\n{fractions[i, j]:.0%}",
+                ha="center",
+                va="center",
+                fontsize=9,
+                color="white" if fractions[i, j] > 0.5 else "black",
+            )
         ax.set(xticks=range(len(names)), yticks=range(len(names)), xticklabels=names, yticklabels=names)
         ax.set_xlabel("predicted")
         ax.set_ylabel("true", labelpad=8)
@@ -554,14 +630,27 @@ def pick_videos(table: pd.DataFrame, threshold: float, per_kind: int = 2) -> lis
         frame = values.rename("peak").reset_index().sort_values(["peak", "video_id"], ascending=[ascending, True])
         return list(frame["video_id"])
 
-    misses = [(v, f"{'worst miss' if crash[v] < threshold else 'lowest-scored crash video (still detected)'}: "
-                  f"peak P(crash) {crash[v]:.2f}") for v in order(crash, True)[:per_kind]]
-    alarms = [(v, f"{'worst false alarm' if normal[v] >= threshold else 'highest-scored normal video (no alarm)'}: "
-                  f"peak P(crash) {normal[v]:.2f}") for v in order(normal, False)[:per_kind]]
+    misses = [
+        (
+            v,
+            f"{'worst miss' if crash[v] < threshold else 'lowest-scored crash video (still detected)'}: "
+            f"peak P(crash) {crash[v]:.2f}",
+        )
+        for v in order(crash, True)[:per_kind]
+    ]
+    alarms = [
+        (
+            v,
+            f"{'worst false alarm' if normal[v] >= threshold else 'highest-scored normal video (no alarm)'}: "
+            f"peak P(crash) {normal[v]:.2f}",
+        )
+        for v in order(normal, False)[:per_kind]
+    ]
     hits = order(crash[crash >= threshold], True)
     chosen = {v for v, _ in misses + alarms}
-    typical = [(v, f"typical hit: median peak P(crash) {crash[v]:.2f}") for v in hits[len(hits) // 2:][:1]
-               if v not in chosen]
+    typical = [
+        (v, f"typical hit: median peak P(crash) {crash[v]:.2f}") for v in hits[len(hits) // 2 :][:1] if v not in chosen
+    ]
     return misses + alarms + typical
 
 
@@ -572,8 +661,7 @@ def timelines_figure(runs: Sequence[Run], per_kind: int = 2) -> plt.Figure:
     anomaly span (grey) and the warning horizon (Warning-labelled frames, orange), all in one legend above."""
     thresholds = sorted({float(run.metrics["run"].get("threshold", 0.5)) for run in runs})
     videos = pick_videos(runs[0].table, float(runs[0].metrics["run"].get("threshold", 0.5)), per_kind)
-    fig, axes = plt.subplots(len(videos), 1, figsize=(10, 1.9 * max(len(videos), 1) + 0.9), squeeze=False,
-                             sharey=True)
+    fig, axes = plt.subplots(len(videos), 1, figsize=(10, 1.9 * max(len(videos), 1) + 0.9), squeeze=False, sharey=True)
     reals = [real_windows(run.table) for run in runs]
     for ax, (video_id, why) in zip(axes[:, 0], videos):
         for k, (run, real) in enumerate(zip(runs, reals)):
@@ -584,8 +672,11 @@ def timelines_figure(runs: Sequence[Run], per_kind: int = 2) -> plt.Figure:
         reference = reals[0][reals[0]["video_id"] == video_id]
         first = reference.iloc[0]
         _shade(ax, reference, first)
-        ax.set(ylim=(0, 1), ylabel="P(crash)", title=f"{why} ({runs[0].name}) - {video_id} ({first['source']}, "
-                                                       f"{first['category']})")
+        ax.set(
+            ylim=(0, 1),
+            ylabel="P(crash)",
+            title=f"{why} ({runs[0].name}) - {video_id} ({first['source']}, {first['category']})",
+        )
         ax.title.set_fontsize(9)
         ax.grid(**GRID)
     axes[-1, 0].set_xlabel("time (s)")
@@ -593,10 +684,20 @@ def timelines_figure(runs: Sequence[Run], per_kind: int = 2) -> plt.Figure:
     for ax in axes[:, 0]:
         for handle, label in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(label, handle)
-    fig.suptitle(f"The most informative test videos for {runs[0].name}: worst misses, worst false alarms, a typical "
-                 "hit", fontsize=10, y=1 - 0.08 / fig.get_figheight())
-    fig.legend(handles.values(), handles.keys(), loc="upper center", ncol=min(len(handles), 6), fontsize=8,
-               frameon=False, bbox_to_anchor=(0.5, 1 - 0.35 / fig.get_figheight()))
+    fig.suptitle(
+        f"The most informative test videos for {runs[0].name}: worst misses, worst false alarms, a typical hit",
+        fontsize=10,
+        y=1 - 0.08 / fig.get_figheight(),
+    )
+    fig.legend(
+        handles.values(),
+        handles.keys(),
+        loc="upper center",
+        ncol=min(len(handles), 6),
+        fontsize=8,
+        frameon=False,
+        bbox_to_anchor=(0.5, 1 - 0.35 / fig.get_figheight()),
+    )
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.6 / fig.get_figheight()))
     return fig
 
@@ -624,14 +725,20 @@ def _save(fig: plt.Figure, path: Path, tight: bool = True) -> Path:
 
 
 # ------------------------------------------------------------------------------------------ report
-def write_report(runs: Sequence[Run], out_dir: str | Path, n_boot: int = 1000, seed: int = 0,
-                 review: Path | None = None) -> dict[str, Path]:
+def write_report(
+    runs: Sequence[Run], out_dir: str | Path, n_boot: int = 1000, seed: int = 0, review: Path | None = None
+) -> dict[str, Path]:
     """Write ``comparison.md`` (+ ``comparison.csv``) and the PNG figures into ``out_dir`` (claimed for this process,
     ``riskvision.runs``); returns the paths. ``review``: the review page of these runs (``out_dir/review/index.html``,
     :mod:`riskvision.evaluation.review`) the report links to; ``None``: it tells the command that writes one."""
     out = claim_run_folder(out_dir, "compare").path
-    plots = {"roc_pr": plot_roc_pr, "deployment_curve": plot_deployment_curve, "reliability": plot_reliability,
-             "confusion_matrices": plot_confusion_matrices, "timelines": plot_timelines}
+    plots = {
+        "roc_pr": plot_roc_pr,
+        "deployment_curve": plot_deployment_curve,
+        "reliability": plot_reliability,
+        "confusion_matrices": plot_confusion_matrices,
+        "timelines": plot_timelines,
+    }
     progress = ProgressLine(f"writing the comparison of {len(runs)} runs", 2 + len(plots), "steps")
     progress.update(0, f"comparison table ({n_boot} bootstrap resamples)")
     table = comparison_table(runs, n_boot, seed)
@@ -651,60 +758,96 @@ def write_report(runs: Sequence[Run], out_dir: str | Path, n_boot: int = 1000, s
 def review_line(runs: Sequence[Run], out_dir: Path, review: Path | None = None) -> str:
     """comparison.md's line on the review page: a link to ``review`` (relative to ``out_dir``), else the command."""
     if review is not None:
-        return (f"**Every video, run by run** (clips, timelines, outcomes): [review page]"
-                f"({Path(os.path.relpath(review, out_dir)).as_posix()}), opens from disk in a browser.")
+        return (
+            f"**Every video, run by run** (clips, timelines, outcomes): [review page]"
+            f"({Path(os.path.relpath(review, out_dir)).as_posix()}), opens from disk in a browser."
+        )
     folders = ",".join(str(r.folder) for r in runs)
-    return ("**Every video, run by run** (clips, timelines, outcomes): `python scripts/review.py "
-            f"runs=[{folders}] videos=[DATA_ROOT]` (or compare.py `review.enabled=true`).")
+    return (
+        "**Every video, run by run** (clips, timelines, outcomes): `python scripts/review.py "
+        f"runs=[{folders}] videos=[DATA_ROOT]` (or compare.py `review.enabled=true`)."
+    )
 
 
-def _markdown_report(runs: Sequence[Run], table: pd.DataFrame, groups: pd.DataFrame, figures: dict[str, Path],
-                     n_boot: int, review: str = "") -> str:
+def _markdown_report(
+    runs: Sequence[Run],
+    table: pd.DataFrame,
+    groups: pd.DataFrame,
+    figures: dict[str, Path],
+    n_boot: int,
+    review: str = "",
+) -> str:
     synthetic = any(r.metrics["run"].get("synthetic") for r in runs)
     lines = ["# Model comparison", ""]
     if synthetic:
         lines += ["**SYNTHETIC DATA** (procedural scenes, not DoTA/BDD100K): these numbers test the pipeline only.", ""]
-    lines += ["Runs: " + ", ".join(f"`{r.name}` ({r.folder})" for r in runs), "", review, "",
-              to_markdown(table), "",
-              "- P(crash): sigmoid output (binary) or P(Warning) + P(Danger) (3-class); `crash` label as in the "
-              "predictions table. Window = every scored window; video = the highest window score per video.",
-              f"- [95% CI]: percentile bootstrap over videos ({n_boot} resamples). Difference columns: paired "
-              "bootstrap on the shared videos; P(>0) = share of resamples where the first run is ahead.",
-              "- Probes: AUROC with frames shuffled / one frame repeated; drop = real − probe, with its paired "
-              "bootstrap 95% CI over videos (small drop: no use of motion). Source probe: 0.5 = P(crash) carries "
-              "no DoTA-vs-BDD cue before anything happens.",
-              "- Conventions: 'riskvision' = ours; 'UString' / 'DSTA' / 'DoTA' = those papers' evaluation code "
-              "(README, Metric conventions). Nexar: the challenge's mean AP on the last window 0.5 / 1.0 / 1.5 s "
-              "before the anomaly (normal videos: before their end). False alarms: alarm-on events of the deployed "
-              "alarm policy (smoothing, hysteresis, minimum on-time), replayed per video, in normal videos per hour; "
-              "the operating point is the threshold meeting the cap on validation.",
-              "- Definitions: docstrings of riskvision.evaluation (summary, anticipation, nexar, deployment, "
-              "calibration).", "",
-              "## Breakdown (video level, P(crash) at each run's threshold)", "",
-              "det = crash videos flagged, FA = normal videos flagged, AUROC = the group's crash videos against all "
-              "normal videos, fAUC = DoTA frame AUC within the group.", "", to_markdown(groups), ""]
-    lines += ["## Figures", "",
-              "ROC / PR: window P(crash), 95% bands from 200 bootstrap resamples of the videos. Confusion matrices: "
-              "each model's own task, one count per scored window, at its decision rule. Timelines: the most "
-              f"informative videos for `{runs[0].name}` (its worst misses, worst false alarms and a typical hit, "
-              "named in each title), not the first ones by name.", ""]
+    lines += [
+        "Runs: " + ", ".join(f"`{r.name}` ({r.folder})" for r in runs),
+        "",
+        review,
+        "",
+        to_markdown(table),
+        "",
+        "- P(crash): sigmoid output (binary) or P(Warning) + P(Danger) (3-class); `crash` label as in the "
+        "predictions table. Window = every scored window; video = the highest window score per video.",
+        f"- [95% CI]: percentile bootstrap over videos ({n_boot} resamples). Difference columns: paired "
+        "bootstrap on the shared videos; P(>0) = share of resamples where the first run is ahead.",
+        "- Probes: AUROC with frames shuffled / one frame repeated; drop = real − probe, with its paired "
+        "bootstrap 95% CI over videos (small drop: no use of motion). Source probe: 0.5 = P(crash) carries "
+        "no DoTA-vs-BDD cue before anything happens.",
+        "- Conventions: 'riskvision' = ours; 'UString' / 'DSTA' / 'DoTA' = those papers' evaluation code "
+        "(README, Metric conventions). Nexar: the challenge's mean AP on the last window 0.5 / 1.0 / 1.5 s "
+        "before the anomaly (normal videos: before their end). False alarms: alarm-on events of the deployed "
+        "alarm policy (smoothing, hysteresis, minimum on-time), replayed per video, in normal videos per hour; "
+        "the operating point is the threshold meeting the cap on validation.",
+        "- Definitions: docstrings of riskvision.evaluation (summary, anticipation, nexar, deployment, calibration).",
+        "",
+        "## Breakdown (video level, P(crash) at each run's threshold)",
+        "",
+        "det = crash videos flagged, FA = normal videos flagged, AUROC = the group's crash videos against all "
+        "normal videos, fAUC = DoTA frame AUC within the group.",
+        "",
+        to_markdown(groups),
+        "",
+    ]
+    lines += [
+        "## Figures",
+        "",
+        "ROC / PR: window P(crash), 95% bands from 200 bootstrap resamples of the videos. Confusion matrices: "
+        "each model's own task, one count per scored window, at its decision rule. Timelines: the most "
+        f"informative videos for `{runs[0].name}` (its worst misses, worst false alarms and a typical hit, "
+        "named in each title), not the first ones by name.",
+        "",
+    ]
     lines += [f"![{name}]({path.name})" for name, path in figures.items()]
     return "\n".join(lines) + "\n"
 
 
-def log_to_wandb(runs: Sequence[Run], outputs: dict[str, Path], out_dir: str | Path, project: str, name: str,
-                 mode: str = "offline") -> Path:
+def log_to_wandb(
+    runs: Sequence[Run], outputs: dict[str, Path], out_dir: str | Path, project: str, name: str, mode: str = "offline"
+) -> Path:
     """One wandb run holding the comparison table (``out_dir/comparison.csv``) and every PNG of ``outputs``
     (``mode``: ``offline`` never touches the network; ``online`` after ``wandb login``); returns the run's folder.
     wandb's own console lines are silenced (the caller logs one line naming the folder)."""
     import wandb
 
     table = pd.read_csv(Path(out_dir) / "comparison.csv")
-    run = wandb.init(project=project, name=name, mode=mode, dir=str(out_dir), job_type="compare",
-                     config={"runs": [str(r.folder) for r in runs]}, settings=wandb.Settings(silent=True))
+    run = wandb.init(
+        project=project,
+        name=name,
+        mode=mode,
+        dir=str(out_dir),
+        job_type="compare",
+        config={"runs": [str(r.folder) for r in runs]},
+        settings=wandb.Settings(silent=True),
+    )
     try:
-        run.log({"comparison": wandb.Table(dataframe=table.astype(str)),
-                 **{key: wandb.Image(str(path)) for key, path in outputs.items() if path.suffix == ".png"}})
+        run.log(
+            {
+                "comparison": wandb.Table(dataframe=table.astype(str)),
+                **{key: wandb.Image(str(path)) for key, path in outputs.items() if path.suffix == ".png"},
+            }
+        )
     finally:
         run.finish()
     return Path(run.dir).parent

@@ -21,8 +21,12 @@ from riskvision.alarm import AlarmPolicy, OperatingPoint
 from riskvision.data.sampling import WindowSampler
 from riskvision.evaluation.deployment import choose_operating_point
 from riskvision.evaluation.predict import (
-    measure_cost, predict_table, predict_table_per_frame, run_info, write_evaluation,
-)  # fmt: skip
+    measure_cost,
+    predict_table,
+    predict_table_per_frame,
+    run_info,
+    write_evaluation,
+)
 from riskvision.evaluation.summary import TRAINING_DATA, headline
 from riskvision.evaluation.views import Views, check_views, predict_views
 from riskvision.inference.predictor import Predictor
@@ -109,30 +113,45 @@ def score_split(module: Any, datamodule: Any, settings: EvalSettings, name: str)
     num_frames, size = int(inputs["num_frames"]), inputs["frame_size"]
     height, width = (size, size) if isinstance(size, int) else size
     every_frame = settings.scoring == "sliding" and module.task.per_frame  # one causal pass per video
-    per_frame = every_frame or (settings.scoring == "sliding" and settings.per_frame
-                                and isinstance(module.net, FrameFeatureNet))
+    per_frame = every_frame or (
+        settings.scoring == "sliding" and settings.per_frame and isinstance(module.net, FrameFeatureNet)
+    )
     views = Views.parse(settings.views)
     if not views.single:
         return score_views(module, datamodule, settings, views, per_frame, every_frame, name)
     # one pass needs every frame from 0 read: windows at least ``step`` long cover them
-    loader = scoring_loader(datamodule, settings, max(num_frames, settings.step) if every_frame else num_frames,
-                            per_frame)
+    loader = scoring_loader(
+        datamodule, settings, max(num_frames, settings.step) if every_frame else num_frames, per_frame
+    )
     how = ", one causal pass per video" if every_frame else ", backbone once per frame" if per_frame else ""
     log.info(f"Scoring {settings.split} ({settings.scoring}{how}, probes {list(settings.probes)}) with {name}")
-    progress = ProgressLine(f"scoring {settings.split} {'videos' if per_frame else 'windows'}", len(loader.dataset),
-                            "videos" if per_frame else "windows")
+    progress = ProgressLine(
+        f"scoring {settings.split} {'videos' if per_frame else 'windows'}",
+        len(loader.dataset),
+        "videos" if per_frame else "windows",
+    )
     if per_frame:
-        table = predict_table_per_frame(module.net, loader, module.task, datamodule.normalizer, settings.probes,
-                                        settings.seed, settings.device, datamodule.eval_batch_size, progress=progress,
-                                        every_frame=every_frame)
+        table = predict_table_per_frame(
+            module.net,
+            loader,
+            module.task,
+            datamodule.normalizer,
+            settings.probes,
+            settings.seed,
+            settings.device,
+            datamodule.eval_batch_size,
+            progress=progress,
+            every_frame=every_frame,
+        )
     else:
         table = predict_table(module, loader, module.task, settings.probes, settings.seed, settings.device, progress)
     progress.close()
     return table
 
 
-def score_views(module: Any, datamodule: Any, settings: EvalSettings, views: Views, per_frame: bool,
-                every_frame: bool, name: str) -> pd.DataFrame:
+def score_views(
+    module: Any, datamodule: Any, settings: EvalSettings, views: Views, per_frame: bool, every_frame: bool, name: str
+) -> pd.DataFrame:
     """:func:`score_split` with ``settings.views`` other than ``1x1`` (``riskvision.evaluation.views``): the same
     windows (``per_frame``: each crop of a video read once; ``every_frame``: one causal pass per video and crop)."""
     num_frames = int(module.hparams["inputs"]["num_frames"])
@@ -142,13 +161,16 @@ def score_views(module: Any, datamodule: Any, settings: EvalSettings, views: Vie
     sampler = WindowSampler(window, eval_step=settings.step) if sliding else datamodule.sampler
     check_views(views, settings.scoring, sampler)
     how = ", one causal pass per video" if every_frame else ", backbone once per frame" if per_frame else ""
-    log.info(f"Scoring {settings.split} ({settings.scoring}{how}, {views} views: {views.temporal} temporal x "
-             f"{views.spatial} spatial, probabilities averaged, probes {list(settings.probes)}) with {name}")
+    log.info(
+        f"Scoring {settings.split} ({settings.scoring}{how}, {views} views: {views.temporal} temporal x "
+        f"{views.spatial} spatial, probabilities averaged, probes {list(settings.probes)}) with {name}"
+    )
     return predict_views(module, datamodule, settings, sampler, views, per_frame, every_frame)
 
 
-def operating_point(module: Any, datamodule: Any, settings: EvalSettings, name: str,
-                    stored: OperatingPoint | None = None) -> OperatingPoint | None:
+def operating_point(
+    module: Any, datamodule: Any, settings: EvalSettings, name: str, stored: OperatingPoint | None = None
+) -> OperatingPoint | None:
     """The operating point the test metrics are reported at: ``stored`` (the checkpoint's) when it was chosen under
     ``settings.alarm`` at ``settings.false_alarm_cap_per_hour``, else chosen now on ``settings.operating_point_split``
     (scored with sliding windows at ``settings.step``, real input only); ``None`` when neither applies."""
@@ -161,25 +183,36 @@ def operating_point(module: Any, datamodule: Any, settings: EvalSettings, name: 
     if split is None or settings.scoring != "sliding" or split == settings.split:
         return None  # the evaluated split itself: evaluate_module chooses on its table (scored once)
     if stored is not None:
-        log.info(f"The checkpoint's operating point was chosen under {stored.policy} at {stored.cap_per_hour:g}/h; "
-                 f"choosing one again on {split} under {policy} at {cap:g}/h")
+        log.info(
+            f"The checkpoint's operating point was chosen under {stored.policy} at {stored.cap_per_hour:g}/h; "
+            f"choosing one again on {split} under {policy} at {cap:g}/h"
+        )
     table = score_split(module, datamodule, dataclasses.replace(settings, split=split, probes=("none",)), name)
     return choose_operating_point(table, policy, cap, split, settings.step)
 
 
-def evaluate_module(module: Any, datamodule: Any, out_dir: str | Path, settings: EvalSettings, name: str,
-                    extra: dict[str, Any] | None = None, stored: OperatingPoint | None = None,
-                    store_in: Sequence[str | Path] = ()) -> dict[str, Any]:
+def evaluate_module(
+    module: Any,
+    datamodule: Any,
+    out_dir: str | Path,
+    settings: EvalSettings,
+    name: str,
+    extra: dict[str, Any] | None = None,
+    stored: OperatingPoint | None = None,
+    store_in: Sequence[str | Path] = (),
+) -> dict[str, Any]:
     """Score ``settings.split`` with ``module`` (a RiskModule), measure its cost, write
-    ``out_dir/<settings.predictions_file>`` and ``out_dir/metrics.json``; returns the metrics. ``out_dir`` is claimed for this
-    process (``riskvision.runs.claim_run_folder``; already claimed by train.py / eval.py) and both files carry its
-    run id. The deployment view replays ``settings.alarm`` at the :func:`operating_point` (``stored``: the
-    checkpoint's), which is written into the checkpoints ``store_in`` when it was chosen now."""
+    ``out_dir/<settings.predictions_file>`` and ``out_dir/metrics.json``; returns the metrics.
+    ``out_dir`` is claimed for this process (``riskvision.runs.claim_run_folder``; already claimed by train.py /
+    eval.py) and both files carry its run id. The deployment view replays ``settings.alarm`` at the
+    :func:`operating_point` (``stored``: the checkpoint's), which is written into the checkpoints ``store_in`` when
+    it was chosen now."""
     point = operating_point(module, datamodule, settings, name, stored)
     table = score_split(module, datamodule, settings, name)
     if point is None and settings.split == settings.operating_point_split and settings.scoring == "sliding":
-        point = choose_operating_point(table, settings.alarm or AlarmPolicy(), settings.false_alarm_cap_per_hour,
-                                       settings.split, settings.step)
+        point = choose_operating_point(
+            table, settings.alarm or AlarmPolicy(), settings.false_alarm_cap_per_hour, settings.split, settings.step
+        )
     if point is not None and point is not stored:
         for path in store_in:
             store_operating_point(path, point.to_dict())
@@ -188,12 +221,28 @@ def evaluate_module(module: Any, datamodule: Any, out_dir: str | Path, settings:
     num_frames, size = int(inputs["num_frames"]), inputs["frame_size"]
     height, width = (size, size) if isinstance(size, int) else size
     cost = measure_cost(module.net, [1, num_frames, 3, height, width], settings.latency_repeats)
-    info = {"split": settings.split, "scoring": settings.scoring, "step": settings.step,
-            "views": Views.parse(settings.views).to_dict(), "cost": cost, **(extra or {})}
-    run = dataclasses.replace(run_info(module, name, info, claim_run_folder(out_dir, "eval").run_id),
-                              alarm=point.policy if point is not None else settings.alarm, operating_point=point)
-    metrics = write_evaluation(table, run, out_dir, settings.n_boot, settings.predictions_file, settings.seed,
-                               settings.false_alarm_cap_per_hour)
+    info = {
+        "split": settings.split,
+        "scoring": settings.scoring,
+        "step": settings.step,
+        "views": Views.parse(settings.views).to_dict(),
+        "cost": cost,
+        **(extra or {}),
+    }
+    run = dataclasses.replace(
+        run_info(module, name, info, claim_run_folder(out_dir, "eval").run_id),
+        alarm=point.policy if point is not None else settings.alarm,
+        operating_point=point,
+    )
+    metrics = write_evaluation(
+        table,
+        run,
+        out_dir,
+        settings.n_boot,
+        settings.predictions_file,
+        settings.seed,
+        settings.false_alarm_cap_per_hour,
+    )
     log.info(f"Wrote {Path(out_dir) / settings.predictions_file} ({len(table)} rows) and metrics.json")
     log.info(headline(metrics))
     return metrics
@@ -219,9 +268,16 @@ def stored_data(data_group: str | None) -> bool:
     return data_group in (None, "null")
 
 
-def evaluate_checkpoint(ckpt_path: str | Path, overrides: DictConfig, data_group: str | None, settings: EvalSettings,
-                        out_dir: str | Path, name: str | None = None, trusted_targets: Sequence[str] = (),
-                        store: bool = False) -> dict[str, Any]:
+def evaluate_checkpoint(
+    ckpt_path: str | Path,
+    overrides: DictConfig,
+    data_group: str | None,
+    settings: EvalSettings,
+    out_dir: str | Path,
+    name: str | None = None,
+    trusted_targets: Sequence[str] = (),
+    store: bool = False,
+) -> dict[str, Any]:
     """Rebuild module and datamodule from the checkpoint's run config (with :func:`run_config`'s command-line
     changes), load the weights (``Predictor``) and evaluate; ``name`` defaults to the net's name
     (``riskvision.utils.net_name``). The stored config is checked first (``load_checkpoint``: only trusted
@@ -230,9 +286,11 @@ def evaluate_checkpoint(ckpt_path: str | Path, overrides: DictConfig, data_group
     checkpoint = load_checkpoint(ckpt_path, trusted_targets)
     if stored_data(data_group):  # a file the stored config names is opened only when the user names it too
         given = overrides.get("data")
-        check_stored_files(checkpoint[CONFIG_KEY].get("data") or {},
-                           None if given is None else OmegaConf.to_container(given, resolve=False),
-                           f"{ckpt_path}: stored run config")
+        check_stored_files(
+            checkpoint[CONFIG_KEY].get("data") or {},
+            None if given is None else OmegaConf.to_container(given, resolve=False),
+            f"{ckpt_path}: stored run config",
+        )
     run = run_config(checkpoint[CONFIG_KEY], overrides, data_group)
     predictor = Predictor.from_run(checkpoint, run, str(ckpt_path))
     if settings.scoring == "sliding" and predictor.span_mismatch():  # it changes what the sliding scores mean
@@ -242,10 +300,15 @@ def evaluate_checkpoint(ckpt_path: str | Path, overrides: DictConfig, data_group
     if own_data:  # the checkpoint's paths may be read, never written (riskvision.trust)
         datamodule.forbid_writes()
     name = name or net_name(OmegaConf.to_container(run.model, resolve=True)) + ("" if own_data else f" on {data_group}")
-    extra = {"checkpoint": str(Path(ckpt_path).resolve()), "trained_run": checkpoint.get(RUN_ID_KEY),
-             "synthetic": bool(datamodule.is_synthetic), "data": TRAINING_DATA if own_data else f"data={data_group}"}
+    extra = {
+        "checkpoint": str(Path(ckpt_path).resolve()),
+        "trained_run": checkpoint.get(RUN_ID_KEY),
+        "synthetic": bool(datamodule.is_synthetic),
+        "data": TRAINING_DATA if own_data else f"data={data_group}",
+    }
     store_in = [ckpt_path] if store and own_data else []
     if store and not own_data:
         log.warning(f"store_operating_point=true: not stored, {data_group} is not the data {ckpt_path} was trained on")
-    return evaluate_module(predictor.module, datamodule, out_dir, settings, name, extra, predictor.operating_point,
-                           store_in)
+    return evaluate_module(
+        predictor.module, datamodule, out_dir, settings, name, extra, predictor.operating_point, store_in
+    )

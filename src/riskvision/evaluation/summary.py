@@ -27,9 +27,19 @@ from riskvision.metrics.ranking import Ranking, RankingStatistic, auroc
 from riskvision.tasks import Task
 
 __all__ = [
-    "CI_METRICS", "TRAINING_DATA", "RunInfo", "breakdown", "ci_statistics", "compute_metrics", "headline", "in_anomaly",
-    "jsonable", "probe_metrics", "scored_unit", "source_probe",
-]  # fmt: skip
+    "CI_METRICS",
+    "TRAINING_DATA",
+    "RunInfo",
+    "breakdown",
+    "ci_statistics",
+    "compute_metrics",
+    "headline",
+    "in_anomaly",
+    "jsonable",
+    "probe_metrics",
+    "scored_unit",
+    "source_probe",
+]
 
 #: Metrics given a per-video bootstrap CI (and a paired difference in the comparison).
 CI_METRICS = ("window_auroc", "window_ap", "video_auroc", "video_ap", "frame_auc", "frame_auc_minmax")
@@ -86,15 +96,16 @@ def ci_statistics(table: pd.DataFrame) -> dict[str, tuple[np.ndarray, Callable[[
     for level, rows in (("window", real), ("video", videos)):
         out[f"{level}_auroc"] = _crash_statistic(rows, "auroc")
         out[f"{level}_ap"] = _crash_statistic(rows, "average_precision")
-    out["frame_auc"] = (spanned["video_id"].to_numpy(),
-                        _ranking(spanned["p_crash"].to_numpy(dtype=float), in_anomaly(spanned), "auroc"))
+    out["frame_auc"] = (
+        spanned["video_id"].to_numpy(),
+        _ranking(spanned["p_crash"].to_numpy(dtype=float), in_anomaly(spanned), "auroc"),
+    )
     normalised = minmax_per_video(spanned["p_crash"].to_numpy(dtype=float), spanned["video_id"].to_numpy())
     out["frame_auc_minmax"] = (spanned["video_id"].to_numpy(), _ranking(normalised, in_anomaly(spanned), "auroc"))
     return out
 
 
-def probe_metrics(table: pd.DataFrame, run: RunInfo, n_boot: int = 1000,
-                  seed: int = 0) -> dict[str, dict[str, Any]]:
+def probe_metrics(table: pd.DataFrame, run: RunInfo, n_boot: int = 1000, seed: int = 0) -> dict[str, dict[str, Any]]:
     """Per shortcut probe present: window AUROC / AP / F1 of P(crash) and frame AUC under the probe,
     and ``drop_<metric>`` = value on the real input minus value under the probe (a model that uses
     motion loses accuracy when frame order or motion is destroyed: large drop = good).
@@ -102,6 +113,7 @@ def probe_metrics(table: pd.DataFrame, run: RunInfo, n_boot: int = 1000,
     ``drop_window_auroc_ci``: the paired bootstrap of that drop over videos (the same draw of videos for the
     real and the probed windows, :func:`.bootstrap.paired_bootstrap_diff`), ``{"value", "low", "high",
     "p_above_zero"}``: an interval above 0 says the probe costs the model score beyond the choice of videos."""
+
     def headline(rows: pd.DataFrame) -> dict[str, float]:
         view = binary_metrics(rows["p_crash"].to_numpy(float), rows["crash"].to_numpy(), run.threshold)
         spanned = spanned_windows(rows)
@@ -115,9 +127,9 @@ def probe_metrics(table: pd.DataFrame, run: RunInfo, n_boot: int = 1000,
         probed = table[table["probe"] == probe]
         values: dict[str, Any] = headline(probed)
         values.update({f"drop_{k}": reference[k] - values[k] for k in reference})
-        values["drop_window_auroc_ci"] = paired_bootstrap_diff(*_crash_statistic(real, "auroc"),
-                                                               *_crash_statistic(probed, "auroc"),
-                                                               n_boot=n_boot, seed=seed).as_dict()
+        values["drop_window_auroc_ci"] = paired_bootstrap_diff(
+            *_crash_statistic(real, "auroc"), *_crash_statistic(probed, "auroc"), n_boot=n_boot, seed=seed
+        ).as_dict()
         out[probe] = values
     return out
 
@@ -132,8 +144,11 @@ def source_probe(table: pd.DataFrame) -> dict[str, float]:
     rows = rows[rows["risk"] == 0]
     quiet = rows[(rows["anomaly_start"] < 0) | (rows["end_frame"] < rows["anomaly_start"])]
     is_dota = (quiet["source"] == "dota").to_numpy()
-    return {"auroc": auroc(quiet["p_crash"].to_numpy(float), is_dota),
-            "n_dota": int(is_dota.sum()), "n_bdd": int((~is_dota).sum())}
+    return {
+        "auroc": auroc(quiet["p_crash"].to_numpy(float), is_dota),
+        "n_dota": int(is_dota.sum()),
+        "n_bdd": int((~is_dota).sum()),
+    }
 
 
 def _group_metrics(group: pd.DataFrame, negatives: pd.DataFrame, threshold: float) -> dict[str, float]:
@@ -143,15 +158,18 @@ def _group_metrics(group: pd.DataFrame, negatives: pd.DataFrame, threshold: floa
     vs_normals = pd.concat([crash_videos, negatives])
     spanned = spanned_windows(group)
     return {
-        "n_videos": len(videos), "n_crash_videos": len(crash_videos),
+        "n_videos": len(videos),
+        "n_crash_videos": len(crash_videos),
         "detection_rate": float(np.mean(crash_videos["p_crash"] >= threshold)) if len(crash_videos) else math.nan,
         "false_alarm_rate": float(np.mean(normal_videos["p_crash"] >= threshold)) if len(normal_videos) else math.nan,
         "video_auroc_vs_all_normals": auroc(vs_normals["p_crash"].to_numpy(float), vs_normals["crash"].to_numpy()),
         "frame_auc": auroc(spanned["p_crash"].to_numpy(float), in_anomaly(spanned)),
-    }  # fmt: skip
+    }
 
 
-def breakdown(table: pd.DataFrame, threshold: float, by: Sequence[str] = BREAKDOWN_COLUMNS) -> dict[str, dict[str, dict]]:
+def breakdown(
+    table: pd.DataFrame, threshold: float, by: Sequence[str] = BREAKDOWN_COLUMNS
+) -> dict[str, dict[str, dict]]:
     """Per value of each ``by`` column (``none`` probe): video counts; ``detection_rate`` = share of its
     crash videos whose highest P(crash) >= threshold; ``false_alarm_rate`` = the same for its normal
     videos; ``video_auroc_vs_all_normals`` = video-level AUROC of its crash videos against ALL normal
@@ -159,20 +177,28 @@ def breakdown(table: pd.DataFrame, threshold: float, by: Sequence[str] = BREAKDO
     real = real_windows(table)
     videos = video_level(real)
     negatives = videos[videos["crash"] == 0]
-    return {column: {str(value): _group_metrics(group, negatives, threshold)
-                     for value, group in real.groupby(column, sort=True)} for column in by}
+    return {
+        column: {
+            str(value): _group_metrics(group, negatives, threshold) for value, group in real.groupby(column, sort=True)
+        }
+        for column in by
+    }
 
 
 def calibration(table: pd.DataFrame, n_bins: int = 15) -> dict[str, Any]:
     """Brier score, ECE and reliability-diagram bins of window P(crash) vs ``crash`` (``none`` probe)."""
     real = real_windows(table)
     p, y = real["p_crash"].to_numpy(float), real["crash"].to_numpy()
-    return {"brier": brier_score(p, y), "ece": expected_calibration_error(p, y, n_bins),
-            "reliability": reliability_table(p, y, n_bins).to_dict(orient="list")}
+    return {
+        "brier": brier_score(p, y),
+        "ece": expected_calibration_error(p, y, n_bins),
+        "reliability": reliability_table(p, y, n_bins).to_dict(orient="list"),
+    }
 
 
-def compute_metrics(table: pd.DataFrame, run: RunInfo, n_boot: int = 1000, seed: int = 0,
-                    false_alarm_cap_per_hour: float = 1.0) -> dict[str, Any]:
+def compute_metrics(
+    table: pd.DataFrame, run: RunInfo, n_boot: int = 1000, seed: int = 0, false_alarm_cap_per_hour: float = 1.0
+) -> dict[str, Any]:
     """Everything ``metrics.json`` holds, computed from one run's predictions table (see module doc).
 
     Besides our own definitions, named conventions reproduce published evaluation code: ``frame_auc_minmax``
@@ -187,10 +213,20 @@ def compute_metrics(table: pd.DataFrame, run: RunInfo, n_boot: int = 1000, seed:
     per_video = video_scores(real)
     cis = {name: bootstrap_ci(ids, stat, n_boot, seed).as_dict() for name, (ids, stat) in ci_statistics(table).items()}
     return {
-        "run": {"name": run.name, "id": run.run_id, "task": run.task.name, "threshold": run.threshold,
-                "class_names": list(run.task.class_names) if run.task.class_names else None, **run.extra},
-        "counts": {"windows": len(real), "videos": len(videos), "crash_videos": int(videos["crash"].sum()),
-                   "sources": real.groupby("source")["video_id"].nunique().to_dict()},
+        "run": {
+            "name": run.name,
+            "id": run.run_id,
+            "task": run.task.name,
+            "threshold": run.threshold,
+            "class_names": list(run.task.class_names) if run.task.class_names else None,
+            **run.extra,
+        },
+        "counts": {
+            "windows": len(real),
+            "videos": len(videos),
+            "crash_videos": int(videos["crash"].sum()),
+            "sources": real.groupby("source")["video_id"].nunique().to_dict(),
+        },
         "own_task": run.task.own_metrics(real, run.threshold),
         "common": {
             "window": binary_metrics(real["p_crash"].to_numpy(float), real["crash"].to_numpy(), run.threshold),
@@ -201,14 +237,15 @@ def compute_metrics(table: pd.DataFrame, run: RunInfo, n_boot: int = 1000, seed:
         "anticipation": anticipation_metrics(per_video),
         "anticipation_ustring": anticipation_metrics(per_video, convention="ustring"),
         "nexar": nexar_metrics(real),
-        "deployment": deployment_metrics(table, run.threshold, false_alarm_cap_per_hour, n_boot, seed, run.alarm,
-                                         run.operating_point),
+        "deployment": deployment_metrics(
+            table, run.threshold, false_alarm_cap_per_hour, n_boot, seed, run.alarm, run.operating_point
+        ),
         "calibration": calibration(table),
         "ci": cis,
         "breakdown": breakdown(table, run.threshold),
         "probes": probe_metrics(table, run, n_boot, seed),
         "source_probe": source_probe(table),
-    }  # fmt: skip
+    }
 
 
 #: metrics.json's ``run.data`` of an evaluation on the data the checkpoint was trained on (``data=<group>`` otherwise).
@@ -238,15 +275,22 @@ def headline(metrics: Mapping[str, Any]) -> str:
     if "f1_macro" in own:
         f1 = f"{unit} macro-F1 {own['f1_macro']:.3f}" if own["f1_macro"] is not None else f"{unit} macro-F1 n/a"
     elif own.get("f1") is not None:
-        f1 = (f"{unit} F1 {own['f1']:.3f} (precision {own.get('precision', math.nan):.3f}, recall "
-              f"{own.get('recall', math.nan):.3f} at threshold {run.get('threshold', math.nan):.2f})")
+        f1 = (
+            f"{unit} F1 {own['f1']:.3f} (precision {own.get('precision', math.nan):.3f}, recall "
+            f"{own.get('recall', math.nan):.3f} at threshold {run.get('threshold', math.nan):.2f})"
+        )
     else:
         f1 = f"{unit} F1 n/a"
     mtta = metrics["anticipation"].get("mtta")
-    parts = [f"{run.get('name')} on the {run.get('split')} split: {counts['windows']:,} {unit}s of "
-             f"{counts['videos']} videos ({counts['crash_videos']} crash)",
-             f1, f"window AUROC {ci('window_auroc')}", f"video AUROC {ci('video_auroc')}",
-             f"frame AUC {ci('frame_auc')}", f"mTTA {mtta:.2f} s" if mtta is not None else "mTTA n/a"]
+    parts = [
+        f"{run.get('name')} on the {run.get('split')} split: {counts['windows']:,} {unit}s of "
+        f"{counts['videos']} videos ({counts['crash_videos']} crash)",
+        f1,
+        f"window AUROC {ci('window_auroc')}",
+        f"video AUROC {ci('video_auroc')}",
+        f"frame AUC {ci('frame_auc')}",
+        f"mTTA {mtta:.2f} s" if mtta is not None else "mTTA n/a",
+    ]
     return " | ".join(parts)
 
 

@@ -10,7 +10,8 @@ Columns (all frame indices at the target rate, see docs/architecture.md):
 | anomaly_start, anomaly_end | anomaly span ``[start, end)``, -1 when none |
 | crash, risk | labels of the window (0/1; 0 Normal / 1 Warning / 2 Danger) |
 | probe | ``none`` (the real input) or a shortcut probe (``shuffled``, ``repeated``) |
-| prob_<class> | the model's probabilities, as its task names them (``riskvision.tasks``): ``prob_crash`` (binary) or ``prob_normal``, ``prob_warning``, ``prob_danger`` |
+| prob_<class> | the model's probabilities, as its task names them (``riskvision.tasks``): ``prob_crash`` |
+|  | (binary) or ``prob_normal``, ``prob_warning``, ``prob_danger`` |
 | p_crash | the common view P(crash) (``Task.crash_probability``) |
 """
 
@@ -29,10 +30,20 @@ from riskvision.files import atomic_write
 from riskvision.tasks import Task
 
 __all__ = [
-    "META_COLUMNS", "PREDICTION_FILES", "PROBES", "crash_video_rows", "find_predictions", "make_table",
-    "read_predictions", "real_windows",
-    "spanned_windows", "validate_table", "video_level", "video_scores", "write_predictions",
-]  # fmt: skip
+    "META_COLUMNS",
+    "PREDICTION_FILES",
+    "PROBES",
+    "crash_video_rows",
+    "find_predictions",
+    "make_table",
+    "read_predictions",
+    "real_windows",
+    "spanned_windows",
+    "validate_table",
+    "video_level",
+    "video_scores",
+    "write_predictions",
+]
 
 META_COLUMNS = METADATA_KEYS  # the batch's metadata keys, one column each
 PROBES = ("none", "shuffled", "repeated")
@@ -121,14 +132,24 @@ def video_scores(table: pd.DataFrame, score: str = "p_crash") -> list[VideoScore
         return []
     starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
     ends = np.r_[starts[1:], len(ids)]
-    column = {name: ordered[name].to_numpy()[by_video] for name in
-              ("end_frame", "crash", "anomaly_start", "anomaly_end", "fps", "num_frames")}
+    column = {
+        name: ordered[name].to_numpy()[by_video]
+        for name in ("end_frame", "crash", "anomaly_start", "anomaly_end", "fps", "num_frames")
+    }
     values = ordered[score].to_numpy(dtype=float)[by_video]
     crash = (np.maximum.reduceat(column["crash"], starts) == 1) | (column["anomaly_start"][starts] >= 0)
-    return [VideoScores(frames=column["end_frame"][a:b], scores=values[a:b], crash=bool(crash[k]),
-                        anomaly_start=int(column["anomaly_start"][a]), anomaly_end=int(column["anomaly_end"][a]),
-                        fps=float(column["fps"][a]), num_frames=int(column["num_frames"][a]))
-            for k, (a, b) in enumerate(zip(starts, ends))]
+    return [
+        VideoScores(
+            frames=column["end_frame"][a:b],
+            scores=values[a:b],
+            crash=bool(crash[k]),
+            anomaly_start=int(column["anomaly_start"][a]),
+            anomaly_end=int(column["anomaly_end"][a]),
+            fps=float(column["fps"][a]),
+            num_frames=int(column["num_frames"][a]),
+        )
+        for k, (a, b) in enumerate(zip(starts, ends))
+    ]
 
 
 def real_windows(table: pd.DataFrame) -> pd.DataFrame:

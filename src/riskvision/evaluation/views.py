@@ -59,8 +59,17 @@ from riskvision.progress import ProgressLine
 from riskvision.tasks import Task
 from riskvision.utils.overrides import ConfigError
 
-__all__ = ["SPATIAL_CROPS", "ShortSideCrop", "UniformTemporalView", "Views", "average_views", "check_views",
-           "predict_views", "video_view_loaders", "view_loaders"]
+__all__ = [
+    "SPATIAL_CROPS",
+    "ShortSideCrop",
+    "UniformTemporalView",
+    "Views",
+    "average_views",
+    "check_views",
+    "predict_views",
+    "video_view_loaders",
+    "view_loaders",
+]
 
 SPATIAL_CROPS = (1, 3)
 
@@ -85,8 +94,10 @@ class Views:
         except (TypeError, ValueError):
             views = None
         if views is None or views.temporal < 1 or views.spatial not in SPATIAL_CROPS:
-            raise ConfigError(f"settings.views={text!r} is not TEMPORALxSPATIAL with TEMPORAL >= 1 and SPATIAL in "
-                             f"{list(SPATIAL_CROPS)}. Fix: e.g. settings.views=1x1 (default), 3x1, 1x3 or 3x3")
+            raise ConfigError(
+                f"settings.views={text!r} is not TEMPORALxSPATIAL with TEMPORAL >= 1 and SPATIAL in "
+                f"{list(SPATIAL_CROPS)}. Fix: e.g. settings.views=1x1 (default), 3x1, 1x3 or 3x3"
+            )
         return views
 
     @property
@@ -125,7 +136,7 @@ class ShortSideCrop:
         along_x = room_x >= room_y
         offset = [0, math.ceil((room_x if along_x else room_y) / 2), room_x if along_x else room_y][self.position]
         top, left = (math.ceil(room_y / 2), offset) if along_x else (offset, math.ceil(room_x / 2))
-        return resized[..., top:top + height, left:left + width].contiguous()
+        return resized[..., top : top + height, left : left + width].contiguous()
 
     def __repr__(self) -> str:
         return f"ShortSideCrop(frame_size={self.frame_size}, position={['start', 'centre', 'end'][self.position]})"
@@ -164,9 +175,11 @@ def check_views(views: Views, scoring: str, sampler: ClipSampler) -> None:
     """Refuse views that do not exist for this scoring (one ``ConfigError`` naming the fix: scripts print its line)."""
     if views.temporal > 1 and (scoring == "sliding" or not isinstance(sampler, UniformSampler)):
         what = "scoring=sliding" if scoring == "sliding" else f"the {type(sampler).__name__}'s clips"
-        raise ConfigError(f"settings.views={views}: {what} score windows of consecutive frames ending at an anchor, "
-                         "one temporal position each (another window is another anchor). Fix: settings.views="
-                         f"1x{views.spatial}, or temporal views with settings.scoring=clips and the uniform sampler")
+        raise ConfigError(
+            f"settings.views={views}: {what} score windows of consecutive frames ending at an anchor, "
+            "one temporal position each (another window is another anchor). Fix: settings.views="
+            f"1x{views.spatial}, or temporal views with settings.scoring=clips and the uniform sampler"
+        )
 
 
 def view_loaders(datamodule: Any, split: str, sampler: ClipSampler, views: Views) -> list[DataLoader]:
@@ -180,11 +193,26 @@ def view_loaders(datamodule: Any, split: str, sampler: ClipSampler, views: Views
         anchors = view.val_anchors if split == "val" else view.eval_anchors
         for s in range(views.spatial):
             crop = None if views.spatial == 1 else ShortSideCrop(datamodule.frame_size, s, views.spatial)
-            dataset = ClipDataset(videos, ClipIndex(videos, anchors), view, datamodule.labels, datamodule.normalizer,
-                                  datamodule.frame_size if crop is None else None, datamodule.frame_size, augment=crop,
-                                  reader_factory=datamodule.reader_factory)
-            loaders.append(DataLoader(dataset, batch_size=datamodule.eval_batch_size, shuffle=False,
-                                      num_workers=datamodule.num_workers, pin_memory=datamodule.pin_memory))
+            dataset = ClipDataset(
+                videos,
+                ClipIndex(videos, anchors),
+                view,
+                datamodule.labels,
+                datamodule.normalizer,
+                datamodule.frame_size if crop is None else None,
+                datamodule.frame_size,
+                augment=crop,
+                reader_factory=datamodule.reader_factory,
+            )
+            loaders.append(
+                DataLoader(
+                    dataset,
+                    batch_size=datamodule.eval_batch_size,
+                    shuffle=False,
+                    num_workers=datamodule.num_workers,
+                    pin_memory=datamodule.pin_memory,
+                )
+            )
     return loaders
 
 
@@ -195,8 +223,10 @@ def average_views(tables: Sequence[pd.DataFrame], task: Task) -> pd.DataFrame:
     keys = ["video_id", "end_frame", "probe"]
     for k, table in enumerate(tables[1:], start=1):
         if len(table) != len(first) or not table[keys].equals(first[keys]):
-            raise RuntimeError(f"view {k} scored other windows than view 0 ({len(table)} vs {len(first)} rows); "
-                               "a video became unreadable between views")
+            raise RuntimeError(
+                f"view {k} scored other windows than view 0 ({len(table)} vs {len(first)} rows); "
+                "a video became unreadable between views"
+            )
     columns = task.prob_columns
     values = np.mean(np.stack([table[columns].to_numpy(dtype=float) for table in tables]), axis=0)
     out = first.copy()
@@ -209,16 +239,34 @@ def video_view_loaders(datamodule: Any, split: str, sampler: WindowSampler, view
     """:func:`view_loaders` for per-frame scoring (sliding windows of a ``FrameFeatureNet`` or a causal per-frame
     net): one per spatial crop, one item per video (``VideoWindowsDataset``, its frames read once and cropped)."""
     videos = datamodule.videos[split]
-    return [DataLoader(VideoWindowsDataset(videos, sampler, datamodule.labels, datamodule.frame_size,
-                                           datamodule.reader_factory,
-                                           None if views.spatial == 1 else ShortSideCrop(datamodule.frame_size, s,
-                                                                                         views.spatial)),
-                       batch_size=None, shuffle=False, num_workers=datamodule.num_workers,
-                       pin_memory=datamodule.pin_memory) for s in range(views.spatial)]
+    return [
+        DataLoader(
+            VideoWindowsDataset(
+                videos,
+                sampler,
+                datamodule.labels,
+                datamodule.frame_size,
+                datamodule.reader_factory,
+                None if views.spatial == 1 else ShortSideCrop(datamodule.frame_size, s, views.spatial),
+            ),
+            batch_size=None,
+            shuffle=False,
+            num_workers=datamodule.num_workers,
+            pin_memory=datamodule.pin_memory,
+        )
+        for s in range(views.spatial)
+    ]
 
 
-def predict_views(module: Any, datamodule: Any, settings: Any, sampler: ClipSampler, views: Views,
-                  per_frame: bool = False, every_frame: bool = False) -> pd.DataFrame:
+def predict_views(
+    module: Any,
+    datamodule: Any,
+    settings: Any,
+    sampler: ClipSampler,
+    views: Views,
+    per_frame: bool = False,
+    every_frame: bool = False,
+) -> pd.DataFrame:
     """The predictions table of ``settings.split`` (``EvalSettings``) with each clip of ``sampler`` scored as
     ``views`` by ``module`` and the views' probabilities averaged (:func:`average_views`); the same probe draws in
     every view. ``per_frame`` (sliding windows of a per-frame net, one temporal view): each crop of a video read once,
@@ -231,14 +279,29 @@ def predict_views(module: Any, datamodule: Any, settings: Any, sampler: ClipSamp
     else:
         loaders = view_loaders(datamodule, settings.split, sampler, views)
     unit = "videos" if per_frame else "windows"
-    progress = ProgressLine(f"scoring {settings.split} {unit} x {views} views",
-                            sum(len(loader.dataset) for loader in loaders), unit)
+    progress = ProgressLine(
+        f"scoring {settings.split} {unit} x {views} views", sum(len(loader.dataset) for loader in loaders), unit
+    )
     if per_frame:
-        tables = [predict_table_per_frame(module.net, loader, module.task, datamodule.normalizer, settings.probes,
-                                          settings.seed, settings.device, datamodule.eval_batch_size,
-                                          progress=progress, every_frame=every_frame) for loader in loaders]
+        tables = [
+            predict_table_per_frame(
+                module.net,
+                loader,
+                module.task,
+                datamodule.normalizer,
+                settings.probes,
+                settings.seed,
+                settings.device,
+                datamodule.eval_batch_size,
+                progress=progress,
+                every_frame=every_frame,
+            )
+            for loader in loaders
+        ]
     else:
-        tables = [predict_table(module, loader, module.task, settings.probes, settings.seed, settings.device,
-                                progress) for loader in loaders]
+        tables = [
+            predict_table(module, loader, module.task, settings.probes, settings.seed, settings.device, progress)
+            for loader in loaders
+        ]
     progress.close()
     return average_views(tables, module.task)

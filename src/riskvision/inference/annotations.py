@@ -34,8 +34,10 @@ def read_anomaly_spans(path: str | Path, fps: float = 10.0) -> dict[str, tuple[f
     """
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"annotations={path} does not exist. Fix: pass a DoTA annotation JSON, a folder of "
-                                f"them, a DoTA metadata JSON or a CSV with columns {','.join(CSV_COLUMNS)}")
+        raise FileNotFoundError(
+            f"annotations={path} does not exist. Fix: pass a DoTA annotation JSON, a folder of "
+            f"them, a DoTA metadata JSON or a CSV with columns {','.join(CSV_COLUMNS)}"
+        )
     if path.is_dir():
         files = sorted(path.glob("*.json"))
         if not files:
@@ -60,8 +62,11 @@ def _span(entry: object, path: Path, clip: str, fps: float) -> tuple[float, floa
     entry = check_fields(entry, SPAN_FIELDS, path, f"the annotation of clip {clip}")
     start, end = entry["anomaly_start"], entry["anomaly_end"]
     if start > end:
-        raise DataFileError(path, f"says anomaly_start={start} > anomaly_end={end} for clip {clip}",
-                            "correct the span [anomaly_start, anomaly_end) (frames, end exclusive)")
+        raise DataFileError(
+            path,
+            f"says anomaly_start={start} > anomaly_end={end} for clip {clip}",
+            "correct the span [anomaly_start, anomaly_end) (frames, end exclusive)",
+        )
     return start / fps, end / fps
 
 
@@ -69,16 +74,24 @@ def _csv_spans(path: Path) -> dict[str, tuple[float, float]]:
     try:
         table = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise DataFileError(path, f"is not a readable CSV ({error})", f"write it with the columns {','.join(CSV_COLUMNS)}")
+        raise DataFileError(
+            path, f"is not a readable CSV ({error})", f"write it with the columns {','.join(CSV_COLUMNS)}"
+        )
     missing = [column for column in CSV_COLUMNS if column not in table.columns]
     if missing:
-        raise DataFileError(path, f"lacks the column(s) {missing} (it has {list(table.columns)})",
-                            f"write it with the columns {','.join(CSV_COLUMNS)} (seconds)")
+        raise DataFileError(
+            path,
+            f"lacks the column(s) {missing} (it has {list(table.columns)})",
+            f"write it with the columns {','.join(CSV_COLUMNS)} (seconds)",
+        )
     spans = {}
     for row in table.itertuples(index=False):
         start, end = pd.to_numeric(pd.Series([row.anomaly_start_s, row.anomaly_end_s]), errors="coerce")
         if not (start <= end):  # NaN fails too
-            raise DataFileError(path, f"gives video {row.video!r} the span [{row.anomaly_start_s}, {row.anomaly_end_s}]",
-                                "give two numbers of seconds with start <= end")
+            raise DataFileError(
+                path,
+                f"gives video {row.video!r} the span [{row.anomaly_start_s}, {row.anomaly_end_s}]",
+                "give two numbers of seconds with start <= end",
+            )
         spans[Path(str(row.video)).stem] = (float(start), float(end))
     return spans

@@ -31,8 +31,13 @@ BACKENDS = ("auto", "torch", "onnxruntime")
 log = logging.getLogger(__name__)
 
 
-def make_backend(model: LoadedModel, kind: str = "auto", precision: str = "fp32", export_dir: Path | None = None,
-                 threads: int | None = None) -> tuple[Backend, Path | None]:
+def make_backend(
+    model: LoadedModel,
+    kind: str = "auto",
+    precision: str = "fp32",
+    export_dir: Path | None = None,
+    threads: int | None = None,
+) -> tuple[Backend, Path | None]:
     """What runs ``model``'s net, and the export folder it reads (``None``: none, or a temporary one removed once
     loaded).
 
@@ -61,8 +66,7 @@ def make_backend(model: LoadedModel, kind: str = "auto", precision: str = "fp32"
     return TorchBackend(model, precision=precision), export_dir
 
 
-def _onnx_backend(model: LoadedModel, export_dir: Path | None,
-                  threads: int | None) -> tuple[OnnxBackend, Path | None]:
+def _onnx_backend(model: LoadedModel, export_dir: Path | None, threads: int | None) -> tuple[OnnxBackend, Path | None]:
     """``OnnxBackend`` of ``export_dir``; with none, of the checkpoint's cached export (written on first use,
     atomically: an interrupted export is never read), or of a temporary export removed once loaded."""
     name = model.spec.name
@@ -78,8 +82,10 @@ def _onnx_backend(model: LoadedModel, export_dir: Path | None,
             return _checked(model, OnnxBackend(folder, intra_op_threads=threads)), None
     cached = onnx_cache_dir(name)
     if not (cached / PREPROCESSING_FILE).is_file():
-        log.info(f"Exporting {name} to ONNX once, into the export cache {cached} (remove it to free the "
-                 "space; RISKVISION_CACHE_DIR moves the cache)")
+        log.info(
+            f"Exporting {name} to ONNX once, into the export cache {cached} (remove it to free the "
+            "space; RISKVISION_CACHE_DIR moves the cache)"
+        )
         cached.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=f".{cached.name}.", dir=cached.parent) as folder:
             export_onnx(model, folder)

@@ -116,8 +116,10 @@ class TorchBackend:
         """A causal net one frame on (``recurrent``): ``features [B, D]`` and the state after the previous frame
         (``None`` before the first) -> logits ``[B, K]`` and the next state (``FrameNet.step``), in fp32."""
         if not self.recurrent:
-            raise TypeError(f"{type(self.net).__name__} carries no recurrent state here (recurrent=False); "
-                            "use sequence() or window()")
+            raise TypeError(
+                f"{type(self.net).__name__} carries no recurrent state here (recurrent=False); "
+                "use sequence() or window()"
+            )
         logits, state = self.net.step(features.to(self.device).float(), state)
         return logits.float(), state
 

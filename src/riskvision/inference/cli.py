@@ -22,53 +22,96 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from riskvision.alarm import AlarmPolicy, ExponentialSmoother, Hysteresis, MovingAverage, NoSmoothing
 from riskvision.inference.outputs import FORMATS
 from riskvision.inference.predictor import Predictor
-from riskvision.alarm import AlarmPolicy, ExponentialSmoother, Hysteresis, MovingAverage, NoSmoothing
 from riskvision.inference.settings import check_predict_settings
 from riskvision.inference.videos import predict_videos
 
 __all__ = ["main"]
 
 #: The options that carry the checked settings (riskvision.inference.settings), for its messages.
-OPTION_NAMES = {"step": "--step", "device": "--device", "frames_fps": "--fps", "alarm.smoothing.time_constant_s":
-                "--time-constant", "alarm.smoothing.n": "--moving-average", "alarm_threshold": "--alarm-on",
-                "alarm.rule.off_ratio": "--alarm-off-ratio", "alarm.rule.min_on_s": "--alarm-min-s"}
+OPTION_NAMES = {
+    "step": "--step",
+    "device": "--device",
+    "frames_fps": "--fps",
+    "alarm.smoothing.time_constant_s": "--time-constant",
+    "alarm.smoothing.n": "--moving-average",
+    "alarm_threshold": "--alarm-on",
+    "alarm.rule.off_ratio": "--alarm-off-ratio",
+    "alarm.rule.min_on_s": "--alarm-min-s",
+}
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="riskvision-predict", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="riskvision-predict",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("checkpoint", help="a .ckpt written by riskvision's train.py")
-    parser.add_argument("sources", nargs="+", help="video files, frame folders, rtsp://|http://|udp:// URLs, "
-                                                   "/dev/videoN, a FIFO carrying MPEG-TS")
+    parser.add_argument(
+        "sources",
+        nargs="+",
+        help="video files, frame folders, rtsp://|http://|udp:// URLs, /dev/videoN, a FIFO carrying MPEG-TS",
+    )
     parser.add_argument("--out", required=True, help="output folder (owned by this run: riskvision.runs)")
     parser.add_argument("--format", choices=FORMATS, default="csv")
     parser.add_argument("--step", type=int, default=1, help="a result every step-th target-rate frame")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--backend", choices=Predictor.BACKENDS, default="auto",
-                        help="auto (default): onnxruntime on a CPU when installed (exported once, cached), else torch")
+    parser.add_argument(
+        "--backend",
+        choices=Predictor.BACKENDS,
+        default="auto",
+        help="auto (default): onnxruntime on a CPU when installed (exported once, cached), else torch",
+    )
     parser.add_argument("--precision", choices=Predictor.PRECISIONS, default="fp32", help="torch backend only")
-    parser.add_argument("--onnx", default=None, help="an export folder (scripts/export.py) for --backend "
-                                                     "onnxruntime (default: exported once into the export cache)")
+    parser.add_argument(
+        "--onnx",
+        default=None,
+        help="an export folder (scripts/export.py) for --backend "
+        "onnxruntime (default: exported once into the export cache)",
+    )
     parser.add_argument("--fps", type=float, default=10.0, help="frame rate of frame folders")
-    parser.add_argument("--trusted-targets", nargs="*", default=[], help="classes beyond riskvision's own the "
-                                                                        "checkpoint's stored config may build")
-    parser.add_argument("--timeline", action="store_true", help="also OUT/<name>_timeline.png (raw and smoothed "
-                                                                   "P(crash), levels, alarms) when a source ends")
+    parser.add_argument(
+        "--trusted-targets",
+        nargs="*",
+        default=[],
+        help="classes beyond riskvision's own the checkpoint's stored config may build",
+    )
+    parser.add_argument(
+        "--timeline",
+        action="store_true",
+        help="also OUT/<name>_timeline.png (raw and smoothed P(crash), levels, alarms) when a source ends",
+    )
     parser.add_argument("--overlay", action="store_true", help="also OUT/<name>_overlay.mp4, encoded as it is scored")
-    parser.add_argument("--annotations", default=None, help="anomaly spans for the timelines: a DoTA annotation "
-                                                            "JSON or folder, or a CSV video,anomaly_start_s,anomaly_end_s")
-    policy = parser.add_argument_group("alarm policy (default: the one stored with the checkpoint's operating point; "
-                                       "any of these replaces it, the others at their defaults)")
-    policy.add_argument("--time-constant", type=float, default=None, help="exponential smoothing of P(crash), "
-                                                                          "seconds (0: none; default 0.5)")
+    parser.add_argument(
+        "--annotations",
+        default=None,
+        help="anomaly spans for the timelines: a DoTA annotation "
+        "JSON or folder, or a CSV video,anomaly_start_s,anomaly_end_s",
+    )
+    policy = parser.add_argument_group(
+        "alarm policy (default: the one stored with the checkpoint's operating point; "
+        "any of these replaces it, the others at their defaults)"
+    )
+    policy.add_argument(
+        "--time-constant",
+        type=float,
+        default=None,
+        help="exponential smoothing of P(crash), seconds (0: none; default 0.5)",
+    )
     policy.add_argument("--moving-average", type=int, default=None, help="smooth over the last N results instead")
     policy.add_argument("--alarm-off-ratio", type=float, default=None, help="off below this x threshold (default 0.8)")
-    policy.add_argument("--alarm-min-s", type=float, default=None, help="seconds above the threshold before it turns "
-                                                                        "on (default 0.5)")
-    parser.add_argument("--alarm-on", type=float, default=None, help="alarm threshold of the smoothed P(crash) "
-                                                                      "(default: the checkpoint's operating point)")
+    policy.add_argument(
+        "--alarm-min-s", type=float, default=None, help="seconds above the threshold before it turns on (default 0.5)"
+    )
+    parser.add_argument(
+        "--alarm-on",
+        type=float,
+        default=None,
+        help="alarm threshold of the smoothed P(crash) (default: the checkpoint's operating point)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress line")
     return parser
 
@@ -84,8 +127,10 @@ def _policy(args: argparse.Namespace) -> AlarmPolicy | None:
         smoothing = NoSmoothing()
     else:
         smoothing = ExponentialSmoother(0.5 if args.time_constant is None else args.time_constant)
-    rule = Hysteresis(off_ratio=0.8 if args.alarm_off_ratio is None else args.alarm_off_ratio,
-                      min_on_s=0.5 if args.alarm_min_s is None else args.alarm_min_s)
+    rule = Hysteresis(
+        off_ratio=0.8 if args.alarm_off_ratio is None else args.alarm_off_ratio,
+        min_on_s=0.5 if args.alarm_min_s is None else args.alarm_min_s,
+    )
     return AlarmPolicy(smoothing, rule)
 
 
@@ -95,18 +140,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     # the run's log lines (which backend runs and why, each source's speed) on stderr; --quiet keeps the warnings
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s", stream=sys.stderr)
     try:
-        check_predict_settings({"step": args.step, "device": args.device, "frames_fps": args.fps,
-                                "alarm.smoothing.time_constant_s": args.time_constant, "alarm_threshold": args.alarm_on,
-                                "alarm.rule.off_ratio": args.alarm_off_ratio, "alarm.rule.min_on_s": args.alarm_min_s,
-                                "alarm.smoothing.n": args.moving_average},
-                               names=OPTION_NAMES)
+        check_predict_settings(
+            {
+                "step": args.step,
+                "device": args.device,
+                "frames_fps": args.fps,
+                "alarm.smoothing.time_constant_s": args.time_constant,
+                "alarm_threshold": args.alarm_on,
+                "alarm.rule.off_ratio": args.alarm_off_ratio,
+                "alarm.rule.min_on_s": args.alarm_min_s,
+                "alarm.smoothing.n": args.moving_average,
+            },
+            names=OPTION_NAMES,
+        )
         report = predict_videos(
-            args.checkpoint, args.sources, args.out, step=args.step, device=args.device, overlay=args.overlay,
-            fmt=args.format, timeline=args.timeline, backend="onnxruntime" if args.onnx else args.backend,
-            precision=args.precision, export_dir=args.onnx, policy=_policy(args), alarm_threshold=args.alarm_on,
+            args.checkpoint,
+            args.sources,
+            args.out,
+            step=args.step,
+            device=args.device,
+            overlay=args.overlay,
+            fmt=args.format,
+            timeline=args.timeline,
+            backend="onnxruntime" if args.onnx else args.backend,
+            precision=args.precision,
+            export_dir=args.onnx,
+            policy=_policy(args),
+            alarm_threshold=args.alarm_on,
             annotations=args.annotations,
-            frames_fps=args.fps, trusted_targets=args.trusted_targets, progress=None if args.quiet else sys.stderr,
-            run_kind="predict", out_option="--out")
+            frames_fps=args.fps,
+            trusted_targets=args.trusted_targets,
+            progress=None if args.quiet else sys.stderr,
+            run_kind="predict",
+            out_option="--out",
+        )
     except (OSError, ValueError, RuntimeError) as error:
         print(f"Error: {error}", file=sys.stderr)
         return 2

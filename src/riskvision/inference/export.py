@@ -55,8 +55,17 @@ from riskvision.models.base import weights_digest
 from riskvision.utils.checkpointing import CONFIG_KEY, RUN_ID_KEY, load_checkpoint
 from riskvision.utils.overrides import ConfigError
 
-__all__ = ["EXPORT_FORMAT", "FORMATS", "PREPROCESSING_FILE", "PROBABILITY_RULES", "ExportReport", "export_checkpoint",
-           "export_onnx", "file_sha256", "preprocessing"]
+__all__ = [
+    "EXPORT_FORMAT",
+    "FORMATS",
+    "PREPROCESSING_FILE",
+    "PROBABILITY_RULES",
+    "ExportReport",
+    "export_checkpoint",
+    "export_onnx",
+    "file_sha256",
+    "preprocessing",
+]
 
 #: ``preprocessing.json`` ``format`` and ``format_version``: what :class:`OnnxBackend` accepts.
 EXPORT_FORMAT = ("riskvision-onnx", 2)  # 2: output.alarm (the alarm policy) replaced output.alarm_rule
@@ -66,8 +75,11 @@ PREPROCESSING_FILE = "preprocessing.json"
 #: How each task (``Task.name``) turns logits ``[B, K]`` into its prob columns, and P(crash) from them.
 PROBABILITY_RULES = {
     "binary": {"function": "sigmoid", "rule": "prob_crash = sigmoid(logits[:, 0])", "p_crash": "prob_crash"},
-    "multiclass": {"function": "softmax", "rule": "prob_<class k> = softmax(logits, axis=1)[:, k]",
-                   "p_crash": "1 - (the first class's prob column)"},
+    "multiclass": {
+        "function": "softmax",
+        "rule": "prob_<class k> = softmax(logits, axis=1)[:, k]",
+        "p_crash": "1 - (the first class's prob column)",
+    },
 }
 EXAMPLE_BATCH = 2  # batch size of the example inputs the graphs are traced with (not 1: nothing specialises on it)
 
@@ -92,8 +104,13 @@ class ExportReport:
         return f"ONNX export (opset {self.preprocessing['onnx_opset']}) in {self.folder}: {names}"
 
 
-def export_checkpoint(ckpt_path: str | Path, out_dir: str | Path, format: str = "onnx", opset: int = 17,
-                      trusted_targets: Sequence[str] = ()) -> ExportReport:
+def export_checkpoint(
+    ckpt_path: str | Path,
+    out_dir: str | Path,
+    format: str = "onnx",
+    opset: int = 17,
+    trusted_targets: Sequence[str] = (),
+) -> ExportReport:
     """Load a train.py checkpoint (``riskvision.utils.load_checkpoint``, as ``Predictor.from_checkpoint`` does, once)
     and :func:`export_onnx` it with its training run's id (``checkpoint["riskvision_run_id"]``, if present).
 
@@ -123,8 +140,10 @@ def export_onnx(model: LoadedModel, out_dir: str | Path, opset: int = 17, run_id
     """
     spec = model.spec
     if spec.task.per_frame:  # its graphs would score windows; the stream needs the carried recurrent state
-        raise ValueError(f"{spec.name} scores every frame with a carried recurrent state (model=causal_gru), "
-                         "which the exported graphs (whole windows) cannot carry. Fix: stream it with backend=torch")
+        raise ValueError(
+            f"{spec.name} scores every frame with a carried recurrent state (model=causal_gru), "
+            "which the exported graphs (whole windows) cannot carry. Fix: stream it with backend=torch"
+        )
     onnx = _require_onnx()
     out = Path(out_dir)
     net = copy.deepcopy(model.module.net).to("cpu", torch.float32).eval()
@@ -134,23 +153,34 @@ def export_onnx(model: LoadedModel, out_dir: str | Path, opset: int = 17, run_id
     if isinstance(net, FrameFeatureNet):
         with torch.no_grad():
             features = net.forward_features(video)  # [B, T, D]
-        graphs["backbone"] = _graph(_Backbone(net), video[:, 0], ("frames", "features"), [features.shape[-1]], opset,
-                                    out / "backbone.onnx", onnx)
+        graphs["backbone"] = _graph(
+            _Backbone(net),
+            video[:, 0],
+            ("frames", "features"),
+            [features.shape[-1]],
+            opset,
+            out / "backbone.onnx",
+            onnx,
+        )
         graphs["head"] = _graph(_Head(net), features, ("features", "logits"), [k], opset, out / "head.onnx", onnx)
     data = preprocessing(spec, weights_digest(model.module.net), graphs, opset, run_id)
-    written = atomic_write(out / PREPROCESSING_FILE,
-                           lambda tmp: tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8"))
+    written = atomic_write(
+        out / PREPROCESSING_FILE, lambda tmp: tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    )
     return ExportReport(out, tuple(out / spec["file"] for spec in graphs.values()) + (written,), data)
 
 
-def preprocessing(spec: ModelSpec, weights_sha256: str, graphs: dict[str, dict[str, Any]], opset: int,
-                  run_id: str | None) -> dict[str, Any]:
+def preprocessing(
+    spec: ModelSpec, weights_sha256: str, graphs: dict[str, dict[str, Any]], opset: int, run_id: str | None
+) -> dict[str, Any]:
     """The content of ``preprocessing.json`` (plain data) for a model of ``spec`` whose weights have the digest
     ``weights_sha256`` (``models.base.weights_digest``) and the ``graphs`` written."""
     task = spec.task
     if task.name not in PROBABILITY_RULES:
-        raise ValueError(f"export_onnx does not know how task {task.name!r} ({type(task).__name__}) turns logits into "
-                         "probabilities. Fix: add it to riskvision.inference.export.PROBABILITY_RULES")
+        raise ValueError(
+            f"export_onnx does not know how task {task.name!r} ({type(task).__name__}) turns logits into "
+            "probabilities. Fix: add it to riskvision.inference.export.PROBABILITY_RULES"
+        )
     scale, mean, std = NORMALIZATION_PRESETS[spec.normalization]
     return {
         "format": EXPORT_FORMAT[0],
@@ -165,11 +195,21 @@ def preprocessing(spec: ModelSpec, weights_sha256: str, graphs: dict[str, dict[s
             "frame_size": list(spec.frame_size),
             "target_fps": spec.target_fps,
             "layout": "[B, T, C, H, W], C = RGB",
-            "resize": {"function": "riskvision.data.readers.resize_frame", "mode": "bilinear", "antialias": True,
-                       "align_corners": False, "rule": "each uint8 RGB frame resized to frame_size [H, W] (no crop), "
-                                                       "rounded back to uint8, before scaling"},
-            "normalization": {"preset": spec.normalization, "scale": scale, "mean": list(mean), "std": list(std),
-                              "rule": "float32 (uint8 * scale - mean[c]) / std[c] per channel c"},
+            "resize": {
+                "function": "riskvision.data.readers.resize_frame",
+                "mode": "bilinear",
+                "antialias": True,
+                "align_corners": False,
+                "rule": "each uint8 RGB frame resized to frame_size [H, W] (no crop), "
+                "rounded back to uint8, before scaling",
+            },
+            "normalization": {
+                "preset": spec.normalization,
+                "scale": scale,
+                "mean": list(mean),
+                "std": list(std),
+                "rule": "float32 (uint8 * scale - mean[c]) / std[c] per channel c",
+            },
         },
         "output": {
             "task": task.name,
@@ -190,8 +230,11 @@ def alarm_entry(spec: ModelSpec) -> dict[str, Any]:
     it came from, :meth:`OperatingPoint.to_dict`; ``null``: the decision threshold, none was chosen)."""
     threshold = spec.alarm_threshold
     point = spec.operating_point
-    return {"policy": spec.alarm_policy.to_dict(), "threshold": None if math.isinf(threshold) else threshold,
-            "operating_point": None if point is None else point.to_dict()}
+    return {
+        "policy": spec.alarm_policy.to_dict(),
+        "threshold": None if math.isinf(threshold) else threshold,
+        "operating_point": None if point is None else point.to_dict(),
+    }
 
 
 class _Backbone(nn.Module):
@@ -216,8 +259,15 @@ class _Head(nn.Module):
         return self.net.forward_sequence(features)
 
 
-def _graph(module: nn.Module, example: Tensor, names: tuple[str, str], output_shape: list[int], opset: int,
-           path: Path, onnx: Any) -> dict[str, Any]:
+def _graph(
+    module: nn.Module,
+    example: Tensor,
+    names: tuple[str, str],
+    output_shape: list[int],
+    opset: int,
+    path: Path,
+    onnx: Any,
+) -> dict[str, Any]:
     """Export ``module`` traced on ``example`` to ``path`` atomically (``names``: its input and output; axis 0 of
     both dynamic), checked with ``onnx.checker``. Returns its ``preprocessing.json`` entry: the file, the input and
     output names, dtypes and shapes (``"batch"`` = any size; ``output_shape`` = the output's other axes)."""
@@ -225,23 +275,36 @@ def _graph(module: nn.Module, example: Tensor, names: tuple[str, str], output_sh
 
     def write(tmp: Path) -> None:
         with warnings.catch_warnings(), torch.no_grad():
-            warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export",
-                                    category=DeprecationWarning)
+            warnings.filterwarnings(
+                "ignore", message=".*legacy TorchScript-based ONNX export", category=DeprecationWarning
+            )
             warnings.filterwarnings("ignore", message="The feature will be removed", category=DeprecationWarning)
             # nn.LSTM's input-size check (a constant for a fixed D), and its warning that an LSTM traced at batch 2
             # might not run at other batch sizes: it does (tests/inference/test_export.py runs batch 1 and 3)
             warnings.filterwarnings("ignore", category=torch.jit.TracerWarning, module="torch.nn.modules.rnn")
-            warnings.filterwarnings("ignore", message="Exporting a model to ONNX with a batch_size other than 1",
-                                    category=UserWarning)
-            torch.onnx.export(module, (example,), str(tmp), input_names=[input_name], output_names=[output_name],
-                              opset_version=opset, dynamo=False, do_constant_folding=True,
-                              dynamic_axes={input_name: {0: "batch"}, output_name: {0: "batch"}})
+            warnings.filterwarnings(
+                "ignore", message="Exporting a model to ONNX with a batch_size other than 1", category=UserWarning
+            )
+            torch.onnx.export(
+                module,
+                (example,),
+                str(tmp),
+                input_names=[input_name],
+                output_names=[output_name],
+                opset_version=opset,
+                dynamo=False,
+                do_constant_folding=True,
+                dynamic_axes={input_name: {0: "batch"}, output_name: {0: "batch"}},
+            )
         onnx.checker.check_model(str(tmp))
 
     atomic_write(path, write)
-    return {"file": path.name, "sha256": file_sha256(path),
-            "inputs": {input_name: {"dtype": "float32", "shape": ["batch", *example.shape[1:]]}},
-            "outputs": {output_name: {"dtype": "float32", "shape": ["batch", *output_shape]}}}
+    return {
+        "file": path.name,
+        "sha256": file_sha256(path),
+        "inputs": {input_name: {"dtype": "float32", "shape": ["batch", *example.shape[1:]]}},
+        "outputs": {output_name: {"dtype": "float32", "shape": ["batch", *output_shape]}},
+    }
 
 
 def file_sha256(path: Path) -> str:
@@ -257,8 +320,9 @@ def _require_onnx() -> Any:
     try:
         import onnx
     except ImportError:
-        raise ImportError("ONNX export needs the onnx package. Fix: pip install 'riskvision[onnx]' "
-                          "(or pip install onnx onnxruntime)") from None
+        raise ImportError(
+            "ONNX export needs the onnx package. Fix: pip install 'riskvision[onnx]' (or pip install onnx onnxruntime)"
+        ) from None
     return onnx
 
 

@@ -21,6 +21,7 @@ def output_names(sources: Sequence[str | Path]) -> list[str]:
     ``<stem>_<suffix>`` when stems
     collide, numbered when those collide too; a URL, device or pipe that is not a file is named by its spec
     with every run of characters other than letters, digits, ``_`` and ``-`` replaced by ``_``."""
+
     def name_path(spec: str | Path) -> Path:
         path = _named_path(spec)
         if path.exists() and (path.is_dir() or path.suffix):  # a file, a folder or a named pipe such as camera.ts
@@ -29,8 +30,9 @@ def output_names(sources: Sequence[str | Path]) -> list[str]:
 
     paths = [name_path(source) for source in sources]
     stems = [p.stem for p in paths]
-    names = [f"{p.stem}_{p.suffix.lstrip('.').lower()}" if stems.count(p.stem) > 1 and p.suffix else p.stem
-             for p in paths]
+    names = [
+        f"{p.stem}_{p.suffix.lstrip('.').lower()}" if stems.count(p.stem) > 1 and p.suffix else p.stem for p in paths
+    ]
     for i, name in enumerate(names):  # same stem and suffix in two folders: number them
         if names.count(name) > 1:
             names[i] = f"{name}_{names[:i].count(name) + 1}"

@@ -77,8 +77,15 @@ class LoadedModel:
     span_mismatch = _FromSpec()
 
     @classmethod
-    def from_run(cls: type[_Model], checkpoint: dict[str, Any], run: DictConfig, name: str, device: str = "cpu",
-                 batch_size: int = 8, cache_features: bool = True) -> _Model:
+    def from_run(
+        cls: type[_Model],
+        checkpoint: dict[str, Any],
+        run: DictConfig,
+        name: str,
+        device: str = "cpu",
+        batch_size: int = 8,
+        cache_features: bool = True,
+    ) -> _Model:
         """The module of ``run.model`` (a checkpoint's stored config, checked by ``load_checkpoint``, possibly with
         command-line changes merged over it) with the checkpoint's weights, and its spec."""
         if int(batch_size) < 1:
@@ -86,25 +93,38 @@ class LoadedModel:
         dev = _device(str(device))
         task = OmegaConf.select(run, "model.task", default=None)
         if not OmegaConf.is_dict(task):
-            raise ValueError(f"{name} was written by an older riskvision (its run config says model.task={task!r}, "
-                             "before the task objects of riskvision.tasks). Fix: rebuild it with the riskvision "
-                             "version that wrote it (commit 55a1ffe or earlier), or retrain")
+            raise ValueError(
+                f"{name} was written by an older riskvision (its run config says model.task={task!r}, "
+                "before the task objects of riskvision.tasks). Fix: rebuild it with the riskvision "
+                "version that wrote it (commit 55a1ffe or earlier), or retrain"
+            )
         module = hydra.utils.instantiate(run.model)  # a mapping: model.task is one
         _load_state(module, checkpoint, run, name)
         module.eval().to(dev)
         spec = ModelSpec.from_run(checkpoint, run, name, module.task, float(module.threshold))
-        return cls(module=module, spec=spec, run_config=run, device=dev, batch_size=int(batch_size),
-                   cache_features=bool(cache_features) and isinstance(module.net, FrameFeatureNet))
+        return cls(
+            module=module,
+            spec=spec,
+            run_config=run,
+            device=dev,
+            batch_size=int(batch_size),
+            cache_features=bool(cache_features) and isinstance(module.net, FrameFeatureNet),
+        )
 
     def describe(self) -> str:
         """One line for the log: what it predicts, how it is fed and its alarm."""
         spec, (height, width) = self.spec, self.frame_size
         span = spec.train_clip_span_s
-        trained = (f"; trained on clips spanning {span['min']:.1f}-{span['max']:.1f} s (median {span['median']:.1f} s)"
-                   if span else "")
-        return (f"{Path(spec.name).name}: {spec.task.describe(spec.threshold)}; windows of {spec.num_frames} frames "
-                f"of {height}x{width} at {spec.target_fps:g} fps ({spec.window_span_s:.1f} s), normalisation "
-                f"{spec.normalization!r}, device {self.device}{trained}; {spec.describe_alarm()}")
+        trained = (
+            f"; trained on clips spanning {span['min']:.1f}-{span['max']:.1f} s (median {span['median']:.1f} s)"
+            if span
+            else ""
+        )
+        return (
+            f"{Path(spec.name).name}: {spec.task.describe(spec.threshold)}; windows of {spec.num_frames} frames "
+            f"of {height}x{width} at {spec.target_fps:g} fps ({spec.window_span_s:.1f} s), normalisation "
+            f"{spec.normalization!r}, device {self.device}{trained}; {spec.describe_alarm()}"
+        )
 
 
 def _load_state(module: torch.nn.Module, checkpoint: dict[str, Any], run: DictConfig, name: str) -> None:

@@ -63,13 +63,17 @@ class OnnxBackend:
             options.intra_op_num_threads = int(intra_op_threads)
         # between two frames the decoder needs the cores: idle operator threads sleep instead of spinning
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._sessions = {name: _session(onnxruntime, self.folder / spec["file"], options, name, spec)
-                          for name, spec in graphs.items()}
+        self._sessions = {
+            name: _session(onnxruntime, self.folder / spec["file"], options, name, spec)
+            for name, spec in graphs.items()
+        }
         for spec in graphs.values():  # a graph swapped in from another export (after the name and shape checks)
             recorded, path = spec.get("sha256"), self.folder / spec["file"]
             if recorded is not None and file_sha256(path) != recorded:
-                raise ExportFolderError(f"{path} is not the graph this export wrote (its SHA-256 differs from the one "
-                                        f"{PREPROCESSING_FILE} records): a file was replaced. {FIX}")
+                raise ExportFolderError(
+                    f"{path} is not the graph this export wrote (its SHA-256 differs from the one "
+                    f"{PREPROCESSING_FILE} records): a file was replaced. {FIX}"
+                )
 
     def check_source(self, weights_sha256: str, checkpoint: str) -> None:
         """Refuse an export of another checkpoint: ``preprocessing.json``'s ``source.weights_sha256`` must be
@@ -78,15 +82,20 @@ class OnnxBackend:
         source = self.preprocessing.get("source") if isinstance(self.preprocessing.get("source"), dict) else {}
         recorded = source.get("weights_sha256")
         if recorded is None:
-            warnings.warn(f"{self.folder} records no weights digest (an older export), so it cannot be checked to "
-                          f"come from {checkpoint}. Fix: export the checkpoint again", UserWarning, stacklevel=2)
+            warnings.warn(
+                f"{self.folder} records no weights digest (an older export), so it cannot be checked to "
+                f"come from {checkpoint}. Fix: export the checkpoint again",
+                UserWarning,
+                stacklevel=2,
+            )
         elif recorded != weights_sha256:
             raise ExportFolderError(
                 f"{self.folder} is an export of another checkpoint ({source.get('checkpoint')}, run "
                 f"{source.get('run_id')}, weights {str(recorded)[:12]}...), not of {checkpoint} (weights "
                 f"{weights_sha256[:12]}...); its scores would be another model's. Fix: --onnx / export_dir=<an export "
                 f"of this checkpoint>, or export it: python scripts/export.py ckpt_path={checkpoint} "
-                "hydra.run.dir=FOLDER")
+                "hydra.run.dir=FOLDER"
+            )
 
     def features(self, frames: torch.Tensor) -> torch.Tensor:
         """Per-frame features: normalised float ``frames [N, 3, H, W]`` -> ``[N, D]`` (float32, CPU)."""
@@ -102,15 +111,19 @@ class OnnxBackend:
 
     def _run(self, graph: str, x: torch.Tensor) -> torch.Tensor:
         if graph not in self._sessions:
-            raise ValueError(f"{self.folder} has no per-frame graphs (backbone.onnx, head.onnx: the net is not a "
-                             "FrameFeatureNet); use window(video) for whole windows")
+            raise ValueError(
+                f"{self.folder} has no per-frame graphs (backbone.onnx, head.onnx: the net is not a "
+                "FrameFeatureNet); use window(video) for whole windows"
+            )
         spec = self.preprocessing["graphs"][graph]
-        (name, expected), = spec["inputs"].items()
+        ((name, expected),) = spec["inputs"].items()
         shape = tuple(x.shape)
-        if len(shape) != len(expected["shape"]) or any(want != "batch" and got != want
-                                                       for got, want in zip(shape, expected["shape"])):
-            raise ValueError(f"{spec['file']} takes {name} of shape {expected['shape']} (batch = any size), got "
-                             f"{list(shape)}")
+        if len(shape) != len(expected["shape"]) or any(
+            want != "batch" and got != want for got, want in zip(shape, expected["shape"])
+        ):
+            raise ValueError(
+                f"{spec['file']} takes {name} of shape {expected['shape']} (batch = any size), got {list(shape)}"
+            )
         array = np.ascontiguousarray(x.detach().to("cpu", torch.float32).numpy())
         return torch.from_numpy(self._sessions[graph].run(None, {name: array})[0])
 
@@ -147,14 +160,18 @@ def _no_constant(name: str) -> None:
 
 def _check(path: Path, data: Any) -> None:
     """``data`` has every field :class:`OnnxBackend` and a caller feeding the graphs use, with the right types."""
+
     def fail(key: str, value: Any, expected: str) -> None:
         raise ExportFolderError(f"{path}: {key}={value!r} is not {expected}. {FIX}")
 
     if not isinstance(data, dict):
         fail("(the file)", type(data).__name__, "a JSON object")
     if [data.get("format"), data.get("format_version")] != list(EXPORT_FORMAT):
-        fail("format, format_version", [data.get("format"), data.get("format_version")],
-             f"{list(EXPORT_FORMAT)} (what this riskvision writes and reads)")
+        fail(
+            "format, format_version",
+            [data.get("format"), data.get("format_version")],
+            f"{list(EXPORT_FORMAT)} (what this riskvision writes and reads)",
+        )
     sections = {key: data.get(key) for key in ("graphs", "input", "output")}
     for key, value in sections.items():
         if not isinstance(value, dict):
@@ -172,14 +189,26 @@ def _check(path: Path, data: Any) -> None:
     if not _positive(inputs.get("target_fps")):
         fail("input.target_fps", inputs.get("target_fps"), "a positive number (frames per second)")
     norm = inputs.get("normalization")
-    if not (isinstance(norm, dict) and isinstance(norm.get("preset"), str) and _positive(norm.get("scale"))
-            and all(isinstance(norm.get(k), list) and len(norm[k]) == 3 and all(map(_number, norm[k]))
-                    for k in ("mean", "std")) and all(map(_positive, norm["std"]))):
+    if not (
+        isinstance(norm, dict)
+        and isinstance(norm.get("preset"), str)
+        and _positive(norm.get("scale"))
+        and all(
+            isinstance(norm.get(k), list) and len(norm[k]) == 3 and all(map(_number, norm[k])) for k in ("mean", "std")
+        )
+        and all(map(_positive, norm["std"]))
+    ):
         fail("input.normalization", norm, "{preset, scale > 0, mean: 3 numbers, std: 3 positive numbers}")
-    if output.get("task") not in PROBABILITY_RULES or not isinstance(output.get("probabilities"), dict) \
-            or output["probabilities"].get("function") != PROBABILITY_RULES[output["task"]]["function"]:
-        fail("output.task, output.probabilities", [output.get("task"), output.get("probabilities")],
-             f"a known task with its rule {PROBABILITY_RULES}")
+    if (
+        output.get("task") not in PROBABILITY_RULES
+        or not isinstance(output.get("probabilities"), dict)
+        or output["probabilities"].get("function") != PROBABILITY_RULES[output["task"]]["function"]
+    ):
+        fail(
+            "output.task, output.probabilities",
+            [output.get("task"), output.get("probabilities")],
+            f"a known task with its rule {PROBABILITY_RULES}",
+        )
     columns = output.get("prob_columns")
     if not (isinstance(columns, list) and columns and all(isinstance(c, str) for c in columns)):
         fail("output.prob_columns", columns, "a list of column names")
@@ -213,8 +242,9 @@ def _check_graph(key: str, spec: Any, names: tuple[str, str], fail: Any) -> None
     if not (isinstance(file, str) and file.endswith(".onnx") and Path(file).name == file and not file.startswith(".")):
         fail(f"{key}.file", file, "a .onnx file name inside the folder (no path)")
     digest = spec.get("sha256")
-    if digest is not None and not (isinstance(digest, str) and len(digest) == 64
-                                   and all(c in "0123456789abcdef" for c in digest)):
+    if digest is not None and not (
+        isinstance(digest, str) and len(digest) == 64 and all(c in "0123456789abcdef" for c in digest)
+    ):
         fail(f"{key}.sha256", digest, "64 hex digits (the graph file's SHA-256)")
     for part, name in zip(("inputs", "outputs"), names):
         entry = spec.get(part)
@@ -236,13 +266,17 @@ def _session(onnxruntime: Any, path: Path, options: Any, graph: str, spec: dict[
     names = GRAPH_KEYS[graph]
     got = ([i.name for i in session.get_inputs()], [o.name for o in session.get_outputs()])
     if got != ([names[0]], [names[1]]):
-        raise ExportFolderError(f"{path} has inputs {got[0]} and outputs {got[1]}; the {graph} graph of an export has "
-                                f"[{names[0]!r}] -> [{names[1]!r}]. {FIX}")
+        raise ExportFolderError(
+            f"{path} has inputs {got[0]} and outputs {got[1]}; the {graph} graph of an export has "
+            f"[{names[0]!r}] -> [{names[1]!r}]. {FIX}"
+        )
     graph_shape, json_shape = list(session.get_inputs()[0].shape), spec["inputs"][names[0]]["shape"]
     fixed = [(a, b) for a, b in zip(graph_shape, json_shape) if isinstance(a, int) and isinstance(b, int)]
     if len(graph_shape) != len(json_shape) or any(a != b for a, b in fixed):
-        raise ExportFolderError(f"{path} takes {names[0]} of shape {graph_shape} but {PREPROCESSING_FILE} says "
-                                f"{json_shape}: the graph and its description disagree. {FIX}")
+        raise ExportFolderError(
+            f"{path} takes {names[0]} of shape {graph_shape} but {PREPROCESSING_FILE} says "
+            f"{json_shape}: the graph and its description disagree. {FIX}"
+        )
     return session
 
 

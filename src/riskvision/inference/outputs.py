@@ -43,15 +43,45 @@ from riskvision.inference.smoothing import Alarm
 from riskvision.inference.stream import StreamResult, TimestampResampler
 from riskvision.video_io import Mp4Writer
 
-__all__ = ["FORMATS", "OverlayWriter", "RESULT_COLUMNS", "ResultWriter", "Summary", "display_size", "draw_label",
-           "level_spans", "read_results", "result_row", "results_table", "summary_table", "write_stream_timeline"]
+__all__ = [
+    "FORMATS",
+    "OverlayWriter",
+    "RESULT_COLUMNS",
+    "ResultWriter",
+    "Summary",
+    "display_size",
+    "draw_label",
+    "level_spans",
+    "read_results",
+    "result_row",
+    "results_table",
+    "summary_table",
+    "write_stream_timeline",
+]
 
 FORMATS = ("csv", "jsonl")
 #: The columns of a results file; ``prob_*`` stands for the task's probability columns.
-RESULT_COLUMNS = ("video", "frame", "time_s", "padded_frames", "prob_*", "p_crash", "decision", "smoothed", "level",
-                  "alarm", "latency_ms")
-LEVEL_COLOURS = {"normal": (46, 160, 67), "warning": (245, 140, 0), "danger": (215, 25, 32),
-                 "low": (46, 160, 67), "medium": (245, 140, 0), "high": (215, 25, 32)}
+RESULT_COLUMNS = (
+    "video",
+    "frame",
+    "time_s",
+    "padded_frames",
+    "prob_*",
+    "p_crash",
+    "decision",
+    "smoothed",
+    "level",
+    "alarm",
+    "latency_ms",
+)
+LEVEL_COLOURS = {
+    "normal": (46, 160, 67),
+    "warning": (245, 140, 0),
+    "danger": (215, 25, 32),
+    "low": (46, 160, 67),
+    "medium": (245, 140, 0),
+    "high": (215, 25, 32),
+}
 ALARM_COLOUR = (215, 25, 32)
 WAITING_COLOUR = (110, 110, 110)  # the overlay before the first result
 OVERLAY_QP = 26  # H.264 quantiser of the overlay video (every frame a keyframe)
@@ -67,11 +97,19 @@ def result_row(video: str, result: StreamResult, predictor: Predictor) -> dict[s
     task = predictor.task
     values = np.array([[result.probs[column] for column in task.prob_columns]])  # [1, C]
     decision = task.decisions(values[:, 0] if values.shape[1] == 1 else values, predictor.threshold)[0]
-    return {"video": video, "frame": result.frame, "time_s": round(result.time_s, 6),
-            "padded_frames": max(0, predictor.num_frames - 1 - result.frame), **result.probs,
-            "p_crash": result.p_crash, "decision": decision.item() if hasattr(decision, "item") else decision,
-            "smoothed": result.smoothed, "level": result.level, "alarm": result.alarm,
-            "latency_ms": round(result.latency_ms, 3)}
+    return {
+        "video": video,
+        "frame": result.frame,
+        "time_s": round(result.time_s, 6),
+        "padded_frames": max(0, predictor.num_frames - 1 - result.frame),
+        **result.probs,
+        "p_crash": result.p_crash,
+        "decision": decision.item() if hasattr(decision, "item") else decision,
+        "smoothed": result.smoothed,
+        "level": result.level,
+        "alarm": result.alarm,
+        "latency_ms": round(result.latency_ms, 3),
+    }
 
 
 def results_table(video: str, results: Iterable[StreamResult], predictor: Predictor) -> pd.DataFrame:
@@ -152,8 +190,15 @@ class Summary:
             return (name, "0", "-", "-", "-", "0", "-")
         on_s = self.on_s + (self.last_s - self.on_since if self.on_since is not None else 0.0)
         first = f"{self.first_on:.1f}" if self.first_on is not None else "none"
-        return (name, str(self.count), f"{self.last_s:.1f}", f"{self.max_p:.3f} at {self.max_at:.1f} s", first,
-                str(self.alarms), f"{on_s:.1f}")
+        return (
+            name,
+            str(self.count),
+            f"{self.last_s:.1f}",
+            f"{self.max_p:.3f} at {self.max_at:.1f} s",
+            first,
+            str(self.alarms),
+            f"{on_s:.1f}",
+        )
 
     def line(self, name: str, alarm: Alarm) -> str:
         """``name: 30 results over 2.9 s; max P(crash) 0.83 at 2.1 s; alarm on at 1.5 s (1 alarm, on 0.8 s)
@@ -161,10 +206,15 @@ class Summary:
         if not self.count:
             return f"{name}: no results (the source gave no frame)"
         on_s = self.on_s + (self.last_s - self.on_since if self.on_since is not None else 0.0)
-        alarms = (f"alarm on at {self.first_on:.1f} s ({self.alarms} alarm{'s' * (self.alarms != 1)}, on {on_s:.1f} s)"
-                  if self.first_on is not None else "no alarm")
-        return (f"{name}: {self.count} results over {self.last_s:.1f} s; max P(crash) {self.max_p:.3f} at "
-                f"{self.max_at:.1f} s; {alarms} (alarm {alarm.describe()})")
+        alarms = (
+            f"alarm on at {self.first_on:.1f} s ({self.alarms} alarm{'s' * (self.alarms != 1)}, on {on_s:.1f} s)"
+            if self.first_on is not None
+            else "no alarm"
+        )
+        return (
+            f"{name}: {self.count} results over {self.last_s:.1f} s; max P(crash) {self.max_p:.3f} at "
+            f"{self.max_at:.1f} s; {alarms} (alarm {alarm.describe()})"
+        )
 
 
 SUMMARY_HEADER = ("source", "results", "seconds", "max P(crash)", "first alarm (s)", "alarms", "alarm on (s)")
@@ -176,11 +226,16 @@ def summary_table(rows: Sequence[tuple[str, ...]], alarm_rule: str, failures: Se
     widths = [max(len(str(cells[k])) for cells in [SUMMARY_HEADER, *rows]) for k in range(len(SUMMARY_HEADER))]
 
     def fmt(cells: tuple[str, ...]) -> str:
-        return "  ".join(str(cell).ljust(width) if k == 0 else str(cell).rjust(width)
-                         for k, (cell, width) in enumerate(zip(cells, widths)))
+        return "  ".join(
+            str(cell).ljust(width) if k == 0 else str(cell).rjust(width)
+            for k, (cell, width) in enumerate(zip(cells, widths))
+        )
 
-    lines = [f"Summary: {len(rows)} source(s) scored, {len(failures)} failed; alarm {alarm_rule}",
-             fmt(SUMMARY_HEADER), *(fmt(cells) for cells in rows)]
+    lines = [
+        f"Summary: {len(rows)} source(s) scored, {len(failures)} failed; alarm {alarm_rule}",
+        fmt(SUMMARY_HEADER),
+        *(fmt(cells) for cells in rows),
+    ]
     lines += [f"FAILED {source}: {message}" for source, message in failures]
     return "\n".join(lines)
 
@@ -214,8 +269,14 @@ def _timeline_axes(path: Path, height: float, legend_fontsize: int) -> Iterator:
         plt.close(fig)
 
 
-def write_stream_timeline(path: Path, table: pd.DataFrame, predictor: Predictor, title: str,
-                          anomaly_s: tuple[float, float] | None = None, alarm: Alarm | None = None) -> Path:
+def write_stream_timeline(
+    path: Path,
+    table: pd.DataFrame,
+    predictor: Predictor,
+    title: str,
+    anomaly_s: tuple[float, float] | None = None,
+    alarm: Alarm | None = None,
+) -> Path:
     """A results table over time (:func:`read_results`, :func:`results_table`): raw and smoothed P(crash), a
     class task's class probabilities, the alarm's on/off thresholds (``alarm``; ``None``: the checkpoint's
     deployed alarm, ``Predictor.make_alarm``) and the time it was on (shaded), the risk level as a coloured strip,
@@ -230,15 +291,24 @@ def write_stream_timeline(path: Path, table: pd.DataFrame, predictor: Predictor,
             ax.axvspan(*anomaly_s, **ANOMALY_SPAN, label="annotated anomaly")
         if predictor.task.class_names:  # the class probabilities, thin
             for k, (name, column) in enumerate(zip(predictor.task.column_labels, predictor.columns)):
-                ax.plot(times, table[column], color=np.array(_colour(name, k)) / 255, lw=0.8, alpha=0.7,
-                        label=f"P({name})")
+                ax.plot(
+                    times, table[column], color=np.array(_colour(name, k)) / 255, lw=0.8, alpha=0.7, label=f"P({name})"
+                )
         ax.plot(times, table["p_crash"], color="0.45", lw=1, label="P(crash)")
         ax.plot(times, table["smoothed"], color=np.array(ALARM_COLOUR) / 255, lw=1.8, label="smoothed P(crash)")
         if np.isfinite(alarm.on):  # inf: the "no alarm" operating point, no line to draw
             ax.axhline(alarm.on, **THRESHOLD_LINE, label=f"alarm on {alarm.on:.2f}")
             ax.axhline(alarm.off, **THRESHOLD_OFF_LINE, label=f"off {alarm.off:.2f}")
-        ax.fill_between(times, 0, 1, where=table["alarm"].astype(bool).to_numpy(), color="red", alpha=0.10,
-                        step="post", label="alarm on")
+        ax.fill_between(
+            times,
+            0,
+            1,
+            where=table["alarm"].astype(bool).to_numpy(),
+            color="red",
+            alpha=0.10,
+            step="post",
+            label="alarm on",
+        )
         spans = level_spans(times, table["level"].astype(str).to_numpy())
         for k, level in enumerate(sorted(spans, key=lambda name: _level_rank(predictor, name))):
             ax.broken_barh(spans[level], (1.02, 0.04), color=np.array(_colour(level, k)) / 255, label=f"level {level}")
@@ -285,8 +355,14 @@ def _font(size: int):
         return ImageFont.load_default()
 
 
-def draw_label(frame: np.ndarray, text: str, colour: tuple[int, int, int], fraction: float, font,
-               border: tuple[int, int, int] | None = None) -> np.ndarray:
+def draw_label(
+    frame: np.ndarray,
+    text: str,
+    colour: tuple[int, int, int],
+    fraction: float,
+    font,
+    border: tuple[int, int, int] | None = None,
+) -> np.ndarray:
     """A coloured banner with ``text`` at the top of an RGB frame ``[H, W, 3]``, a meter of ``fraction`` of its
     width along the banner's bottom edge and, with ``border``, a frame of that colour around the picture."""
     from PIL import Image, ImageDraw
@@ -303,8 +379,15 @@ def draw_label(frame: np.ndarray, text: str, colour: tuple[int, int, int], fract
     draw.rectangle((0, bar - meter, width, bar), fill=(0, 0, 0, 160))
     filled = int(round(width * min(max(float(fraction), 0.0), 1.0)))
     draw.rectangle((0, bar - meter, filled, bar), fill=(255, 255, 255, 230))
-    draw.text((max(4, bar // 4), (bar - meter) // 2), text, fill=(255, 255, 255), font=font, anchor="lm",
-              stroke_width=1, stroke_fill=(0, 0, 0))
+    draw.text(
+        (max(4, bar // 4), (bar - meter) // 2),
+        text,
+        fill=(255, 255, 255),
+        font=font,
+        anchor="lm",
+        stroke_width=1,
+        stroke_fill=(0, 0, 0),
+    )
     return np.asarray(image)
 
 
@@ -401,8 +484,9 @@ class OverlayWriter:
             text, colour, fraction, border = f"waiting for the first window  {time_s:5.1f} s", WAITING_COLOUR, 0.0, None
         else:
             alarm = "ALARM  " if result.alarm else ""
-            text = f"{alarm}{result.level}  P(crash) {result.p_crash:.2f}  smoothed {result.smoothed:.2f}  {time_s:5.1f} s"
+            text = (
+                f"{alarm}{result.level}  P(crash) {result.p_crash:.2f}  smoothed {result.smoothed:.2f}  {time_s:5.1f} s"
+            )
             colour, fraction = _colour(result.level, 0), result.smoothed
             border = ALARM_COLOUR if result.alarm else None
         self._writer.write(draw_label(frame, text, colour, fraction, self._font, border))
-

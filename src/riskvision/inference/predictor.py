@@ -69,10 +69,18 @@ class Predictor(LoadedModel):
     _span_told: bool = field(default=False, repr=False)  # span_mismatch was logged once (stream)
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str = "cpu", batch_size: int = 8,
-                        cache_features: bool = True, trusted_targets: Sequence[str] = (), *,
-                        precision: str = "fp32", backend: str = "auto", export_dir: str | Path | None = None,
-                        ) -> Predictor:
+    def from_checkpoint(
+        cls,
+        path: str | Path,
+        device: str = "cpu",
+        batch_size: int = 8,
+        cache_features: bool = True,
+        trusted_targets: Sequence[str] = (),
+        *,
+        precision: str = "fp32",
+        backend: str = "auto",
+        export_dir: str | Path | None = None,
+    ) -> Predictor:
         """Load ``path`` (``riskvision.utils.load_checkpoint``: ``weights_only``, and the stored config names only
         trusted targets, plus ``trusted_targets``) and rebuild it from its stored run config; ``precision``,
         ``backend`` and ``export_dir``: what :meth:`stream` runs the net with (:meth:`make_backend`)."""
@@ -83,8 +91,9 @@ class Predictor(LoadedModel):
         if backend == "onnxruntime" and precision != "fp32":
             raise ValueError(f"precision={precision!r} is a torch setting; the onnxruntime export is fp32")
         checkpoint = load_checkpoint(path, trusted_targets)
-        predictor = cls.from_run(checkpoint, OmegaConf.create(checkpoint[CONFIG_KEY]), str(path), device, batch_size,
-                                 cache_features)
+        predictor = cls.from_run(
+            checkpoint, OmegaConf.create(checkpoint[CONFIG_KEY]), str(path), device, batch_size, cache_features
+        )
         predictor.precision, predictor.backend_kind = precision, backend
         predictor.export_dir = None if export_dir is None else Path(export_dir)
         return predictor

@@ -39,8 +39,13 @@ RULES: dict[str, tuple[str, Any]] = {
     "backend": ("choice", Predictor.BACKENDS),
     "precision": ("choice", Predictor.PRECISIONS),
 }
-OPTIONAL = ("alarm.smoothing.time_constant_s", "alarm.smoothing.n", "alarm.rule.off_ratio", "alarm.rule.min_on_s",
-            "alarm_threshold")
+OPTIONAL = (
+    "alarm.smoothing.time_constant_s",
+    "alarm.smoothing.n",
+    "alarm.rule.off_ratio",
+    "alarm.rule.min_on_s",
+    "alarm_threshold",
+)
 
 
 def check_predict_settings(values: Mapping[str, Any], names: Mapping[str, str] | None = None) -> None:
@@ -87,31 +92,39 @@ def _check(kind: str, bound: Any, value: Any, shown: str) -> None:
     if kind == "whole" and (value != int(value) or value < bound):
         raise ConfigError(f"{_setting(shown, value)} must be a whole number >= {bound}. Fix: {_fix(shown, bound)}")
     if kind == "number" and value < bound:
-        raise ConfigError(f"{_setting(shown, value)} must be >= {bound:g}. Fix: {_fix(shown, 0)} (none), or a "
-                          "positive value")
+        raise ConfigError(
+            f"{_setting(shown, value)} must be >= {bound:g}. Fix: {_fix(shown, 0)} (none), or a positive value"
+        )
     if kind == "positive" and value <= 0:
         raise ConfigError(f"{_setting(shown, value)} must be > 0. Fix: e.g. {_fix(shown, 10)}")
     if kind == "probability" and not 0.0 <= value <= 1.0:
-        raise ConfigError(f"{_setting(shown, value)} is a threshold of P(crash), between 0 and 1. Fix: e.g. "
-                          f"{_fix(shown, 0.5)}, or leave it unset (the checkpoint's operating point)")
+        raise ConfigError(
+            f"{_setting(shown, value)} is a threshold of P(crash), between 0 and 1. Fix: e.g. "
+            f"{_fix(shown, 0.5)}, or leave it unset (the checkpoint's operating point)"
+        )
 
 
 def _check_videos(value: Any, shown: str) -> None:
     entries = [value] if isinstance(value, str) else list(value or [])
     if not entries or any(not isinstance(entry, str) or not entry.strip() for entry in entries):
-        raise ConfigError(f"{_setting(shown, value)} names no source. Fix: {_fix(shown, '[a.mp4,b.mov]')}, a folder, "
-                          "or a stream URL (rtsp://camera/stream)")
+        raise ConfigError(
+            f"{_setting(shown, value)} names no source. Fix: {_fix(shown, '[a.mp4,b.mov]')}, a folder, "
+            "or a stream URL (rtsp://camera/stream)"
+        )
 
 
 def _check_device(value: Any, shown: str) -> None:
     try:
         device = torch.device(str(value))
     except (RuntimeError, ValueError) as error:
-        raise ConfigError(f"{_setting(shown, value)} is not a torch device ({error}). Fix: {_fix(shown, 'cpu')}") \
-            from None
+        raise ConfigError(
+            f"{_setting(shown, value)} is not a torch device ({error}). Fix: {_fix(shown, 'cpu')}"
+        ) from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"{_setting(shown, value)} but CUDA is not available on this machine. Fix: "
-                          f"{_fix(shown, 'cpu')}")
+        raise ConfigError(
+            f"{_setting(shown, value)} but CUDA is not available on this machine. Fix: {_fix(shown, 'cpu')}"
+        )
     if device.type == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError(f"{_setting(shown, value)} but MPS is not available on this machine. Fix: "
-                          f"{_fix(shown, 'cpu')}")
+        raise ConfigError(
+            f"{_setting(shown, value)} but MPS is not available on this machine. Fix: {_fix(shown, 'cpu')}"
+        )

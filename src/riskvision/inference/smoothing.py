@@ -23,8 +23,19 @@ import numpy as np
 from riskvision.alarm import Alarm, AlarmEvent, AlarmPolicy, ExponentialSmoother, MovingAverage, NoSmoothing, Smoother
 from riskvision.tasks import Task
 
-__all__ = ["Alarm", "AlarmEvent", "AlarmPolicy", "ClassLevels", "ExponentialSmoother", "Levels", "MovingAverage",
-           "NoSmoothing", "ProbabilityBands", "Smoother", "default_levels"]
+__all__ = [
+    "Alarm",
+    "AlarmEvent",
+    "AlarmPolicy",
+    "ClassLevels",
+    "ExponentialSmoother",
+    "Levels",
+    "MovingAverage",
+    "NoSmoothing",
+    "ProbabilityBands",
+    "Smoother",
+    "default_levels",
+]
 
 
 class Levels(Protocol):

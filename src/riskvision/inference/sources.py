@@ -48,8 +48,18 @@ from riskvision.data.readers import FrameDecodeError, JpegFolderReader
 from riskvision.inference.inputs import VideoInputError
 from riskvision.video_io import frame_to_rgb
 
-__all__ = ["FileSource", "FolderSource", "Frame", "FrameSource", "IMAGE_SUFFIXES", "LIVE_URL_SCHEMES", "LiveSource",
-           "SourceStats", "is_live_spec", "open_source"]
+__all__ = [
+    "FileSource",
+    "FolderSource",
+    "Frame",
+    "FrameSource",
+    "IMAGE_SUFFIXES",
+    "LIVE_URL_SCHEMES",
+    "LiveSource",
+    "SourceStats",
+    "is_live_spec",
+    "open_source",
+]
 
 LIVE_URL_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "udp://", "tcp://")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -203,9 +213,12 @@ class Timeline:
             if shifted < self.last_s:
                 self.discontinuities += 1
                 if self.discontinuities == 1:
-                    warnings.warn(f"the times of {self.name} jump back by {self.last_s - shifted:.3f} s (concatenated "
-                                  "streams, a restart or a timestamp wrap); treated as a discontinuity: the timeline "
-                                  "continues (each such jump is counted)", stacklevel=3)
+                    warnings.warn(
+                        f"the times of {self.name} jump back by {self.last_s - shifted:.3f} s (concatenated "
+                        "streams, a restart or a timestamp wrap); treated as a discontinuity: the timeline "
+                        "continues (each such jump is counted)",
+                        stacklevel=3,
+                    )
                 self.offset_s += self.last_s + self.interval_s - shifted
                 shifted = self.last_s + self.interval_s
             elif shifted > self.last_s:
@@ -239,8 +252,10 @@ def _rate(stream) -> float | None:
 
 
 def _file_fix(path: Path) -> str:
-    return (f"Fix: check that it is a video (`ffprobe \"{path}\"`) or re-encode it (`ffmpeg -i \"{path}\" "
-            "-c:v libx264 -pix_fmt yuv420p fixed.mp4`)")
+    return (
+        f'Fix: check that it is a video (`ffprobe "{path}"`) or re-encode it (`ffmpeg -i "{path}" '
+        "-c:v libx264 -pix_fmt yuv420p fixed.mp4`)"
+    )
 
 
 def _open_file(path: Path, options: dict[str, str] | None) -> av.container.InputContainer:
@@ -248,7 +263,8 @@ def _open_file(path: Path, options: dict[str, str] | None) -> av.container.Input
     if not path.exists():
         raise VideoInputError(
             f"video source {path} does not exist (working directory {Path.cwd()}). Fix: pass an existing video file, "
-            "a folder of frames, a camera device (/dev/video0), a stream URL (rtsp://...) or a pipe (-)")
+            "a folder of frames, a camera device (/dev/video0), a stream URL (rtsp://...) or a pipe (-)"
+        )
     try:
         container = av.open(str(path), options=options)
     except (av.FFmpegError, OSError) as error:
@@ -289,8 +305,10 @@ class FileSource(FrameSource):
             self._finish(self._short_reason())
             return None
         except av.FFmpegError as error:
-            self._finish(f"decoding video {self.path} stopped after {self._received} frames: {error}; the frames "
-                         f"before it were delivered. {_file_fix(self.path)}")
+            self._finish(
+                f"decoding video {self.path} stopped after {self._received} frames: {error}; the frames "
+                f"before it were delivered. {_file_fix(self.path)}"
+            )
             return None
         index = self._received
         self._count_received()
@@ -303,9 +321,11 @@ class FileSource(FrameSource):
         """A message when fewer frames decoded than the container states (a truncated file), else ``None``."""
         if self.expected_frames is None or self._received >= self.expected_frames:
             return None
-        return (f"video {self.path} ended after {self._received} of the {self.expected_frames} frames its container "
-                f"states (truncated or damaged); the {self._received} decoded frames were delivered. "
-                f"{_file_fix(self.path)}")
+        return (
+            f"video {self.path} ended after {self._received} of the {self.expected_frames} frames its container "
+            f"states (truncated or damaged); the {self._received} decoded frames were delivered. "
+            f"{_file_fix(self.path)}"
+        )
 
     def _finish(self, reason: str | None) -> None:
         self._end(reason)
@@ -336,8 +356,10 @@ class FolderSource(FrameSource):
         self.folder = Path(folder)
         self.files = sorted(p for p in self.folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
         if not self.files:
-            raise VideoInputError(f"frame folder {self.folder} holds no image files ({', '.join(IMAGE_SUFFIXES)}). "
-                                  "Fix: point the source at the folder that holds the frames, or at a video file")
+            raise VideoInputError(
+                f"frame folder {self.folder} holds no image files ({', '.join(IMAGE_SUFFIXES)}). "
+                "Fix: point the source at the folder that holds the frames, or at a video file"
+            )
         super().__init__(str(folder), float(fps), len(self.files) / float(fps))
         self.skipped: list[Path] = []
         self._decoder = JpegFolderReader(None)
@@ -469,14 +491,16 @@ streams, without waiting for frames to estimate a frame rate (times come from th
 (frame threading would hold back one frame per thread)."""
 
 
-def _open_camera(spec: str, options: dict[str, str] | None, open_timeout_s: float,
-                 stall_timeout_s: float) -> av.container.InputContainer:
+def _open_camera(
+    spec: str, options: dict[str, str] | None, open_timeout_s: float, stall_timeout_s: float
+) -> av.container.InputContainer:
     """Open a V4L2 camera device; :class:`VideoInputError` naming it and the fix."""
     if not os.path.exists(spec):
         raise VideoInputError(
             f"camera {spec} does not exist. Fix: check the device exists and which one is the camera "
             "(`ls /dev/video*`, `v4l2-ctl --list-devices`), that it is plugged in, and that this user may read it "
-            "(group `video`)")
+            "(group `video`)"
+        )
     try:
         container = av.open(spec, format="v4l2", options=options, timeout=(open_timeout_s, stall_timeout_s))
     except (av.FFmpegError, OSError) as error:
@@ -484,34 +508,43 @@ def _open_camera(spec: str, options: dict[str, str] | None, open_timeout_s: floa
             f"camera {spec} cannot be opened: {error}. Fix: check it is a capture device "
             f"(`v4l2-ctl -d {spec} --all`), that no other program holds it, and its formats "
             f"(`ffmpeg -f v4l2 -list_formats all -i {spec}`); pass options such as "
-            "{'video_size': '640x480', 'framerate': '30'}") from error
+            "{'video_size': '640x480', 'framerate': '30'}"
+        ) from error
     return _with_video(container, spec, "camera")
 
 
-def _open_url(spec: str, options: dict[str, str] | None, open_timeout_s: float,
-              stall_timeout_s: float) -> av.container.InputContainer:
+def _open_url(
+    spec: str, options: dict[str, str] | None, open_timeout_s: float, stall_timeout_s: float
+) -> av.container.InputContainer:
     """Open a network stream; :class:`VideoInputError` naming it and the fix."""
     merged = {**LIVE_PROBE_OPTIONS, **_url_options(spec, open_timeout_s), **(options or {})}
     try:
         container = av.open(spec, options=merged, timeout=(open_timeout_s, stall_timeout_s))
     except (av.FFmpegError, OSError) as error:
         why = f"nothing arrived within {open_timeout_s:g} s" if isinstance(error, av.ExitError) else str(error)
-        rtsp = ("; RTSP is read over TCP: behind a firewall that allows only UDP pass "
-                "options={'rtsp_transport': 'udp'}") if spec.lower().startswith(("rtsp://", "rtsps://")) else ""
+        rtsp = (
+            ("; RTSP is read over TCP: behind a firewall that allows only UDP pass options={'rtsp_transport': 'udp'}")
+            if spec.lower().startswith(("rtsp://", "rtsps://"))
+            else ""
+        )
         raise VideoInputError(
             f"stream {spec} cannot be opened: {why}. Fix: check that the stream is up and the address, port and "
-            f"path are right (`ffprobe \"{spec}\"`){rtsp}") from error
+            f'path are right (`ffprobe "{spec}"`){rtsp}'
+        ) from error
     return _with_video(container, spec, "stream")
 
 
-def _open_pipe(spec: str, options: dict[str, str] | None, open_timeout_s: float,
-               pipe_format: str) -> tuple[av.container.InputContainer, _PipeReader]:
+def _open_pipe(
+    spec: str, options: dict[str, str] | None, open_timeout_s: float, pipe_format: str
+) -> tuple[av.container.InputContainer, _PipeReader]:
     """Open a pipe carrying ``pipe_format`` (MPEG-TS): the first bytes must arrive within ``open_timeout_s``."""
     reader = _PipeReader(*_pipe_fd(spec), name=spec)
     reader.deadline = time.monotonic() + open_timeout_s
-    fix = (f"Fix: start the program that writes the pipe first (e.g. `ffmpeg -re -i INPUT -c:v libx264 "
-           f"-f {pipe_format} {spec if reader.is_fifo else '-'}`), and make it write {pipe_format} (pipe_format= "
-           "names another format)")
+    fix = (
+        f"Fix: start the program that writes the pipe first (e.g. `ffmpeg -re -i INPUT -c:v libx264 "
+        f"-f {pipe_format} {spec if reader.is_fifo else '-'}`), and make it write {pipe_format} (pipe_format= "
+        "names another format)"
+    )
     try:
         container = av.open(reader, format=pipe_format, options={**LIVE_PROBE_OPTIONS, **(options or {})})
     except _SilentPipe as error:
@@ -549,8 +582,13 @@ class LiveSource(FrameSource):
 
     live = True
 
-    def __init__(self, name: str, container: av.container.InputContainer, stall_timeout_s: float = 10.0,
-                 pipe: _PipeReader | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        container: av.container.InputContainer,
+        stall_timeout_s: float = 10.0,
+        pipe: _PipeReader | None = None,
+    ) -> None:
         self._stream = container.streams.video[0]
         super().__init__(name, _rate(self._stream))
         self.stall_timeout_s = stall_timeout_s
@@ -592,8 +630,10 @@ class LiveSource(FrameSource):
                         put(frame)
                 except av.FFmpegError:
                     pass
-                reason = (f"live source {self.name} stopped after {index} frames: {error} (the sender closed the "
-                          f"connection or the network failed). Fix: check the source (`ffprobe \"{self.name}\"`)")
+                reason = (
+                    f"live source {self.name} stopped after {index} frames: {error} (the sender closed the "
+                    f'connection or the network failed). Fix: check the source (`ffprobe "{self.name}"`)'
+                )
         finally:
             self._container.close()
             if self._pipe is not None:
@@ -621,9 +661,11 @@ class LiveSource(FrameSource):
                     return None
                 silent_s = time.monotonic() - self._last_arrival
                 if silent_s >= self.stall_timeout_s:
-                    self._end(f"live source {self.name} stalled: no frame for {silent_s:.1f} s (stall_timeout_s="
-                              f"{self.stall_timeout_s:g}) after {self._received} frames. Fix: check that the "
-                              "camera/sender is still running, or raise stall_timeout_s")
+                    self._end(
+                        f"live source {self.name} stalled: no frame for {silent_s:.1f} s (stall_timeout_s="
+                        f"{self.stall_timeout_s:g}) after {self._received} frames. Fix: check that the "
+                        "camera/sender is still running, or raise stall_timeout_s"
+                    )
                     self._stop_thread()
                     return None
                 self._changed.wait(self.stall_timeout_s - silent_s)
@@ -659,9 +701,16 @@ class LiveSource(FrameSource):
 # ------------------------------------------------------------------------------------------------------ entry
 
 
-def open_source(spec: str | Path, live: bool | None = None, *, fps: float = 10.0, stall_timeout_s: float = 10.0,
-                open_timeout_s: float | None = None, options: dict[str, str] | None = None,
-                pipe_format: str = "mpegts") -> FrameSource:
+def open_source(
+    spec: str | Path,
+    live: bool | None = None,
+    *,
+    fps: float = 10.0,
+    stall_timeout_s: float = 10.0,
+    open_timeout_s: float | None = None,
+    options: dict[str, str] | None = None,
+    pipe_format: str = "mpegts",
+) -> FrameSource:
     """The frame source ``spec`` names (see the module docstring for the kinds).
 
     Args:

@@ -56,8 +56,9 @@ class ModelSpec:
     operating_point: OperatingPoint | None = None
 
     @classmethod
-    def from_run(cls, checkpoint: Mapping[str, Any], run: DictConfig, name: str, task: Task,
-                 threshold: float) -> ModelSpec:
+    def from_run(
+        cls, checkpoint: Mapping[str, Any], run: DictConfig, name: str, task: Task, threshold: float
+    ) -> ModelSpec:
         """The spec of a checkpoint rebuilt from ``run`` (its stored run config, possibly with command-line changes
         merged over it): ``task`` and ``threshold`` are the rebuilt module's; the inputs are ``run``'s, checked.
 
@@ -70,12 +71,18 @@ class ModelSpec:
         target_fps = float(_stored(run, "data.target_fps", name, _positive_number))
         model_size = OmegaConf.select(run, "model.inputs.frame_size")
         if model_size is not None and model_size != size:
-            log.warning(f"{name}: data.frame_size={size} differs from model.inputs.frame_size={model_size}; using "
-                        "data.frame_size, what the model was fed in training and in eval.py")
+            log.warning(
+                f"{name}: data.frame_size={size} differs from model.inputs.frame_size={model_size}; using "
+                "data.frame_size, what the model was fed in training and in eval.py"
+            )
         return cls(
-            name=name, task=task, threshold=float(threshold), num_frames=int(num_frames),
+            name=name,
+            task=task,
+            threshold=float(threshold),
+            num_frames=int(num_frames),
             frame_size=(int(size), int(size)) if isinstance(size, int) else (int(size[0]), int(size[1])),
-            normalization=str(normalization), target_fps=target_fps,
+            normalization=str(normalization),
+            target_fps=target_fps,
             train_clip_span_s=_clip_span(checkpoint.get(CLIP_SPAN_KEY), name),
             operating_point=_operating_point(checkpoint.get(OPERATING_POINT_KEY), name),
         )
@@ -112,9 +119,11 @@ class ModelSpec:
         """The deployed alarm in words, and where its threshold came from."""
         if self.operating_point is not None:
             return f"alarm {self.alarm_policy.describe(self.alarm_threshold)} ({self.operating_point.describe()})"
-        return (f"alarm {self.alarm_policy.describe(self.alarm_threshold)} (the decision threshold: this checkpoint "
-                "stores no operating point; train.py test=true or scripts/eval.py store_operating_point=true chooses "
-                "one on validation)")
+        return (
+            f"alarm {self.alarm_policy.describe(self.alarm_threshold)} (the decision threshold: this checkpoint "
+            "stores no operating point; train.py test=true or scripts/eval.py store_operating_point=true chooses "
+            "one on validation)"
+        )
 
     def span_mismatch(self) -> str | None:
         """Why sliding-window scores (streaming, eval.py's ``sliding`` scoring) answer another question than the one
@@ -124,24 +133,30 @@ class ModelSpec:
         span, window_s = self.train_clip_span_s, self.window_span_s
         if span is None or 0.75 <= window_s / span["median"] <= 1.25:
             return None
-        return (f"{self.name}: its training clips spanned {span['min']:.1f}-{span['max']:.1f} s of video (median "
-                f"{span['median']:.1f} s), a streamed window spans {window_s:.1f} s ({self.num_frames} consecutive "
-                f"frames at {self.target_fps:g} fps): its scores answer a question spaced differently in time than "
-                "the one it learned. Fix: read them against eval.py's sliding scores, not its clip metrics (eval.py "
-                "settings.scoring=clips scores the clips it was trained on); to stream what it learned, train it on "
-                "consecutive frames (model.inputs.sampler=window)")
+        return (
+            f"{self.name}: its training clips spanned {span['min']:.1f}-{span['max']:.1f} s of video (median "
+            f"{span['median']:.1f} s), a streamed window spans {window_s:.1f} s ({self.num_frames} consecutive "
+            f"frames at {self.target_fps:g} fps): its scores answer a question spaced differently in time than "
+            "the one it learned. Fix: read them against eval.py's sliding scores, not its clip metrics (eval.py "
+            "settings.scoring=clips scores the clips it was trained on); to stream what it learned, train it on "
+            "consecutive frames (model.inputs.sampler=window)"
+        )
 
 
 def _stored(run: DictConfig, key: str, name: str, valid: Callable[[Any], bool]) -> Any:
     """``run``'s value at ``key``; a :class:`CheckpointError` when it is absent or ``valid`` rejects it."""
     value = OmegaConf.select(run, key, default=None)
     if value is None:
-        raise CheckpointError(f"{name}: the stored run config has no {key!r}; it was not written by this version "
-                              "of riskvision's train.py. Fix: retrain, or evaluate it with the code version that "
-                              "wrote it")
+        raise CheckpointError(
+            f"{name}: the stored run config has no {key!r}; it was not written by this version "
+            "of riskvision's train.py. Fix: retrain, or evaluate it with the code version that "
+            "wrote it"
+        )
     if not valid(value):
-        raise CheckpointError(f"{name}: stored {key}={value!r} is not {_EXPECTED[valid]}. Fix: pass a checkpoint "
-                              f"written by riskvision's train.py, or set it on the command line (+{key}=...)")
+        raise CheckpointError(
+            f"{name}: stored {key}={value!r} is not {_EXPECTED[valid]}. Fix: pass a checkpoint "
+            f"written by riskvision's train.py, or set it on the command line (+{key}=...)"
+        )
     return value
 
 
@@ -161,9 +176,12 @@ def _preset(value: Any) -> bool:
     return value in NORMALIZATION_PRESETS
 
 
-_EXPECTED = {_positive_int: "a positive integer", _positive_number: "a positive number",
-             _frame_size: "a positive integer or a [height, width] pair",
-             _preset: f"one of {list(NORMALIZATION_PRESETS)}"}
+_EXPECTED = {
+    _positive_int: "a positive integer",
+    _positive_number: "a positive number",
+    _frame_size: "a positive integer or a [height, width] pair",
+    _preset: f"one of {list(NORMALIZATION_PRESETS)}",
+}
 
 
 def _clip_span(value: Any, name: str) -> dict[str, float] | None:
@@ -171,10 +189,16 @@ def _clip_span(value: Any, name: str) -> dict[str, float] | None:
     if value is None:
         return None
     keys = ("min", "median", "max")
-    if not (isinstance(value, dict) and set(value) == set(keys) and all(map(_positive_number, value.values()))
-            and value["min"] <= value["median"] <= value["max"]):
-        raise CheckpointError(f"{name}: stored {CLIP_SPAN_KEY}={value!r} is not {{'min', 'median', 'max'}} seconds "
-                              "(positive, in order). Fix: pass a checkpoint written by riskvision's train.py")
+    if not (
+        isinstance(value, dict)
+        and set(value) == set(keys)
+        and all(map(_positive_number, value.values()))
+        and value["min"] <= value["median"] <= value["max"]
+    ):
+        raise CheckpointError(
+            f"{name}: stored {CLIP_SPAN_KEY}={value!r} is not {{'min', 'median', 'max'}} seconds "
+            "(positive, in order). Fix: pass a checkpoint written by riskvision's train.py"
+        )
     return {key: float(value[key]) for key in keys}
 
 

@@ -61,8 +61,12 @@ from riskvision.data.transforms import Normalize
 from riskvision.inference.backends import Backend, TorchBackend
 from riskvision.inference.loaded import LoadedModel
 from riskvision.inference.smoothing import (
-    Alarm, AlarmEvent, Levels, Smoother, default_levels,
-)  # fmt: skip
+    Alarm,
+    AlarmEvent,
+    Levels,
+    Smoother,
+    default_levels,
+)
 
 __all__ = ["DEFAULT_TIME_CONSTANT_S", "StreamEngine", "StreamResult", "TimestampResampler"]
 
@@ -190,9 +194,16 @@ class StreamEngine:
             falls behind a live source; ``False`` (files): every result.
     """
 
-    def __init__(self, model: LoadedModel, backend: Backend | None = None, step: int = 1,
-                 smoothing: Smoother | None = None, levels: Levels | None = None, alarm: Alarm | None = None,
-                 latest_only: bool = False) -> None:
+    def __init__(
+        self,
+        model: LoadedModel,
+        backend: Backend | None = None,
+        step: int = 1,
+        smoothing: Smoother | None = None,
+        levels: Levels | None = None,
+        alarm: Alarm | None = None,
+        latest_only: bool = False,
+    ) -> None:
         if int(step) < 1:
             raise ValueError(f"step={step} must be >= 1 (a result every step-th target-rate frame)")
         spec = model.spec
@@ -208,8 +219,10 @@ class StreamEngine:
         self.resampler = TimestampResampler(spec.target_fps)
         self.recurrent = bool(getattr(self.backend, "recurrent", False))
         if spec.task.per_frame and not self.recurrent:
-            raise ValueError(f"{spec.name} scores every frame with a carried recurrent state, which "
-                             f"{type(self.backend).__name__} does not run. Fix: backend=torch with cache_features=True")
+            raise ValueError(
+                f"{spec.name} scores every frame with a carried recurrent state, which "
+                f"{type(self.backend).__name__} does not run. Fix: backend=torch with cache_features=True"
+            )
         self.reset()
 
     def reset(self) -> None:
@@ -240,8 +253,11 @@ class StreamEngine:
         if assigned is None:
             self.dropped += 1
             if self.dropped == 1:  # once per stream, not per frame; the count is in self.dropped
-                warnings.warn(f"frame at time_s={float(time_s)} is not after the previous frame's; dropped (such "
-                              "frames are counted, not warned about again)", stacklevel=2)
+                warnings.warn(
+                    f"frame at time_s={float(time_s)} is not after the previous frame's; dropped (such "
+                    "frames are counted, not warned about again)",
+                    stacklevel=2,
+                )
             return []
         previous, current = assigned
         pushed = _Pushed(image, time_s)
@@ -289,11 +305,12 @@ class StreamEngine:
         results = []
         size = self.batch_size
         for a in range(0, len(windows), size):
-            results += self._score(windows[a:a + size], start)
+            results += self._score(windows[a : a + size], start)
         return results
 
-    def _advance_recurrent(self, targets: list[tuple[int, _Pushed]], scored: set[int],
-                           start: float) -> list[StreamResult]:
+    def _advance_recurrent(
+        self, targets: list[tuple[int, _Pushed]], scored: set[int], start: float
+    ) -> list[StreamResult]:
         """Each target frame (in order) one ``backend.step`` on: its features and the carried state -> its logits;
         the ``scored`` frames' logits become results."""
         rows: list[tuple[int, float]] = []
@@ -340,12 +357,20 @@ class StreamEngine:
             time_s = t / self.spec.target_fps
             smoothed = self.smoother.update(float(p), time_s)
             events = self.alarm.update(smoothed, time_s, t)
-            results.append(StreamResult(
-                frame=t, time_s=time_s, source_time_s=source_time,
-                probs={name: float(v) for name, v in zip(task.prob_columns, row)}, p_crash=float(p),
-                smoothed=smoothed, level=self.levels.level(row, smoothed), alarm=self.alarm.active,
-                latency_ms=latency_ms, events=events,
-            ))  # fmt: skip
+            results.append(
+                StreamResult(
+                    frame=t,
+                    time_s=time_s,
+                    source_time_s=source_time,
+                    probs={name: float(v) for name, v in zip(task.prob_columns, row)},
+                    p_crash=float(p),
+                    smoothed=smoothed,
+                    level=self.levels.level(row, smoothed),
+                    alarm=self.alarm.active,
+                    latency_ms=latency_ms,
+                    events=events,
+                )
+            )
         return results
 
 
@@ -356,9 +381,12 @@ def _check_image(image: np.ndarray | Tensor) -> None:
     elif isinstance(image, Tensor):
         ok, expected = image.ndim == 3 and image.shape[0] == 3 and image.dtype == torch.uint8, "torch [3, H, W]"
     else:
-        raise TypeError(f"push() takes a uint8 RGB numpy [H, W, 3] or torch [3, H, W] image, "
-                        f"got {type(image).__name__}")
+        raise TypeError(
+            f"push() takes a uint8 RGB numpy [H, W, 3] or torch [3, H, W] image, got {type(image).__name__}"
+        )
     if not ok:
-        raise TypeError(f"push() takes a uint8 RGB {expected} image, got {image.dtype} {tuple(image.shape)}. Fix: "
-                        "convert it to 8-bit RGB (PyAV: frame.to_ndarray(format='rgb24'); OpenCV: cv2.cvtColor(bgr, "
-                        "cv2.COLOR_BGR2RGB))")
+        raise TypeError(
+            f"push() takes a uint8 RGB {expected} image, got {image.dtype} {tuple(image.shape)}. Fix: "
+            "convert it to 8-bit RGB (PyAV: frame.to_ndarray(format='rgb24'); OpenCV: cv2.cvtColor(bgr, "
+            "cv2.COLOR_BGR2RGB))"
+        )

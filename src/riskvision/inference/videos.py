@@ -24,16 +24,23 @@ from typing import IO, Any
 
 import torch
 
+from riskvision.alarm import Alarm, AlarmPolicy, Smoother, check_threshold
 from riskvision.data.layout import DataLayoutError
 from riskvision.data.readers import FrameReadError
 from riskvision.files import partial_path
 from riskvision.inference.annotations import read_anomaly_spans, span_for
 from riskvision.inference.inputs import VIDEO_SUFFIXES, VideoInputError, output_names, source_label
 from riskvision.inference.outputs import (
-    FORMATS, OverlayWriter, ResultWriter, Summary, read_results, result_row, summary_table, write_stream_timeline,
-)  # fmt: skip
+    FORMATS,
+    OverlayWriter,
+    ResultWriter,
+    Summary,
+    read_results,
+    result_row,
+    summary_table,
+    write_stream_timeline,
+)
 from riskvision.inference.predictor import Predictor
-from riskvision.alarm import Alarm, AlarmPolicy, Smoother, check_threshold
 from riskvision.inference.sources import IMAGE_SUFFIXES, FrameSource, is_live_spec, open_source
 from riskvision.inference.threads import inference_threads
 from riskvision.progress import ProgressLine
@@ -76,8 +83,9 @@ def find_sources(entries: str | Path | Sequence[str | Path]) -> tuple[list[str],
     none of these is a problem ``(entry, message)``."""
     entries = [entries] if isinstance(entries, (str, Path)) else list(entries)
     if not entries:
-        raise ValueError("videos=[] is empty. Fix: videos=[a.mp4,b.mov], videos=/path/to/folder or "
-                         "videos=rtsp://camera/stream")
+        raise ValueError(
+            "videos=[] is empty. Fix: videos=[a.mp4,b.mov], videos=/path/to/folder or videos=rtsp://camera/stream"
+        )
     sources: list[str] = []
     problems: list[tuple[str, str]] = []
     for entry in map(str, entries):
@@ -87,8 +95,11 @@ def find_sources(entries: str | Path | Sequence[str | Path]) -> tuple[list[str],
         elif path.is_dir():
             files = sorted(p for p in path.iterdir() if p.is_file())
             videos = [str(p) for p in files if p.suffix.lower() in VIDEO_SUFFIXES]
-            clips = [str(folder) for folder in map(_frame_folder, sorted(p for p in path.iterdir() if p.is_dir()))
-                     if folder is not None]
+            clips = [
+                str(folder)
+                for folder in map(_frame_folder, sorted(p for p in path.iterdir() if p.is_dir()))
+                if folder is not None
+            ]
             if videos:
                 sources += videos
             elif _frame_folder(path) is not None:
@@ -96,16 +107,26 @@ def find_sources(entries: str | Path | Sequence[str | Path]) -> tuple[list[str],
             elif clips:  # a folder of frame folders, e.g. DoTA's frames/<clip>/images
                 sources += clips
             else:
-                problems.append((entry, f"folder {path} holds no video files ({', '.join(VIDEO_SUFFIXES)}), no "
-                                        f"frames ({', '.join(IMAGE_SUFFIXES)}) and no folders of frames. Fix: point "
-                                        "videos= at the files or at the folder that holds them"))
+                problems.append(
+                    (
+                        entry,
+                        f"folder {path} holds no video files ({', '.join(VIDEO_SUFFIXES)}), no "
+                        f"frames ({', '.join(IMAGE_SUFFIXES)}) and no folders of frames. Fix: point "
+                        "videos= at the files or at the folder that holds them",
+                    )
+                )
         elif path.exists():
             sources.append(str(path))
         else:
-            problems.append((entry, f"video file {path} does not exist (videos entry {entry!r}, working directory "
-                                    f"{Path.cwd()}). Fix: pass an existing file or folder, a stream URL "
-                                    "(rtsp://...) or a camera (/dev/video0); relative paths are relative to the "
-                                    "directory you run the command from"))
+            problems.append(
+                (
+                    entry,
+                    f"video file {path} does not exist (videos entry {entry!r}, working directory "
+                    f"{Path.cwd()}). Fix: pass an existing file or folder, a stream URL "
+                    "(rtsp://...) or a camera (/dev/video0); relative paths are relative to the "
+                    "directory you run the command from",
+                )
+            )
     return sources, problems
 
 
@@ -137,10 +158,23 @@ class Progress(ProgressLine):
         return f"{self.rate:.2f}x real time"
 
 
-def predict_source(predictor: Predictor, source: FrameSource, name: str, out_dir: Path, *, backend: Any = None,
-                   step: int = 1, fmt: str = "csv", timeline: bool = True, overlay: bool = False,
-                   overlay_short_side: int = 360, smoothing: Smoother | None = None, alarm: Alarm | None = None,
-                   anomaly_s: tuple[float, float] | None = None, progress: IO[str] | None = None) -> SourceResult:
+def predict_source(
+    predictor: Predictor,
+    source: FrameSource,
+    name: str,
+    out_dir: Path,
+    *,
+    backend: Any = None,
+    step: int = 1,
+    fmt: str = "csv",
+    timeline: bool = True,
+    overlay: bool = False,
+    overlay_short_side: int = 360,
+    smoothing: Smoother | None = None,
+    alarm: Alarm | None = None,
+    anomaly_s: tuple[float, float] | None = None,
+    progress: IO[str] | None = None,
+) -> SourceResult:
     """Stream one open ``source`` into ``out_dir/<name>.<fmt>`` (and the overlay and timeline); see the module.
 
     Raises whatever stops it midway, after closing the files under their partial names (the rows so far kept).
@@ -153,8 +187,9 @@ def predict_source(predictor: Predictor, source: FrameSource, name: str, out_dir
     bar = Progress(shown, progress, source.duration_s)
     try:
         frames = overlay_writer.frames(source) if overlay_writer else source
-        for result in predictor.stream(frames, step, backend, smoothing=smoothing, alarm=alarm,
-                                       latest_only=source.live):
+        for result in predictor.stream(
+            frames, step, backend, smoothing=smoothing, alarm=alarm, latest_only=source.live
+        ):
             writer.write(result_row(shown, result, predictor))
             summary.add(result)
             if overlay_writer:
@@ -162,8 +197,10 @@ def predict_source(predictor: Predictor, source: FrameSource, name: str, out_dir
             bar.update(result.time_s, sum(event.kind == "on" for event in result.events))
         if not writer.rows:
             ended = f" ({source.stopped_reason})" if source.stopped_reason else ""
-            raise VideoInputError(f"{source.name} gave no frame to score{ended}. Fix: check that it is a video "
-                                  f"(`ffprobe \"{source.name}\"`), or that the camera or stream sends pictures")
+            raise VideoInputError(
+                f"{source.name} gave no frame to score{ended}. Fix: check that it is a video "
+                f'(`ffprobe "{source.name}"`), or that the camera or stream sends pictures'
+            )
         outputs = {"results": writer.commit()}
         if overlay_writer:
             outputs["overlay"] = overlay_writer.commit()
@@ -181,20 +218,28 @@ def predict_source(predictor: Predictor, source: FrameSource, name: str, out_dir
         bar.close()
     if timeline:
         title = f"{source.name} ({Path(predictor.name).name}, step {step})"
-        outputs["timeline"] = write_stream_timeline(out_dir / f"{name}_timeline.png", read_results(results_path),
-                                                    predictor, title, anomaly_s, alarm)
+        outputs["timeline"] = write_stream_timeline(
+            out_dir / f"{name}_timeline.png", read_results(results_path), predictor, title, anomaly_s, alarm
+        )
     stats = source.stats()
     rate = writer.rows / max(bar.elapsed, 1e-9)
     why = ""
     if stats.dropped and writer.rows:  # newest frame wins: frames came faster than the net scored them
-        why = (f" (the net took {1000 * bar.elapsed / writer.rows:.0f} ms per result while frames arrived every "
-               f"{1000 / max(stats.received_fps, 1e-9):.0f} ms; the newest frame wins)")
-    jumps = (f"; {stats.discontinuities} timestamp discontinuities (the times jumped back; the timeline continued)"
-             if stats.discontinuities else "")
-    log.info(f"{source.name}: {stats.received} frames received ({_rate(source)}) -> {writer.rows} results at "
-             f"{predictor.target_fps:g} fps, {bar.done:.1f} s of video scored in {bar.elapsed:.1f} s "
-             f"({bar.real_time_factor:.2f}x real time, achieved {rate:.1f} results/s); {stats.dropped} frames "
-             f"dropped by the live buffer{why}{jumps}")
+        why = (
+            f" (the net took {1000 * bar.elapsed / writer.rows:.0f} ms per result while frames arrived every "
+            f"{1000 / max(stats.received_fps, 1e-9):.0f} ms; the newest frame wins)"
+        )
+    jumps = (
+        f"; {stats.discontinuities} timestamp discontinuities (the times jumped back; the timeline continued)"
+        if stats.discontinuities
+        else ""
+    )
+    log.info(
+        f"{source.name}: {stats.received} frames received ({_rate(source)}) -> {writer.rows} results at "
+        f"{predictor.target_fps:g} fps, {bar.done:.1f} s of video scored in {bar.elapsed:.1f} s "
+        f"({bar.real_time_factor:.2f}x real time, achieved {rate:.1f} results/s); {stats.dropped} frames "
+        f"dropped by the live buffer{why}{jumps}"
+    )
     return SourceResult(source.name, name, outputs, summary.line(shown, alarm), writer.rows, summary.row(shown))
 
 
@@ -202,14 +247,29 @@ def _rate(source: FrameSource) -> str:
     return f"{source.nominal_fps:.3g} fps" if source.nominal_fps else "no declared frame rate"
 
 
-def predict_videos(ckpt_path: str | Path, videos: str | Path | Sequence[str | Path], out_dir: str | Path,
-                   step: int = 1, batch_size: int = 8, device: str = "cpu", overlay: bool = False,
-                   overlay_short_side: int = 360, fmt: str = "csv", timeline: bool = True, backend: str = "auto",
-                   precision: str = "fp32", export_dir: str | Path | None = None, policy: AlarmPolicy | None = None,
-                   alarm_threshold: float | None = None, annotations: str | Path | None = None,
-                   frames_fps: float = 10.0, trusted_targets: Sequence[str] = (),
-                   progress: IO[str] | None = sys.stderr, run_kind: str = "predict_video",
-                   out_option: str = "hydra.run.dir") -> PredictReport:
+def predict_videos(
+    ckpt_path: str | Path,
+    videos: str | Path | Sequence[str | Path],
+    out_dir: str | Path,
+    step: int = 1,
+    batch_size: int = 8,
+    device: str = "cpu",
+    overlay: bool = False,
+    overlay_short_side: int = 360,
+    fmt: str = "csv",
+    timeline: bool = True,
+    backend: str = "auto",
+    precision: str = "fp32",
+    export_dir: str | Path | None = None,
+    policy: AlarmPolicy | None = None,
+    alarm_threshold: float | None = None,
+    annotations: str | Path | None = None,
+    frames_fps: float = 10.0,
+    trusted_targets: Sequence[str] = (),
+    progress: IO[str] | None = sys.stderr,
+    run_kind: str = "predict_video",
+    out_option: str = "hydra.run.dir",
+) -> PredictReport:
     """Score every source with the checkpoint; a bad source becomes a failure and the others still run.
 
     Args:
@@ -241,21 +301,31 @@ def predict_videos(ckpt_path: str | Path, videos: str | Path | Sequence[str | Pa
         raise ValueError(f"format={fmt!r} is not one of {list(FORMATS)}")
     sources, problems = find_sources(videos)
     spans = read_anomaly_spans(annotations) if annotations else {}
-    predictor = Predictor.from_checkpoint(ckpt_path, device, batch_size, trusted_targets=trusted_targets,
-                                          precision=precision, backend=backend, export_dir=export_dir)
+    predictor = Predictor.from_checkpoint(
+        ckpt_path,
+        device,
+        batch_size,
+        trusted_targets=trusted_targets,
+        precision=precision,
+        backend=backend,
+        export_dir=export_dir,
+    )
     live = any(is_live_spec(spec) for spec in sources)  # a decode thread runs beside the net: leave it a core
     threads = inference_threads(live=True) if live else None
     engine_backend = predictor.make_backend(threads.net if threads else None)  # a bad export fails here, first
     policy = predictor.alarm_policy if policy is None else policy
-    threshold = predictor.alarm_threshold if alarm_threshold is None else check_threshold(alarm_threshold,
-                                                                                          "alarm_threshold")
+    threshold = (
+        predictor.alarm_threshold if alarm_threshold is None else check_threshold(alarm_threshold, "alarm_threshold")
+    )
     used = threads.describe() if threads else f"threads: {torch.get_num_threads()} for the net (torch's setting)"
     log.info(f"Model {predictor.describe()}; {used}; {len(sources)} source(s) -> {out_dir}")
     point = predictor.operating_point
     if point is not None and int(step) != point.step:
-        log.warning(f"step={step}, but the operating point was chosen on results every {point.step} frames: the "
-                    "smoothing and the minimum on-time see another rate, so the false-alarm rate it was chosen for "
-                    f"may not hold. Fix: step={point.step}")
+        log.warning(
+            f"step={step}, but the operating point was chosen on results every {point.step} frames: the "
+            "smoothing and the minimum on-time see another rate, so the false-alarm rate it was chosen for "
+            f"may not hold. Fix: step={point.step}"
+        )
     if policy != predictor.alarm_policy or threshold != predictor.alarm_threshold:
         log.info(f"Alarm set here: {policy.describe(threshold)} (the checkpoint's: {predictor.describe_alarm()})")
     out_dir = claim_run_folder(out_dir, run_kind, option=out_option).path  # this process owns it (riskvision.runs)
@@ -265,25 +335,57 @@ def predict_videos(ckpt_path: str | Path, videos: str | Path | Sequence[str | Pa
     torch_threads = torch.get_num_threads()
     torch.set_num_threads(threads.net if threads else torch_threads)  # restored below (a library caller's setting)
     try:
-        _predict_each(predictor, sources, out_dir, report, engine_backend, spans, (policy, threshold), frames_fps,
-                      dict(step=int(step), fmt=fmt, timeline=timeline, overlay=overlay,
-                           overlay_short_side=overlay_short_side, progress=progress))
+        _predict_each(
+            predictor,
+            sources,
+            out_dir,
+            report,
+            engine_backend,
+            spans,
+            (policy, threshold),
+            frames_fps,
+            dict(
+                step=int(step),
+                fmt=fmt,
+                timeline=timeline,
+                overlay=overlay,
+                overlay_short_side=overlay_short_side,
+                progress=progress,
+            ),
+        )
     finally:
         torch.set_num_threads(torch_threads)
     return report
 
 
-def _predict_each(predictor: Predictor, sources: list[str], out_dir: Path, report: PredictReport, engine_backend: Any,
-                  spans: dict, deployed: tuple[AlarmPolicy, float], frames_fps: float, settings: dict[str, Any]) -> None:
+def _predict_each(
+    predictor: Predictor,
+    sources: list[str],
+    out_dir: Path,
+    report: PredictReport,
+    engine_backend: Any,
+    spans: dict,
+    deployed: tuple[AlarmPolicy, float],
+    frames_fps: float,
+    settings: dict[str, Any],
+) -> None:
     """Score each source into ``out_dir`` (:func:`predict_source` with ``settings``; a fresh smoother and alarm of the
     ``deployed`` policy and threshold each), recording it in ``report``."""
     policy, threshold = deployed
     for spec, name in zip(sources, output_names(sources)):
         try:
             with open_source(spec, fps=frames_fps) as source:
-                result = predict_source(predictor, source, name, out_dir, backend=engine_backend,
-                                        smoothing=policy.smoother(), alarm=policy.alarm(threshold),
-                                        anomaly_s=span_for(spans, spec), **settings)
+                result = predict_source(
+                    predictor,
+                    source,
+                    name,
+                    out_dir,
+                    backend=engine_backend,
+                    smoothing=policy.smoother(),
+                    alarm=policy.alarm(threshold),
+                    anomaly_s=span_for(spans, spec),
+                    **settings,
+                )
         except VideoInputError as error:  # its message names the source
             _fail(report, spec, str(error))
             continue
@@ -296,8 +398,9 @@ def _predict_each(predictor: Predictor, sources: list[str], out_dir: Path, repor
             continue
         report.results.append(result)  # its line goes into the summary table the run ends with
         if source.stopped_reason:  # ended early: its results are complete up to there, but the user must know
-            _fail(report, spec, f"{source.stopped_reason} (its {result.rows} results are in "
-                                f"{result.outputs['results']})")
+            _fail(
+                report, spec, f"{source.stopped_reason} (its {result.rows} results are in {result.outputs['results']})"
+            )
 
 
 def _fail(report: PredictReport, spec: str, message: str) -> None:

@@ -11,6 +11,14 @@ from riskvision.metrics.classification import binary_metrics, confusion_matrix, 
 from riskvision.metrics.ranking import Ranking, auroc, average_precision
 
 __all__ = [
-    "Ranking", "auroc", "average_precision", "binary_metrics", "brier_score", "confusion_matrix",
-    "expected_calibration_error", "multiclass_metrics", "precision_recall_f1", "reliability_table",
+    "Ranking",
+    "auroc",
+    "average_precision",
+    "binary_metrics",
+    "brier_score",
+    "confusion_matrix",
+    "expected_calibration_error",
+    "multiclass_metrics",
+    "precision_recall_f1",
+    "reliability_table",
 ]

@@ -27,8 +27,9 @@ def reliability_table(p_positive: np.ndarray, labels: np.ndarray, n_bins: int = 
         confidence = np.bincount(bins, weights=p, minlength=n_bins) / count
         frequency = np.bincount(bins, weights=y, minlength=n_bins) / count
     edges = np.linspace(0.0, 1.0, n_bins + 1)
-    return pd.DataFrame({"lower": edges[:-1], "upper": edges[1:], "count": count,
-                         "confidence": confidence, "frequency": frequency})
+    return pd.DataFrame(
+        {"lower": edges[:-1], "upper": edges[1:], "count": count, "confidence": confidence, "frequency": frequency}
+    )
 
 
 def expected_calibration_error(p_positive: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> float:

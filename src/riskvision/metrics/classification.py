@@ -41,10 +41,18 @@ def binary_metrics(p_positive: np.ndarray, labels: np.ndarray, threshold: float)
     fn, tn = int(np.sum(~decided & y)), int(np.sum(~decided & ~y))
     precision, recall, f1 = precision_recall_f1(tp, fp, fn)
     return {
-        "precision": precision, "recall": recall, "f1": f1, "accuracy": (tp + tn) / max(len(y), 1),
-        "auroc": auroc(p, y), "ap": average_precision(p, y), "threshold": float(threshold),
-        "tp": tp, "fp": fp, "tn": tn, "fn": fn,
-    }  # fmt: skip
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "accuracy": (tp + tn) / max(len(y), 1),
+        "auroc": auroc(p, y),
+        "ap": average_precision(p, y),
+        "threshold": float(threshold),
+        "tp": tp,
+        "fp": fp,
+        "tn": tn,
+        "fn": fn,
+    }
 
 
 def multiclass_metrics(probs: np.ndarray, labels: np.ndarray, class_names: Sequence[str]) -> dict[str, object]:
@@ -69,4 +77,3 @@ def multiclass_metrics(probs: np.ndarray, labels: np.ndarray, class_names: Seque
     out["accuracy"] = float(np.mean(predicted == y)) if len(y) else float("nan")
     out["confusion_matrix"] = matrix.tolist()
     return out
-

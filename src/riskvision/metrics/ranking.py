@@ -140,7 +140,9 @@ class _WholeWeights:
         return _average_precision_of_cumulative(np.cumsum(pos).astype(float), np.cumsum(neg).astype(float))
 
 
-def tied_counts(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def tied_counts(
+    scores: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Weighted positive and negative counts per distinct score, highest score first: ``(pos, neg)``."""
     return Ranking(scores, labels).counts(weights)
 

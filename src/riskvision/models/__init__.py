@@ -13,6 +13,7 @@ each family reads its own pretrained weights (``read_pretrained``), ``load_pretr
 from riskvision.models.base import ClipNet, FrameFeatureNet
 from riskvision.models.complexity import count_parameters, forward_gflops, model_summary
 from riskvision.models.frame_nets import FrameNet, ImageBackbone, causal_gru, frame_net
+from riskvision.models.hf_video import HFVideoNet
 from riskvision.models.pretrained import (
     ArchitectureMismatch,
     PretrainedReport,
@@ -21,6 +22,15 @@ from riskvision.models.pretrained import (
     UnsafeCheckpointError,
     load_pretrained,
     load_weights,
+)
+from riskvision.models.registry import (
+    UnknownModelError,
+    create_model,
+    list_models,
+    model_targets,
+    net_class,
+    register_model,
+    upgrade_net_config,
 )
 from riskvision.models.resnet3d import (
     ResNet3D,
@@ -31,16 +41,6 @@ from riskvision.models.resnet3d import (
     resnet3d101,
     resnet3d152,
     resnet3d200,
-)
-from riskvision.models.hf_video import HFVideoNet
-from riskvision.models.registry import (
-    UnknownModelError,
-    create_model,
-    list_models,
-    model_targets,
-    net_class,
-    register_model,
-    upgrade_net_config,
 )
 from riskvision.models.resnet_bilstm import ResNetBiLSTM, bilstm
 from riskvision.models.torchvision_video import VIDEO_RECIPES, TorchvisionVideoNet

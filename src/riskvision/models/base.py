@@ -73,8 +73,10 @@ class ClipNet(nn.Module):
         Raises:
             riskvision.models.PretrainedUnavailable: the weights cannot be had here (no such file, no cache).
         """
-        raise ValueError(f"{cls.__name__} has no pretrained-weights loader (source={str(source)!r}); "
-                         "set model.pretrained.source=null to start from random initialisation")
+        raise ValueError(
+            f"{cls.__name__} has no pretrained-weights loader (source={str(source)!r}); "
+            "set model.pretrained.source=null to start from random initialisation"
+        )
 
     def pretrained_config(self) -> dict[str, Any]:
         """The constructor arguments :meth:`read_pretrained` needs to read weights for this instance."""

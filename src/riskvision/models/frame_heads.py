@@ -22,9 +22,16 @@ import torch
 from torch import Tensor, nn
 
 __all__ = [
-    "HEADS", "AttentionReadout", "BiLSTMHead", "LastHiddenReadout", "MeanReadout", "RecurrentHead", "TemporalHead",
-    "TransformerHead", "build_head",
-]  # fmt: skip
+    "HEADS",
+    "AttentionReadout",
+    "BiLSTMHead",
+    "LastHiddenReadout",
+    "MeanReadout",
+    "RecurrentHead",
+    "TemporalHead",
+    "TransformerHead",
+    "build_head",
+]
 
 
 class LastHiddenReadout(nn.Module):
@@ -87,13 +94,26 @@ class BiLSTMHead(TemporalHead):
         readout: ``last`` (final forward and backward hidden states, the seed), ``mean`` over time or ``attention``.
     """
 
-    def __init__(self, feature_dim: int, num_outputs: int, hidden_size: int = 128, num_layers: int = 1,
-                 dropout: float = 0.0, readout: str = "last") -> None:
+    def __init__(
+        self,
+        feature_dim: int,
+        num_outputs: int,
+        hidden_size: int = 128,
+        num_layers: int = 1,
+        dropout: float = 0.0,
+        readout: str = "last",
+    ) -> None:
         super().__init__()
         if readout not in READOUTS:
             raise ValueError(f"bilstm head readout={readout!r}; expected one of {list(READOUTS)}")
-        self.lstm = nn.LSTM(feature_dim, hidden_size, num_layers=num_layers, batch_first=True, bidirectional=True,
-                            dropout=dropout if num_layers > 1 else 0.0)
+        self.lstm = nn.LSTM(
+            feature_dim,
+            hidden_size,
+            num_layers=num_layers,
+            batch_first=True,
+            bidirectional=True,
+            dropout=dropout if num_layers > 1 else 0.0,
+        )
         self.readout = READOUTS[readout](2 * hidden_size)
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(2 * hidden_size, num_outputs)
@@ -120,14 +140,26 @@ class RecurrentHead(TemporalHead):
     causal = True
     CELLS: ClassVar[dict[str, type[nn.Module]]] = {"gru": nn.GRU, "lstm": nn.LSTM}
 
-    def __init__(self, feature_dim: int, num_outputs: int, cell: str = "gru", hidden_size: int = 128,
-                 num_layers: int = 1, dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        feature_dim: int,
+        num_outputs: int,
+        cell: str = "gru",
+        hidden_size: int = 128,
+        num_layers: int = 1,
+        dropout: float = 0.0,
+    ) -> None:
         super().__init__()
         if cell not in self.CELLS:
             raise ValueError(f"recurrent head cell={cell!r}; expected one of {list(self.CELLS)}")
         self.cell = cell
-        self.rnn = self.CELLS[cell](feature_dim, hidden_size, num_layers=num_layers, batch_first=True,
-                                    dropout=dropout if num_layers > 1 else 0.0)
+        self.rnn = self.CELLS[cell](
+            feature_dim,
+            hidden_size,
+            num_layers=num_layers,
+            batch_first=True,
+            dropout=dropout if num_layers > 1 else 0.0,
+        )
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_size, num_outputs)
 
@@ -163,8 +195,16 @@ class TransformerHead(TemporalHead):
         max_frames: the longest window it takes (the position table's length).
     """
 
-    def __init__(self, feature_dim: int, num_outputs: int, hidden_size: int = 128, num_layers: int = 1,
-                 dropout: float = 0.0, num_heads: int = 4, max_frames: int = 256) -> None:
+    def __init__(
+        self,
+        feature_dim: int,
+        num_outputs: int,
+        hidden_size: int = 128,
+        num_layers: int = 1,
+        dropout: float = 0.0,
+        num_heads: int = 4,
+        max_frames: int = 256,
+    ) -> None:
         super().__init__()
         if hidden_size % num_heads:
             raise ValueError(f"transformer head hidden_size={hidden_size} is not divisible by num_heads={num_heads}")
@@ -172,8 +212,9 @@ class TransformerHead(TemporalHead):
         self.project = nn.Linear(feature_dim, hidden_size)
         self.position = nn.Parameter(torch.zeros(1, self.max_frames, hidden_size))
         nn.init.trunc_normal_(self.position, std=0.02)
-        layer = nn.TransformerEncoderLayer(hidden_size, num_heads, 4 * hidden_size, dropout, batch_first=True,
-                                           norm_first=True)
+        layer = nn.TransformerEncoderLayer(
+            hidden_size, num_heads, 4 * hidden_size, dropout, batch_first=True, norm_first=True
+        )
         self.encoder = nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(hidden_size)
         self.dropout = nn.Dropout(dropout)
@@ -183,20 +224,32 @@ class TransformerHead(TemporalHead):
         """``features [B, T, D]`` (T <= ``max_frames``) -> ``[B, K]``."""
         t = features.shape[1]
         if t > self.max_frames:
-            raise ValueError(f"transformer head got {t} frames, more than its max_frames={self.max_frames}. Fix: "
-                             f"model.net.head_options.max_frames={t} (or more), or fewer model.inputs.num_frames")
+            raise ValueError(
+                f"transformer head got {t} frames, more than its max_frames={self.max_frames}. Fix: "
+                f"model.net.head_options.max_frames={t} (or more), or fewer model.inputs.num_frames"
+            )
         x = self.encoder(self.project(features) + self.position[:, :t])
         return self.head(self.dropout(self.norm(x.mean(dim=1))))
 
 
 #: Head name (``model.net.head``) -> class.
 HEADS: dict[str, type[TemporalHead]] = {
-    "bilstm": BiLSTMHead, "gru": RecurrentHead, "lstm": RecurrentHead, "transformer": TransformerHead,
+    "bilstm": BiLSTMHead,
+    "gru": RecurrentHead,
+    "lstm": RecurrentHead,
+    "transformer": TransformerHead,
 }
 
 
-def build_head(name: str, feature_dim: int, num_outputs: int, hidden_size: int, num_layers: int, dropout: float,
-               options: Mapping[str, Any] | None = None) -> TemporalHead:
+def build_head(
+    name: str,
+    feature_dim: int,
+    num_outputs: int,
+    hidden_size: int,
+    num_layers: int,
+    dropout: float,
+    options: Mapping[str, Any] | None = None,
+) -> TemporalHead:
     """The head ``name`` (:data:`HEADS`) over ``feature_dim``-d features with ``num_outputs`` logits; ``options``:
     head-specific arguments (``readout`` for ``bilstm``, ``num_heads`` / ``max_frames`` for ``transformer``)."""
     if name not in HEADS:
@@ -204,8 +257,11 @@ def build_head(name: str, feature_dim: int, num_outputs: int, hidden_size: int, 
     options = dict(options or {})
     cell = {"cell": name} if name in ("gru", "lstm") else {}
     try:
-        return HEADS[name](feature_dim, num_outputs, hidden_size=hidden_size, num_layers=num_layers,
-                           dropout=dropout, **options, **cell)
+        return HEADS[name](
+            feature_dim, num_outputs, hidden_size=hidden_size, num_layers=num_layers, dropout=dropout, **options, **cell
+        )
     except TypeError as error:
-        raise ValueError(f"model.net.head_options={options} do not fit head {name!r} ({error}). "
-                         f"Fix: remove the keys {HEADS[name].__name__} does not take") from None
+        raise ValueError(
+            f"model.net.head_options={options} do not fit head {name!r} ({error}). "
+            f"Fix: remove the keys {HEADS[name].__name__} does not take"
+        ) from None

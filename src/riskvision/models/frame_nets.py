@@ -40,8 +40,16 @@ __all__ = ["FrameNet", "ImageBackbone", "causal_gru", "frame_net"]
 #: Sources that name torchvision's DEFAULT ImageNet weights of the backbone.
 TORCHVISION_SOURCES = ("torchvision", "imagenet")
 #: The backbones issue 26 names and tests (any other torchvision classifier with a final Linear works too).
-TESTED_BACKBONES = ("resnet18", "resnet34", "resnet50", "efficientnet_b0", "convnext_tiny", "mobilenet_v3_large",
-                    "regnet_y_800mf", "vit_b_16")
+TESTED_BACKBONES = (
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "efficientnet_b0",
+    "convnext_tiny",
+    "mobilenet_v3_large",
+    "regnet_y_800mf",
+    "vit_b_16",
+)
 
 
 def _stages(model: nn.Module) -> list[list[nn.Module | nn.Parameter]] | None:
@@ -52,8 +60,15 @@ def _stages(model: nn.Module) -> list[list[nn.Module | nn.Parameter]] | None:
         return [[m.conv1, m.bn1], [m.layer1], [m.layer2], [m.layer3], [m.layer4]]
     if isinstance(m, torchvision.models.RegNet):
         return [[m.stem], *[[stage] for stage in m.trunk_output]]
-    if isinstance(m, (torchvision.models.EfficientNet, torchvision.models.MobileNetV3, torchvision.models.MobileNetV2,
-                      torchvision.models.ConvNeXt)):
+    if isinstance(
+        m,
+        (
+            torchvision.models.EfficientNet,
+            torchvision.models.MobileNetV3,
+            torchvision.models.MobileNetV2,
+            torchvision.models.ConvNeXt,
+        ),
+    ):
         return [[block] for block in m.features]
     if isinstance(m, torchvision.models.VisionTransformer):
         return [[m.conv_proj, m.class_token, m.encoder.pos_embedding], *[[layer] for layer in m.encoder.layers]]
@@ -74,8 +89,10 @@ def _build(name: str, image_size: int | Sequence[int] | None) -> tuple[nn.Module
         builder = torchvision.models.get_model_builder(name)
     except ValueError:
         known = ", ".join(TESTED_BACKBONES)
-        raise ValueError(f"model.net.backbone={name!r} is not a torchvision model. Fix: a torchvision image "
-                         f"classifier such as {known} (torchvision.models.list_models(torchvision.models))") from None
+        raise ValueError(
+            f"model.net.backbone={name!r} is not a torchvision model. Fix: a torchvision image "
+            f"classifier such as {known} (torchvision.models.list_models(torchvision.models))"
+        ) from None
     if isinstance(image_size, (list, tuple)):  # a frame_size [H, W]: a ViT takes square frames only
         image_size = image_size[0] if len(set(image_size)) == 1 else None
     if image_size is not None:
@@ -90,8 +107,10 @@ def _build(name: str, image_size: int | Sequence[int] | None) -> tuple[nn.Module
 def _last_linear(model: nn.Module) -> str:
     linears = [name for name, module in model.named_modules() if isinstance(module, nn.Linear)]
     if not linears:
-        raise ValueError(f"backbone {type(model).__name__} has no final Linear classifier to remove. Fix: a "
-                         f"torchvision image classifier such as {', '.join(TESTED_BACKBONES)}")
+        raise ValueError(
+            f"backbone {type(model).__name__} has no final Linear classifier to remove. Fix: a "
+            f"torchvision image classifier such as {', '.join(TESTED_BACKBONES)}"
+        )
     return linears[-1]
 
 
@@ -147,9 +166,11 @@ class ImageBackbone(nn.Module):
         """``frames [N, 3, H, W]`` (normalised) -> ``[N, D]``."""
         size = self.image_size
         if size is not None and tuple(frames.shape[-2:]) != (size, size):
-            raise ValueError(f"backbone {self.name} is built for {size}x{size} frames, got "
-                             f"{frames.shape[-2]}x{frames.shape[-1]}. Fix: model.net.image_size="
-                             f"{frames.shape[-1]} or model.inputs.frame_size={size}")
+            raise ValueError(
+                f"backbone {self.name} is built for {size}x{size} frames, got "
+                f"{frames.shape[-2]}x{frames.shape[-1]}. Fix: model.net.image_size="
+                f"{frames.shape[-1]} or model.inputs.frame_size={size}"
+            )
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen_all):
             return self.model(frames)
 
@@ -173,14 +194,24 @@ class FrameNet(FrameFeatureNet):
 
     default_normalization = "imagenet"
 
-    def __init__(self, backbone: str = "resnet18", freeze: str | int = "all", head: str = "bilstm",
-                 hidden_size: int = 128, num_layers: int = 1, dropout: float = 0.0, image_size: int | None = None,
-                 head_options: Mapping[str, Any] | None = None, num_outputs: int = 1) -> None:
+    def __init__(
+        self,
+        backbone: str = "resnet18",
+        freeze: str | int = "all",
+        head: str = "bilstm",
+        hidden_size: int = 128,
+        num_layers: int = 1,
+        dropout: float = 0.0,
+        image_size: int | None = None,
+        head_options: Mapping[str, Any] | None = None,
+        num_outputs: int = 1,
+    ) -> None:
         super().__init__()
         self.backbone_name, self.head_name = backbone, head
         self.backbone = ImageBackbone(backbone, freeze, image_size)
-        self.head: TemporalHead = build_head(head, self.backbone.feature_dim, num_outputs, hidden_size, num_layers,
-                                             dropout, head_options)
+        self.head: TemporalHead = build_head(
+            head, self.backbone.feature_dim, num_outputs, hidden_size, num_layers, dropout, head_options
+        )
 
     @property
     def causal(self) -> bool:
@@ -215,8 +246,12 @@ class FrameNet(FrameFeatureNet):
         """The frozen backbone's name, frame size, feature size and weights digest; ``None`` unless ``freeze=all``."""
         if not self.backbone.frozen_all:
             return None
-        return {"backbone": self.backbone_name, "image_size": self.backbone.image_size,
-                "feature_dim": self.backbone.feature_dim, "weights_sha256": weights_digest(self.backbone)}
+        return {
+            "backbone": self.backbone_name,
+            "image_size": self.backbone.image_size,
+            "feature_dim": self.backbone.feature_dim,
+            "weights_sha256": weights_digest(self.backbone),
+        }
 
     @classmethod
     def read_pretrained(cls, source: str | Path, config: Mapping[str, Any]) -> PretrainedWeights:
@@ -225,13 +260,20 @@ class FrameNet(FrameFeatureNet):
         name, image_size = config.get("backbone", "resnet18"), config.get("image_size")
         if str(source) in TORCHVISION_SOURCES:
             state, label = torchvision_state_dict(name)
-            return PretrainedWeights(label, "torchvision", "imagenet", _backbone_state(state, name, image_size),
-                                     prefix="backbone.model.")
+            return PretrainedWeights(
+                label, "torchvision", "imagenet", _backbone_state(state, name, image_size), prefix="backbone.model."
+            )
         state, _, notes = read_checkpoint(Path(source))
         if any(key.startswith("backbone.") for key in state) and any(key.startswith("head.") for key in state):
             return PretrainedWeights(str(source), "state_dict", cls.default_normalization, state, notes=notes)
-        return PretrainedWeights(str(source), "torchvision", "imagenet", _backbone_state(state, name, image_size),
-                                 prefix="backbone.model.", notes=notes)
+        return PretrainedWeights(
+            str(source),
+            "torchvision",
+            "imagenet",
+            _backbone_state(state, name, image_size),
+            prefix="backbone.model.",
+            notes=notes,
+        )
 
     def pretrained_config(self) -> dict[str, Any]:
         return {"backbone": self.backbone_name, "image_size": self.backbone.image_size}

@@ -42,8 +42,10 @@ PRESETS_BY_MEAN_STD = {
     ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)): "imagenet",
     ((0.45, 0.45, 0.45), (0.225, 0.225, 0.225)): "kinetics-mvit",
 }
-FIX_FOLDER = ("Fix: a folder written by transformers' save_pretrained(..., safe_serialization=True): config.json, "
-              "*.safetensors, preprocessor_config.json")
+FIX_FOLDER = (
+    "Fix: a folder written by transformers' save_pretrained(..., safe_serialization=True): config.json, "
+    "*.safetensors, preprocessor_config.json"
+)
 
 
 class UnsafeModelFolder(ValueError):
@@ -72,8 +74,10 @@ class HFVideoNet(ClipNet):
     def forward(self, video: Tensor) -> Tensor:
         """``video [B, T, C, H, W]`` (normalised) -> logits ``[B, num_outputs]``."""
         if video.shape[1] < self.min_frames:
-            raise ValueError(f"{self.family} takes clips of at least min_frames={self.min_frames} frames; got "
-                             f"{video.shape[1]}. Fix: model.inputs.num_frames={self.min_frames} or more")
+            raise ValueError(
+                f"{self.family} takes clips of at least min_frames={self.min_frames} frames; got "
+                f"{video.shape[1]}. Fix: model.inputs.num_frames={self.min_frames} or more"
+            )
         return self.model(**{self.pixel_argument: video}).logits
 
     @classmethod
@@ -85,16 +89,24 @@ class HFVideoNet(ClipNet):
         model_class = getattr(_transformers(), HF_FAMILIES[family][0])
         # transformers' own reader maps the file's keys to today's module names (e.g. VideoMAE's q_bias); checked
         # folder, safetensors only, no hub, no remote code
-        model = model_class.from_pretrained(str(folder), config=hf_config, local_files_only=True, use_safetensors=True,
-                                            trust_remote_code=False)
+        model = model_class.from_pretrained(
+            str(folder), config=hf_config, local_files_only=True, use_safetensors=True, trust_remote_code=False
+        )
         state = dict(model.state_dict())
         files = sorted(folder.glob("*.safetensors"))
         inputs = {}
         if family == "videomae":  # fixed position tables: its clip shape
             inputs = {"num_frames": int(hf_config.num_frames), "frame_size": int(hf_config.image_size)}
-        return PretrainedWeights(str(folder), f"transformers-{family}", _preset(folder), state, prefix=PREFIX,
-                                 notes=[f"read {', '.join(p.name for p in files)} (safetensors)"],
-                                 classifier=frozenset(HF_FAMILIES[family][2]), inputs=inputs)
+        return PretrainedWeights(
+            str(folder),
+            f"transformers-{family}",
+            _preset(folder),
+            state,
+            prefix=PREFIX,
+            notes=[f"read {', '.join(p.name for p in files)} (safetensors)"],
+            classifier=frozenset(HF_FAMILIES[family][2]),
+            inputs=inputs,
+        )
 
     def pretrained_config(self) -> dict[str, Any]:
         return {"folder": self.folder, "family": self.family}
@@ -114,19 +126,26 @@ def read_folder_config(folder: Path, family: str | None = None) -> tuple[Any, st
         raise UnsafeModelFolder(f"{folder} has no config.json. {FIX_FOLDER}")
     values = json.loads(config_file.read_text())
     if "auto_map" in values:
-        raise UnsafeModelFolder(f"{config_file} names remote code (auto_map: {values['auto_map']}); riskvision never "
-                                "runs code from a model folder. Fix: a folder of a model transformers itself has "
-                                f"({', '.join(HF_FAMILIES)})")
+        raise UnsafeModelFolder(
+            f"{config_file} names remote code (auto_map: {values['auto_map']}); riskvision never "
+            "runs code from a model folder. Fix: a folder of a model transformers itself has "
+            f"({', '.join(HF_FAMILIES)})"
+        )
     pickled = sorted(p.name for pattern in PICKLED for p in folder.glob(pattern))
     if not any(folder.glob("*.safetensors")):
-        found = f"pickled weights ({', '.join(pickled)}), which are refused: loading them can run code" if pickled \
+        found = (
+            f"pickled weights ({', '.join(pickled)}), which are refused: loading them can run code"
+            if pickled
             else "no weights"
+        )
         raise UnsafeModelFolder(f"{folder} holds {found}. {FIX_FOLDER}")
     model_type = values.get("model_type")
     wanted = [family] if family else list(HF_FAMILIES)
     if model_type not in wanted:
-        raise UnsafeModelFolder(f"{config_file}: model_type={model_type!r}, expected {' or '.join(wanted)}. Fix: "
-                                f"model.net.folder=<a {' or '.join(wanted)} folder>")
+        raise UnsafeModelFolder(
+            f"{config_file}: model_type={model_type!r}, expected {' or '.join(wanted)}. Fix: "
+            f"model.net.folder=<a {' or '.join(wanted)} folder>"
+        )
     transformers = _transformers()
     config_class = getattr(transformers, HF_FAMILIES[model_type][0]).config_class
     values.pop("architectures", None)
@@ -139,12 +158,16 @@ def _preset(folder: Path) -> str:
     if not path.is_file():
         raise UnsafeModelFolder(f"{folder} has no preprocessor_config.json (the input mean/std). {FIX_FOLDER}")
     values = json.loads(path.read_text())
-    key = (tuple(round(float(v), 4) for v in values.get("image_mean", ())),
-           tuple(round(float(v), 4) for v in values.get("image_std", ())))
+    key = (
+        tuple(round(float(v), 4) for v in values.get("image_mean", ())),
+        tuple(round(float(v), 4) for v in values.get("image_std", ())),
+    )
     if key not in PRESETS_BY_MEAN_STD:
-        raise UnsafeModelFolder(f"{path}: image_mean={list(key[0])} image_std={list(key[1])} match no riskvision "
-                                "normalisation preset. Fix: add the preset to riskvision.data.transforms."
-                                "NORMALIZATION_PRESETS and to riskvision.models.hf_video.PRESETS_BY_MEAN_STD")
+        raise UnsafeModelFolder(
+            f"{path}: image_mean={list(key[0])} image_std={list(key[1])} match no riskvision "
+            "normalisation preset. Fix: add the preset to riskvision.data.transforms."
+            "NORMALIZATION_PRESETS and to riskvision.models.hf_video.PRESETS_BY_MEAN_STD"
+        )
     return PRESETS_BY_MEAN_STD[key]
 
 

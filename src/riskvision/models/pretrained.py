@@ -89,9 +89,7 @@ class PretrainedReport:
         )
 
 
-def load_pretrained(
-    model: nn.Module, source: str | Path | None, *, strict_backbone: bool = True
-) -> PretrainedReport:
+def load_pretrained(model: nn.Module, source: str | Path | None, *, strict_backbone: bool = True) -> PretrainedReport:
     """Read ``source`` with the model's family loader (``ClipNet.read_pretrained``), load it into ``model``
     in place and report what was loaded.
 
@@ -110,8 +108,9 @@ def load_pretrained(
     if not isinstance(model, ClipNet):
         raise TypeError(f"load_pretrained needs a riskvision.models.ClipNet, not {type(model).__name__}")
     if source is None:
-        return PretrainedReport(source="none", format="none", normalization=model.default_normalization,
-                                missing=list(model.state_dict()))
+        return PretrainedReport(
+            source="none", format="none", normalization=model.default_normalization, missing=list(model.state_dict())
+        )
     weights = type(model).read_pretrained(source, model.pretrained_config())
     return load_weights(model, weights, strict_backbone)
 
@@ -148,7 +147,9 @@ def read_checkpoint(path: Path) -> tuple[dict[str, Tensor], str, list[str]]:
     """
     if not path.is_file():
         raise PretrainedUnavailable(f"pretrained weights file {path} does not exist. {WHERE_TO_GET}")
-    obj = load_torch_file(path, "Fix: model.pretrained.source=<a torchvision or Hara .pth file>, or null for random init")
+    obj = load_torch_file(
+        path, "Fix: model.pretrained.source=<a torchvision or Hara .pth file>, or null for random init"
+    )
     hara = isinstance(obj, Mapping) and "state_dict" in obj and "arch" in obj
     state = obj["state_dict"] if isinstance(obj, Mapping) and "state_dict" in obj else obj
     if not isinstance(state, Mapping) or not all(isinstance(v, Tensor) for v in state.values()):
@@ -208,9 +209,7 @@ def _load_into(
     return report
 
 
-def _mismatch_message(
-    source: str, mismatched: dict[str, str], unexpected: list[str], absent: list[str]
-) -> str:
+def _mismatch_message(source: str, mismatched: dict[str, str], unexpected: list[str], absent: list[str]) -> str:
     parts = [f"{source} does not fit the model outside its classifier"]
     for title, keys in (
         ("shape mismatches", [f"{key}: {shapes}" for key, shapes in mismatched.items()]),
@@ -221,6 +220,8 @@ def _mismatch_message(
             listed = ", ".join(keys[:MAX_LISTED])
             more = f" (+{len(keys) - MAX_LISTED} more)" if len(keys) > MAX_LISTED else ""
             parts.append(f"{len(keys)} {title}: {listed}{more}")
-    parts.append("the file holds another architecture (for a ResNet3D check depth / shortcut_type / widen_factor; "
-                 "for a torchvision video net, its name)")
+    parts.append(
+        "the file holds another architecture (for a ResNet3D check depth / shortcut_type / widen_factor; "
+        "for a torchvision video net, its name)"
+    )
     return "; ".join(parts)

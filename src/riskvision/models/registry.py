@@ -90,8 +90,10 @@ def register_model(name: str) -> Callable[[Builder], Builder]:
     def register(builder: Builder) -> Builder:
         previous = _REGISTRY.get(name)
         if previous is not None and _import_path(previous.builder) != _import_path(builder):
-            raise ValueError(f"model name {name!r} is already registered by {_import_path(previous.builder)}; "
-                             f"{_import_path(builder)} needs another name")
+            raise ValueError(
+                f"model name {name!r} is already registered by {_import_path(previous.builder)}; "
+                f"{_import_path(builder)} needs another name"
+            )
         _REGISTRY[name] = ModelEntry(name, builder, _built_class(builder))
         return builder
 
@@ -113,9 +115,11 @@ def model_entry(name: str) -> ModelEntry:
     if entry is None:
         close = difflib.get_close_matches(str(name), list(_REGISTRY), n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise UnknownModelError(f"model {name!r} is not registered.{hint} Registered models: "
-                                f"{', '.join(list_models())}. Fix: one of these names "
-                                "(riskvision.models.list_models())")
+        raise UnknownModelError(
+            f"model {name!r} is not registered.{hint} Registered models: "
+            f"{', '.join(list_models())}. Fix: one of these names "
+            "(riskvision.models.list_models())"
+        )
     return entry
 
 
@@ -152,8 +156,10 @@ def net_class(target: str) -> type[ClipNet]:
     for entry in _REGISTRY.values():
         if target in entry.targets:
             return entry.net_class
-    raise UnknownModelError(f"model.net._target_={target!r} is not a registered model's builder or class. Fix: "
-                            f"register it (riskvision.models.register_model) or use one of {', '.join(list_models())}")
+    raise UnknownModelError(
+        f"model.net._target_={target!r} is not a registered model's builder or class. Fix: "
+        f"register it (riskvision.models.register_model) or use one of {', '.join(list_models())}"
+    )
 
 
 def upgrade_net_config(net: Mapping[str, Any]) -> dict[str, Any]:
@@ -165,8 +171,10 @@ def upgrade_net_config(net: Mapping[str, Any]) -> dict[str, Any]:
             continue
         width = net.pop(old)
         if "num_outputs" in net and net["num_outputs"] != width:
-            raise ValueError(f"stored net config has {old}={width!r} and num_outputs={net['num_outputs']!r}; they "
-                             "name one head width. Fix: keep num_outputs only")
+            raise ValueError(
+                f"stored net config has {old}={width!r} and num_outputs={net['num_outputs']!r}; they "
+                "name one head width. Fix: keep num_outputs only"
+            )
         net["num_outputs"] = width
     return net
 
@@ -192,9 +200,13 @@ def _built_class(builder: Callable[..., ClipNet]) -> type[ClipNet]:
         try:
             built = typing.get_type_hints(builder).get("return")
         except NameError as error:
-            raise ValueError(f"the return annotation of {_import_path(builder)} cannot be resolved ({error}); "
-                             "annotate it with the ClipNet class it builds") from None
+            raise ValueError(
+                f"the return annotation of {_import_path(builder)} cannot be resolved ({error}); "
+                "annotate it with the ClipNet class it builds"
+            ) from None
     if not (isinstance(built, type) and issubclass(built, ClipNet)):
-        raise ValueError(f"{_import_path(builder)} is registered as a model but does not say which ClipNet it builds "
-                         f"(return annotation {built!r}). Fix: annotate it, e.g. '-> ResNet3D'")
+        raise ValueError(
+            f"{_import_path(builder)} is registered as a model but does not say which ClipNet it builds "
+            f"(return annotation {built!r}). Fix: annotate it, e.g. '-> ResNet3D'"
+        )
     return built

@@ -82,9 +82,7 @@ class BasicBlock(nn.Module):
 
     expansion = 1
 
-    def __init__(
-        self, in_planes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None
-    ) -> None:
+    def __init__(self, in_planes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None) -> None:
         super().__init__()
         self.conv1 = conv3x3x3(in_planes, planes, stride)
         self.bn1 = nn.BatchNorm3d(planes)
@@ -106,9 +104,7 @@ class Bottleneck(nn.Module):
 
     expansion = 4
 
-    def __init__(
-        self, in_planes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None
-    ) -> None:
+    def __init__(self, in_planes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None) -> None:
         super().__init__()
         self.conv1 = conv1x1x1(in_planes, planes)
         self.bn1 = nn.BatchNorm3d(planes)
@@ -218,9 +214,7 @@ class ResNet3D(ClipNet):
         )
         self.bn1 = nn.BatchNorm3d(widths[0])
         self.relu = nn.ReLU(inplace=True)
-        self.maxpool = (
-            nn.Identity() if no_max_pool else nn.MaxPool3d(kernel_size=3, stride=2, padding=1)
-        )
+        self.maxpool = nn.Identity() if no_max_pool else nn.MaxPool3d(kernel_size=3, stride=2, padding=1)
         in_planes = (widths[0], *(w * block.expansion for w in widths[:3]))
         self.layer1 = _make_layer(block, in_planes[0], widths[0], layers[0], 1, shortcut_type)
         self.layer2 = _make_layer(block, in_planes[1], widths[1], layers[1], 2, shortcut_type)
@@ -281,11 +275,13 @@ class ResNet3D(ClipNet):
     def read_pretrained(cls, source: str | Path, config: Mapping[str, Any]) -> PretrainedWeights:
         """A Hara checkpoint or a ResNet3D state dict file, and the input preset its format implies."""
         if str(source) in ("torchvision", "imagenet"):
-            raise ValueError(f"ResNet3D has no torchvision weights (source={source!r}); pass a Hara checkpoint "
-                             f"file. {WHERE_TO_GET}")
+            raise ValueError(
+                f"ResNet3D has no torchvision weights (source={source!r}); pass a Hara checkpoint file. {WHERE_TO_GET}"
+            )
         state, fmt, notes = read_checkpoint(Path(source))
-        return PretrainedWeights(str(source), fmt, HARA_NORMALIZATION.get(fmt, cls.default_normalization), state,
-                                 notes=notes)
+        return PretrainedWeights(
+            str(source), fmt, HARA_NORMALIZATION.get(fmt, cls.default_normalization), state, notes=notes
+        )
 
 
 def _make_layer(

@@ -120,8 +120,11 @@ class ResNetBiLSTM(FrameFeatureNet):
         """The frozen backbone's name, feature size and weights digest; ``None`` unless ``freeze="all"``."""
         if self.frozen_stages < len(BACKBONE_STAGES):
             return None
-        return {"backbone": self.backbone_name, "feature_dim": self.feature_dim,
-                "weights_sha256": weights_digest(self.backbone)}
+        return {
+            "backbone": self.backbone_name,
+            "feature_dim": self.feature_dim,
+            "weights_sha256": weights_digest(self.backbone),
+        }
 
     def forward_sequence(self, features: Tensor) -> Tensor:
         """LSTM, readout and head on (possibly cached) features ``[B, T, D]`` -> ``[B, num_outputs]``."""

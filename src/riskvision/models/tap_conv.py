@@ -54,8 +54,7 @@ def conv3d_tap_backward(
     ``needs``: which of the two to compute (the other comes back as ``None``)."""
     out_ch, in_ch = weight.shape[:2]
     spans = [
-        _tap_spans(x.shape[2 + d], grad_out.shape[2 + d], weight.shape[2 + d], stride[d], padding[d])
-        for d in range(3)
+        _tap_spans(x.shape[2 + d], grad_out.shape[2 + d], weight.shape[2 + d], stride[d], padding[d]) for d in range(3)
     ]
     taps = [(t, h, w) for t in spans[0] for h in spans[1] for w in spans[2]]
     # Tap-major views: with channels-last weights (``model.memory_format=channels_last``) a tap's

@@ -77,8 +77,14 @@ class VideoRecipe:
 
 
 _RESNET = dict(crop=112, normalization="kinetics-torchvision", classifier=("fc.weight", "fc.bias"))
-_MVIT = dict(clip_len=16, min_frames=16, crop=224, normalization="kinetics-mvit",
-             classifier=("head.1.weight", "head.1.bias"), fixed_shape=True)
+_MVIT = dict(
+    clip_len=16,
+    min_frames=16,
+    crop=224,
+    normalization="kinetics-mvit",
+    classifier=("head.1.weight", "head.1.bias"),
+    fixed_shape=True,
+)
 _SWIN = dict(clip_len=32, min_frames=1, crop=224, normalization="imagenet", classifier=("head.weight", "head.bias"))
 
 #: torchvision name -> its recipe.
@@ -86,8 +92,13 @@ VIDEO_RECIPES: dict[str, VideoRecipe] = {
     "r3d_18": VideoRecipe(clip_len=16, min_frames=1, **_RESNET),
     "mc3_18": VideoRecipe(clip_len=16, min_frames=1, **_RESNET),
     "r2plus1d_18": VideoRecipe(clip_len=16, min_frames=1, **_RESNET),
-    "s3d": VideoRecipe(clip_len=128, min_frames=14, crop=224, normalization="kinetics-torchvision",
-                       classifier=("classifier.1.weight", "classifier.1.bias")),
+    "s3d": VideoRecipe(
+        clip_len=128,
+        min_frames=14,
+        crop=224,
+        normalization="kinetics-torchvision",
+        classifier=("classifier.1.weight", "classifier.1.bias"),
+    ),
     "mvit_v1_b": VideoRecipe(**_MVIT),
     "mvit_v2_s": VideoRecipe(**_MVIT),
     "swin3d_t": VideoRecipe(**_SWIN),
@@ -120,10 +131,16 @@ class TorchvisionVideoNet(ClipNet):
         """``video [B, T, C, H, W]`` -> logits ``[B, num_outputs]`` (torchvision's model on ``[B, C, T, H, W]``)."""
         t, (h, w) = video.shape[1], video.shape[-2:]
         if t < self.min_frames or (self.recipe.fixed_shape and (t, h, w) != self._fixed_shape()):
-            wanted = (f"exactly {self.recipe.clip_len} frames of {self.recipe.crop}x{self.recipe.crop}"
-                      if self.recipe.fixed_shape else f"at least min_frames={self.min_frames} frames")
-            fix = (f"model.inputs.num_frames={self.recipe.clip_len} model.inputs.frame_size={self.recipe.crop}"
-                   if self.recipe.fixed_shape else f"model.inputs.num_frames={self.min_frames} or more")
+            wanted = (
+                f"exactly {self.recipe.clip_len} frames of {self.recipe.crop}x{self.recipe.crop}"
+                if self.recipe.fixed_shape
+                else f"at least min_frames={self.min_frames} frames"
+            )
+            fix = (
+                f"model.inputs.num_frames={self.recipe.clip_len} model.inputs.frame_size={self.recipe.crop}"
+                if self.recipe.fixed_shape
+                else f"model.inputs.num_frames={self.min_frames} or more"
+            )
             raise ValueError(f"{self.arch} takes clips of {wanted}; got {t} frames of {h}x{w}. Fix: {fix}")
         return self.model(video.permute(0, 2, 1, 3, 4))
 
@@ -147,7 +164,8 @@ class TorchvisionVideoNet(ClipNet):
                 raise PretrainedUnavailable(
                     f"torchvision weights {weights} for {arch} are not in torchvision's cache: {path} does not exist; "
                     f"riskvision never downloads. Fix: copy {weights.url} to {path} (or set TORCH_HOME), or "
-                    "model.pretrained.source=<a local .pth of those weights>")
+                    "model.pretrained.source=<a local .pth of those weights>"
+                )
             name = f"torchvision:{weights}"
         else:
             path, name = Path(source), str(source)
@@ -156,8 +174,16 @@ class TorchvisionVideoNet(ClipNet):
         prefix = "" if whole else PREFIX
         classifier = frozenset(PREFIX + key if whole else key for key in recipe.classifier)
         inputs = {"num_frames": recipe.clip_len, "frame_size": recipe.crop} if recipe.fixed_shape else {}
-        return PretrainedWeights(name, TORCHVISION, recipe.normalization, state, prefix=prefix, notes=notes,
-                                 classifier=classifier, inputs=inputs)
+        return PretrainedWeights(
+            name,
+            TORCHVISION,
+            recipe.normalization,
+            state,
+            prefix=prefix,
+            notes=notes,
+            classifier=classifier,
+            inputs=inputs,
+        )
 
     def pretrained_config(self) -> dict[str, Any]:
         return {"arch": self.arch}
@@ -178,8 +204,10 @@ def _weights_enum(arch: str, source: str) -> torchvision.models.WeightsEnum:
     name = source.split(":", 1)[1]
     members = [f"{options.__name__}.{member.name}" for member in options]
     if name not in members:
-        raise ValueError(f"model.pretrained.source={source!r} names no weights of {arch}. Fix: one of "
-                         f"{', '.join(f'torchvision:{member}' for member in members)}, or torchvision (the default)")
+        raise ValueError(
+            f"model.pretrained.source={source!r} names no weights of {arch}. Fix: one of "
+            f"{', '.join(f'torchvision:{member}' for member in members)}, or torchvision (the default)"
+        )
     return torchvision.models.get_weight(name)
 
 

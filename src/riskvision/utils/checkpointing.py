@@ -48,11 +48,16 @@ def load_checkpoint(path: str | os.PathLike, trusted_targets: Iterable[str] = ()
     """
     checkpoint = load_torch_file(path, FIX)
     if not isinstance(checkpoint, dict) or CONFIG_KEY not in checkpoint or "state_dict" not in checkpoint:
-        raise CheckpointError(f"{path} is not a checkpoint of riskvision's train.py: it holds {_contents(checkpoint)}. "
-                              f"{FIX}")
+        raise CheckpointError(
+            f"{path} is not a checkpoint of riskvision's train.py: it holds {_contents(checkpoint)}. {FIX}"
+        )
     check_stored_config(checkpoint[CONFIG_KEY], f"{path}: stored run config", trusted=trusted_targets)
-    check_stored_config(checkpoint.get("hyper_parameters", {}), f"{path}: stored hyperparameters", sections=None,
-                        trusted=trusted_targets)
+    check_stored_config(
+        checkpoint.get("hyper_parameters", {}),
+        f"{path}: stored hyperparameters",
+        sections=None,
+        trusted=trusted_targets,
+    )
     upgrade_stored_net(checkpoint)
     return checkpoint
 
@@ -62,8 +67,9 @@ def store_operating_point(path: str | os.PathLike, record: Mapping[str, Any]) ->
     (``riskvision.files.atomic_write``: the old file stays whole until the new one is complete). Every other file
     that is a hard link to it (``last.ckpt`` sharing the best checkpoint's storage) is re-linked to the new file."""
     path = Path(path)
-    linked = [other for other in path.parent.iterdir() if other != path and other.is_file()
-              and os.path.samefile(other, path)]
+    linked = [
+        other for other in path.parent.iterdir() if other != path and other.is_file() and os.path.samefile(other, path)
+    ]
     checkpoint = load_torch_file(path, FIX)
     checkpoint[OPERATING_POINT_KEY] = dict(record)
     atomic_write(path, lambda tmp: torch.save(checkpoint, tmp))
@@ -103,18 +109,23 @@ def describe_checkpoint(checkpoint: Mapping[str, Any]) -> str:
     """What a train.py checkpoint holds, for messages: model, task, epoch, step and the run folder."""
     run = checkpoint[CONFIG_KEY]
     folder = run.get("paths", {}).get("output_dir", "?")
-    return (f"a {model_name(run.get('model', {}))} checkpoint at epoch {checkpoint.get('epoch', '?')}, step "
-            f"{checkpoint.get('global_step', '?')}, of the run in {folder}")
+    return (
+        f"a {model_name(run.get('model', {}))} checkpoint at epoch {checkpoint.get('epoch', '?')}, step "
+        f"{checkpoint.get('global_step', '?')}, of the run in {folder}"
+    )
 
 
 def _contents(obj: object) -> str:
     """What a loaded PyTorch file that is not a train.py checkpoint holds."""
     if isinstance(obj, Mapping) and "state_dict" in obj and "arch" in obj:
-        return (f"Hara's pretrained {obj['arch']} weights (use them to start training: "
-                "model.pretrained.source=<this file>)")
+        return (
+            f"Hara's pretrained {obj['arch']} weights (use them to start training: model.pretrained.source=<this file>)"
+        )
     if isinstance(obj, Mapping) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
-        return (f"a bare state dict of {len(obj)} tensors (pretrained weights? use them to start training: "
-                "model.pretrained.source=<this file>)")
+        return (
+            f"a bare state dict of {len(obj)} tensors (pretrained weights? use them to start training: "
+            "model.pretrained.source=<this file>)"
+        )
     if isinstance(obj, Mapping) and "state_dict" in obj:
         return f"a checkpoint without riskvision's run config (keys {sorted(map(str, obj))[:8]})"
     return f"a {type(obj).__name__}"
@@ -132,6 +143,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         """Serialise ``checkpoint`` with ``torch.save`` and move it into place atomically."""
         if storage_options is not None:
             raise TypeError(f"{type(self).__name__} does not take storage_options")
+
         def save(tmp: Path) -> None:
             with open(tmp, "wb") as handle:
                 torch.save(checkpoint, handle)
@@ -157,11 +169,14 @@ class RunConfigInCheckpoint(Callback):
         :data:`RUN_ID_KEY` and the training clips' time span under :data:`CLIP_SPAN_KEY` (when the datamodule
         says it; it is set up by now)."""
         if not isinstance(getattr(pl_module, "checkpoint_metadata", None), dict):
-            raise TypeError(f"{type(pl_module).__name__} has no checkpoint_metadata dict: RunConfigInCheckpoint "
-                            "needs a riskvision.module.RiskModule")
+            raise TypeError(
+                f"{type(pl_module).__name__} has no checkpoint_metadata dict: RunConfigInCheckpoint "
+                "needs a riskvision.module.RiskModule"
+            )
         span = getattr(trainer.datamodule, "clip_span_s", None)
-        pl_module.checkpoint_metadata.update({CONFIG_KEY: self.config, RUN_ID_KEY: self.run_id,
-                                              CLIP_SPAN_KEY: span() if callable(span) else None})
+        pl_module.checkpoint_metadata.update(
+            {CONFIG_KEY: self.config, RUN_ID_KEY: self.run_id, CLIP_SPAN_KEY: span() if callable(span) else None}
+        )
 
 
 class BestCheckpoint(ModelCheckpoint):
@@ -225,9 +240,14 @@ def _best_saved_now(trainer: Trainer) -> Path | None:
     (so it holds what ``last.ckpt`` now holds), else None."""
     for callback in trainer.checkpoint_callbacks:
         path = getattr(callback, "best_model_path", "")
-        if (isinstance(callback, ModelCheckpoint) and path and not callback.save_weights_only
-                and callback._last_global_step_saved == trainer.global_step  # Lightning 2.6 keeps these two
-                and callback._last_checkpoint_saved == path and Path(path).is_file()):
+        if (
+            isinstance(callback, ModelCheckpoint)
+            and path
+            and not callback.save_weights_only
+            and callback._last_global_step_saved == trainer.global_step  # Lightning 2.6 keeps these two
+            and callback._last_checkpoint_saved == path
+            and Path(path).is_file()
+        ):
             return Path(path)
     return None
 

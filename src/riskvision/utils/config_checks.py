@@ -36,17 +36,25 @@ def _check_feature_cache(model: DictConfig) -> None:
         return
     unknown = sorted(set(cache) - {"enabled", "dir", "views", "seed", "batch_frames"})
     if unknown:
-        raise ConfigError(f"model.feature_cache has unknown keys {unknown}; it takes enabled, dir, views, seed, batch_frames")
+        raise ConfigError(
+            f"model.feature_cache has unknown keys {unknown}; it takes enabled, dir, views, seed, batch_frames"
+        )
     views = cache.get("views") or 0
     if not isinstance(views, int) or views < 0:
-        raise ConfigError(f"model.feature_cache.views={views!r}: use 0 (training without augmentation) or K >= 1 "
-                          "augmented views per training video")
+        raise ConfigError(
+            f"model.feature_cache.views={views!r}: use 0 (training without augmentation) or K >= 1 "
+            "augmented views per training video"
+        )
     if cache.get("enabled") and model.net.get("freeze", "all") != "all":
-        raise ConfigError(f"model.feature_cache.enabled=true caches the features of a frozen backbone, but "
-                          f"model.net.freeze={model.net.freeze!r} trains part of it. Fix: model.net.freeze=all, or "
-                          "model.feature_cache.enabled=false")
+        raise ConfigError(
+            f"model.feature_cache.enabled=true caches the features of a frozen backbone, but "
+            f"model.net.freeze={model.net.freeze!r} trains part of it. Fix: model.net.freeze=all, or "
+            "model.feature_cache.enabled=false"
+        )
     if cache.get("enabled") and not cache.get("dir"):
-        raise ConfigError("model.feature_cache.enabled=true needs model.feature_cache.dir (where the features are kept)")
+        raise ConfigError(
+            "model.feature_cache.enabled=true needs model.feature_cache.dir (where the features are kept)"
+        )
 
 
 def validate_config(cfg: DictConfig) -> None:
@@ -73,8 +81,12 @@ def validate_config(cfg: DictConfig) -> None:
     for key in ("num_frames", "frame_size", "batch_size"):
         if not isinstance(inputs[key], int) or inputs[key] < 1:
             raise ConfigError(f"model.inputs.{key}={inputs[key]!r} must be a positive integer")
-    problems = [problem for section in BUILT_SECTIONS if cfg.get(section) is not None
-                for problem in argument_problems(cfg[section], section, _not_arguments(cfg[section]))]
+    problems = [
+        problem
+        for section in BUILT_SECTIONS
+        if cfg.get(section) is not None
+        for problem in argument_problems(cfg[section], section, _not_arguments(cfg[section]))
+    ]
     if problems:
         raise ConfigError("config values that their classes cannot take: " + "; ".join(problems))
     _check_feature_cache(cfg.model)
@@ -88,8 +100,10 @@ def validate_config(cfg: DictConfig) -> None:
     if ckpt_path not in (None, "last") and not Path(ckpt_path).is_file():
         raise ConfigError(f"ckpt_path={ckpt_path!r} is not a file; pass a .ckpt path or ckpt_path=last")
     if ckpt_path == "last" and not Path(resume_path(cfg)).is_file():
-        raise ConfigError(f"ckpt_path=last but {resume_path(cfg)} does not exist: nothing to resume in this run "
-                          "folder. Fix: hydra.run.dir=<the folder of the run to resume>, or ckpt_path=<a .ckpt file>")
+        raise ConfigError(
+            f"ckpt_path=last but {resume_path(cfg)} does not exist: nothing to resume in this run "
+            "folder. Fix: hydra.run.dir=<the folder of the run to resume>, or ckpt_path=<a .ckpt file>"
+        )
     if ckpt_path is not None:
         check_checkpoint_fits(cfg)
 
@@ -116,8 +130,10 @@ def check_checkpoint_fits(cfg: DictConfig) -> None:
     wanted = OmegaConf.to_container(cfg.model, resolve=True)
     differences = [
         f"model.{key} ({old!r} in the checkpoint, {new!r} here)"
-        for key, old, new in _differences({"net": _without_width(stored.get("net")), "task": stored.get("task")},
-                                          {"net": _without_width(wanted.get("net")), "task": wanted.get("task")})
+        for key, old, new in _differences(
+            {"net": _without_width(stored.get("net")), "task": stored.get("task")},
+            {"net": _without_width(wanted.get("net")), "task": wanted.get("task")},
+        )
     ]
     if differences:
         listed = "; ".join(differences[:6]) + (f" and {len(differences) - 6} more" if len(differences) > 6 else "")
@@ -136,8 +152,11 @@ def _without_width(net: Any) -> Any:
 def _differences(old: Any, new: Any, key: str = "") -> list[tuple[str, Any, Any]]:
     """``(dotted key, old value, new value)`` for every leaf where two plain configs differ."""
     if isinstance(old, dict) and isinstance(new, dict):
-        return [difference for name in dict.fromkeys([*old, *new])
-                for difference in _differences(old.get(name), new.get(name), f"{key}.{name}" if key else name)]
+        return [
+            difference
+            for name in dict.fromkeys([*old, *new])
+            for difference in _differences(old.get(name), new.get(name), f"{key}.{name}" if key else name)
+        ]
     return [] if old == new else [(key, old, new)]
 
 
@@ -160,8 +179,10 @@ def task_class(cfg: DictConfig) -> type:
     """The class ``model.task._target_`` names (a ``riskvision.tasks.Task``), without building it."""
     task = cfg.model.get("task")
     if not isinstance(task, DictConfig) or "_target_" not in task:
-        raise ConfigError(f"model.task={task!r} must be a task config such as {{_target_: riskvision.tasks.BinaryCrash}} "
-                          "(binary crash) or {_target_: riskvision.tasks.RiskLevels} (3-class risk)")
+        raise ConfigError(
+            f"model.task={task!r} must be a task config such as {{_target_: riskvision.tasks.BinaryCrash}} "
+            "(binary crash) or {_target_: riskvision.tasks.RiskLevels} (3-class risk)"
+        )
     try:
         return hydra.utils.get_class(task._target_)
     except Exception as error:
@@ -185,8 +206,10 @@ def check_clip_length(net: nn.Module, num_frames: int) -> None:
     """Raise :class:`ConfigError` if ``net`` is no ``ClipNet`` or clips of ``num_frames`` are shorter than its
     ``min_frames``."""
     if not isinstance(net, ClipNet):
-        raise ConfigError(f"model.net builds a {type(net).__name__}, not a riskvision.models.ClipNet; subclass "
-                          "ClipNet (riskvision/models/base.py) so the run knows its minimum clip length and input preset")
+        raise ConfigError(
+            f"model.net builds a {type(net).__name__}, not a riskvision.models.ClipNet; subclass "
+            "ClipNet (riskvision/models/base.py) so the run knows its minimum clip length and input preset"
+        )
     min_frames = net.min_frames
     if num_frames < min_frames:
         raise ConfigError(

@@ -31,8 +31,11 @@ def config_summary(cfg: DictConfig, config_file: Path) -> str:
     lines = [f"Run folder: {cfg.paths.output_dir}"]
     if HydraConfig.initialized():
         hydra = HydraConfig.get()
-        choices = {group: choice for group, choice in hydra.runtime.choices.items()  # top-level groups only
-                   if "/" not in group and "@" not in group and group != "hydra" and choice is not None}
+        choices = {
+            group: choice
+            for group, choice in hydra.runtime.choices.items()  # top-level groups only
+            if "/" not in group and "@" not in group and group != "hydra" and choice is not None
+        }
         lines.append("Config groups: " + " ".join(f"{group}={choice}" for group, choice in sorted(choices.items())))
         lines.append("Overrides: " + (" ".join(hydra.overrides.task) or "none"))
     lines.append(f"Whole config (resolved): {config_file}")

@@ -81,8 +81,9 @@ def _node_problems(node: DictConfig, key: str, skip: set[str]) -> list[str]:
         if value is None and default is None:
             continue
         if _fits(value, hints[name]) is False:
-            problems.append(f"{key}.{name}={value!r} is not {_describe(hints[name])} (the type of {name_of}'s "
-                            f"argument {name!r})")
+            problems.append(
+                f"{key}.{name}={value!r} is not {_describe(hints[name])} (the type of {name_of}'s argument {name!r})"
+            )
     return problems
 
 
@@ -112,8 +113,12 @@ def _fits(value: Any, hint: Any) -> bool | None:
         return isinstance(value, (str, os.PathLike))
     container = origin or hint
     collections = (list, tuple, dict, Sequence, Iterable, Mapping)
-    if isinstance(hint, type) and not issubclass(hint, (enum.Enum, str)) and container not in collections \
-            and isinstance(value, str):
+    if (
+        isinstance(hint, type)
+        and not issubclass(hint, (enum.Enum, str))
+        and container not in collections
+        and isinstance(value, str)
+    ):
         return False  # a string where an object (a Tensor, a config of a class) is expected
     if isinstance(value, str):
         if container in (Sequence, Iterable):  # a string is a sequence of strings, of nothing else

@@ -34,8 +34,11 @@ def format_value(value: float) -> str:
 def metrics_table(metrics: Mapping[str, float], title: str, prefixes: Sequence[str] = ("val/", "test/")) -> str:
     """A two-column text table of the ``metrics`` whose names start with one of ``prefixes`` (confusion-matrix
     cells left out: ``metrics.json`` has them), sorted by name, under ``title``."""
-    rows = [(name, format_value(float(value))) for name, value in sorted(metrics.items())
-            if name.startswith(tuple(prefixes)) and "/confmat/" not in name]
+    rows = [
+        (name, format_value(float(value)))
+        for name, value in sorted(metrics.items())
+        if name.startswith(tuple(prefixes)) and "/confmat/" not in name
+    ]
     if not rows:
         return f"{title}: no metrics logged"
     width = max(len(name) for name, _ in rows)
@@ -45,8 +48,11 @@ def metrics_table(metrics: Mapping[str, float], title: str, prefixes: Sequence[s
 def per_class_f1(metrics: Mapping[str, float], split: str = "val") -> dict[str, float]:
     """``{class name: F1}`` from the ``<split>/f1_<class>`` metrics a multiclass task logs (empty for binary)."""
     prefix = f"{split}/f1_"
-    return {name[len(prefix):]: float(value) for name, value in metrics.items()
-            if name.startswith(prefix) and name[len(split) + 1:] not in NOT_PER_CLASS}
+    return {
+        name[len(prefix) :]: float(value)
+        for name, value in metrics.items()
+        if name.startswith(prefix) and name[len(split) + 1 :] not in NOT_PER_CLASS
+    }
 
 
 class EpochSummary(Callback):
@@ -74,8 +80,11 @@ class EpochSummary(Callback):
         """Keep this validation's metrics (the train loss of the epoch is known only when the epoch ends)."""
         if trainer.sanity_checking:
             return
-        metrics = {name: float(value) for name, value in trainer.callback_metrics.items()
-                   if name.startswith("val/") and getattr(value, "numel", lambda: 1)() == 1}
+        metrics = {
+            name: float(value)
+            for name, value in trainer.callback_metrics.items()
+            if name.startswith("val/") and getattr(value, "numel", lambda: 1)() == 1
+        }
         self._pending = metrics
         score = metrics.get(self.monitor)
         if score is not None and not math.isnan(score) and (self.best is None or self._better(score)):
@@ -87,25 +96,39 @@ class EpochSummary(Callback):
             return
         metrics, self._pending = self._pending, None
         loss = trainer.callback_metrics.get("train/loss_epoch", trainer.callback_metrics.get("train/loss"))
-        log.info(self.epoch_line(trainer.current_epoch, trainer.max_epochs, metrics,
-                                 None if loss is None else float(loss), (time.monotonic() - self._epoch_start) / 60))
+        log.info(
+            self.epoch_line(
+                trainer.current_epoch,
+                trainer.max_epochs,
+                metrics,
+                None if loss is None else float(loss),
+                (time.monotonic() - self._epoch_start) / 60,
+            )
+        )
 
     def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if self.best is not None:
-            title = (f"Best epoch {self.best_epoch + 1} by {self.monitor} (validation split, one value per "
-                     "validation clip):")
+            title = (
+                f"Best epoch {self.best_epoch + 1} by {self.monitor} (validation split, one value per validation clip):"
+            )
             log.info(metrics_table(self.best, title, ("val/",)))
 
-    def epoch_line(self, epoch: int, max_epochs: int | None, metrics: Mapping[str, float], train_loss: float | None,
-                   minutes: float) -> str:
+    def epoch_line(
+        self, epoch: int, max_epochs: int | None, metrics: Mapping[str, float], train_loss: float | None, minutes: float
+    ) -> str:
         """The line of 0-based ``epoch`` (shown 1-based, like the best epoch) for its validation ``metrics``."""
         of = f"/{max_epochs}" if max_epochs and max_epochs > 0 else ""
         parts = [f"Epoch {epoch + 1}{of}: train/loss {format_value(train_loss) if train_loss is not None else '-'}"]
         if self.monitor in metrics:
-            best = (f" (best {format_value(self.best[self.monitor])} at epoch {self.best_epoch + 1})"
-                    if self.best is not None and self.best_epoch is not None else "")
+            best = (
+                f" (best {format_value(self.best[self.monitor])} at epoch {self.best_epoch + 1})"
+                if self.best is not None and self.best_epoch is not None
+                else ""
+            )
             parts.append(f"{self.monitor} {format_value(metrics[self.monitor])}{best}")
-        parts += [f"{name} {format_value(metrics[name])}" for name in HEADLINE if name in metrics and name != self.monitor]
+        parts += [
+            f"{name} {format_value(metrics[name])}" for name in HEADLINE if name in metrics and name != self.monitor
+        ]
         classes = per_class_f1(metrics)
         if classes:
             parts.append("F1 " + ", ".join(f"{name} {format_value(value)}" for name, value in classes.items()))

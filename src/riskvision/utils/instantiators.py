@@ -30,8 +30,11 @@ def instantiate_data(data: DictConfig) -> Any:
     """
     skip = {SHORTCUTS_KEY, *(data.get(SHORTCUTS_KEY) or ())}
     try:
-        resolved = {key: OmegaConf.to_container(data[key], resolve=True) if OmegaConf.is_config(data[key])
-                    else data[key] for key in data if key not in skip}
+        resolved = {
+            key: OmegaConf.to_container(data[key], resolve=True) if OmegaConf.is_config(data[key]) else data[key]
+            for key in data
+            if key not in skip
+        }
     except (MissingMandatoryValue, InterpolationToMissingValueError) as error:
         raise _missing_setting(error) from None
     return hydra.utils.instantiate(resolved)
@@ -42,8 +45,10 @@ def _missing_setting(error: Exception) -> ValueError:
     found = re.search(r"Missing mandatory value: (\S+)", str(error))
     key = found.group(1) if found else str(getattr(error, "full_key", "") or "a data setting")
     key = key if key.startswith("data.") else f"data.{key}"
-    return ConfigError(f"{key} is not set, and this data config needs it (the folder of the data set). Fix: add "
-                       f"{key}=/path/to/the/data/set to the command (README: Data sets)")
+    return ConfigError(
+        f"{key} is not set, and this data config needs it (the folder of the data set). Fix: add "
+        f"{key}=/path/to/the/data/set to the command (README: Data sets)"
+    )
 
 
 def _instantiate_entries(group: DictConfig | None, name: str) -> list:

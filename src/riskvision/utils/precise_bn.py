@@ -18,8 +18,6 @@ import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.trainer.states import TrainerFn
 
-
-
 __all__ = ["PreciseBatchNorm"]
 
 
@@ -46,15 +44,18 @@ class PreciseBatchNorm(Callback):
         """Start the epoch with no batches kept."""
         self.batches.clear()
 
-    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any,
-                           batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
         """Keep the batch; note the BatchNorm layers that train (once)."""
         if self.num_batches == 0:
             return
         if not self.layers:
-            self.layers = [m for m in pl_module.modules()
-                           if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.training
-                           and m.track_running_stats]
+            self.layers = [
+                m
+                for m in pl_module.modules()
+                if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.training and m.track_running_stats
+            ]
         self.batches.append(batch)
 
     def on_validation_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:

@@ -9,8 +9,8 @@ import warnings
 
 #: Lightning rank-zero notices that say nothing about this run, by their opening words.
 LIGHTNING_NOTICES = (
-    "💡 Tip:",                                            # an advert for a cloud logger
-    "Trainer already configured with model summary",     # riskvision.utils.ModelTable replaces the default summary
+    "💡 Tip:",  # an advert for a cloud logger
+    "Trainer already configured with model summary",  # riskvision.utils.ModelTable replaces the default summary
     "`Trainer(limit_train_batches=1.0)` was configured",  # the default value, reported as if it were a choice
     "`Trainer(limit_val_batches=1.0)` was configured",
     "`Trainer(limit_test_batches=1.0)` was configured",

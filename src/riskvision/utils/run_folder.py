@@ -36,8 +36,17 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from riskvision.files import WriteError
     from riskvision.safe_load import CheckpointError
 
-    return (ConfigError, CheckpointError, UntrustedConfigError, RunFolderError, RunMismatchError, DataLayoutError,
-            FileNotFoundError, PolicyError, WriteError)
+    return (
+        ConfigError,
+        CheckpointError,
+        UntrustedConfigError,
+        RunFolderError,
+        RunMismatchError,
+        DataLayoutError,
+        FileNotFoundError,
+        PolicyError,
+        WriteError,
+    )
 
 
 def exits_on_user_error(main: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:

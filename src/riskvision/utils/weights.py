@@ -54,8 +54,10 @@ def resolve_pretrained(cfg: DictConfig) -> PretrainedWeights | None:
             cfg.model.inputs.normalization = weights.normalization
             for key, value in weights.inputs.items():  # a fixed-size net's clip length and frame size
                 if cfg.model.inputs.get(key) != value:
-                    log.info(f"model.inputs.{key}={value}: what the pretrained weights were made for "
-                             f"(was {cfg.model.inputs.get(key)})")
+                    log.info(
+                        f"model.inputs.{key}={value}: what the pretrained weights were made for "
+                        f"(was {cfg.model.inputs.get(key)})"
+                    )
                 cfg.model.inputs[key] = value
     return weights
 

@@ -87,8 +87,9 @@ class VideoFolderSource(RecordSource):
         cache_dir: where the fps / frame-count probe cache goes (default: next to the videos).
     """
 
-    def __init__(self, root: str | Path | None, filters: EventFilter | None = None,
-                 cache_dir: str | Path | None = None) -> None:
+    def __init__(
+        self, root: str | Path | None, filters: EventFilter | None = None, cache_dir: str | Path | None = None
+    ) -> None:
         self.root = None if root is None else Path(root)
         self.filters = filters or EventFilter()
         self.cache_dir = cache_dir

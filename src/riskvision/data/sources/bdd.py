@@ -28,7 +28,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from riskvision.data.layout import (
-    INDEX_PROGRESS_S, DataFileError, DataLayoutError, is_synthetic, list_frames, load_json, require_folder,
+    INDEX_PROGRESS_S,
+    DataFileError,
+    DataLayoutError,
+    is_synthetic,
+    list_frames,
+    load_json,
+    require_folder,
 )
 from riskvision.data.listing_cache import ListingCache
 from riskvision.data.probe import VIDEO_SUFFIXES, list_folder, list_videos, probe_videos
@@ -39,8 +45,10 @@ from riskvision.progress import ProgressLine
 SUBSETS = ("train", "val")
 
 VIDEOS_LAYOUT = f"BDD100K videos: <root>/videos/100k/{{train,val}}/<id>.mov (or {', '.join(VIDEO_SUFFIXES[1:])})"
-FRAMES_LAYOUT = ("BDD100K frame folders: <root>/frames/100k/{train,val}/<id>/%06d.jpg with prepared.json "
-                 "(fps) in <root>/frames/100k/, <root>/frames/ or <root>/")
+FRAMES_LAYOUT = (
+    "BDD100K frame folders: <root>/frames/100k/{train,val}/<id>/%06d.jpg with prepared.json "
+    "(fps) in <root>/frames/100k/, <root>/frames/ or <root>/"
+)
 ROOT_KEY = "data.bdd_root"
 ROOT_HOLDS = f"one of the BDD100K layouts ({VIDEOS_LAYOUT}; or {FRAMES_LAYOUT})"
 
@@ -91,23 +99,41 @@ def build_bdd_index(
     raise ValueError(f"BDD layout {layout!r} for {root}; use auto, videos or frames")
 
 
-def _build_videos(root: Path, synthetic: bool, cache_dir: str | Path | None,
-                  issues: list[DataIssue] | None, write_cache: bool) -> list[VideoRecord]:
-    videos = [(subset, path) for subset in SUBSETS for path in list_videos(root / "videos" / "100k" / subset, "BDD", issues)]
+def _build_videos(
+    root: Path, synthetic: bool, cache_dir: str | Path | None, issues: list[DataIssue] | None, write_cache: bool
+) -> list[VideoRecord]:
+    videos = [
+        (subset, path) for subset in SUBSETS for path in list_videos(root / "videos" / "100k" / subset, "BDD", issues)
+    ]
     probed = probe_videos(root, [path for _, path in videos], "BDD100K", cache_dir, issues, write_cache)
-    return [VideoRecord(path.stem, "bdd", path, "video", *probed[path], synthetic=synthetic, subset=subset)
-            for subset, path in videos if path in probed]
+    return [
+        VideoRecord(path.stem, "bdd", path, "video", *probed[path], synthetic=synthetic, subset=subset)
+        for subset, path in videos
+        if path in probed
+    ]
 
 
-def _build_frames(root: Path, synthetic: bool, frames_fps: float | None, issues: list[DataIssue] | None,
-                  cache: ListingCache, write_cache: bool) -> list[VideoRecord]:
+def _build_frames(
+    root: Path,
+    synthetic: bool,
+    frames_fps: float | None,
+    issues: list[DataIssue] | None,
+    cache: ListingCache,
+    write_cache: bool,
+) -> list[VideoRecord]:
     fps = _prepared_fps(root) or frames_fps
     if not fps:
-        raise DataLayoutError(f"BDD frame folders under {root}/frames/100k have no prepared.json with an 'fps' and "
-                              f"data.bdd_frames_fps (data.sources.bdd.frames_fps) is not set; set it to the "
-                              f"extraction frame rate (e.g. 10)")
-    folders = [(subset, entry) for subset in SUBSETS for entry in list_folder(root / "frames" / "100k" / subset, "BDD", issues)
-               if not entry.is_file()]
+        raise DataLayoutError(
+            f"BDD frame folders under {root}/frames/100k have no prepared.json with an 'fps' and "
+            f"data.bdd_frames_fps (data.sources.bdd.frames_fps) is not set; set it to the "
+            f"extraction frame rate (e.g. 10)"
+        )
+    folders = [
+        (subset, entry)
+        for subset in SUBSETS
+        for entry in list_folder(root / "frames" / "100k" / subset, "BDD", issues)
+        if not entry.is_file()
+    ]
     progress = ProgressLine(f"indexing BDD100K frame folders in {root}", len(folders), "videos")
     records = []
     for subset, entry in folders:
@@ -122,8 +148,19 @@ def _build_frames(root: Path, synthetic: bool, frames_fps: float | None, issues:
             if issues is not None:
                 issues.extend(found)
         if files is not None:
-            records.append(VideoRecord(entry.name, "bdd", entry, "frames", float(fps), len(files),
-                                       frame_files=files, synthetic=synthetic, subset=subset))
+            records.append(
+                VideoRecord(
+                    entry.name,
+                    "bdd",
+                    entry,
+                    "frames",
+                    float(fps),
+                    len(files),
+                    frame_files=files,
+                    synthetic=synthetic,
+                    subset=subset,
+                )
+            )
     progress.close(min_elapsed_s=INDEX_PROGRESS_S)
     if write_cache:
         cache.save()
@@ -144,8 +181,11 @@ def _prepared_fps(root: Path) -> float | None:
             if not fps:
                 return None
             if isinstance(fps, bool) or not isinstance(fps, (int, float)) or fps < 0:
-                raise DataFileError(path, f"has fps={fps!r}, which is not a positive number",
-                                    "set fps to the frame rate the frames were extracted at (e.g. 10)")
+                raise DataFileError(
+                    path,
+                    f"has fps={fps!r}, which is not a positive number",
+                    "set fps to the frame rate the frames were extracted at (e.g. 10)",
+                )
             return float(fps)
     return None
 
@@ -161,8 +201,13 @@ class BddSource(RecordSource):
         cache_dir: where the probe cache goes (default: next to the videos).
     """
 
-    def __init__(self, root: str | Path | None, layout: str = "auto", frames_fps: float | None = None,
-                 cache_dir: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        root: str | Path | None,
+        layout: str = "auto",
+        frames_fps: float | None = None,
+        cache_dir: str | Path | None = None,
+    ) -> None:
         self.root = None if root is None else Path(root)
         self.layout, self.frames_fps, self.cache_dir = layout, frames_fps, cache_dir
 
@@ -180,5 +225,6 @@ class BddSource(RecordSource):
     def build(self, issues: list[DataIssue]) -> list[VideoRecord]:
         if self.root is None:
             return []
-        return build_bdd_index(self.root, self.layout, self.frames_fps, self.cache_dir, issues,
-                               write_cache=not self.read_only)
+        return build_bdd_index(
+            self.root, self.layout, self.frames_fps, self.cache_dir, issues, write_cache=not self.read_only
+        )

@@ -33,7 +33,12 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from riskvision.data.layout import (
-    DataLayoutError, clip_span, is_synthetic, read_text, report_line, require_folder,
+    DataLayoutError,
+    clip_span,
+    is_synthetic,
+    read_text,
+    report_line,
+    require_folder,
 )
 from riskvision.data.probe import list_videos, probe_videos
 from riskvision.data.records import DataIssue, VideoRecord, report
@@ -50,8 +55,10 @@ EGO = {"yes": True, "no": False}
 SPLIT_LISTS = {"train": "train.txt", "val": "test.txt"}
 
 LINE_FORMAT = "vidname,[50 frame labels 0/1],startframe,youtubeID,timing,weather,egoinvolve"
-LAYOUT = (f"CCD: <root>/videos/{CRASH}/NNNNNN.mp4, <root>/videos/{NORMAL}/NNNNNN.mp4, <root>/videos/{CRASH}.txt "
-          f"(or <root>/{CRASH}.txt), optional <root>/vgg16_features/{{train,test}}.txt")
+LAYOUT = (
+    f"CCD: <root>/videos/{CRASH}/NNNNNN.mp4, <root>/videos/{NORMAL}/NNNNNN.mp4, <root>/videos/{CRASH}.txt "
+    f"(or <root>/{CRASH}.txt), optional <root>/vgg16_features/{{train,test}}.txt"
+)
 ROOT_KEY = "data.root (data.sources.ccd.root)"
 _LINE = re.compile(r"^(?P<vid>[^,\[\]]*),\s*\[(?P<labels>[^\]]*)\](?P<rest>.*)$")
 
@@ -75,13 +82,16 @@ def record_id(kind: str, number: str) -> str:
 
 # ----------------------------------------------------------------------------- the annotation file
 
+
 def annotation_file(root: Path) -> Path:
     """``<root>/videos/Crash-1500.txt`` or ``<root>/Crash-1500.txt``; :class:`DataLayoutError` when neither exists."""
     for path in (root / "videos" / f"{CRASH}.txt", root / f"{CRASH}.txt"):
         if path.is_file():
             return path
-    raise DataLayoutError(f"CCD root {root} has no videos/{CRASH}.txt (nor {CRASH}.txt), the crash clips' frame "
-                          f"labels; expected {LAYOUT}. Fix: set {ROOT_KEY} to the CCD folder holding videos/")
+    raise DataLayoutError(
+        f"CCD root {root} has no videos/{CRASH}.txt (nor {CRASH}.txt), the crash clips' frame "
+        f"labels; expected {LAYOUT}. Fix: set {ROOT_KEY} to the CCD folder holding videos/"
+    )
 
 
 def read_crash_lines(path: Path, issues: list[DataIssue] | None) -> dict[str, CrashLine]:
@@ -96,12 +106,25 @@ def read_crash_lines(path: Path, issues: list[DataIssue] | None) -> dict[str, Cr
         try:
             parsed = parse_crash_line(text, number)
         except ValueError as err:
-            report_line(issues, path, number, text.split(",", 1)[0] or "*", str(err),
-                        f"write the line as {LINE_FORMAT} (e.g. 000001,[0, ..., 1],285,KxpqG9QjKCs,Day,Normal,Yes)")
+            report_line(
+                issues,
+                path,
+                number,
+                text.split(",", 1)[0] or "*",
+                str(err),
+                f"write the line as {LINE_FORMAT} (e.g. 000001,[0, ..., 1],285,KxpqG9QjKCs,Day,Normal,Yes)",
+            )
             continue
         if parsed.vidname in lines:
-            report_line(issues, path, number, parsed.vidname, f"repeats clip {parsed.vidname} of line "
-                        f"{lines[parsed.vidname].line}", "keep one line per clip", done="this line is ignored")
+            report_line(
+                issues,
+                path,
+                number,
+                parsed.vidname,
+                f"repeats clip {parsed.vidname} of line {lines[parsed.vidname].line}",
+                "keep one line per clip",
+                done="this line is ignored",
+            )
             continue
         lines[parsed.vidname] = parsed
     return lines
@@ -125,8 +148,10 @@ def parse_crash_line(text: str, line: int) -> CrashLine:
         raise ValueError(f"clip {vidname} has no frame labelled 1, so its crash has no start")
     rest = [value.strip() for value in match["rest"].removeprefix(",").split(",")]
     if not match["rest"].startswith(",") or len(rest) != 5:
-        raise ValueError(f"clip {vidname} has {len(rest) if match['rest'] else 0} fields after its labels; expected 5 "
-                         f"(startframe,youtubeID,timing,weather,egoinvolve)")
+        raise ValueError(
+            f"clip {vidname} has {len(rest) if match['rest'] else 0} fields after its labels; expected 5 "
+            f"(startframe,youtubeID,timing,weather,egoinvolve)"
+        )
     startframe, youtube_id, timing, weather, ego = rest
     if not (startframe.isascii() and startframe.isdigit()):
         raise ValueError(f"clip {vidname} has startframe {startframe!r}, not a frame number")
@@ -135,8 +160,9 @@ def parse_crash_line(text: str, line: int) -> CrashLine:
     _check_value(vidname, "timing", timing, TIMINGS)
     _check_value(vidname, "weather", weather, WEATHERS)
     _check_value(vidname, "egoinvolve", ego, EGO)
-    return CrashLine(vidname, tuple(int(value) for value in labels), youtube_id, TIMINGS[timing.lower()],
-                     EGO[ego.lower()], line)
+    return CrashLine(
+        vidname, tuple(int(value) for value in labels), youtube_id, TIMINGS[timing.lower()], EGO[ego.lower()], line
+    )
 
 
 def _check_value(vidname: str, name: str, value: str, allowed: Iterable[str]) -> None:
@@ -146,6 +172,7 @@ def _check_value(vidname: str, name: str, value: str, allowed: Iterable[str]) ->
 
 
 # ----------------------------------------------------------------------------- the split lists
+
 
 def read_split_lists(root: Path, issues: list[DataIssue] | None) -> dict[str, str] | None:
     """``{record id: "train" | "val"}`` from ``vgg16_features/{train,test}.txt`` (``test.txt`` -> ``"val"``), or
@@ -164,15 +191,29 @@ def read_split_lists(root: Path, issues: list[DataIssue] | None) -> dict[str, st
             try:
                 video_id = parse_split_entry(text)
             except ValueError as err:
-                report_line(issues, path, number, "*", str(err), "name the clip as Crash-1500/000001.npz (or "
-                            "positive/..., Normal/..., negative/...), as 000001.npz 1 (its number and 0/1 label) or "
-                            "as crash_000001")
+                report_line(
+                    issues,
+                    path,
+                    number,
+                    "*",
+                    str(err),
+                    "name the clip as Crash-1500/000001.npz (or "
+                    "positive/..., Normal/..., negative/...), as 000001.npz 1 (its number and 0/1 label) or "
+                    "as crash_000001",
+                )
                 continue
             if video_id in subsets:
                 first, line = where[video_id]
-                report_line(issues, path, number, video_id, f"lists {video_id}, which {first.name} line {line} lists "
-                            f"too", "list each clip in one split file", done="it stays in the first",
-                            kind="duplicate_split")
+                report_line(
+                    issues,
+                    path,
+                    number,
+                    video_id,
+                    f"lists {video_id}, which {first.name} line {line} lists too",
+                    "list each clip in one split file",
+                    done="it stays in the first",
+                    kind="duplicate_split",
+                )
                 continue
             subsets[video_id], where[video_id] = subset, (path, number)
     return subsets
@@ -194,15 +235,21 @@ def parse_split_entry(text: str) -> str:
         raise ValueError(f"{words[0]!r} lies in a {by_folder} folder but has the label {label}")
     kind = by_folder or by_label
     if kind is None:
-        raise ValueError(f"{text.strip()!r} names no class: no Crash-1500/positive/Normal/negative folder and no 0/1 "
-                         f"label")
+        raise ValueError(
+            f"{text.strip()!r} names no class: no Crash-1500/positive/Normal/negative folder and no 0/1 label"
+        )
     return record_id(kind, number)
 
 
 # ----------------------------------------------------------------------------- the index
 
-def build_ccd_index(root: str | Path, cache_dir: str | Path | None = None, issues: list[DataIssue] | None = None,
-                    write_cache: bool = True) -> list[VideoRecord]:
+
+def build_ccd_index(
+    root: str | Path,
+    cache_dir: str | Path | None = None,
+    issues: list[DataIssue] | None = None,
+    write_cache: bool = True,
+) -> list[VideoRecord]:
     """Records of every usable CCD clip under ``root`` (crash clips first, by number; see the module docstring).
 
     Raises:
@@ -212,16 +259,22 @@ def build_ccd_index(root: str | Path, cache_dir: str | Path | None = None, issue
     root = require_folder(root, ROOT_KEY, LAYOUT)
     videos_dir = root / "videos"
     if not any((videos_dir / name).is_dir() for name in (CRASH, NORMAL)):
-        raise DataLayoutError(f"CCD root {root} has no videos/{CRASH}/ or videos/{NORMAL}/ folder; expected {LAYOUT}. "
-                              f"Fix: set {ROOT_KEY} to the CCD folder holding videos/")
+        raise DataLayoutError(
+            f"CCD root {root} has no videos/{CRASH}/ or videos/{NORMAL}/ folder; expected {LAYOUT}. "
+            f"Fix: set {ROOT_KEY} to the CCD folder holding videos/"
+        )
     labels_path = annotation_file(root)
     lines = read_crash_lines(labels_path, issues)
-    files = {record_id(kind, path.stem): path for kind, folder in (("crash", CRASH), ("normal", NORMAL))
-             for path in list_videos(videos_dir / folder, "CCD", issues)}
+    files = {
+        record_id(kind, path.stem): path
+        for kind, folder in (("crash", CRASH), ("normal", NORMAL))
+        for path in list_videos(videos_dir / folder, "CCD", issues)
+    }
     subsets = read_split_lists(root, issues)
     wanted = _wanted_clips(root, files, lines, labels_path, subsets, issues)
-    probed = probe_videos(root, [files[video_id] for video_id in wanted], "CCD", cache_dir, issues, write_cache,
-                          prefix="ccd")
+    probed = probe_videos(
+        root, [files[video_id] for video_id in wanted], "CCD", cache_dir, issues, write_cache, prefix="ccd"
+    )
     synthetic = is_synthetic(root)
     records = []
     for video_id in wanted:
@@ -238,60 +291,134 @@ def build_ccd_index(root: str | Path, cache_dir: str | Path | None = None, issue
     return records
 
 
-def _wanted_clips(root: Path, files: dict[str, Path], lines: dict[str, CrashLine], labels_path: Path,
-                  subsets: dict[str, str] | None, issues: list[DataIssue] | None) -> list[str]:
+def _wanted_clips(
+    root: Path,
+    files: dict[str, Path],
+    lines: dict[str, CrashLine],
+    labels_path: Path,
+    subsets: dict[str, str] | None,
+    issues: list[DataIssue] | None,
+) -> list[str]:
     """The record ids to index (crash clips first): those the split lists name (every clip without lists) that have a
     video and, for crash clips, a usable line; every other mismatch is reported."""
     for number, line in lines.items():
         if record_id("crash", number) not in files:
-            report_line(issues, labels_path, line.line, record_id("crash", number), f"labels clip {number}, which has "
-                        f"no video {root}/videos/{CRASH}/{number}.mp4", "restore the video or remove the line",
-                        done="the line is ignored", kind="missing_video")
+            report_line(
+                issues,
+                labels_path,
+                line.line,
+                record_id("crash", number),
+                f"labels clip {number}, which has no video {root}/videos/{CRASH}/{number}.mp4",
+                "restore the video or remove the line",
+                done="the line is ignored",
+                kind="missing_video",
+            )
     if subsets is None:
-        report(issues, DataIssue("missing_split", "*", str(root / "vgg16_features"),
-                                 f"CCD root {root} has no vgg16_features/train.txt or test.txt: its clips have no subset. "
-                                 f"Fix: restore the split lists, or split at random (data.split: RandomSplit, README "
-                                 f"'Splits')"))
+        report(
+            issues,
+            DataIssue(
+                "missing_split",
+                "*",
+                str(root / "vgg16_features"),
+                f"CCD root {root} has no vgg16_features/train.txt or test.txt: its clips have no subset. "
+                f"Fix: restore the split lists, or split at random (data.split: RandomSplit, README "
+                f"'Splits')",
+            ),
+        )
         wanted = sorted(files)
     else:
         wanted = [video_id for video_id in sorted(subsets) if video_id in files]
         for video_id in sorted(set(subsets) - set(files)):
-            report(issues, DataIssue("missing_video", video_id, str(root / "vgg16_features"),
-                                     f"CCD clip {video_id} is in the split lists of {root}/vgg16_features but has no "
-                                     f"video under {root}/videos; dropped. Fix: restore the video or remove it from "
-                                     f"the list", fatal=True))
+            report(
+                issues,
+                DataIssue(
+                    "missing_video",
+                    video_id,
+                    str(root / "vgg16_features"),
+                    f"CCD clip {video_id} is in the split lists of {root}/vgg16_features but has no "
+                    f"video under {root}/videos; dropped. Fix: restore the video or remove it from "
+                    f"the list",
+                    fatal=True,
+                ),
+            )
         unlisted = len(set(files) - set(subsets))
         if unlisted:
-            report(issues, DataIssue("unlisted_video", "*", str(root / "vgg16_features"),
-                                     f"{unlisted} CCD videos under {root}/videos are in no split list of "
-                                     f"{root}/vgg16_features; left out (the lists decide which clips are used)"))
+            report(
+                issues,
+                DataIssue(
+                    "unlisted_video",
+                    "*",
+                    str(root / "vgg16_features"),
+                    f"{unlisted} CCD videos under {root}/videos are in no split list of "
+                    f"{root}/vgg16_features; left out (the lists decide which clips are used)",
+                ),
+            )
     usable = []
     for video_id in wanted:
         kind, number = video_id.split("_", 1)
         if kind == "crash" and number not in lines:
-            report(issues, DataIssue("missing_annotation", video_id, str(files[video_id]),
-                                     f"CCD crash video {files[video_id]} has no usable line in {labels_path}; "
-                                     f"dropped. Fix: add its line ({LINE_FORMAT})", fatal=True))
+            report(
+                issues,
+                DataIssue(
+                    "missing_annotation",
+                    video_id,
+                    str(files[video_id]),
+                    f"CCD crash video {files[video_id]} has no usable line in {labels_path}; "
+                    f"dropped. Fix: add its line ({LINE_FORMAT})",
+                    fatal=True,
+                ),
+            )
             continue
         usable.append(video_id)
     return sorted(usable, key=lambda video_id: (not video_id.startswith("crash"), video_id))
 
 
-def _crash_record(video_id: str, path: Path, fps: float, count: int, line: CrashLine, labels_path: Path,
-                  synthetic: bool, subset: str | None, issues: list[DataIssue] | None) -> VideoRecord:
+def _crash_record(
+    video_id: str,
+    path: Path,
+    fps: float,
+    count: int,
+    line: CrashLine,
+    labels_path: Path,
+    synthetic: bool,
+    subset: str | None,
+    issues: list[DataIssue] | None,
+) -> VideoRecord:
     """A crash clip's record: its anomaly from the first to after the last frame labelled 1, clipped to its frames."""
     if count != len(line.labels):
-        report(issues, DataIssue("label_count", video_id, str(path),
-                                 f"CCD video {path} has {count} frames, its line {line.line} of {labels_path} "
-                                 f"{len(line.labels)} frame labels; label i is frame i, labels past the video are "
-                                 f"ignored"))
+        report(
+            issues,
+            DataIssue(
+                "label_count",
+                video_id,
+                str(path),
+                f"CCD video {path} has {count} frames, its line {line.line} of {labels_path} "
+                f"{len(line.labels)} frame labels; label i is frame i, labels past the video are "
+                f"ignored",
+            ),
+        )
     positive = [i for i, value in enumerate(line.labels) if value]
     start, end = clip_span(video_id, path, positive[0], positive[-1] + 1, count, issues)
-    return VideoRecord(video_id, "ccd", path, "video", fps, count, start, end, "crash", line.ego, line.night,
-                       synthetic=synthetic, subset=subset, group=line.youtube_id)
+    return VideoRecord(
+        video_id,
+        "ccd",
+        path,
+        "video",
+        fps,
+        count,
+        start,
+        end,
+        "crash",
+        line.ego,
+        line.night,
+        synthetic=synthetic,
+        subset=subset,
+        group=line.youtube_id,
+    )
 
 
 # ----------------------------------------------------------------------------- the source
+
 
 class CcdSource(VideoFolderSource):
     """CCD clips under ``root`` (``conf/data/source/ccd.yaml``), labelled ``ccd``; ``root``, ``filters`` and

@@ -37,12 +37,19 @@ def videos_folder(root: Path) -> Path:
     for folder in (root / "videos", root):
         if any((folder / phase).is_dir() for phase in PHASES):
             return folder
-    raise DataLayoutError(f"DAD root {root} has no videos/training/ or videos/testing/ folder; expected {LAYOUT}. "
-                          f"Fix: set {ROOT_KEY} to the DAD folder holding videos/")
+    raise DataLayoutError(
+        f"DAD root {root} has no videos/training/ or videos/testing/ folder; expected {LAYOUT}. "
+        f"Fix: set {ROOT_KEY} to the DAD folder holding videos/"
+    )
 
 
-def build_dad_index(root: str | Path, accident_frame: int = ACCIDENT_FRAME, cache_dir: str | Path | None = None,
-                    issues: list[DataIssue] | None = None, write_cache: bool = True) -> list[VideoRecord]:
+def build_dad_index(
+    root: str | Path,
+    accident_frame: int = ACCIDENT_FRAME,
+    cache_dir: str | Path | None = None,
+    issues: list[DataIssue] | None = None,
+    write_cache: bool = True,
+) -> list[VideoRecord]:
     """Records of every readable DAD clip under ``root`` (training before testing, positives before negatives, by
     name); a positive's accident is ``[accident_frame, num_frames)``, clipped (and reported) for a shorter clip.
 
@@ -51,8 +58,12 @@ def build_dad_index(root: str | Path, accident_frame: int = ACCIDENT_FRAME, cach
     """
     root = require_folder(root, ROOT_KEY, LAYOUT)
     folder = videos_folder(root)
-    videos = [(phase, kind, path) for phase in PHASES for kind in CLASSES
-              for path in list_videos(folder / phase / kind, "DAD", issues)]
+    videos = [
+        (phase, kind, path)
+        for phase in PHASES
+        for kind in CLASSES
+        for path in list_videos(folder / phase / kind, "DAD", issues)
+    ]
     probed = probe_videos(root, [path for *_, path in videos], "DAD", cache_dir, issues, write_cache, prefix="dad")
     synthetic = is_synthetic(root)
     records = []
@@ -64,8 +75,11 @@ def build_dad_index(root: str | Path, accident_frame: int = ACCIDENT_FRAME, cach
         span, category = (None, None), "normal"
         if kind == "positive":
             span, category = clip_span(video_id, path, accident_frame, count, count, issues), "accident"
-        records.append(VideoRecord(video_id, "dad", path, "video", fps, count, *span, category, synthetic=synthetic,
-                                   subset=PHASES[phase]))
+        records.append(
+            VideoRecord(
+                video_id, "dad", path, "video", fps, count, *span, category, synthetic=synthetic, subset=PHASES[phase]
+            )
+        )
     return records
 
 
@@ -80,8 +94,13 @@ class DadSource(VideoFolderSource):
 
     root_key, root_holds = ROOT_KEY, LAYOUT
 
-    def __init__(self, root: str | Path | None, accident_frame: int = ACCIDENT_FRAME,
-                 filters: EventFilter | None = None, cache_dir: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        root: str | Path | None,
+        accident_frame: int = ACCIDENT_FRAME,
+        filters: EventFilter | None = None,
+        cache_dir: str | Path | None = None,
+    ) -> None:
         super().__init__(root, filters, cache_dir)
         if accident_frame < 0:
             raise ValueError(f"DadSource accident_frame={accident_frame} must be a frame index >= 0 (the release: 90)")

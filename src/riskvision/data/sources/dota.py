@@ -27,8 +27,16 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from riskvision.data.layout import (
-    INDEX_PROGRESS_S, DataFileError, DataLayoutError, check_fields, clip_span, is_synthetic, list_frames, load_json,
-    read_subset_lists, require_folder,
+    INDEX_PROGRESS_S,
+    DataFileError,
+    DataLayoutError,
+    check_fields,
+    clip_span,
+    is_synthetic,
+    list_frames,
+    load_json,
+    read_subset_lists,
+    require_folder,
 )
 from riskvision.data.records import DataIssue, VideoRecord, report
 from riskvision.data.sources.base import RecordSource
@@ -38,14 +46,28 @@ DOTA_FPS = 10.0
 SEED_BDD_FPS = 10.0
 
 CATEGORIES = (
-    "start_stop_or_stationary", "moving_ahead_or_waiting", "lateral", "oncoming", "turning",
-    "pedestrian", "obstacle", "leave_to_right", "leave_to_left", "unknown",
+    "start_stop_or_stationary",
+    "moving_ahead_or_waiting",
+    "lateral",
+    "oncoming",
+    "turning",
+    "pedestrian",
+    "obstacle",
+    "leave_to_right",
+    "leave_to_left",
+    "unknown",
 )
 #: DoTA paper's short codes (OO, "out of control", covers both leave_to_* classes).
 CATEGORY_CODES = {
-    "ST": ("start_stop_or_stationary",), "AH": ("moving_ahead_or_waiting",), "LA": ("lateral",),
-    "OC": ("oncoming",), "TC": ("turning",), "VP": ("pedestrian",), "VO": ("obstacle",),
-    "OO": ("leave_to_right", "leave_to_left"), "UK": ("unknown",),
+    "ST": ("start_stop_or_stationary",),
+    "AH": ("moving_ahead_or_waiting",),
+    "LA": ("lateral",),
+    "OC": ("oncoming",),
+    "TC": ("turning",),
+    "VP": ("pedestrian",),
+    "VO": ("obstacle",),
+    "OO": ("leave_to_right", "leave_to_left"),
+    "UK": ("unknown",),
 }
 
 OFFICIAL_LAYOUT = (
@@ -60,15 +82,27 @@ ROOT_KEY = "data.dota_root"
 ROOT_HOLDS = f"one of the DoTA layouts ({OFFICIAL_LAYOUT}; or {SEED_LAYOUT})"
 
 #: ``{field: (type, required)}`` of a clip's entry in metadata_{train,val}.json (the seed's final_metadata_*.json).
-METADATA_FIELDS = {"num_frames": (int, True), "anomaly_start": (int, True), "anomaly_end": (int, True),
-                   "anomaly_class": (str, False)}
+METADATA_FIELDS = {
+    "num_frames": (int, True),
+    "anomaly_start": (int, True),
+    "anomaly_end": (int, True),
+    "anomaly_class": (str, False),
+}
 #: ``{field: (type, required)}`` of annotations/<clip>.json (the fields riskvision reads or checks).
-ANNOTATION_FIELDS = {"num_frames": (int, True), "anomaly_start": (int, False), "anomaly_end": (int, False),
-                     "ego_involve": (bool, False), "night": (bool, False), "ignore": (bool, False),
-                     "accident_name": (str, False), "labels": (list, False)}
+ANNOTATION_FIELDS = {
+    "num_frames": (int, True),
+    "anomaly_start": (int, False),
+    "anomaly_end": (int, False),
+    "ego_involve": (bool, False),
+    "night": (bool, False),
+    "ignore": (bool, False),
+    "accident_name": (str, False),
+    "labels": (list, False),
+}
 
 
 # ----------------------------------------------------------------------------- layout detection
+
 
 def detect_dota_layout(root: str | Path) -> str:
     """``"official"`` or ``"seed"``; raises :class:`DataLayoutError` showing both layouts otherwise."""
@@ -113,10 +147,13 @@ def build_dota_index(
 
 # ----------------------------------------------------------------------------- official layout
 
+
 def _build_official(root: Path, issues: list[DataIssue] | None) -> list[VideoRecord]:
     meta_dir = _official_metadata_dir(root)
     if meta_dir is None:
-        raise DataLayoutError(f"DoTA root {root} has no metadata_train.json/metadata_val.json; expected {OFFICIAL_LAYOUT}")
+        raise DataLayoutError(
+            f"DoTA root {root} has no metadata_train.json/metadata_val.json; expected {OFFICIAL_LAYOUT}"
+        )
     metadata: dict[str, tuple[Path, object]] = {}
     subsets: dict[str, str] = {}
     for subset in ("train", "val"):
@@ -132,21 +169,36 @@ def _build_official(root: Path, issues: list[DataIssue] | None) -> list[VideoRec
     annotations_dir = root / "annotations"
     annotations = annotations_dir.is_dir()
     if not annotations:
-        report(issues, DataIssue("missing_annotation", "*", str(annotations_dir),
-                                 f"DoTA root {root} has no annotations/ folder: night and ignore are unknown (False) "
-                                 f"and ego comes from metadata anomaly_class"))
+        report(
+            issues,
+            DataIssue(
+                "missing_annotation",
+                "*",
+                str(annotations_dir),
+                f"DoTA root {root} has no annotations/ folder: night and ignore are unknown (False) "
+                f"and ego comes from metadata anomaly_class",
+            ),
+        )
     synthetic = is_synthetic(root)
     records = []
     progress = ProgressLine(f"indexing DoTA clips in {root}", len(subsets), "clips")
     for clip, subset in subsets.items():
         progress.advance()
         if clip not in metadata:
-            report(issues, DataIssue("missing_metadata", clip, str(meta_dir),
-                                     f"DoTA clip {clip} is in {subset}_split.txt but not in metadata_*.json in {meta_dir}; dropped"))
+            report(
+                issues,
+                DataIssue(
+                    "missing_metadata",
+                    clip,
+                    str(meta_dir),
+                    f"DoTA clip {clip} is in {subset}_split.txt but not in metadata_*.json in {meta_dir}; dropped",
+                ),
+            )
             continue
         annotation = annotations_dir / f"{clip}.json" if annotations else None
-        record = _dota_record(clip, clip_frame_folder(frames_dir / clip), metadata[clip], annotation, subset,
-                              synthetic, issues)
+        record = _dota_record(
+            clip, clip_frame_folder(frames_dir / clip), metadata[clip], annotation, subset, synthetic, issues
+        )
         if record is not None:
             records.append(record)
     progress.close(min_elapsed_s=INDEX_PROGRESS_S)
@@ -171,6 +223,7 @@ def clip_frame_folder(clip_dir: Path) -> Path:
 
 # ----------------------------------------------------------------------------- seed layout
 
+
 def _build_seed(root: Path, issues: list[DataIssue] | None) -> list[VideoRecord]:
     paths = {subset: root / f"final_{subset}_split.txt" for subset in ("val", "train")}
     for path in paths.values():
@@ -191,9 +244,15 @@ def _build_seed(root: Path, issues: list[DataIssue] | None) -> list[VideoRecord]
         if normal or os.path.isdir(bdd_dir / clip):
             record = _seed_bdd_record(clip, bdd_dir / clip, subset, synthetic, issues)
         elif meta is None:
-            report(issues, DataIssue("missing_metadata", clip, str(root),
-                                     f"seed clip {clip} has no entry in {root}/*metadata*.json and no BDD frame "
-                                     f"folder; dropped"))
+            report(
+                issues,
+                DataIssue(
+                    "missing_metadata",
+                    clip,
+                    str(root),
+                    f"seed clip {clip} has no entry in {root}/*metadata*.json and no BDD frame folder; dropped",
+                ),
+            )
             continue
         else:
             record = _dota_record(clip, clip_frame_folder(dota_dir / clip), meta, None, subset, synthetic, issues)
@@ -203,19 +262,29 @@ def _build_seed(root: Path, issues: list[DataIssue] | None) -> list[VideoRecord]
     return records
 
 
-def _seed_bdd_record(clip: str, folder: Path, subset: str, synthetic: bool,
-                     issues: list[DataIssue] | None) -> VideoRecord | None:
+def _seed_bdd_record(
+    clip: str, folder: Path, subset: str, synthetic: bool, issues: list[DataIssue] | None
+) -> VideoRecord | None:
     files = list_frames(folder, clip, None, issues)
     if files is None:
         return None
-    return VideoRecord(clip, "bdd", folder, "frames", SEED_BDD_FPS, len(files), frame_files=files,
-                       synthetic=synthetic, subset=subset)
+    return VideoRecord(
+        clip, "bdd", folder, "frames", SEED_BDD_FPS, len(files), frame_files=files, synthetic=synthetic, subset=subset
+    )
 
 
 # ----------------------------------------------------------------------------- shared
 
-def _dota_record(clip: str, folder: Path, meta: tuple[Path, object], annotation_path: Path | None, subset: str,
-                 synthetic: bool, issues: list[DataIssue] | None) -> VideoRecord | None:
+
+def _dota_record(
+    clip: str,
+    folder: Path,
+    meta: tuple[Path, object],
+    annotation_path: Path | None,
+    subset: str,
+    synthetic: bool,
+    issues: list[DataIssue] | None,
+) -> VideoRecord | None:
     """One DoTA record from its metadata entry ``(file, entry)`` and its annotation file (when the layout has
     annotations), or ``None`` when dropped.
 
@@ -233,22 +302,43 @@ def _dota_record(clip: str, folder: Path, meta: tuple[Path, object], annotation_
         return None
     annotation = annotation or {}
     if "labels" in annotation and len(annotation["labels"]) != expected:
-        report(issues, DataIssue("label_count", clip, str(annotation_path),
-                                 f"DoTA clip {clip}: annotation has {len(annotation['labels'])} labels[] entries "
-                                 f"for num_frames={expected}; num_frames is used"))
+        report(
+            issues,
+            DataIssue(
+                "label_count",
+                clip,
+                str(annotation_path),
+                f"DoTA clip {clip}: annotation has {len(annotation['labels'])} labels[] entries "
+                f"for num_frames={expected}; num_frames is used",
+            ),
+        )
     ego, category = parse_anomaly_class(entry.get("anomaly_class") or "")
     ego = annotation.get("ego_involve", ego)
     category = annotation.get("accident_name") or category
     start, end = clip_span(clip, folder, entry["anomaly_start"], entry["anomaly_end"], len(files), issues)
     return VideoRecord(
-        clip, "dota", folder, "frames", DOTA_FPS, len(files), start, end, category, ego,
-        night=annotation.get("night", False), frame_files=files, synthetic=synthetic, subset=subset,
-        ignore=annotation.get("ignore", False), group=clip.rsplit("_", 1)[0],
+        clip,
+        "dota",
+        folder,
+        "frames",
+        DOTA_FPS,
+        len(files),
+        start,
+        end,
+        category,
+        ego,
+        night=annotation.get("night", False),
+        frame_files=files,
+        synthetic=synthetic,
+        subset=subset,
+        ignore=annotation.get("ignore", False),
+        group=clip.rsplit("_", 1)[0],
     )
 
 
-def _read_clip_files(clip: str, meta: tuple[Path, object], annotation_path: Path | None,
-                     issues: list[DataIssue] | None) -> tuple[dict, dict | None]:
+def _read_clip_files(
+    clip: str, meta: tuple[Path, object], annotation_path: Path | None, issues: list[DataIssue] | None
+) -> tuple[dict, dict | None]:
     """A clip's checked metadata entry and annotation (``None`` without one; a missing file is reported).
 
     Raises:
@@ -265,9 +355,15 @@ def _read_clip_files(clip: str, meta: tuple[Path, object], annotation_path: Path
     except DataFileError:
         raise  # a DataLayoutError, so a FileNotFoundError too, but the file is there
     except FileNotFoundError:
-        report(issues, DataIssue("missing_annotation", clip, str(annotation_path),
-                                 f"DoTA annotation {annotation_path} is missing: night/ignore unknown (False), "
-                                 f"ego from metadata"))
+        report(
+            issues,
+            DataIssue(
+                "missing_annotation",
+                clip,
+                str(annotation_path),
+                f"DoTA annotation {annotation_path} is missing: night/ignore unknown (False), ego from metadata",
+            ),
+        )
         return entry, None
     return entry, _check_clip_entry(annotation, ANNOTATION_FIELDS, annotation_path, f"the annotation of clip {clip}")
 
@@ -277,14 +373,19 @@ def _check_clip_entry(entry: object, fields: dict[str, tuple[type, bool]], path:
     are given); :class:`DataFileError` naming ``path`` and ``what`` otherwise."""
     entry = check_fields(entry, fields, path, what)
     if entry["num_frames"] < 1:
-        raise DataFileError(path, f"says num_frames={entry['num_frames']} for {what}; a clip has at least 1 frame",
-                            "set num_frames to the number of frames the clip has, or remove the clip from the "
-                            "split files")
+        raise DataFileError(
+            path,
+            f"says num_frames={entry['num_frames']} for {what}; a clip has at least 1 frame",
+            "set num_frames to the number of frames the clip has, or remove the clip from the split files",
+        )
     start, end = entry.get("anomaly_start"), entry.get("anomaly_end")
     if start is not None and end is not None and start > end:
-        raise DataFileError(path, f"says anomaly_start={start} > anomaly_end={end} for {what}",
-                            "correct the span [anomaly_start, anomaly_end) (end exclusive, start <= end), or "
-                            "remove the clip from the split files")
+        raise DataFileError(
+            path,
+            f"says anomaly_start={start} > anomaly_end={end} for {what}",
+            "correct the span [anomaly_start, anomaly_end) (end exclusive, start <= end), or "
+            "remove the clip from the split files",
+        )
     return entry
 
 
@@ -298,6 +399,7 @@ def parse_anomaly_class(anomaly_class: str) -> tuple[bool, str]:
 
 # ----------------------------------------------------------------------------- filters
 
+
 def resolve_categories(categories: Iterable[str]) -> frozenset[str]:
     """Category names from names or short codes (``ST``, ``lateral``, ...), case-insensitive."""
     names: set[str] = set()
@@ -308,7 +410,9 @@ def resolve_categories(categories: Iterable[str]) -> frozenset[str]:
         elif key.lower() in CATEGORIES:
             names.add(key.lower())
         else:
-            raise ValueError(f"unknown DoTA category {item!r}; use a code {sorted(CATEGORY_CODES)} or a name {CATEGORIES}")
+            raise ValueError(
+                f"unknown DoTA category {item!r}; use a code {sorted(CATEGORY_CODES)} or a name {CATEGORIES}"
+            )
     return frozenset(names)
 
 
@@ -323,8 +427,13 @@ class DotaFilter:
         skip_night: drop night clips.
     """
 
-    def __init__(self, categories: Iterable[str] | None = None, ego_only: bool = False,
-                 skip_ignore: bool = True, skip_night: bool = False) -> None:
+    def __init__(
+        self,
+        categories: Iterable[str] | None = None,
+        ego_only: bool = False,
+        skip_ignore: bool = True,
+        skip_night: bool = False,
+    ) -> None:
         self.categories = None if categories is None else resolve_categories(categories)
         self.ego_only = ego_only
         self.skip_ignore = skip_ignore
@@ -342,11 +451,14 @@ class DotaFilter:
 
     def __repr__(self) -> str:
         cats = None if self.categories is None else sorted(self.categories)
-        return (f"DotaFilter(categories={cats}, ego_only={self.ego_only}, "
-                f"skip_ignore={self.skip_ignore}, skip_night={self.skip_night})")
+        return (
+            f"DotaFilter(categories={cats}, ego_only={self.ego_only}, "
+            f"skip_ignore={self.skip_ignore}, skip_night={self.skip_night})"
+        )
 
 
 # ----------------------------------------------------------------------------- the source
+
 
 class DotaSource(RecordSource):
     """DoTA clips under ``root`` (``conf/data/source/dota.yaml``).

@@ -28,7 +28,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from riskvision.data.layout import (
-    DataLayoutError, is_synthetic, parse_seconds, read_csv_rows, report_line, require_folder,
+    DataLayoutError,
+    is_synthetic,
+    parse_seconds,
+    read_csv_rows,
+    report_line,
+    require_folder,
 )
 from riskvision.data.probe import list_videos, probe_videos
 from riskvision.data.records import DataIssue, VideoRecord
@@ -74,20 +79,35 @@ def read_train_csv(path: Path, videos: dict[str, Path], issues: list[DataIssue] 
             report_line(issues, path, line, video_id or "*", str(err), ROW_FIX)
             continue
         except LookupError as err:
-            report_line(issues, path, line, video_id, str(err.args[0]), f"put the video at {path.parent}/train/"
-                        f"{video_id}.mp4 or remove the row", kind="missing_video")
+            report_line(
+                issues,
+                path,
+                line,
+                video_id,
+                str(err.args[0]),
+                f"put the video at {path.parent}/train/{video_id}.mp4 or remove the row",
+                kind="missing_video",
+            )
             continue
         if row.path in seen:
-            report_line(issues, path, line, video_id, f"repeats video {row.path.name} of line {seen[row.path]}",
-                        "keep one row per video", done="this row is ignored")
+            report_line(
+                issues,
+                path,
+                line,
+                video_id,
+                f"repeats video {row.path.name} of line {seen[row.path]}",
+                "keep one row per video",
+                done="this row is ignored",
+            )
             continue
         seen[row.path] = line
         rows.append(row)
     return rows
 
 
-def _parse_row(line: int, values: dict[str, str], videos: dict[str, Path], path: Path,
-               issues: list[DataIssue] | None) -> NexarRow:
+def _parse_row(
+    line: int, values: dict[str, str], videos: dict[str, Path], path: Path, issues: list[DataIssue] | None
+) -> NexarRow:
     """One row; ``ValueError`` for a malformed one, ``LookupError`` for an id with no video."""
     video_id = values["id"]
     if not video_id:
@@ -103,24 +123,45 @@ def _parse_row(line: int, values: dict[str, str], videos: dict[str, Path], path:
         raise LookupError(f"names video {video_id}, which has no file in {path.parent / 'train'}")
     if target == 0:
         if event is not None or alert is not None:
-            report_line(issues, path, line, video_id, f"gives video {video_id} (target 0) the times "
-                        f"{values['time_of_event']!r}, {values['time_of_alert']!r}", "leave them empty for target 0",
-                        done="they are ignored", fatal=False)
+            report_line(
+                issues,
+                path,
+                line,
+                video_id,
+                f"gives video {video_id} (target 0) the times {values['time_of_event']!r}, {values['time_of_alert']!r}",
+                "leave them empty for target 0",
+                done="they are ignored",
+                fatal=False,
+            )
         return NexarRow(line, videos[video_id], 0, None, None)
     if event is None:
         raise ValueError(f"video {video_id} has target 1 but no time_of_event")
     if alert is not None and alert > event:
         raise ValueError(f"video {video_id} has time_of_alert {alert:g} s after time_of_event {event:g} s")
     if alert is None:
-        report_line(issues, path, line, video_id, f"gives video {video_id} (target 1) no time_of_alert",
-                    "add the alert time", done="its Warning phase is the label policy's fixed horizon",
-                    kind="missing_alert", fatal=False)
+        report_line(
+            issues,
+            path,
+            line,
+            video_id,
+            f"gives video {video_id} (target 1) no time_of_alert",
+            "add the alert time",
+            done="its Warning phase is the label policy's fixed horizon",
+            kind="missing_alert",
+            fatal=False,
+        )
     return NexarRow(line, videos[video_id], 1, event, alert)
 
 
-def build_nexar_index(root: str | Path, test_fraction: float = 0.2, seed: int = 0, event_span_s: float | None = None,
-                      cache_dir: str | Path | None = None, issues: list[DataIssue] | None = None,
-                      write_cache: bool = True) -> list[VideoRecord]:
+def build_nexar_index(
+    root: str | Path,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    event_span_s: float | None = None,
+    cache_dir: str | Path | None = None,
+    issues: list[DataIssue] | None = None,
+    write_cache: bool = True,
+) -> list[VideoRecord]:
     """Records of every usable ``train.csv`` video under ``root``, in row order, ``test_fraction`` of them (per class)
     in the ``val`` subset.
 
@@ -131,8 +172,10 @@ def build_nexar_index(root: str | Path, test_fraction: float = 0.2, seed: int = 
     root = require_folder(root, ROOT_KEY, LAYOUT)
     csv_path, folder = root / "train.csv", root / "train"
     if not csv_path.is_file() or not folder.is_dir():
-        raise DataLayoutError(f"Nexar root {root} has no {'train.csv' if not csv_path.is_file() else 'train/ folder'}; "
-                              f"expected {LAYOUT}. Fix: set {ROOT_KEY} to the folder holding train.csv and train/")
+        raise DataLayoutError(
+            f"Nexar root {root} has no {'train.csv' if not csv_path.is_file() else 'train/ folder'}; "
+            f"expected {LAYOUT}. Fix: set {ROOT_KEY} to the folder holding train.csv and train/"
+        )
     rows = read_train_csv(csv_path, video_lookup(list_videos(folder, "Nexar", issues)), issues)
     probed = probe_videos(root, [row.path for row in rows], "Nexar", cache_dir, issues, write_cache, prefix="nexar")
     synthetic = is_synthetic(root)
@@ -143,8 +186,14 @@ def build_nexar_index(root: str | Path, test_fraction: float = 0.2, seed: int = 
         try:
             records.append(_record(row, *probed[row.path], event_span_s, synthetic))
         except ValueError as err:
-            report_line(issues, csv_path, row.line, row.path.stem, str(err), "correct the time or re-download the "
-                        "video (a shorter file than the times say is incomplete)")
+            report_line(
+                issues,
+                csv_path,
+                row.line,
+                row.path.stem,
+                str(err),
+                "correct the time or re-download the video (a shorter file than the times say is incomplete)",
+            )
     return hold_out(records, test_fraction, seed)
 
 
@@ -154,10 +203,24 @@ def _record(row: NexarRow, fps: float, count: int, event_span_s: float | None, s
     if not row.target:
         return VideoRecord(video_id, "nexar", row.path, "video", fps, count, synthetic=synthetic, subset="train")
     start = frame_in_video(row.event_s, fps, count, f"video {video_id}'s time_of_event")
-    alert = None if row.alert_s is None else frame_in_video(row.alert_s, fps, count, f"video {video_id}'s time_of_alert")
+    alert = (
+        None if row.alert_s is None else frame_in_video(row.alert_s, fps, count, f"video {video_id}'s time_of_alert")
+    )
     end = count if event_span_s is None else min(count, max(frame_at(row.event_s + event_span_s, fps), start + 1))
-    return VideoRecord(video_id, "nexar", row.path, "video", fps, count, start, end, "collision", synthetic=synthetic,
-                       subset="train", alert_start=alert)
+    return VideoRecord(
+        video_id,
+        "nexar",
+        row.path,
+        "video",
+        fps,
+        count,
+        start,
+        end,
+        "collision",
+        synthetic=synthetic,
+        subset="train",
+        alert_start=alert,
+    )
 
 
 def hold_out(records: list[VideoRecord], fraction: float, seed: int) -> list[VideoRecord]:
@@ -167,8 +230,10 @@ def hold_out(records: list[VideoRecord], fraction: float, seed: int) -> list[Vid
     for positive in (True, False):
         group = [r for r in records if r.has_anomaly == positive]
         if group and fraction:
-            held.update(r.video_id for r in partition(group, {"train": 1 - fraction, "val": fraction}, seed,
-                                                      grouped=False)["val"])
+            held.update(
+                r.video_id
+                for r in partition(group, {"train": 1 - fraction, "val": fraction}, seed, grouped=False)["val"]
+            )
     return [replace(r, subset="val") if r.video_id in held else r for r in records]
 
 
@@ -184,9 +249,15 @@ class NexarSource(VideoFolderSource):
 
     root_key, root_holds = ROOT_KEY, LAYOUT
 
-    def __init__(self, root: str | Path | None, test_fraction: float = 0.2, seed: int = 0,
-                 event_span_s: float | None = None, filters: EventFilter | None = None,
-                 cache_dir: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        root: str | Path | None,
+        test_fraction: float = 0.2,
+        seed: int = 0,
+        event_span_s: float | None = None,
+        filters: EventFilter | None = None,
+        cache_dir: str | Path | None = None,
+    ) -> None:
         super().__init__(root, filters, cache_dir)
         if not 0 <= test_fraction < 1:
             raise ValueError(f"NexarSource test_fraction={test_fraction}; use a fraction in [0, 1)")
@@ -195,5 +266,12 @@ class NexarSource(VideoFolderSource):
         self.test_fraction, self.seed, self.event_span_s = float(test_fraction), int(seed), event_span_s
 
     def index(self, root: Path, issues: list[DataIssue]) -> list[VideoRecord]:
-        return build_nexar_index(root, self.test_fraction, self.seed, self.event_span_s, self.cache_dir, issues,
-                                 write_cache=not self.read_only)
+        return build_nexar_index(
+            root,
+            self.test_fraction,
+            self.seed,
+            self.event_span_s,
+            self.cache_dir,
+            issues,
+            write_cache=not self.read_only,
+        )

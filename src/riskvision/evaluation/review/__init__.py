@@ -11,5 +11,13 @@ from riskvision.evaluation.review.clips import ClipSettings
 from riskvision.evaluation.review.page import ReviewSettings, build_review, review_settings, write_review
 from riskvision.evaluation.review.policy import RunPolicy, policy_trace, run_policy
 
-__all__ = ["ClipSettings", "ReviewSettings", "RunPolicy", "build_review", "policy_trace", "review_settings",
-           "run_policy", "write_review"]
+__all__ = [
+    "ClipSettings",
+    "ReviewSettings",
+    "RunPolicy",
+    "build_review",
+    "policy_trace",
+    "review_settings",
+    "run_policy",
+    "write_review",
+]

@@ -56,8 +56,10 @@ def find_videos(roots: Sequence[str | Path], video_ids: Iterable[str]) -> dict[s
     wanted, found = set(video_ids), {}
     for root in map(Path, roots):
         if not root.is_dir():
-            raise FileNotFoundError(f"videos: {root} is not a folder. Fix: give folders holding the videos or frame "
-                                    "folders the predictions name, e.g. videos=[data/synthetic]")
+            raise FileNotFoundError(
+                f"videos: {root} is not a folder. Fix: give folders holding the videos or frame "
+                "folders the predictions name, e.g. videos=[data/synthetic]"
+            )
         for folder, _, files in os.walk(root):
             here = Path(folder)
             for name in files:
@@ -122,8 +124,9 @@ def _readable(frames: Iterator[Image.Image], source: Path) -> Iterator[Image.Ima
 def write_clip(source: Path, out: Path, fps: float, num_frames: int, settings: ClipSettings) -> Path:
     """Write ``out``: an MP4 of ``num_frames`` frames at ``fps`` (``num_frames / fps`` seconds) from ``source`` (a
     video file or frame folder). Raises :class:`ClipError` (the reason) for a video that cannot be read."""
-    frames = _readable(_folder_frames(source, num_frames) if source.is_dir() else _file_frames(source, num_frames, fps),
-                       source)
+    frames = _readable(
+        _folder_frames(source, num_frames) if source.is_dir() else _file_frames(source, num_frames, fps), source
+    )
     rate = Fraction(fps).limit_denominator(1000)
 
     def encode(tmp: Path) -> None:
@@ -132,8 +135,14 @@ def write_clip(source: Path, out: Path, fps: float, num_frames: int, settings: C
             for image in frames:
                 if writer is None:
                     size = _size(image.width, image.height, settings.short_side)
-                    writer = Mp4Writer(tmp, size, rate, settings.qp, {"movflags": "+faststart"},
-                                       gop=max(1, round(settings.keyframe_s * fps)))
+                    writer = Mp4Writer(
+                        tmp,
+                        size,
+                        rate,
+                        settings.qp,
+                        {"movflags": "+faststart"},
+                        gop=max(1, round(settings.keyframe_s * fps)),
+                    )
                 writer.write(np.asarray(image.resize(writer.size, Image.BILINEAR)))
         finally:
             if writer is not None:
@@ -149,8 +158,17 @@ def _cache_key(source: Path, fps: float, num_frames: int, settings: ClipSettings
     folder's entry count) and the clip's rate, length and encoding."""
     stat = source.stat()
     entries = len(os.listdir(source)) if source.is_dir() else 0
-    key = (str(source.resolve()), stat.st_size, stat.st_mtime_ns, entries, float(fps), int(num_frames),
-           settings.short_side, settings.qp, float(settings.keyframe_s))
+    key = (
+        str(source.resolve()),
+        stat.st_size,
+        stat.st_mtime_ns,
+        entries,
+        float(fps),
+        int(num_frames),
+        settings.short_side,
+        settings.qp,
+        float(settings.keyframe_s),
+    )
     return sha1(repr(key).encode()).hexdigest()[:20]
 
 

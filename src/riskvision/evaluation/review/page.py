@@ -79,15 +79,21 @@ def _reference(run: Run, alarm: RunPolicy) -> dict[str, Any]:
     at = deployment.get(key) or {}
     recall = (at.get("recall") or {}).get("value")
     positives = deployment.get("n_positive_videos")
-    return {"key": key, "n_positive": positives, "n_negative": deployment.get("n_negative_videos"),
-            "false_alarms": at.get("false_alarms"),
-            "detected": None if recall is None or positives is None else round(recall * positives)}
+    return {
+        "key": key,
+        "n_positive": positives,
+        "n_negative": deployment.get("n_negative_videos"),
+        "false_alarms": at.get("false_alarms"),
+        "detected": None if recall is None or positives is None else round(recall * positives),
+    }
 
 
 def _video_table(runs: Sequence[Run]) -> pd.DataFrame:
     """One row per video scored by any run (sorted by id): its metadata, from the first run that has it."""
-    firsts = [real_windows(run.table).groupby("video_id", sort=True)[[c for c in (*META, ALERT) if c in run.table]]
-              .first() for run in runs]
+    firsts = [
+        real_windows(run.table).groupby("video_id", sort=True)[[c for c in (*META, ALERT) if c in run.table]].first()
+        for run in runs
+    ]
     videos = pd.concat(firsts)
     videos[ALERT] = videos[ALERT].fillna(-1).astype(int) if ALERT in videos else -1
     return videos[~videos.index.duplicated()].sort_index()
@@ -105,9 +111,11 @@ def _clips(videos: pd.DataFrame, out: Path, settings: ReviewSettings) -> tuple[d
     for video_id, meta in videos.iterrows():
         progress.advance(note=video_id)
         if video_id not in found:
-            missing[video_id] = (f"not found: no video file or frame folder named {video_id!r} under "
-                                 f"{', '.join(map(str, settings.videos)) or '(no folder)'}"
-                                 f"{' and no record of that id in the data config' if settings.located else ''}")
+            missing[video_id] = (
+                f"not found: no video file or frame folder named {video_id!r} under "
+                f"{', '.join(map(str, settings.videos)) or '(no folder)'}"
+                f"{' and no record of that id in the data config' if settings.located else ''}"
+            )
             continue
         name = f"clips/{_clip_name(video_id)}"
         try:
@@ -128,12 +136,21 @@ def _run_entries(run: Run, videos: pd.DataFrame, alarm: RunPolicy) -> tuple[dict
     for video_id, windows in real_windows(run.table).sort_values("end_frame").groupby("video_id", sort=True):
         fps, outcome = float(videos.at[video_id, "fps"]), outcomes.loc[video_id]
         first = int(outcome["first_alarm"])
-        rows[video_id] = [outcome["max_p"], first / fps if first >= 0 else None, outcome["tta_s"],
-                          outcome["false_alarms"], OUTCOMES.index(outcome["outcome"])]
+        rows[video_id] = [
+            outcome["max_p"],
+            first / fps if first >= 0 else None,
+            outcome["tta_s"],
+            outcome["false_alarms"],
+            OUTCOMES.index(outcome["outcome"]),
+        ]
         frames, p_crash = windows["end_frame"].to_numpy(), windows["p_crash"].to_numpy(float)
         trace = policy_trace(frames, p_crash, fps, int(videos.at[video_id, "num_frames"]) / fps, alarm)
-        series[video_id] = {"frames": frames.tolist(), "p": _rounded(p_crash), "smoothed": _rounded(trace.smoothed),
-                            "episodes": [[round(a, 3), round(b, 3)] for a, b in trace.episodes]}
+        series[video_id] = {
+            "frames": frames.tolist(),
+            "p": _rounded(p_crash),
+            "smoothed": _rounded(trace.smoothed),
+            "episodes": [[round(a, 3), round(b, 3)] for a, b in trace.episodes],
+        }
     return rows, series
 
 
@@ -157,22 +174,41 @@ def write_review(runs: Sequence[Run], out_dir: str | Path, settings: ReviewSetti
     partial.mkdir()
     for k, (video_id, meta) in enumerate(videos.iterrows()):
         start, end, fps = int(meta["anomaly_start"]), int(meta["anomaly_end"]), float(meta["fps"])
-        entries.append({
-            "id": video_id, "source": meta["source"], "category": meta["category"], "ego": bool(meta["ego"]),
-            "night": bool(meta["night"]), "fps": fps, "num_frames": int(meta["num_frames"]),
-            "anomaly": [start / fps, end / fps] if start >= 0 else None,
-            "alert": int(meta[ALERT]) / fps if int(meta[ALERT]) >= 0 else _located_alert(settings, video_id),
-            "clip": clips.get(video_id), "missing": missing.get(video_id),
-            "runs": [rows.get(video_id) for rows, _ in per_run],
-        })
-        (partial / f"{k}.js").write_text(_script(f"REVIEW.addSeries({k}, ",
-                                                 [series.get(video_id) for _, series in per_run], ");"))
+        entries.append(
+            {
+                "id": video_id,
+                "source": meta["source"],
+                "category": meta["category"],
+                "ego": bool(meta["ego"]),
+                "night": bool(meta["night"]),
+                "fps": fps,
+                "num_frames": int(meta["num_frames"]),
+                "anomaly": [start / fps, end / fps] if start >= 0 else None,
+                "alert": int(meta[ALERT]) / fps if int(meta[ALERT]) >= 0 else _located_alert(settings, video_id),
+                "clip": clips.get(video_id),
+                "missing": missing.get(video_id),
+                "runs": [rows.get(video_id) for rows, _ in per_run],
+            }
+        )
+        (partial / f"{k}.js").write_text(
+            _script(f"REVIEW.addSeries({k}, ", [series.get(video_id) for _, series in per_run], ");")
+        )
     shutil.rmtree(out / "series", ignore_errors=True)
     partial.rename(out / "series")
     data = {
-        "title": settings.title, "outcomes": list(OUTCOMES),
-        "runs": [{"name": run.name, "folder": str(run.folder), "threshold": alarm.threshold, "basis": alarm.basis,
-                  "policy": alarm.describe, "reference": _reference(run, alarm)} for run, alarm in zip(runs, alarms)],
+        "title": settings.title,
+        "outcomes": list(OUTCOMES),
+        "runs": [
+            {
+                "name": run.name,
+                "folder": str(run.folder),
+                "threshold": alarm.threshold,
+                "basis": alarm.basis,
+                "policy": alarm.describe,
+                "reference": _reference(run, alarm),
+            }
+            for run, alarm in zip(runs, alarms)
+        ],
         "style": {"anomaly": ANOMALY_SPAN, "warning": WARNING_SPAN, "threshold": THRESHOLD_LINE},
         "videos": entries,
     }
@@ -190,8 +226,10 @@ def review_settings(config: Mapping[str, Any]) -> ReviewSettings:
     alarm policy is not a setting: each run's own is drawn (:func:`.policy.run_policy`)."""
     data = config.get("data")
     return ReviewSettings(
-        videos=[str(v) for v in (config.get("videos") or [])], title=str(config.get("title") or "riskvision review"),
-        located=locate_videos(data) if data is not None else {}, clips=ClipSettings(**dict(config.get("clips") or {})),
+        videos=[str(v) for v in (config.get("videos") or [])],
+        title=str(config.get("title") or "riskvision review"),
+        located=locate_videos(data) if data is not None else {},
+        clips=ClipSettings(**dict(config.get("clips") or {})),
     )
 
 

@@ -51,8 +51,10 @@ def run_policy(metrics: Mapping[str, Any], where: str) -> RunPolicy:
     :class:`~riskvision.alarm.PolicyError` naming the key when the policy is missing or malformed."""
     deployment = metrics.get("deployment")
     if not isinstance(deployment, Mapping) or "policy" not in deployment:
-        raise PolicyError(f"{where}: deployment.policy is missing (the run was evaluated before riskvision replayed "
-                          f"the deployed alarm policy). Fix: {FIX}")
+        raise PolicyError(
+            f"{where}: deployment.policy is missing (the run was evaluated before riskvision replayed "
+            f"the deployed alarm policy). Fix: {FIX}"
+        )
     policy = AlarmPolicy.from_dict(deployment["policy"], f"{where}: deployment.policy.")
     point = deployment.get("operating_point")
     if point is not None:
@@ -65,9 +67,12 @@ def run_policy(metrics: Mapping[str, Any], where: str) -> RunPolicy:
         origin = f"operating point {value}, chosen on {point.get('chosen_on')} for <= {cap} false alarms/h"
         return RunPolicy(policy, threshold, "operating point", f"{origin}: {policy.describe(threshold)}")
     threshold = _threshold((metrics.get("run") or {}).get("threshold"), where, "run.threshold")
-    return RunPolicy(policy, threshold, "run threshold",
-                     f"run threshold {threshold:.3f} (metrics.json has no operating point): "
-                     f"{policy.describe(threshold)}")
+    return RunPolicy(
+        policy,
+        threshold,
+        "run threshold",
+        f"run threshold {threshold:.3f} (metrics.json has no operating point): {policy.describe(threshold)}",
+    )
 
 
 @dataclass(frozen=True)
@@ -85,5 +90,6 @@ def policy_trace(frames: np.ndarray, p_crash: np.ndarray, fps: float, end_s: flo
     frames = np.asarray(frames)
     times = frames / fps  # PolicySweep's times: one replay, one clock
     episodes = alarm.policy.replay(times, p_crash, alarm.threshold, frames)
-    return PolicyTrace(alarm.policy.smooth(times, p_crash),
-                       [(e.on_s, float(end_s) if e.off_s is None else e.off_s) for e in episodes])
+    return PolicyTrace(
+        alarm.policy.smooth(times, p_crash), [(e.on_s, float(end_s) if e.off_s is None else e.off_s) for e in episodes]
+    )

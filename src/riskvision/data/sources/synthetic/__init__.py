@@ -79,7 +79,8 @@ class SyntheticSource(RecordSource):
                 raise DataLayoutError(
                     f"the synthetic data set of this checkpoint's stored config is not at {self.root} (seed "
                     f"{self.seed}, sizes {self.sizes}), and a stored config never decides where files are written. "
-                    "Fix: data=synthetic on the command line generates it under this machine's paths.data_dir")
+                    "Fix: data=synthetic on the command line generates it under this machine's paths.data_dir"
+                )
         if self.paths is None:
             self.paths = ensure_synthetic(self.root, self.seed, **self.sizes)
 

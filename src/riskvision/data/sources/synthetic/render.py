@@ -44,7 +44,7 @@ def _sky(scene: Scene, cx: float, horizon: float) -> np.ndarray:
     img = np.zeros((h, w, 4), np.float32)
     img[..., :3] = (st.sky_top * (1 - rows) + st.sky_horizon * rows)[:, None, :]
     shift = int(round(cx - w / 2)) % w
-    height = st.skyline[shift: shift + w] * h
+    height = st.skyline[shift : shift + w] * h
     rows_2d = np.arange(h)[:, None] + 0.5
     mask = (rows_2d > horizon - height[None, :]) & (rows_2d <= horizon + 1)
     img[mask, :3] = st.skyline_colour
@@ -90,8 +90,9 @@ def _drawables(scene: Scene, i: int, f: float, cx: float, horizon: float) -> lis
     return out
 
 
-def face_box(scene: Scene, i: int, f: float, cx: float, horizon: float, x: float, z: float,
-             width: float, height: float) -> tuple[float, float, float, float]:
+def face_box(
+    scene: Scene, i: int, f: float, cx: float, horizon: float, x: float, z: float, width: float, height: float
+) -> tuple[float, float, float, float]:
     """Screen box (x0, y0, x1, y1) in pixels of an upright face standing on the road at distance z."""
     f, cx, horizon, x, z = float(f), float(cx), float(horizon), float(x), float(z)
     centre = cx + f * (x + float(scene.curve[i]) * z * z) / z
@@ -108,6 +109,7 @@ def _haze(colour: np.ndarray, z: float, horizon_colour: np.ndarray) -> np.ndarra
 def _rect_drawer(box: tuple[float, float, float, float], colour: np.ndarray) -> Callable:
     def draw(img: np.ndarray) -> None:
         _fill(img, *box, colour)
+
     return draw
 
 
@@ -133,11 +135,11 @@ def _vehicle_drawer(scene: Scene, car: Vehicle, i: int, box: tuple[float, float,
         _fill(img, x0 + 0.4 * w, y0 + 0.66 * h, x1 - 0.4 * w, y0 + 0.76 * h, body * 0.5 + 110)  # plate
         _fill(img, x0 + 0.05 * w, ly0, x0 + 0.2 * w, ly1, lamp, lamp=True)
         _fill(img, x1 - 0.2 * w, ly0, x1 - 0.05 * w, ly1, lamp, lamp=True)
+
     return draw
 
 
-def _fill(img: np.ndarray, x0: float, y0: float, x1: float, y1: float, colour: np.ndarray,
-          lamp: bool = False) -> None:
+def _fill(img: np.ndarray, x0: float, y0: float, x1: float, y1: float, colour: np.ndarray, lamp: bool = False) -> None:
     """Paint ``colour`` (and the lamp flag) into the pixel rectangle [x0, x1) x [y0, y1) of ``[H, W, 4]``."""
     h, w = img.shape[:2]
     c0, c1 = min(max(int(x0 + 0.5), 0), w), min(max(int(x1 + 0.5), 0), w)
@@ -151,7 +153,7 @@ def _night(img: np.ndarray, horizon: float) -> np.ndarray:
     """``[H, W, 4]`` -> RGB ``[H, W, 3]``: darken all but lamps; the ego headlights light the road ahead."""
     h = img.shape[0]
     rows = np.clip((np.arange(h) + 0.5 - horizon) / max(h - horizon, 1), 0, 1)[:, None, None]
-    return img[..., :3] * np.maximum(0.12 + 0.5 * rows ** 1.5, img[..., 3:])
+    return img[..., :3] * np.maximum(0.12 + 0.5 * rows**1.5, img[..., 3:])
 
 
 def _camera(scene: Scene, img: np.ndarray, i: int) -> np.ndarray:
@@ -165,6 +167,7 @@ def _camera(scene: Scene, img: np.ndarray, i: int) -> np.ndarray:
 
 
 # ============================================================================ the camera
+
 
 def camera_jpeg(frame: np.ndarray, quality: int, subsampling: int = 2) -> bytes:
     """uint8 ``[H, W, 3]`` -> JPEG bytes (PIL ``subsampling``: 2 = 4:2:0 as cameras, 0 = 4:4:4)."""

@@ -18,7 +18,11 @@ ROADSIDE_PERIOD = 120.0  # roadside objects repeat every this many metres, m
 WARNING_S = 2.0  # the struck vehicle closes in visibly over this long before a crash's anomaly span, s
 
 GROUND_COLOURS = ((70, 110, 55), (120, 110, 80), (95, 95, 90), (140, 140, 130))  # grass, dirt, gravel, pavement
-ROADSIDE_SIZES = (((0.3, 0.3), (3, 7)), ((1.5, 3), (4, 9)), ((6, 15), (5, 14)))  # post, tree, building: (w, h) ranges, m
+ROADSIDE_SIZES = (
+    ((0.3, 0.3), (3, 7)),
+    ((1.5, 3), (4, 9)),
+    ((6, 15), (5, 14)),
+)  # post, tree, building: (w, h) ranges, m
 # (accident_id, accident_name, ego_involve, weight): the crash scenarios this generator can render
 CRASH_KINDS = (
     (2, "moving_ahead_or_waiting", True, 0.3),
@@ -151,13 +155,32 @@ def sample_style(rng: np.random.Generator, width: int, night: bool) -> Style:
         x = side * (1.5 * LANE + rng.uniform(1, 3) + (w / 2 if kind == 2 else 0) + 2 * (kind == 2))
         colour = np.array([[120, 120, 120], [50, 100, 45], [150, 130, 115]][kind]) * rng.uniform(0.6, 1.3)
         roadside.append((float(x), float(rng.uniform(0, ROADSIDE_PERIOD)), float(w), float(h), colour))
-    return Style(night, sky_top, sky_horizon, ground, road, marking, centre, skyline,
-                 np.array([90, 100, 110]) * rng.uniform(0.6, 1.2), float(rng.uniform(0.85, 1.15)), roadside)
+    return Style(
+        night,
+        sky_top,
+        sky_horizon,
+        ground,
+        road,
+        marking,
+        centre,
+        skyline,
+        np.array([90, 100, 110]) * rng.uniform(0.6, 1.2),
+        float(rng.uniform(0.85, 1.15)),
+        roadside,
+    )
 
 
 def _vehicle_colour(rng: np.random.Generator) -> np.ndarray:
-    base = [[200, 200, 205], [40, 40, 45], [150, 30, 30], [30, 60, 140], [120, 120, 125], [230, 230, 225],
-            [60, 90, 60], [180, 150, 60]]
+    base = [
+        [200, 200, 205],
+        [40, 40, 45],
+        [150, 30, 30],
+        [30, 60, 140],
+        [120, 120, 125],
+        [230, 230, 225],
+        [60, 90, 60],
+        [180, 150, 60],
+    ]
     return np.array(base[int(rng.integers(len(base)))]) * rng.uniform(0.8, 1.1)
 
 
@@ -166,8 +189,9 @@ def _closing(d: np.ndarray) -> np.ndarray:
     return np.r_[0.0, np.diff(d)] * SIM_FPS < -0.3
 
 
-def _new_vehicle(rng: np.random.Generator, x: np.ndarray, d: np.ndarray, track_id: int,
-                 oncoming: bool = False) -> Vehicle:
+def _new_vehicle(
+    rng: np.random.Generator, x: np.ndarray, d: np.ndarray, track_id: int, oncoming: bool = False
+) -> Vehicle:
     van = rng.random() < 0.25
     width = rng.uniform(1.9, 2.2) if van else rng.uniform(1.6, 1.9)
     height = rng.uniform(2.0, 2.6) if van else rng.uniform(1.3, 1.6)
@@ -182,9 +206,20 @@ def simulate_scene(rng: np.random.Generator, n: int, config: SyntheticSizes, nig
     # normal following: slow changes of the gap (about 0.2 of the distance per second); a crash's warning closes
     # faster (add_crash), so only motion tells the two apart
     lead_d = np.clip(np.exp(np.log(rng.uniform(2, 9)) + rng.uniform(0.2, 0.6) * _smooth(rng, n, (8, 20))), closest, 45)
-    scene = Scene(n, config.width, config.height, style, np.zeros(n), np.zeros(n), 0.004 * _smooth(rng, n, (0.3, 1.5)),
-                  0.006 * _smooth(rng, n, (0.5, 3)), rng.uniform(-1, 1) * 0.002 * (1 + 0.3 * _smooth(rng, n, (5, 15))),
-                  cruise=rng.uniform(6, 18), closest=closest, wobble=0.85 + 0.15 * _smooth(rng, n, (2, 6)))
+    scene = Scene(
+        n,
+        config.width,
+        config.height,
+        style,
+        np.zeros(n),
+        np.zeros(n),
+        0.004 * _smooth(rng, n, (0.3, 1.5)),
+        0.006 * _smooth(rng, n, (0.5, 3)),
+        rng.uniform(-1, 1) * 0.002 * (1 + 0.3 * _smooth(rng, n, (5, 15))),
+        cruise=rng.uniform(6, 18),
+        closest=closest,
+        wobble=0.85 + 0.15 * _smooth(rng, n, (2, 6)),
+    )
     _set_ego_speed(scene, _follow_speed(scene, lead_d))
     for _ in range(rng.poisson(0.15 * n / SIM_FPS)):  # road bumps
         _jolt(rng, scene, int(rng.integers(n)), rng.uniform(0.01, 0.06))
@@ -226,6 +261,7 @@ def _add_oncoming(rng: np.random.Generator, scene: Scene) -> None:
 
 
 # ============================================================================ the crash event
+
 
 def add_crash(scene: Scene, rng: np.random.Generator) -> CrashEvent:
     """Turn a normal scene into a crash: fast closing, impact inside the anomaly span, jolt, stop."""
@@ -273,8 +309,9 @@ def _settle(n: int, at: int, end: int) -> np.ndarray:
     return 1 - (1 - t) ** 2
 
 
-def _crash_distance(d: np.ndarray, onset: int, impact: int, d_on: float, warning_closing: float, contact: float,
-                    push: np.ndarray) -> np.ndarray:
+def _crash_distance(
+    d: np.ndarray, onset: int, impact: int, d_on: float, warning_closing: float, contact: float, push: np.ndarray
+) -> np.ndarray:
     """Distance to the struck vehicle, m, ``[n]``.
 
     Before the warning the vehicle keeps its normal motion, its gap scaled so that the warning starts at

@@ -28,8 +28,13 @@ def write_dataset(out: Path, seed: int, config: SyntheticSizes, progress: Progre
     """Write both trees into ``out`` (no caching; use :func:`ensure_synthetic`); ``progress`` advances by one per
     clip (``num_crash + num_normal`` in all)."""
     # "generator" keeps the module name of version 2 (a new name would change the files: bump VERSION with it)
-    meta = {"generator": "riskvision.data.synthetic", "version": VERSION, "seed": seed,
-            "sizes": asdict(config), "synthetic": True}
+    meta = {
+        "generator": "riskvision.data.synthetic",
+        "version": VERSION,
+        "seed": seed,
+        "sizes": asdict(config),
+        "synthetic": True,
+    }
     for name in ("dota", "bdd"):
         (out / name).mkdir(parents=True)
         _write_json(out / name / SYNTHETIC_MARKER, meta)
@@ -80,8 +85,9 @@ def _write_crash_clip(root: Path, clip: str, rng: np.random.Generator, config: S
     event = add_crash(scene, rng)
     folder = root / "frames" / clip / "images"
     folder.mkdir(parents=True)
-    shots = [decode_jpeg(camera_jpeg(render_frame(scene, frame * step), config.jpeg_quality))
-             for frame in range(num_frames)]
+    shots = [
+        decode_jpeg(camera_jpeg(render_frame(scene, frame * step), config.jpeg_quality)) for frame in range(num_frames)
+    ]
     for frame, image in enumerate(h264_roundtrip(shots, DOTA_FPS, config.qp)):
         (folder / f"{frame:06d}.jpg").write_bytes(camera_jpeg(image, STORE_QUALITY, subsampling=0))
     annotation = _annotation(clip, rng, scene, event, num_frames, step)
@@ -129,19 +135,31 @@ def _write_json(path: Path, obj: object) -> None:
 
 # ============================================================================ annotations
 
-def _annotation(clip: str, rng: np.random.Generator, scene: Scene, event: CrashEvent,
-                num_frames: int, step: int) -> dict:
+
+def _annotation(
+    clip: str, rng: np.random.Generator, scene: Scene, event: CrashEvent, num_frames: int, step: int
+) -> dict:
     """The DoTA per-clip annotation dict (key order as in the real files)."""
     start = min(num_frames - 1, -(-event.onset // step))
     end = min(num_frames, max(start + 1, -(-event.end // step)))
     source, video_start = clip.rsplit("_", 1)
-    labels = [_frame_label(clip, frame, scene, event, frame * step, start <= frame < end)
-              for frame in range(num_frames)]
+    labels = [
+        _frame_label(clip, frame, scene, event, frame * step, start <= frame < end) for frame in range(num_frames)
+    ]
     return {
-        "video_name": clip, "channel": str(rng.choice(["AnAn", "CarCrashesTime"])), "num_frames": num_frames,
-        "ignore": False, "ego_involve": event.ego, "night": scene.style.night, "anomaly_start": start,
-        "anomaly_end": end, "video_start": int(video_start), "video_end": int(video_start) + num_frames - 1,
-        "accident_id": str(event.accident_id), "accident_name": event.name, "labels": labels,
+        "video_name": clip,
+        "channel": str(rng.choice(["AnAn", "CarCrashesTime"])),
+        "num_frames": num_frames,
+        "ignore": False,
+        "ego_involve": event.ego,
+        "night": scene.style.night,
+        "anomaly_start": start,
+        "anomaly_end": end,
+        "video_start": int(video_start),
+        "video_end": int(video_start) + num_frames - 1,
+        "accident_id": str(event.accident_id),
+        "accident_name": event.name,
+        "labels": labels,
     }
 
 
@@ -153,24 +171,44 @@ def _frame_label(clip: str, frame: int, scene: Scene, event: CrashEvent, i: int,
             car = scene.vehicles[index]
             if car.d[i] > 1.0:
                 objects.extend(_bbox_object(scene, car, i, f, cx, horizon))
-    return {"frame_id": frame, "image_path": f"frames/{clip}/images/{frame:06d}.jpg",
-            "accident_id": event.accident_id if anomalous else 0,
-            "accident_name": event.name if anomalous else "normal", "objects": objects}
+    return {
+        "frame_id": frame,
+        "image_path": f"frames/{clip}/images/{frame:06d}.jpg",
+        "accident_id": event.accident_id if anomalous else 0,
+        "accident_name": event.name if anomalous else "normal",
+        "objects": objects,
+    }
 
 
 def _bbox_object(scene: Scene, car: Vehicle, i: int, f: float, cx: float, horizon: float) -> list[dict]:
     x0, y0, x1, y1 = face_box(scene, i, f, cx, horizon, car.x[i], car.d[i], car.width, car.height)
-    clipped = [min(max(x0, 0), scene.width), min(max(y0, 0), scene.height),
-               min(max(x1, 0), scene.width), min(max(y1, 0), scene.height)]
+    clipped = [
+        min(max(x0, 0), scene.width),
+        min(max(y0, 0), scene.height),
+        min(max(x1, 0), scene.width),
+        min(max(y1, 0), scene.height),
+    ]
     if clipped[2] <= clipped[0] or clipped[3] <= clipped[1]:
         return []
-    return [{"obj_track_id": car.track_id, "bbox": [round(float(c), 2) for c in clipped], "category": "car",
-             "category ID": 3, "trunc": bool(clipped != [x0, y0, x1, y1])}]
+    return [
+        {
+            "obj_track_id": car.track_id,
+            "bbox": [round(float(c), 2) for c in clipped],
+            "category": "car",
+            "category ID": 3,
+            "trunc": bool(clipped != [x0, y0, x1, y1]),
+        }
+    ]
 
 
 def _metadata_entry(annotation: dict, subset: str) -> dict:
     who = "ego" if annotation["ego_involve"] else "other"
-    return {"video_start": annotation["video_start"], "video_end": annotation["video_end"],
-            "anomaly_start": annotation["anomaly_start"], "anomaly_end": annotation["anomaly_end"],
-            "anomaly_class": f"{who}: {annotation['accident_name']}", "num_frames": annotation["num_frames"],
-            "subset": subset}
+    return {
+        "video_start": annotation["video_start"],
+        "video_end": annotation["video_end"],
+        "anomaly_start": annotation["anomaly_start"],
+        "anomaly_end": annotation["anomaly_end"],
+        "anomaly_class": f"{who}: {annotation['accident_name']}",
+        "num_frames": annotation["num_frames"],
+        "subset": subset,
+    }
