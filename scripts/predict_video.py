@@ -54,7 +54,13 @@ def _policy(alarm: DictConfig | None) -> Any:
 @exits_on_user_error
 def main(cfg: DictConfig) -> None:
     """Hydra entry point: score the sources into the run folder; exit 1 listing the sources that failed."""
-    from riskvision.inference import predict_videos  # here, not at the top: --help stays fast
+    from riskvision.inference import (
+        AlarmConfig,
+        InputConfig,
+        OutputConfig,
+        RuntimeConfig,
+        predict_videos,
+    )  # here, not at the top: --help stays fast
     from riskvision.inference.settings import check_predict_settings
 
     videos = list(cfg.videos) if isinstance(cfg.videos, ListConfig) else cfg.videos
@@ -73,6 +79,7 @@ def main(cfg: DictConfig) -> None:
             "device": cfg.device,
             "backend": cfg.backend,
             "precision": cfg.precision,
+            "threads": cfg.threads,
             "format": cfg.format,
             "overlay_short_side": cfg.overlay_short_side,
             "frames_fps": cfg.frames_fps,
@@ -86,20 +93,20 @@ def main(cfg: DictConfig) -> None:
         videos,
         out_dir,
         step=cfg.step,
-        batch_size=cfg.batch_size,
-        device=cfg.device,
-        overlay=cfg.overlay,
-        overlay_short_side=cfg.overlay_short_side,
-        fmt=cfg.format,
-        timeline=cfg.timeline,
-        backend=cfg.backend,
-        precision=cfg.precision,
-        export_dir=cfg.export_dir,
-        policy=_policy(cfg.get("alarm")),
-        alarm_threshold=cfg.alarm_threshold,
-        annotations=cfg.annotations,
-        frames_fps=cfg.frames_fps,
-        trusted_targets=list(cfg.trusted_targets),
+        runtime=RuntimeConfig(
+            device=cfg.device,
+            batch_size=cfg.batch_size,
+            backend=cfg.backend,
+            precision=cfg.precision,
+            export_dir=cfg.export_dir,
+            threads=cfg.threads,
+            trusted_targets=list(cfg.trusted_targets),
+        ),
+        outputs=OutputConfig(
+            fmt=cfg.format, timeline=cfg.timeline, overlay=cfg.overlay, overlay_short_side=cfg.overlay_short_side
+        ),
+        alarm=AlarmConfig(policy=_policy(cfg.get("alarm")), threshold=cfg.alarm_threshold),
+        inputs=InputConfig(frames_fps=cfg.frames_fps, annotations=cfg.annotations),
     )
     log.info(f"{report.table()}\nOutputs in {out_dir}")
     if report.failures:

@@ -24,7 +24,14 @@ from offline_reference import decode_video, score_windows
 
 from riskvision.data.layout import DataFileError
 from riskvision.data.transforms import NORMALIZATION_PRESETS
-from riskvision.inference import Predictor, predict_videos
+from riskvision.inference import (
+    AlarmConfig,
+    InputConfig,
+    OutputConfig,
+    Predictor,
+    RuntimeConfig,
+    predict_videos,
+)
 from riskvision.inference.annotations import read_anomaly_spans, span_for
 from riskvision.inference.inputs import output_names
 from riskvision.inference.outputs import ALARM_COLOUR, LEVEL_COLOURS, display_size
@@ -232,7 +239,14 @@ def test_overlay_video_has_one_frame_per_target_frame(binary_run):
 
 
 def test_multiclass_checkpoint_with_step(files, tmp_path):
-    report = predict_videos(files["multiclass"], [files["clip"]], tmp_path, step=3, batch_size=4, fmt="jsonl")
+    report = predict_videos(
+        files["multiclass"],
+        [files["clip"]],
+        tmp_path,
+        step=3,
+        runtime=RuntimeConfig(batch_size=4),
+        outputs=OutputConfig(fmt="jsonl"),
+    )
     assert not report.failures and len(report.results) == 1
     table = pd.read_json(tmp_path / "clip.jsonl", lines=True)
     assert list(table.columns) == [
@@ -286,7 +300,7 @@ def test_bad_inputs_are_clear_errors(files, tmp_path):
     with pytest.raises(ValueError, match="step=0 must be >= 1"):
         predict_videos(files["binary"], [files["clip"]], tmp_path, step=0)
     with pytest.raises(ValueError, match=r"alarm_threshold=1.5 is not a probability in \(0, 1\). Fix: set"):
-        predict_videos(files["binary"], [files["clip"]], tmp_path, alarm_threshold=1.5)
+        predict_videos(files["binary"], [files["clip"]], tmp_path, alarm=AlarmConfig(threshold=1.5))
     empty = tmp_path / "empty.mp4"  # a container with a declared stream and no frame
     with av.open(str(empty), "w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=30)
@@ -332,7 +346,9 @@ def test_a_source_failing_midway_keeps_its_complete_rows_under_a_partial_name(fi
         "open_source",
         lambda spec, **kw: FailingSource(Path(spec), 45) if Path(spec).name == "clip.mp4" else opened(spec, **kw),
     )
-    report = predict_videos(files["binary"], [files["clip"], files["odd"]], tmp_path, overlay=True)
+    report = predict_videos(
+        files["binary"], [files["clip"], files["odd"]], tmp_path, outputs=OutputConfig(overlay=True)
+    )
     assert [Path(v).name for v, _ in report.failures] == ["clip.mp4"] and "simulated" in report.failures[0][1]
     assert [r.name for r in report.results] == ["odd"]  # the next source still ran
     assert not (tmp_path / "clip.csv").exists() and not (tmp_path / "clip_overlay.mp4").exists()
@@ -352,7 +368,9 @@ def test_a_frame_folder_with_a_dota_annotation_and_the_timeline_span(files, tmp_
     spans = read_anomaly_spans(annotation.parent)
     assert spans["0RJPQ_97dcs_000199"] == (4.0, 7.0)  # frames [40, 70) at 10 fps
     assert span_for(spans, clip) == (4.0, 7.0) and span_for(spans, tmp_path / "other.mp4") is None
-    report = predict_videos(files["binary"], [clip.parent.parent], tmp_path / "out", annotations=annotation)
+    report = predict_videos(
+        files["binary"], [clip.parent.parent], tmp_path / "out", inputs=InputConfig(annotations=annotation)
+    )
     assert not report.failures and [r.name for r in report.results] == ["0RJPQ_97dcs_000199"]  # frames/<clip>/images
     table = pd.read_csv(tmp_path / "out" / "0RJPQ_97dcs_000199.csv")
     assert table["frame"].tolist() == list(range(30)) and (table["video"] == "0RJPQ_97dcs_000199").all()
@@ -364,7 +382,9 @@ def test_a_frame_folder_with_a_dota_annotation_and_the_timeline_span(files, tmp_
     with pytest.raises(DataFileError, match=r"spans.csv lacks the column\(s\) \['anomaly_start_s', 'anomaly_end_s'\]"):
         read_anomaly_spans(csv_spans)
     with pytest.raises(FileNotFoundError, match="annotations=.*nowhere.json does not exist"):
-        predict_videos(files["binary"], [clip], tmp_path / "never", annotations=tmp_path / "nowhere.json")
+        predict_videos(
+            files["binary"], [clip], tmp_path / "never", inputs=InputConfig(annotations=tmp_path / "nowhere.json")
+        )
 
 
 def test_folder_input_and_colliding_stems(files, tmp_path):

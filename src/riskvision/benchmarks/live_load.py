@@ -34,6 +34,7 @@ import av
 import torch
 
 from riskvision.benchmarks.inference import make_checkpoint, print_table, scene, seed_overrides
+from riskvision.inference.config import OutputConfig
 from riskvision.inference.predictor import Predictor
 from riskvision.inference.sources import open_source
 from riskvision.inference.threads import inference_threads, usable_cores
@@ -88,7 +89,7 @@ def score(predictor: Predictor, spec: str, out: Path, threads: int) -> tuple[flo
     backend = predictor.make_backend()
     with open_source(spec) as source:
         start = time.perf_counter()
-        result = predict_source(predictor, source, "scores", out, backend=backend, timeline=False)
+        result = predict_source(predictor, source, "scores", out, backend=backend, outputs=OutputConfig(timeline=False))
         elapsed = time.perf_counter() - start
         stats = source.stats()
     return result.rows / elapsed, result.rows, f"{stats.received} received, {stats.dropped} dropped"

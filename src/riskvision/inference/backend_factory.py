@@ -47,8 +47,9 @@ def make_backend(
         precision: the torch backend's ``fp32`` or ``bf16``.
         export_dir: the ONNX export ``onnxruntime`` reads (``scripts/export.py``); ``None``: exported on first use
             into the export cache (:func:`~riskvision.inference.backend_choice.onnx_cache_dir`) and reused.
-        threads: onnxruntime's intra-op threads (``None``: one per physical core; torch's are set with
-            ``torch.set_num_threads``, ``riskvision.inference.threads``).
+        threads: the net's intra-op threads, for whichever backend runs (onnxruntime's session threads; torch's
+            while the torch backend runs, :class:`~riskvision.inference.backends.TorchBackend`); ``None``:
+            onnxruntime's one per physical core, torch's current setting.
     """
     chosen, why = (kind, "asked for") if kind != "auto" else choose_backend(str(model.device), precision)
     if chosen == "onnxruntime":
@@ -62,8 +63,8 @@ def make_backend(
                 raise
             why = f"the ONNX export failed: {error}"
             log.warning(f"Inference backend: torch instead of onnxruntime ({why})")
-    log.info(f"Inference backend: torch {precision} ({why}), {torch.get_num_threads()} threads")
-    return TorchBackend(model, precision=precision), export_dir
+    log.info(f"Inference backend: torch {precision} ({why}), {threads or torch.get_num_threads()} threads")
+    return TorchBackend(model, precision=precision, threads=threads), export_dir
 
 
 def _onnx_backend(model: LoadedModel, export_dir: Path | None, threads: int | None) -> tuple[OnnxBackend, Path | None]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+from collections.abc import Iterator
 from typing import Any, Protocol, runtime_checkable
 
 import torch
@@ -73,13 +74,20 @@ class TorchBackend:
             ``to(memory_format=torch.channels_last)``; the model's own net is left as it is). Same numbers
             up to float rounding; faster on some CPUs. For the 2D backbone (the bilstm) only: a 3D net is
             left in its own layout.
+        threads: torch's intra-op threads while the net runs (``torch.set_num_threads`` around each call, the
+            caller's setting restored after it: the same meaning as onnxruntime's ``intra_op_threads``); ``None``:
+            torch's current setting.
     """
 
     PRECISIONS = PRECISIONS
 
-    def __init__(self, model: LoadedModel, precision: str = "fp32", channels_last: bool = False) -> None:
+    def __init__(
+        self, model: LoadedModel, precision: str = "fp32", channels_last: bool = False, threads: int | None = None
+    ) -> None:
         if precision not in self.PRECISIONS:
             raise ValueError(f"precision={precision!r} is not one of {list(self.PRECISIONS)}")
+        if threads is not None and (isinstance(threads, bool) or int(threads) != threads or threads < 1):
+            raise ValueError(f"threads={threads!r} must be a whole number >= 1 (or None: torch's setting)")
         net = model.module.net.eval()
         if channels_last and isinstance(net, FrameFeatureNet):
             net = copy.deepcopy(net).to(memory_format=torch.channels_last)
@@ -89,6 +97,7 @@ class TorchBackend:
         self.channels_last = bool(channels_last) and isinstance(net, FrameFeatureNet)
         self.per_frame = bool(model.cache_features and isinstance(self.net, FrameFeatureNet))
         self.recurrent = bool(self.per_frame and model.spec.task.per_frame and getattr(self.net, "causal", False))
+        self.threads = None if threads is None else int(threads)
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         """bf16 autocast on the backend's device type when ``precision == "bf16"``, else nothing."""
@@ -96,12 +105,25 @@ class TorchBackend:
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
+    @contextlib.contextmanager
+    def _threads(self) -> Iterator[None]:
+        """torch's intra-op threads at :attr:`threads` for one call (changed only when they differ)."""
+        before = torch.get_num_threads()
+        if self.threads is None or self.threads == before:
+            yield
+            return
+        torch.set_num_threads(self.threads)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
+
     @torch.no_grad()
     def features(self, frames: Tensor) -> Tensor:
         """``frames`` float ``[N, 3, H, W]`` -> ``[N, D]`` (``FrameFeatureNet.forward_features`` of one clip)."""
         if not self.per_frame:
             raise TypeError(f"{type(self.net).__name__} has no per-frame part (per_frame=False); use window()")
-        with self._autocast():
+        with self._threads(), self._autocast():
             return self.net.forward_features(frames.to(self.device)[None])[0].float()
 
     @torch.no_grad()
@@ -109,7 +131,8 @@ class TorchBackend:
         """``features`` ``[B, T, D]`` -> logits ``[B, K]`` (``FrameFeatureNet.forward_sequence``)."""
         if not self.per_frame:
             raise TypeError(f"{type(self.net).__name__} has no sequence part (per_frame=False); use window()")
-        return self.net.forward_sequence(features.to(self.device).float()).float()
+        with self._threads():
+            return self.net.forward_sequence(features.to(self.device).float()).float()
 
     @torch.no_grad()
     def step(self, features: Tensor, state: Any = None) -> tuple[Tensor, Any]:
@@ -120,15 +143,17 @@ class TorchBackend:
                 f"{type(self.net).__name__} carries no recurrent state here (recurrent=False); "
                 "use sequence() or window()"
             )
-        logits, state = self.net.step(features.to(self.device).float(), state)
+        with self._threads():
+            logits, state = self.net.step(features.to(self.device).float(), state)
         return logits.float(), state
 
     @torch.no_grad()
     def window(self, video: Tensor) -> Tensor:
         """``video`` float ``[B, T, 3, H, W]`` -> logits ``[B, K]`` (the whole net)."""
-        if isinstance(self.net, FrameFeatureNet):  # the sequence head in fp32 (see ``precision``)
+        with self._threads():
+            if isinstance(self.net, FrameFeatureNet):  # the sequence head in fp32 (see ``precision``)
+                with self._autocast():
+                    features = self.net.forward_features(video.to(self.device))
+                return self.net.forward_sequence(features.float()).float()
             with self._autocast():
-                features = self.net.forward_features(video.to(self.device))
-            return self.net.forward_sequence(features.float()).float()
-        with self._autocast():
-            return self.net(video.to(self.device)).float()
+                return self.net(video.to(self.device)).float()

@@ -23,6 +23,7 @@ import sys
 from collections.abc import Sequence
 
 from riskvision.alarm import AlarmPolicy, ExponentialSmoother, Hysteresis, MovingAverage, NoSmoothing
+from riskvision.inference.config import AlarmConfig, InputConfig, OutputConfig, RunCommand, RuntimeConfig
 from riskvision.inference.outputs import FORMATS
 from riskvision.inference.predictor import Predictor
 from riskvision.inference.settings import check_predict_settings
@@ -35,6 +36,7 @@ OPTION_NAMES = {
     "step": "--step",
     "device": "--device",
     "frames_fps": "--fps",
+    "threads": "--threads",
     "alarm.smoothing.time_constant_s": "--time-constant",
     "alarm.smoothing.n": "--moving-average",
     "alarm_threshold": "--alarm-on",
@@ -71,6 +73,13 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="an export folder (scripts/export.py) for --backend "
         "onnxruntime (default: exported once into the export cache)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="the net's intra-op threads, torch or onnxruntime alike (default: the backend's own for files; all "
+        "cores but one beside a live source's decode thread)",
     )
     parser.add_argument("--fps", type=float, default=10.0, help="frame rate of frame folders")
     parser.add_argument(
@@ -145,6 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "step": args.step,
                 "device": args.device,
                 "frames_fps": args.fps,
+                "threads": args.threads,
                 "alarm.smoothing.time_constant_s": args.time_constant,
                 "alarm_threshold": args.alarm_on,
                 "alarm.rule.off_ratio": args.alarm_off_ratio,
@@ -158,21 +168,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.sources,
             args.out,
             step=args.step,
-            device=args.device,
-            overlay=args.overlay,
-            fmt=args.format,
-            timeline=args.timeline,
-            backend="onnxruntime" if args.onnx else args.backend,
-            precision=args.precision,
-            export_dir=args.onnx,
-            policy=_policy(args),
-            alarm_threshold=args.alarm_on,
-            annotations=args.annotations,
-            frames_fps=args.fps,
-            trusted_targets=args.trusted_targets,
-            progress=None if args.quiet else sys.stderr,
-            run_kind="predict",
-            out_option="--out",
+            runtime=RuntimeConfig(
+                device=args.device,
+                backend="onnxruntime" if args.onnx else args.backend,
+                precision=args.precision,
+                export_dir=args.onnx,
+                threads=args.threads,
+                trusted_targets=args.trusted_targets,
+            ),
+            outputs=OutputConfig(fmt=args.format, timeline=args.timeline, overlay=args.overlay),
+            alarm=AlarmConfig(policy=_policy(args), threshold=args.alarm_on),
+            inputs=InputConfig(frames_fps=args.fps, annotations=args.annotations),
+            command=RunCommand(kind="predict", out_option="--out", progress=None if args.quiet else sys.stderr),
         )
     except (OSError, ValueError, RuntimeError) as error:
         print(f"Error: {error}", file=sys.stderr)

@@ -58,6 +58,8 @@ class Predictor(LoadedModel):
             precision, :func:`~riskvision.inference.backend_choice.choose_backend`), ``torch`` or ``onnxruntime``.
         export_dir: the ONNX export ``onnxruntime`` reads (``scripts/export.py``); ``None``: exported on first use
             into the export cache (:func:`~riskvision.inference.backend_choice.onnx_cache_dir`) and reused.
+        threads: the net's intra-op threads for :meth:`make_backend`'s backend, torch or onnxruntime alike
+            (``None``: torch's current setting, onnxruntime's one per physical core).
     """
 
     BACKENDS = BACKENDS
@@ -66,6 +68,7 @@ class Predictor(LoadedModel):
     precision: str = "fp32"
     backend_kind: str = "auto"
     export_dir: Path | None = None
+    threads: int | None = None
     _span_told: bool = field(default=False, repr=False)  # span_mismatch was logged once (stream)
 
     @classmethod
@@ -80,10 +83,11 @@ class Predictor(LoadedModel):
         precision: str = "fp32",
         backend: str = "auto",
         export_dir: str | Path | None = None,
+        threads: int | None = None,
     ) -> Predictor:
         """Load ``path`` (``riskvision.utils.load_checkpoint``: ``weights_only``, and the stored config names only
         trusted targets, plus ``trusted_targets``) and rebuild it from its stored run config; ``precision``,
-        ``backend`` and ``export_dir``: what :meth:`stream` runs the net with (:meth:`make_backend`)."""
+        ``backend``, ``export_dir`` and ``threads``: what :meth:`stream` runs the net with (:meth:`make_backend`)."""
         if backend not in cls.BACKENDS:
             raise ValueError(f"backend={backend!r} is not one of {list(cls.BACKENDS)}")
         if precision not in cls.PRECISIONS:
@@ -96,13 +100,15 @@ class Predictor(LoadedModel):
         )
         predictor.precision, predictor.backend_kind = precision, backend
         predictor.export_dir = None if export_dir is None else Path(export_dir)
+        predictor.threads = None if threads is None else int(threads)
         return predictor
 
     def make_backend(self, threads: int | None = None) -> Backend:
         """What runs the net for :meth:`stream` (:func:`~riskvision.inference.backend_factory.make_backend` with this
         predictor's ``backend_kind``, ``precision`` and ``export_dir``; the export folder it read becomes
-        :attr:`export_dir`). ``threads``: onnxruntime's intra-op threads (``None``: one per physical core; torch's are
-        set with ``torch.set_num_threads``, ``riskvision.inference.threads``)."""
+        :attr:`export_dir`). ``threads``: the net's intra-op threads, whichever backend runs (``None``: this
+        predictor's :attr:`threads`)."""
+        threads = self.threads if threads is None else threads
         backend, export_dir = make_backend(self, self.backend_kind, self.precision, self.export_dir, threads)
         self.export_dir = export_dir
         return backend

@@ -28,6 +28,7 @@ __all__ = ["check_predict_settings"]
 RULES: dict[str, tuple[str, Any]] = {
     "step": ("whole", 1),
     "batch_size": ("whole", 1),
+    "threads": ("whole", 1),
     "overlay_short_side": ("whole", 2),
     "frames_fps": ("positive", 0.0),
     "alarm.smoothing.time_constant_s": ("number", 0.0),
@@ -40,6 +41,7 @@ RULES: dict[str, tuple[str, Any]] = {
     "precision": ("choice", Predictor.PRECISIONS),
 }
 OPTIONAL = (
+    "threads",
     "alarm.smoothing.time_constant_s",
     "alarm.smoothing.n",
     "alarm.rule.off_ratio",

@@ -1,7 +1,9 @@
 """Score sources end to end with the streaming engine: what ``scripts/predict_video.py`` and ``riskvision-predict``
 run.
 
-    report = predict_videos("last.ckpt", ["drive.mp4", "clips/", "rtsp://camera/stream"], "OUT", overlay=True)
+    report = predict_videos(
+        "last.ckpt", ["drive.mp4", "clips/", "rtsp://camera/stream"], "OUT", outputs=OutputConfig(overlay=True)
+    )
 
 Each source (a video file, a frame folder, a live URL, camera or pipe; a folder of videos gives each video) is
 streamed through :meth:`Predictor.stream` (constant memory, results as frames are scored) into
@@ -16,7 +18,6 @@ or, for a file that ended early, in ``<name>.csv``), and the report lists it.
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,14 +25,13 @@ from typing import IO, Any
 
 import torch
 
-from riskvision.alarm import Alarm, AlarmPolicy, Smoother, check_threshold
 from riskvision.data.layout import DataLayoutError
 from riskvision.data.readers import FrameReadError
 from riskvision.files import partial_path
 from riskvision.inference.annotations import read_anomaly_spans, span_for
+from riskvision.inference.config import AlarmConfig, InputConfig, OutputConfig, RunCommand, RuntimeConfig
 from riskvision.inference.inputs import VIDEO_SUFFIXES, VideoInputError, output_names, source_label
 from riskvision.inference.outputs import (
-    FORMATS,
     OverlayWriter,
     ResultWriter,
     Summary,
@@ -42,7 +42,6 @@ from riskvision.inference.outputs import (
 )
 from riskvision.inference.predictor import Predictor
 from riskvision.inference.sources import IMAGE_SUFFIXES, FrameSource, is_live_spec, open_source
-from riskvision.inference.threads import inference_threads
 from riskvision.progress import ProgressLine
 from riskvision.runs import claim_run_folder
 
@@ -166,20 +165,26 @@ def predict_source(
     *,
     backend: Any = None,
     step: int = 1,
-    fmt: str = "csv",
-    timeline: bool = True,
-    overlay: bool = False,
-    overlay_short_side: int = 360,
-    smoothing: Smoother | None = None,
-    alarm: Alarm | None = None,
+    outputs: OutputConfig = OutputConfig(),
+    alarm: AlarmConfig = AlarmConfig(),
     anomaly_s: tuple[float, float] | None = None,
     progress: IO[str] | None = None,
 ) -> SourceResult:
     """Stream one open ``source`` into ``out_dir/<name>.<fmt>`` (and the overlay and timeline); see the module.
 
+    Args:
+        predictor: the loaded checkpoint; ``backend``: what runs its net (``None``: :meth:`Predictor.make_backend`).
+        source: an open frame source; ``name``: its output files' name (:func:`~.inputs.output_names`).
+        step: a result every ``step``-th target-rate frame.
+        outputs: what it writes (:class:`~.config.OutputConfig`); ``alarm``: which alarm it raises (a fresh
+            smoother and alarm of :meth:`AlarmConfig.resolve`'s policy and threshold).
+        anomaly_s: the anomaly span drawn on its timeline (seconds); ``progress``: where the progress line goes.
+
     Raises whatever stops it midway, after closing the files under their partial names (the rows so far kept).
     """
-    alarm = predictor.make_alarm() if alarm is None else alarm
+    fmt, overlay, overlay_short_side = outputs.fmt, outputs.overlay, outputs.overlay_short_side
+    policy, threshold = alarm.resolve(predictor)
+    smoother, raised = policy.smoother(), policy.alarm(threshold)  # this source's own state
     results_path = out_dir / f"{name}.{fmt}"
     writer = ResultWriter(results_path, fmt)
     overlay_writer = OverlayWriter(out_dir / f"{name}_overlay.mp4", predictor, overlay_short_side) if overlay else None
@@ -188,7 +193,7 @@ def predict_source(
     try:
         frames = overlay_writer.frames(source) if overlay_writer else source
         for result in predictor.stream(
-            frames, step, backend, smoothing=smoothing, alarm=alarm, latest_only=source.live
+            frames, step, backend, smoothing=smoother, alarm=raised, latest_only=source.live
         ):
             writer.write(result_row(shown, result, predictor))
             summary.add(result)
@@ -201,9 +206,9 @@ def predict_source(
                 f"{source.name} gave no frame to score{ended}. Fix: check that it is a video "
                 f'(`ffprobe "{source.name}"`), or that the camera or stream sends pictures'
             )
-        outputs = {"results": writer.commit()}
+        files = {"results": writer.commit()}
         if overlay_writer:
-            outputs["overlay"] = overlay_writer.commit()
+            files["overlay"] = overlay_writer.commit()
     except BaseException as error:
         writer.close()
         if not writer.rows:  # nothing to keep
@@ -216,10 +221,10 @@ def predict_source(
         raise
     finally:
         bar.close()
-    if timeline:
+    if outputs.timeline:
         title = f"{source.name} ({Path(predictor.name).name}, step {step})"
-        outputs["timeline"] = write_stream_timeline(
-            out_dir / f"{name}_timeline.png", read_results(results_path), predictor, title, anomaly_s, alarm
+        files["timeline"] = write_stream_timeline(
+            out_dir / f"{name}_timeline.png", read_results(results_path), predictor, title, anomaly_s, raised
         )
     stats = source.stats()
     rate = writer.rows / max(bar.elapsed, 1e-9)
@@ -240,7 +245,7 @@ def predict_source(
         f"({bar.real_time_factor:.2f}x real time, achieved {rate:.1f} results/s); {stats.dropped} frames "
         f"dropped by the live buffer{why}{jumps}"
     )
-    return SourceResult(source.name, name, outputs, summary.line(shown, alarm), writer.rows, summary.row(shown))
+    return SourceResult(source.name, name, files, summary.line(shown, raised), writer.rows, summary.row(shown))
 
 
 def _rate(source: FrameSource) -> str:
@@ -251,24 +256,13 @@ def predict_videos(
     ckpt_path: str | Path,
     videos: str | Path | Sequence[str | Path],
     out_dir: str | Path,
+    *,
     step: int = 1,
-    batch_size: int = 8,
-    device: str = "cpu",
-    overlay: bool = False,
-    overlay_short_side: int = 360,
-    fmt: str = "csv",
-    timeline: bool = True,
-    backend: str = "auto",
-    precision: str = "fp32",
-    export_dir: str | Path | None = None,
-    policy: AlarmPolicy | None = None,
-    alarm_threshold: float | None = None,
-    annotations: str | Path | None = None,
-    frames_fps: float = 10.0,
-    trusted_targets: Sequence[str] = (),
-    progress: IO[str] | None = sys.stderr,
-    run_kind: str = "predict_video",
-    out_option: str = "hydra.run.dir",
+    runtime: RuntimeConfig = RuntimeConfig(),
+    outputs: OutputConfig = OutputConfig(),
+    alarm: AlarmConfig = AlarmConfig(),
+    inputs: InputConfig = InputConfig(),
+    command: RunCommand = RunCommand(),
 ) -> PredictReport:
     """Score every source with the checkpoint; a bad source becomes a failure and the others still run.
 
@@ -277,47 +271,24 @@ def predict_videos(
         videos: files, folders (of videos, or of frames), URLs, cameras, pipes (:func:`find_sources`).
         out_dir: the run folder, claimed for this run (``riskvision.runs``).
         step: a result every ``step``-th target-rate frame.
-        batch_size, device, backend, precision, export_dir: how the net runs (:class:`Predictor`).
-        overlay, overlay_short_side: also the overlay MP4, its shorter side in pixels.
-        fmt: ``csv`` or ``jsonl``; timeline: also the timeline PNG.
-        policy: the alarm policy (smoother + rule, ``riskvision.alarm``; ``None``: the checkpoint's deployed one,
-            ``Predictor.alarm_policy``).
-        alarm_threshold: the alarm's threshold on the smoothed P(crash) (``None``: the checkpoint's operating point
-            chosen on validation, else its decision threshold; ``Predictor.alarm_threshold``).
-        annotations: anomaly spans drawn on the timelines (:mod:`.annotations`).
-        frames_fps: the frame rate of frame folders.
-        trusted_targets: targets beyond riskvision's own the checkpoint's stored config may name.
-        progress: where the progress line goes (``None``: nowhere).
-        run_kind: what the run folder records as the command.
-        out_option: the command's option naming ``out_dir`` (``hydra.run.dir``, ``--out``), for refusals.
+        runtime: how the net runs (device, batch size, backend, precision, export, threads, trusted targets).
+        outputs: what each source writes (format, timeline, overlay and its size).
+        alarm: the alarm policy and threshold (``None`` parts: the checkpoint's operating point).
+        inputs: the frame rate of frame folders, the anomaly spans drawn on the timelines.
+        command: what the run folder records as the command, the option naming ``out_dir`` (for refusals) and
+            where the progress line goes.
 
-    Raises (before any source) when the checkpoint, a setting or the annotations are unusable.
+    The settings are the typed configs of :mod:`.config`. Raises (before any source) when the checkpoint, a
+    setting or the annotations are unusable.
     """
     if int(step) < 1:
         raise ValueError(f"step={step} must be >= 1 (score every step-th target-rate frame)")
-    if int(overlay_short_side) < 2:
-        raise ValueError(f"overlay_short_side={overlay_short_side} must be >= 2 pixels (default 360)")
-    if fmt not in FORMATS:
-        raise ValueError(f"format={fmt!r} is not one of {list(FORMATS)}")
     sources, problems = find_sources(videos)
-    spans = read_anomaly_spans(annotations) if annotations else {}
-    predictor = Predictor.from_checkpoint(
-        ckpt_path,
-        device,
-        batch_size,
-        trusted_targets=trusted_targets,
-        precision=precision,
-        backend=backend,
-        export_dir=export_dir,
-    )
-    live = any(is_live_spec(spec) for spec in sources)  # a decode thread runs beside the net: leave it a core
-    threads = inference_threads(live=True) if live else None
-    engine_backend = predictor.make_backend(threads.net if threads else None)  # a bad export fails here, first
-    policy = predictor.alarm_policy if policy is None else policy
-    threshold = (
-        predictor.alarm_threshold if alarm_threshold is None else check_threshold(alarm_threshold, "alarm_threshold")
-    )
-    used = threads.describe() if threads else f"threads: {torch.get_num_threads()} for the net (torch's setting)"
+    spans = read_anomaly_spans(inputs.annotations) if inputs.annotations else {}
+    predictor = runtime.load(ckpt_path)
+    threads, used = runtime.net_threads(live=any(is_live_spec(spec) for spec in sources))
+    engine_backend = predictor.make_backend(threads)  # a bad export fails here, first
+    policy, threshold = alarm.resolve(predictor)
     log.info(f"Model {predictor.describe()}; {used}; {len(sources)} source(s) -> {out_dir}")
     point = predictor.operating_point
     if point is not None and int(step) != point.step:
@@ -328,79 +299,54 @@ def predict_videos(
         )
     if policy != predictor.alarm_policy or threshold != predictor.alarm_threshold:
         log.info(f"Alarm set here: {policy.describe(threshold)} (the checkpoint's: {predictor.describe_alarm()})")
-    out_dir = claim_run_folder(out_dir, run_kind, option=out_option).path  # this process owns it (riskvision.runs)
+    out_dir = claim_run_folder(out_dir, command.kind, option=command.out_option).path  # this process owns it
     report = PredictReport(failures=list(problems), alarm_rule=policy.alarm(threshold).describe())
     for _, message in problems:
         log.error(message)
     torch_threads = torch.get_num_threads()
-    torch.set_num_threads(threads.net if threads else torch_threads)  # restored below (a library caller's setting)
+    torch.set_num_threads(threads or torch_threads)  # restored below (a library caller's setting)
     try:
-        _predict_each(
-            predictor,
-            sources,
-            out_dir,
-            report,
-            engine_backend,
-            spans,
-            (policy, threshold),
-            frames_fps,
-            dict(
-                step=int(step),
-                fmt=fmt,
-                timeline=timeline,
-                overlay=overlay,
-                overlay_short_side=overlay_short_side,
-                progress=progress,
-            ),
-        )
+        for spec, name in zip(sources, output_names(sources)):
+            settings = dict(backend=engine_backend, step=int(step), outputs=outputs, progress=command.progress)
+            _predict_one(
+                predictor, spec, name, out_dir, report, settings, AlarmConfig(policy, threshold), inputs, spans
+            )
     finally:
         torch.set_num_threads(torch_threads)
     return report
 
 
-def _predict_each(
+def _predict_one(
     predictor: Predictor,
-    sources: list[str],
+    spec: str,
+    name: str,
     out_dir: Path,
     report: PredictReport,
-    engine_backend: Any,
-    spans: dict,
-    deployed: tuple[AlarmPolicy, float],
-    frames_fps: float,
     settings: dict[str, Any],
+    alarm: AlarmConfig,
+    inputs: InputConfig,
+    spans: dict,
 ) -> None:
-    """Score each source into ``out_dir`` (:func:`predict_source` with ``settings``; a fresh smoother and alarm of the
-    ``deployed`` policy and threshold each), recording it in ``report``."""
-    policy, threshold = deployed
-    for spec, name in zip(sources, output_names(sources)):
-        try:
-            with open_source(spec, fps=frames_fps) as source:
-                result = predict_source(
-                    predictor,
-                    source,
-                    name,
-                    out_dir,
-                    backend=engine_backend,
-                    smoothing=policy.smoother(),
-                    alarm=policy.alarm(threshold),
-                    anomaly_s=span_for(spans, spec),
-                    **settings,
-                )
-        except VideoInputError as error:  # its message names the source
-            _fail(report, spec, str(error))
-            continue
-        except (FrameReadError, DataLayoutError, OSError, ValueError, RuntimeError) as error:
-            _fail(report, spec, f"{spec}: {error}")
-            continue
-        except Exception as error:  # one source must not stop the others; the traceback goes to the log
-            log.exception(f"{spec}: unexpected error")
-            report.failures.append((spec, f"unexpected {type(error).__name__}: {error}"))
-            continue
-        report.results.append(result)  # its line goes into the summary table the run ends with
-        if source.stopped_reason:  # ended early: its results are complete up to there, but the user must know
-            _fail(
-                report, spec, f"{source.stopped_reason} (its {result.rows} results are in {result.outputs['results']})"
+    """Score the source ``spec`` into ``out_dir`` (:func:`predict_source` with ``settings`` and ``alarm``), recording
+    its result or its failure in ``report``."""
+    try:
+        with open_source(spec, fps=inputs.frames_fps) as source:
+            result = predict_source(
+                predictor, source, name, out_dir, alarm=alarm, anomaly_s=span_for(spans, spec), **settings
             )
+    except VideoInputError as error:  # its message names the source
+        _fail(report, spec, str(error))
+        return
+    except (FrameReadError, DataLayoutError, OSError, ValueError, RuntimeError) as error:
+        _fail(report, spec, f"{spec}: {error}")
+        return
+    except Exception as error:  # one source must not stop the others; the traceback goes to the log
+        log.exception(f"{spec}: unexpected error")
+        report.failures.append((spec, f"unexpected {type(error).__name__}: {error}"))
+        return
+    report.results.append(result)  # its line goes into the summary table the run ends with
+    if source.stopped_reason:  # ended early: its results are complete up to there, but the user must know
+        _fail(report, spec, f"{source.stopped_reason} (its {result.rows} results are in {result.outputs['results']})")
 
 
 def _fail(report: PredictReport, spec: str, message: str) -> None:
