@@ -30,6 +30,9 @@ from riskvision.tasks import Task
 
 __all__ = ["measure_cost", "predict_table", "predict_table_per_frame", "run_info", "write_evaluation"]
 
+#: Frames per backbone pass of :func:`predict_table_per_frame` (bounds its memory on long videos).
+FRAME_CHUNK = 64
+
 
 def _batch_meta(batch: dict[str, Any]) -> dict[str, list]:
     """The table's metadata columns of one batch as Python lists."""
@@ -100,15 +103,14 @@ def predict_table_per_frame(
     seed: int = 0,
     device: str | torch.device = "cpu",
     batch_size: int = 8,
-    chunk: int = 64,
     progress: ProgressLine | None = None,
     every_frame: bool = False,
 ) -> pd.DataFrame:
     """:func:`predict_table`'s rows for a per-frame net (``models.FrameFeatureNet``: ``forward_features`` per frame,
     ``forward_sequence`` per window) from per-video items (``data.dataset.VideoWindowsDataset``: a video's frames
-    read once, its windows as indices into them): the backbone runs ONCE per frame (``chunk`` frames a pass), the
-    sequence head once per window and probe (``batch_size`` windows a pass). The probes permute the windows'
-    features exactly as they permute frames, drawn clip by clip in the same order, so the table equals
+    read once, its windows as indices into them): the backbone runs ONCE per frame (:data:`FRAME_CHUNK` frames a
+    pass), the sequence head once per window and probe (``batch_size`` windows a pass). The probes permute the
+    windows' features exactly as they permute frames, drawn clip by clip in the same order, so the table equals
     :func:`predict_table` on ``RiskDataModule.scoring_dataloader`` (same windows, same probe draws) up to float
     rounding, at a backbone cost per video that no longer grows with the window length.
 
@@ -131,8 +133,8 @@ def predict_table_per_frame(
         frames = item["frames"]
         features = torch.cat(
             [
-                net.forward_features(normalize(frames[a : a + chunk]).to(device)[None])[0]
-                for a in range(0, len(frames), chunk)
+                net.forward_features(normalize(frames[a : a + FRAME_CHUNK]).to(device)[None])[0]
+                for a in range(0, len(frames), FRAME_CHUNK)
             ]
         )  # [F, D]
         for key, values in _batch_meta(item).items():
