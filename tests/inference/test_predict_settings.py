@@ -30,6 +30,8 @@ ROOT = Path(__file__).resolve().parents[2]
         ({"alarm.rule.min_on_s": -1}, r"alarm.rule.min_on_s=-1 must be >= 0"),
         ({"step": 0}, r"step=0 must be a whole number >= 1. Fix: step=1"),
         ({"step": "abc"}, r"step='abc' is not a whole number"),
+        ({"threads": 0}, r"threads=0 must be a whole number >= 1. Fix: threads=1"),
+        ({"threads": "many"}, r"threads='many' is not a whole number"),
         ({"format": "xml"}, r"format='xml' is not one of \['csv', 'jsonl'\]. Fix: format=csv"),
         ({"videos": []}, r"videos=\[\] names no source. Fix: videos=\[a.mp4,b.mov\]"),
         ({"backend": "tensorrt"}, r"backend='tensorrt' is not one of \['auto', 'torch', 'onnxruntime'\]"),

@@ -97,6 +97,7 @@ def binary_run(files) -> tuple[subprocess.CompletedProcess, Path]:
             f"hydra.run.dir={out}",
             "overlay=true",
             "batch_size=4",
+            "threads=1",
             "alarm=hysteresis",
             "alarm.rule.off_ratio=1.0",
             "alarm.rule.min_on_s=0",
@@ -131,6 +132,7 @@ def test_command_line_scores_good_videos_and_fails_on_bad_ones(binary_run, files
     proc, out = binary_run
     assert proc.returncode != 0, "a bad video must make the run exit non-zero"
     assert "2 source(s) failed (2 scored" in proc.stderr
+    assert "threads: 1 for the net (torch / onnxruntime intra-op; threads=)" in proc.stdout + proc.stderr  # applied
     bad_line = next(line for line in proc.stderr.splitlines() if "bad.mp4" in line and "Fix" in line)
     assert "cannot be opened" in bad_line and "Invalid data" in bad_line and "Fix: check that it is a video" in bad_line
     assert any("missing.mov" in line and "does not exist" in line for line in proc.stderr.splitlines())
