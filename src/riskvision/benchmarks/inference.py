@@ -365,10 +365,11 @@ def r3d_rows(predictor: Predictor, sizes: dict) -> list[tuple]:
 def memory_child(checkpoint: str, video: str, out: str, threads: int) -> None:
     """(In a fresh process) run ``predict_videos`` on ``video`` (what ``scripts/predict_video.py`` runs: the
     engine, the results CSV, the timeline) into ``out``; print ``{"peak_mib", "results"}`` as JSON."""
+    from riskvision.inference.config import RunCommand
     from riskvision.inference.videos import predict_videos
 
     torch.set_num_threads(threads)
-    report = predict_videos(checkpoint, [video], out, progress=None)
+    report = predict_videos(checkpoint, [video], out, command=RunCommand(progress=None))
     if report.failures:
         raise RuntimeError(f"the memory run failed: {report.failures}")
     print(
