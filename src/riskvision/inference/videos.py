@@ -303,37 +303,32 @@ def predict_videos(
     report = PredictReport(failures=list(problems), alarm_rule=policy.alarm(threshold).describe())
     for _, message in problems:
         log.error(message)
+    settings = dict(
+        backend=engine_backend,
+        step=int(step),
+        outputs=outputs,
+        alarm=AlarmConfig(policy, threshold),
+        progress=command.progress,
+    )
     torch_threads = torch.get_num_threads()
     torch.set_num_threads(threads or torch_threads)  # restored below (a library caller's setting)
     try:
         for spec, name in zip(sources, output_names(sources)):
-            settings = dict(backend=engine_backend, step=int(step), outputs=outputs, progress=command.progress)
-            _predict_one(
-                predictor, spec, name, out_dir, report, settings, AlarmConfig(policy, threshold), inputs, spans
-            )
+            this_source = dict(settings, name=name, out_dir=out_dir, anomaly_s=span_for(spans, spec))
+            _predict_one(report, spec, inputs.frames_fps, predictor, this_source)
     finally:
         torch.set_num_threads(torch_threads)
     return report
 
 
 def _predict_one(
-    predictor: Predictor,
-    spec: str,
-    name: str,
-    out_dir: Path,
-    report: PredictReport,
-    settings: dict[str, Any],
-    alarm: AlarmConfig,
-    inputs: InputConfig,
-    spans: dict,
+    report: PredictReport, spec: str, frames_fps: float, predictor: Predictor, settings: dict[str, Any]
 ) -> None:
-    """Score the source ``spec`` into ``out_dir`` (:func:`predict_source` with ``settings`` and ``alarm``), recording
-    its result or its failure in ``report``."""
+    """Score the source ``spec`` (frame folders read at ``frames_fps``): :func:`predict_source` with ``settings``,
+    its result or its failure recorded in ``report``."""
     try:
-        with open_source(spec, fps=inputs.frames_fps) as source:
-            result = predict_source(
-                predictor, source, name, out_dir, alarm=alarm, anomaly_s=span_for(spans, spec), **settings
-            )
+        with open_source(spec, fps=frames_fps) as source:
+            result = predict_source(predictor, source, **settings)
     except VideoInputError as error:  # its message names the source
         _fail(report, spec, str(error))
         return
