@@ -38,10 +38,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
     import lightning as L
     import torch
 
+    from riskvision.checkpoints.writing import RunConfigInCheckpoint
     from riskvision.models import load_weights, model_summary
     from riskvision.runs import claim_run_folder
     from riskvision.utils import (
-        RunConfigInCheckpoint,
         check_clip_length,
         check_data_roots,
         data_model_file,
@@ -127,9 +127,9 @@ def write_predictions(
     """Hook after testing: the tested weights' per-window ``predictions.csv`` and ``metrics.json`` in the run
     folder (``riskvision.evaluation``, the same as ``scripts/eval.py ckpt_path=BEST``), and the alarm operating point
     chosen on validation written into the best checkpoint; ``evaluation=none`` skips it."""
+    from riskvision.checkpoints.loading import net_name
     from riskvision.evaluation.runner import TRAINING_DATA, evaluate_module
     from riskvision.runs import claim_run_folder
-    from riskvision.utils import net_name
 
     settings = hydra.utils.instantiate(cfg.evaluation)
     name = net_name(OmegaConf.to_container(cfg.model, resolve=True))

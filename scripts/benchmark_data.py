@@ -4,14 +4,18 @@
     python scripts/benchmark_data.py --train-fps     # + frames/s the two nets consume per training step
 
 Everything runs on one thread; each comparison interleaves its contenders and reports the ratio of medians
-from the same run (``riskvision.benchmarks.data``: the rows and how each is measured).
+from the same run (``benchmarks.data``: the rows and how each is measured).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
-from riskvision.benchmarks.data import run
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/ lies beside scripts/, not installed
+
+from benchmarks.data import run  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -3,15 +3,19 @@
     python scripts/benchmark_inference.py --threads 2            # the full table (~10 minutes on 2 cores)
     python scripts/benchmark_inference.py --quick                # tiny nets and videos (seconds)
 
-Random weights, nothing downloaded; every figure is measured in this run (``riskvision.benchmarks.inference``:
+Random weights, nothing downloaded; every figure is measured in this run (``benchmarks.inference``:
 the rows and how each is measured).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
-from riskvision.benchmarks.inference import run
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/ lies beside scripts/, not installed
+
+from benchmarks.inference import run  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,15 +2,19 @@
 
     python scripts/benchmark_live.py --seconds 6 --busy 2        # two spinning processes as the synthetic load
 
-Random weights, nothing downloaded; every figure is measured in this run (``riskvision.benchmarks.live_load``:
+Random weights, nothing downloaded; every figure is measured in this run (``benchmarks.live_load``:
 the rows and how each is measured).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
-from riskvision.benchmarks.live_load import run
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/ lies beside scripts/, not installed
+
+from benchmarks.live_load import run  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -5,16 +5,19 @@ hard links) plus BDD100K frame folders, and print every scale figure from one ru
     python scripts/benchmark_scale.py --metadata ... --work-dir /tmp/scale   # keep the tree: a re-run reuses it
     python scripts/benchmark_scale.py --metadata ... --quick                 # small sizes (a smoke run)
 
-The machine's load varies: compare the ratios of one run (``riskvision.benchmarks.scale`` says how each figure is
+The machine's load varies: compare the ratios of one run (``benchmarks.scale`` says how each figure is
 measured); the run prints ``uptime`` before and after.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from riskvision.benchmarks.scale import ScaleSettings, TreeSize, run
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/ lies beside scripts/, not installed
+
+from benchmarks.scale import ScaleSettings, TreeSize, run  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,7 +1,7 @@
 """Test helpers shared by test folders: a checkpoint in the format train.py writes, and a small test video.
 
 The checkpoints are built in-process from the composed training config (tiny nets, random weights, an
-optional non-default tuned threshold; ``riskvision.benchmarks.inference.make_checkpoint``): the resolved run
+optional non-default tuned threshold; ``benchmarks.inference.make_checkpoint``): the resolved run
 config under ``riskvision_cfg``, ``state_dict`` and ``hyper_parameters``. No training: readers of a checkpoint
 only use these keys.
 """
@@ -16,7 +16,7 @@ import av
 import numpy as np
 import torch
 
-from riskvision.benchmarks.inference import make_checkpoint as benchmark_checkpoint
+from benchmarks.inference import make_checkpoint as benchmark_checkpoint
 
 BILSTM = ["model=bilstm", "model.inputs.frame_size=32", "model.inputs.num_frames=4", "model.net.hidden_size=8"]
 R3D101 = ["model=resnet3d101", "model.inputs.frame_size=32", "model.net.widen_factor=0.125"]

@@ -13,14 +13,15 @@ import torch
 import yaml
 from omegaconf import OmegaConf
 
+from riskvision.checkpoints.loading import CONFIG_KEY, load_checkpoint
+from riskvision.checkpoints.reading import CheckpointError, UnsafeCheckpointError
+from riskvision.checkpoints.trust import OTHER_TARGETS, UntrustedConfigError, trusted_targets
 from riskvision.data.layout import DataLayoutError
 from riskvision.data.sources.bdd import BddSource
 from riskvision.evaluation.runner import EvalSettings, evaluate_checkpoint, run_config
 from riskvision.inference import Predictor, predict_videos
 from riskvision.module import RiskModule
-from riskvision.safe_load import CheckpointError, UnsafeCheckpointError
-from riskvision.trust import OTHER_TARGETS, UntrustedConfigError, trusted_targets
-from riskvision.utils import CONFIG_KEY, ConfigError, load_checkpoint, validate_config
+from riskvision.utils import ConfigError, validate_config
 from tests.checkpoint_fakes import BILSTM, R3D101, make_checkpoint, write_video
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -153,7 +154,7 @@ def test_every_target_our_model_and_data_configs_name_is_trusted_and_exists():
     trusted = trusted_targets()
     assert targets <= trusted, (
         "register the model (riskvision.models.register_model) or add to "
-        f"riskvision.trust.OTHER_TARGETS: {sorted(targets - trusted)}"
+        f"riskvision.checkpoints.trust.OTHER_TARGETS: {sorted(targets - trusted)}"
     )
     for target in trusted:
         assert callable(hydra.utils.get_object(target)), target
@@ -290,7 +291,7 @@ def test_a_checkpoint_asking_to_run_os_system_is_refused_as_code_in_torch_2_14s_
     """Issue 31: torch 2.14 says "unsupported GLOBAL posix.system whose module posix is blocked"."""
     import os
 
-    from riskvision.safe_load import load_torch_file
+    from riskvision.checkpoints.reading import load_torch_file
 
     class RunsACommand:
         def __reduce__(self):

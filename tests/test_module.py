@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
+from riskvision.checkpoints.trust import UntrustedConfigError
 from riskvision.module import RiskModule
 from riskvision.tasks import BinaryCrash
-from riskvision.trust import UntrustedConfigError
 
 # A net whose logit for a clip [B, 1, 1, 1, 1] is the clip's single value (after weight=1, bias=0).
 SCORE_NET = {"_target_": "tests.checkpoint_fakes.ScoreNet"}

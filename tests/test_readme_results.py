@@ -1,43 +1,35 @@
-"""README is a manual whose measured figures come from docs/results.json (scripts/benchmark_quickstart.py writes
-both); it stays short and its links lead somewhere (issue 29 item 8, issue 32)."""
+"""README is a manual whose measured figures come from docs/results.json (scripts/benchmark_quickstart.py, i.e.
+benchmarks/quickstart.py, writes both); it stays short and its links lead somewhere (issue 29 item 8, issue 32)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from pathlib import Path
 
 import pytest
 
+from benchmarks import quickstart
+
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 
 
-def benchmark_script():
-    spec = importlib.util.spec_from_file_location("benchmark_quickstart", ROOT / "scripts" / "benchmark_quickstart.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_readme_quotes_exactly_the_figures_of_the_results_file():
-    script = benchmark_script()
     results = json.loads((ROOT / "docs" / "results.json").read_text())
-    assert set(results) == set(script.ENTRIES)
+    assert set(results) == set(quickstart.ENTRIES)
     for entry in results.values():  # every figure says when, on what and under which load it was measured
         assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", entry["date"]) and entry["machine"] and "load" in entry
-    block = script.readme_block(README.read_text())
-    assert block == script.render_table(results), (
+    block = quickstart.readme_block(README.read_text())
+    assert block == quickstart.render_table(results), (
         "README's results table differs from docs/results.json: run python scripts/benchmark_quickstart.py --render"
     )
 
 
 def test_a_changed_figure_in_the_results_file_no_longer_matches_readme():
-    script = benchmark_script()
     results = json.loads((ROOT / "docs" / "results.json").read_text())
     results["train_bilstm"]["value"] = 0.903  # e.g. a re-measurement that README has not been given
-    assert script.readme_block(README.read_text()) != script.render_table(results)
+    assert quickstart.readme_block(README.read_text()) != quickstart.render_table(results)
 
 
 def test_parse_best_reads_the_best_epoch_table_train_log_ends_with():
@@ -47,9 +39,9 @@ def test_parse_best_reads_the_best_epoch_table_train_log_ends_with():
         "validation clip):\n  val/ap        1.000\n  val/f1        1.000\n  val/loss      0.101\n"
         "[2026-12-02 10:00:02][riskvision][INFO] - Best checkpoint (val/f1=1.0000): x/epoch_009.ckpt\n"
     )
-    assert benchmark_script().parse_best(log) == ("val/f1", 1.0, 9)
+    assert quickstart.parse_best(log) == ("val/f1", 1.0, 9)
     with pytest.raises(ValueError, match="no 'Best epoch N by METRIC' table"):
-        benchmark_script().parse_best("Epoch 1/12: train/loss 0.5")
+        quickstart.parse_best("Epoch 1/12: train/loss 0.5")
 
 
 def test_readme_is_a_short_manual_whose_local_links_exist():

@@ -18,8 +18,8 @@ import pytest
 import torch
 import yaml
 
+from riskvision.checkpoints.loading import CONFIG_KEY, OPERATING_POINT_KEY, RUN_ID_KEY
 from riskvision.data.sources.synthetic import ensure_synthetic
-from riskvision.utils import CONFIG_KEY, OPERATING_POINT_KEY, RUN_ID_KEY
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_SIZES = {

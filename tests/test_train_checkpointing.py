@@ -14,11 +14,11 @@ from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import Checkpoint, ModelCheckpoint
 from lightning.pytorch.demos.boring_classes import BoringModel
 
-from riskvision.utils import AtomicCheckpointIO, LastCheckpoint
+from riskvision.checkpoints.writing import AtomicCheckpointIO, LastCheckpoint
 
 WRITER = """
 import sys, torch
-from riskvision.utils import AtomicCheckpointIO
+from riskvision.checkpoints.writing import AtomicCheckpointIO
 io = AtomicCheckpointIO()
 big = {"state_dict": {"w": torch.ones(8_000_000)}, "epoch": 1}
 while True:
@@ -159,7 +159,8 @@ def test_last_checkpoint_links_the_best_saved_the_same_epoch_instead_of_writing_
 def test_the_best_checkpoint_and_the_progress_bar_count_epochs_from_1_as_the_log(tmp_path):
     from types import SimpleNamespace
 
-    from riskvision.utils import BestCheckpoint, EpochProgressBar
+    from riskvision.checkpoints.writing import BestCheckpoint
+    from riskvision.utils import EpochProgressBar
 
     best = BestCheckpoint(
         dirpath=tmp_path, filename="epoch_{epoch:03d}", monitor="val/f1", auto_insert_metric_name=False

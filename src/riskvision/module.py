@@ -10,7 +10,7 @@ the task and then the net itself, with the head width the task needs (``num_outp
 config that states another width is refused).
 The saved hyperparameters are therefore plain data: a checkpoint loads with
 ``torch.load(..., weights_only=True)`` and ``RiskModule.load_from_checkpoint(path)`` needs nothing else; it
-builds only what ``riskvision.trust`` allows a stored config to name.
+builds only what ``riskvision.checkpoints.trust`` allows a stored config to name.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from omegaconf import OmegaConf
 from torch import Tensor
 
 from riskvision.batch import FEATURES, METADATA_KEYS, VIDEO, without_replaced
+from riskvision.checkpoints.reading import load_torch_file
+from riskvision.checkpoints.trust import check_stored_config
 from riskvision.models.registry import OLD_WIDTH_KEYS, upgrade_net_config
-from riskvision.safe_load import load_torch_file
 from riskvision.tasks import Task
-from riskvision.trust import check_stored_config
 
 SPLITS = ("train", "val", "test")
 
@@ -164,7 +164,7 @@ class RiskModule(LightningModule):
         self._substituted: dict[str, Tensor | None] = {split: None for split in SPLITS}
         # Plain data written into every checkpoint this module saves, weights-only ones included (Lightning runs
         # callbacks' on_save_checkpoint only for full checkpoints): train.py's run config and run id
-        # (riskvision.utils.RunConfigInCheckpoint).
+        # (riskvision.checkpoints.writing.RunConfigInCheckpoint).
         self.checkpoint_metadata: dict[str, Any] = {}
 
     @classmethod
@@ -179,8 +179,8 @@ class RiskModule(LightningModule):
         **kwargs: Any,
     ) -> RiskModule:
         """Lightning's ``load_from_checkpoint`` after checking the stored hyperparameters
-        (``riskvision.trust.check_stored_config``: trusted targets plus ``trusted_targets``, plain values); always
-        ``weights_only``. ``kwargs`` (the caller's own hyperparameter overrides) are not checked."""
+        (``riskvision.checkpoints.trust.check_stored_config``: trusted targets plus ``trusted_targets``, plain
+        values); always ``weights_only``. ``kwargs`` (the caller's own hyperparameter overrides) are not checked."""
         checkpoint = load_torch_file(checkpoint_path, "Fix: pass a .ckpt written by riskvision's train.py")
         hparams = checkpoint.get("hyper_parameters", {}) if isinstance(checkpoint, Mapping) else None
         check_stored_config(

@@ -1,7 +1,7 @@
-"""riskvision.benchmarks.data (scripts/benchmark_data.py) runs end to end on a tiny clip and reports what the
+"""benchmarks.data (scripts/benchmark_data.py) runs end to end on a tiny clip and reports what the
 README quotes."""
 
-from riskvision.benchmarks.data import jpeg_rows
+from benchmarks.data import jpeg_rows
 
 
 def test_jpeg_rows_time_every_reader_variant_against_the_seed_path(tmp_path, capsys):

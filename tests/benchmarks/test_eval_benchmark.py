@@ -1,9 +1,9 @@
-"""riskvision.benchmarks.eval_scoring (scripts/benchmark_eval.py) runs end to end at tiny sizes; timings are never
+"""benchmarks.eval_scoring (scripts/benchmark_eval.py) runs end to end at tiny sizes; timings are never
 asserted, the agreement of the two scoring paths is."""
 
 import math
 
-from riskvision.benchmarks.eval_scoring import run
+from benchmarks.eval_scoring import run
 
 
 def test_quick_run_reports_both_paths_and_their_agreement(capsys):

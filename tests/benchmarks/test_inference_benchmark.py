@@ -1,9 +1,9 @@
-"""riskvision.benchmarks.inference (scripts/benchmark_inference.py) runs end to end at tiny sizes and prints every
+"""benchmarks.inference (scripts/benchmark_inference.py) runs end to end at tiny sizes and prints every
 row of the report; timings are never asserted."""
 
 import math
 
-from riskvision.benchmarks.inference import run
+from benchmarks.inference import run
 
 
 def test_quick_run_reports_every_row(capsys):

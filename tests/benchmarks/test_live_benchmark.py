@@ -1,9 +1,9 @@
-"""riskvision.benchmarks.live_load (scripts/benchmark_live.py) runs end to end at tiny sizes; timings are never
+"""benchmarks.live_load (scripts/benchmark_live.py) runs end to end at tiny sizes; timings are never
 asserted."""
 
 import math
 
-from riskvision.benchmarks.live_load import run
+from benchmarks.live_load import run
 
 
 def test_quick_run_reports_every_row(capsys):

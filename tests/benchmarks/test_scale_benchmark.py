@@ -1,4 +1,4 @@
-"""riskvision.benchmarks.scale (scripts/benchmark_scale.py): the full-size tree it builds from a metadata file is
+"""benchmarks.scale (scripts/benchmark_scale.py): the full-size tree it builds from a metadata file is
 indexable, and its memory, item, window-count, table and bad-input figures come out of tiny runs."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import warnings
 
 import pandas as pd
 
-from riskvision.benchmarks.scale import (
+from benchmarks.scale import (
     TreeSize,
     _datamodule,
     bad_input_lines,

@@ -1,9 +1,9 @@
-"""riskvision.benchmarks.training (scripts/benchmark_train.py) runs end to end at tiny sizes and reports every
+"""benchmarks.training (scripts/benchmark_train.py) runs end to end at tiny sizes and reports every
 row; timings are never asserted."""
 
 import math
 
-from riskvision.benchmarks.training import VARIANTS, run
+from benchmarks.training import VARIANTS, run
 
 
 def test_quick_run_reports_every_variant_of_both_models(capsys):

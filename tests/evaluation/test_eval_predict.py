@@ -97,8 +97,8 @@ def test_measure_cost_of_a_linear_head():
 
 
 def test_run_name_and_bad_settings():
+    from riskvision.checkpoints.loading import net_name
     from riskvision.evaluation.runner import EvalSettings, scoring_loader
-    from riskvision.utils import net_name
 
     assert net_name({"net": {"_target_": "riskvision.models.ResNet3D", "depth": 101}}) == "ResNet3D-101"
     assert (

@@ -128,8 +128,8 @@ def test_eval_sliding_windows_with_probes(trained, tmp_path):
 def test_checkpoints_record_the_training_clip_span_and_the_predictor_reports_it(trained, caplog):
     import torch
 
+    from riskvision.checkpoints.loading import CLIP_SPAN_KEY
     from riskvision.inference import Predictor
-    from riskvision.utils import CLIP_SPAN_KEY
 
     best = next(trained.glob("checkpoints/epoch_*.ckpt"))
     span = torch.load(best, weights_only=True)[CLIP_SPAN_KEY]

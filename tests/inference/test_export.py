@@ -20,12 +20,13 @@ import pytest
 import torch
 from checkpoint_fakes import BILSTM, R3D101, make_checkpoint
 
+from riskvision.checkpoints.loading import RUN_ID_KEY
 from riskvision.data.readers import resize_frame
 from riskvision.data.transforms import Normalize
 from riskvision.inference import Predictor
 from riskvision.inference.export import export_checkpoint, export_onnx
 from riskvision.models.base import weights_digest
-from riskvision.utils import RUN_ID_KEY, ConfigError
+from riskvision.utils import ConfigError
 
 pytest.importorskip("onnxruntime")  # the dev extra installs it (pip install -e '.[dev]')
 
@@ -322,8 +323,8 @@ def test_the_operating_point_travels_from_checkpoint_to_predictor_and_export(tmp
     """A checkpoint's stored operating point (issue 27) is the predictor's alarm and the export's ``output.alarm``;
     a malformed one is refused naming the key."""
     from riskvision.alarm import AlarmPolicy, ExponentialSmoother, Hysteresis, OperatingPoint
-    from riskvision.safe_load import CheckpointError
-    from riskvision.utils import store_operating_point
+    from riskvision.checkpoints.reading import CheckpointError
+    from riskvision.checkpoints.writing import store_operating_point
 
     ckpt = make_checkpoint(tmp_path, BILSTM)
     policy = AlarmPolicy(ExponentialSmoother(1.0), Hysteresis(off_ratio=0.6, min_on_s=0.3))

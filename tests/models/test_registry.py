@@ -13,6 +13,8 @@ import pytest
 import torch
 import yaml
 
+from riskvision.checkpoints.loading import CONFIG_KEY, load_checkpoint
+from riskvision.checkpoints.trust import UntrustedConfigError, check_stored_config
 from riskvision.inference import Predictor
 from riskvision.models import (
     ClipNet,
@@ -28,8 +30,6 @@ from riskvision.models import (
     upgrade_net_config,
 )
 from riskvision.module import RiskModule
-from riskvision.trust import UntrustedConfigError, check_stored_config
-from riskvision.utils import CONFIG_KEY, load_checkpoint
 from tests.checkpoint_fakes import R3D101, make_checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]

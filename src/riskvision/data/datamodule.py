@@ -435,7 +435,7 @@ class RiskDataModule(LightningDataModule):
         """How many seconds of video the clips of ``split`` span (first to last frame plus one frame, at the
         target rate): ``{"min", "median", "max"}`` over its videos' last training anchors (the whole video for the
         uniform sampler, ``num_frames / target_fps`` for a window); ``None`` before :meth:`setup` or without
-        videos. Checkpoints record it (``riskvision.utils.checkpointing``), the predictor reports it."""
+        videos. Checkpoints record it (``riskvision.checkpoints.loading``), the predictor reports it."""
         if self.videos is None or not self.videos.get(split):
             return None
         spans = []

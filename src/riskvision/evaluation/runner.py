@@ -18,6 +18,9 @@ from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 
 from riskvision.alarm import AlarmPolicy, OperatingPoint
+from riskvision.checkpoints.loading import CONFIG_KEY, RUN_ID_KEY, load_checkpoint, net_name
+from riskvision.checkpoints.trust import check_stored_files
+from riskvision.checkpoints.writing import store_operating_point
 from riskvision.data.sampling import WindowSampler
 from riskvision.evaluation.deployment import choose_operating_point
 from riskvision.evaluation.predict import (
@@ -33,8 +36,7 @@ from riskvision.inference.predictor import Predictor
 from riskvision.models import FrameFeatureNet
 from riskvision.progress import ProgressLine
 from riskvision.runs import claim_run_folder
-from riskvision.trust import check_stored_files
-from riskvision.utils import CONFIG_KEY, RUN_ID_KEY, instantiate_data, load_checkpoint, net_name, store_operating_point
+from riskvision.utils import instantiate_data
 
 __all__ = ["TRAINING_DATA", "EvalSettings", "evaluate_checkpoint", "evaluate_module", "run_config", "scoring_loader"]
 
@@ -280,7 +282,7 @@ def evaluate_checkpoint(
 ) -> dict[str, Any]:
     """Rebuild module and datamodule from the checkpoint's run config (with :func:`run_config`'s command-line
     changes), load the weights (``Predictor``) and evaluate; ``name`` defaults to the net's name
-    (``riskvision.utils.net_name``). The stored config is checked first (``load_checkpoint``: only trusted
+    (``riskvision.checkpoints.loading.net_name``). The stored config is checked first (``load_checkpoint``: only trusted
     targets, plus ``trusted_targets``). The deployment view uses the checkpoint's operating point (or chooses one on
     validation, :func:`operating_point`); ``store``: write a newly chosen one into ``ckpt_path``."""
     checkpoint = load_checkpoint(ckpt_path, trusted_targets)
@@ -297,7 +299,7 @@ def evaluate_checkpoint(
         log.warning(predictor.span_mismatch())
     datamodule = instantiate_data(run.data)
     own_data = stored_data(data_group)  # False: cross-dataset, another data= group
-    if own_data:  # the checkpoint's paths may be read, never written (riskvision.trust)
+    if own_data:  # the checkpoint's paths may be read, never written (riskvision.checkpoints.trust)
         datamodule.forbid_writes()
     name = name or net_name(OmegaConf.to_container(run.model, resolve=True)) + ("" if own_data else f" on {data_group}")
     extra = {

@@ -46,13 +46,13 @@ import torch
 from omegaconf import OmegaConf
 from torch import Tensor, nn
 
+from riskvision.checkpoints.loading import CONFIG_KEY, RUN_ID_KEY, load_checkpoint
 from riskvision.data.transforms import NORMALIZATION_PRESETS
 from riskvision.files import atomic_write
 from riskvision.inference.loaded import LoadedModel
 from riskvision.inference.spec import ModelSpec
 from riskvision.models import FrameFeatureNet
 from riskvision.models.base import weights_digest
-from riskvision.utils.checkpointing import CONFIG_KEY, RUN_ID_KEY, load_checkpoint
 from riskvision.utils.overrides import ConfigError
 
 __all__ = [
@@ -111,8 +111,9 @@ def export_checkpoint(
     opset: int = 17,
     trusted_targets: Sequence[str] = (),
 ) -> ExportReport:
-    """Load a train.py checkpoint (``riskvision.utils.load_checkpoint``, as ``Predictor.from_checkpoint`` does, once)
-    and :func:`export_onnx` it with its training run's id (``checkpoint["riskvision_run_id"]``, if present).
+    """Load a train.py checkpoint (``riskvision.checkpoints.loading.load_checkpoint``, as
+    ``Predictor.from_checkpoint`` does, once) and :func:`export_onnx` it with its training run's id
+    (``checkpoint["riskvision_run_id"]``, if present).
 
     Raises:
         ConfigError: ``format`` is not one of :data:`FORMATS`, or ``opset`` is not an integer (before anything loads).

@@ -14,10 +14,10 @@ import hydra
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from riskvision.checkpoints.loading import CONFIG_KEY, model_name
+from riskvision.checkpoints.reading import CheckpointError
 from riskvision.inference.spec import ModelSpec
 from riskvision.models import FrameFeatureNet
-from riskvision.safe_load import CheckpointError
-from riskvision.utils.checkpointing import CONFIG_KEY, model_name
 
 __all__ = ["LoadedModel"]
 

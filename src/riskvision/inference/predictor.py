@@ -8,7 +8,7 @@ user-facing API of inference.
     results = predictor.predict_video("drive.mp4")
 
 The checkpoint is a ``train.py`` checkpoint: its weights (``state_dict``) and the resolved run config under
-``riskvision_cfg`` (``riskvision.utils.checkpointing``), which gives the clip length
+``riskvision_cfg`` (``riskvision.checkpoints.loading``), which gives the clip length
 ``model.inputs.num_frames``, the frame size ``data.frame_size``, the normalisation preset
 ``data.normalization``, the target frame rate ``data.target_fps`` and the task with its class names; a task
 that tunes a threshold keeps it in the ``threshold`` buffer. ``scripts/eval.py``, ``scripts/predict_video.py``
@@ -30,12 +30,12 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from riskvision.checkpoints.loading import CONFIG_KEY, load_checkpoint
 from riskvision.inference.backend_factory import BACKENDS, make_backend
 from riskvision.inference.backends import PRECISIONS, Backend
 from riskvision.inference.loaded import LoadedModel
 from riskvision.inference.sources import FrameSource, open_source
 from riskvision.inference.stream import StreamEngine, StreamResult
-from riskvision.utils.checkpointing import CONFIG_KEY, load_checkpoint
 
 __all__ = ["Predictor"]
 
@@ -85,8 +85,8 @@ class Predictor(LoadedModel):
         export_dir: str | Path | None = None,
         threads: int | None = None,
     ) -> Predictor:
-        """Load ``path`` (``riskvision.utils.load_checkpoint``: ``weights_only``, and the stored config names only
-        trusted targets, plus ``trusted_targets``) and rebuild it from its stored run config; ``precision``,
+        """Load ``path`` (``riskvision.checkpoints.loading.load_checkpoint``: ``weights_only``, and the stored config
+        names only trusted targets, plus ``trusted_targets``) and rebuild it from its stored run config; ``precision``,
         ``backend``, ``export_dir`` and ``threads``: what :meth:`stream` runs the net with (:meth:`make_backend`)."""
         if backend not in cls.BACKENDS:
             raise ValueError(f"backend={backend!r} is not one of {list(cls.BACKENDS)}")

@@ -15,10 +15,10 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from riskvision.alarm import Alarm, AlarmPolicy, OperatingPoint, PolicyError, Smoother
+from riskvision.checkpoints.loading import CLIP_SPAN_KEY, OPERATING_POINT_KEY
+from riskvision.checkpoints.reading import CheckpointError
 from riskvision.data.transforms import NORMALIZATION_PRESETS
-from riskvision.safe_load import CheckpointError
 from riskvision.tasks import Task
-from riskvision.utils.checkpointing import CLIP_SPAN_KEY, OPERATING_POINT_KEY
 
 __all__ = ["ModelSpec"]
 

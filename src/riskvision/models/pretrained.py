@@ -24,8 +24,8 @@ import torch
 import torchvision
 from torch import Tensor, nn
 
+from riskvision.checkpoints.reading import UnsafeCheckpointError, load_torch_file
 from riskvision.models.base import CLASSIFIER_KEYS, ClipNet, PretrainedWeights
-from riskvision.safe_load import UnsafeCheckpointError, load_torch_file
 
 __all__ = [
     "ArchitectureMismatch",

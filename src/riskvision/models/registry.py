@@ -15,7 +15,7 @@ reads the family's weights before anything is built). A ``ClipNet`` subclass who
 
 - :func:`list_models`: the registered names; :func:`create_model`: one built (with pretrained weights loaded);
 - :func:`model_targets`: the import paths of every registered builder and net class, the ``_target_`` values a
-  checkpoint's stored config may name for its net (``riskvision.trust``);
+  checkpoint's stored config may name for its net (``riskvision.checkpoints.trust``);
 - :func:`net_class`: the ClipNet class a ``_target_`` builds, without building it;
 - :func:`upgrade_net_config`: a stored net config of an older riskvision in today's form (``num_classes`` ->
   ``num_outputs``).
@@ -142,7 +142,7 @@ def create_model(name: str, *, num_outputs: int, pretrained: str | Path | None =
 
 def model_targets() -> frozenset[str]:
     """Every registered builder's and net class's import path, with its ``riskvision.models.<name>`` alias where
-    the package exports it: the net ``_target_`` values a stored config may name (``riskvision.trust``)."""
+    the package exports it: the net ``_target_`` values a stored config may name (``riskvision.checkpoints.trust``)."""
     return frozenset(path for entry in _REGISTRY.values() for path in entry.targets)
 
 

@@ -1,4 +1,5 @@
-"""Thin helpers of train.py: config checks, instantiation, logging, checkpoint IO, pretrained weights."""
+"""Thin helpers of train.py (and the scripts): config checks, instantiation, logging, pretrained weights, the run
+folder callback. Checkpoints (reading, trust, loading, writing) are `riskvision.checkpoints`."""
 
 from importlib import import_module
 from typing import Any
@@ -7,19 +8,6 @@ from typing import Any
 #: importing one light helper (``riskvision.utils.run_folder``, ``.overrides``) does not import Lightning and torch
 #: (``train.py --help`` and the scripts' ``--help`` stay fast).
 _WHERE = {
-    "CLIP_SPAN_KEY": "checkpointing",
-    "CONFIG_KEY": "checkpointing",
-    "RUN_ID_KEY": "checkpointing",
-    "OPERATING_POINT_KEY": "checkpointing",
-    "store_operating_point": "checkpointing",
-    "AtomicCheckpointIO": "checkpointing",
-    "BestCheckpoint": "checkpointing",
-    "LastCheckpoint": "checkpointing",
-    "RunConfigInCheckpoint": "checkpointing",
-    "describe_checkpoint": "checkpointing",
-    "load_checkpoint": "checkpointing",
-    "model_name": "checkpointing",
-    "net_name": "checkpointing",
     "ConfigError": "overrides",
     "check_clip_length": "config_checks",
     "check_data_roots": "config_checks",
@@ -52,36 +40,23 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "CLIP_SPAN_KEY",
-    "CONFIG_KEY",
-    "OPERATING_POINT_KEY",
-    "RUN_ID_KEY",
-    "AtomicCheckpointIO",
     "ConfigError",
-    "BestCheckpoint",
     "EpochProgressBar",
     "EpochSummary",
-    "LastCheckpoint",
     "ModelTable",
     "PreciseBatchNorm",
-    "RunConfigInCheckpoint",
     "check_clip_length",
     "check_data_roots",
     "check_renamed_overrides",
     "close_loggers",
     "config_summary",
     "data_model_file",
-    "describe_checkpoint",
     "get_logger",
     "instantiate_callbacks",
     "instantiate_data",
     "instantiate_loggers",
-    "load_checkpoint",
     "log_hyperparameters",
     "metrics_table",
-    "model_name",
-    "net_name",
-    "store_operating_point",
     "resume_path",
     "validate_config",
     "write_config",

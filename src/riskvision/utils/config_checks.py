@@ -12,11 +12,11 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from riskvision.batch import LABEL_KEYS
+from riskvision.checkpoints.loading import CONFIG_KEY, describe_checkpoint, load_checkpoint, model_name
+from riskvision.checkpoints.reading import CheckpointError
+from riskvision.checkpoints.trust import UntrustedConfigError
 from riskvision.data.transforms import NORMALIZATION_PRESETS
 from riskvision.models import ClipNet
-from riskvision.safe_load import CheckpointError
-from riskvision.trust import UntrustedConfigError
-from riskvision.utils.checkpointing import CONFIG_KEY, describe_checkpoint, load_checkpoint, model_name
 from riskvision.utils.config_types import argument_problems
 from riskvision.utils.instantiators import SHORTCUTS_KEY
 from riskvision.utils.overrides import RENAMED_KEYS, ConfigError, check_renamed_overrides  # noqa: F401 (re-exported)

@@ -20,8 +20,8 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from riskvision.checkpoints.trust import UntrustedConfigError
 from riskvision.runs import RunFolderError, RunMismatchError, abandon_run_folder, claim_run_folder, release_run_folder
-from riskvision.trust import UntrustedConfigError
 from riskvision.utils.overrides import ConfigError
 
 __all__ = ["ClaimRunFolder", "exits_on_user_error", "resumes_run", "user_errors"]
@@ -32,9 +32,9 @@ def user_errors() -> tuple[type[BaseException], ...]:
     the fix) and exits 1, without a traceback. Imported when a run fails, so that importing this module (every
     script does, before Hydra parses ``--help``) stays light."""
     from riskvision.alarm import PolicyError
+    from riskvision.checkpoints.reading import CheckpointError
     from riskvision.data.layout import DataLayoutError
     from riskvision.files import WriteError
-    from riskvision.safe_load import CheckpointError
 
     return (
         ConfigError,

@@ -50,16 +50,16 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf, open_dict
 
+from riskvision.checkpoints.loading import CONFIG_KEY
 from riskvision.data.sampling import WindowSampler
 from riskvision.data.transforms import Normalize
 from riskvision.inference.backends import Backend, TorchBackend
 from riskvision.inference.predictor import Predictor
 from riskvision.inference.stream import StreamEngine
-from riskvision.utils import CONFIG_KEY
 
 __all__ = ["make_checkpoint", "print_table", "run", "write_video"]
 
-CONF = Path(__file__).resolve().parents[3] / "conf"
+CONF = Path(__file__).resolve().parents[1] / "conf"
 NATIVE_FPS = 30
 TOLERANCE = 1e-2  # max |P(crash) - fp32| a variant may differ by to be picked
 TARGET_FPS = 10.0  # what resnet3d101 must keep up with
@@ -388,10 +388,12 @@ def memory_rows(folder: Path, sizes: dict, extra: dict) -> list[tuple]:
     for seconds in sizes["memory_s"]:
         video = write_video(folder / f"memory_{seconds}s.mp4", seconds, sizes["video"])
         code = (
-            f"from riskvision.benchmarks.inference import memory_child; "
+            f"from benchmarks.inference import memory_child; "
             f"memory_child({str(checkpoint)!r}, {str(video)!r}, {str(folder / f'memory_out_{seconds}')!r}, 1)"
         )
-        children[seconds] = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+        children[seconds] = subprocess.Popen(  # run from the repository root, where benchmarks/ is importable
+            [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=CONF.parent
+        )
     peaks = {}
     for seconds, child in children.items():
         out, _ = child.communicate()

@@ -33,7 +33,7 @@ from pathlib import Path
 import av
 import torch
 
-from riskvision.benchmarks.inference import make_checkpoint, print_table, scene, seed_overrides
+from benchmarks.inference import make_checkpoint, print_table, scene, seed_overrides
 from riskvision.inference.config import OutputConfig
 from riskvision.inference.predictor import Predictor
 from riskvision.inference.sources import open_source

@@ -23,7 +23,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
-from riskvision.benchmarks.inference import CONF, seed_overrides
+from benchmarks.inference import CONF, seed_overrides
 from riskvision.data.sources.synthetic import ensure_synthetic
 from riskvision.evaluation.predict import predict_table, predict_table_per_frame
 from riskvision.utils import instantiate_data

@@ -356,7 +356,7 @@ def _seed_augment(size: int) -> Callable:
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
-    config = Path(__file__).resolve().parents[3] / "conf" / "data" / "augment" / "seed.yaml"
+    config = Path(__file__).resolve().parents[1] / "conf" / "data" / "augment" / "seed.yaml"
     cfg = OmegaConf.create({"model": {"inputs": {"frame_size": size}}, "augment": OmegaConf.load(config)})
     return instantiate(cfg.augment)
 

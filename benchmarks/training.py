@@ -43,8 +43,8 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
+from benchmarks.inference import CONF, seed_overrides
 from riskvision.batch import FEATURES
-from riskvision.benchmarks.inference import CONF, seed_overrides
 from riskvision.data.sources.synthetic import ensure_synthetic
 from riskvision.utils import instantiate_data
 

@@ -1,10 +1,13 @@
-"""Checkpoint writing that never leaves a truncated file, the latest epoch's checkpoint (sharing its storage with
-the best one when they hold the same state), and the run config inside every checkpoint."""
+"""Checkpoint writing (train.py's side; inference never imports it): files that are never left truncated, the latest
+epoch's checkpoint (sharing its storage with the best one when they hold the same state), the run config inside every
+checkpoint, and the operating point written into a checkpoint after training (:func:`store_operating_point`). What is
+stored under which key: :mod:`riskvision.checkpoints.loading`."""
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -13,53 +16,11 @@ from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.callbacks import Checkpoint, ModelCheckpoint
 
+from riskvision.checkpoints.loading import CLIP_SPAN_KEY, CONFIG_KEY, FIX, OPERATING_POINT_KEY, RUN_ID_KEY
+from riskvision.checkpoints.reading import load_torch_file
 from riskvision.files import atomic_write
-from riskvision.models.registry import upgrade_net_config
-from riskvision.safe_load import CheckpointError, load_torch_file
-from riskvision.trust import check_stored_config
-from riskvision.utils.pylogger import get_logger
 
-#: Key under which the resolved run config (plain dicts/lists) is stored in each checkpoint.
-CONFIG_KEY = "riskvision_cfg"
-#: Key of the training run's id (``riskvision.runs``) in each checkpoint.
-RUN_ID_KEY = "riskvision_run_id"
-#: ``{"min", "median", "max"}`` seconds of video the training clips spanned (``RiskDataModule.clip_span_s``).
-CLIP_SPAN_KEY = "riskvision_train_clip_span_s"
-#: The alarm operating point (``riskvision.alarm.OperatingPoint.to_dict``: threshold, cap, split, policy) chosen on
-#: validation after training (``train.py test=true``, ``scripts/eval.py store_operating_point=true``).
-OPERATING_POINT_KEY = "riskvision_operating_point"
-log = get_logger(__name__)
-FIX = "Fix: pass a .ckpt written by riskvision's train.py (e.g. RUN/checkpoints/last.ckpt)"
-
-
-def load_checkpoint(path: str | os.PathLike, trusted_targets: Iterable[str] = ()) -> dict[str, Any]:
-    """A train.py checkpoint as plain data, checked before anything is built from it.
-
-    Read with ``weights_only=True`` (:func:`riskvision.safe_load.load_torch_file`: no pickled code runs); its
-    stored run config and hyperparameters pass :func:`riskvision.trust.check_stored_config` (only trusted
-    ``_target_`` values, plus ``trusted_targets``; plain values only). ``train.py ckpt_path=``, ``eval.py``,
-    ``predict_video.py`` and ``RiskModule.load_from_checkpoint`` all load through here.
-
-    Raises:
-        FileNotFoundError: ``path`` does not exist.
-        CheckpointError: not a PyTorch file (empty, text, truncated), pickled code, or a PyTorch file that is not
-            a train.py checkpoint (e.g. pretrained weights); the message says what it holds.
-        UntrustedConfigError: the stored config names a target outside the allow-list, or holds non-plain data.
-    """
-    checkpoint = load_torch_file(path, FIX)
-    if not isinstance(checkpoint, dict) or CONFIG_KEY not in checkpoint or "state_dict" not in checkpoint:
-        raise CheckpointError(
-            f"{path} is not a checkpoint of riskvision's train.py: it holds {_contents(checkpoint)}. {FIX}"
-        )
-    check_stored_config(checkpoint[CONFIG_KEY], f"{path}: stored run config", trusted=trusted_targets)
-    check_stored_config(
-        checkpoint.get("hyper_parameters", {}),
-        f"{path}: stored hyperparameters",
-        sections=None,
-        trusted=trusted_targets,
-    )
-    upgrade_stored_net(checkpoint)
-    return checkpoint
+log = logging.getLogger(__name__)  # share_storage runs on global rank zero only
 
 
 def store_operating_point(path: str | os.PathLike, record: Mapping[str, Any]) -> None:
@@ -75,60 +36,6 @@ def store_operating_point(path: str | os.PathLike, record: Mapping[str, Any]) ->
     atomic_write(path, lambda tmp: torch.save(checkpoint, tmp))
     for other in linked:
         share_storage(path, other)
-
-
-def upgrade_stored_net(checkpoint: dict[str, Any]) -> None:
-    """Put the stored net configs of a checkpoint of an older riskvision in today's form, in place
-    (``riskvision.models.upgrade_net_config``: ``net.num_classes`` -> ``net.num_outputs``)."""
-    model = checkpoint[CONFIG_KEY].get("model")
-    if isinstance(model, dict) and isinstance(model.get("net"), Mapping):
-        model["net"] = upgrade_net_config(model["net"])
-    hparams = checkpoint.get("hyper_parameters")
-    if isinstance(hparams, dict) and isinstance(hparams.get("net"), Mapping):
-        hparams["net"] = upgrade_net_config(hparams["net"])
-
-
-def model_name(model_cfg: Mapping[str, Any]) -> str:
-    """A readable model name from a model config: the net class, with its depth or backbone when it has one,
-    and the task (``ResNetBiLSTM-resnet18 (BinaryCrash)``, ``ResNet3D-101 (RiskLevels)``)."""
-    return f"{net_name(model_cfg)} ({str(model_cfg.get('task', {}).get('_target_', '?')).rsplit('.', 1)[-1]})"
-
-
-def net_name(model_cfg: Mapping[str, Any]) -> str:
-    """The net class of a model config, with its depth or backbone and its temporal head (``ResNet3D-101``,
-    ``ResNetBiLSTM-resnet18``, ``FrameNet-convnext_tiny-gru``); a torchvision video net's name (``mvit_v2_s``)."""
-    net = model_cfg.get("net", {})
-    if net.get("arch"):  # a torchvision video net: torchvision's name says it all (mvit_v2_s)
-        return str(net["arch"])
-    name = str(net.get("_target_", "?")).rsplit(".", 1)[-1]
-    details = [str(value) for value in (net.get("depth") or net.get("backbone"), net.get("head")) if value]
-    return "-".join([name, *details])
-
-
-def describe_checkpoint(checkpoint: Mapping[str, Any]) -> str:
-    """What a train.py checkpoint holds, for messages: model, task, epoch, step and the run folder."""
-    run = checkpoint[CONFIG_KEY]
-    folder = run.get("paths", {}).get("output_dir", "?")
-    return (
-        f"a {model_name(run.get('model', {}))} checkpoint at epoch {checkpoint.get('epoch', '?')}, step "
-        f"{checkpoint.get('global_step', '?')}, of the run in {folder}"
-    )
-
-
-def _contents(obj: object) -> str:
-    """What a loaded PyTorch file that is not a train.py checkpoint holds."""
-    if isinstance(obj, Mapping) and "state_dict" in obj and "arch" in obj:
-        return (
-            f"Hara's pretrained {obj['arch']} weights (use them to start training: model.pretrained.source=<this file>)"
-        )
-    if isinstance(obj, Mapping) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
-        return (
-            f"a bare state dict of {len(obj)} tensors (pretrained weights? use them to start training: "
-            "model.pretrained.source=<this file>)"
-        )
-    if isinstance(obj, Mapping) and "state_dict" in obj:
-        return f"a checkpoint without riskvision's run config (keys {sorted(map(str, obj))[:8]})"
-    return f"a {type(obj).__name__}"
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
