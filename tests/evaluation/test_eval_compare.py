@@ -156,6 +156,8 @@ def test_notebook_executes_on_synthetic_runs(fake_runs, tmp_path, monkeypatch):
     assert not [o for o in outputs if o.output_type == "error"]
     markdown = [o["data"]["text/markdown"] for o in outputs if "text/markdown" in o.get("data", {})]
     assert any("bilstm − resnet3d101" in text for text in markdown)
+    frames = [o["data"]["text/plain"] for o in outputs if "text/html" in o.get("data", {})]
+    assert any("window_auroc" in text and "frame_auc_minmax" in text for text in frames)  # every metric as numbers
     assert len(list((tmp_path / "nb").glob("*.png"))) == 6  # five comparison figures (a deployment curve), a timeline
     assert (tmp_path / "nb" / "video_timeline.png").stat().st_size > 1000
     printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")

@@ -40,6 +40,7 @@ __all__ = [
     "find_runs",
     "load_runs",
     "log_to_wandb",
+    "metric_values",
     "plot_deployment_curve",
     "plot_confusion_matrices",
     "plot_reliability",
@@ -221,6 +222,29 @@ def breakdown_table(runs: Sequence[Run]) -> pd.DataFrame:
     table = pd.DataFrame.from_dict(cells, orient="index").reindex(columns=[r.name for r in runs]).fillna("—")
     table.index.name = "group"
     return table
+
+
+def metric_values(runs: Sequence[Run]) -> pd.DataFrame:
+    """Every metric of :data:`riskvision.metrics.catalog.METRICS` that holds a number, as numbers: one row per run
+    and metric, columns ``run``, ``metric`` (its name), ``label`` (its comparison row), ``value`` and ``low`` /
+    ``high`` (the bounds of its 95% CI where metrics.json holds an interval, else ``nan``); for your own queries and
+    plots (``values.pivot(index="metric", columns="run", values="value")``). Absent metrics are ``nan``."""
+    rows = []
+    for run in runs:
+        for spec in catalog.METRICS:
+            value = lookup(run.metrics, spec.path)
+            interval = value if isinstance(value, dict) and "value" in value else {"value": value}
+            if not all(_numeric(interval.get(key)) for key in ("value", "low", "high")):
+                continue
+            bounds = {key: np.nan if interval.get(key) is None else float(interval[key]) for key in ("low", "high")}
+            value = np.nan if interval["value"] is None else float(interval["value"])
+            rows.append({"run": run.name, "metric": spec.name, "label": spec.label, "value": value, **bounds})
+    return pd.DataFrame(rows, columns=["run", "metric", "label", "value", "low", "high"])
+
+
+def _numeric(value: Any) -> bool:
+    """A number of metrics.json (``None``: a ``nan`` / absent value), not a bool, a string or a dict."""
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
 
 
 def to_markdown(table: pd.DataFrame) -> str:
