@@ -14,9 +14,11 @@ from checkpoint_fakes import BILSTM, make_checkpoint, write_video
 from evaluation_fakes import write_fake_run
 from nbclient import NotebookClient
 
-from riskvision.evaluation.report import MINMAX_ROW, ROWS, comparison_table, find_runs, load_runs, to_markdown
+from riskvision.evaluation.report import comparison_table, find_runs, load_runs, to_markdown
+from riskvision.metrics.catalog import METRICS, lookup
 
 ROOT = Path(__file__).resolve().parents[2]
+MINMAX_ROW = "DoTA frame AUC, per-video min-max (DoTA convention) [95% CI]"
 NEXAR_ROW = "Nexar mAP (AP at 0.5 / 1.0 / 1.5 s before the event)"
 DEPLOYMENT_CI_ROWS = (
     "false alarms / h of normal driving at threshold [95% CI]",
@@ -100,7 +102,8 @@ def test_comparison_rows_of_nexar_and_deployment(fake_runs):
 )
 def test_rows_of_an_older_metrics_json_read_as_missing(label):
     old = {"run": {"task": "binary"}, "counts": {}, "ci": {}, "anticipation": {}}  # before these metrics existed
-    assert dict((row, fmt) for row, fmt in ROWS)[label](old) == "—"
+    spec = next(spec for spec in METRICS if spec.label == label)
+    assert spec.fmt(lookup(old, spec.path)) == "—"
 
 
 def test_compare_script_writes_report(fake_runs, tmp_path):
@@ -153,6 +156,8 @@ def test_notebook_executes_on_synthetic_runs(fake_runs, tmp_path, monkeypatch):
     assert not [o for o in outputs if o.output_type == "error"]
     markdown = [o["data"]["text/markdown"] for o in outputs if "text/markdown" in o.get("data", {})]
     assert any("bilstm − resnet3d101" in text for text in markdown)
+    frames = [o["data"]["text/plain"] for o in outputs if "text/html" in o.get("data", {})]
+    assert any("window_auroc" in text and "frame_auc_minmax" in text for text in frames)  # every metric as numbers
     assert len(list((tmp_path / "nb").glob("*.png"))) == 6  # five comparison figures (a deployment curve), a timeline
     assert (tmp_path / "nb" / "video_timeline.png").stat().st_size > 1000
     printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,11 +20,13 @@ from matplotlib.ticker import NullFormatter, ScalarFormatter  # noqa: E402
 from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
 
 from riskvision.evaluation.bootstrap import paired_bootstrap_diff, shared_videos  # noqa: E402
-from riskvision.evaluation.summary import CI_METRICS, TRAINING_DATA, ci_statistics, scored_unit  # noqa: E402
+from riskvision.evaluation.summary import ci_statistics  # noqa: E402
 from riskvision.evaluation.table import find_predictions, read_predictions, real_windows, spanned_windows  # noqa: E402
 from riskvision.figure_style import ANOMALY_SPAN, GRID, THRESHOLD_LINE, WARNING_SPAN  # noqa: E402
 from riskvision.files import atomic_write  # noqa: E402
+from riskvision.metrics import catalog  # noqa: E402
 from riskvision.metrics.calibration import reliability_table  # noqa: E402
+from riskvision.metrics.catalog import lookup, number  # noqa: E402
 from riskvision.metrics.ranking import auroc, average_precision  # noqa: E402
 from riskvision.progress import ProgressLine  # noqa: E402
 from riskvision.runs import RunMismatchError, claim_run_folder  # noqa: E402
@@ -38,6 +40,7 @@ __all__ = [
     "find_runs",
     "load_runs",
     "log_to_wandb",
+    "metric_values",
     "plot_deployment_curve",
     "plot_confusion_matrices",
     "plot_reliability",
@@ -154,166 +157,16 @@ def _check_run_id(folder: Path, metrics: dict[str, Any], table: pd.DataFrame, pr
         )
 
 
-def _get(metrics: dict[str, Any], path: str) -> Any:
-    value: Any = metrics
-    for key in path.split("."):
-        if not isinstance(value, dict) or key not in value:
-            return None
-        value = value[key]
-    return value
-
-
-def _number(value: Any, digits: int = 3) -> str:
-    return "—" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{value:.{digits}f}"
-
-
-def _with_ci(interval: dict[str, Any] | None) -> str:
-    if not interval or interval.get("value") is None:
-        return "—"
-    return f"{_number(interval['value'])} [{_number(interval['low'])}, {_number(interval['high'])}]"
-
-
-def _nexar(metrics: dict[str, Any]) -> str:
-    values = _get(metrics, "nexar")
-    if not values:
-        return "—"
-    per_horizon = " / ".join(_number(values.get(f"ap_{ms}ms")) for ms in (500, 1000, 1500))
-    return f"{_number(values.get('map'))} ({per_horizon})"
-
-
-def _capped_threshold(metrics: dict[str, Any]) -> str:
-    """The capped threshold (metrics.json writes ``inf``, only silence meets the cap, as ``null``)."""
-    cap, hours = _get(metrics, "deployment.at_cap.cap_per_hour"), _get(metrics, "deployment.negative_hours")
-    if cap is None or not hours:
-        return "—"
-    threshold = _get(metrics, "deployment.at_cap.threshold")
-    value = "∞ (only silence meets it)" if threshold is None else _number(threshold)
-    return f"{value} (cap {cap:g} / h; {_number(hours, 2)} h of normal driving)"
-
-
-def _policy(metrics: dict[str, Any]) -> str:
-    """The deployed alarm policy in words (metrics.json files written before it existed: —)."""
-    policy = _get(metrics, "deployment.policy")
-    if not policy:
-        return "—"
-    smoothing = ", ".join(f"{k} {v:g}" for k, v in policy["smoothing"].items() if k != "kind")
-    rule = policy["rule"]
-    return (
-        f"{policy['smoothing']['kind']}{f' ({smoothing})' if smoothing else ''}; on for {rule['min_on_s']:g} s, "
-        f"off below {rule['off_ratio']:g} x threshold"
-    )
-
-
-def _operating_point(metrics: dict[str, Any]) -> str:
-    """The operating point's threshold and where it came from (``null`` threshold: no alarm)."""
-    point = _get(metrics, "deployment.operating_point")
-    if not point:
-        return "—"
-    value = "no alarm (no threshold meets the cap)" if point["threshold"] is None else _number(point["threshold"])
-    return f"{value} (<= {point['cap_per_hour']:g} false alarms / h on {point['chosen_on']}, step {point['step']})"
-
-
-def _probe(metrics: dict[str, Any], probe: str) -> str:
-    values = _get(metrics, f"probes.{probe}")
-    if not values:
-        return "—"
-    ci = values.get("drop_window_auroc_ci")  # metrics.json files written before it existed lack it
-    interval = f" [{_number(ci['low'])}, {_number(ci['high'])}]" if ci else ""
-    return f"{_number(values['window_auroc'])} (drop {_number(values['drop_window_auroc'])}{interval})"
-
-
-def _scored_unit(metrics: dict[str, Any]) -> str:
-    """What one scored row is: a sliding window (with its step) or one of the model's own test clips."""
-    run = metrics.get("run") or {}
-    if scored_unit(run) == "clip":
-        return "clip (the model's own clips)"
-    step = run.get("step") or 1
-    return "window (one ending at every frame)" if step == 1 else f"window (one ending at every {step}th frame)"
-
-
-def _evaluated_on(metrics: dict[str, Any]) -> str:
-    """The split and the data set the numbers come from: ``test split of the training data set`` or
-    ``test split of data=ccd``."""
-    run = metrics.get("run") or {}
-    data = run.get("data")
-    data = "the training data set" if data in (None, TRAINING_DATA) else data
-    return f"{run.get('split') or '?'} split of {data}"
-
-
-MINMAX_ROW = "DoTA frame AUC, per-video min-max (DoTA convention) [95% CI]"
-#: (row label, formatter of one run's metrics.json) in table order.
-ROWS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
-    ("task", lambda m: str(_get(m, "run.task"))),
-    (
-        "own task: F1 per scored unit at the validation-tuned threshold (binary)",
-        lambda m: _number(_get(m, "own_task.f1")),
-    ),
-    ("own task: macro-F1 per scored unit (3-class)", lambda m: _number(_get(m, "own_task.f1_macro"))),
-    ("own task: accuracy per scored unit", lambda m: _number(_get(m, "own_task.accuracy"))),
-    ("P(crash) threshold (tuned on the validation split)", lambda m: _number(_get(m, "run.threshold"), 2)),
-    ("window AUROC [95% CI]", lambda m: _with_ci(_get(m, "ci.window_auroc"))),
-    ("window AP [95% CI]", lambda m: _with_ci(_get(m, "ci.window_ap"))),
-    ("window F1 (P(crash) >= threshold)", lambda m: _number(_get(m, "common.window.f1"))),
-    ("video AUROC [95% CI]", lambda m: _with_ci(_get(m, "ci.video_auroc"))),
-    ("video AP [95% CI]", lambda m: _with_ci(_get(m, "ci.video_ap"))),
-    ("video F1 (a video's highest P(crash) >= threshold)", lambda m: _number(_get(m, "common.video.f1"))),
-    ("DoTA frame AUC [95% CI]", lambda m: _with_ci(_get(m, "ci.frame_auc"))),
-    (MINMAX_ROW, lambda m: _with_ci(_get(m, "ci.frame_auc_minmax"))),
-    ("anticipation AP, riskvision convention", lambda m: _number(_get(m, "anticipation.ap"))),
-    ("mTTA (s), riskvision convention", lambda m: _number(_get(m, "anticipation.mtta"), 2)),
-    ("TTA@R80 (s), riskvision convention", lambda m: _number(_get(m, "anticipation.tta_r80"), 2)),
-    ("anticipation AP, UString convention", lambda m: _number(_get(m, "anticipation_ustring.ap"))),
-    ("mTTA (s), UString convention", lambda m: _number(_get(m, "anticipation_ustring.mtta"), 2)),
-    ("TTA@R80 (s), UString convention", lambda m: _number(_get(m, "anticipation_ustring.tta_r80"), 2)),
-    ("P@R80, DSTA convention", lambda m: _number(_get(m, "anticipation_ustring.precision_r80"))),
-    ("Nexar mAP (AP at 0.5 / 1.0 / 1.5 s before the event)", _nexar),
-    ("alarm policy (deployed: replayed per video)", _policy),
-    ("alarm operating point (chosen on validation)", _operating_point),
-    (
-        "false alarms / h at the operating point [95% CI]",
-        lambda m: _with_ci(_get(m, "deployment.operating_point.false_alarms_per_hour")),
-    ),
-    ("recall at the operating point [95% CI]", lambda m: _with_ci(_get(m, "deployment.operating_point.recall"))),
-    ("mTTA (s) at the operating point [95% CI]", lambda m: _with_ci(_get(m, "deployment.operating_point.mtta"))),
-    (
-        "false alarms / h of normal driving at threshold [95% CI]",
-        lambda m: _with_ci(_get(m, "deployment.at_threshold.false_alarms_per_hour")),
-    ),
-    ("threshold at the false-alarm cap on test", _capped_threshold),
-    ("recall at the false-alarm cap [95% CI]", lambda m: _with_ci(_get(m, "deployment.at_cap.recall"))),
-    ("mTTA (s) at the false-alarm cap [95% CI]", lambda m: _with_ci(_get(m, "deployment.at_cap.mtta"))),
-    ("Brier score (windows)", lambda m: _number(_get(m, "calibration.brier"))),
-    ("ECE (windows, 15 bins)", lambda m: _number(_get(m, "calibration.ece"))),
-    ("probe shuffled: window AUROC", lambda m: _probe(m, "shuffled")),
-    ("probe repeated: window AUROC", lambda m: _probe(m, "repeated")),
-    ("source probe: DoTA-vs-BDD AUROC, quiet windows", lambda m: _number(_get(m, "source_probe.auroc"))),
-    ("parameters (M)", lambda m: _number((_get(m, "run.cost.parameters") or np.nan) / 1e6, 2)),
-    ("GFLOPs / window", lambda m: _number(_get(m, "run.cost.gflops_per_window"), 2)),
-    ("CPU latency (ms / window)", lambda m: _number(_get(m, "run.cost.cpu_latency_ms_per_window"), 1)),
-    ("scored unit", _scored_unit),
-    ("windows / videos scored", lambda m: f"{_get(m, 'counts.windows')} / {_get(m, 'counts.videos')}"),
-    ("evaluated on", _evaluated_on),
-]
-CI_ROW = {
-    "window_auroc": "window AUROC [95% CI]",
-    "window_ap": "window AP [95% CI]",
-    "video_auroc": "video AUROC [95% CI]",
-    "video_ap": "video AP [95% CI]",
-    "frame_auc": "DoTA frame AUC [95% CI]",
-    "frame_auc_minmax": MINMAX_ROW,
-}
-
-
 def paired_differences(
     a: Run, b: Run, n_boot: int = 1000, seed: int = 0, stats_a: dict | None = None
 ) -> dict[str, dict[str, float]]:
-    """For each of :data:`.summary.CI_METRICS`: ``a - b`` with its paired per-video bootstrap CI
-    (``stats_a``: ``ci_statistics(a.table)`` when the caller already has it)."""
+    """For each CI metric (:func:`riskvision.metrics.catalog.ci_specs`), by name: ``a - b`` with its paired
+    per-video bootstrap CI (``stats_a``: ``ci_statistics(a.table)`` when the caller already has it)."""
     stats_a = ci_statistics(a.table) if stats_a is None else stats_a
     stats_b = ci_statistics(b.table)
     return {
         name: paired_bootstrap_diff(*stats_a[name], *stats_b[name], n_boot=n_boot, seed=seed).as_dict()
-        for name in CI_METRICS
+        for name in (spec.name for spec in catalog.ci_specs())
     }
 
 
@@ -329,19 +182,23 @@ def _difference_cell(diff: dict[str, float]) -> str:
 
 
 def comparison_table(runs: Sequence[Run], n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """Rows = metrics (:data:`ROWS`), columns = runs, then one ``<first> − <other>`` column per other run
-    holding the paired difference with its 95% CI and the share of resamples where it is > 0."""
+    """Rows = metrics (:data:`riskvision.metrics.catalog.METRICS`, each its label and its ``fmt`` of the value at its
+    path), columns = runs, then one ``<first> − <other>`` column per other run holding the paired difference of each
+    CI metric with its 95% CI and the share of resamples where it is > 0."""
+    specs = catalog.METRICS
     table = pd.DataFrame(
-        {run.name: [fmt(run.metrics) for _, fmt in ROWS] for run in runs}, index=[label for label, _ in ROWS]
+        {run.name: [spec.fmt(lookup(run.metrics, spec.path)) for spec in specs] for run in runs},
+        index=[spec.label for spec in specs],
     )
+    ci_rows = {spec.name: spec.label for spec in catalog.ci_specs(specs)}
     stats_first = ci_statistics(runs[0].table) if len(runs) > 1 else None
     for other in runs[1:]:
         column = pd.Series("", index=table.index)
         if shares_videos(runs[0], other):
             for name, diff in paired_differences(runs[0], other, n_boot, seed, stats_first).items():
-                column[CI_ROW[name]] = _difference_cell(diff)
+                column[ci_rows[name]] = _difference_cell(diff)
         else:  # e.g. in-domain next to cross-domain: no video to pair, each column keeps its own CIs
-            column[list(CI_ROW.values())] = "no shared videos (other data): not paired"
+            column[list(ci_rows.values())] = "no shared videos (other data): not paired"
         table[f"{runs[0].name} − {other.name}"] = column
     table.index.name = "metric"
     return table
@@ -349,8 +206,8 @@ def comparison_table(runs: Sequence[Run], n_boot: int = 1000, seed: int = 0) -> 
 
 def _group_cell(values: dict[str, Any]) -> str:
     return (
-        f"det {_number(values.get('detection_rate'), 2)} / FA {_number(values.get('false_alarm_rate'), 2)} / "
-        f"AUROC {_number(values.get('video_auroc_vs_all_normals'), 2)} / fAUC {_number(values.get('frame_auc'), 2)}"
+        f"det {number(values.get('detection_rate'), 2)} / FA {number(values.get('false_alarm_rate'), 2)} / "
+        f"AUROC {number(values.get('video_auroc_vs_all_normals'), 2)} / fAUC {number(values.get('frame_auc'), 2)}"
     )
 
 
@@ -365,6 +222,29 @@ def breakdown_table(runs: Sequence[Run]) -> pd.DataFrame:
     table = pd.DataFrame.from_dict(cells, orient="index").reindex(columns=[r.name for r in runs]).fillna("—")
     table.index.name = "group"
     return table
+
+
+def metric_values(runs: Sequence[Run]) -> pd.DataFrame:
+    """Every metric of :data:`riskvision.metrics.catalog.METRICS` that holds a number, as numbers: one row per run
+    and metric, columns ``run``, ``metric`` (its name), ``label`` (its comparison row), ``value`` and ``low`` /
+    ``high`` (the bounds of its 95% CI where metrics.json holds an interval, else ``nan``); for your own queries and
+    plots (``values.pivot(index="metric", columns="run", values="value")``). Absent metrics are ``nan``."""
+    rows = []
+    for run in runs:
+        for spec in catalog.METRICS:
+            value = lookup(run.metrics, spec.path)
+            interval = value if isinstance(value, dict) and "value" in value else {"value": value}
+            if not all(_numeric(interval.get(key)) for key in ("value", "low", "high")):
+                continue
+            bounds = {key: np.nan if interval.get(key) is None else float(interval[key]) for key in ("low", "high")}
+            value = np.nan if interval["value"] is None else float(interval["value"])
+            rows.append({"run": run.name, "metric": spec.name, "label": spec.label, "value": value, **bounds})
+    return pd.DataFrame(rows, columns=["run", "metric", "label", "value", "low", "high"])
+
+
+def _numeric(value: Any) -> bool:
+    """A number of metrics.json (``None``: a ``nan`` / absent value), not a bool, a string or a dict."""
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
 
 
 def to_markdown(table: pd.DataFrame) -> str:
@@ -475,11 +355,11 @@ def roc_pr_figure(runs: Sequence[Run], n_boot: int = 200, seed: int = 0) -> plt.
 def _curve_marker(metrics: dict[str, Any], name: str) -> tuple[str, float | None, float | None]:
     """(marker, false alarms per hour, ``name``'s value) of the point marked on the deployment curve: the operating
     point chosen on validation (a star), else the cap on test (a cross)."""
-    point = _get(metrics, "deployment.operating_point")
+    point = lookup(metrics, "deployment.operating_point")
     if point:
-        return "*", _get(point, "false_alarms_per_hour.value"), _get(point, f"{name}.value")
-    capped = _get(metrics, "deployment.at_cap") or {}
-    return "x", capped.get("false_alarms_per_hour"), _get(capped, f"{name}.value")
+        return "*", lookup(point, "false_alarms_per_hour.value"), lookup(point, f"{name}.value")
+    capped = lookup(metrics, "deployment.at_cap") or {}
+    return "x", capped.get("false_alarms_per_hour"), lookup(capped, f"{name}.value")
 
 
 def deployment_curve_figure(runs: Sequence[Run]) -> plt.Figure:
@@ -488,7 +368,7 @@ def deployment_curve_figure(runs: Sequence[Run]) -> plt.Figure:
     drawn at the left edge), each with its per-video bootstrap 95% band, and the operating point chosen on
     validation marked (a star; runs without one: the cap on test, a cross)."""
     fig, (recall_ax, mtta_ax) = plt.subplots(1, 2, figsize=(11, 4.6))
-    curves = [(k, run, _get(run.metrics, "deployment.curve")) for k, run in enumerate(runs)]
+    curves = [(k, run, lookup(run.metrics, "deployment.curve")) for k, run in enumerate(runs)]
     curves = [(k, run, curve) for k, run, curve in curves if curve and curve["thresholds"]]
     rates = [r for _, _, curve in curves for r in curve["false_alarms_per_hour"] if r]
     floor = min(rates) / 2 if rates else 0.1

@@ -30,9 +30,10 @@ from riskvision.evaluation.predict import (
     run_info,
     write_evaluation,
 )
-from riskvision.evaluation.summary import TRAINING_DATA, headline
+from riskvision.evaluation.summary import headline
 from riskvision.evaluation.views import Views, check_views, predict_views
 from riskvision.inference.predictor import Predictor
+from riskvision.metrics.catalog import TRAINING_DATA
 from riskvision.models import FrameFeatureNet
 from riskvision.progress import ProgressLine
 from riskvision.runs import claim_run_folder

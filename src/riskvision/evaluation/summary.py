@@ -17,18 +17,18 @@ import pandas as pd
 
 from riskvision.alarm import AlarmPolicy, OperatingPoint
 from riskvision.evaluation.anticipation import anticipation_metrics, minmax_per_video
-from riskvision.evaluation.bootstrap import bootstrap_ci, paired_bootstrap_diff
+from riskvision.evaluation.bootstrap import Statistic, bootstrap_ci, paired_bootstrap_diff
 from riskvision.evaluation.deployment import deployment_metrics
 from riskvision.evaluation.nexar import nexar_metrics
 from riskvision.evaluation.table import real_windows, spanned_windows, video_level, video_scores
+from riskvision.metrics import catalog
 from riskvision.metrics.calibration import brier_score, expected_calibration_error, reliability_table
+from riskvision.metrics.catalog import MetricSpec, View, scored_unit
 from riskvision.metrics.classification import binary_metrics
-from riskvision.metrics.ranking import Ranking, RankingStatistic, auroc
+from riskvision.metrics.ranking import auroc, weighted_statistic
 from riskvision.tasks import Task
 
 __all__ = [
-    "CI_METRICS",
-    "TRAINING_DATA",
     "RunInfo",
     "breakdown",
     "ci_statistics",
@@ -37,12 +37,10 @@ __all__ = [
     "in_anomaly",
     "jsonable",
     "probe_metrics",
-    "scored_unit",
     "source_probe",
+    "view_arrays",
 ]
 
-#: Metrics given a per-video bootstrap CI (and a paired difference in the comparison).
-CI_METRICS = ("window_auroc", "window_ap", "video_auroc", "video_ap", "frame_auc", "frame_auc_minmax")
 BREAKDOWN_COLUMNS = ("category", "ego", "night")
 
 
@@ -70,39 +68,61 @@ def in_anomaly(table: pd.DataFrame) -> np.ndarray:
     return (start >= 0) & (frame >= start) & (frame < end)
 
 
-def _ranking(score: np.ndarray, label: np.ndarray, metric: str) -> RankingStatistic:
-    """``statistic(row weights)``: ``metric`` (``"auroc"`` or ``"average_precision"``) of ``score`` against
-    ``label``, the scores sorted once for every weighting (a bootstrap resample)."""
-    return RankingStatistic(Ranking(score, label), metric)
+def _crash_statistic(rows: pd.DataFrame, function: Callable[..., float]) -> tuple[np.ndarray, Statistic]:
+    """``(video_id per row, statistic(row weights))``: ``function`` (:func:`~riskvision.metrics.ranking.auroc`, ...)
+    of P(crash) against ``crash`` over ``rows``, the scores sorted once for every weighting (a bootstrap resample)."""
+    scores, labels = rows["p_crash"].to_numpy(float), rows["crash"].to_numpy()
+    return rows["video_id"].to_numpy(), weighted_statistic(function, scores, labels)
 
 
-def _crash_statistic(rows: pd.DataFrame, metric: str) -> tuple[np.ndarray, Callable[[np.ndarray], float]]:
-    """``(video_id per row, statistic(row weights))``: ``metric`` of P(crash) against ``crash`` over ``rows``."""
-    return rows["video_id"].to_numpy(), _ranking(rows["p_crash"].to_numpy(float), rows["crash"].to_numpy(), metric)
-
-
-def ci_statistics(table: pd.DataFrame) -> dict[str, tuple[np.ndarray, Callable[[np.ndarray], float]]]:
-    """For each of :data:`CI_METRICS`: ``(video_id per row, statistic(row weights))`` on the ``none`` probe.
-
-    window_*: every window, P(crash) vs ``crash``; video_*: one row per video (:func:`.table.video_level`);
-    frame_auc: every window of the crash videos with an anomaly span, positive inside the span (DoTA's frame AUC,
-    pooled raw scores); frame_auc_minmax: the same with each video's scores min-max normalised first (DoTA's code,
-    :func:`.anticipation.frame_auc_minmax`).
-    """
+def view_arrays(table: pd.DataFrame) -> dict[View, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``(video_id [N], scores [N] float, labels [N])`` of each :class:`~riskvision.metrics.catalog.View` of a
+    predictions table's ``none`` probe: window P(crash) vs ``crash``; one row per video (:func:`.table.video_level`);
+    the windows of the crash videos with an anomaly span, positive inside the span (DoTA's frame AUC, pooled raw
+    scores), and the same with each video's scores min-max normalised first (DoTA's code,
+    :func:`.anticipation.frame_auc_minmax`)."""
     real = real_windows(table)
     videos = video_level(real)
     spanned = spanned_windows(real)
+    span_ids, span_scores = spanned["video_id"].to_numpy(), spanned["p_crash"].to_numpy(float)
+    inside = in_anomaly(spanned)
+    return {
+        View.WINDOWS: (real["video_id"].to_numpy(), real["p_crash"].to_numpy(float), real["crash"].to_numpy()),
+        View.VIDEOS: (videos["video_id"].to_numpy(), videos["p_crash"].to_numpy(float), videos["crash"].to_numpy()),
+        View.ANOMALY_FRAMES: (span_ids, span_scores, inside),
+        View.ANOMALY_FRAMES_MINMAX: (span_ids, minmax_per_video(span_scores, span_ids), inside),
+    }
+
+
+def ci_statistics(table: pd.DataFrame) -> dict[str, tuple[np.ndarray, Statistic]]:
+    """For each CI metric of :data:`riskvision.metrics.catalog.METRICS` (``ci=True``), by name:
+    ``(video_id per row, statistic(row weights))``, its function on its view (:func:`view_arrays`)."""
+    views = view_arrays(table)
     out = {}
-    for level, rows in (("window", real), ("video", videos)):
-        out[f"{level}_auroc"] = _crash_statistic(rows, "auroc")
-        out[f"{level}_ap"] = _crash_statistic(rows, "average_precision")
-    out["frame_auc"] = (
-        spanned["video_id"].to_numpy(),
-        _ranking(spanned["p_crash"].to_numpy(dtype=float), in_anomaly(spanned), "auroc"),
-    )
-    normalised = minmax_per_video(spanned["p_crash"].to_numpy(dtype=float), spanned["video_id"].to_numpy())
-    out["frame_auc_minmax"] = (spanned["video_id"].to_numpy(), _ranking(normalised, in_anomaly(spanned), "auroc"))
+    for spec in catalog.ci_specs():
+        ids, scores, labels = views[spec.view]
+        out[spec.name] = (ids, weighted_statistic(spec.function, scores, labels))
     return out
+
+
+def _add_computed(table: pd.DataFrame, specs: Sequence[MetricSpec], metrics: dict[str, Any]) -> None:
+    """Write each spec with a function and no CI into ``metrics`` at its path: its function on its view, every row
+    weighing 1 (new keys come after a section's own). A path a section already wrote is refused: a metric is
+    declared once."""
+    computed = [spec for spec in specs if spec.function is not None and not spec.ci]
+    views = view_arrays(table) if computed else {}
+    for spec in computed:
+        *parents, key = spec.path.split(".")
+        node: Any = metrics
+        for parent in parents:
+            node = node.setdefault(parent, {}) if isinstance(node, dict) else None
+        if not isinstance(node, dict) or key in node:
+            raise ValueError(
+                f"metric {spec.name!r}: metrics.json already holds {spec.path!r} (written by its section). "
+                "Fix: give the MetricSpec a name of its own"
+            )
+        _, scores, labels = views[spec.view]
+        node[key] = spec.function(scores, labels, None)
 
 
 def probe_metrics(table: pd.DataFrame, run: RunInfo, n_boot: int = 1000, seed: int = 0) -> dict[str, dict[str, Any]]:
@@ -128,7 +148,7 @@ def probe_metrics(table: pd.DataFrame, run: RunInfo, n_boot: int = 1000, seed: i
         values: dict[str, Any] = headline(probed)
         values.update({f"drop_{k}": reference[k] - values[k] for k in reference})
         values["drop_window_auroc_ci"] = paired_bootstrap_diff(
-            *_crash_statistic(real, "auroc"), *_crash_statistic(probed, "auroc"), n_boot=n_boot, seed=seed
+            *_crash_statistic(real, auroc), *_crash_statistic(probed, auroc), n_boot=n_boot, seed=seed
         ).as_dict()
         out[probe] = values
     return out
@@ -212,7 +232,7 @@ def compute_metrics(
     videos = video_level(real)
     per_video = video_scores(real)
     cis = {name: bootstrap_ci(ids, stat, n_boot, seed).as_dict() for name, (ids, stat) in ci_statistics(table).items()}
-    return {
+    metrics = {
         "run": {
             "name": run.name,
             "id": run.run_id,
@@ -246,16 +266,8 @@ def compute_metrics(
         "probes": probe_metrics(table, run, n_boot, seed),
         "source_probe": source_probe(table),
     }
-
-
-#: metrics.json's ``run.data`` of an evaluation on the data the checkpoint was trained on (``data=<group>`` otherwise).
-TRAINING_DATA = "the training data"
-
-
-def scored_unit(run: Mapping[str, Any]) -> str:
-    """What one row of a run's predictions table is, for labels: ``window`` (sliding scoring: a window ending at
-    every ``step``-th frame) or ``clip`` (``scoring=clips``: the model's own validation / test clips)."""
-    return "clip" if run.get("scoring") == "clips" else "window"
+    _add_computed(table, catalog.METRICS, metrics)
+    return metrics
 
 
 def headline(metrics: Mapping[str, Any]) -> str:

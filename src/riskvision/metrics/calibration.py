@@ -8,11 +8,16 @@ import pandas as pd
 __all__ = ["brier_score", "expected_calibration_error", "reliability_table"]
 
 
-def brier_score(p_positive: np.ndarray, labels: np.ndarray) -> float:
-    """Binary Brier score ``mean((p - y)^2)`` of probabilities ``p`` against 0/1 labels ``y``; in [0, 1],
-    lower is better (0.25 for a constant 0.5)."""
+def brier_score(p_positive: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """Binary Brier score ``mean((p - y)^2)`` of probabilities ``p`` against 0/1 labels ``y``, each row counted
+    ``weights`` times (``None``: once; a bootstrap resample's draw counts); in [0, 1], lower is better (0.25 for a
+    constant 0.5); ``nan`` for no rows or weights summing to 0."""
     p = np.asarray(p_positive, dtype=float)
-    return float(np.mean((p - np.asarray(labels, dtype=float)) ** 2))
+    squared = (p - np.asarray(labels, dtype=float)) ** 2
+    if weights is None:
+        return float(np.mean(squared))
+    weights = np.asarray(weights, dtype=float)
+    return float(np.sum(weights * squared) / weights.sum()) if weights.sum() > 0 else float("nan")
 
 
 def reliability_table(p_positive: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> pd.DataFrame:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["Ranking", "RankingStatistic", "auroc", "average_precision", "tied_counts"]
+__all__ = ["Ranking", "RankingStatistic", "auroc", "average_precision", "tied_counts", "weighted_statistic"]
 
 
 class Ranking:
@@ -162,6 +162,18 @@ def average_precision(scores: np.ndarray, labels: np.ndarray, weights: np.ndarra
     thresholds descending, ``R_0 = 0``. Unitless, in [0, 1]; ``nan`` without positives.
     """
     return Ranking(scores, labels).average_precision(weights)
+
+
+def weighted_statistic(
+    function: Callable[..., float], scores: np.ndarray, labels: np.ndarray
+) -> Callable[[np.ndarray | None], float]:
+    """``statistic(weights) = function(scores, labels, weights)`` (``weights`` ``[N]`` per row, ``None``: all 1), what
+    :func:`riskvision.evaluation.bootstrap.bootstrap_ci` resamples. :func:`auroc` and :func:`average_precision` sort
+    the scores once (:class:`RankingStatistic`, bitwise the same values); any other function is called per weighting.
+    """
+    if function is auroc or function is average_precision:
+        return RankingStatistic(Ranking(scores, labels), function.__name__)
+    return lambda weights=None: function(scores, labels, weights)
 
 
 def _auroc_of_counts(pos: np.ndarray, neg: np.ndarray) -> float:
