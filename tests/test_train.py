@@ -53,10 +53,10 @@ ONE_EPOCH = [
 
 
 @pytest.fixture(scope="session")
-def tiny_data(tmp_path_factory) -> list[str]:
-    """Overrides that point the synthetic data config at a tiny cached set (6+6 clips of 32x32)."""
-    root = tmp_path_factory.mktemp("synthetic")
-    ensure_synthetic(root, seed=0, **TINY_SIZES)
+def tiny_data(build_once) -> list[str]:
+    """Overrides that point the synthetic data config at a tiny cached set (6+6 clips of 32x32), written once per
+    test session (the xdist workers share it: tests/conftest.py build_once)."""
+    root = build_once("train_synthetic", lambda folder: ensure_synthetic(folder, seed=0, **TINY_SIZES))
     sizes = [f"++data.synthetic.{key}={value}".replace(" ", "") for key, value in TINY_SIZES.items()]
     return [
         f"data.synthetic.root={root}",

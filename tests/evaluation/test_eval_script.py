@@ -49,10 +49,15 @@ def run(script: str, *overrides: str) -> None:
         pytest.fail(f"{script} exited {proc.returncode}\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> Path:
-    """A tiny bilstm trained 2 epochs with test=true and the CSV logger; returns its run folder."""
-    root = tmp_path_factory.mktemp("evalrun")
+@pytest.fixture(scope="session")
+def trained(build_once) -> Path:
+    """A tiny bilstm trained 2 epochs with test=true and the CSV logger, trained once per test session (the xdist
+    workers share it: tests/conftest.py build_once); returns its run folder (its data in ``../synthetic``)."""
+    return build_once("eval_script_bilstm", train_tiny_bilstm) / "train"
+
+
+def train_tiny_bilstm(root: Path) -> None:
+    """train.py on a tiny synthetic set written to ``root/synthetic``; the run in ``root/train``."""
     ensure_synthetic(root / "synthetic", seed=0, **SIZES)
     sizes = [f"++data.synthetic.{key}={value}".replace(" ", "") for key, value in SIZES.items()]
     data = [
@@ -74,7 +79,6 @@ def trained(tmp_path_factory) -> Path:
         "extras.print_config=false",
         f"hydra.run.dir={root / 'train'}",
     )
-    return root / "train"
 
 
 def logged_test_metrics(run_dir: Path) -> dict[str, float]:
