@@ -25,6 +25,7 @@ Figures (each a ratio or a bound from the same run; the machine's load varies, s
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import multiprocessing
 import os
@@ -33,7 +34,7 @@ import subprocess
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -362,38 +363,85 @@ def _seed_augment(size: int) -> Callable:
 
 
 def feature_cache_views(work: Path, videos: int, views: int, size: int) -> dict[str, float]:
-    """Seconds per video of the feature cache's data side (read + augment every view) with one read per view
-    (today) and one read for all views, and of the encoder (a frozen ResNet-18 on every view's frames)."""
-    from riskvision.data.feature_cache import FeatureEntry, _ViewFrames
+    """Seconds per video (wall and CPU) of feature-cache extraction with ``views`` views of the seed augmentation,
+    before issue 28 and now, on the same videos and draws:
+
+    - before: the video read again for every view, the augmentation in one call on the whole clip, the encoder on
+      channels-first frames;
+    - now: ``_ViewFrames`` (one read, ``ClipAugment`` in chunks of frames) and ``FeatureCache._encode``
+      (channels-last frames).
+
+    The data side (read + augment, with one intra-op thread as in a DataLoader worker) and the encoder (normalise + a
+    frozen ResNet-18, 64 frames a call, the process's threads) are timed apart; ``max_feature_diff`` is the largest
+    difference of the two paths' float16 features."""
+    from torchvision import tv_tensors
+    from torchvision.transforms import v2
+
+    from riskvision.data.feature_cache import FeatureCache, FeatureEntry, _ViewFrames
     from riskvision.data.transforms import Normalize
     from riskvision.models import ResNetBiLSTM
 
-    augment = _seed_augment(size)
-    sampler_frames = tuple(range(64))
+    augment, normalize = _seed_augment(size), Normalize("imagenet")
+    one_call = v2.Compose(augment.transforms)
+    net = ResNetBiLSTM(hidden_size=8).eval()
+
+    def encode(frames: torch.Tensor) -> torch.Tensor:
+        return net.forward_features(frames[None])[0]
+
     entries = [
-        FeatureEntry(
-            _photo_video(work / f"cache{k}", 64), sampler_frames, (size, size), views, augment, repr(augment), 0
-        )
+        FeatureEntry(_photo_video(work / f"cache{k}", 64), tuple(range(64)), (size, size), views, augment, "seed", 0)
         for k in range(videos)
     ]
     dataset = _ViewFrames(entries, [e.name for e in entries], None)
-    begin = time.perf_counter()
-    for e in range(len(entries)):
-        dataset[e]
-    once = (time.perf_counter() - begin) / videos
-    begin = time.perf_counter()
-    for e, entry in enumerate(entries):  # today: the video read again for every view
-        for view in range(views):
-            frames = dataset._readers[("frames", (size, size))].read(entry.video.record, list(sampler_frames)).frames
-            dataset._view(e, view, frames)
-    per_view = (time.perf_counter() - begin) / videos
-    net = ResNetBiLSTM(hidden_size=8).eval()
-    frames = Normalize("imagenet")(dataset[0]["views"][0])
+    dataset[0]  # readers built, first calls warmed up
+    clocks = dict.fromkeys(("before_data", "before_encode", "now_data", "now_encode"), (0.0, 0.0))
+    max_diff = 0.0
+
+    def timed(key: str, function: Callable, *args):
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = function(*args)
+        clocks[key] = (clocks[key][0] + time.perf_counter() - wall, clocks[key][1] + time.process_time() - cpu)
+        return result
+
+    def before(e: int, view: int) -> torch.Tensor:
+        frames = dataset._readers[("frames", (size, size))].read(entries[e].video.record, list(range(64))).frames
+        with torch.random.fork_rng(devices=[]):  # the view's seed, as _ViewFrames draws it
+            torch.manual_seed(int(hashlib.sha256(f"{dataset.names[e]}:{view}:0".encode()).hexdigest()[:15], 16))
+            return one_call(tv_tensors.Video(frames)).as_subclass(torch.Tensor)
+
+    threads = torch.get_num_threads()
     with torch.no_grad():
-        begin = time.perf_counter()
-        net.forward_features(frames[None])
-        encode = (time.perf_counter() - begin) * views
-    return {"data_s_per_view_reads": per_view, "data_s_one_read": once, "encode_s": encode}
+        encode(normalize(dataset[0]["views"][0]))  # the encoder warmed up
+        for e in range(videos):
+            torch.set_num_threads(1)  # the data side runs in DataLoader workers: one intra-op thread each
+            old = [timed("before_data", before, e, view) for view in range(views)]
+            new = timed("now_data", dataset.__getitem__, e)["views"]
+            torch.set_num_threads(threads)
+            old = [timed("before_encode", lambda f: encode(normalize(f)).numpy().astype("float16"), f) for f in old]
+            new = [timed("now_encode", FeatureCache._encode, f, encode, normalize, 64) for f in new]
+            max_diff = max(max_diff, *(float(np.abs(a.astype(float) - b).max()) for a, b in zip(old, new)))
+    figures = {f"{key}_s": wall / videos for key, (wall, cpu) in clocks.items()}
+    figures.update({f"{key}_cpu_s": cpu / videos for key, (wall, cpu) in clocks.items()})
+    return {**figures, "max_feature_diff": max_diff}
+
+
+def feature_cache_line(cache: Mapping[str, float], size: int) -> str:
+    """The printed line of :func:`feature_cache_views`' figures."""
+
+    def ratio(before: float, now: float) -> str:
+        return f"{before:.2f} -> {now:.2f} s: {before / now:.1f}x"
+
+    before, now = cache["before_data_s"], cache["now_data_s"]
+    total = before + cache["before_encode_s"], now + cache["now_encode_s"]
+    cpu = cache["before_data_cpu_s"], cache["now_data_cpu_s"]
+    total_cpu = cpu[0] + cache["before_encode_cpu_s"], cpu[1] + cache["now_encode_cpu_s"]
+    return (
+        f"feature cache, views=8, 64 frames of 1280x720 read at {size}x{size} per video (target >= 5x): "
+        f"read + augment {ratio(before, now)} (CPU {ratio(*cpu)}); with the ResNet-18 encoder "
+        f"{ratio(*total)} (CPU {ratio(*total_cpu)}); "
+        f"encoder alone {ratio(cache['before_encode_s'], cache['now_encode_s'])}; "
+        f"features differ by at most {cache['max_feature_diff']:.2g}"
+    )
 
 
 # ----------------------------------------------------------------------------- metrics
@@ -608,14 +656,7 @@ def run(settings: ScaleSettings) -> dict[str, float]:
 
     cache = feature_cache_views(work, settings.cache_videos, 8, size)
     figures.update({f"cache_{k}": v for k, v in cache.items()})
-    data_ratio = cache["data_s_per_view_reads"] / cache["data_s_one_read"]
-    before, after = cache["data_s_per_view_reads"], cache["data_s_one_read"]
-    total_ratio = (before + cache["encode_s"]) / (after + cache["encode_s"])
-    print(
-        f"feature cache, views=8, 64 frames of 1280x720 per video: read + augment {before:.2f}"
-        f" s/video reading per view (before) vs {cache['data_s_one_read']:.2f} s reading once: {data_ratio:.1f}x "
-        f"(target >= 5x); with the ResNet-18 encoder ({cache['encode_s']:.1f} s/video): {total_ratio:.2f}x"
-    )
+    print(feature_cache_line(cache, size))
 
     metrics = metrics_at_scale(work, settings.metrics_rows, settings.n_boot)
     figures.update({f"metrics_{k}": v for k, v in metrics.items()})

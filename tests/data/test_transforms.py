@@ -8,9 +8,16 @@ import pytest
 import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
+from torchvision import tv_tensors
 from torchvision.transforms import v2
 
-from riskvision.data.transforms import NORMALIZATION_PRESETS, ClipAugment, MultiScaleCornerCrop, Normalize
+from riskvision.data.transforms import (
+    FRAMEWISE_TRANSFORMS,
+    NORMALIZATION_PRESETS,
+    ClipAugment,
+    MultiScaleCornerCrop,
+    Normalize,
+)
 
 AUGMENT_DIR = Path(__file__).resolve().parents[2] / "conf" / "data" / "augment"
 
@@ -141,3 +148,84 @@ def test_multiscale_corner_crop_rejects_bad_arguments():
         MultiScaleCornerCrop(8, crop_positions=["middle"])
     with pytest.raises(ValueError, match="scales"):
         MultiScaleCornerCrop(8, scales=[1.5])
+
+
+# ----------------------------------------------------------------------------- chunked clips (issue 28)
+
+FRAMEWISE_EXAMPLES = {
+    v2.AutoAugment: lambda: v2.AutoAugment(v2.AutoAugmentPolicy.IMAGENET),
+    v2.CenterCrop: lambda: v2.CenterCrop(20),
+    v2.ColorJitter: lambda: v2.ColorJitter(0.2, 0.2, 0.2, 0.1),
+    v2.GaussianBlur: lambda: v2.GaussianBlur(3, (0.1, 2.0)),
+    v2.Grayscale: lambda: v2.Grayscale(3),
+    v2.RandAugment: lambda: v2.RandAugment(),
+    v2.RandomAffine: lambda: v2.RandomAffine(20, (0.1, 0.1), (0.8, 1.2), 10),
+    v2.RandomCrop: lambda: v2.RandomCrop(20, padding=3),
+    v2.RandomErasing: lambda: v2.RandomErasing(p=0.7, value=[124, 116, 104]),
+    v2.RandomGrayscale: lambda: v2.RandomGrayscale(0.5),
+    v2.RandomHorizontalFlip: lambda: v2.RandomHorizontalFlip(),
+    v2.RandomPerspective: lambda: v2.RandomPerspective(0.2, p=0.7),
+    v2.RandomResizedCrop: lambda: v2.RandomResizedCrop(24, antialias=True),
+    v2.RandomRotation: lambda: v2.RandomRotation(30),
+    v2.RandomVerticalFlip: lambda: v2.RandomVerticalFlip(),
+    v2.Resize: lambda: v2.Resize((20, 28), antialias=True),
+    v2.TrivialAugmentWide: lambda: v2.TrivialAugmentWide(),
+    MultiScaleCornerCrop: lambda: MultiScaleCornerCrop(16),
+}
+
+
+def _one_call(transforms: list[v2.Transform], clip: torch.Tensor) -> torch.Tensor:
+    """The clip through ``transforms`` in ONE call on the whole clip (ClipAugment before it chunked clips)."""
+    return v2.Compose(transforms)(tv_tensors.Video(clip)).as_subclass(torch.Tensor)
+
+
+def _assert_chunks_equal_one_call(transforms: list[v2.Transform], clip: torch.Tensor, seeds: range) -> None:
+    augment = ClipAugment(transforms, chunk_frames=3)
+    threads = torch.get_num_threads()
+    for seed in seeds:
+        torch.manual_seed(seed)
+        want = _one_call(transforms, clip)
+        state_after = torch.random.get_rng_state()
+        torch.manual_seed(seed)
+        torch.set_num_threads(1)  # chunks are used with one thread (DataLoader workers)
+        try:
+            got = augment(clip)
+        finally:
+            torch.set_num_threads(threads)
+        assert torch.equal(got, want), (transforms, seed)
+        assert torch.equal(torch.random.get_rng_state(), state_after), "the random stream moved on differently"
+
+
+def test_every_framewise_transform_has_an_example():
+    assert set(FRAMEWISE_EXAMPLES) == set(FRAMEWISE_TRANSFORMS)
+
+
+@pytest.mark.parametrize("kind", sorted(FRAMEWISE_EXAMPLES, key=lambda kind: kind.__name__), ids=lambda k: k.__name__)
+def test_framewise_transform_in_chunks_equals_one_call_on_the_clip(kind):
+    """Bitwise the same frames and the same random state afterwards as one call (the draws depend on the frame size
+    only); 7 frames in chunks of 3 (a last chunk of 1), seeds covering p-skips and AutoAugment's policies."""
+    clip = _textured_clip(frames=7, size=(28, 36), identical=False)
+    _assert_chunks_equal_one_call([FRAMEWISE_EXAMPLES[kind]()], clip, range(12))
+
+
+def test_seed_list_in_chunks_equals_one_call_on_the_clip():
+    clip = _textured_clip(frames=7, size=(40, 48), identical=False)
+    _assert_chunks_equal_one_call(_seed_list(32), clip, range(6))
+
+
+class _TimeReverse(v2.Transform):
+    """Not frame-wise: output frame t is input frame T-1-t."""
+
+    def transform(self, inpt, params):
+        return inpt.flip(0)
+
+
+def test_a_transform_that_is_not_framewise_sees_the_whole_clip():
+    clip = _textured_clip(frames=10, identical=False)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        out = ClipAugment([v2.RandomHorizontalFlip(p=1.0), _TimeReverse()], chunk_frames=3)(clip)
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(out, clip.flip(0).flip(-1))

@@ -18,6 +18,15 @@ One draw per clip: torchvision v2 draws a transform's parameters once per call a
 the whole ``tv_tensors.Video`` (all T frames), including AutoAugment (one policy, one magnitude) and
 RandomErasing (one rectangle); ``tests/data/test_transforms.py`` checks every transform of the seed
 list. ``per_frame=True`` calls the transforms frame by frame (independent draws, as the seed did).
+
+Speed: in a process with one intra-op thread (a DataLoader worker: where clips are augmented in training and in the
+feature cache's extraction), a clip of frame-wise transforms (:data:`FRAMEWISE_TRANSFORMS`: their draws depend on the
+frame size only and each output frame on its own input frame) is transformed ``chunk_frames`` (4) frames at a time,
+the random state replayed for every chunk: the same draws, bitwise the same pixels and the same random state
+afterwards as one call on the whole clip, ~2.5x less CPU for the seed list on 64 frames of 224x224 (a chunk's float
+temporaries stay in the cache instead of streaming ~40 MB arrays through memory at every step of ColorJitter and
+GaussianBlur). With several threads the clip is transformed in one call: 16x more, smaller parallel regions cost
+more than they save on a loaded machine (3x the CPU with 2 threads at load 17).
 """
 
 from __future__ import annotations
@@ -84,14 +93,18 @@ class ClipAugment:
     Args:
         transforms: torchvision v2 transforms applied in order (empty: identity).
         per_frame: draw parameters independently for every frame (the seed's behaviour).
+        chunk_frames: frames transformed at a time when every transform is frame-wise (module docstring); the
+            output does not depend on it.
 
     Call: uint8 ``[T, 3, H, W]`` -> uint8 ``[T, 3, H', W']`` (a plain tensor).
     """
 
-    def __init__(self, transforms: Sequence[v2.Transform] = (), per_frame: bool = False) -> None:
+    def __init__(self, transforms: Sequence[v2.Transform] = (), per_frame: bool = False, chunk_frames: int = 4) -> None:
         self.transforms = list(transforms)
         self.per_frame = per_frame
+        self.chunk_frames = max(1, int(chunk_frames))
         self._compose = v2.Compose(self.transforms) if self.transforms else None
+        self._framewise = all(type(transform) in FRAMEWISE_TRANSFORMS for transform in self.transforms)
 
     def __call__(self, clip: torch.Tensor) -> torch.Tensor:
         if clip.dtype != torch.uint8 or clip.ndim != 4 or clip.shape[1] != 3:
@@ -100,7 +113,22 @@ class ClipAugment:
             return clip
         if self.per_frame:
             return torch.stack([self._compose(tv_tensors.Image(frame)).as_subclass(torch.Tensor) for frame in clip])
-        return self._compose(tv_tensors.Video(clip)).as_subclass(torch.Tensor)
+        if not self._framewise or len(clip) <= self.chunk_frames or torch.get_num_threads() > 1:
+            return self._compose(tv_tensors.Video(clip)).as_subclass(torch.Tensor)
+        return self._in_chunks(clip)
+
+    def _in_chunks(self, clip: torch.Tensor) -> torch.Tensor:
+        """The whole clip's result, ``chunk_frames`` frames at a time: every chunk starts from the random state the
+        clip started from, so it draws the clip's parameters (they depend on the frame size only)."""
+        state = torch.random.get_rng_state()
+        out = None
+        for start in range(0, len(clip), self.chunk_frames):
+            torch.random.set_rng_state(state)
+            chunk = self._compose(tv_tensors.Video(clip[start : start + self.chunk_frames])).as_subclass(torch.Tensor)
+            if out is None:
+                out = torch.empty((len(clip), *chunk.shape[1:]), dtype=chunk.dtype)
+            out[start : start + len(chunk)] = chunk
+        return out
 
     @property
     def is_identity(self) -> bool:
@@ -159,3 +187,30 @@ class MultiScaleCornerCrop(v2.Transform):
 
     def transform(self, inpt, params: dict):
         return self._call_kernel(TF.resized_crop, inpt, **params, size=self.size, antialias=True)
+
+
+FRAMEWISE_TRANSFORMS: frozenset[type] = frozenset(
+    {
+        v2.AutoAugment,
+        v2.CenterCrop,
+        v2.ColorJitter,
+        v2.GaussianBlur,
+        v2.Grayscale,
+        v2.RandAugment,
+        v2.RandomAffine,
+        v2.RandomCrop,
+        v2.RandomErasing,
+        v2.RandomGrayscale,
+        v2.RandomHorizontalFlip,
+        v2.RandomPerspective,
+        v2.RandomResizedCrop,
+        v2.RandomRotation,
+        v2.RandomVerticalFlip,
+        v2.Resize,
+        v2.TrivialAugmentWide,
+        MultiScaleCornerCrop,
+    }
+)
+"""Transforms (exact types, not subclasses) whose random draws depend on the frame size only, never on the number of
+frames or their pixels, and whose output frame ``t`` depends on input frame ``t`` only: :class:`ClipAugment`
+transforms a clip of them in chunks of frames (``tests/data/test_transforms.py`` checks each against one call)."""
