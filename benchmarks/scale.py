@@ -366,10 +366,9 @@ def feature_cache_views(work: Path, videos: int, views: int, size: int) -> dict[
     """Seconds per video (wall and CPU) of feature-cache extraction with ``views`` views of the seed augmentation,
     before issue 28 and now, on the same videos and draws:
 
-    - before: the video read again for every view, the augmentation in one call on the whole clip, the encoder on
-      channels-first frames;
-    - now: ``_ViewFrames`` (one read, ``ClipAugment`` in chunks of frames) and ``FeatureCache._encode``
-      (channels-last frames).
+    - before: the video read again for every view, the augmentation in one call on the whole clip;
+    - now: ``_ViewFrames`` (one read, ``ClipAugment`` in chunks of frames) and ``FeatureCache._encode`` (the same
+      encoder as before: the stored features are the fp32 features rounded to float16, bit for bit).
 
     The data side (read + augment, with one intra-op thread as in a DataLoader worker) and the encoder (normalise + a
     frozen ResNet-18, 64 frames a call, the process's threads) are timed apart; ``max_feature_diff`` is the largest
