@@ -27,7 +27,7 @@ folder and loaded with ``Predictor.from_checkpoint``. Rows:
    config in a temporary folder): parameters, GFLOPs per clip (``riskvision.models.complexity``), frames/s
    streaming a 720p file end to end at step 1 (``predictor.stream``: decode, resize, normalise, the net, smoothing)
    against the forward-only bound (the same backend calls per result on frames already resized and normalised in
-   memory, batch 1; half before the stream, half after) and their share (target >= 70%).
+   memory, batch 1; one call after each streamed result, timed apart) and their share (target >= 70%).
 
 Test videos: a gradient with a moving box (libx264 ultrafast, keyframe every 30 frames); a video longer than
 10 s repeats the packets of its first 10 s (a valid stream, every repeat starts at a keyframe), so a
@@ -63,6 +63,7 @@ from riskvision.data.sampling import WindowSampler
 from riskvision.data.transforms import Normalize
 from riskvision.inference.backends import Backend, TorchBackend
 from riskvision.inference.predictor import Predictor
+from riskvision.inference.sources import open_source
 from riskvision.inference.stream import StreamEngine
 from riskvision.models import HFVideoNet, list_models
 from riskvision.models.complexity import count_parameters, forward_gflops
@@ -590,44 +591,53 @@ def zoo_overrides(model: str, size: str, folder: Path, quick: bool = False) -> l
     return overrides + [f"{key}={json.dumps(value)}" for key, value in changes.items()]
 
 
-def forward_bound(
-    predictor: Predictor, backend: Backend, results: int, backbone: bool = True
-) -> tuple[float, float | None]:
-    """Results/s of the net alone at step 1, batch 1, on frames already resized and normalised in memory, with the
-    calls the engine makes per result: a per-frame net ``features`` on one frame + ``sequence`` over a window of
-    features (a recurrent one ``features`` + ``step``), another net ``window`` on one window. Also a per-frame
-    net's backbone alone when ``backbone`` (row 2's bound; else ``None``)."""
+def forward_call(predictor: Predictor, backend: Backend) -> Callable[[], None]:
+    """One result's worth of the net alone at step 1, batch 1, on a frame already resized and normalised in memory,
+    with the calls the engine makes per result: a per-frame net ``features`` on one frame + ``sequence`` over a
+    window of features (a recurrent one ``features`` + ``step``), another net ``window`` on one window."""
     h, w = predictor.frame_size
-    normalize = Normalize(predictor.normalization)
-    frames = [normalize(torch.from_numpy(scene(i, w, h)).permute(2, 0, 1))[None] for i in range(results)]
-    window = torch.cat([frames[0]] * predictor.num_frames)[None]  # [1, T, 3, H, W]
+    frame = Normalize(predictor.normalization)(torch.from_numpy(scene(0, w, h)).permute(2, 0, 1))[None]
     if getattr(backend, "recurrent", False):
         state = None
 
-        def one(frame: torch.Tensor) -> None:
+        def call() -> None:
             nonlocal state
             _, state = backend.step(backend.features(frame), state)
-    elif backend.per_frame:
+
+        return call
+    window = torch.cat([frame] * predictor.num_frames)[None]  # [1, T, 3, H, W]
+    if backend.per_frame:
         features = backend.features(window[0])[None]  # [1, T, D]
+        return lambda: (backend.features(frame), backend.sequence(features))
+    return lambda: backend.window(window)
 
-        def one(frame: torch.Tensor) -> None:
-            backend.features(frame)
-            backend.sequence(features)
-    else:
 
-        def one(frame: torch.Tensor) -> None:
-            backend.window(window)
-
-    one(frames[0])  # warm-up
-    seconds, _ = timed(lambda: [one(f) for f in frames])
-    backbone_fps = bound_fps(backend, predictor, results) if backend.per_frame and backbone else None
-    return results / seconds, backbone_fps
+def interleaved(predictor: Predictor, backend: Backend, video: Path) -> tuple[float, float]:
+    """Streaming ``video`` end to end at step 1 (``FileSource`` decode -> ``StreamEngine.push``, what
+    ``predictor.stream`` runs) and, after each result, :func:`forward_call` once, timed apart; returns both
+    results/s. Interleaving puts both under the same load (another job's burst slows both alike)."""
+    call = forward_call(predictor, backend)
+    call()  # warm-up
+    engine, frames = StreamEngine(predictor, backend), iter(open_source(video))
+    stream_s = bound_s = 0.0
+    results = 0
+    while not engine.finished:
+        start = time.perf_counter()
+        frame = next(frames, None)
+        done = engine.push(frame.image, frame.time_s) if frame is not None else engine.finish()
+        stream_s += time.perf_counter() - start
+        for _ in done:
+            start = time.perf_counter()
+            call()
+            bound_s += time.perf_counter() - start
+        results += len(done)
+    return results / stream_s, results / bound_s
 
 
 def zoo_row(model: str, size: str, folder: Path, results: int, quick: bool = False) -> ZooRow:
-    """``model`` at ``size``: a checkpoint built in ``folder``, its parameters and GFLOPs per clip, the forward-only
-    bound (:func:`forward_bound`, half its calls before the stream and half after) and streaming a 1280x720 (quick:
-    320x180) 30 fps file end to end at step 1 (``results`` results each)."""
+    """``model`` at ``size``: a checkpoint built in ``folder``, its parameters and GFLOPs per clip, and streaming a
+    1280x720 (quick: 320x180) 30 fps file of ``results`` target frames end to end at step 1 against the forward-only
+    bound, interleaved (:func:`interleaved`); a per-frame net's backbone alone too (row 2's bound)."""
     load_before = os.getloadavg()[0]
     checkpoint = make_checkpoint(folder, zoo_overrides(model, size, folder, quick), name=f"{model}_{size}.ckpt")
     predictor = Predictor.from_checkpoint(checkpoint)
@@ -635,17 +645,14 @@ def zoo_row(model: str, size: str, folder: Path, results: int, quick: bool = Fal
     params = count_parameters(net)[0]
     gflops = forward_gflops(net, (1, t, 3, h, w))
     backend = TorchBackend(predictor)
-    half = max(1, results // 2)  # half the bound's calls before the stream, half after (the load drifts)
-    before, backbone = forward_bound(predictor, backend, half)
     seconds = results / predictor.target_fps
     video = folder / f"drive_{seconds:g}s.mp4"
     if not video.exists():
         write_video(video, seconds, QUICK["video"] if quick else FULL["video"])
-    seconds, p = timed(lambda: stream_file(predictor, video, backend))
-    after, _ = forward_bound(predictor, backend, half, backbone=False)
+    stream, bound = interleaved(predictor, backend, video)
+    backbone = bound_fps(backend, predictor, max(2, results // 2)) if backend.per_frame else None
     checkpoint.unlink()
-    bound = 2 / (1 / before + 1 / after)  # results over the seconds of both halves
-    return ZooRow(model, t, h, params, gflops, len(p) / seconds, bound, backbone, (load_before, os.getloadavg()[0]))
+    return ZooRow(model, t, h, params, gflops, stream, bound, backbone, (load_before, os.getloadavg()[0]))
 
 
 def zoo_rows(models: Sequence[str], size: str, folder: Path, results: int, quick: bool = False) -> list[ZooRow]:
