@@ -624,7 +624,7 @@ def interleaved(predictor: Predictor, backend: Backend, video: Path) -> tuple[fl
     while not engine.finished:
         start = time.perf_counter()
         frame = next(frames, None)
-        done = engine.push(frame.image, frame.time_s) if frame is not None else engine.finish()
+        done = engine.push(frame.picture, frame.time_s) if frame is not None else engine.finish()
         stream_s += time.perf_counter() - start
         for _ in done:
             start = time.perf_counter()

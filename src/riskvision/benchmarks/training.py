@@ -153,6 +153,27 @@ def _bound_and_loop(step: Callable[[dict], None], loader, steps: int) -> tuple[f
     return bound, _timed(_epochs(loader), step, steps, warm_up=False)  # warmed up above
 
 
+def _interleaved(step: Callable[[dict], None], loader, steps: int) -> tuple[float, float]:
+    """:func:`_bound_and_loop` with the two alternating, step by step (both under the same load): ``steps`` steps on
+    one batch in memory and ``steps`` loop steps (the loader's next batch, then the step), timed apart."""
+    batches = _epochs(loader)
+    fixed = next(batches)
+    step(fixed)  # warm-up
+    bound_s = loop_s = 0.0
+    bound_frames = loop_frames = 0
+    for _ in range(steps):
+        start = time.perf_counter()
+        step(fixed)
+        bound_s += time.perf_counter() - start
+        bound_frames += _frames(fixed)
+        start = time.perf_counter()
+        batch = next(batches)
+        step(batch)
+        loop_s += time.perf_counter() - start
+        loop_frames += _frames(batch)
+    return bound_frames / bound_s, loop_frames / loop_s
+
+
 def _rows(model: str, setting: str, cfg, sizes: dict) -> list[tuple]:
     datamodule = instantiate_data(cfg.data)
     datamodule.setup("fit")
@@ -253,13 +274,14 @@ def _cached_rows(module, cfg, datamodule, label: str, pixels_fps: float, sizes: 
 
 def zoo_row(model: str, size: str, data: list[str], folder: Path, sizes: dict, quick: bool = False) -> tuple:
     """``model`` at ``size`` (``riskvision.benchmarks.inference.ZOO_SIZES``, random weights) on the synthetic data:
-    fp32 training loop vs its model-only bound (``zoo_steps`` steps each), with the parameters and the load."""
+    fp32 training loop vs its model-only bound (``zoo_steps`` steps each, alternating: :func:`_interleaved`), with
+    the parameters and the load."""
     load_before = os.getloadavg()[0]
     cfg = _compose(zoo_overrides(model, size, folder, quick) + data)
     datamodule = instantiate_data(cfg.data)
     datamodule.setup("fit")
     module = _module(cfg, "fp32")
-    bound, loop = _bound_and_loop(_stepper(module, "fp32"), datamodule.train_dataloader(), sizes["zoo_steps"])
+    bound, loop = _interleaved(_stepper(module, "fp32"), datamodule.train_dataloader(), sizes["zoo_steps"])
     inputs = cfg.model.inputs
     row = (
         f"zoo {model} {size} ({inputs.num_frames} frames of {inputs.frame_size}, batch {inputs.batch_size}): fp32",
