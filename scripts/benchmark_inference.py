@@ -26,7 +26,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch / onnxruntime intra-op threads")
     add_zoo_arguments(parser, default_size="recipe")
     args = parser.parse_args(argv)
-    run(args.quick, args.seconds, args.threads, models=args.models, size=args.size, seed_rows=args.seed_rows)
+    run(
+        args.quick,
+        args.seconds,
+        args.threads,
+        models=args.models,
+        size=args.size,
+        seed_rows=args.seed_rows,
+        results=args.results,
+    )
 
 
 if __name__ == "__main__":

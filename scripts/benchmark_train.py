@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
     add_zoo_arguments(parser, default_size="small")
     args = parser.parse_args(argv)
-    run(args.quick, args.threads, zoo=args.models, size=args.size, seed_rows=args.seed_rows)
+    run(args.quick, args.threads, zoo=args.models, size=args.size, seed_rows=args.seed_rows, zoo_steps=args.results)
 
 
 if __name__ == "__main__":

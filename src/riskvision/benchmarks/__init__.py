@@ -22,7 +22,7 @@ def add_zoo_arguments(parser: argparse.ArgumentParser, default_size: str) -> Non
     """The zoo options of ``benchmark_inference`` / ``benchmark_train``: ``--models`` (``all``: every registered
     model, the default; ``none``; or a list ``r3d_18,mvit_v2_s``; a misspelt name is refused with the registered
     ones), ``--size`` (``recipe`` | ``small``, the clip each model is built for:
-    ``riskvision.benchmarks.inference.ZOO_SIZES``) and ``--no-seed-rows``."""
+    ``riskvision.benchmarks.inference.ZOO_SIZES``), ``--results`` (per model) and ``--no-seed-rows``."""
 
     def models(text: str) -> list[str]:
         from riskvision.benchmarks.inference import zoo_models
@@ -44,6 +44,12 @@ def add_zoo_arguments(parser: argparse.ArgumentParser, default_size: str) -> Non
         default=default_size,
         help="recipe: each model's own clip (conf/model/<model>.yaml, its weights'); small: what train.py trains "
         f"on the built-in data (conf/data_model/synthetic_<model>.yaml where there is one). Default: {default_size}",
+    )
+    parser.add_argument(
+        "--results",
+        type=int,
+        default=None,
+        help="per model: inference results (target frames streamed) / training steps; default 8 / 3 (quick: 2 / 1)",
     )
     parser.add_argument(
         "--seed-rows",

@@ -700,10 +700,12 @@ def run(
     models: Sequence[str] = (),
     size: str = "recipe",
     seed_rows: bool = True,
+    results: int | None = None,
 ) -> list[tuple]:
     """Every row (module docstring); ``quick``: tiny nets and videos (seconds); ``seconds``: the end-to-end
     video's length; ``threads``: torch / onnxruntime intra-op threads; ``models``: the registered models of the zoo
-    table (row 6, at ``size``: :data:`ZOO_SIZES`); ``seed_rows``: rows 1-5. Prints the tables, returns the rows."""
+    table (row 6, at ``size``: :data:`ZOO_SIZES`, ``results`` results each, default 8, quick 2); ``seed_rows``: rows
+    1-5. Prints the tables, returns the rows."""
     sizes = QUICK if quick else FULL
     torch.set_num_threads(threads)
     rows: list[tuple] = []
@@ -712,7 +714,7 @@ def run(
         folder = Path(tmp)
         if seed_rows:
             rows += seed_model_rows(folder, sizes, seconds, threads)
-        zoo = zoo_rows(models, size, folder / "zoo", sizes["zoo_results"], quick)
+        zoo = zoo_rows(models, size, folder / "zoo", results or sizes["zoo_results"], quick)
     rows += [
         (
             f"6. {r.model} ({r.num_frames} x {r.frame_size}, {size}) streaming end to end at step 1",

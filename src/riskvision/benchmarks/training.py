@@ -304,6 +304,7 @@ def run(
     zoo: Sequence[str] = (),
     size: str = "small",
     seed_rows: bool = True,
+    zoo_steps: int | None = None,
 ) -> list[tuple]:
     """Every row (module docstring); prints them as they come and the table at the end. ``seed_variants``: the
     variants measured at the seed settings (default: all of :data:`VARIANTS`; on a CPU without fast bf16 a bf16
@@ -311,8 +312,9 @@ def run(
     the quickstart settings (default: all; ``fp32`` always comes first, the ratios' base). ``models`` /
     ``settings``: a subset of ``("bilstm", "resnet3d101")`` / ``("quickstart", "seed")`` (default: both);
     ``seed_rows``: these rows at all. ``zoo``: registered models measured one row each at ``size``
-    (``riskvision.benchmarks.inference.ZOO_SIZES``; :func:`zoo_row`)."""
+    (``riskvision.benchmarks.inference.ZOO_SIZES``; :func:`zoo_row`), ``zoo_steps`` steps each (default 3, quick 1)."""
     sizes = {**(QUICK if quick else FULL)}
+    sizes["zoo_steps"] = zoo_steps or sizes["zoo_steps"]
     sizes["seed_variants"] = tuple(seed_variants or sizes["variants"])
     if variants:
         sizes["variants"] = ("fp32", *(v for v in variants if v != "fp32"))
