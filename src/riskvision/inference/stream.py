@@ -332,9 +332,8 @@ class StreamEngine:
         if not todo:
             return
         size, device = self.spec.frame_size, self.device
-        frames = torch.stack([self.normalize(resize_frame(_rgb(p.image), size)) for p in todo]).to(
-            device
-        )  # [N, 3, H, W]
+        normalised = [self.normalize(resize_frame(_rgb(p.image), size)) for p in todo]  # float [3, H, W] each
+        frames = torch.stack(normalised).to(device)  # [N, 3, H, W]
         prepared = self.backend.features(frames) if self.backend.per_frame else frames  # [N, D] or [N, 3, H, W]
         for p, x in zip(todo, prepared):
             p.prepared, p.image = x, None  # the image is no longer needed
