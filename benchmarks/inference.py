@@ -1,6 +1,7 @@
 """Inference speed of the streaming engine at the seed settings, in one run (``scripts/benchmark_inference.py``).
 
     rows = run(threads=2)            # prints a markdown table; every figure is measured in this run
+    rows = run(models=["r3d_18", "s3d"], size="small", seed_rows=False)   # the zoo table alone
 
 The nets are the seed models with random weights (no weights are read): ``conf/model/bilstm.yaml`` (ResNet-18
 + BiLSTM, 64 frames of 224x224) and ``conf/model/resnet3d101.yaml`` (10 frames of 224x224), each composed from
@@ -21,6 +22,12 @@ folder and loaded with ``Predictor.from_checkpoint``. Rows:
    ``scripts/predict_video.py`` runs) on a 1-minute and a 10-minute 720p file, bilstm at the seed's 224x224.
 5. live: a thread produces 720p frames at 30 fps into a one-slot newest-frame-wins buffer; the bilstm engine
    (the picked variant) consumes it: capture -> result latency p50/p95 and the frames the buffer dropped.
+6. the zoo (``models``, issue 26): one row per registered model (:func:`zoo_rows`) at its ``recipe`` clip (the yaml's,
+   its weights') or its ``small`` one (``ZOO_SIZES``), random weights (VideoMAE / V-JEPA 2: a random transformers
+   config in a temporary folder): parameters, GFLOPs per clip (``riskvision.models.complexity``), frames/s
+   streaming a 720p file end to end at step 1 (``predictor.stream``: decode, resize, normalise, the net, smoothing)
+   against the forward-only bound (the same backend calls per result on frames already resized and normalised in
+   memory, batch 1; one call after each streamed result, timed apart) and their share (target >= 70%).
 
 Test videos: a gradient with a moving box (libx264 ultrafast, keyframe every 30 frames); a video longer than
 10 s repeats the packets of its first 10 s (a valid stream, every repeat starts at a keyframe), so a
@@ -31,13 +38,15 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import resource
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -55,9 +64,13 @@ from riskvision.data.sampling import WindowSampler
 from riskvision.data.transforms import Normalize
 from riskvision.inference.backends import Backend, TorchBackend
 from riskvision.inference.predictor import Predictor
+from riskvision.inference.sources import open_source
 from riskvision.inference.stream import StreamEngine
+from riskvision.models import HFVideoNet, list_models
+from riskvision.models.complexity import count_parameters, forward_gflops
+from riskvision.models.registry import model_entry
 
-__all__ = ["make_checkpoint", "print_table", "run", "write_video"]
+__all__ = ["ZOO_SIZES", "ZooRow", "make_checkpoint", "print_table", "run", "write_video", "zoo_models", "zoo_rows"]
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 NATIVE_FPS = 30
@@ -74,6 +87,7 @@ FULL = {
     "memory_s": (60, 600),
     "memory_frame_size": 224,
     "live_s": 60,
+    "zoo_results": 8,
     "extra": {},
 }
 QUICK = {
@@ -85,6 +99,7 @@ QUICK = {
     "memory_s": (1, 3),
     "memory_frame_size": 32,
     "live_s": 1,
+    "zoo_results": 2,
     "extra": {
         "bilstm": {"model.inputs.frame_size": 32, "model.inputs.num_frames": 4, "model.net.hidden_size": 8},
         "resnet3d101": {"model.inputs.frame_size": 32, "model.net.widen_factor": 0.125},
@@ -476,6 +491,204 @@ def live_rows(predictor: Predictor, backend: Backend, name: str, seconds: float,
     ]
 
 
+# ---------------------------------------------------------------- 6. every registered model (issue 26)
+#: What ``size`` builds each model at: ``recipe``: ``conf/model/<model>.yaml``'s own inputs (``conf/data_model``
+#: dropped: the clip length and frame size of its weights, e.g. 16 x 112 for r3d_18, 64 x 224 for bilstm);
+#: ``small``: what ``python train.py model=<model>`` trains on the built-in data (``conf/data_model/synthetic_<model>``
+#: where there is one: e.g. 8 x 32 for r3d_18; the MViTs and s3d cannot go below 16 / 14 frames of 224).
+ZOO_SIZES = ("recipe", "small")
+#: transformers families, built from a random config in a temporary folder (nothing is downloaded): per size, the
+#: config's arguments (``recipe``: transformers' default architecture at the yaml's clip; ``small``: a ViT-Tiny-like
+#: net at 8 frames of 64) and the quick run's.
+HF_CONFIGS = {
+    "recipe": {"frames": None, "size": None, "dims": {}},
+    "small": {
+        "frames": 8,
+        "size": 64,
+        "dims": {"hidden_size": 192, "num_hidden_layers": 4, "num_attention_heads": 3, "intermediate_size": 768},
+    },
+    "quick": {
+        "frames": 4,
+        "size": 32,
+        "dims": {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64},
+    },
+}
+ZOO_QUICK = {"model.inputs.frame_size": 32, "model.inputs.num_frames": 4}
+
+
+@dataclass
+class ZooRow:
+    """One model's row of the zoo table: its clip (``num_frames`` x ``frame_size``), ``params`` (total),
+    ``gflops`` (forward, per clip), ``stream_fps`` (target frames scored per second streaming a file end to end at
+    step 1), ``bound_fps`` (the net alone on frames already resized and normalised in memory, the same calls per
+    result), ``backbone_fps`` (a per-frame net's backbone alone, as row 2; ``None`` for other nets) and the
+    1-minute load average before and after."""
+
+    model: str
+    num_frames: int
+    frame_size: int
+    params: int
+    gflops: float
+    stream_fps: float
+    bound_fps: float
+    backbone_fps: float | None
+    load: tuple[float, float]
+
+    @property
+    def share(self) -> float:
+        return self.stream_fps / self.bound_fps
+
+
+def zoo_models(names: str | Sequence[str]) -> list[str]:
+    """``"all"``: every registered model (``riskvision.models.list_models()``); ``"none"`` / ``""``: none; else
+    a comma-separated string or a sequence of registered names (a misspelt one lists the registered ones)."""
+    if isinstance(names, str):
+        if names.strip() in ("", "none"):
+            return []
+        names = list_models() if names.strip() == "all" else [n.strip() for n in names.split(",") if n.strip()]
+    for name in names:
+        model_entry(name)  # UnknownModelError naming the registered models
+    return list(names)
+
+
+def hf_folder(folder: Path, family: str, size: str, inputs: tuple[int, int]) -> tuple[Path, tuple[int, int]]:
+    """A random-weight transformers ``family`` folder (config.json, safetensors, preprocessor_config.json) in
+    ``folder`` built from :data:`HF_CONFIGS` ``[size]`` (``inputs``: the yaml's ``(num_frames, frame_size)``, the
+    recipe's clip); returns it and the clip it takes."""
+    import transformers
+
+    if family == "vjepa2" and not hasattr(transformers, "VJEPA2ForVideoClassification"):
+        raise RuntimeError(f"transformers {transformers.__version__} has no V-JEPA 2")
+    spec = HF_CONFIGS[size]
+    frames, side = spec["frames"] or inputs[0], spec["size"] or inputs[1]
+    torch.manual_seed(0)
+    if family == "videomae":
+        config = transformers.VideoMAEConfig(image_size=side, num_frames=frames, num_labels=1, **spec["dims"])
+        model = transformers.VideoMAEForVideoClassification(config)
+    else:
+        dims = {("mlp_ratio" if k == "intermediate_size" else k): v for k, v in spec["dims"].items()}
+        if "mlp_ratio" in dims:
+            dims["mlp_ratio"] = dims["mlp_ratio"] / dims["hidden_size"]
+            dims.update(pred_hidden_size=dims["hidden_size"], pred_num_hidden_layers=1)
+            dims["pred_num_attention_heads"] = dims["num_attention_heads"]
+        config = transformers.VJEPA2Config(crop_size=side, frames_per_clip=frames, num_labels=1, **dims)
+        model = transformers.VJEPA2ForVideoClassification(config)
+    path = folder / f"{family}_{size}"
+    model.save_pretrained(path, safe_serialization=True)
+    imagenet = {"image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225]}
+    (path / "preprocessor_config.json").write_text(json.dumps(imagenet))
+    return path, (frames, side)
+
+
+def zoo_overrides(model: str, size: str, folder: Path, quick: bool = False) -> list[str]:
+    """Overrides composing ``model`` at ``size`` (:data:`ZOO_SIZES`) with random weights (``quick``: 4 frames of
+    32, tiny transformers); a transformers family gets a random folder in ``folder`` (:func:`hf_folder`)."""
+    if size not in ZOO_SIZES:
+        raise ValueError(f"size={size!r} is not one of {list(ZOO_SIZES)}")
+    overrides = [f"model={model}", "model.pretrained.source=null"] + (["~data_model"] if size == "recipe" else [])
+    changes = dict(ZOO_QUICK) if quick else {}
+    if model_entry(model).net_class is HFVideoNet:
+        yaml = OmegaConf.load(CONF / "model" / f"{model}.yaml").inputs
+        path, (frames, side) = hf_folder(folder, model, "quick" if quick else size, (yaml.num_frames, yaml.frame_size))
+        changes = {"model.net.folder": str(path), "model.inputs.num_frames": frames, "model.inputs.frame_size": side}
+    return overrides + [f"{key}={json.dumps(value)}" for key, value in changes.items()]
+
+
+def forward_call(predictor: Predictor, backend: Backend) -> Callable[[], None]:
+    """One result's worth of the net alone at step 1, batch 1, on a frame already resized and normalised in memory,
+    with the calls the engine makes per result: a per-frame net ``features`` on one frame + ``sequence`` over a
+    window of features (a recurrent one ``features`` + ``step``), another net ``window`` on one window."""
+    h, w = predictor.frame_size
+    frame = Normalize(predictor.normalization)(torch.from_numpy(scene(0, w, h)).permute(2, 0, 1))[None]
+    if getattr(backend, "recurrent", False):
+        state = None
+
+        def call() -> None:
+            nonlocal state
+            _, state = backend.step(backend.features(frame), state)
+
+        return call
+    window = torch.cat([frame] * predictor.num_frames)[None]  # [1, T, 3, H, W]
+    if backend.per_frame:
+        features = backend.features(window[0])[None]  # [1, T, D]
+        return lambda: (backend.features(frame), backend.sequence(features))
+    return lambda: backend.window(window)
+
+
+def interleaved(predictor: Predictor, backend: Backend, video: Path) -> tuple[float, float]:
+    """Streaming ``video`` end to end at step 1 (``FileSource`` decode -> ``StreamEngine.push``, what
+    ``predictor.stream`` runs) and, after each result, :func:`forward_call` once, timed apart; returns both
+    results/s. Interleaving puts both under the same load (another job's burst slows both alike)."""
+    call = forward_call(predictor, backend)
+    call()  # warm-up
+    engine, frames = StreamEngine(predictor, backend), iter(open_source(video))
+    stream_s = bound_s = 0.0
+    results = 0
+    while not engine.finished:
+        start = time.perf_counter()
+        frame = next(frames, None)
+        done = engine.push(frame.picture, frame.time_s) if frame is not None else engine.finish()
+        stream_s += time.perf_counter() - start
+        for _ in done:
+            start = time.perf_counter()
+            call()
+            bound_s += time.perf_counter() - start
+        results += len(done)
+    return results / stream_s, results / bound_s
+
+
+def zoo_row(model: str, size: str, folder: Path, results: int, quick: bool = False) -> ZooRow:
+    """``model`` at ``size``: a checkpoint built in ``folder``, its parameters and GFLOPs per clip, and streaming a
+    1280x720 (quick: 320x180) 30 fps file of ``results`` target frames end to end at step 1 against the forward-only
+    bound, interleaved (:func:`interleaved`); a per-frame net's backbone alone too (row 2's bound)."""
+    load_before = os.getloadavg()[0]
+    checkpoint = make_checkpoint(folder, zoo_overrides(model, size, folder, quick), name=f"{model}_{size}.ckpt")
+    predictor = Predictor.from_checkpoint(checkpoint)
+    net, (h, w), t = predictor.module.net, predictor.frame_size, predictor.num_frames
+    params = count_parameters(net)[0]
+    gflops = forward_gflops(net, (1, t, 3, h, w))
+    backend = TorchBackend(predictor)
+    seconds = results / predictor.target_fps
+    video = folder / f"drive_{seconds:g}s.mp4"
+    if not video.exists():
+        write_video(video, seconds, QUICK["video"] if quick else FULL["video"])
+    stream, bound = interleaved(predictor, backend, video)
+    backbone = bound_fps(backend, predictor, max(2, results // 2)) if backend.per_frame else None
+    checkpoint.unlink()
+    return ZooRow(model, t, h, params, gflops, stream, bound, backbone, (load_before, os.getloadavg()[0]))
+
+
+def zoo_rows(models: Sequence[str], size: str, folder: Path, results: int, quick: bool = False) -> list[ZooRow]:
+    """:func:`zoo_row` of each model in turn, printed as it is measured; a model that cannot be built here (no
+    transformers, too old a transformers) is reported and skipped."""
+    rows = []
+    for model in models:
+        try:
+            rows.append(zoo_row(model, size, folder, results, quick))
+        except (ImportError, RuntimeError) as error:
+            print(f"{model}: skipped ({error})", flush=True)
+            continue
+        print_zoo_table(rows[-1:], header=len(rows) == 1)
+    return rows
+
+
+def print_zoo_table(rows: Sequence[ZooRow], header: bool = True) -> None:
+    """The zoo rows as a markdown table."""
+    if header:
+        print(
+            "\n| model | clip (T x size) | params | GFLOPs per clip | streaming end to end, frames/s | forward-only "
+            "bound, frames/s | share (target >= 70%) | backbone-only bound, frames/s | load (1 min) |\n"
+            "|---|---|---:|---:|---:|---:|---:|---:|---|"
+        )
+    for r in rows:
+        backbone = "" if r.backbone_fps is None else f"{r.backbone_fps:.2f}"
+        print(
+            f"| `{r.model}` | {r.num_frames} x {r.frame_size} | {r.params:,} | {r.gflops:.2f} | {r.stream_fps:.2f} | "
+            f"{r.bound_fps:.2f} | {r.share:.0%} | {backbone} | {r.load[0]:.1f}-{r.load[1]:.1f} |",
+            flush=True,
+        )
+
+
 # ---------------------------------------------------------------- the table
 def print_table(rows: list[tuple]) -> None:
     print("\n| measurement | frames/s | result | notes |\n|---|---:|---|---|")
@@ -483,34 +696,67 @@ def print_table(rows: list[tuple]) -> None:
         print(f"| {name} | {'' if fps is None else f'{fps:.2f}'} | {result} | {notes} |")
 
 
-def run(quick: bool = False, seconds: float = 20.0, threads: int = 2) -> list[tuple]:
+def run(
+    quick: bool = False,
+    seconds: float = 20.0,
+    threads: int = 2,
+    models: Sequence[str] = (),
+    size: str = "recipe",
+    seed_rows: bool = True,
+    results: int | None = None,
+) -> list[tuple]:
     """Every row (module docstring); ``quick``: tiny nets and videos (seconds); ``seconds``: the end-to-end
-    video's length; ``threads``: torch / onnxruntime intra-op threads. Prints the table, returns the rows."""
+    video's length; ``threads``: torch / onnxruntime intra-op threads; ``models``: the registered models of the zoo
+    table (row 6, at ``size``: :data:`ZOO_SIZES`, ``results`` results each, default 8, quick 2); ``seed_rows``: rows
+    1-5. Prints the tables, returns the rows."""
     sizes = QUICK if quick else FULL
     torch.set_num_threads(threads)
     rows: list[tuple] = []
+    zoo: list[ZooRow] = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        extra = sizes["extra"]
-        bilstm_ckpt = make_checkpoint(folder / "bilstm", seed_overrides("bilstm", extra.get("bilstm")))
-        bilstm = Predictor.from_checkpoint(bilstm_ckpt)
-        print(bilstm.describe(), flush=True)
-        rows += streaming_rows(bilstm, sizes)
-        video = write_video(folder / f"drive_{seconds:g}s_{sizes['video'][1]}p.mp4", seconds, sizes["video"])
-        e2e, best, best_name = end_to_end_rows(bilstm, video, folder, sizes, threads)
-        rows += e2e
-        print_table(rows)
-        r3d_ckpt = make_checkpoint(folder / "r3d", seed_overrides("resnet3d101", extra.get("resnet3d101")))
-        r3d = Predictor.from_checkpoint(r3d_ckpt)
-        print(r3d.describe(), flush=True)
-        rows += r3d_rows(r3d, sizes)
-        del r3d
-        r3d_ckpt.unlink()
-        rows += memory_rows(folder, sizes, extra.get("bilstm", {}))
-        rows += live_rows(bilstm, best, best_name, sizes["live_s"], sizes["video"])
+        if seed_rows:
+            rows += seed_model_rows(folder, sizes, seconds, threads)
+        zoo = zoo_rows(models, size, folder / "zoo", results or sizes["zoo_results"], quick)
+    rows += [
+        (
+            f"6. {r.model} ({r.num_frames} x {r.frame_size}, {size}) streaming end to end at step 1",
+            r.stream_fps,
+            f"{r.share:.0%} of the forward-only bound (target >= 70%)",
+            f"bound {r.bound_fps:.2f} frames/s; {r.params:,} params; {r.gflops:.2f} GFLOPs per clip; "
+            f"load {r.load[0]:.1f}-{r.load[1]:.1f}",
+        )
+        for r in zoo
+    ]
     print(
-        f"\nSUMMARY ({threads} threads; frames/s = target-rate ({bilstm.target_fps:g} fps) frames scored per "
-        "second; every figure measured in this run)"
+        f"\nSUMMARY ({threads} threads; frames/s = target-rate frames scored per second; every figure measured "
+        "in this run)"
     )
     print_table(rows)
+    if zoo:
+        print(f"\nZOO ({size} size, {threads} threads, {'x'.join(map(str, sizes['video']))} H.264 input)")
+        print_zoo_table(zoo)
+    return rows
+
+
+def seed_model_rows(folder: Path, sizes: dict, seconds: float, threads: int) -> list[tuple]:
+    """Rows 1-5 (module docstring) of the two seed models."""
+    rows: list[tuple] = []
+    extra = sizes["extra"]
+    bilstm_ckpt = make_checkpoint(folder / "bilstm", seed_overrides("bilstm", extra.get("bilstm")))
+    bilstm = Predictor.from_checkpoint(bilstm_ckpt)
+    print(bilstm.describe(), flush=True)
+    rows += streaming_rows(bilstm, sizes)
+    video = write_video(folder / f"drive_{seconds:g}s_{sizes['video'][1]}p.mp4", seconds, sizes["video"])
+    e2e, best, best_name = end_to_end_rows(bilstm, video, folder, sizes, threads)
+    rows += e2e
+    print_table(rows)
+    r3d_ckpt = make_checkpoint(folder / "r3d", seed_overrides("resnet3d101", extra.get("resnet3d101")))
+    r3d = Predictor.from_checkpoint(r3d_ckpt)
+    print(r3d.describe(), flush=True)
+    rows += r3d_rows(r3d, sizes)
+    del r3d
+    r3d_ckpt.unlink()
+    rows += memory_rows(folder, sizes, extra.get("bilstm", {}))
+    rows += live_rows(bilstm, best, best_name, sizes["live_s"], sizes["video"])
     return rows

@@ -27,12 +27,17 @@ setting augments, as ``experiment=seed_bilstm`` does with 8) and reports: its ex
 backbone's inference bound (``forward_features`` under ``no_grad`` on ``batch_frames`` frames already in memory;
 target >= 90%), the cached loader's frames/s, and the training loop on cached features against fp32's loop on
 pixels (target >= 20x).
+
+The zoo (``zoo``, issue 26): one row per registered model at its ``small`` clip (what ``train.py model=<model>``
+trains on the built-in data) or its ``recipe`` one (``benchmarks.inference.ZOO_SIZES``), random weights,
+fp32: the training loop against its model-only bound (:func:`zoo_row`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import itertools
+import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -43,12 +48,13 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
-from benchmarks.inference import CONF, seed_overrides
+from benchmarks.inference import CONF, seed_overrides, zoo_overrides
 from riskvision.batch import FEATURES
 from riskvision.data.sources.synthetic import ensure_synthetic
+from riskvision.models.complexity import count_parameters
 from riskvision.utils import instantiate_data
 
-__all__ = ["VARIANTS", "run"]
+__all__ = ["VARIANTS", "run", "zoo_row"]
 
 VARIANTS = ("fp32", "bf16", "channels_last", "compile", "onednn_backward")
 FULL = {
@@ -56,6 +62,7 @@ FULL = {
     "steps": 1,
     "loader_batches": 6,
     "bound_calls": 5,
+    "zoo_steps": 3,
     "models": ("bilstm", "resnet3d101"),
     "settings": ("quickstart", "seed"),
     "variants": VARIANTS,
@@ -68,6 +75,7 @@ QUICK = {
     "steps": 1,
     "loader_batches": 2,
     "bound_calls": 2,
+    "zoo_steps": 1,
     "models": ("bilstm", "resnet3d101"),
     "settings": ("quickstart", "seed"),
     "variants": ("fp32", "channels_last", "onednn_backward"),
@@ -79,12 +87,11 @@ QUICK = {
 SYNTHETIC = {"width": 160, "height": 96, "crash_seconds": [4, 7], "normal_seconds": [4, 7], "clips_per_source": [1, 1]}
 
 
-def _compose(model: str, setting: str, data: list[str], extra: list[str]):
-    overrides = seed_overrides(model) if setting == "seed" else [f"model={model}"]
+def _compose(overrides: list[str]):
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-            return compose("train.yaml", overrides=overrides + data + extra)
+            return compose("train.yaml", overrides=overrides)
     finally:
         GlobalHydra.instance().clear()
 
@@ -139,6 +146,34 @@ def _timed(batches: Iterator[dict], work: Callable[[dict], None], count: int, wa
     return frames / (time.perf_counter() - begin)
 
 
+def _bound_and_loop(step: Callable[[dict], None], loader, steps: int) -> tuple[float, float]:
+    """Frames/s of ``step`` on one batch already in memory (the model-only bound; after one warm-up step) and on
+    the loader's batches (the training loop), ``steps`` steps each."""
+    bound = _timed(itertools.repeat(next(iter(loader))), step, steps)
+    return bound, _timed(_epochs(loader), step, steps, warm_up=False)  # warmed up above
+
+
+def _interleaved(step: Callable[[dict], None], loader, steps: int) -> tuple[float, float]:
+    """:func:`_bound_and_loop` with the two alternating, step by step (both under the same load): ``steps`` steps on
+    one batch in memory and ``steps`` loop steps (the loader's next batch, then the step), timed apart."""
+    batches = _epochs(loader)
+    fixed = next(batches)
+    step(fixed)  # warm-up
+    bound_s = loop_s = 0.0
+    bound_frames = loop_frames = 0
+    for _ in range(steps):
+        start = time.perf_counter()
+        step(fixed)
+        bound_s += time.perf_counter() - start
+        bound_frames += _frames(fixed)
+        start = time.perf_counter()
+        batch = next(batches)
+        step(batch)
+        loop_s += time.perf_counter() - start
+        loop_frames += _frames(batch)
+    return bound_frames / bound_s, loop_frames / loop_s
+
+
 def _rows(model: str, setting: str, cfg, sizes: dict) -> list[tuple]:
     datamodule = instantiate_data(cfg.data)
     datamodule.setup("fit")
@@ -153,11 +188,8 @@ def _rows(model: str, setting: str, cfg, sizes: dict) -> list[tuple]:
     for variant in sizes["variants"] if setting == "quickstart" else sizes["seed_variants"]:
         if variant == "onednn_backward" and "tap_backward_max_outputs" not in cfg.model.net:
             continue  # a net without 3D convolutions
-        module = _module(cfg, variant)
-        step = _stepper(module, variant)
-        fixed = next(iter(loader))
-        bound = _timed(itertools.repeat(fixed), step, sizes["steps"])
-        speeds[variant] = loop = _timed(_epochs(loader), step, sizes["steps"], warm_up=False)  # warmed up above
+        bound, loop = _bound_and_loop(_stepper(_module(cfg, variant), variant), loader, sizes["steps"])
+        speeds[variant] = loop
         rows.append(
             (
                 f"{label}: {variant}",
@@ -240,6 +272,28 @@ def _cached_rows(module, cfg, datamodule, label: str, pixels_fps: float, sizes: 
     return rows
 
 
+def zoo_row(model: str, size: str, data: list[str], folder: Path, sizes: dict, quick: bool = False) -> tuple:
+    """``model`` at ``size`` (``benchmarks.inference.ZOO_SIZES``, random weights) on the synthetic data:
+    fp32 training loop vs its model-only bound (``zoo_steps`` steps each, alternating: :func:`_interleaved`), with
+    the parameters and the load."""
+    load_before = os.getloadavg()[0]
+    cfg = _compose(zoo_overrides(model, size, folder, quick) + data)
+    datamodule = instantiate_data(cfg.data)
+    datamodule.setup("fit")
+    module = _module(cfg, "fp32")
+    bound, loop = _interleaved(_stepper(module, "fp32"), datamodule.train_dataloader(), sizes["zoo_steps"])
+    inputs = cfg.model.inputs
+    row = (
+        f"zoo {model} {size} ({inputs.num_frames} frames of {inputs.frame_size}, batch {inputs.batch_size}): fp32",
+        loop,
+        f"loop at {loop / bound:.0%} of its model-only bound",
+        f"model-only bound {bound:.1f} frames/s; {count_parameters(module.net)[0]:,} params; "
+        f"{datamodule.num_workers} loader workers; load {load_before:.1f}-{os.getloadavg()[0]:.1f}",
+    )
+    print(row, flush=True)
+    return row
+
+
 def run(
     quick: bool = False,
     threads: int = 2,
@@ -247,13 +301,20 @@ def run(
     models: Sequence[str] | None = None,
     settings: Sequence[str] | None = None,
     variants: Sequence[str] | None = None,
+    zoo: Sequence[str] = (),
+    size: str = "small",
+    seed_rows: bool = True,
+    zoo_steps: int | None = None,
 ) -> list[tuple]:
     """Every row (module docstring); prints them as they come and the table at the end. ``seed_variants``: the
     variants measured at the seed settings (default: all of :data:`VARIANTS`; on a CPU without fast bf16 a bf16
     step at 224x224 takes minutes, and compiling the seed nets takes minutes too); ``variants``: those measured at
     the quickstart settings (default: all; ``fp32`` always comes first, the ratios' base). ``models`` /
-    ``settings``: a subset of ``("bilstm", "resnet3d101")`` / ``("quickstart", "seed")`` (default: both)."""
+    ``settings``: a subset of ``("bilstm", "resnet3d101")`` / ``("quickstart", "seed")`` (default: both);
+    ``seed_rows``: these rows at all. ``zoo``: registered models measured one row each at ``size``
+    (``benchmarks.inference.ZOO_SIZES``; :func:`zoo_row`), ``zoo_steps`` steps each (default 3, quick 1)."""
     sizes = {**(QUICK if quick else FULL)}
+    sizes["zoo_steps"] = zoo_steps or sizes["zoo_steps"]
     sizes["seed_variants"] = tuple(seed_variants or sizes["variants"])
     if variants:
         sizes["variants"] = ("fp32", *(v for v in variants if v != "fp32"))
@@ -272,10 +333,12 @@ def run(
             "data.split.val_fraction=0.3",
             *[f"++data.synthetic.{key}={value}".replace(" ", "") for key, value in synthetic.items()],
         ]
-        for model in sizes["models"]:
+        for model in sizes["models"] if seed_rows else ():
             for setting in sizes["settings"]:
-                cfg = _compose(model, setting, data, sizes["extra"].get(model, []))
+                model_overrides = seed_overrides(model) if setting == "seed" else [f"model={model}"]
+                cfg = _compose(model_overrides + data + sizes["extra"].get(model, []))
                 rows += _rows(model, setting, cfg, sizes)
+        rows += [zoo_row(model, size, data, Path(tmp) / "zoo", sizes, quick) for model in zoo]
     print(f"\nSUMMARY ({threads} threads; frames/s = training clips/s x frames per clip; measured in this run)")
     print("\n| measurement | frames/s | result | notes |\n|---|---:|---|---|")
     for name, fps, result, notes in rows:

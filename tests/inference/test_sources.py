@@ -291,3 +291,32 @@ def test_an_http_stream_is_read_live_from_a_local_server(tmp_path: Path) -> None
     times = [frame.time_s for frame in frames]
     assert times == sorted(times) and times[0] >= 0
     assert stats.received == stats.delivered + stats.dropped and 40 <= stats.received <= 45
+
+
+def test_a_file_frame_is_converted_to_rgb_only_when_used(tmp_path):
+    """FileSource hands the decoded picture on; the engine converts only the frames a target frame takes (30 fps
+    into 10 fps: one in three), with the same results as pushing every frame's RGB image."""
+    from unittest import mock
+
+    from checkpoint_fakes import BILSTM, make_checkpoint
+
+    from riskvision.inference import stream as stream_module
+    from riskvision.inference.predictor import Predictor
+    from riskvision.inference.stream import StreamEngine
+
+    path = write_video(tmp_path / "v.mp4", seconds=0.3, fps=30, width=64, height=48)  # 9 frames -> 3 target frames
+    predictor = Predictor.from_checkpoint(make_checkpoint(tmp_path / "net", BILSTM))
+    with open_source(path) as source:
+        frames = list(source)
+    assert len(frames) == 9 and all(isinstance(frame.picture, av.VideoFrame) for frame in frames)
+
+    def scores(pictures: list) -> list[float]:
+        engine = StreamEngine(predictor)
+        pushed = [r for picture, frame in zip(pictures, frames) for r in engine.push(picture, frame.time_s)]
+        return [r.p_crash for r in pushed + engine.finish()]
+
+    with mock.patch.object(stream_module, "frame_to_rgb", wraps=stream_module.frame_to_rgb) as convert:
+        lazy = scores([frame.picture for frame in frames])
+    assert convert.call_count == 3  # target frames 0, 1, 2 take native frames 0, 3, 6
+    assert lazy == scores([frame.image for frame in frames]) and len(lazy) == 3
+    assert all(frame.picture is frame.image for frame in frames)  # read once: the RGB image from then on

@@ -133,7 +133,7 @@ class Predictor(LoadedModel):
         engine = StreamEngine(self, backend=backend or self.make_backend(), step=step, **post)
         try:
             for frame in frames:
-                image, time_s = (frame.image, frame.time_s) if hasattr(frame, "image") else frame
+                image, time_s = (frame.picture, frame.time_s) if hasattr(frame, "picture") else frame
                 yield from engine.push(image, time_s)
             yield from engine.finish()
         finally:

@@ -3,8 +3,8 @@
 ``open_source(spec)`` decides the kind of source from ``spec``::
 
     with open_source("drive.mp4") as source:       # FileSource: every frame, in order
-        for frame in source:                       # Frame(image uint8 [H, W, 3] RGB, time_s, index)
-            engine.push(frame.image, frame.time_s)
+        for frame in source:                       # Frame: .image uint8 [H, W, 3] RGB, .time_s, .index
+            engine.push(frame.picture, frame.time_s)   # .picture: RGB only if the engine uses the frame
     source.stopped_reason                          # None, or why it ended early (truncated, stalled, ...)
 
 * a video file (anything PyAV/FFmpeg decodes) -> :class:`FileSource`: decoded incrementally, every frame, at
@@ -39,6 +39,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import cached_property
 from pathlib import Path
 
 import av
@@ -66,20 +67,32 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 STDIN_SPECS = ("-", "pipe:")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Frame:
     """One decoded frame.
 
     Attributes:
-        image: uint8 ``[H, W, 3]`` RGB at the source's native size.
+        decoded: what the source decoded: a file's ``av.VideoFrame`` (converted to RGB only when :attr:`image` is
+            read or the engine uses it: at 30 fps into a 10 fps model two frames in three never are), or uint8
+            ``[H, W, 3]`` RGB.
         time_s: presentation time in seconds from the source's first frame.
         index: native frame number from 0 (for a live source: the number of frames received before it, so the
             frames it dropped leave gaps).
     """
 
-    image: np.ndarray
+    decoded: np.ndarray | av.VideoFrame
     time_s: float
     index: int
+
+    @cached_property
+    def image(self) -> np.ndarray:
+        """uint8 ``[H, W, 3]`` RGB at the source's native size (converted once, on first access)."""
+        return self.decoded if isinstance(self.decoded, np.ndarray) else frame_to_rgb(self.decoded)
+
+    @property
+    def picture(self) -> np.ndarray | av.VideoFrame:
+        """What ``StreamEngine.push`` takes without converting first: :attr:`image` once read, else :attr:`decoded`."""
+        return self.__dict__.get("image", self.decoded)
 
 
 @dataclass(frozen=True)
@@ -313,9 +326,8 @@ class FileSource(FrameSource):
         index = self._received
         self._count_received()
         time_s = _time_s(frame, index, self._stream, self._start_pts)
-        image = frame_to_rgb(frame)
         self._count_delivered()
-        return Frame(image, self.timeline(float(index) if time_s is None else time_s), index)
+        return Frame(frame, self.timeline(float(index) if time_s is None else time_s), index)  # RGB when used
 
     def _short_reason(self) -> str | None:
         """A message when fewer frames decoded than the container states (a truncated file), else ``None``."""

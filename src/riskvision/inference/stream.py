@@ -24,7 +24,8 @@ clip-level test metrics. The steps:
    time's nearest picture. A frame whose time is not after the previous one is dropped (counted, warned).
 2. Frames: each used frame is resized to the model's ``spec.frame_size`` with ``riskvision.data.readers.resize_frame``
    (the training/eval resize; any input size, also changing mid-stream) and normalised with
-   ``Normalize(spec.normalization)``, once however many target frames repeat it.
+   ``Normalize(spec.normalization)``, once however many target frames repeat it; a pushed ``av.VideoFrame`` (a
+   file's ``Frame.picture``) is converted to RGB only then, so the frames a lower target rate drops never are.
 3. Windows (``riskvision.data.sampling.WindowSampler``): the result of target frame ``t`` (``t % step == 0``)
    is the window of ``num_frames`` consecutive target frames ending at ``t``; one that would start before
    frame 0 repeats frame 0, so the first frames get results at once. A per-frame net (``backend.per_frame``,
@@ -51,6 +52,7 @@ import warnings
 from collections import deque
 from dataclasses import dataclass, field
 
+import av
 import numpy as np
 import torch
 from torch import Tensor
@@ -67,6 +69,7 @@ from riskvision.inference.smoothing import (
     Smoother,
     default_levels,
 )
+from riskvision.video_io import frame_to_rgb
 
 __all__ = ["DEFAULT_TIME_CONSTANT_S", "StreamEngine", "StreamResult", "TimestampResampler"]
 
@@ -165,7 +168,7 @@ class StreamResult:
 class _Pushed:
     """A pushed image, resized and normalised (and its features computed) only once a target frame uses it."""
 
-    def __init__(self, image: np.ndarray | Tensor, time_s: float) -> None:
+    def __init__(self, image: np.ndarray | Tensor | av.VideoFrame, time_s: float) -> None:
         self.image = image
         self.time_s = float(time_s)
         self.prepared: Tensor | None = None  # float [3, H, W], or [D] features for a per-frame backend
@@ -238,8 +241,9 @@ class StreamEngine:
         self.skipped = 0  # results not scored because a newer one was ready in the same push (latest_only)
         self.finished = False
 
-    def push(self, image: np.ndarray | Tensor, time_s: float) -> list[StreamResult]:
-        """Push one frame: uint8 RGB numpy ``[H, W, 3]`` or torch ``[3, H, W]`` (any size), at ``time_s``
+    def push(self, image: np.ndarray | Tensor | av.VideoFrame, time_s: float) -> list[StreamResult]:
+        """Push one frame: uint8 RGB numpy ``[H, W, 3]`` or torch ``[3, H, W]`` (any size), or a decoded
+        ``av.VideoFrame`` (converted to RGB only if a target frame uses it: ``sources.Frame.picture``), at ``time_s``
         seconds (any origin, increasing). Returns the results it completes, in frame order (often one, none
         while frames are dropped by a lower target rate, several when the rate is lower than the target's).
 
@@ -328,7 +332,8 @@ class StreamEngine:
         if not todo:
             return
         size, device = self.spec.frame_size, self.device
-        frames = torch.stack([self.normalize(resize_frame(p.image, size)) for p in todo]).to(device)  # [N, 3, H, W]
+        normalised = [self.normalize(resize_frame(_rgb(p.image), size)) for p in todo]  # float [3, H, W] each
+        frames = torch.stack(normalised).to(device)  # [N, 3, H, W]
         prepared = self.backend.features(frames) if self.backend.per_frame else frames  # [N, D] or [N, 3, H, W]
         for p, x in zip(todo, prepared):
             p.prepared, p.image = x, None  # the image is no longer needed
@@ -374,8 +379,16 @@ class StreamEngine:
         return results
 
 
-def _check_image(image: np.ndarray | Tensor) -> None:
-    """A TypeError naming what was pushed unless it is uint8 RGB numpy ``[H, W, 3]`` or torch ``[3, H, W]``."""
+def _rgb(image: np.ndarray | Tensor | av.VideoFrame) -> np.ndarray | Tensor:
+    """A pushed image as uint8 RGB: a decoded ``av.VideoFrame`` converted (``frame_to_rgb``), anything else as is."""
+    return frame_to_rgb(image) if isinstance(image, av.VideoFrame) else image
+
+
+def _check_image(image: np.ndarray | Tensor | av.VideoFrame) -> None:
+    """A TypeError naming what was pushed unless it is uint8 RGB numpy ``[H, W, 3]``, torch ``[3, H, W]`` or a
+    decoded ``av.VideoFrame`` (converted to RGB only if a target frame uses it)."""
+    if isinstance(image, av.VideoFrame):
+        return
     if isinstance(image, np.ndarray):
         ok, expected = image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8, "numpy [H, W, 3]"
     elif isinstance(image, Tensor):
