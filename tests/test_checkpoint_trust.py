@@ -110,10 +110,10 @@ def test_stored_values_must_be_plain_data(real_checkpoint, tmp_path, key, value,
 @pytest.mark.parametrize(
     ("key", "value", "expected"),
     [
-        ("data.target_fps", "fast", "a positive number"),
+        ("data.frames.target_fps", "fast", "a positive number"),
         ("model.inputs.num_frames", -4, "a positive integer"),
-        ("data.frame_size", [32], r"a positive integer or a \[height, width\] pair"),
-        ("data.normalization", "mine", "one of"),
+        ("data.frames.size", [32], r"a positive integer or a \[height, width\] pair"),
+        ("data.frames.normalization", "mine", "one of"),
     ],
 )
 def test_stored_values_of_the_wrong_type_name_the_key(real_checkpoint, tmp_path, key, value, expected):

@@ -6,6 +6,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import hydra
 import numpy as np
 import pytest
 import torch
@@ -21,7 +22,6 @@ from riskvision.data.sources.dota import DotaSource
 from riskvision.data.splits import FileSplit
 from riskvision.data.timebase import TargetVideo
 from riskvision.data.transforms import ClipAugment
-from riskvision.utils import instantiate_data
 
 pytestmark = pytest.mark.filterwarnings("ignore:DoTA annotation", "ignore:DoTA root")
 
@@ -158,14 +158,14 @@ def test_dota_bdd_config_instantiates_with_model_inputs(make_official_tree):
             "model.inputs.sampler=uniform",
             "model.inputs.num_frames=6",
             "model.inputs.frame_size=16",
-            "data.num_workers=0",
+            "data.loader.num_workers=0",
             "data.filters.categories=[TC,OC]",
             "data.split._target_=riskvision.data.splits.RandomSplit",
             "~data.split.val_fraction",
             "+data.split.fractions={train: 0.5, test: 0.5}",
         ]
     )
-    dm = instantiate_data(cfg.data)
+    dm = hydra.utils.instantiate(cfg.data)
     assert isinstance(dm.sampler, UniformSampler) and dm.sampler.num_frames == 6 and dm.frame_size == (16, 16)
     assert isinstance(dm.labels, LabelPolicy) and dm.normalization == "imagenet"
     dm.setup("test")

@@ -59,8 +59,8 @@ def trained(tmp_path_factory) -> Path:
         f"data.synthetic.root={root / 'synthetic'}",
         "data.synthetic.seed=0",
         *sizes,
-        "data.num_workers=0",
-        "data.persistent_workers=false",
+        "data.loader.num_workers=0",
+        "data.loader.persistent_workers=false",
     ]
     run(
         "train.py",
@@ -179,8 +179,8 @@ def test_streaming_with_smoothing_off_equals_eval_sliding_scores(trained, tmp_pa
                 f"data.synthetic.root={synthetic}",
                 "data.synthetic.seed=0",
                 *sizes,
-                "data.num_workers=0",
-                "data.persistent_workers=false",
+                "data.loader.num_workers=0",
+                "data.loader.persistent_workers=false",
             ],
         )
     run(

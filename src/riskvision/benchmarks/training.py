@@ -8,9 +8,10 @@ frames of 224x224 / 10 frames of 224x224, random weights; ``quickstart``: what `
 trains on the synthetic data, ``conf/data_model``), on a synthetic set at the quickstart's 160x96 frames:
 
 * loader: frames/s the training DataLoader delivers with the configured workers, no model;
-* per variant (``fp32``, ``bf16`` autocast, ``channels_last`` (``model.memory_format``), ``compile``
-  (``model.compile``), and for the 3D-ResNet ``onednn_backward``: fp32 with ``model.net.tap_backward_max_outputs=0``,
-  oneDNN's convolution backward everywhere instead of the tap-by-tap one on small grids
+* per variant (``fp32``, ``bf16`` autocast, ``channels_last`` (``model.execution.memory_format``), ``compile``
+  (``model.execution.compile``), and for the 3D-ResNet ``onednn_backward``: fp32 with
+  ``model.net.tap_backward_max_outputs=0``, oneDNN's convolution backward everywhere instead of the tap-by-tap one on
+  small grids
   (``riskvision.models.tap_conv``)): the model-only bound (forward + backward + Adam step on one batch already
   in memory) and the training loop (the loader's batches -> the same step), frames/s = clips/s x frames per clip,
   and the
@@ -46,7 +47,6 @@ from hydra.core.global_hydra import GlobalHydra
 from riskvision.batch import FEATURES
 from riskvision.benchmarks.inference import CONF, seed_overrides
 from riskvision.data.sources.synthetic import ensure_synthetic
-from riskvision.utils import instantiate_data
 
 __all__ = ["VARIANTS", "run"]
 
@@ -91,8 +91,8 @@ def _compose(model: str, setting: str, data: list[str], extra: list[str]):
 
 def _module(cfg, variant: str):
     cfg = cfg.copy()
-    cfg.model.memory_format = "channels_last" if variant == "channels_last" else "contiguous"
-    cfg.model.compile = variant == "compile"
+    cfg.model.execution.memory_format = "channels_last" if variant == "channels_last" else "contiguous"
+    cfg.model.execution.compile = variant == "compile"
     if variant == "onednn_backward":
         cfg.model.net.tap_backward_max_outputs = 0
     torch.manual_seed(0)
@@ -140,7 +140,7 @@ def _timed(batches: Iterator[dict], work: Callable[[dict], None], count: int, wa
 
 
 def _rows(model: str, setting: str, cfg, sizes: dict) -> list[tuple]:
-    datamodule = instantiate_data(cfg.data)
+    datamodule = hydra.utils.instantiate(cfg.data)
     datamodule.setup("fit")
     loader = datamodule.train_dataloader()
     inputs = cfg.model.inputs

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import hydra
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
@@ -34,7 +35,14 @@ from riskvision.models import FrameFeatureNet
 from riskvision.progress import ProgressLine
 from riskvision.runs import claim_run_folder
 from riskvision.trust import check_stored_files
-from riskvision.utils import CONFIG_KEY, RUN_ID_KEY, instantiate_data, load_checkpoint, net_name, store_operating_point
+from riskvision.utils import (
+    CONFIG_KEY,
+    RUN_ID_KEY,
+    check_data_settings,
+    load_checkpoint,
+    net_name,
+    store_operating_point,
+)
 
 __all__ = ["TRAINING_DATA", "EvalSettings", "evaluate_checkpoint", "evaluate_module", "run_config", "scoring_loader"]
 
@@ -295,7 +303,8 @@ def evaluate_checkpoint(
     predictor = Predictor.from_run(checkpoint, run, str(ckpt_path))
     if settings.scoring == "sliding" and predictor.span_mismatch():  # it changes what the sliding scores mean
         log.warning(predictor.span_mismatch())
-    datamodule = instantiate_data(run.data)
+    check_data_settings(run.data)
+    datamodule = hydra.utils.instantiate(run.data)
     own_data = stored_data(data_group)  # False: cross-dataset, another data= group
     if own_data:  # the checkpoint's paths may be read, never written (riskvision.trust)
         datamodule.forbid_writes()
