@@ -60,7 +60,9 @@ def test_the_forged_config_would_write_a_file_if_it_were_instantiated(tmp_path):
     assert (tmp_path / "marker.txt").is_file()
 
 
-@pytest.mark.parametrize("key", ["model.net", "model.task", "model", "data.sources.synthetic", "data"])
+@pytest.mark.parametrize(
+    "key", ["model.net", "model.task", "model", "data.synthetic", "data.sources.synthetic", "data.frames", "data"]
+)
 def test_a_forged_stored_config_builds_nothing_and_writes_nothing(real_checkpoint, tmp_path, monkeypatch, key):
     marker = tmp_path / "marker.txt"
     ckpt = forge(real_checkpoint, tmp_path / "forged.ckpt", key, writes_marker(marker))
@@ -256,7 +258,7 @@ def test_weights_that_do_not_fit_an_overridden_model_say_both_models(tmp_path):
 # ------------------------------------------------------------------ a stored config decides nothing about writes
 def test_data_rebuilt_from_a_stored_config_is_never_generated_where_it_says(real_checkpoint, tmp_path):
     elsewhere = tmp_path / "their_machine" / "synthetic"
-    ckpt = forge(real_checkpoint, tmp_path / "moved.ckpt", "data.sources.synthetic.root", str(elsewhere))
+    ckpt = forge(real_checkpoint, tmp_path / "moved.ckpt", "data.synthetic.root", str(elsewhere))
     with pytest.raises(
         DataLayoutError,
         match=r"the synthetic data set of this checkpoint's stored config is not at "

@@ -157,8 +157,18 @@ def test_optuna_search_composes(compose_train):
         (["callbacks.model_checkpoint.save_top_k=x"], "callbacks.model_checkpoint.save_top_k='x' is not an int"),
         (["data.frames.size=big"], "data.frames.size='big' is not an int or a Sequence"),
         (
-            ["data=dota_bdd", *REAL, "+data.sources.dota.rooot=/x"],
-            "data.sources.dota.rooot is not an argument of riskvision.data.sources.dota.DotaSource (it takes: root, ",
+            ["data=dota_bdd", *REAL, "+data.dota_rooot=/x"],
+            "data.dota_rooot is not an argument of riskvision.data.datasets.DotaBddData (it takes: dota_root, ",
+        ),
+        (
+            [
+                "data=dota_bdd",
+                *REAL,
+                "+data/source@data.sources.ccd=ccd",
+                "data.sources.ccd.root=/x",
+                "+data.sources.ccd.rooot=/x",
+            ],
+            "data.sources.ccd.rooot is not an argument of riskvision.data.sources.ccd.CcdSource (it takes: root, ",
         ),
     ],
 )
@@ -240,7 +250,7 @@ def test_the_nexar_winner_recipe_and_the_zoo_sweep(compose_train):
     model = cfg.model
     assert model.net.arch == "mvit_v2_s" and model.pretrained.source == "torchvision" and model.pretrained.require
     assert (model.inputs.sampler, model.inputs.num_frames, model.inputs.frame_size) == ("window", 16, 224)
-    assert cfg.data.frames.target_fps == 7.5 and cfg.data.sources.nexar.root == "/x"  # 16 frames at stride 4 of 30 fps
+    assert cfg.data.frames.target_fps == 7.5 and cfg.data.root == "/x"  # 16 frames at stride 4 of 30 fps
     zoo = compose_train("experiment=zoo")
     from riskvision.models import VIDEO_RECIPES
 

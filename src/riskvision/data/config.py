@@ -36,8 +36,8 @@ class FrameConfig:
     """
 
     target_fps: float = 10.0
-    size: tuple[int, int] = (224, 224)
-    train_read_size: tuple[int, int] | None = None
+    size: int | Sequence[int] = (224, 224)
+    train_read_size: int | Sequence[int] | None = None
     normalization: str = "imagenet"
     reader_factory: Callable | None = field(default=None, compare=False)
 
