@@ -196,6 +196,9 @@ def test_task_settings_live_under_model_task(compose_train):
         ("model.pos_weight=3.0", "model.task.pos_weight=3.0"),
         ("+model.class_weights=[1,2,2]", "model.task.class_weights=[1,2,2]"),
         ("data/augment=none", "model.inputs.augment=none"),
+        ("data.num_workers=0", "data.loader.num_workers=0"),
+        ("data.frame_size=64", "data.frames.size=64"),
+        ("model.memory_format=channels_last", "model.execution.memory_format=channels_last"),
     ],
 )
 def test_moved_keys_name_their_new_place(override, new):

@@ -134,7 +134,7 @@ class RiskModule(LightningModule):
         optimizer: partial optimiser config (``_partial_: true``); only trainable parameters are given to it.
         lr_scheduler: the learning-rate schedule (:class:`LrSchedule`: ``scheduler``, a partial LR-scheduler config
             that receives the optimiser, and ``monitor``, the metric a ``ReduceLROnPlateau``-type scheduler watches;
-            Lightning's ``lr_scheduler`` names); ``None``: a constant rate.
+            Lightning's ``lr_scheduler`` names); ``None`` (or no ``scheduler``): a constant rate.
         monitor: the model-selection metric (``val/f1`` binary, ``val/f1_macro`` 3-class); the
             checkpoint callback and sweeps read it from the model config.
         inputs: the data contract (``model.inputs``: sampler, num_frames, frame_size, normalization,
@@ -166,7 +166,8 @@ class RiskModule(LightningModule):
     ) -> None:
         super().__init__()
         self.execution = Execution(**_plain(execution or {}))
-        self.lr_schedule = None if lr_scheduler is None else LrSchedule(**_plain(lr_scheduler))
+        schedule = _plain(lr_scheduler) or {}
+        self.lr_schedule = LrSchedule(**schedule) if schedule.get("scheduler") is not None else None
         if not isinstance(task, Mapping) and not OmegaConf.is_dict(task):
             raise ValueError(
                 f"model.task={task!r} is the old form; model.task is now a task config, e.g. "
