@@ -90,7 +90,7 @@ def test_train_loader_draws_random_windows_with_augmentation(make_official_tree)
         make_official_tree(CLIPS + [HELD_OUT]),
         augments={"crop": augment},
         augment="crop",
-        frames=FrameConfig((8, 8), (12, 16)),
+        frames=FrameConfig(size=(8, 8), train_read_size=(12, 16)),
     )
     torch.manual_seed(0)
     (batch,) = list(dm.train_dataloader())
