@@ -83,7 +83,7 @@ def upgrade_data_config(data: Mapping[str, Any]) -> dict[str, Any]:
     if "synthetic" in shortcuts and isinstance(data.get("synthetic"), Mapping):
         data["_target_"] = "riskvision.data.datasets.SyntheticData"
         synthetic = {key: value for key, value in data["synthetic"].items() if key != "filters"}
-        data["synthetic"] = {**synthetic, "_partial_": True}
+        data["synthetic"] = {**synthetic, "filters": None, "_partial_": True}  # SyntheticData passes data.filters
         sources.pop("synthetic", None)
     else:
         known = next((name for name in DATA_SETS if name in sources), None)
