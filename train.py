@@ -46,7 +46,6 @@ def train(cfg: DictConfig) -> dict[str, float]:
         check_data_roots,
         data_model_file,
         instantiate_callbacks,
-        instantiate_data,
         instantiate_loggers,
         log_hyperparameters,
         metrics_table,
@@ -78,7 +77,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     log.info(model_summary(model.net, [1, inputs.num_frames, 3, inputs.frame_size, inputs.frame_size]))
 
     log.info(f"Instantiating datamodule <{cfg.data._target_}>")
-    datamodule: L.LightningDataModule = instantiate_data(cfg.data)
+    datamodule: L.LightningDataModule = hydra.utils.instantiate(cfg.data)
     callbacks = instantiate_callbacks(cfg.get("callbacks"))
     callbacks.append(RunConfigInCheckpoint(OmegaConf.to_container(cfg, resolve=True), run.run_id))
     loggers = instantiate_loggers(cfg.get("logger"))

@@ -26,7 +26,6 @@ from hydra.core.global_hydra import GlobalHydra
 from benchmarks.inference import CONF, seed_overrides
 from riskvision.data.sources.synthetic import ensure_synthetic
 from riskvision.evaluation.predict import predict_table, predict_table_per_frame
-from riskvision.utils import instantiate_data
 
 __all__ = ["run"]
 
@@ -65,7 +64,7 @@ def _build(folder: Path, sizes: dict):
         GlobalHydra.instance().clear()
     torch.manual_seed(0)
     module = hydra.utils.instantiate(cfg.model).eval()
-    datamodule = instantiate_data(cfg.data)
+    datamodule = hydra.utils.instantiate(cfg.data)
     datamodule.setup("test")
     return module, datamodule, "test"
 

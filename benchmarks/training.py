@@ -8,9 +8,10 @@ frames of 224x224 / 10 frames of 224x224, random weights; ``quickstart``: what `
 trains on the synthetic data, ``conf/data_model``), on a synthetic set at the quickstart's 160x96 frames:
 
 * loader: frames/s the training DataLoader delivers with the configured workers, no model;
-* per variant (``fp32``, ``bf16`` autocast, ``channels_last`` (``model.memory_format``), ``compile``
-  (``model.compile``), and for the 3D-ResNet ``onednn_backward``: fp32 with ``model.net.tap_backward_max_outputs=0``,
-  oneDNN's convolution backward everywhere instead of the tap-by-tap one on small grids
+* per variant (``fp32``, ``bf16`` autocast, ``channels_last`` (``model.execution.memory_format``), ``compile``
+  (``model.execution.compile``), and for the 3D-ResNet ``onednn_backward``: fp32 with
+  ``model.net.tap_backward_max_outputs=0``, oneDNN's convolution backward everywhere instead of the tap-by-tap one on
+  small grids
   (``riskvision.models.tap_conv``)): the model-only bound (forward + backward + Adam step on one batch already
   in memory) and the training loop (the loader's batches -> the same step), frames/s = clips/s x frames per clip,
   and the
@@ -52,7 +53,6 @@ from benchmarks.inference import CONF, seed_overrides, zoo_overrides
 from riskvision.batch import FEATURES
 from riskvision.data.sources.synthetic import ensure_synthetic
 from riskvision.models.complexity import count_parameters
-from riskvision.utils import instantiate_data
 
 __all__ = ["VARIANTS", "run", "zoo_row"]
 
@@ -98,8 +98,8 @@ def _compose(overrides: list[str]):
 
 def _module(cfg, variant: str):
     cfg = cfg.copy()
-    cfg.model.memory_format = "channels_last" if variant == "channels_last" else "contiguous"
-    cfg.model.compile = variant == "compile"
+    cfg.model.execution.memory_format = "channels_last" if variant == "channels_last" else "contiguous"
+    cfg.model.execution.compile = variant == "compile"
     if variant == "onednn_backward":
         cfg.model.net.tap_backward_max_outputs = 0
     torch.manual_seed(0)
@@ -175,7 +175,7 @@ def _interleaved(step: Callable[[dict], None], loader, steps: int) -> tuple[floa
 
 
 def _rows(model: str, setting: str, cfg, sizes: dict) -> list[tuple]:
-    datamodule = instantiate_data(cfg.data)
+    datamodule = hydra.utils.instantiate(cfg.data)
     datamodule.setup("fit")
     loader = datamodule.train_dataloader()
     inputs = cfg.model.inputs
@@ -278,7 +278,7 @@ def zoo_row(model: str, size: str, data: list[str], folder: Path, sizes: dict, q
     the parameters and the load."""
     load_before = os.getloadavg()[0]
     cfg = _compose(zoo_overrides(model, size, folder, quick) + data)
-    datamodule = instantiate_data(cfg.data)
+    datamodule = hydra.utils.instantiate(cfg.data)
     datamodule.setup("fit")
     module = _module(cfg, "fp32")
     bound, loop = _interleaved(_stepper(module, "fp32"), datamodule.train_dataloader(), sizes["zoo_steps"])

@@ -26,9 +26,10 @@ from riskvision.utils.run_folder import exits_on_user_error  # light: --help doe
 def main(cfg: DictConfig) -> None:
     """Build the data config's datamodule, check it, print the report; exit 1 on a fatal problem."""
     from riskvision.data.check import check, print_report  # here, not at the top: --help stays fast
-    from riskvision.utils import instantiate_data
+    from riskvision.utils import check_data_settings
 
-    datamodule = instantiate_data(cfg.data)
+    check_data_settings(cfg.data)
+    datamodule = hydra.utils.instantiate(cfg.data)
     datamodule.prepare_data()
     summary, problems = check(
         datamodule, frames=cfg.verify_frames, videos=cfg.verify_videos, frames_cache=cfg.get("verify_cache")

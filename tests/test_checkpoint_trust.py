@@ -61,7 +61,9 @@ def test_the_forged_config_would_write_a_file_if_it_were_instantiated(tmp_path):
     assert (tmp_path / "marker.txt").is_file()
 
 
-@pytest.mark.parametrize("key", ["model.net", "model.task", "model", "data.sources.synthetic", "data"])
+@pytest.mark.parametrize(
+    "key", ["model.net", "model.task", "model", "data.synthetic", "data.sources.synthetic", "data.frames", "data"]
+)
 def test_a_forged_stored_config_builds_nothing_and_writes_nothing(real_checkpoint, tmp_path, monkeypatch, key):
     marker = tmp_path / "marker.txt"
     ckpt = forge(real_checkpoint, tmp_path / "forged.ckpt", key, writes_marker(marker))
@@ -111,10 +113,10 @@ def test_stored_values_must_be_plain_data(real_checkpoint, tmp_path, key, value,
 @pytest.mark.parametrize(
     ("key", "value", "expected"),
     [
-        ("data.target_fps", "fast", "a positive number"),
+        ("data.frames.target_fps", "fast", "a positive number"),
         ("model.inputs.num_frames", -4, "a positive integer"),
-        ("data.frame_size", [32], r"a positive integer or a \[height, width\] pair"),
-        ("data.normalization", "mine", "one of"),
+        ("data.frames.size", [32], r"a positive integer or a \[height, width\] pair"),
+        ("data.frames.normalization", "mine", "one of"),
     ],
 )
 def test_stored_values_of_the_wrong_type_name_the_key(real_checkpoint, tmp_path, key, value, expected):
@@ -257,7 +259,7 @@ def test_weights_that_do_not_fit_an_overridden_model_say_both_models(tmp_path):
 # ------------------------------------------------------------------ a stored config decides nothing about writes
 def test_data_rebuilt_from_a_stored_config_is_never_generated_where_it_says(real_checkpoint, tmp_path):
     elsewhere = tmp_path / "their_machine" / "synthetic"
-    ckpt = forge(real_checkpoint, tmp_path / "moved.ckpt", "data.sources.synthetic.root", str(elsewhere))
+    ckpt = forge(real_checkpoint, tmp_path / "moved.ckpt", "data.synthetic.root", str(elsewhere))
     with pytest.raises(
         DataLayoutError,
         match=r"the synthetic data set of this checkpoint's stored config is not at "

@@ -41,7 +41,7 @@ def test_data_x_model_composes_resolves_and_checks(compose_train, model, data):
     cfg = compose_train(f"model={model}", f"data={data}", *ROOTS.get(data, []))
     OmegaConf.to_container(cfg, resolve=True)  # every interpolation resolves
     validate_config(cfg)
-    assert cfg.data.frame_size == cfg.model.inputs.frame_size
+    assert cfg.data.frames.size == cfg.model.inputs.frame_size
     assert cfg.data.sampler == cfg.model.inputs.sampler and cfg.data.target == cfg.model.inputs.target
     assert cfg.trainer.max_epochs == cfg.model.recipe.max_epochs
     assert cfg.callbacks.model_checkpoint.monitor == cfg.model.monitor
@@ -74,7 +74,7 @@ def test_resnet3d101_seed_recipe(compose_train):
     assert (model.inputs.sampler, model.inputs.num_frames, model.inputs.frame_size) == ("window", 10, 224)
     assert (model.net.depth, model.net.shortcut_type) == (101, "B") and "num_outputs" not in model.net  # task's width
     assert (model.optimizer._target_, model.optimizer.lr, model.optimizer.momentum) == ("torch.optim.SGD", 1e-3, 0.9)
-    assert model.scheduler._target_.endswith("ReduceLROnPlateau") and model.inputs.batch_size == 4
+    assert model.lr_scheduler.scheduler._target_.endswith("ReduceLROnPlateau") and model.inputs.batch_size == 4
     assert cfg.data.augments[cfg.data.augment].transforms[0]._target_.endswith("MultiScaleCornerCrop")  # Hara's crop
 
 
@@ -108,7 +108,7 @@ def test_loggers_and_callbacks_instantiate(compose_train, logger, count):
 @pytest.mark.parametrize("debug", ["default", "fast_dev_run", "overfit", "limit"])
 def test_debug_configs(compose_train, debug):
     cfg = compose_train(f"debug={debug}")
-    assert cfg.trainer.accelerator == "cpu" and cfg.data.num_workers == 0 and not cfg.logger
+    assert cfg.trainer.accelerator == "cpu" and cfg.data.loader.num_workers == 0 and not cfg.logger
 
 
 @pytest.mark.parametrize(
@@ -155,10 +155,20 @@ def test_optuna_search_composes(compose_train):
         (["model.net.hidden_size=big"], "model.net.hidden_size='big' is not an int"),
         (["model.optimizer.lr=fast"], "model.optimizer.lr='fast' is not a number or a Tensor"),
         (["callbacks.model_checkpoint.save_top_k=x"], "callbacks.model_checkpoint.save_top_k='x' is not an int"),
-        (["data.frame_size=big"], "data.frame_size='big' is not an int or a Sequence"),
+        (["data.frames.size=big"], "data.frames.size='big' is not an int or a Sequence"),
         (
-            ["data=dota_bdd", *REAL, "+data.sources.dota.rooot=/x"],
-            "data.sources.dota.rooot is not an argument of riskvision.data.sources.dota.DotaSource (it takes: root, ",
+            ["data=dota_bdd", *REAL, "+data.dota_rooot=/x"],
+            "data.dota_rooot is not an argument of riskvision.data.datasets.DotaBddData (it takes: dota_root, ",
+        ),
+        (
+            [
+                "data=dota_bdd",
+                *REAL,
+                "+data/source@data.sources.ccd=ccd",
+                "data.sources.ccd.root=/x",
+                "+data.sources.ccd.rooot=/x",
+            ],
+            "data.sources.ccd.rooot is not an argument of riskvision.data.sources.ccd.CcdSource (it takes: root, ",
         ),
     ],
 )
@@ -186,6 +196,9 @@ def test_task_settings_live_under_model_task(compose_train):
         ("model.pos_weight=3.0", "model.task.pos_weight=3.0"),
         ("+model.class_weights=[1,2,2]", "model.task.class_weights=[1,2,2]"),
         ("data/augment=none", "model.inputs.augment=none"),
+        ("data.num_workers=0", "data.loader.num_workers=0"),
+        ("data.frame_size=64", "data.frames.size=64"),
+        ("model.memory_format=channels_last", "model.execution.memory_format=channels_last"),
     ],
 )
 def test_moved_keys_name_their_new_place(override, new):
@@ -240,7 +253,7 @@ def test_the_nexar_winner_recipe_and_the_zoo_sweep(compose_train):
     model = cfg.model
     assert model.net.arch == "mvit_v2_s" and model.pretrained.source == "torchvision" and model.pretrained.require
     assert (model.inputs.sampler, model.inputs.num_frames, model.inputs.frame_size) == ("window", 16, 224)
-    assert cfg.data.target_fps == 7.5 and cfg.data.sources.nexar.root == "/x"  # 16 frames at stride 4 of 30 fps
+    assert cfg.data.frames.target_fps == 7.5 and cfg.data.root == "/x"  # 16 frames at stride 4 of 30 fps
     zoo = compose_train("experiment=zoo")
     from riskvision.models import VIDEO_RECIPES
 

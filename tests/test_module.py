@@ -146,9 +146,12 @@ def test_frozen_parameters_are_not_optimised():
 
 def test_scheduler_gets_the_optimizer_and_monitor():
     scheduler = {"_target_": "torch.optim.lr_scheduler.ReduceLROnPlateau", "_partial_": True, "patience": 3}
-    config = score_module(scheduler=scheduler, scheduler_monitor="val/loss").configure_optimizers()
+    config = score_module(lr_scheduler={"scheduler": scheduler, "monitor": "val/auroc"}).configure_optimizers()
     assert isinstance(config["lr_scheduler"]["scheduler"], torch.optim.lr_scheduler.ReduceLROnPlateau)
-    assert config["lr_scheduler"]["monitor"] == "val/loss"
+    assert config["lr_scheduler"]["monitor"] == "val/auroc"
+    assert score_module(lr_scheduler={"scheduler": scheduler}).configure_optimizers()["lr_scheduler"]["monitor"] == (
+        "val/loss"
+    )
 
 
 def test_pos_weight_scales_the_positive_term():

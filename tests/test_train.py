@@ -62,8 +62,8 @@ def tiny_data(build_once) -> list[str]:
         f"data.synthetic.root={root}",
         "data.synthetic.seed=0",
         *sizes,
-        "data.num_workers=0",
-        "data.persistent_workers=false",
+        "data.loader.num_workers=0",
+        "data.loader.persistent_workers=false",
         "data.split.val_fraction=0.3",
         "trainer=cpu",
         "extras.print_config=false",
@@ -103,8 +103,18 @@ def test_fast_dev_run(tmp_path, tiny_data, model):
 @pytest.mark.parametrize(
     "model, speed",
     [
-        (BILSTM, ["trainer.precision=bf16-mixed", "model.memory_format=channels_last", "model.compile=true"]),
-        (R3D101, ["trainer.precision=bf16-mixed", "model.memory_format=channels_last"]),  # compiling it takes minutes
+        (
+            BILSTM,
+            [
+                "trainer.precision=bf16-mixed",
+                "model.execution.memory_format=channels_last",
+                "model.execution.compile=true",
+            ],
+        ),
+        (
+            R3D101,
+            ["trainer.precision=bf16-mixed", "model.execution.memory_format=channels_last"],
+        ),  # compiling it takes minutes
     ],
     ids=["bilstm", "resnet3d101"],
 )
@@ -125,10 +135,13 @@ def test_speed_options_train_and_test(tmp_path, tiny_data, model, speed):
     )
     checkpoint = torch.load(next(tmp_path.glob("checkpoints/*.ckpt")), weights_only=True)
     stored = checkpoint[CONFIG_KEY]
-    assert stored["model"]["compile"] == ("model.compile=true" in speed)
-    assert stored["model"]["memory_format"] == "channels_last" and stored["trainer"]["precision"] == "bf16-mixed"
+    assert stored["model"]["execution"]["compile"] == ("model.execution.compile=true" in speed)
+    assert (
+        stored["model"]["execution"]["memory_format"] == "channels_last"
+        and stored["trainer"]["precision"] == "bf16-mixed"
+    )
     assert not [key for key in checkpoint["state_dict"] if "_orig_mod" in key]
-    plain = hydra.utils.instantiate({**stored["model"], "compile": False, "memory_format": "contiguous"})
+    plain = hydra.utils.instantiate({**stored["model"], "execution": {"compile": False, "memory_format": "contiguous"}})
     plain.load_state_dict(checkpoint["state_dict"])
     assert [row for row in csv_metrics(tmp_path) if row.get("test/loss")], "the test ran"
 
@@ -272,8 +285,8 @@ def test_weights_only_best_checkpoint_keeps_the_run_config_and_tests(tmp_path, t
 def test_resume_restores_epoch_optimizer_and_scheduler(tmp_path, tiny_data):
     # replaces the synthetic specialisation's cosine schedule (delete, then add: a dict override would merge)
     halving = [
-        "~model.scheduler",
-        "+model.scheduler={_target_:torch.optim.lr_scheduler.StepLR,_partial_:true,step_size:1,gamma:0.5}",
+        "~model.lr_scheduler",
+        "+model.lr_scheduler={scheduler:{_target_:torch.optim.lr_scheduler.StepLR,_partial_:true,step_size:1,gamma:0.5}}",
     ]
     common = [*tiny_data, *BILSTM, *ONE_EPOCH, *halving, "logger=none", f"hydra.run.dir={tmp_path}"]
     run_train(*common)
@@ -299,8 +312,8 @@ def test_last_checkpoint_is_the_latest_epoch_not_the_best(tmp_path, tiny_data):
         "trainer.limit_val_batches=2",
         "logger=none",
         "model.optimizer.lr=0",
-        "~model.scheduler",
-        "+model.scheduler=null",
+        "~model.lr_scheduler",
+        "+model.lr_scheduler=null",
         f"hydra.run.dir={tmp_path}",
     ]
     run_train(*common, "trainer.max_epochs=3")

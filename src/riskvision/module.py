@@ -18,7 +18,8 @@ from __future__ import annotations
 import contextlib
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import hydra
 import torch
@@ -31,6 +32,7 @@ from riskvision.checkpoints.reading import load_torch_file
 from riskvision.checkpoints.trust import check_stored_config
 from riskvision.models.registry import OLD_WIDTH_KEYS, upgrade_net_config
 from riskvision.tasks import Task
+from riskvision.upgrades import upgrade_module_config
 
 SPLITS = ("train", "val", "test")
 
@@ -82,6 +84,44 @@ def _check_per_frame_net(net: torch.nn.Module, task: Task, inputs: Mapping[str, 
         )
 
 
+@dataclass(frozen=True)
+class Execution:
+    """How the net runs (``model.execution``); the same numbers up to float rounding.
+
+    Args:
+        memory_format: ``contiguous`` or ``channels_last``: the net's convolution weights in channels-last memory
+            (``torch.channels_last`` for the 2D backbone of a ``FrameFeatureNet``, ``torch.channels_last_3d`` for a
+            3D net); the convolutions then run channels-last.
+        compile: ``torch.compile`` the net in place (``nn.Module.compile``: the weights keep their names) when a
+            Trainer sets the module up (``configure_model``); a Predictor rebuilding the checkpoint does not.
+    """
+
+    memory_format: str = "contiguous"
+    compile: bool = False
+
+    MEMORY_FORMATS: ClassVar[tuple[str, ...]] = ("contiguous", "channels_last")
+
+    def __post_init__(self) -> None:
+        if self.memory_format not in self.MEMORY_FORMATS:
+            raise ValueError(
+                f"model.execution.memory_format={self.memory_format!r} is not one of {list(self.MEMORY_FORMATS)}"
+            )
+
+
+@dataclass(frozen=True)
+class LrSchedule:
+    """The learning-rate schedule (``model.lr_scheduler``, Lightning's ``lr_scheduler`` names).
+
+    Args:
+        scheduler: partial LR-scheduler config (``{_target_: torch.optim.lr_scheduler.X, _partial_: true, ...}``);
+            it receives the optimiser. Stepped once per epoch.
+        monitor: the metric a ``ReduceLROnPlateau``-type scheduler watches (``val/loss``).
+    """
+
+    scheduler: Mapping[str, Any]
+    monitor: str = "val/loss"
+
+
 class RiskModule(LightningModule):
     """A task (its loss, probabilities, decisions, metrics) learned by a clip net.
 
@@ -92,8 +132,9 @@ class RiskModule(LightningModule):
         task: config of the task (``{_target_: riskvision.tasks.BinaryCrash, pos_weight: ...}`` or
             ``riskvision.tasks.RiskLevels``); the task says which batch label it learns (``task.target``).
         optimizer: partial optimiser config (``_partial_: true``); only trainable parameters are given to it.
-        scheduler: optional partial LR-scheduler config (receives the optimiser).
-        scheduler_monitor: metric a ``ReduceLROnPlateau``-type scheduler watches.
+        lr_scheduler: the learning-rate schedule (:class:`LrSchedule`: ``scheduler``, a partial LR-scheduler config
+            that receives the optimiser, and ``monitor``, the metric a ``ReduceLROnPlateau``-type scheduler watches;
+            Lightning's ``lr_scheduler`` names); ``None`` (or no ``scheduler``): a constant rate.
         monitor: the model-selection metric (``val/f1`` binary, ``val/f1_macro`` 3-class); the
             checkpoint callback and sweeps read it from the model config.
         inputs: the data contract (``model.inputs``: sampler, num_frames, frame_size, normalization,
@@ -101,11 +142,8 @@ class RiskModule(LightningModule):
         pretrained: where the initial weights came from and whether they loaded; recorded only, train.py
             loads the weights.
         recipe: run-length facts of the published recipe (``max_epochs``); recorded only.
-        memory_format: ``contiguous`` or ``channels_last``: the net's convolution weights in channels-last memory
-            (``torch.channels_last`` for the 2D backbone of a ``FrameFeatureNet``, ``torch.channels_last_3d`` for
-            a 3D net); the convolutions then run channels-last. Same numbers up to float rounding.
-        compile: ``torch.compile`` the net in place (``nn.Module.compile``: the weights keep their names) when a
-            Trainer sets the module up (``configure_model``); a Predictor rebuilding the checkpoint does not.
+        execution: how the net runs (:class:`Execution`: ``memory_format``, ``compile``); the same numbers up to
+            float rounding.
         feature_cache: ``{enabled, dir, views, batch_frames}`` (``model.feature_cache``): when a fit starts
             (``on_fit_start``: the net is on its device), a ``FrameFeatureNet`` whose per-frame features cannot train
             (a frozen backbone) has them extracted once into the cache under ``dir`` and trains its sequence head on
@@ -113,26 +151,23 @@ class RiskModule(LightningModule):
             carry ``features`` instead of ``video``; the weights and checkpoints are the same as without the cache.
     """
 
-    MEMORY_FORMATS = ("contiguous", "channels_last")
-
     def __init__(
         self,
         net: Mapping[str, Any],
         task: Mapping[str, Any],
         optimizer: Mapping[str, Any],
-        scheduler: Mapping[str, Any] | None = None,
-        scheduler_monitor: str = "val/loss",
+        lr_scheduler: Mapping[str, Any] | None = None,
         monitor: str = "val/f1",
         inputs: Mapping[str, Any] | None = None,
         pretrained: Mapping[str, Any] | None = None,
         recipe: Mapping[str, Any] | None = None,
-        memory_format: str = "contiguous",
-        compile: bool = False,
+        execution: Mapping[str, Any] | None = None,
         feature_cache: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        if memory_format not in self.MEMORY_FORMATS:
-            raise ValueError(f"model.memory_format={memory_format!r} is not one of {list(self.MEMORY_FORMATS)}")
+        self.execution = Execution(**_plain(execution or {}))
+        schedule = _plain(lr_scheduler) or {}
+        self.lr_schedule = LrSchedule(**schedule) if schedule.get("scheduler") is not None else None
         if not isinstance(task, Mapping) and not OmegaConf.is_dict(task):
             raise ValueError(
                 f"model.task={task!r} is the old form; model.task is now a task config, e.g. "
@@ -145,7 +180,7 @@ class RiskModule(LightningModule):
         self.net = build_net(self.hparams.net, self.task)
         if self.task.per_frame:
             _check_per_frame_net(self.net, self.task, inputs)
-        if memory_format == "channels_last":
+        if self.execution.memory_format == "channels_last":
             from riskvision.models import FrameFeatureNet
 
             layout = torch.channels_last if isinstance(self.net, FrameFeatureNet) else torch.channels_last_3d
@@ -188,6 +223,10 @@ class RiskModule(LightningModule):
         )
         if isinstance(hparams.get("net"), Mapping) and "net" not in kwargs:  # an older version's width name
             kwargs["net"] = upgrade_net_config(hparams["net"])
+        upgraded = upgrade_module_config(hparams)  # an older version's keys (riskvision.upgrades)
+        kwargs.update(
+            {key: upgraded[key] for key in ("execution", "lr_scheduler") if key in upgraded and key not in kwargs}
+        )
         return super().load_from_checkpoint(
             checkpoint_path, map_location, hparams_file, strict, weights_only=True, **kwargs
         )
@@ -207,7 +246,7 @@ class RiskModule(LightningModule):
 
     def configure_model(self) -> None:
         """Under a Trainer: compile the net in place when ``compile`` is set (once)."""
-        if self.hparams.get("compile") and not getattr(self, "_compiled", False):
+        if self.execution.compile and not getattr(self, "_compiled", False):
             self.net.compile()
             self._compiled = True
 
@@ -415,14 +454,14 @@ class RiskModule(LightningModule):
         """The configured optimiser over trainable parameters only, with the optional scheduler."""
         params = [p for p in self.parameters() if p.requires_grad]
         optimizer = hydra.utils.instantiate(self.hparams.optimizer)(params=params)
-        if self.hparams.scheduler is None:
+        if self.lr_schedule is None:
             return {"optimizer": optimizer}
-        scheduler = hydra.utils.instantiate(self.hparams.scheduler)(optimizer=optimizer)
+        scheduler = hydra.utils.instantiate(self.lr_schedule.scheduler)(optimizer=optimizer)
         return {
             "optimizer": optimizer,
             "lr_scheduler": {
                 "scheduler": scheduler,
-                "monitor": self.hparams.scheduler_monitor,
+                "monitor": self.lr_schedule.monitor,
                 "interval": "epoch",
                 "frequency": 1,
             },

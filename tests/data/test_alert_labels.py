@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from riskvision.data.config import FrameConfig
 from riskvision.data.datamodule import RiskDataModule
 from riskvision.data.labels import DANGER, NORMAL, WARNING, LabelPolicy
 from riskvision.data.layout import DataFileError, DataLayoutError
@@ -93,9 +94,9 @@ def module(dota, dad, split=None, **labels):
         sources,
         samplers={"window": WindowSampler(2)},
         sampler="window",
-        frame_size=(8, 8),
         labels=LabelPolicy(**labels),
         split=split or SubsetSplit(val_fraction=0.5),
+        frames=FrameConfig(size=(8, 8)),
     )
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from riskvision.data.check import check
+from riskvision.data.config import FrameConfig
 from riskvision.data.datamodule import RiskDataModule
 from riskvision.data.layout import DataLayoutError
 from riskvision.data.records import DataIssue
@@ -172,8 +173,8 @@ def test_unreadable_video_fails_check_data_and_the_rest_trains(tmp_path):
         {"bdd": BddSource(root)},
         samplers={"window": WindowSampler(2)},
         sampler="window",
-        frame_size=(8, 8),
         split=RandomSplit({"train": 0.5, "val": 0.25, "test": 0.25}),
+        frames=FrameConfig(size=(8, 8)),
     )
     _, problems = check(dm, frames=False)
     issue = only_fatal(problems)  # no other fatal problem: the broken video is why check_data fails

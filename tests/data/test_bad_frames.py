@@ -19,6 +19,7 @@ from PIL import Image
 from torch.utils.data import DataLoader
 
 from riskvision.data.check import check, verify_frames
+from riskvision.data.config import FrameConfig, LoaderConfig
 from riskvision.data.datamodule import RiskDataModule
 from riskvision.data.readers import FrameDecodeError, FrameReadError, JpegFolderReader, reader_for
 from riskvision.data.records import DataWarning, VideoRecord
@@ -151,15 +152,14 @@ def _bdd_frames(root: Path, clips: dict[str, int], subset: str = "val") -> Path:
     return root
 
 
-def _module(root: Path, **kwargs) -> RiskDataModule:
+def _module(root: Path, reader_factory=None) -> RiskDataModule:
     """The BDD frame folders of ``root`` (subset val: the test split), 2-frame windows of 8 x 8."""
     return RiskDataModule(
         {"bdd": BddSource(root)},
         samplers={"window": WindowSampler(2)},
         sampler="window",
-        frame_size=(8, 8),
-        eval_batch_size=4,
-        **kwargs,
+        frames=FrameConfig(size=(8, 8), reader_factory=reader_factory),
+        loader=LoaderConfig(eval_batch_size=4),
     )
 
 
@@ -354,8 +354,8 @@ def test_a_second_verification_of_an_unchanged_tree_decodes_nothing(tmp_path, mo
         {"bdd": BddSource(root)},
         samplers={"window": WindowSampler(2)},
         sampler="window",
-        frame_size=(16, 16),
-        eval_batch_size=4,
+        frames=FrameConfig(size=(16, 16)),
+        loader=LoaderConfig(eval_batch_size=4),
     )
     larger.build_records()
     verify_frames(larger, cache)

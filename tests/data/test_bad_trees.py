@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from riskvision.data.check import check
+from riskvision.data.config import FrameConfig, LoaderConfig
 from riskvision.data.datamodule import RiskDataModule
 from riskvision.data.layout import DataLayoutError
 from riskvision.data.prepare import prepare
@@ -84,9 +85,9 @@ def test_clip_without_its_frames_is_dropped_fails_check_and_the_rest_trains(make
         {"dota": DotaSource(root)},
         samplers={"window": WindowSampler(4)},
         sampler="window",
-        frame_size=(8, 8),
-        batch_size=64,
         split=SubsetSplit(val_fraction=0.5),
+        frames=FrameConfig(size=(8, 8)),
+        loader=LoaderConfig(batch_size=64),
     )
     summary, problems = check(dm, frames=False)
     issue = only_fatal(problems)  # no empty split or other fatal problem: this clip is the reason

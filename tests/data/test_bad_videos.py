@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from riskvision.data.check import check, verify_videos
+from riskvision.data.config import FrameConfig, LoaderConfig
 from riskvision.data.datamodule import RiskDataModule
 from riskvision.data.readers import FrameReadError, VideoFileReader, count_decoded_frames, probe_video, resize_frame
 from riskvision.data.records import DataWarning, VideoRecord
@@ -191,6 +192,6 @@ def _module(root: Path) -> RiskDataModule:
         {"bdd": BddSource(root)},
         samplers={"window": WindowSampler(2)},
         sampler="window",
-        frame_size=(8, 8),
-        eval_batch_size=4,
+        frames=FrameConfig(size=(8, 8)),
+        loader=LoaderConfig(eval_batch_size=4),
     )

@@ -8,6 +8,7 @@ import av
 import numpy as np
 import pytest
 
+from riskvision.data.config import FrameConfig, LoaderConfig
 from riskvision.data.datamodule import RiskDataModule
 from riskvision.data.layout import DataLayoutError
 from riskvision.data.records import DataWarning
@@ -38,10 +39,9 @@ def bdd_module(root, **kwargs):
         {"bdd": BddSource(root)},
         samplers={"window": WindowSampler(3)},
         sampler="window",
-        frame_size=(8, 8),
-        normalization="activitynet",
-        eval_batch_size=64,
         split=kwargs.pop("split", SubsetSplit(val_fraction=0.5)),
+        frames=FrameConfig(size=(8, 8), normalization="activitynet"),
+        loader=LoaderConfig(eval_batch_size=64),
         **kwargs,
     )
 
@@ -109,8 +109,8 @@ def test_corrupt_and_empty_jpegs_are_substituted_and_counted(make_official_tree)
         {"dota": DotaSource(root)},
         samplers={"window": WindowSampler(8)},
         sampler="window",
-        frame_size=(8, 8),
-        eval_batch_size=64,
+        frames=FrameConfig(size=(8, 8)),
+        loader=LoaderConfig(eval_batch_size=64),
     )
     dm.setup("test")
     with warnings.catch_warnings(record=True) as caught:
@@ -142,7 +142,7 @@ def test_zero_clip_split_names_split_and_filters(make_official_tree):
         {"dota": DotaSource(root, filters=DotaFilter(categories=["LA"]))},
         samplers={"window": WindowSampler(8)},
         sampler="window",
-        frame_size=(8, 8),
+        frames=FrameConfig(size=(8, 8)),
     )
     with pytest.raises(ValueError, match=r"(?s)split 'test' has zero clips.*categories=\['lateral'\]"):
         dm.setup("test")
@@ -188,8 +188,8 @@ def test_dota_and_bdd_together_share_one_frame_rate(make_official_tree, tmp_path
         [DotaSource(dota), BddSource(tmp_path / "bdd")],
         samplers={"uniform": UniformSampler(4)},
         sampler="uniform",
-        frame_size=(8, 8),
         split=RandomSplit({"test": 1.0}),
+        frames=FrameConfig(size=(8, 8)),
     )
     dm.setup("test")
     (batch,) = list(dm.test_dataloader())

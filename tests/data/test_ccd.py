@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from riskvision.data.config import FrameConfig, LoaderConfig
 from riskvision.data.datamodule import RiskDataModule
 from riskvision.data.layout import DataLayoutError
 from riskvision.data.sampling import WindowSampler
@@ -89,8 +90,8 @@ def test_the_datamodule_resamples_and_labels_ccd_windows(ccd_root):
         {"ccd": CcdSource(ccd_root)},
         samplers={"window": WindowSampler(2)},
         sampler="window",
-        frame_size=(8, 8),
-        eval_batch_size=200,
+        frames=FrameConfig(size=(8, 8)),
+        loader=LoaderConfig(eval_batch_size=200),
     )
     dm.setup("test")
     assert [v.record.video_id for v in dm.videos["test"]] == ["crash_000004", "normal_000004"]
@@ -184,7 +185,7 @@ def test_an_empty_split_names_the_source_and_its_filters(tmp_path, video_writer)
         {"ccd": CcdSource(root, filters=EventFilter(ego=True))},
         samplers={"window": WindowSampler(2)},
         sampler="window",
-        frame_size=(8, 8),
+        frames=FrameConfig(size=(8, 8)),
     )
     with pytest.raises(
         ValueError,
@@ -249,7 +250,7 @@ def test_eval_py_scores_a_checkpoint_on_another_data_group(ccd_root, tmp_path):
         "model.inputs.batch_size=2",
         "model.net.hidden_size=4",
         "model.pretrained.source=null",
-        "data.num_workers=0",
+        "data.loader.num_workers=0",
         "trainer.max_epochs=1",
         "trainer.limit_train_batches=1",
         "trainer.limit_val_batches=1",
@@ -262,7 +263,7 @@ def test_eval_py_scores_a_checkpoint_on_another_data_group(ccd_root, tmp_path):
         f"ckpt_path={tmp_path / 'train' / 'checkpoints' / 'last.ckpt'}",
         "data=ccd",
         f"data.root={ccd_root}",
-        "data.num_workers=0",
+        "data.loader.num_workers=0",
         "settings.step=5",
         "settings.n_boot=10",
         "settings.latency_repeats=0",

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from riskvision.data.config import FrameConfig
 from riskvision.data.datamodule import RiskDataModule
 from riskvision.data.layout import DataLayoutError
 from riskvision.data.sampling import WindowSampler
@@ -66,7 +67,10 @@ def test_records_have_the_accident_at_frame_90_and_the_releases_subsets(dad_root
 
 def test_at_10_fps_the_accident_is_the_last_half_second_and_warning_the_2_s_before(dad_root):
     dm = RiskDataModule(
-        {"dad": DadSource(dad_root)}, samplers={"window": WindowSampler(2)}, sampler="window", frame_size=(8, 8)
+        {"dad": DadSource(dad_root)},
+        samplers={"window": WindowSampler(2)},
+        sampler="window",
+        frames=FrameConfig(size=(8, 8)),
     )
     dm.setup("test")
     video = next(v for v in dm.videos["test"] if v.record.video_id == "testing_positive_000456")
@@ -104,8 +108,8 @@ def test_roots_without_the_layout_and_empty_splits_are_clear_errors(tmp_path, da
         {"dad": DadSource(dad_root, filters=EventFilter(ego=True))},
         samplers={"window": WindowSampler(2)},
         sampler="window",
-        frame_size=(8, 8),
         split=lambda records: {"train": [], "val": [], "test": [r for r in records if r.has_anomaly]},
+        frames=FrameConfig(size=(8, 8)),
     )
     with pytest.raises(
         ValueError,

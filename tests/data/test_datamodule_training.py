@@ -6,6 +6,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import hydra
 import numpy as np
 import pytest
 import torch
@@ -13,6 +14,7 @@ from hydra import compose, initialize_config_dir
 from torchvision.transforms import v2
 
 from riskvision.data.check import check
+from riskvision.data.config import FrameConfig, LoaderConfig
 from riskvision.data.datamodule import RiskDataModule
 from riskvision.data.dataset import ClassBalancedSampler, ClipIndex, PerVideoSampler
 from riskvision.data.labels import LabelPolicy
@@ -21,7 +23,6 @@ from riskvision.data.sources.dota import DotaSource
 from riskvision.data.splits import FileSplit
 from riskvision.data.timebase import TargetVideo
 from riskvision.data.transforms import ClipAugment
-from riskvision.utils import instantiate_data
 
 pytestmark = pytest.mark.filterwarnings("ignore:DoTA annotation", "ignore:DoTA root")
 
@@ -41,9 +42,9 @@ def module(root, **kwargs):
         "samplers": {"window": WindowSampler(4, clips_per_video=3)},
         "sampler": "window",
         "sources": {"dota": DotaSource(root)},
-        "frame_size": (8, 8),
+        "frames": FrameConfig(size=(8, 8)),
         "split": split,
-        "batch_size": 64,
+        "loader": LoaderConfig(batch_size=64),
         **kwargs,
     }
     dm = RiskDataModule(**kwargs)
@@ -86,7 +87,10 @@ def test_class_balanced_sampler():
 def test_train_loader_draws_random_windows_with_augmentation(make_official_tree):
     augment = ClipAugment([v2.RandomResizedCrop((8, 8), antialias=True), v2.RandomHorizontalFlip()])
     dm = module(
-        make_official_tree(CLIPS + [HELD_OUT]), augments={"crop": augment}, augment="crop", train_read_size=(12, 16)
+        make_official_tree(CLIPS + [HELD_OUT]),
+        augments={"crop": augment},
+        augment="crop",
+        frames=FrameConfig(size=(8, 8), train_read_size=(12, 16)),
     )
     torch.manual_seed(0)
     (batch,) = list(dm.train_dataloader())
@@ -106,7 +110,7 @@ def test_augment_output_size_must_match_frame_size(make_official_tree):
 def test_balanced_sampler_balances_risk(make_official_tree):
     dm = module(
         make_official_tree(CLIPS + [HELD_OUT]),
-        balanced=True,
+        loader=LoaderConfig(batch_size=64, balanced=True),
         target="risk",
         samplers={"window": WindowSampler(1, clips_per_video=100)},
     )
@@ -120,7 +124,7 @@ def test_balanced_sampler_balances_risk(make_official_tree):
 def test_workers_build_their_own_reader(make_official_tree):
     dm = module(
         make_official_tree(CLIPS[:2] + [HELD_OUT]),
-        num_workers=1,
+        loader=LoaderConfig(batch_size=64, num_workers=1),
         samplers={"uniform": UniformSampler(5)},
         sampler="uniform",
     )
@@ -158,14 +162,14 @@ def test_dota_bdd_config_instantiates_with_model_inputs(make_official_tree):
             "model.inputs.sampler=uniform",
             "model.inputs.num_frames=6",
             "model.inputs.frame_size=16",
-            "data.num_workers=0",
+            "data.loader.num_workers=0",
             "data.filters.categories=[TC,OC]",
             "data.split._target_=riskvision.data.splits.RandomSplit",
             "~data.split.val_fraction",
             "+data.split.fractions={train: 0.5, test: 0.5}",
         ]
     )
-    dm = instantiate_data(cfg.data)
+    dm = hydra.utils.instantiate(cfg.data)
     assert isinstance(dm.sampler, UniformSampler) and dm.sampler.num_frames == 6 and dm.frame_size == (16, 16)
     assert isinstance(dm.labels, LabelPolicy) and dm.normalization == "imagenet"
     dm.setup("test")

@@ -11,6 +11,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import hydra
 import numpy as np
 import pytest
 import torch
@@ -22,7 +23,6 @@ from riskvision.data.feature_cache import FeatureCache
 from riskvision.data.sources.synthetic import ensure_synthetic
 from riskvision.models import ResNetBiLSTM
 from riskvision.module import RiskModule
-from riskvision.utils import instantiate_data
 
 REPO = Path(__file__).resolve().parents[2]
 SIZES = {
@@ -58,12 +58,12 @@ def datamodule(root: Path, *overrides: str):
                 "model.inputs.frame_size=32",
                 "model.inputs.num_frames=4",
                 "model.inputs.augment=none",
-                "data.num_workers=0",
+                "data.loader.num_workers=0",
                 "data.split.val_fraction=0.5",
                 *overrides,
             ],
         )
-    dm = instantiate_data(cfg.data)
+    dm = hydra.utils.instantiate(cfg.data)
     dm.setup()
     return dm
 
@@ -136,8 +136,10 @@ def test_a_changed_key_or_video_never_reuses_stale_features(synthetic_root, tmp_
     base = use_cache(datamodule(synthetic_root), net, tmp_path)
     other_weights = use_cache(datamodule(synthetic_root), frozen_net(seed=1), tmp_path)
     other_size = use_cache(datamodule(synthetic_root, "model.inputs.frame_size=24"), net, tmp_path)
-    other_reader = use_cache(datamodule(synthetic_root, "data.reader_factory.min_decode_fraction=0.5"), net, tmp_path)
-    other_fps = use_cache(datamodule(synthetic_root, "data.target_fps=5"), net, tmp_path)
+    other_reader = use_cache(
+        datamodule(synthetic_root, "data.frames.reader_factory.min_decode_fraction=0.5"), net, tmp_path
+    )
+    other_fps = use_cache(datamodule(synthetic_root, "data.frames.target_fps=5"), net, tmp_path)
     folders = {base.path, other_weights.path, other_size.path, other_reader.path, other_fps.path}
     assert len(folders) == 5 and {folder.parent for folder in folders} == {tmp_path}
     # a video file rewritten in place (new size / modification time): its entry is extracted again, the others reused

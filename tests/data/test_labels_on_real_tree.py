@@ -5,6 +5,7 @@ here independently from the metadata."""
 import pytest
 import torch
 
+from riskvision.data.config import FrameConfig, LoaderConfig
 from riskvision.data.datamodule import RiskDataModule
 from riskvision.data.labels import LabelPolicy
 from riskvision.data.sampling import UniformSampler, WindowSampler
@@ -38,10 +39,9 @@ def datamodule(root, crash_mode, sampler="window"):
         sources={"dota": DotaSource(root)},
         sampler=sampler,
         split=SubsetSplit(),
-        frame_size=(8, 8),
         labels=LabelPolicy(crash_mode=crash_mode, warning_horizon_s=HORIZON_S),
-        batch_size=4,
-        eval_batch_size=128,
+        frames=FrameConfig(size=(8, 8)),
+        loader=LoaderConfig(batch_size=4, eval_batch_size=128),
     )
     dm.setup("test")
     return dm

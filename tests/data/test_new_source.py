@@ -29,7 +29,7 @@ def test_a_source_from_one_py_and_one_yaml_trains_and_is_evaluated(tmp_path):
         "model.inputs.num_frames=4",
         "model.net.hidden_size=4",
         "model.pretrained.source=null",
-        "data.num_workers=0",
+        "data.loader.num_workers=0",
         "data.split.val_fraction=0.5",
         "debug=fast_dev_run",
         "test=true",

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from riskvision.data.config import FrameConfig
 from riskvision.data.datamodule import RiskDataModule
 from riskvision.data.labels import DANGER, NORMAL, WARNING
 from riskvision.data.layout import DataFileError, DataLayoutError
@@ -63,8 +64,8 @@ def test_warning_runs_from_the_alert_and_danger_from_the_event_at_10_fps(nexar_r
         {"nexar": NexarSource(nexar_root, test_fraction=0.0)},
         samplers={"window": WindowSampler(2)},
         sampler="window",
-        frame_size=(8, 8),
         split=lambda records: {"test": records},
+        frames=FrameConfig(size=(8, 8)),
     )
     dm.setup("test")
     videos = {v.record.video_id: v for v in dm.videos["test"]}

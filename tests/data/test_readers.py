@@ -217,11 +217,11 @@ def test_dota_bdd_config_passes_min_decode_fraction_to_the_jpeg_reader(tmp_path)
 
     def node(*overrides):
         with initialize_config_dir(config_dir=str(Path(__file__).parents[2] / "conf"), version_base="1.3"):
-            return compose("check_data", ["data=dota_bdd", "data.dota_root=/x", *overrides]).data.reader_factory
+            return compose("check_data", ["data=dota_bdd", "data.dota_root=/x", *overrides]).data.frames.reader_factory
 
     frames = VideoRecord("a", "dota", tmp_path, "frames", 10.0, 1)
     assert instantiate(node())(frames, (224, 224)).min_decode_fraction == 1.0
-    node = node("data.reader_factory.min_decode_fraction=0.8")
+    node = node("data.frames.reader_factory.min_decode_fraction=0.8")
     reader = instantiate(node)(frames, (224, 224))
     assert isinstance(reader, JpegFolderReader) and reader.min_decode_fraction == 0.8 and reader.size == (224, 224)
     assert isinstance(

@@ -2,10 +2,9 @@
 
 from pathlib import Path
 
+import hydra
 import pytest
 from hydra import compose, initialize_config_dir
-
-from riskvision.utils import instantiate_data
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = [
@@ -27,12 +26,12 @@ def test_synthetic_config_generates_and_marks_data(tmp_path):
             overrides=[
                 f"paths.data_dir={tmp_path}",
                 "model.inputs.frame_size=16",
-                "data.num_workers=0",
+                "data.loader.num_workers=0",
                 "data.split.val_fraction=0.5",
                 *TINY,
             ],
         )
-    dm = instantiate_data(cfg.data)
+    dm = hydra.utils.instantiate(cfg.data)
     assert dm.is_synthetic and not list(tmp_path.iterdir())  # nothing generated before prepare_data
     dm.prepare_data()
     assert (tmp_path / "synthetic").is_dir()

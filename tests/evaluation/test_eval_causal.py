@@ -75,8 +75,8 @@ def test_causal_gru_trains_evaluates_in_one_pass_and_streams_the_same(tmp_path):
         f"data.synthetic.root={synthetic}",
         "data.synthetic.seed=0",
         *sizes,
-        "data.num_workers=0",
-        "data.persistent_workers=false",
+        "data.loader.num_workers=0",
+        "data.loader.persistent_workers=false",
     ]
     model = [
         "model=causal_gru",

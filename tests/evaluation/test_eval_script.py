@@ -64,8 +64,8 @@ def train_tiny_bilstm(root: Path) -> None:
         f"data.synthetic.root={root / 'synthetic'}",
         "data.synthetic.seed=0",
         *sizes,
-        "data.num_workers=0",
-        "data.persistent_workers=false",
+        "data.loader.num_workers=0",
+        "data.loader.persistent_workers=false",
     ]
     run(
         "train.py",
@@ -183,8 +183,8 @@ def test_streaming_with_smoothing_off_equals_eval_sliding_scores(trained, tmp_pa
                 f"data.synthetic.root={synthetic}",
                 "data.synthetic.seed=0",
                 *sizes,
-                "data.num_workers=0",
-                "data.persistent_workers=false",
+                "data.loader.num_workers=0",
+                "data.loader.persistent_workers=false",
             ],
         )
     run(

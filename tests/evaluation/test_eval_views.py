@@ -6,6 +6,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+import hydra
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,7 +21,7 @@ from riskvision.evaluation.runner import EvalSettings, evaluate_module, score_sp
 from riskvision.evaluation.views import ShortSideCrop, UniformTemporalView, Views, predict_views, view_loaders
 from riskvision.models import FrameNet, ResNetBiLSTM
 from riskvision.tasks import BinaryCrash, CrashAnticipation
-from riskvision.utils import ConfigError, instantiate_data
+from riskvision.utils import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 # landscape frames (64x32) for a 32x32 model: the three crops differ
@@ -85,11 +86,11 @@ def datamodule(root: Path, sampler: str = "uniform"):
                 "model.inputs.frame_size=32",
                 "model.inputs.num_frames=4",
                 "model.inputs.augment=none",
-                "data.num_workers=0",
+                "data.loader.num_workers=0",
                 "data.split.val_fraction=0.5",
             ],
         )
-    return instantiate_data(cfg.data)
+    return hydra.utils.instantiate(cfg.data)
 
 
 def metrics_of(table: pd.DataFrame, module: PooledLinear, out: Path) -> dict:

@@ -201,7 +201,7 @@ def test_a_model_from_one_py_and_one_yaml_trains(tmp_path):
         f"hydra.searchpath=[file://{TOY / 'conf'}]",
         f"paths.data_dir={tmp_path / 'data'}",
         f"hydra.run.dir={tmp_path}",
-        "data.num_workers=0",
+        "data.loader.num_workers=0",
         "++data.synthetic.num_crash=6",
         "++data.synthetic.num_normal=6",
         "++data.synthetic.width=32",

@@ -18,6 +18,7 @@ import torch
 from riskvision.checkpoints.reading import CheckpointError, load_torch_file
 from riskvision.checkpoints.trust import check_stored_config
 from riskvision.models.registry import upgrade_net_config
+from riskvision.upgrades import upgrade_data_config, upgrade_module_config
 
 #: Key under which the resolved run config (plain dicts/lists) is stored in each checkpoint.
 CONFIG_KEY = "riskvision_cfg"
@@ -50,6 +51,7 @@ def load_checkpoint(path: str | os.PathLike, trusted_targets: Iterable[str] = ()
         raise CheckpointError(
             f"{path} is not a checkpoint of riskvision's train.py: it holds {_contents(checkpoint)}. {FIX}"
         )
+    upgrade_stored_config(checkpoint)  # plain dicts only; the checks below see what will be built
     check_stored_config(checkpoint[CONFIG_KEY], f"{path}: stored run config", trusted=trusted_targets)
     check_stored_config(
         checkpoint.get("hyper_parameters", {}),
@@ -57,19 +59,22 @@ def load_checkpoint(path: str | os.PathLike, trusted_targets: Iterable[str] = ()
         sections=None,
         trusted=trusted_targets,
     )
-    upgrade_stored_net(checkpoint)
     return checkpoint
 
 
-def upgrade_stored_net(checkpoint: dict[str, Any]) -> None:
-    """Put the stored net configs of a checkpoint of an older riskvision in today's form, in place
-    (``riskvision.models.upgrade_net_config``: ``net.num_classes`` -> ``net.num_outputs``)."""
-    model = checkpoint[CONFIG_KEY].get("model")
-    if isinstance(model, dict) and isinstance(model.get("net"), Mapping):
-        model["net"] = upgrade_net_config(model["net"])
-    hparams = checkpoint.get("hyper_parameters")
-    if isinstance(hparams, dict) and isinstance(hparams.get("net"), Mapping):
-        hparams["net"] = upgrade_net_config(hparams["net"])
+def upgrade_stored_config(checkpoint: dict[str, Any]) -> None:
+    """Put the stored run config and hyperparameters of a checkpoint of an older riskvision in today's form, in place
+    (``riskvision.models.upgrade_net_config``: ``net.num_classes`` -> ``net.num_outputs``; ``riskvision.upgrades``:
+    the data and module keys that moved)."""
+    run = checkpoint[CONFIG_KEY]
+    if isinstance(run, dict) and isinstance(run.get("data"), Mapping):
+        run["data"] = upgrade_data_config(run["data"])
+    for holder, key in ((run, "model"), (checkpoint, "hyper_parameters")):
+        module = holder.get(key) if isinstance(holder, dict) else None
+        if isinstance(module, Mapping):
+            holder[key] = module = upgrade_module_config(module)
+            if isinstance(module.get("net"), Mapping):
+                module["net"] = upgrade_net_config(module["net"])
 
 
 def model_name(model_cfg: Mapping[str, Any]) -> str:

@@ -49,8 +49,16 @@ OTHER_TARGETS = frozenset(
         "riskvision.tasks.BinaryCrash",
         "riskvision.tasks.RiskLevels",
         "riskvision.tasks.CrashAnticipation",
-        # data: the datamodule, sources, splits, labels, samplers, readers, augmentation
+        # data: the datamodules (generic and per data set), their settings, sources, splits, labels, samplers,
+        # readers, augmentation
         "riskvision.data.datamodule.RiskDataModule",
+        "riskvision.data.datasets.DotaBddData",
+        "riskvision.data.datasets.CcdData",
+        "riskvision.data.datasets.DadData",
+        "riskvision.data.datasets.NexarData",
+        "riskvision.data.datasets.SyntheticData",
+        "riskvision.data.config.FrameConfig",
+        "riskvision.data.config.LoaderConfig",
         "riskvision.data.sources.dota.DotaSource",
         "riskvision.data.sources.dota.DotaFilter",
         "riskvision.data.sources.bdd.BddSource",
@@ -91,9 +99,9 @@ OTHER_TARGETS = frozenset(
 #: Sections of a stored run config that are ever built (their ``_target_`` values are checked); the other
 #: sections (trainer, callbacks, logger, ...) are kept as a record and never instantiated.
 BUILT_SECTIONS = ("model", "data")
-#: Keys with underscores on both sides that a stored config may hold (Hydra's, and a data config's list of
-#: shortcuts, ``riskvision.utils.instantiate_data``).
-SPECIAL_KEYS = frozenset({"_target_", "_partial_", "_recursive_", "_convert_", "_args_", "_shortcuts_"})
+#: Keys with underscores on both sides that a stored config may hold (Hydra's; an older version's ``_shortcuts_`` is
+#: translated before the check, ``riskvision.upgrades``).
+SPECIAL_KEYS = frozenset({"_target_", "_partial_", "_recursive_", "_convert_", "_args_"})
 PLAIN = (str, int, float, bool, type(None))
 #: Keys of a data config (dotted, under ``data``) that name a file riskvision reads: a stored value is not opened
 #: unless the command line gives the key (:func:`check_stored_files`).

@@ -21,6 +21,7 @@ from lightning import LightningDataModule
 from torch.utils.data import DataLoader
 
 from riskvision.batch import LABEL_KEYS
+from riskvision.data.config import FrameConfig, LoaderConfig
 from riskvision.data.dataset import (
     CachedClipDataset,
     ClassBalancedSampler,
@@ -44,15 +45,6 @@ log = logging.getLogger(__name__)
 STAGE_SPLITS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",), None: SPLITS}
 
 
-def _size(value: int | Sequence[int] | None) -> tuple[int, int] | None:
-    if value is None:
-        return None
-    if isinstance(value, int):
-        return (value, value)
-    height, width = value
-    return (int(height), int(width))
-
-
 def _named(sources: Mapping[str, RecordSource | None] | Sequence[RecordSource]) -> dict[str, RecordSource]:
     """Sources by name (a sequence is named by position); ``None`` entries (a source switched off) are dropped."""
     items = sources.items() if isinstance(sources, Mapping) else ((str(i), s) for i, s in enumerate(sources))
@@ -69,19 +61,11 @@ class RiskDataModule(LightningDataModule):
         labels: the label policy.
         samplers: clip samplers by name (``uniform``, ``window``).
         sampler: the name of the one to use (``${model.inputs.sampler}``).
-        target: label the balanced sampler balances (a ``riskvision.batch.LABEL_KEYS`` key).
-        frame_size: clip frame size, ``H`` or ``(H, W)``.
-        train_read_size: ``(H, W)`` frames are read at for training, before ``augment``
-            (default ``frame_size``).
-        normalization: preset name (``imagenet``, ``kinetics``, ``activitynet``); train.py resolves it from
-            the pretrained weights before building anything (``model.inputs.normalization``).
+        target: the label the model learns and the balanced loader balances (a ``riskvision.batch.LABEL_KEYS`` key).
         augments: training augmentations by name (uint8 clip transforms, ``ClipAugment``).
         augment: the name of the one to train with (``${model.inputs.augment}``); ``None`` for none.
-        balanced: draw training clips class-balanced by ``target`` (with replacement).
-        target_fps: the one frame rate every source is resampled to.
-        batch_size, eval_batch_size: training / evaluation batch sizes (eval default: batch_size).
-        num_workers, pin_memory, persistent_workers: DataLoader settings.
-        reader_factory: ``(record, size) -> FrameReader``; default ``readers.reader_for``.
+        frames: how clip frames are timed, read, sized and normalised (``data.frames``, :class:`FrameConfig`).
+        loader: batch sizes, workers and class balancing (``data.loader``, :class:`LoaderConfig`).
     """
 
     def __init__(
@@ -92,19 +76,10 @@ class RiskDataModule(LightningDataModule):
         split: Callable[[Sequence[VideoRecord]], dict[str, list[VideoRecord]]] | None = None,
         labels: LabelPolicy | None = None,
         target: str = "crash",
-        frame_size: int | Sequence[int] = 224,
-        train_read_size: int | Sequence[int] | None = None,
-        normalization: str = "imagenet",
         augments: Mapping[str, VideoTransform] | None = None,
         augment: str | None = None,
-        balanced: bool = False,
-        target_fps: float = 10.0,
-        batch_size: int = 8,
-        eval_batch_size: int | None = None,
-        num_workers: int = 0,
-        pin_memory: bool = False,
-        persistent_workers: bool = True,
-        reader_factory: Callable | None = None,
+        frames: FrameConfig | None = None,
+        loader: LoaderConfig | None = None,
     ) -> None:
         super().__init__()
         if sampler not in samplers:
@@ -128,16 +103,16 @@ class RiskDataModule(LightningDataModule):
         self.split = split or SubsetSplit()
         self.labels = labels or LabelPolicy()
         self.target = target
-        self.frame_size = _size(frame_size)
-        self.train_read_size = _size(train_read_size) or self.frame_size
-        self.normalization = normalization
         self.augment = None if augment is None else augments[augment]
-        self.balanced = balanced
-        self.target_fps = float(target_fps)
-        self.batch_size = batch_size
-        self.eval_batch_size = eval_batch_size or batch_size
-        self.num_workers, self.pin_memory, self.persistent_workers = num_workers, pin_memory, persistent_workers
-        self.reader_factory = reader_factory
+        self.frames = frames or FrameConfig()
+        self.loader = loader or LoaderConfig()
+        # the settings by name, as the rest of the package reads them
+        self.frame_size, self.train_read_size = self.frames.size, self.frames.train_read_size
+        self.normalization, self.target_fps = self.frames.normalization, self.frames.target_fps
+        self.reader_factory = self.frames.reader_factory
+        self.batch_size, self.eval_batch_size = self.loader.batch_size, self.loader.eval_batch_size
+        self.num_workers, self.pin_memory = self.loader.num_workers, self.loader.pin_memory
+        self.persistent_workers, self.balanced = self.loader.persistent_workers, self.loader.balanced
         self.issues: list[DataIssue] = []
         self.records_by_source: dict[str, list[VideoRecord]] | None = None
         self.videos: dict[str, list[TargetVideo]] | None = None

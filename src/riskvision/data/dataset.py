@@ -186,7 +186,7 @@ class ClipDataset(Dataset):
         if tuple(clip.shape[-2:]) != self.frame_size:
             raise ValueError(
                 f"clip of {record.video_id} is {tuple(clip.shape[-2:])} after augmentation, expected "
-                f"frame_size {self.frame_size}; make the augment's crop size match data.frame_size"
+                f"frame_size {self.frame_size}; make the augment's crop size match data.frames.size"
             )
         return {
             "video": self.normalize(clip),

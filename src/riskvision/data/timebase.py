@@ -98,7 +98,7 @@ def to_target(record: VideoRecord, target_fps: float = 10.0) -> TargetVideo:
         ValueError: ``target_fps`` is not positive.
     """
     if target_fps <= 0:
-        raise ValueError(f"target_fps must be > 0, got {target_fps}; set data.target_fps (default 10)")
+        raise ValueError(f"target_fps must be > 0, got {target_fps}; set data.frames.target_fps (default 10)")
     rate = record.native_fps
     n = target_num_frames(record.num_frames, rate, target_fps)
     if not record.has_anomaly:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import hydra
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
@@ -37,7 +38,7 @@ from riskvision.metrics.catalog import TRAINING_DATA
 from riskvision.models import FrameFeatureNet
 from riskvision.progress import ProgressLine
 from riskvision.runs import claim_run_folder
-from riskvision.utils import instantiate_data
+from riskvision.utils import check_data_settings
 
 __all__ = ["TRAINING_DATA", "EvalSettings", "evaluate_checkpoint", "evaluate_module", "run_config", "scoring_loader"]
 
@@ -298,7 +299,8 @@ def evaluate_checkpoint(
     predictor = Predictor.from_run(checkpoint, run, str(ckpt_path))
     if settings.scoring == "sliding" and predictor.span_mismatch():  # it changes what the sliding scores mean
         log.warning(predictor.span_mismatch())
-    datamodule = instantiate_data(run.data)
+    check_data_settings(run.data)
+    datamodule = hydra.utils.instantiate(run.data)
     own_data = stored_data(data_group)  # False: cross-dataset, another data= group
     if own_data:  # the checkpoint's paths may be read, never written (riskvision.checkpoints.trust)
         datamodule.forbid_writes()

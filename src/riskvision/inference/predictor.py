@@ -9,9 +9,9 @@ user-facing API of inference.
 
 The checkpoint is a ``train.py`` checkpoint: its weights (``state_dict``) and the resolved run config under
 ``riskvision_cfg`` (``riskvision.checkpoints.loading``), which gives the clip length
-``model.inputs.num_frames``, the frame size ``data.frame_size``, the normalisation preset
-``data.normalization``, the target frame rate ``data.target_fps`` and the task with its class names; a task
-that tunes a threshold keeps it in the ``threshold`` buffer. ``scripts/eval.py``, ``scripts/predict_video.py``
+``model.inputs.num_frames``, the frame size ``data.frames.size``, the normalisation preset
+``data.frames.normalization``, the target frame rate ``data.frames.target_fps`` and the task with its class names; a
+task that tunes a threshold keeps it in the ``threshold`` buffer. ``scripts/eval.py``, ``scripts/predict_video.py``
 and the notebook load checkpoints through here.
 
 Below it (each imports only what is below it): :mod:`.spec` (``ModelSpec``: how the model is fed, frozen),

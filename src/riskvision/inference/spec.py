@@ -66,14 +66,14 @@ class ModelSpec:
             CheckpointError: a stored value is absent or malformed (the message names the key and the fix).
         """
         num_frames = _stored(run, "model.inputs.num_frames", name, _positive_int)
-        size = _stored(run, "data.frame_size", name, _frame_size)
-        normalization = _stored(run, "data.normalization", name, _preset)
-        target_fps = float(_stored(run, "data.target_fps", name, _positive_number))
+        size = _stored(run, "data.frames.size", name, _frame_size)
+        normalization = _stored(run, "data.frames.normalization", name, _preset)
+        target_fps = float(_stored(run, "data.frames.target_fps", name, _positive_number))
         model_size = OmegaConf.select(run, "model.inputs.frame_size")
         if model_size is not None and model_size != size:
             log.warning(
-                f"{name}: data.frame_size={size} differs from model.inputs.frame_size={model_size}; using "
-                "data.frame_size, what the model was fed in training and in eval.py"
+                f"{name}: data.frames.size={size} differs from model.inputs.frame_size={model_size}; using "
+                "data.frames.size, what the model was fed in training and in eval.py"
             )
         return cls(
             name=name,

@@ -57,7 +57,7 @@ def conv3d_tap_backward(
         _tap_spans(x.shape[2 + d], grad_out.shape[2 + d], weight.shape[2 + d], stride[d], padding[d]) for d in range(3)
     ]
     taps = [(t, h, w) for t in spans[0] for h in spans[1] for w in spans[2]]
-    # Tap-major views: with channels-last weights (``model.memory_format=channels_last``) a tap's
+    # Tap-major views: with channels-last weights (``model.execution.memory_format=channels_last``) a tap's
     # [O, C] matrix is a plain strided view, so nothing is gathered; contiguous weights are copied per tap.
     w_taps = weight.permute(2, 3, 4, 0, 1)  # [kT, kH, kW, O, C]
     go = grad_out.permute(0, 2, 3, 4, 1)  # [B, T', H', W', O]

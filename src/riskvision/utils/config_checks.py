@@ -15,10 +15,10 @@ from riskvision.batch import LABEL_KEYS
 from riskvision.checkpoints.loading import CONFIG_KEY, describe_checkpoint, load_checkpoint, model_name
 from riskvision.checkpoints.reading import CheckpointError
 from riskvision.checkpoints.trust import UntrustedConfigError
+from riskvision.data.datasets import record_sources
 from riskvision.data.transforms import NORMALIZATION_PRESETS
 from riskvision.models import ClipNet
 from riskvision.utils.config_types import argument_problems
-from riskvision.utils.instantiators import SHORTCUTS_KEY
 from riskvision.utils.overrides import RENAMED_KEYS, ConfigError, check_renamed_overrides  # noqa: F401 (re-exported)
 
 INPUT_KEYS = ("sampler", "augment", "num_frames", "frame_size", "normalization", "target", "batch_size")
@@ -70,6 +70,7 @@ def validate_config(cfg: DictConfig) -> None:
     inputs = cfg.model.get("inputs")
     if inputs is None:
         raise ConfigError("model.inputs is missing: every conf/model/*.yaml declares what it needs from the data")
+    check_data_settings(cfg.data)
     missing = [key for key in INPUT_KEYS if key not in inputs]
     if missing:
         raise ConfigError(f"model.inputs lacks {missing}; see docs/architecture.md (Configuration)")
@@ -85,7 +86,7 @@ def validate_config(cfg: DictConfig) -> None:
         problem
         for section in BUILT_SECTIONS
         if cfg.get(section) is not None
-        for problem in argument_problems(cfg[section], section, _not_arguments(cfg[section]))
+        for problem in argument_problems(cfg[section], section)
     ]
     if problems:
         raise ConfigError("config values that their classes cannot take: " + "; ".join(problems))
@@ -108,14 +109,27 @@ def validate_config(cfg: DictConfig) -> None:
         check_checkpoint_fits(cfg)
 
 
+def check_data_settings(data: DictConfig) -> None:
+    """Raise :class:`ConfigError` naming the first ``???`` of a data config the user must set (``data=ccd`` without
+    ``data.root``), before ``hydra.utils.instantiate(data)`` would fail on it with OmegaConf's traceback."""
+    missing = sorted(OmegaConf.missing_keys(data))
+    if missing:
+        key = missing[0] if missing[0].startswith("data.") else f"data.{missing[0]}"  # full keys when under a run
+        raise ConfigError(
+            f"{key} is not set, and this data config needs it (the folder of the data set). Fix: add "
+            f"{key}=/path/to/the/data/set to the command (README: Data sets)"
+        )
+
+
 def check_data_roots(data: DictConfig) -> None:
     """Raise ``DataLayoutError`` (naming the key, e.g. ``data.dota_root``, and the fix) when a data source's root is
-    missing, a file or unreadable: each source of ``data.sources`` is built (its constructor only stores settings)
-    and asked :meth:`~riskvision.data.sources.base.RecordSource.check_root`. Nothing is listed or read, so a wrong
-    root fails in the time it takes to compose the config, before weights are read or a model is built."""
-    for name, source in (data.get("sources") or {}).items():
-        if isinstance(source, DictConfig) and "_target_" in source:
-            hydra.utils.instantiate(source).check_root()
+    missing, a file or unreadable (:class:`ConfigError` when one is not set at all): each source of the data config is
+    built (``riskvision.data.datasets.record_sources``: their constructors only store settings) and asked
+    :meth:`~riskvision.data.sources.base.RecordSource.check_root`. Nothing is listed or read, so a wrong root fails
+    in the time it takes to compose the config, before weights are read or a model is built."""
+    check_data_settings(data)
+    for source in record_sources(data).values():
+        source.check_root()
 
 
 def check_checkpoint_fits(cfg: DictConfig) -> None:
@@ -158,12 +172,6 @@ def _differences(old: Any, new: Any, key: str = "") -> list[tuple[str, Any, Any]
             for difference in _differences(old.get(name), new.get(name), f"{key}.{name}" if key else name)
         ]
     return [] if old == new else [(key, old, new)]
-
-
-def _not_arguments(section: DictConfig) -> tuple[str, ...]:
-    """Keys of a section's top node that are not arguments of its target: a data config's ``_shortcuts_``."""
-    shortcuts = section.get(SHORTCUTS_KEY) if isinstance(section, DictConfig) else None
-    return (SHORTCUTS_KEY, *shortcuts) if shortcuts else ()
 
 
 def resume_path(cfg: DictConfig) -> str | None:

@@ -27,16 +27,15 @@ __all__ = ["argument_problems"]
 SPECIAL = {"_target_", "_partial_", "_recursive_", "_convert_", "_args_"}
 
 
-def argument_problems(node: Any, key: str, skip: Iterable[str] = ()) -> list[str]:
+def argument_problems(node: Any, key: str) -> list[str]:
     """One message per argument of a ``_target_`` node under ``node`` (at dotted ``key``) that its target does not
-    take or whose value does not fit its annotation. ``skip``: keys of the top node that are not arguments
-    (a data config's ``_shortcuts_``)."""
+    take or whose value does not fit its annotation."""
     problems: list[str] = []
     if isinstance(node, DictConfig):
         if "_target_" in node:
-            problems += _node_problems(node, key, set(skip))
+            problems += _node_problems(node, key)
         for name in node:
-            if name not in SPECIAL and name not in skip:
+            if name not in SPECIAL:
                 problems += argument_problems(_value(node, name), f"{key}.{name}")
     elif isinstance(node, ListConfig):
         for index in range(len(node)):
@@ -52,22 +51,41 @@ def _value(node: DictConfig | ListConfig, name: Any) -> Any:
         return None
 
 
-def _node_problems(node: DictConfig, key: str, skip: set[str]) -> list[str]:
-    try:
-        target = hydra.utils.get_object(str(node._target_))
-        signature = inspect.signature(target)
-    except Exception:
-        return []  # an unknown target is reported by Hydra with its own message; a builtin has no signature
+def _parameters(target: Any) -> tuple[dict[str, Any], dict[str, Any], bool]:
+    """``(parameters by name, type hints by name, takes any keyword)`` of a target. Keywords typed
+    ``**settings: Unpack[SomeTypedDict]`` are the TypedDict's keys with their types (a data set's datamodule passes
+    RiskDataModule's arguments on, ``riskvision.data.datasets``)."""
+    parameters = dict(inspect.signature(target).parameters)
     try:
         hints = typing.get_type_hints(target.__init__ if inspect.isclass(target) else target)
     except Exception:
         hints = {}
-    parameters = signature.parameters
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    takes_any = False
+    for name, parameter in list(parameters.items()):
+        if parameter.kind is not inspect.Parameter.VAR_KEYWORD:
+            continue
+        del parameters[name]
+        hint = hints.pop(name, None)
+        if typing.get_origin(hint) is typing.Unpack and typing.is_typeddict(typing.get_args(hint)[0]):
+            settings = typing.get_args(hint)[0]
+            keys = typing.get_type_hints(settings)
+            parameters.update({key: inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY) for key in keys})
+            hints.update(keys)
+        else:
+            takes_any = True
+    return parameters, hints, takes_any
+
+
+def _node_problems(node: DictConfig, key: str) -> list[str]:
+    try:
+        target = hydra.utils.get_object(str(node._target_))
+        parameters, hints, takes_any = _parameters(target)
+    except Exception:
+        return []  # an unknown target is reported by Hydra with its own message; a builtin has no signature
     name_of = f"{getattr(target, '__module__', '?')}.{getattr(target, '__qualname__', target)}"
     problems = []
     for name in node:
-        if name in SPECIAL or name in skip:
+        if name in SPECIAL:
             continue
         if name not in parameters:
             if not takes_any:

@@ -14,6 +14,17 @@ RENAMED_KEYS = {
     "model.class_names": "model.task.class_names",
     "model.thresholds": "model.task.thresholds",
     "data/augment": "model.inputs.augment",
+    # the datamodule's and the module's settings grouped into typed configs (riskvision.upgrades translates old
+    # checkpoints' stored configs the same way)
+    **{f"data.{key}": f"data.loader.{key}" for key in ("batch_size", "eval_batch_size", "num_workers", "pin_memory")},
+    **{f"data.{key}": f"data.loader.{key}" for key in ("persistent_workers", "balanced")},
+    **{f"data.{key}": f"data.frames.{key}" for key in ("target_fps", "train_read_size", "normalization")},
+    "data.frame_size": "data.frames.size",
+    "data.reader_factory.min_decode_fraction": "data.frames.reader_factory.min_decode_fraction",
+    "model.memory_format": "model.execution.memory_format",
+    "model.compile": "model.execution.compile",
+    "model.scheduler": "model.lr_scheduler.scheduler",
+    "model.scheduler_monitor": "model.lr_scheduler.monitor",
 }
 
 

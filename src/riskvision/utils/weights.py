@@ -4,7 +4,7 @@
 family's loader and writes what it found into the run config, so the module, the datamodule, the stored
 config and the logs are all built from one resolved config:
 
-- ``model.inputs.normalization``: the input preset the weights expect (``data.normalization`` follows it), and
+- ``model.inputs.normalization``: the input preset the weights expect (``data.frames.normalization`` follows it), and
   for a net built for one clip shape (MViT) ``model.inputs.num_frames`` / ``frame_size``;
 - ``model.pretrained.status`` (``loaded`` | ``none``), ``model.pretrained.format`` and
   ``model.pretrained.normalization``: recorded in the module's hyperparameters and every checkpoint.

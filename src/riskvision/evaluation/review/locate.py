@@ -24,16 +24,13 @@ class VideoLocation:
 
 def locate_videos(data: Mapping[str, Any]) -> dict[str, VideoLocation]:
     """``video_id -> VideoLocation`` of every record built by the sources of ``data`` (a run config's ``data`` node:
-    its ``sources`` entries are instantiated and built; a source that generates its files, the synthetic one,
-    prepares them first)."""
-    from hydra.utils import instantiate  # the data layer and Hydra only when a data config is given
+    its sources are built, ``riskvision.data.datasets.record_sources``; a source that generates its files, the
+    synthetic one, prepares them first)."""
+    from riskvision.data.datasets import record_sources  # the data layer and Hydra only when a data config is given
 
     issues: list = []
     located: dict[str, VideoLocation] = {}
-    for name, entry in (data.get("sources") or {}).items():
-        if entry is None:
-            continue
-        source = instantiate(entry)
+    for source in record_sources(data).values():
         if not source.active:
             continue
         source.prepare()
