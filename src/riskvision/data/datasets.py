@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypedDict, Unpack
 
+from omegaconf import DictConfig, OmegaConf
+
 from riskvision.data.config import FrameConfig, LoaderConfig
 from riskvision.data.datamodule import RiskDataModule
 from riskvision.data.dataset import VideoTransform
@@ -27,8 +29,18 @@ from riskvision.data.sources.dad import ACCIDENT_FRAME, DadSource
 from riskvision.data.sources.dota import DotaFilter, DotaSource
 from riskvision.data.sources.nexar import NexarSource
 from riskvision.data.sources.synthetic import SyntheticSource
+from riskvision.errors import ConfigError
 
-__all__ = ["CcdData", "DadData", "DataModuleSettings", "DotaBddData", "NexarData", "SyntheticData", "record_sources"]
+__all__ = [
+    "CcdData",
+    "check_data_settings",
+    "DadData",
+    "DataModuleSettings",
+    "DotaBddData",
+    "NexarData",
+    "SyntheticData",
+    "record_sources",
+]
 
 #: A data folder setting: a path, or None for none.
 Folder = str | Path | None
@@ -243,3 +255,15 @@ def record_sources(data: Mapping[str, Any]) -> dict[str, RecordSource]:
         if entry is not None:
             sources[str(name)] = instantiate(entry)
     return sources
+
+
+def check_data_settings(data: DictConfig) -> None:
+    """Raise :class:`ConfigError` naming the first ``???`` of a data config the user must set (``data=ccd`` without
+    ``data.root``), before ``hydra.utils.instantiate(data)`` would fail on it with OmegaConf's traceback."""
+    missing = sorted(OmegaConf.missing_keys(data))
+    if missing:
+        key = missing[0] if missing[0].startswith("data.") else f"data.{missing[0]}"  # full keys when under a run
+        raise ConfigError(
+            f"{key} is not set, and this data config needs it (the folder of the data set). Fix: add "
+            f"{key}=/path/to/the/data/set to the command (README: Data sets)"
+        )

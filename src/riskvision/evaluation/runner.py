@@ -22,6 +22,7 @@ from riskvision.alarm import AlarmPolicy, OperatingPoint
 from riskvision.checkpoints.loading import CONFIG_KEY, RUN_ID_KEY, load_checkpoint, net_name
 from riskvision.checkpoints.trust import check_stored_files
 from riskvision.checkpoints.writing import store_operating_point
+from riskvision.data.datasets import check_data_settings
 from riskvision.data.sampling import WindowSampler
 from riskvision.evaluation.deployment import choose_operating_point
 from riskvision.evaluation.predict import (
@@ -38,7 +39,6 @@ from riskvision.metrics.catalog import TRAINING_DATA
 from riskvision.models import FrameFeatureNet
 from riskvision.progress import ProgressLine
 from riskvision.runs import claim_run_folder
-from riskvision.utils import check_data_settings
 
 __all__ = ["TRAINING_DATA", "EvalSettings", "evaluate_checkpoint", "evaluate_module", "run_config", "scoring_loader"]
 

@@ -54,10 +54,10 @@ from torch.utils.data import DataLoader
 from riskvision.data.dataset import ClipDataset, ClipIndex, VideoWindowsDataset
 from riskvision.data.readers import resize_frames
 from riskvision.data.sampling import ClipSampler, UniformSampler, WindowSampler
+from riskvision.errors import ConfigError
 from riskvision.evaluation.predict import predict_table, predict_table_per_frame
 from riskvision.progress import ProgressLine
 from riskvision.tasks import Task
-from riskvision.utils.overrides import ConfigError
 
 __all__ = [
     "SPATIAL_CROPS",

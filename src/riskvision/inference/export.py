@@ -48,12 +48,12 @@ from torch import Tensor, nn
 
 from riskvision.checkpoints.loading import CONFIG_KEY, RUN_ID_KEY, load_checkpoint
 from riskvision.data.transforms import NORMALIZATION_PRESETS
+from riskvision.errors import ConfigError
 from riskvision.files import atomic_write
 from riskvision.inference.loaded import LoadedModel
 from riskvision.inference.spec import ModelSpec
 from riskvision.models import FrameFeatureNet
 from riskvision.models.base import weights_digest
-from riskvision.utils.overrides import ConfigError
 
 __all__ = [
     "EXPORT_FORMAT",

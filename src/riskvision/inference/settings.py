@@ -18,9 +18,9 @@ from typing import Any
 
 import torch
 
+from riskvision.errors import ConfigError
 from riskvision.inference.outputs import FORMATS
 from riskvision.inference.predictor import Predictor
-from riskvision.utils.overrides import ConfigError
 
 __all__ = ["check_predict_settings"]
 

@@ -15,7 +15,7 @@ from riskvision.batch import LABEL_KEYS
 from riskvision.checkpoints.loading import CONFIG_KEY, describe_checkpoint, load_checkpoint, model_name
 from riskvision.checkpoints.reading import CheckpointError
 from riskvision.checkpoints.trust import UntrustedConfigError
-from riskvision.data.datasets import record_sources
+from riskvision.data.datasets import check_data_settings, record_sources
 from riskvision.data.transforms import NORMALIZATION_PRESETS
 from riskvision.models import ClipNet
 from riskvision.utils.config_types import argument_problems
@@ -107,18 +107,6 @@ def validate_config(cfg: DictConfig) -> None:
         )
     if ckpt_path is not None:
         check_checkpoint_fits(cfg)
-
-
-def check_data_settings(data: DictConfig) -> None:
-    """Raise :class:`ConfigError` naming the first ``???`` of a data config the user must set (``data=ccd`` without
-    ``data.root``), before ``hydra.utils.instantiate(data)`` would fail on it with OmegaConf's traceback."""
-    missing = sorted(OmegaConf.missing_keys(data))
-    if missing:
-        key = missing[0] if missing[0].startswith("data.") else f"data.{missing[0]}"  # full keys when under a run
-        raise ConfigError(
-            f"{key} is not set, and this data config needs it (the folder of the data set). Fix: add "
-            f"{key}=/path/to/the/data/set to the command (README: Data sets)"
-        )
 
 
 def check_data_roots(data: DictConfig) -> None:

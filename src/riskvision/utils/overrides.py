@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from riskvision.errors import ConfigError
+
 __all__ = ["RENAMED_KEYS", "ConfigError", "check_renamed_overrides"]
 
 #: Overrides whose key moved, and where to (the old key gives an error that names the new one).
@@ -26,10 +28,6 @@ RENAMED_KEYS = {
     "model.scheduler": "model.lr_scheduler.scheduler",
     "model.scheduler_monitor": "model.lr_scheduler.monitor",
 }
-
-
-class ConfigError(ValueError):
-    """The composed config asks for something impossible; the message names the key and the fix."""
 
 
 def check_renamed_overrides(overrides: Sequence[str]) -> None:
