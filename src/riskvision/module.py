@@ -28,11 +28,11 @@ from omegaconf import OmegaConf
 from torch import Tensor
 
 from riskvision.batch import FEATURES, METADATA_KEYS, VIDEO, without_replaced
+from riskvision.checkpoints.loading import upgrade_module_hparams
 from riskvision.checkpoints.reading import load_torch_file
 from riskvision.checkpoints.trust import check_stored_config
-from riskvision.models.registry import OLD_WIDTH_KEYS, upgrade_net_config
+from riskvision.models.registry import OLD_WIDTH_KEYS
 from riskvision.tasks import Task
-from riskvision.upgrades import upgrade_module_config
 
 SPLITS = ("train", "val", "test")
 
@@ -221,11 +221,13 @@ class RiskModule(LightningModule):
         check_stored_config(
             hparams, f"{checkpoint_path}: stored hyperparameters", sections=None, trusted=trusted_targets
         )
-        if isinstance(hparams.get("net"), Mapping) and "net" not in kwargs:  # an older version's width name
-            kwargs["net"] = upgrade_net_config(hparams["net"])
-        upgraded = upgrade_module_config(hparams)  # an older version's keys (riskvision.upgrades)
+        upgraded = upgrade_module_hparams(hparams)  # an older version's keys and width name
         kwargs.update(
-            {key: upgraded[key] for key in ("execution", "lr_scheduler") if key in upgraded and key not in kwargs}
+            {
+                key: upgraded[key]
+                for key in ("net", "execution", "lr_scheduler")
+                if key in upgraded and key not in kwargs
+            }
         )
         return super().load_from_checkpoint(
             checkpoint_path, map_location, hparams_file, strict, weights_only=True, **kwargs

@@ -72,9 +72,17 @@ def upgrade_stored_config(checkpoint: dict[str, Any]) -> None:
     for holder, key in ((run, "model"), (checkpoint, "hyper_parameters")):
         module = holder.get(key) if isinstance(holder, dict) else None
         if isinstance(module, Mapping):
-            holder[key] = module = upgrade_module_config(module)
-            if isinstance(module.get("net"), Mapping):
-                module["net"] = upgrade_net_config(module["net"])
+            holder[key] = upgrade_module_hparams(module)
+
+
+def upgrade_module_hparams(module: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored module config (``model`` of a run config, or a checkpoint's hyperparameters) of an older riskvision
+    in today's form: the module keys that moved (``riskvision.upgrades``) and the net's width name
+    (``riskvision.models.upgrade_net_config``)."""
+    module = upgrade_module_config(module)
+    if isinstance(module.get("net"), Mapping):
+        module["net"] = upgrade_net_config(module["net"])
+    return module
 
 
 def model_name(model_cfg: Mapping[str, Any]) -> str:
